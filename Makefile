@@ -1,0 +1,85 @@
+# replicate-proxy — build, run, test.
+#   make run        install missing build deps (as root), build, start with proxy.conf
+#   make test       install missing test deps, then every test (plain and sanitized)
+#   make test-asan  the unit and integration suites under ASan + UBSan only
+#   make bench      the benchmarks in bench/ (prints figures)
+
+CC       ?= cc
+BUILD    ?= build
+PKGS      = libmicrohttpd libcurl libcjson
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lmicrohttpd -lcurl -lcjson)
+OPT      ?= -O2
+CFLAGS   += -std=c11 $(OPT) -g -Wall -Wextra -Werror -Wshadow -Wformat=2 \
+            -Wno-format-nonliteral -D_GNU_SOURCE -I/usr/include/cjson $(PKG_CFLAGS)
+LDLIBS   += $(PKG_LIBS) -lpthread -lm
+SAN       = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+SHARED_SRC = $(wildcard shared/*.c)
+SERVER_SRC = $(wildcard server/*.c)
+UNIT_SRC   = $(wildcard tests/unit/*.c)
+
+# Debian packages each target needs; installed by `make deps` / `make test-deps`.
+BUILD_DEBS = build-essential pkg-config libmicrohttpd-dev libcurl4-openssl-dev libcjson-dev
+TEST_DEBS  = $(BUILD_DEBS) nodejs npm curl
+
+.PHONY: all run test test-unit test-integration test-asan unit deps test-deps clean install bench
+
+all: $(BUILD)/replicate-proxy
+
+$(BUILD)/%.o: %.c $(wildcard shared/*.h server/*.h tests/unit/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/replicate-proxy: $(SERVER_SRC:%.c=$(BUILD)/%.o) $(SHARED_SRC:%.c=$(BUILD)/%.o)
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/unit-tests: $(UNIT_SRC:%.c=$(BUILD)/%.o) $(SHARED_SRC:%.c=$(BUILD)/%.o)
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
+# Installs only what is missing, and only when it can (root); otherwise says what to install.
+define install_debs
+	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "missing Debian packages:$$missing (run as root or install them)"; exit 1; fi; \
+	fi
+endef
+
+deps:
+	$(call install_debs,$(BUILD_DEBS))
+
+test-deps:
+	$(call install_debs,$(TEST_DEBS))
+	@cd tests && { [ -d node_modules/openai ] && [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund --loglevel=error; }
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	./$(BUILD)/replicate-proxy --config proxy.conf
+
+unit: $(BUILD)/unit-tests
+	./$(BUILD)/unit-tests
+
+test-unit: unit
+
+test-integration: $(BUILD)/replicate-proxy
+	cd tests && PROXY_BIN=$(abspath $(BUILD)/replicate-proxy) node --test --test-concurrency=2 integration/
+
+test: test-deps
+	@$(MAKE) --no-print-directory unit test-integration
+	@$(MAKE) --no-print-directory test-asan
+
+# Same suites, sanitized build in build/asan (leaks fail the run).
+test-asan:
+	@$(MAKE) --no-print-directory BUILD=build/asan OPT=-O1 CFLAGS="$(SAN)" LDFLAGS="$(SAN)" \
+	  unit test-integration
+
+clean:
+	rm -rf build
+
+PREFIX ?= /usr/local
+install: $(BUILD)/replicate-proxy
+	install -D -m 0755 $(BUILD)/replicate-proxy $(DESTDIR)$(PREFIX)/bin/replicate-proxy
+	install -D -m 0644 proxy.conf $(DESTDIR)/etc/replicate-proxy/proxy.conf

@@ -1,0 +1,35 @@
+/* Growable byte buffer: the one string builder of the code base.
+ * Every appending function returns 0 on success and -1 when memory runs out;
+ * on failure the buffer keeps its previous contents. */
+#ifndef RP_BUF_H
+#define RP_BUF_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+struct buf {
+  char *data; /* always NUL-terminated when non-NULL (NUL not counted in len) */
+  size_t len;
+  size_t cap;
+};
+
+#define BUF_INIT {NULL, 0, 0}
+
+void buf_init(struct buf *b);
+void buf_free(struct buf *b);
+/* Keep the allocation, drop the contents. */
+void buf_reset(struct buf *b);
+int buf_reserve(struct buf *b, size_t extra);
+int buf_append(struct buf *b, const void *data, size_t len);
+int buf_append_str(struct buf *b, const char *s);
+int buf_append_char(struct buf *b, char c);
+int buf_printf(struct buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+int buf_vprintf(struct buf *b, const char *fmt, va_list ap);
+/* Remove the first n bytes (n is clamped to len). */
+void buf_consume(struct buf *b, size_t n);
+/* Hand the contents to the caller (malloc'd, NUL-terminated, never NULL on
+ * success) and leave the buffer empty. Returns NULL when out of memory. */
+char *buf_take(struct buf *b);
+
+#endif

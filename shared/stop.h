@@ -1,0 +1,34 @@
+/* Stop-sequence matcher for text that arrives in pieces. It releases text as
+ * soon as it can no longer be part of a match and holds back only the
+ * longest suffix that is a prefix of some stop sequence. */
+#ifndef RP_STOP_H
+#define RP_STOP_H
+
+#include <stddef.h>
+
+#include "buf.h"
+
+#define STOP_MAX_SEQUENCES 8
+
+struct stop_matcher {
+  const char *stops[STOP_MAX_SEQUENCES]; /* borrowed; must outlive matcher */
+  size_t stop_len[STOP_MAX_SEQUENCES];
+  size_t n;
+  struct buf held; /* text not yet released */
+  int matched;
+};
+
+/* Empty strings in stops are ignored. Returns 0, or -1 if n is too large. */
+int stop_matcher_init(struct stop_matcher *m, const char *const *stops,
+                      size_t n);
+void stop_matcher_free(struct stop_matcher *m);
+
+/* Feed text; append releasable text to out. Returns 1 when a stop sequence
+ * matched (out then ends right before the earliest match and later pushes
+ * release nothing), 0 when not, -1 when out of memory. */
+int stop_matcher_push(struct stop_matcher *m, const char *text, size_t len,
+                      struct buf *out);
+/* End of text: release whatever is held. Returns 0 or -1. */
+int stop_matcher_finish(struct stop_matcher *m, struct buf *out);
+
+#endif

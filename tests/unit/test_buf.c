@@ -1,0 +1,33 @@
+#include "../../shared/buf.h"
+
+#include <stdlib.h>
+
+#include "test.h"
+
+void suite_buf(void) {
+  struct buf b = BUF_INIT;
+  TEST("append and printf");
+  CHECK_INT(buf_append_str(&b, "hello"), 0);
+  CHECK_INT(buf_printf(&b, " %d %s", 42, "x"), 0);
+  CHECK_MEM(b.data, b.len, "hello 42 x");
+  TEST("consume");
+  buf_consume(&b, 6);
+  CHECK_MEM(b.data, b.len, "42 x");
+  buf_consume(&b, 100);
+  CHECK_INT(b.len, 0);
+  CHECK_STR(b.data, "");
+  TEST("growth past many doublings");
+  for (int i = 0; i < 10000; i++)
+    buf_append_char(&b, 'a' + i % 26);
+  CHECK_INT(b.len, 10000);
+  CHECK(b.data[9999] == 'a' + 9999 % 26 && b.data[10000] == '\0');
+  TEST("take leaves it empty");
+  char *s = buf_take(&b);
+  CHECK(s != NULL && strlen(s) == 10000);
+  CHECK(b.data == NULL && b.len == 0);
+  free(s);
+  s = buf_take(&b);
+  CHECK_STR(s, "");
+  free(s);
+  buf_free(&b);
+}
