@@ -1,0 +1,700 @@
+#include "exchange.h"
+
+#include <cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../shared/prediction.h"
+#include "../shared/prompt.h"
+#include "../shared/response.h"
+#include "../shared/sse.h"
+#include "../shared/stop.h"
+#include "../shared/upstream_error.h"
+#include "http.h"
+
+/* The model's own default when the client sends no max_tokens. */
+#define MODEL_DEFAULT_MAX_TOKENS 1024
+
+enum choice_state {
+  CH_CREATING,  /* POST create in flight */
+  CH_POLL_WAIT, /* waiting for the next poll */
+  CH_POLLING,   /* GET urls.get in flight */
+  CH_STREAMING, /* GET urls.stream (SSE) in flight */
+  CH_DONE,
+};
+
+struct choice {
+  struct exchange *ex;
+  int index;
+  enum choice_state state;
+  struct up_transfer xfer;
+  struct loop_timer poll_timer;
+  char *pred_id, *url_get, *url_cancel, *url_stream;
+  int upstream_finished; /* the prediction is known to be over */
+  int saw_done;          /* SSE `done` arrived: now only metrics are wanted */
+  int done_reason;       /* enum done_reason of that `done` */
+  int stop_matched;      /* a stop sequence matched inside the SSE callback */
+  long input_tokens, output_tokens;
+  struct buf text;   /* text the client gets (non-streaming) */
+  size_t seen_len;   /* bytes of output already processed (polling) */
+  struct stop_matcher stop;
+  struct sse_parser sse;
+  struct buf sse_error; /* detail of an SSE `error` event */
+  const char *finish_reason;
+};
+
+struct exchange {
+  struct worker *w;
+  struct http_request *hr;
+  struct chat_request req;
+  char *token;
+  char *create_body;
+  long prompt_tokens_estimate;
+  struct choice *choices;
+  int n;
+  int n_created;
+  int n_done;
+  char id[96];
+  long created;
+  int stream_open;  /* headers sent: errors now go in-band */
+  int stream_ended; /* [DONE] queued */
+  int failed;
+  struct buf out;   /* SSE bytes waiting for the client */
+  uint64_t last_write_ms;
+  struct loop_timer deadline;
+  struct loop_timer keepalive;
+};
+
+static void choice_start_poll(struct choice *c);
+static void on_create_done(struct up_transfer *t);
+static void on_poll_done(struct up_transfer *t);
+static void on_stream_done(struct up_transfer *t);
+static int on_stream_data(struct up_transfer *t, const char *data, size_t len);
+
+static const struct config *cfg(const struct exchange *ex) { return ex->w->cfg; }
+
+static struct response_meta meta(const struct exchange *ex) {
+  struct response_meta m = {ex->id, ex->created, ex->req.model};
+  return m;
+}
+
+static void replace(char **slot, const char *value) {
+  if (!value)
+    return;
+  char *copy = strdup(value);
+  if (!copy)
+    return;
+  free(*slot);
+  *slot = copy;
+}
+
+/* ------------------------------------------------------------ finishing */
+
+static void cancel_prediction(struct choice *c) {
+  if (c->upstream_finished || !c->url_cancel)
+    return;
+  c->upstream_finished = 1;
+  if (up_post_detached(&c->ex->w->up, c->url_cancel, c->ex->token) != 0)
+    log_msg(LOG_WARN, "could not send cancel for prediction %s", c->pred_id);
+}
+
+static void choice_stop_work(struct choice *c) {
+  up_stop(&c->xfer);
+  loop_timer_disarm(&c->ex->w->loop, &c->poll_timer);
+}
+
+static void stop_everything(struct exchange *ex) {
+  loop_timer_disarm(&ex->w->loop, &ex->deadline);
+  loop_timer_disarm(&ex->w->loop, &ex->keepalive);
+  for (int i = 0; i < ex->n; i++) {
+    choice_stop_work(&ex->choices[i]);
+    if (ex->choices[i].state != CH_DONE)
+      cancel_prediction(&ex->choices[i]);
+  }
+}
+
+static void stream_write(struct exchange *ex, int rc) {
+  if (rc != 0)
+    log_msg(LOG_ERROR, "out of memory building a stream chunk");
+  ex->last_write_ms = loop_now_ms();
+  if (ex->hr)
+    http_request_wake(ex->hr);
+}
+
+/* The exchange failed: an error response before the stream opened, an
+ * in-band error event and [DONE] after. */
+static void exchange_fail(struct exchange *ex, const struct oai_error *e) {
+  if (ex->failed || ex->stream_ended)
+    return;
+  ex->failed = 1;
+  log_msg(LOG_WARN, "request failed: %d %s: %s", e->status, e->code, e->message);
+  stop_everything(ex);
+  if (!ex->hr)
+    return;
+  if (!ex->stream_open) {
+    http_request_respond_error(ex->hr, e);
+    http_request_wake(ex->hr);
+    return;
+  }
+  char *event = oai_error_sse(e);
+  int rc = event ? buf_append_str(&ex->out, event) : -1;
+  free(event);
+  if (rc == 0)
+    rc = response_done(&ex->out);
+  ex->stream_ended = 1;
+  stream_write(ex, rc);
+}
+
+static long output_tokens(const struct choice *c, size_t text_len) {
+  if (c->output_tokens >= 0)
+    return c->output_tokens;
+  return usage_estimate_tokens(NULL, text_len);
+}
+
+static struct usage total_usage(const struct exchange *ex) {
+  struct usage u = {0, 0, -1};
+  for (int i = 0; i < ex->n; i++) {
+    const struct choice *c = &ex->choices[i];
+    u.prompt_tokens += c->input_tokens >= 0 ? c->input_tokens : ex->prompt_tokens_estimate;
+    u.completion_tokens += output_tokens(c, c->seen_len);
+  }
+  return u;
+}
+
+static const char *length_or_stop(const struct exchange *ex, const struct choice *c) {
+  long limit = ex->req.has & HAS_MAX_TOKENS ? ex->req.max_tokens : MODEL_DEFAULT_MAX_TOKENS;
+  return output_tokens(c, c->seen_len) >= limit ? "length" : "stop";
+}
+
+static void finish_nonstream(struct exchange *ex) {
+  struct choice_result *results = calloc((size_t)ex->n, sizeof *results);
+  if (!results) {
+    struct oai_error e;
+    oai_error_set(&e, 500, "server_error", "internal_error", NULL, "out of memory");
+    exchange_fail(ex, &e);
+    return;
+  }
+  for (int i = 0; i < ex->n; i++) {
+    results[i].content = ex->choices[i].text.data ? ex->choices[i].text.data : "";
+    results[i].content_len = ex->choices[i].text.len;
+    results[i].finish_reason = ex->choices[i].finish_reason;
+  }
+  struct usage u = total_usage(ex);
+  struct response_meta m = meta(ex);
+  char *body = response_chat_completion(&m, results, (size_t)ex->n, &u);
+  free(results);
+  loop_timer_disarm(&ex->w->loop, &ex->deadline);
+  if (!ex->hr) {
+    free(body);
+    return;
+  }
+  if (!body) {
+    struct oai_error e;
+    oai_error_set(&e, 500, "server_error", "internal_error", NULL, "out of memory");
+    http_request_respond_error(ex->hr, &e);
+  } else {
+    http_request_respond(ex->hr, 200, body);
+  }
+  http_request_wake(ex->hr);
+}
+
+static void finish_stream(struct exchange *ex) {
+  loop_timer_disarm(&ex->w->loop, &ex->deadline);
+  loop_timer_disarm(&ex->w->loop, &ex->keepalive);
+  int rc = 0;
+  if (ex->req.include_usage) {
+    struct usage u = total_usage(ex);
+    struct response_meta m = meta(ex);
+    rc = response_chunk_usage(&ex->out, &m, &u);
+  }
+  if (rc == 0)
+    rc = response_done(&ex->out);
+  ex->stream_ended = 1;
+  stream_write(ex, rc);
+}
+
+static void choice_done(struct choice *c, const char *finish_reason) {
+  struct exchange *ex = c->ex;
+  if (c->state == CH_DONE)
+    return;
+  choice_stop_work(c);
+  c->state = CH_DONE;
+  c->finish_reason = finish_reason;
+  if (ex->req.stream) {
+    struct response_meta m = meta(ex);
+    stream_write(ex, response_chunk_finish(&ex->out, &m, c->index, finish_reason));
+  }
+  if (++ex->n_done == ex->n)
+    (ex->req.stream ? finish_stream : finish_nonstream)(ex);
+}
+
+/* --------------------------------------------------------------- output */
+
+/* New model output for a choice: through the stop matcher, then to the
+ * client (streaming) or the choice's text. Returns 1 when a stop matched. */
+static int choice_output(struct choice *c, const char *text, size_t len) {
+  struct exchange *ex = c->ex;
+  struct buf released = BUF_INIT;
+  int matched = stop_matcher_push(&c->stop, text, len, &released);
+  if (matched < 0) {
+    buf_free(&released);
+    return 0;
+  }
+  if (released.len) {
+    if (ex->req.stream) {
+      struct response_meta m = meta(ex);
+      stream_write(ex, response_chunk_content(&ex->out, &m, c->index, released.data,
+                                              released.len));
+    } else {
+      buf_append(&c->text, released.data, released.len);
+    }
+  }
+  buf_free(&released);
+  return matched;
+}
+
+static void choice_flush(struct choice *c) {
+  struct buf released = BUF_INIT;
+  if (stop_matcher_finish(&c->stop, &released) == 0 && released.len) {
+    if (c->ex->req.stream) {
+      struct response_meta m = meta(c->ex);
+      stream_write(c->ex, response_chunk_content(&c->ex->out, &m, c->index,
+                                                 released.data, released.len));
+    } else {
+      buf_append(&c->text, released.data, released.len);
+    }
+  }
+  buf_free(&released);
+}
+
+/* A stop sequence matched: the rest of the prediction is wasted money. */
+static void choice_stopped(struct choice *c) {
+  cancel_prediction(c);
+  choice_done(c, "stop");
+}
+
+/* A prediction reached a terminal state (from create or a poll). */
+static void choice_terminal(struct choice *c, const struct prediction *p) {
+  struct exchange *ex = c->ex;
+  c->upstream_finished = 1;
+  if (p->input_tokens >= 0)
+    c->input_tokens = p->input_tokens;
+  if (p->output_tokens >= 0)
+    c->output_tokens = p->output_tokens;
+  if (p->status != PRED_SUCCEEDED) {
+    struct oai_error e;
+    upstream_error_from_prediction(p, &e);
+    exchange_fail(ex, &e);
+    return;
+  }
+  if (!c->saw_done && p->output_len > c->seen_len) {
+    size_t from = c->seen_len;
+    c->seen_len = p->output_len;
+    if (choice_output(c, p->output + from, p->output_len - from) == 1) {
+      choice_done(c, "stop");
+      return;
+    }
+  }
+  choice_flush(c);
+  choice_done(c, length_or_stop(ex, c));
+}
+
+/* ------------------------------------------------------------- upstream */
+
+static void fail_transport(struct exchange *ex, const struct up_transfer *t) {
+  struct oai_error e;
+  if (t->result == CURLE_OPERATION_TIMEDOUT)
+    oai_error_set(&e, 504, "server_error", "upstream_timeout", NULL,
+                  "Replicate did not answer in time");
+  else if (up_result_is_unreachable(t->result))
+    oai_error_set(&e, 502, "server_error", "upstream_unreachable", NULL,
+                  "Replicate is unreachable: %s", t->error);
+  else
+    oai_error_set(&e, 502, "server_error", "upstream_error", NULL,
+                  "Replicate connection failed: %s", t->error);
+  exchange_fail(ex, &e);
+}
+
+/* Common checks of a finished create/poll reply. Returns 0 with *p parsed,
+ * or -1 after failing the exchange. */
+static int read_prediction(struct choice *c, struct prediction *p) {
+  struct up_transfer *t = &c->xfer;
+  if (t->result != CURLE_OK) {
+    fail_transport(c->ex, t);
+    return -1;
+  }
+  if (t->status < 200 || t->status > 299) {
+    struct oai_error e;
+    upstream_error_from_http((int)t->status, t->body.data, t->body.len,
+                             t->retry_after[0] ? t->retry_after : NULL, &e);
+    exchange_fail(c->ex, &e);
+    return -1;
+  }
+  if (prediction_parse(t->body.data ? t->body.data : "", t->body.len, p) != 0) {
+    struct oai_error e;
+    oai_error_set(&e, 502, "server_error", "upstream_error", NULL,
+                  "Replicate sent a reply that is not a prediction");
+    exchange_fail(c->ex, &e);
+    return -1;
+  }
+  return 0;
+}
+
+static long remaining_ms(const struct exchange *ex) {
+  if (!loop_timer_armed(&ex->deadline))
+    return 1;
+  uint64_t now = loop_now_ms();
+  return ex->deadline.due_ms > now ? (long)(ex->deadline.due_ms - now) : 1;
+}
+
+static void start_or_fail(struct choice *c, const struct up_request *r) {
+  if (up_start(&c->ex->w->up, &c->xfer, r) != 0) {
+    struct oai_error e;
+    oai_error_set(&e, 502, "server_error", "upstream_error", NULL, "%s", c->xfer.error);
+    exchange_fail(c->ex, &e);
+  }
+}
+
+static void on_poll_timer(struct loop *l, struct loop_timer *t) {
+  (void)l;
+  struct choice *c = t->ud;
+  if (!c->url_get) {
+    struct oai_error e;
+    oai_error_set(&e, 502, "server_error", "upstream_error", NULL,
+                  "Replicate's prediction has no urls.get to follow");
+    exchange_fail(c->ex, &e);
+    return;
+  }
+  c->state = CH_POLLING;
+  up_transfer_init(&c->xfer, on_poll_done, NULL, c);
+  struct up_request r = {.method = "GET", .url = c->url_get, .token = c->ex->token,
+                         .timeout_ms = remaining_ms(c->ex)};
+  start_or_fail(c, &r);
+}
+
+static void choice_start_poll(struct choice *c) {
+  c->state = CH_POLL_WAIT;
+  loop_timer_arm(&c->ex->w->loop, &c->poll_timer, (uint64_t)cfg(c->ex)->poll_interval_ms);
+}
+
+static void choice_start_stream(struct choice *c) {
+  c->state = CH_STREAMING;
+  up_transfer_free(&c->xfer);
+  up_transfer_init(&c->xfer, on_stream_done, on_stream_data, c);
+  struct up_request r = {.method = "GET", .url = c->url_stream, .token = c->ex->token,
+                         .sse = 1, .timeout_ms = remaining_ms(c->ex)};
+  start_or_fail(c, &r);
+}
+
+/* Every prediction of a streaming request exists: commit to 200 and send
+ * each choice's role chunk. Errors after this point go in-band. */
+static void open_stream(struct exchange *ex) {
+  ex->stream_open = 1;
+  http_request_open_stream(ex->hr);
+  int rc = 0;
+  struct response_meta m = meta(ex);
+  for (int i = 0; i < ex->n && rc == 0; i++)
+    rc = response_chunk_role(&ex->out, &m, i);
+  stream_write(ex, rc);
+  loop_timer_arm(&ex->w->loop, &ex->keepalive, (uint64_t)cfg(ex)->keepalive_interval_ms);
+}
+
+static void on_create_done(struct up_transfer *t) {
+  struct choice *c = t->ud;
+  struct exchange *ex = c->ex;
+  struct prediction p;
+  if (read_prediction(c, &p) != 0)
+    return;
+  replace(&c->pred_id, p.id);
+  replace(&c->url_get, p.url_get);
+  replace(&c->url_cancel, p.url_cancel);
+  replace(&c->url_stream, p.url_stream);
+  if (c->index == 0) {
+    snprintf(ex->id, sizeof ex->id, "chatcmpl-%s", p.id);
+  }
+  ex->n_created++;
+  log_msg(LOG_DEBUG, "prediction %s created (%s)", p.id, prediction_status_name(p.status));
+  if (ex->req.stream) {
+    if (ex->n_created == ex->n)
+      open_stream(ex);
+    /* A failed open (OOM) leaves the exchange failed; stop here. */
+    if (ex->failed) {
+      prediction_free(&p);
+      return;
+    }
+  }
+  if (prediction_is_terminal(p.status)) {
+    if (ex->req.stream && ex->n_created < ex->n) {
+      /* Wait for the others before emitting; poll once they exist. */
+      choice_start_poll(c);
+    } else {
+      choice_terminal(c, &p);
+    }
+  } else if (ex->req.stream && c->url_stream) {
+    choice_start_stream(c);
+  } else {
+    choice_start_poll(c);
+  }
+  prediction_free(&p);
+}
+
+static void on_poll_done(struct up_transfer *t) {
+  struct choice *c = t->ud;
+  struct exchange *ex = c->ex;
+  struct prediction p;
+  if (read_prediction(c, &p) != 0)
+    return;
+  if (prediction_is_terminal(p.status)) {
+    if (!ex->req.stream || ex->stream_open)
+      choice_terminal(c, &p);
+    else
+      choice_start_poll(c);
+    prediction_free(&p);
+    return;
+  }
+  /* Polling a stream without urls.stream: send what grew since last time. */
+  if (ex->req.stream && ex->stream_open && !c->saw_done && p.output_len > c->seen_len) {
+    size_t from = c->seen_len;
+    c->seen_len = p.output_len;
+    if (choice_output(c, p.output + from, p.output_len - from) == 1) {
+      prediction_free(&p);
+      choice_stopped(c);
+      return;
+    }
+  }
+  prediction_free(&p);
+  choice_start_poll(c);
+}
+
+/* ---- SSE from urls.stream ---- */
+
+enum done_reason { DONE_OK, DONE_CANCELED, DONE_ERROR };
+
+/* Text of a JSON string member, or NULL; leniently, for event payloads. */
+static char *json_member(const char *data, size_t len, const char *key) {
+  cJSON *root = cJSON_ParseWithLength(data, len);
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, key);
+  char *out = cJSON_IsString(v) ? strdup(v->valuestring) : NULL;
+  cJSON_Delete(root);
+  return out;
+}
+
+/* Runs inside curl's write callback: it must not touch this transfer's easy
+ * handle, so it only records what happened and returns non-zero to end the
+ * transfer; on_stream_done acts on it. */
+static int on_sse_event(void *ud, const struct sse_event *ev) {
+  struct choice *c = ud;
+  if (ev->event_len == 6 && memcmp(ev->event, "output", 6) == 0) {
+    c->seen_len += ev->data_len;
+    if (choice_output(c, ev->data, ev->data_len) == 1) {
+      c->stop_matched = 1;
+      return 1;
+    }
+    return 0;
+  }
+  if (ev->event_len == 5 && memcmp(ev->event, "error", 5) == 0) {
+    char *detail = json_member(ev->data, ev->data_len, "detail");
+    buf_reset(&c->sse_error);
+    if (detail)
+      buf_append_str(&c->sse_error, detail);
+    else
+      buf_append(&c->sse_error, ev->data, ev->data_len);
+    free(detail);
+    return 0;
+  }
+  if (ev->event_len == 4 && memcmp(ev->event, "done", 4) == 0) {
+    /* Replicate keeps the stream open after done: close it ourselves. */
+    char *reason = json_member(ev->data, ev->data_len, "reason");
+    c->done_reason = !reason ? DONE_OK
+                     : strcmp(reason, "canceled") == 0 ? DONE_CANCELED
+                     : strcmp(reason, "error") == 0 ? DONE_ERROR : DONE_OK;
+    free(reason);
+    if (c->sse_error.len)
+      c->done_reason = DONE_ERROR;
+    c->saw_done = 1;
+    return 2;
+  }
+  return 0; /* logs and unknown events are not for the client */
+}
+
+static int on_stream_data(struct up_transfer *t, const char *data, size_t len) {
+  struct choice *c = t->ud;
+  int rc = sse_parser_feed(&c->sse, data, len, on_sse_event, c);
+  return rc == 0 ? 0 : -1; /* stop reading after done, a stop match or junk */
+}
+
+static void stream_ended_by_done(struct choice *c) {
+  struct exchange *ex = c->ex;
+  c->upstream_finished = c->done_reason != DONE_OK;
+  if (c->done_reason != DONE_OK) {
+    struct prediction p;
+    memset(&p, 0, sizeof p);
+    p.status = c->done_reason == DONE_CANCELED ? PRED_CANCELED : PRED_FAILED;
+    p.error = c->sse_error.len ? c->sse_error.data : NULL;
+    struct oai_error e;
+    upstream_error_from_prediction(&p, &e);
+    exchange_fail(ex, &e);
+    return;
+  }
+  /* Output complete: fetch the finished prediction for its token counts. */
+  choice_flush(c);
+  c->state = CH_POLL_WAIT;
+  on_poll_timer(&ex->w->loop, &c->poll_timer);
+}
+
+static void on_stream_done(struct up_transfer *t) {
+  struct choice *c = t->ud;
+  struct exchange *ex = c->ex;
+  if (c->state == CH_DONE || ex->failed)
+    return;
+  if (c->stop_matched) {
+    choice_stopped(c);
+    return;
+  }
+  if (c->saw_done) {
+    stream_ended_by_done(c);
+    return;
+  }
+  struct oai_error e;
+  if (t->status && (t->status < 200 || t->status > 299)) {
+    upstream_error_from_http((int)t->status, t->body.data, t->body.len, NULL, &e);
+  } else if (t->result == CURLE_OPERATION_TIMEDOUT) {
+    oai_error_set(&e, 504, "server_error", "upstream_timeout", NULL,
+                  "Replicate's stream did not finish in time");
+  } else {
+    oai_error_set(&e, 502, "server_error", "upstream_stream_ended", NULL,
+                  "Replicate's stream ended before the prediction finished");
+  }
+  exchange_fail(ex, &e);
+}
+
+/* ------------------------------------------------------------- timers */
+
+static void on_deadline(struct loop *l, struct loop_timer *t) {
+  (void)l;
+  struct exchange *ex = t->ud;
+  struct oai_error e;
+  oai_error_set(&e, 504, "server_error", "upstream_timeout", NULL,
+                "The prediction did not finish within %ld ms", cfg(ex)->request_timeout_ms);
+  exchange_fail(ex, &e);
+}
+
+static void on_keepalive(struct loop *l, struct loop_timer *t) {
+  struct exchange *ex = t->ud;
+  if (ex->stream_ended)
+    return;
+  uint64_t now = loop_now_ms(), period = (uint64_t)cfg(ex)->keepalive_interval_ms;
+  if (now - ex->last_write_ms >= period)
+    stream_write(ex, buf_append_str(&ex->out, ": keep-alive\n\n"));
+  loop_timer_arm(l, t, period);
+}
+
+/* ------------------------------------------------------------- lifecycle */
+
+struct exchange *exchange_start(struct worker *w, struct http_request *hr,
+                                struct chat_request *req, const char *token) {
+  struct exchange *ex = calloc(1, sizeof *ex);
+  if (!ex)
+    return NULL;
+  ex->w = w;
+  ex->hr = hr;
+  ex->token = strdup(token);
+  ex->n = req->n > 0 ? req->n : 1;
+  ex->choices = calloc((size_t)ex->n, sizeof *ex->choices);
+  struct buf prompt = BUF_INIT;
+  if (!ex->token || !ex->choices ||
+      prompt_render(w->cfg->prompt_format, req, &prompt) != 0 ||
+      !(ex->create_body = chat_request_prediction_body(req, prompt.data ? prompt.data : ""))) {
+    buf_free(&prompt);
+    free(ex->token);
+    free(ex->choices);
+    free(ex);
+    return NULL;
+  }
+  ex->req = *req;
+  memset(req, 0, sizeof *req);
+  ex->prompt_tokens_estimate = usage_estimate_tokens(prompt.data, prompt.len);
+  buf_free(&prompt);
+  ex->created = (long)time(NULL);
+  snprintf(ex->id, sizeof ex->id, "chatcmpl-pending");
+  buf_init(&ex->out);
+  ex->last_write_ms = loop_now_ms();
+  loop_timer_init(&ex->deadline, on_deadline, ex);
+  loop_timer_init(&ex->keepalive, on_keepalive, ex);
+  loop_timer_arm(&w->loop, &ex->deadline, (uint64_t)w->cfg->request_timeout_ms);
+
+  struct buf url = BUF_INIT;
+  buf_printf(&url, "%s/v1/models/%s/predictions", w->cfg->upstream, w->cfg->model);
+  for (int i = 0; i < ex->n; i++) {
+    struct choice *c = &ex->choices[i];
+    c->ex = ex;
+    c->index = i;
+    c->input_tokens = c->output_tokens = -1;
+    buf_init(&c->text);
+    buf_init(&c->sse_error);
+    sse_parser_init(&c->sse);
+    stop_matcher_init(&c->stop, (const char *const *)ex->req.stop, ex->req.n_stop);
+    loop_timer_init(&c->poll_timer, on_poll_timer, c);
+    up_transfer_init(&c->xfer, on_create_done, NULL, c);
+  }
+  for (int i = 0; i < ex->n && !ex->failed; i++) {
+    struct choice *c = &ex->choices[i];
+    c->state = CH_CREATING;
+    /* Sync mode saves the polls for short answers; streams want urls.stream
+     * at once. */
+    struct up_request r = {.method = "POST", .url = url.data, .body = ex->create_body,
+                           .token = ex->token, .prefer_wait = !ex->req.stream,
+                           .timeout_ms = remaining_ms(ex)};
+    start_or_fail(c, &r);
+  }
+  buf_free(&url);
+  return ex;
+}
+
+ssize_t exchange_read(struct exchange *ex, char *out, size_t max) {
+  if (ex->out.len == 0)
+    return ex->stream_ended ? -1 : 0;
+  size_t n = ex->out.len < max ? ex->out.len : max;
+  memcpy(out, ex->out.data, n);
+  buf_consume(&ex->out, n);
+  return (ssize_t)n;
+}
+
+void exchange_abort(struct exchange *ex, int shutting_down) {
+  if (!shutting_down) {
+    /* The client is gone: nobody reads what the predictions produce. */
+    ex->hr = NULL;
+    stop_everything(ex);
+    ex->failed = 1;
+    return;
+  }
+  struct oai_error e;
+  oai_error_set(&e, 503, "server_error", "shutting_down", NULL,
+                "The proxy is shutting down; retry the request");
+  exchange_fail(ex, &e);
+}
+
+void exchange_free(struct exchange *ex) {
+  stop_everything(ex);
+  for (int i = 0; i < ex->n; i++) {
+    struct choice *c = &ex->choices[i];
+    up_transfer_free(&c->xfer);
+    free(c->pred_id);
+    free(c->url_get);
+    free(c->url_cancel);
+    free(c->url_stream);
+    buf_free(&c->text);
+    buf_free(&c->sse_error);
+    sse_parser_free(&c->sse);
+    stop_matcher_free(&c->stop);
+  }
+  free(ex->choices);
+  if (ex->token)
+    memset(ex->token, 0, strlen(ex->token));
+  free(ex->token);
+  free(ex->create_body);
+  chat_request_free(&ex->req);
+  buf_free(&ex->out);
+  free(ex);
+}

@@ -1,0 +1,31 @@
+/* One chat completion exchange: from the validated request to predictions
+ * on Replicate (create, then stream or poll), to the client's answer.
+ * Created by the route handler, freed in exactly one place: when the HTTP
+ * request completes (http.c), which also cancels predictions still running. */
+#ifndef RP_EXCHANGE_H
+#define RP_EXCHANGE_H
+
+#include <sys/types.h>
+
+#include "../shared/chat_request.h"
+#include "worker.h"
+
+struct exchange;
+struct http_request;
+
+/* Takes ownership of *req (left zeroed) and copies token. Starts the
+ * upstream work; answers through hr. NULL when out of memory. */
+struct exchange *exchange_start(struct worker *w, struct http_request *hr,
+                                struct chat_request *req, const char *token);
+
+/* Streaming body: copies up to max bytes; returns the count, 0 when nothing
+ * is ready yet (the caller suspends), -1 at the end of the stream. */
+ssize_t exchange_read(struct exchange *ex, char *out, size_t max);
+
+/* The client went away, or the server is ending it (grace expired). */
+void exchange_abort(struct exchange *ex, int shutting_down);
+
+/* Stop all upstream work, cancel predictions still running, free. */
+void exchange_free(struct exchange *ex);
+
+#endif

@@ -1,0 +1,430 @@
+#include "http.h"
+
+#include <microhttpd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../shared/chat_request.h"
+#include "../shared/models.h"
+#include "exchange.h"
+
+enum reply_kind { REPLY_NONE, REPLY_JSON, REPLY_STREAM };
+
+struct http_request {
+  struct worker *w;
+  struct MHD_Connection *conn;
+  const struct route *route;
+  char method[8];
+  char path[256];
+  struct buf body;
+  int too_large;
+  int dispatched;
+  int suspended;
+  int client_gone;
+  struct loop_watch hup_watch; /* client socket, watched while suspended */
+  enum reply_kind reply;
+  int status;
+  char *reply_body;
+  char retry_after[32];
+  struct exchange *ex;
+  uint64_t started_ms;
+  struct http_request *next, *prev; /* worker->requests */
+};
+
+typedef void (*route_fn)(struct http_request *hr, const char *subpath);
+
+struct route {
+  const char *method;
+  const char *path;
+  int prefix; /* path is a prefix; the rest is passed as subpath */
+  route_fn handler;
+};
+
+static void handle_health(struct http_request *hr, const char *subpath);
+static void handle_models_list(struct http_request *hr, const char *subpath);
+static void handle_models_get(struct http_request *hr, const char *subpath);
+static void handle_chat(struct http_request *hr, const char *subpath);
+
+/* The one routing table. */
+static const struct route ROUTES[] = {
+    {"GET", "/health", 0, handle_health},
+    {"GET", "/v1/models", 0, handle_models_list},
+    {"GET", "/v1/models/", 1, handle_models_get},
+    {"POST", "/v1/chat/completions", 0, handle_chat},
+};
+
+#define N_ROUTES (sizeof ROUTES / sizeof ROUTES[0])
+
+/* ---------------------------------------------------------------- replies */
+
+void http_request_respond(struct http_request *hr, int status, char *body) {
+  free(hr->reply_body);
+  hr->reply = REPLY_JSON;
+  hr->status = status;
+  hr->reply_body = body;
+}
+
+void http_request_respond_error(struct http_request *hr, const struct oai_error *e) {
+  char *json = oai_error_json(e);
+  snprintf(hr->retry_after, sizeof hr->retry_after, "%s", e->retry_after);
+  http_request_respond(hr, e->status, json);
+}
+
+static void respond_simple_error(struct http_request *hr, int status,
+                                 const char *type, const char *code,
+                                 const char *message) {
+  struct oai_error e;
+  oai_error_set(&e, status, type, code, NULL, "%s", message);
+  http_request_respond_error(hr, &e);
+}
+
+void http_request_open_stream(struct http_request *hr) {
+  hr->reply = REPLY_STREAM;
+  hr->status = 200;
+}
+
+static void on_client_hangup(struct loop *l, uint32_t events, void *ud) {
+  (void)l;
+  (void)events;
+  struct http_request *hr = ud;
+  hr->client_gone = 1;
+  if (hr->ex)
+    exchange_abort(hr->ex, 0);
+  http_request_wake(hr);
+}
+
+/* While suspended, libmicrohttpd does not look at the socket, so a client
+ * that hangs up would go unnoticed until the next write: watch it here. */
+static void suspend(struct http_request *hr) {
+  if (hr->suspended)
+    return;
+  MHD_suspend_connection(hr->conn);
+  hr->suspended = 1;
+  if (!hr->hup_watch.registered) {
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(hr->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (ci) {
+      loop_watch_init(&hr->hup_watch, ci->connect_fd, on_client_hangup, hr);
+      loop_watch_set(&hr->w->loop, &hr->hup_watch, EPOLLRDHUP);
+    }
+  }
+}
+
+void http_request_wake(struct http_request *hr) {
+  if (!hr->suspended)
+    return;
+  loop_watch_remove(&hr->w->loop, &hr->hup_watch);
+  hr->suspended = 0;
+  MHD_resume_connection(hr->conn);
+  hr->w->mhd_pending = 1;
+}
+
+static ssize_t stream_reader(void *cls, uint64_t pos, char *out, size_t max) {
+  (void)pos;
+  struct http_request *hr = cls;
+  if (hr->client_gone || !hr->ex)
+    return MHD_CONTENT_READER_END_WITH_ERROR;
+  ssize_t n = exchange_read(hr->ex, out, max);
+  if (n < 0)
+    return MHD_CONTENT_READER_END_OF_STREAM;
+  if (n == 0)
+    suspend(hr); /* returning 0 without suspending would busy-loop */
+  return n;
+}
+
+static enum MHD_Result queue_reply(struct http_request *hr) {
+  struct MHD_Response *r;
+  if (hr->reply == REPLY_STREAM) {
+    r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024,
+                                          stream_reader, hr, NULL);
+    if (!r)
+      return MHD_NO;
+    MHD_add_response_header(r, "Content-Type", "text/event-stream; charset=utf-8");
+    MHD_add_response_header(r, "Cache-Control", "no-cache");
+    MHD_add_response_header(r, "X-Accel-Buffering", "no");
+  } else {
+    const char *body = hr->reply_body ? hr->reply_body : "{}";
+    r = MHD_create_response_from_buffer(strlen(body), (void *)body,
+                                        MHD_RESPMEM_MUST_COPY);
+    if (!r)
+      return MHD_NO;
+    MHD_add_response_header(r, "Content-Type", "application/json");
+    if (hr->retry_after[0])
+      MHD_add_response_header(r, "Retry-After", hr->retry_after);
+    if (hr->status == 405 && hr->route)
+      MHD_add_response_header(r, "Allow", hr->route->method);
+  }
+  enum MHD_Result rc = MHD_queue_response(hr->conn, (unsigned)hr->status, r);
+  MHD_destroy_response(r);
+  return rc;
+}
+
+/* ---------------------------------------------------------------- routing */
+
+static void route_request(struct http_request *hr) {
+  int path_known = 0;
+  for (size_t i = 0; i < N_ROUTES; i++) {
+    const struct route *rt = &ROUTES[i];
+    size_t n = strlen(rt->path);
+    int match = rt->prefix ? strncmp(hr->path, rt->path, n) == 0 && hr->path[n]
+                           : strcmp(hr->path, rt->path) == 0;
+    if (!match)
+      continue;
+    path_known = 1;
+    if (strcmp(hr->method, rt->method) == 0) {
+      hr->route = rt;
+      rt->handler(hr, rt->prefix ? hr->path + n : NULL);
+      return;
+    }
+    hr->route = rt;
+  }
+  struct oai_error e;
+  if (path_known)
+    oai_error_set(&e, 405, "invalid_request_error", "method_not_allowed", NULL,
+                  "Method %s is not allowed for %s", hr->method, hr->path);
+  else
+    oai_error_set(&e, 404, "invalid_request_error", "not_found", NULL,
+                  "Invalid URL (%s %s)", hr->method, hr->path);
+  http_request_respond_error(hr, &e);
+}
+
+/* The one place a request is authorized; per-client keys plug in here.
+ * Returns the Replicate token to use, or NULL after answering 401. */
+static const char *authorize(struct http_request *hr) {
+  const char *configured = hr->w->cfg->replicate_api_token;
+  if (configured && configured[0])
+    return configured;
+  const char *auth = MHD_lookup_connection_value(hr->conn, MHD_HEADER_KIND,
+                                                 MHD_HTTP_HEADER_AUTHORIZATION);
+  if (auth && strncasecmp(auth, "Bearer ", 7) == 0) {
+    const char *key = auth + 7;
+    while (*key == ' ')
+      key++;
+    if (*key)
+      return key;
+  }
+  respond_simple_error(hr, 401, "invalid_request_error", "invalid_api_key",
+                       "You didn't provide an API key. Pass your Replicate API "
+                       "token as the Bearer key (Authorization: Bearer r8_...), "
+                       "or configure replicate_api_token on the proxy.");
+  return NULL;
+}
+
+static void handle_health(struct http_request *hr, const char *subpath) {
+  (void)subpath;
+  http_request_respond(hr, 200, strdup("{\"status\":\"ok\"}"));
+}
+
+static void handle_models_list(struct http_request *hr, const char *subpath) {
+  (void)subpath;
+  http_request_respond(hr, 200, models_list_json(hr->w->cfg->model));
+}
+
+static void handle_models_get(struct http_request *hr, const char *subpath) {
+  char *json = models_get_json(subpath, hr->w->cfg->model);
+  if (json) {
+    http_request_respond(hr, 200, json);
+    return;
+  }
+  struct oai_error e;
+  oai_error_set(&e, 404, "invalid_request_error", "model_not_found", "model",
+                "The model '%s' does not exist", subpath);
+  http_request_respond_error(hr, &e);
+}
+
+static void handle_chat(struct http_request *hr, const char *subpath) {
+  (void)subpath;
+  const char *token = authorize(hr);
+  if (!token)
+    return;
+  struct chat_request req;
+  struct oai_error e;
+  if (chat_request_parse(hr->body.data ? hr->body.data : "", hr->body.len,
+                         hr->w->cfg->model, &req, &e) != 0) {
+    http_request_respond_error(hr, &e);
+    return;
+  }
+  hr->ex = exchange_start(hr->w, hr, &req, token);
+  if (!hr->ex) {
+    chat_request_free(&req);
+    respond_simple_error(hr, 500, "server_error", "internal_error", "out of memory");
+  }
+}
+
+/* ---------------------------------------------------- libmicrohttpd glue */
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
+                                  const char *url, const char *method,
+                                  const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **req_cls) {
+  (void)version;
+  struct worker *w = cls;
+  struct http_request *hr = *req_cls;
+  if (!hr) {
+    hr = calloc(1, sizeof *hr);
+    if (!hr)
+      return MHD_NO;
+    hr->w = w;
+    hr->conn = conn;
+    hr->started_ms = loop_now_ms();
+    snprintf(hr->method, sizeof hr->method, "%s", method);
+    snprintf(hr->path, sizeof hr->path, "%s", url);
+    buf_init(&hr->body);
+    hr->next = w->requests;
+    if (w->requests)
+      w->requests->prev = hr;
+    w->requests = hr;
+    w->n_requests++;
+    *req_cls = hr;
+    const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl) {
+      char *end;
+      unsigned long long n = strtoull(cl, &end, 10);
+      if (*end == '\0' && n > (unsigned long long)w->cfg->max_body_size)
+        hr->too_large = 1;
+    }
+    return MHD_YES;
+  }
+  if (*upload_data_size) {
+    if (!hr->too_large &&
+        hr->body.len + *upload_data_size > (size_t)w->cfg->max_body_size)
+      hr->too_large = 1;
+    if (!hr->too_large && buf_append(&hr->body, upload_data, *upload_data_size) != 0)
+      return MHD_NO;
+    *upload_data_size = 0;
+    return MHD_YES;
+  }
+  if (hr->client_gone)
+    return MHD_NO;
+  if (!hr->dispatched) {
+    hr->dispatched = 1;
+    if (hr->too_large) {
+      struct oai_error e;
+      oai_error_set(&e, 413, "invalid_request_error", "request_too_large", NULL,
+                    "Request body is larger than the limit of %lld bytes",
+                    (long long)w->cfg->max_body_size);
+      http_request_respond_error(hr, &e);
+    } else {
+      route_request(hr);
+    }
+  }
+  if (hr->reply != REPLY_NONE)
+    return queue_reply(hr);
+  suspend(hr);
+  return MHD_YES;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+                         enum MHD_RequestTerminationCode toe) {
+  (void)conn;
+  struct worker *w = cls;
+  struct http_request *hr = *req_cls;
+  if (!hr)
+    return;
+  *req_cls = NULL;
+  if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
+    hr->client_gone = 1;
+  loop_watch_remove(&w->loop, &hr->hup_watch);
+  if (hr->ex)
+    exchange_free(hr->ex);
+  log_msg(LOG_INFO, "%s %s %d %llums%s", hr->method, hr->path, hr->status,
+          (unsigned long long)(loop_now_ms() - hr->started_ms),
+          hr->client_gone ? " (client gone)" : "");
+  if (hr->prev)
+    hr->prev->next = hr->next;
+  else
+    w->requests = hr->next;
+  if (hr->next)
+    hr->next->prev = hr->prev;
+  w->n_requests--;
+  free(hr->reply_body);
+  buf_free(&hr->body);
+  free(hr);
+}
+
+static void on_mhd_ready(struct loop *l, uint32_t events, void *ud) {
+  (void)l;
+  (void)events;
+  struct worker *w = ud;
+  w->mhd_pending = 1; /* run after this batch: it may free requests */
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap) {
+  (void)cls;
+  char line[512];
+  vsnprintf(line, sizeof line, fmt, ap);
+  size_t n = strlen(line);
+  while (n && line[n - 1] == '\n')
+    line[--n] = '\0';
+  log_msg(LOG_DEBUG, "libmicrohttpd: %s", line);
+}
+
+int http_start(struct worker *w) {
+  w->mhd = MHD_start_daemon(
+      MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL,
+      NULL, on_request, w, MHD_OPTION_LISTEN_SOCKET, w->listen_fd,
+      MHD_OPTION_NOTIFY_COMPLETED, on_completed, w,
+      MHD_OPTION_CONNECTION_LIMIT, (unsigned int)w->cfg->max_connections,
+      MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120,
+      /* Small per-connection pools: thousands of idle streams add up. */
+      MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),
+      MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+  if (!w->mhd)
+    return -1;
+  const union MHD_DaemonInfo *info = MHD_get_daemon_info(w->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+  if (!info)
+    return -1;
+  w->listen_fd = -1; /* libmicrohttpd owns and closes it now */
+  loop_watch_init(&w->mhd_watch, info->epoll_fd, on_mhd_ready, w);
+  return loop_watch_set(&w->loop, &w->mhd_watch, EPOLLIN);
+}
+
+void http_end_requests(struct worker *w) {
+  for (struct http_request *hr = w->requests; hr; hr = hr->next) {
+    if (hr->ex)
+      exchange_abort(hr->ex, 1);
+    else
+      http_request_wake(hr);
+  }
+}
+
+void http_resume_all(struct worker *w) {
+  for (struct http_request *hr = w->requests; hr; hr = hr->next) {
+    hr->client_gone = 1; /* makes the reader and handler end the connection */
+    http_request_wake(hr);
+  }
+}
+
+void http_stop_accepting(struct worker *w) {
+  if (!w->mhd)
+    return;
+  MHD_socket fd = MHD_quiesce_daemon(w->mhd);
+  if (fd != MHD_INVALID_SOCKET)
+    close(fd);
+  w->listen_fd = -1;
+}
+
+void http_free(struct worker *w) {
+  if (!w->mhd)
+    return;
+  loop_watch_remove(&w->loop, &w->mhd_watch);
+  MHD_stop_daemon(w->mhd);
+  w->mhd = NULL;
+}
+
+void http_run(struct worker *w) {
+  w->mhd_pending = 0;
+  MHD_run(w->mhd);
+}
+
+int http_timeout_ms(struct worker *w) {
+  MHD_UNSIGNED_LONG_LONG t;
+  if (MHD_get_timeout(w->mhd, &t) != MHD_YES)
+    return -1;
+  return t > 60000 ? 60000 : (int)t;
+}

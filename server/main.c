@@ -1,0 +1,336 @@
+/* replicate-proxy: an OpenAI-compatible API for DeepSeek V3.1 on Replicate.
+ * main: options, logging, listening sockets, signals and workers. */
+#include <curl/curl.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../shared/config.h"
+#include "exchange.h"
+#include "http.h"
+#include "worker.h"
+
+#define VERSION "0.1.0"
+
+/* ---------------------------------------------------------------- logging */
+
+static enum log_level current_level = LOG_INFO;
+
+void log_set_level(enum log_level level) { current_level = level; }
+
+void log_msg(enum log_level level, const char *fmt, ...) {
+  static const char *const names[] = {"error", "warn", "info", "debug"};
+  if (level > current_level)
+    return;
+  char line[2048];
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  struct tm tm;
+  gmtime_r(&ts.tv_sec, &tm);
+  int n = snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %-5s ",
+                   tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                   tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000, names[level]);
+  va_list ap;
+  va_start(ap, fmt);
+  if (n > 0 && (size_t)n < sizeof line)
+    vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+  va_end(ap);
+  fprintf(stderr, "%s\n", line); /* one call: lines from workers don't mix */
+}
+
+/* ----------------------------------------------------------------- options */
+
+struct flag {
+  const char *key;
+  const char *value;
+};
+
+static int usage_error(const char *fmt, const char *arg) {
+  fprintf(stderr, "replicate-proxy: ");
+  fprintf(stderr, fmt, arg);
+  fprintf(stderr, "\n(see --help)\n");
+  return 2;
+}
+
+/* Returns -1 to go on, or an exit status. */
+static int parse_args(int argc, char **argv, struct config *c) {
+  const char *config_path = NULL;
+  struct flag *flags = calloc((size_t)argc, sizeof *flags);
+  size_t n_flags = 0;
+  int status = -1;
+  if (!flags)
+    return 1;
+  for (int i = 1; i < argc && status < 0; i++) {
+    const char *a = argv[i];
+    if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+      config_print_help(stdout);
+      status = 0;
+      break;
+    }
+    if (strcmp(a, "--version") == 0) {
+      printf("replicate-proxy %s\n", VERSION);
+      status = 0;
+      break;
+    }
+    if (strncmp(a, "--", 2) != 0) {
+      status = usage_error("unexpected argument '%s'", a);
+      break;
+    }
+    static char key[64];
+    const char *name = a + 2, *eq = strchr(name, '='), *value;
+    size_t klen = eq ? (size_t)(eq - name) : strlen(name);
+    if (klen >= sizeof key) {
+      status = usage_error("unknown option '%s'", a);
+      break;
+    }
+    if (eq) {
+      value = eq + 1;
+    } else if (i + 1 < argc) {
+      value = argv[++i];
+    } else {
+      status = usage_error("option '%s' needs a value", a);
+      break;
+    }
+    char buf[64];
+    memcpy(buf, name, klen);
+    buf[klen] = '\0';
+    if (strcmp(buf, "config") == 0) {
+      config_path = value;
+    } else if (config_has_option(buf)) {
+      flags[n_flags].key = a + 2;
+      flags[n_flags].value = value;
+      n_flags++;
+    } else {
+      status = usage_error("unknown option '%s'", a);
+    }
+  }
+  char err[CONFIG_ERR_MAX + 64];
+  if (status < 0 && config_path && config_load_file(c, config_path, err, sizeof err) != 0)
+    status = usage_error("%s", err);
+  if (status < 0 && config_load_env(c, getenv, err, sizeof err) != 0)
+    status = usage_error("%s", err);
+  for (size_t i = 0; status < 0 && i < n_flags; i++) {
+    char key_buf[64];
+    const char *eq = strchr(flags[i].key, '=');
+    size_t klen = eq ? (size_t)(eq - flags[i].key) : strlen(flags[i].key);
+    memcpy(key_buf, flags[i].key, klen);
+    key_buf[klen] = '\0';
+    if (config_set(c, key_buf, flags[i].value, err, sizeof err) != 0)
+      status = usage_error("--%s", err);
+  }
+  free(flags);
+  return status;
+}
+
+/* --------------------------------------------------------------- sockets */
+
+static int listen_socket(const char *host, int port, int *bound_port) {
+  char port_text[16];
+  snprintf(port_text, sizeof port_text, "%d", port);
+  struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                           .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+  struct addrinfo *res;
+  int rc = getaddrinfo(host, port_text, &hints, &res);
+  if (rc != 0) {
+    log_msg(LOG_ERROR, "cannot resolve listen host '%s': %s", host, gai_strerror(rc));
+    return -1;
+  }
+  int fd = -1;
+  for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next) {
+    fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+      continue;
+    int one = 1;
+    /* Every worker listens on the same port; the kernel spreads clients. */
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 4096) != 0) {
+      log_msg(LOG_ERROR, "cannot listen on %s:%d: %s", host, port, strerror(errno));
+      close(fd);
+      fd = -1;
+    }
+  }
+  freeaddrinfo(res);
+  if (fd >= 0) {
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    getsockname(fd, (struct sockaddr *)&ss, &len);
+    *bound_port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                                 : ((struct sockaddr_in *)&ss)->sin_port);
+  }
+  return fd;
+}
+
+/* ---------------------------------------------------------------- workers */
+
+static void on_wake(struct loop *l, uint32_t events, void *ud) {
+  (void)l;
+  (void)events;
+  struct worker *w = ud;
+  uint64_t v;
+  if (read(w->wake_fd, &v, sizeof v) < 0 && errno != EAGAIN)
+    log_msg(LOG_WARN, "worker %d: eventfd read failed", w->index);
+  if (w->stopping)
+    return;
+  w->stopping = 1;
+  w->stop_deadline_ms = loop_now_ms() + (uint64_t)w->cfg->shutdown_grace_ms;
+  http_stop_accepting(w);
+  log_msg(LOG_INFO, "worker %d: shutting down, %zu request(s) running", w->index,
+          w->n_requests);
+}
+
+static void *worker_main(void *arg) {
+  struct worker *w = arg;
+  uint64_t hard_deadline = 0;
+  for (;;) {
+    int wait = w->mhd_pending ? 0 : http_timeout_ms(w);
+    if (w->stopping)
+      wait = wait < 0 || wait > 100 ? 100 : wait;
+    if (loop_run_once(&w->loop, wait) != 0) {
+      log_msg(LOG_ERROR, "worker %d: epoll failed: %s", w->index, strerror(errno));
+      break;
+    }
+    http_run(w);
+    if (!w->stopping)
+      continue;
+    uint64_t now = loop_now_ms();
+    if (w->n_requests == 0 && up_detached_count(&w->up) == 0)
+      break;
+    if (!w->grace_expired && now >= w->stop_deadline_ms) {
+      w->grace_expired = 1;
+      hard_deadline = now + 3000;
+      http_end_requests(w);
+    }
+    if (w->grace_expired && now >= hard_deadline) {
+      log_msg(LOG_WARN, "worker %d: %zu request(s) did not end in time", w->index,
+              w->n_requests);
+      http_resume_all(w); /* libmicrohttpd may only stop with none suspended */
+      break;
+    }
+  }
+  return NULL;
+}
+
+static int worker_init(struct worker *w, int index, const struct config *cfg, int listen_fd) {
+  memset(w, 0, sizeof *w);
+  w->loop.epfd = -1;
+  w->index = index;
+  w->cfg = cfg;
+  w->listen_fd = listen_fd;
+  w->wake_fd = -1;
+  if (loop_init(&w->loop) != 0)
+    return -1;
+  if (up_client_init(&w->up, &w->loop, cfg->upstream, cfg->connect_timeout_ms) != 0)
+    return -1;
+  w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (w->wake_fd < 0)
+    return -1;
+  loop_watch_init(&w->wake_watch, w->wake_fd, on_wake, w);
+  if (loop_watch_set(&w->loop, &w->wake_watch, EPOLLIN) != 0)
+    return -1;
+  return http_start(w);
+}
+
+static void worker_free(struct worker *w) {
+  http_free(w);
+  if (w->up.multi)
+    up_client_free(&w->up);
+  if (w->wake_fd >= 0)
+    close(w->wake_fd);
+  if (w->listen_fd >= 0)
+    close(w->listen_fd);
+  if (w->loop.epfd >= 0)
+    loop_free(&w->loop);
+}
+
+int main(int argc, char **argv) {
+  struct config cfg;
+  if (config_init(&cfg) != 0) {
+    fprintf(stderr, "replicate-proxy: out of memory\n");
+    return 1;
+  }
+  int status = parse_args(argc, argv, &cfg);
+  if (status >= 0) {
+    config_free(&cfg);
+    return status;
+  }
+  log_set_level(cfg.log_level);
+
+  long n_workers = cfg.workers;
+  if (n_workers == 0) {
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    n_workers = cores > 0 ? cores : 1;
+  }
+
+  /* Signals are taken by sigwait in this thread only. */
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGTERM);
+  sigaddset(&sigs, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+  signal(SIGPIPE, SIG_IGN);
+
+  if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
+    log_msg(LOG_ERROR, "curl_global_init failed");
+    config_free(&cfg);
+    return 1;
+  }
+
+  struct worker *workers = calloc((size_t)n_workers, sizeof *workers);
+  int port = cfg.listen_port, started = 0, rc = 0;
+  for (long i = 0; workers && i < n_workers; i++) {
+    int fd = listen_socket(cfg.listen_host, port, &port);
+    if (fd < 0 || worker_init(&workers[i], (int)i, &cfg, fd) != 0) {
+      log_msg(LOG_ERROR, "cannot start worker %ld", i);
+      worker_free(&workers[i]);
+      rc = 1;
+      break;
+    }
+    started++;
+  }
+  if (!workers)
+    rc = 1;
+  for (int i = 0; rc == 0 && i < started; i++) {
+    if (pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]) != 0) {
+      log_msg(LOG_ERROR, "cannot start worker thread");
+      rc = 1;
+      started = i;
+    }
+  }
+  if (rc == 0) {
+    int v6 = strchr(cfg.listen_host, ':') != NULL;
+    log_msg(LOG_INFO, "replicate-proxy %s listening on http://%s%s%s:%d (%d worker%s, model %s, upstream %s)",
+            VERSION, v6 ? "[" : "", cfg.listen_host, v6 ? "]" : "", port, started,
+            started == 1 ? "" : "s", cfg.model, cfg.upstream);
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    log_msg(LOG_INFO, "received %s, stopping (grace %ld ms)", sig == SIGTERM ? "SIGTERM" : "SIGINT",
+            cfg.shutdown_grace_ms);
+  }
+  for (int i = 0; i < started; i++) {
+    uint64_t one = 1;
+    if (write(workers[i].wake_fd, &one, sizeof one) < 0)
+      log_msg(LOG_WARN, "cannot wake worker %d", i);
+  }
+  for (int i = 0; i < started; i++) {
+    if (rc == 0 || workers[i].thread)
+      pthread_join(workers[i].thread, NULL);
+    worker_free(&workers[i]);
+  }
+  free(workers);
+  curl_global_cleanup();
+  log_msg(LOG_INFO, "stopped");
+  config_free(&cfg);
+  return rc;
+}

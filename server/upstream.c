@@ -1,0 +1,334 @@
+#include "upstream.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/epoll.h>
+
+/* One per socket curl tells us about; freed through the loop's graveyard
+ * because a later event of the same batch may still name it. */
+struct up_socket {
+  struct loop_watch watch;
+  struct up_client *client;
+};
+
+static void drain_done(struct up_client *c);
+
+static void on_socket_event(struct loop *l, uint32_t events, void *ud) {
+  (void)l;
+  struct up_socket *s = ud;
+  struct up_client *c = s->client;
+  int flags = 0;
+  if (events & (EPOLLIN | EPOLLHUP | EPOLLRDHUP))
+    flags |= CURL_CSELECT_IN;
+  if (events & EPOLLOUT)
+    flags |= CURL_CSELECT_OUT;
+  if (events & EPOLLERR)
+    flags |= CURL_CSELECT_ERR;
+  curl_multi_socket_action(c->multi, s->watch.fd, flags, &c->running);
+  drain_done(c);
+}
+
+static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp,
+                          void *socketp) {
+  (void)easy;
+  struct up_client *c = userp;
+  struct up_socket *s = socketp;
+  if (what == CURL_POLL_REMOVE) {
+    if (s) {
+      loop_watch_remove(c->loop, &s->watch);
+      s->watch.cb = NULL;
+      curl_multi_assign(c->multi, fd, NULL);
+      loop_defer_free(c->loop, s);
+    }
+    return 0;
+  }
+  if (!s) {
+    s = calloc(1, sizeof *s);
+    if (!s)
+      return -1;
+    s->client = c;
+    loop_watch_init(&s->watch, fd, on_socket_event, s);
+    curl_multi_assign(c->multi, fd, s);
+  }
+  uint32_t ev = 0;
+  if (what == CURL_POLL_IN || what == CURL_POLL_INOUT)
+    ev |= EPOLLIN;
+  if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT)
+    ev |= EPOLLOUT;
+  return loop_watch_set(c->loop, &s->watch, ev) == 0 ? 0 : -1;
+}
+
+static void on_timer(struct loop *l, struct loop_timer *t) {
+  (void)l;
+  struct up_client *c = t->ud;
+  curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &c->running);
+  drain_done(c);
+}
+
+static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp) {
+  (void)multi;
+  struct up_client *c = userp;
+  if (timeout_ms < 0) {
+    loop_timer_disarm(c->loop, &c->timer);
+    return 0;
+  }
+  return loop_timer_arm(c->loop, &c->timer, (uint64_t)timeout_ms) == 0 ? 0 : -1;
+}
+
+int up_client_init(struct up_client *c, struct loop *l, const char *upstream,
+                   long connect_timeout_ms) {
+  memset(c, 0, sizeof *c);
+  c->loop = l;
+  c->upstream = upstream;
+  c->connect_timeout_ms = connect_timeout_ms;
+  loop_timer_init(&c->timer, on_timer, c);
+  c->multi = curl_multi_init();
+  if (!c->multi)
+    return -1;
+  curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
+  curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
+  curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
+  curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
+  /* Keep idle connections to Replicate for reuse by later requests. */
+  curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, 256L);
+  return 0;
+}
+
+static void unlink_detached(struct up_transfer *t) {
+  struct up_client *c = t->client;
+  if (t->prev)
+    t->prev->next = t->next;
+  else
+    c->detached = t->next;
+  if (t->next)
+    t->next->prev = t->prev;
+  t->next = t->prev = NULL;
+}
+
+void up_client_free(struct up_client *c) {
+  while (c->detached) {
+    struct up_transfer *t = c->detached;
+    unlink_detached(t);
+    up_transfer_free(t);
+    free(t);
+  }
+  loop_timer_disarm(c->loop, &c->timer);
+  if (c->multi)
+    curl_multi_cleanup(c->multi);
+  c->multi = NULL;
+}
+
+void up_transfer_init(struct up_transfer *t, up_done_cb done, up_data_cb on_data,
+                      void *ud) {
+  memset(t, 0, sizeof *t);
+  t->done = done;
+  t->on_data = on_data;
+  t->ud = ud;
+  buf_init(&t->body);
+}
+
+int up_running(const struct up_transfer *t) { return t->easy != NULL; }
+
+static size_t on_write(char *data, size_t size, size_t nmemb, void *ud) {
+  struct up_transfer *t = ud;
+  size_t len = size * nmemb;
+  if (t->on_data && !t->status)
+    curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &t->status);
+  /* An error reply's body is buffered for the error message, not streamed. */
+  if (t->on_data && t->status >= 200 && t->status <= 299) {
+    if (t->on_data(t, data, len) != 0) {
+      t->aborted_by_callback = 1;
+      return 0; /* makes curl end the transfer with CURLE_WRITE_ERROR */
+    }
+    return len;
+  }
+  return buf_append(&t->body, data, len) == 0 ? len : 0;
+}
+
+static size_t on_header(char *data, size_t size, size_t nmemb, void *ud) {
+  struct up_transfer *t = ud;
+  size_t len = size * nmemb;
+  static const char name[] = "retry-after:";
+  if (len > sizeof name - 1 && strncasecmp(data, name, sizeof name - 1) == 0) {
+    const char *v = data + sizeof name - 1;
+    size_t n = len - (sizeof name - 1);
+    while (n && (*v == ' ' || *v == '\t'))
+      v++, n--;
+    while (n && (v[n - 1] == '\r' || v[n - 1] == '\n' || v[n - 1] == ' '))
+      n--;
+    if (n >= sizeof t->retry_after)
+      n = sizeof t->retry_after - 1;
+    memcpy(t->retry_after, v, n);
+    t->retry_after[n] = '\0';
+  }
+  return len;
+}
+
+static void release(struct up_transfer *t) {
+  if (t->easy) {
+    curl_multi_remove_handle(t->client->multi, t->easy);
+    curl_easy_cleanup(t->easy);
+    t->easy = NULL;
+  }
+  curl_slist_free_all(t->headers);
+  t->headers = NULL;
+}
+
+/* The token goes only to the configured upstream and to Replicate's own
+ * hosts (stream URLs live on other hosts); never to a host a reply named
+ * that we do not know. */
+static int wants_token(const struct up_client *c, const char *url) {
+  size_t n = strlen(c->upstream);
+  if (strncmp(url, c->upstream, n) == 0 && (url[n] == '/' || url[n] == '\0'))
+    return 1;
+  CURLU *u = curl_url();
+  char *host = NULL, *scheme = NULL;
+  int ok = 0;
+  if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+      curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+      curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK) {
+    size_t hl = strlen(host);
+    static const char *const suffixes[] = {".replicate.com", ".replicate.net"};
+    for (size_t i = 0; i < 2 && !ok; i++) {
+      size_t sl = strlen(suffixes[i]);
+      ok = strcmp(scheme, "https") == 0 && hl > sl &&
+           strcasecmp(host + hl - sl, suffixes[i]) == 0;
+    }
+  }
+  curl_free(host);
+  curl_free(scheme);
+  curl_url_cleanup(u);
+  return ok;
+}
+
+static int add_header(struct up_transfer *t, const char *h) {
+  struct curl_slist *l = curl_slist_append(t->headers, h);
+  if (!l)
+    return -1;
+  t->headers = l;
+  return 0;
+}
+
+int up_start(struct up_client *c, struct up_transfer *t, const struct up_request *r) {
+  t->client = c;
+  t->status = 0;
+  t->result = CURLE_OK;
+  t->aborted_by_callback = 0;
+  t->retry_after[0] = '\0';
+  t->error[0] = '\0';
+  buf_reset(&t->body);
+  t->easy = curl_easy_init();
+  if (!t->easy)
+    goto fail;
+  CURL *e = t->easy;
+  int ok = add_header(t, "Content-Type: application/json") == 0 &&
+           add_header(t, "Expect:") == 0 &&
+           (!r->prefer_wait || add_header(t, "Prefer: wait") == 0) &&
+           (!r->sse || (add_header(t, "Accept: text/event-stream") == 0 &&
+                        add_header(t, "Cache-Control: no-store") == 0));
+  if (ok && r->token && r->token[0] && wants_token(c, r->url)) {
+    struct buf auth = BUF_INIT;
+    ok = buf_printf(&auth, "Authorization: Bearer %s", r->token) == 0 &&
+         add_header(t, auth.data) == 0;
+    /* The token must not linger in freed memory longer than needed. */
+    if (auth.data)
+      memset(auth.data, 0, auth.len);
+    buf_free(&auth);
+  }
+  if (!ok)
+    goto fail;
+  curl_easy_setopt(e, CURLOPT_URL, r->url);
+  curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
+  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
+  curl_easy_setopt(e, CURLOPT_PRIVATE, t);
+  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->error);
+  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
+  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(e, CURLOPT_USERAGENT, "replicate-proxy/0.1");
+  curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+  if (r->timeout_ms > 0)
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, r->timeout_ms);
+  if (strcmp(r->method, "POST") == 0) {
+    curl_easy_setopt(e, CURLOPT_POST, 1L);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body ? r->body : "");
+  }
+  if (curl_multi_add_handle(c->multi, e) != CURLM_OK)
+    goto fail;
+  return 0;
+fail:
+  if (!t->error[0])
+    snprintf(t->error, sizeof t->error, "could not start the upstream request");
+  release(t);
+  return -1;
+}
+
+void up_stop(struct up_transfer *t) { release(t); }
+
+void up_transfer_free(struct up_transfer *t) {
+  release(t);
+  buf_free(&t->body);
+}
+
+/* Completed transfers. A callback may start or stop other transfers; curl
+ * drops the queued message of a handle that is removed meanwhile. */
+static void drain_done(struct up_client *c) {
+  CURLMsg *msg;
+  int left;
+  while ((msg = curl_multi_info_read(c->multi, &left))) {
+    if (msg->msg != CURLMSG_DONE)
+      continue;
+    struct up_transfer *t = NULL;
+    curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&t);
+    t->result = msg->data.result;
+    curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &t->status);
+    if (t->result != CURLE_OK && !t->error[0])
+      snprintf(t->error, sizeof t->error, "%s", curl_easy_strerror(t->result));
+    release(t);
+    t->done(t);
+  }
+}
+
+/* ---- detached POSTs (cancels) ---- */
+
+static void detached_done(struct up_transfer *t) {
+  unlink_detached(t);
+  up_transfer_free(t);
+  free(t);
+}
+
+int up_post_detached(struct up_client *c, const char *url, const char *token) {
+  struct up_transfer *t = malloc(sizeof *t);
+  if (!t)
+    return -1;
+  up_transfer_init(t, detached_done, NULL, NULL);
+  t->client = c;
+  struct up_request r = {.method = "POST", .url = url, .token = token,
+                         .timeout_ms = 30000};
+  if (up_start(c, t, &r) != 0) {
+    up_transfer_free(t);
+    free(t);
+    return -1;
+  }
+  t->next = c->detached;
+  if (c->detached)
+    c->detached->prev = t;
+  c->detached = t;
+  return 0;
+}
+
+int up_detached_count(const struct up_client *c) {
+  int n = 0;
+  for (const struct up_transfer *t = c->detached; t; t = t->next)
+    n++;
+  return n;
+}
+
+int up_result_is_unreachable(CURLcode rc) {
+  return rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ||
+         rc == CURLE_COULDNT_RESOLVE_PROXY || rc == CURLE_SSL_CONNECT_ERROR;
+}

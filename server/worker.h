@@ -1,0 +1,42 @@
+/* A worker: one thread that owns an event loop, a libmicrohttpd daemon in
+ * external-epoll mode and a libcurl multi handle. A request lives its whole
+ * life on one worker, so nothing on the request path takes a lock. */
+#ifndef RP_WORKER_H
+#define RP_WORKER_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../shared/config.h"
+#include "loop.h"
+#include "upstream.h"
+
+struct MHD_Daemon;
+struct http_request;
+
+struct worker {
+  int index;
+  const struct config *cfg;
+  struct loop loop;
+  struct up_client up;
+  struct MHD_Daemon *mhd;
+  int listen_fd;
+  struct loop_watch mhd_watch;
+  int wake_fd; /* eventfd: the main thread asks for shutdown through it */
+  struct loop_watch wake_watch;
+  int mhd_pending;    /* a connection was resumed: run MHD before sleeping */
+  int stopping;       /* SIGTERM seen: no new connections */
+  int grace_expired;  /* running requests were told to end */
+  uint64_t stop_deadline_ms;
+  struct http_request *requests; /* live requests (for shutdown) */
+  size_t n_requests;
+  pthread_t thread;
+};
+
+/* Log to stderr with a level filter; never pass secrets. */
+void log_msg(enum log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void log_set_level(enum log_level level);
+
+#endif

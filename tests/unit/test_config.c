@@ -1,0 +1,125 @@
+#include "../../shared/config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "test.h"
+
+static const char *fake_env[][2] = {
+    {"REPLICATE_PROXY_WORKERS", "3"},
+    {"REPLICATE_API_TOKEN", "r8_from_env"},
+    {NULL, NULL},
+};
+
+static char *fake_getenv(const char *name) {
+  for (int i = 0; fake_env[i][0]; i++)
+    if (strcmp(fake_env[i][0], name) == 0)
+      return (char *)fake_env[i][1];
+  return NULL;
+}
+
+static char *no_env(const char *name) {
+  (void)name;
+  return NULL;
+}
+
+static int write_file(const char *path, const char *text) {
+  FILE *f = fopen(path, "w");
+  if (!f)
+    return -1;
+  fputs(text, f);
+  fclose(f);
+  return 0;
+}
+
+void suite_config(void) {
+  struct config c;
+  char err[CONFIG_ERR_MAX];
+  long ms;
+  long long size;
+
+  TEST("defaults");
+  CHECK_INT(config_init(&c), 0);
+  CHECK_STR(c.listen_host, "127.0.0.1");
+  CHECK_INT(c.listen_port, 8080);
+  CHECK_STR(c.upstream, "https://api.replicate.com");
+  CHECK_STR(c.model, "deepseek-ai/deepseek-v3.1");
+  CHECK_STR(c.replicate_api_token, "");
+  CHECK_INT(c.max_body_size, 8 << 20);
+  CHECK_INT(c.poll_interval_ms, 500);
+  CHECK_INT(c.request_timeout_ms, 600000);
+  CHECK_INT(c.prompt_format, PROMPT_PLAIN);
+
+  TEST("durations and sizes");
+  CHECK(config_parse_duration_ms("250ms", &ms) == 0 && ms == 250);
+  CHECK(config_parse_duration_ms("10", &ms) == 0 && ms == 10000);
+  CHECK(config_parse_duration_ms("5m", &ms) == 0 && ms == 300000);
+  CHECK(config_parse_duration_ms("2h", &ms) == 0 && ms == 7200000);
+  CHECK_INT(config_parse_duration_ms("10x", &ms), -1);
+  CHECK_INT(config_parse_duration_ms("-1s", &ms), -1);
+  CHECK_INT(config_parse_duration_ms("", &ms), -1);
+  CHECK(config_parse_size("8MiB", &size) == 0 && size == 8 << 20);
+  CHECK(config_parse_size("512KiB", &size) == 0 && size == 512 << 10);
+  CHECK(config_parse_size("100", &size) == 0 && size == 100);
+  CHECK_INT(config_parse_size("1.5MiB", &size), -1);
+
+  TEST("set validates");
+  CHECK_INT(config_set(&c, "listen", "0.0.0.0:9000", err, sizeof err), 0);
+  CHECK_STR(c.listen_host, "0.0.0.0");
+  CHECK_INT(c.listen_port, 9000);
+  CHECK_INT(config_set(&c, "listen", "[::1]:81", err, sizeof err), 0);
+  CHECK_STR(c.listen_host, "::1");
+  CHECK_INT(config_set(&c, "listen", "localhost", err, sizeof err), -1);
+  CHECK(strstr(err, "listen") != NULL);
+  CHECK_INT(config_set(&c, "listen", "h:70000", err, sizeof err), -1);
+  CHECK_INT(config_set(&c, "upstream", "http://127.0.0.1:1234//", err, sizeof err), 0);
+  CHECK_STR(c.upstream, "http://127.0.0.1:1234");
+  CHECK_INT(config_set(&c, "upstream", "ftp://x", err, sizeof err), -1);
+  CHECK_INT(config_set(&c, "model", "nomodel", err, sizeof err), -1);
+  CHECK_INT(config_set(&c, "model", "acme/m", err, sizeof err), 0);
+  CHECK_INT(config_set(&c, "workers", "lots", err, sizeof err), -1);
+  CHECK(strstr(err, "workers") && strstr(err, "lots"));
+  CHECK_INT(config_set(&c, "workers", "999", err, sizeof err), -1);
+  CHECK_INT(config_set(&c, "prompt_format", "deepseek", err, sizeof err), 0);
+  CHECK_INT(c.prompt_format, PROMPT_DEEPSEEK);
+  CHECK_INT(config_set(&c, "prompt_format", "llama", err, sizeof err), -1);
+  CHECK_INT(config_set(&c, "log_level", "debug", err, sizeof err), 0);
+  CHECK_INT(c.log_level, LOG_DEBUG);
+  CHECK_INT(config_set(&c, "nope", "1", err, sizeof err), -1);
+  CHECK(strstr(err, "unknown option 'nope'") != NULL);
+  CHECK(config_has_option("listen") && !config_has_option("config"));
+
+  TEST("file");
+  char path[] = "/tmp/rp-config-test-XXXXXX";
+  int fd = mkstemp(path);
+  CHECK(fd >= 0);
+  close(fd);
+  write_file(path, "# comment\n\n  listen = 127.0.0.1:0  \nreplicate_api_token = \"r8_a#b\"\n"
+                   "poll_interval = 20ms # trailing comment\n");
+  CHECK_INT(config_load_file(&c, path, err, sizeof err), 0);
+  CHECK_INT(c.listen_port, 0);
+  CHECK_STR(c.replicate_api_token, "r8_a#b");
+  CHECK_INT(c.poll_interval_ms, 20);
+  write_file(path, "listen = 127.0.0.1:1\nbogus = 1\n");
+  CHECK_INT(config_load_file(&c, path, err, sizeof err), -1);
+  CHECK(strstr(err, ":2:") && strstr(err, "bogus"));
+  write_file(path, "listen\n");
+  CHECK_INT(config_load_file(&c, path, err, sizeof err), -1);
+  CHECK(strstr(err, ":1:") != NULL);
+  unlink(path);
+  CHECK_INT(config_load_file(&c, "/nonexistent/proxy.conf", err, sizeof err), -1);
+  CHECK(strstr(err, "/nonexistent/proxy.conf") != NULL);
+
+  TEST("env: REPLICATE_PROXY_* always, REPLICATE_API_TOKEN only when unset");
+  CHECK_INT(config_load_env(&c, fake_getenv, err, sizeof err), 0);
+  CHECK_INT(c.workers, 3);
+  CHECK_STR(c.replicate_api_token, "r8_a#b");
+  config_free(&c);
+  config_init(&c);
+  CHECK_INT(config_load_env(&c, fake_getenv, err, sizeof err), 0);
+  CHECK_STR(c.replicate_api_token, "r8_from_env");
+  CHECK_INT(config_load_env(&c, no_env, err, sizeof err), 0);
+  config_free(&c);
+}
