@@ -9,9 +9,11 @@ BUILD    ?= build
 PKGS      = libmicrohttpd libcurl libcjson
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lmicrohttpd -lcurl -lcjson)
-OPT      ?= -O2
-CFLAGS   += -std=c11 $(OPT) -g -Wall -Wextra -Werror -Wshadow -Wformat=2 \
-            -Wno-format-nonliteral -D_GNU_SOURCE -I/usr/include/cjson $(PKG_CFLAGS)
+CFLAGS   ?= -O2 -g
+SANITIZE ?=
+WARN      = -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral
+ALL_CFLAGS = -std=c11 $(WARN) -D_GNU_SOURCE -I/usr/include/cjson $(PKG_CFLAGS) $(CFLAGS) $(SANITIZE)
+ALL_LDFLAGS = $(LDFLAGS) $(SANITIZE)
 LDLIBS   += $(PKG_LIBS) -lpthread -lm
 SAN       = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
@@ -21,7 +23,7 @@ UNIT_SRC   = $(wildcard tests/unit/*.c)
 
 # Debian packages each target needs; installed by `make deps` / `make test-deps`.
 BUILD_DEBS = build-essential pkg-config libmicrohttpd-dev libcurl4-openssl-dev libcjson-dev
-TEST_DEBS  = $(BUILD_DEBS) nodejs npm curl
+TEST_DEBS  = $(BUILD_DEBS) curl
 
 .PHONY: all run test test-unit test-integration test-asan unit deps test-deps clean install bench
 
@@ -29,13 +31,13 @@ all: $(BUILD)/replicate-proxy
 
 $(BUILD)/%.o: %.c $(wildcard shared/*.h server/*.h tests/unit/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 $(BUILD)/replicate-proxy: $(SERVER_SRC:%.c=$(BUILD)/%.o) $(SHARED_SRC:%.c=$(BUILD)/%.o)
-	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $^ -o $@ $(LDLIBS)
 
 $(BUILD)/unit-tests: $(UNIT_SRC:%.c=$(BUILD)/%.o) $(SHARED_SRC:%.c=$(BUILD)/%.o)
-	$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $^ -o $@ $(LDLIBS)
 
 # Installs only what is missing, and only when it can (root); otherwise says what to install.
 define install_debs
@@ -53,6 +55,9 @@ deps:
 
 test-deps:
 	$(call install_debs,$(TEST_DEBS))
+	@command -v node >/dev/null && command -v npm >/dev/null || { \
+	  echo "installing: nodejs npm"; apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; }
 	@cd tests && { [ -d node_modules/openai ] && [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund --loglevel=error; }
 
 run: deps
@@ -73,7 +78,7 @@ test: test-deps
 
 # Same suites, sanitized build in build/asan (leaks fail the run).
 test-asan:
-	@$(MAKE) --no-print-directory BUILD=build/asan OPT=-O1 CFLAGS="$(SAN)" LDFLAGS="$(SAN)" \
+	@$(MAKE) --no-print-directory BUILD=build/asan CFLAGS="-O1 -g" SANITIZE="$(SAN)" \
 	  unit test-integration
 
 clean:
