@@ -25,7 +25,7 @@ UNIT_SRC   = $(wildcard tests/unit/*.c)
 BUILD_DEBS = build-essential pkg-config libmicrohttpd-dev libcurl4-openssl-dev libcjson-dev
 TEST_DEBS  = $(BUILD_DEBS) curl
 
-.PHONY: all run test test-unit test-integration test-asan unit deps test-deps clean install bench
+.PHONY: all run test test-unit test-integration test-asan unit deps test-deps clean install bench fuzz
 
 all: $(BUILD)/replicate-proxy
 
@@ -80,6 +80,19 @@ test: test-deps
 test-asan:
 	@$(MAKE) --no-print-directory BUILD=build/asan CFLAGS="-O1 -g" SANITIZE="$(SAN)" \
 	  unit test-integration
+
+# libFuzzer targets (clang + libclang-rt-14-dev); FUZZ_SECONDS each.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS  = sse stop
+fuzz:
+	$(call install_debs,clang libclang-rt-14-dev)
+	@mkdir -p build/fuzz
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
+	    -fno-sanitize-recover=all fuzz/fuzz_$$t.c shared/$$t.c shared/buf.c -o build/fuzz/fuzz_$$t; \
+	  mkdir -p build/fuzz/corpus_$$t; \
+	  ./build/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) build/fuzz/corpus_$$t fuzz/seeds/$$t; \
+	done
 
 clean:
 	rm -rf build

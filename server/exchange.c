@@ -35,6 +35,7 @@ struct choice {
   int saw_done;          /* SSE `done` arrived: now only metrics are wanted */
   int done_reason;       /* enum done_reason of that `done` */
   int stop_matched;      /* a stop sequence matched inside the SSE callback */
+  int out_of_memory;     /* ... or memory ran out there */
   long input_tokens, output_tokens;
   struct buf text;   /* text the client gets (non-streaming) */
   size_t seen_len;   /* bytes of output already processed (polling) */
@@ -146,6 +147,12 @@ static void exchange_fail(struct exchange *ex, const struct oai_error *e) {
   stream_write(ex, rc);
 }
 
+static void fail_oom(struct exchange *ex) {
+  struct oai_error e;
+  oai_error_set(&e, 500, "server_error", "internal_error", NULL, "out of memory");
+  exchange_fail(ex, &e);
+}
+
 static long output_tokens(const struct choice *c, size_t text_len) {
   if (c->output_tokens >= 0)
     return c->output_tokens;
@@ -170,9 +177,7 @@ static const char *length_or_stop(const struct exchange *ex, const struct choice
 static void finish_nonstream(struct exchange *ex) {
   struct choice_result *results = calloc((size_t)ex->n, sizeof *results);
   if (!results) {
-    struct oai_error e;
-    oai_error_set(&e, 500, "server_error", "internal_error", NULL, "out of memory");
-    exchange_fail(ex, &e);
+    fail_oom(ex);
     return;
   }
   for (int i = 0; i < ex->n; i++) {
@@ -232,14 +237,15 @@ static void choice_done(struct choice *c, const char *finish_reason) {
 /* --------------------------------------------------------------- output */
 
 /* New model output for a choice: through the stop matcher, then to the
- * client (streaming) or the choice's text. Returns 1 when a stop matched. */
+ * client (streaming) or the choice's text. Returns 1 when a stop matched,
+ * -1 when out of memory (the caller fails the exchange). */
 static int choice_output(struct choice *c, const char *text, size_t len) {
   struct exchange *ex = c->ex;
   struct buf released = BUF_INIT;
   int matched = stop_matcher_push(&c->stop, text, len, &released);
   if (matched < 0) {
     buf_free(&released);
-    return 0;
+    return -1;
   }
   if (released.len) {
     if (ex->req.stream) {
@@ -291,8 +297,12 @@ static void choice_terminal(struct choice *c, const struct prediction *p) {
   if (!c->saw_done && p->output_len > c->seen_len) {
     size_t from = c->seen_len;
     c->seen_len = p->output_len;
-    if (choice_output(c, p->output + from, p->output_len - from) == 1) {
-      choice_done(c, "stop");
+    int rc = choice_output(c, p->output + from, p->output_len - from);
+    if (rc != 0) {
+      if (rc < 0)
+        fail_oom(ex);
+      else
+        choice_stopped(c);
       return;
     }
   }
@@ -457,9 +467,13 @@ static void on_poll_done(struct up_transfer *t) {
   if (ex->req.stream && ex->stream_open && !c->saw_done && p.output_len > c->seen_len) {
     size_t from = c->seen_len;
     c->seen_len = p.output_len;
-    if (choice_output(c, p.output + from, p.output_len - from) == 1) {
+    int rc = choice_output(c, p.output + from, p.output_len - from);
+    if (rc != 0) {
       prediction_free(&p);
-      choice_stopped(c);
+      if (rc < 0)
+        fail_oom(ex);
+      else
+        choice_stopped(c);
       return;
     }
   }
@@ -487,11 +501,12 @@ static int on_sse_event(void *ud, const struct sse_event *ev) {
   struct choice *c = ud;
   if (ev->event_len == 6 && memcmp(ev->event, "output", 6) == 0) {
     c->seen_len += ev->data_len;
-    if (choice_output(c, ev->data, ev->data_len) == 1) {
+    int rc = choice_output(c, ev->data, ev->data_len);
+    if (rc < 0)
+      c->out_of_memory = 1;
+    else if (rc == 1)
       c->stop_matched = 1;
-      return 1;
-    }
-    return 0;
+    return rc != 0;
   }
   if (ev->event_len == 5 && memcmp(ev->event, "error", 5) == 0) {
     char *detail = json_member(ev->data, ev->data_len, "detail");
@@ -548,6 +563,10 @@ static void on_stream_done(struct up_transfer *t) {
   struct exchange *ex = c->ex;
   if (c->state == CH_DONE || ex->failed)
     return;
+  if (c->out_of_memory) {
+    fail_oom(ex);
+    return;
+  }
   if (c->stop_matched) {
     choice_stopped(c);
     return;
@@ -625,7 +644,8 @@ struct exchange *exchange_start(struct worker *w, struct http_request *hr,
   loop_timer_arm(&w->loop, &ex->deadline, (uint64_t)w->cfg->request_timeout_ms);
 
   struct buf url = BUF_INIT;
-  buf_printf(&url, "%s/v1/models/%s/predictions", w->cfg->upstream, w->cfg->model);
+  int init_failed = buf_printf(&url, "%s/v1/models/%s/predictions", w->cfg->upstream,
+                               w->cfg->model) != 0;
   for (int i = 0; i < ex->n; i++) {
     struct choice *c = &ex->choices[i];
     c->ex = ex;
@@ -634,10 +654,13 @@ struct exchange *exchange_start(struct worker *w, struct http_request *hr,
     buf_init(&c->text);
     buf_init(&c->sse_error);
     sse_parser_init(&c->sse);
-    stop_matcher_init(&c->stop, (const char *const *)ex->req.stop, ex->req.n_stop);
+    if (stop_matcher_init(&c->stop, (const char *const *)ex->req.stop, ex->req.n_stop) != 0)
+      init_failed = 1;
     loop_timer_init(&c->poll_timer, on_poll_timer, c);
     up_transfer_init(&c->xfer, on_create_done, NULL, c);
   }
+  if (init_failed)
+    fail_oom(ex);
   for (int i = 0; i < ex->n && !ex->failed; i++) {
     struct choice *c = &ex->choices[i];
     c->state = CH_CREATING;

@@ -16,9 +16,19 @@ struct stop_matcher {
   size_t n;
   struct buf held; /* text not yet released */
   int matched;
+  /* private: streaming KMP, one automaton per stop sequence */
+  size_t *fail;                        /* all failure tables, one block */
+  size_t fail_off[STOP_MAX_SEQUENCES]; /* where each stop's table starts */
+  /* state[k]: longest suffix of the stream that is a prefix of stops[k];
+   * held.len is their maximum */
+  size_t state[STOP_MAX_SEQUENCES];
+  size_t pending; /* offset in held of a complete match that an earlier-
+                     starting longer stop may still beat; (size_t)-1 if none */
 };
 
-/* Empty strings in stops are ignored. Returns 0, or -1 if n is too large. */
+/* Empty strings in stops are ignored. Returns 0, or -1 if there are more
+ * than STOP_MAX_SEQUENCES non-empty stops or memory runs out. Either way
+ * stop_matcher_free may be called. */
 int stop_matcher_init(struct stop_matcher *m, const char *const *stops,
                       size_t n);
 void stop_matcher_free(struct stop_matcher *m);
@@ -28,7 +38,11 @@ void stop_matcher_free(struct stop_matcher *m);
  * release nothing), 0 when not, -1 when out of memory. */
 int stop_matcher_push(struct stop_matcher *m, const char *text, size_t len,
                       struct buf *out);
-/* End of text: release whatever is held. Returns 0 or -1. */
+/* End of text: release whatever is held. Returns 0 or -1. One exception:
+ * when one stop occurs inside another (stops "bc" and "abcd", text ends
+ * "abc"), the held text may contain a complete match whose earliest-start
+ * status was still open; it is now settled, so out ends before it and
+ * m->matched is set (the return value is still 0). */
 int stop_matcher_finish(struct stop_matcher *m, struct buf *out);
 
 #endif
