@@ -81,6 +81,10 @@ test-asan:
 	@$(MAKE) --no-print-directory BUILD=build/asan CFLAGS="-O1 -g" SANITIZE="$(SAN)" \
 	  unit test-integration
 
+# Benchmarks: print figures (5,000 streams, throughput vs nginx); not pass/fail.
+bench: $(BUILD)/replicate-proxy test-deps
+	bash bench/run.sh
+
 # libFuzzer targets (clang + libclang-rt-14-dev); FUZZ_SECONDS each.
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS  = sse stop
