@@ -28,7 +28,10 @@ struct prediction {
   long output_tokens; /* metrics.output_token_count, -1 when absent */
 };
 
-/* 0 on success; -1 when the text is not a JSON object with an `id`. */
+/* 0 on success; -1 when the text is not a JSON object with a non-empty
+ * string `id` (then *out is left zeroed; prediction_free is still safe).
+ * *out is overwritten, not freed first. The leniency rules are listed at the
+ * top of prediction.c. */
 int prediction_parse(const char *json, size_t len, struct prediction *out);
 void prediction_free(struct prediction *p);
 

@@ -14,9 +14,10 @@ struct usage {
 };
 
 struct choice_result {
-  const char *content; /* may contain NULs? no: UTF-8 text */
+  const char *content; /* content_len bytes, any bytes (see json_escape_append);
+                          NULL is sent as "" */
   size_t content_len;
-  const char *finish_reason; /* "stop", "length", ... */
+  const char *finish_reason; /* "stop", "length", ...; NULL = "stop" */
 };
 
 /* The identity every chunk of one response shares. */
@@ -42,6 +43,17 @@ int response_chunk_usage(struct buf *out, const struct response_meta *m,
                          const struct usage *u);
 /* "data: [DONE]\n\n" */
 int response_done(struct buf *out);
+
+/* Addition: JSON string escaping for every hand-built JSON text.
+ * json_escape_append appends the escaped bytes of s[0..len) without quotes;
+ * json_quote_append adds the surrounding quotes. `"`, backslash and control
+ * bytes are escaped (\n \r \t \b \f short, others and NUL as \u00xx);
+ * valid UTF-8 passes through untouched; each ill-formed UTF-8 sequence
+ * becomes U+FFFD, so the result is always valid JSON. Pass text in whole
+ * characters: a character split across two calls becomes U+FFFD twice.
+ * Return 0, or -1 when out of memory (out is then left as it was). */
+int json_escape_append(struct buf *out, const char *s, size_t len);
+int json_quote_append(struct buf *out, const char *s, size_t len);
 
 /* Token estimate for text with no upstream count: about 4 bytes a token,
  * rounded up; 0 for empty text. */

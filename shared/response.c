@@ -1,0 +1,278 @@
+/* What the client receives. Built with buffer appends and our own string
+ * escaper rather than cJSON trees: chunks are on the streaming hot path, and
+ * content is (ptr, len) that may hold NULs or bytes cJSON would pass through
+ * as invalid UTF-8. Key order follows OpenAI's own replies. */
+#include "response.h"
+
+#include <limits.h>
+#include <string.h>
+
+/* 256-entry byte classes: 0 = copy as is, 1 = escape, 2 = start of a
+ * multi-byte (or invalid) UTF-8 sequence. */
+static unsigned char byte_class(unsigned char c) {
+  if (c >= 0x80)
+    return 2;
+  return (c < 0x20 || c == '"' || c == '\\') ? 1 : 0;
+}
+
+/* Length of the valid UTF-8 sequence at p, or 0 when invalid; then *bad is
+ * the length of its maximal ill-formed prefix (at least 1), which becomes
+ * one U+FFFD, as the WHATWG/Unicode decoders do. */
+static size_t utf8_seq(const unsigned char *p, size_t n, size_t *bad) {
+  static const struct {
+    unsigned char lead_lo, lead_hi; /* lead byte range */
+    unsigned char cont;             /* continuation bytes */
+    unsigned char lo, hi;           /* allowed range of the second byte */
+  } rows[] = {
+      {0xC2, 0xDF, 1, 0x80, 0xBF}, {0xE0, 0xE0, 2, 0xA0, 0xBF},
+      {0xE1, 0xEC, 2, 0x80, 0xBF}, {0xED, 0xED, 2, 0x80, 0x9F},
+      {0xEE, 0xEF, 2, 0x80, 0xBF}, {0xF0, 0xF0, 3, 0x90, 0xBF},
+      {0xF1, 0xF3, 3, 0x80, 0xBF}, {0xF4, 0xF4, 3, 0x80, 0x8F},
+  };
+  size_t r = 0;
+  while (r < sizeof rows / sizeof rows[0] &&
+         (p[0] < rows[r].lead_lo || p[0] > rows[r].lead_hi))
+    r++;
+  *bad = 1;
+  if (r == sizeof rows / sizeof rows[0])
+    return 0;
+  for (size_t k = 1; k <= rows[r].cont; k++) {
+    unsigned char lo = k == 1 ? rows[r].lo : 0x80;
+    unsigned char hi = k == 1 ? rows[r].hi : 0xBF;
+    if (k >= n || p[k] < lo || p[k] > hi) {
+      *bad = k;
+      return 0;
+    }
+  }
+  return (size_t)rows[r].cont + 1;
+}
+
+/* Characters with a short JSON escape; other control bytes get \u00XX. */
+static const char short_escape[128] = {
+    ['"'] = '"', ['\\'] = '\\', ['\b'] = 'b', ['\f'] = 'f',
+    ['\n'] = 'n', ['\r'] = 'r',   ['\t'] = 't',
+};
+
+static int escape_byte(struct buf *out, unsigned char c) {
+  static const char hex[] = "0123456789abcdef";
+  char e[6] = {'\\', short_escape[c], 0, 0, 0, 0};
+  if (e[1])
+    return buf_append(out, e, 2);
+  e[1] = 'u';
+  e[2] = '0';
+  e[3] = '0';
+  e[4] = hex[c >> 4];
+  e[5] = hex[c & 0xF];
+  return buf_append(out, e, 6);
+}
+
+static int escape_body(struct buf *out, const char *s, size_t len) {
+  const unsigned char *p = (const unsigned char *)s;
+  size_t i = 0, run = 0, n, bad;
+  while (i < len) {
+    unsigned char cls = byte_class(p[i]);
+    if (cls == 0) {
+      i++;
+      continue;
+    }
+    if (cls == 2 && (n = utf8_seq(p + i, len - i, &bad)) != 0) {
+      i += n;
+      continue;
+    }
+    if (buf_append(out, s + run, i - run) != 0)
+      return -1;
+    if (cls == 1) {
+      if (escape_byte(out, p[i]) != 0)
+        return -1;
+      i++;
+    } else {
+      if (buf_append(out, "\xEF\xBF\xBD", 3) != 0)
+        return -1;
+      i += bad;
+    }
+    run = i;
+  }
+  return buf_append(out, s + run, i - run);
+}
+
+/* On failure the buffer is put back as it was: callers never see half an
+ * escaped string or half an event. */
+int json_escape_append(struct buf *out, const char *s, size_t len) {
+  size_t mark = out->len;
+  if (buf_reserve(out, len + 2) != 0 ||
+      (len && escape_body(out, s, len) != 0)) {
+    out->len = mark;
+    if (out->data)
+      out->data[mark] = '\0';
+    return -1;
+  }
+  return 0;
+}
+
+int json_quote_append(struct buf *out, const char *s, size_t len) {
+  size_t mark = out->len;
+  if (buf_append_char(out, '"') != 0 || json_escape_append(out, s, len) != 0 ||
+      buf_append_char(out, '"') != 0) {
+    out->len = mark;
+    if (out->data)
+      out->data[mark] = '\0';
+    return -1;
+  }
+  return 0;
+}
+
+/* Small building blocks that chain with `||` and report failure as -1. */
+static int put_lit(struct buf *b, const char *s) {
+  return buf_append(b, s, strlen(s));
+}
+
+static int put_long(struct buf *b, long v) {
+  char tmp[24];
+  size_t i = sizeof tmp;
+  /* Work on the negative value so LONG_MIN needs no special case. */
+  long n = v < 0 ? v : -v;
+  do {
+    tmp[--i] = (char)('0' - n % 10);
+    n /= 10;
+  } while (n);
+  if (v < 0)
+    tmp[--i] = '-';
+  return buf_append(b, tmp + i, sizeof tmp - i);
+}
+
+static int put_str(struct buf *b, const char *s) {
+  return json_quote_append(b, s ? s : "", s ? strlen(s) : 0);
+}
+
+static long nonneg(long v) { return v < 0 ? 0 : v; }
+
+/* Negative counts (an "unknown" that slipped through) print as 0 so the
+ * client never sees a negative usage; the sum saturates. */
+static int put_usage(struct buf *b, const struct usage *u) {
+  long p = nonneg(u->prompt_tokens), c = nonneg(u->completion_tokens);
+  long t = c > LONG_MAX - p ? LONG_MAX : p + c;
+  if (put_lit(b, "{\"prompt_tokens\":") || put_long(b, p) ||
+      put_lit(b, ",\"completion_tokens\":") || put_long(b, c) ||
+      put_lit(b, ",\"total_tokens\":") || put_long(b, t))
+    return -1;
+  if (u->reasoning_tokens >= 0 &&
+      (put_lit(b, ",\"completion_tokens_details\":{\"reasoning_tokens\":") ||
+       put_long(b, u->reasoning_tokens) || put_lit(b, "}")))
+    return -1;
+  return put_lit(b, "}");
+}
+
+/* {"id":..,"object":OBJECT,"created":..,"model":..,"choices":[ */
+static int put_head(struct buf *b, const struct response_meta *m,
+                    const char *object) {
+  if (put_lit(b, "{\"id\":") || put_str(b, m->id) ||
+      put_lit(b, ",\"object\":\"") || put_lit(b, object) ||
+      put_lit(b, "\",\"created\":") || put_long(b, m->created) ||
+      put_lit(b, ",\"model\":") || put_str(b, m->model) ||
+      put_lit(b, ",\"choices\":["))
+    return -1;
+  return 0;
+}
+
+char *response_chat_completion(const struct response_meta *m,
+                               const struct choice_result *choices, size_t n,
+                               const struct usage *u) {
+  struct buf b = BUF_INIT;
+  size_t guess = 256;
+  for (size_t i = 0; i < n; i++)
+    guess += choices[i].content_len + 160;
+  if (buf_reserve(&b, guess) != 0 || put_head(&b, m, "chat.completion"))
+    goto fail;
+  for (size_t i = 0; i < n; i++) {
+    const struct choice_result *c = &choices[i];
+    const char *fr = c->finish_reason ? c->finish_reason : "stop";
+    if ((i && put_lit(&b, ",")) || put_lit(&b, "{\"index\":") ||
+        put_long(&b, (long)i) ||
+        put_lit(&b, ",\"message\":{\"role\":\"assistant\",\"content\":") ||
+        json_quote_append(&b, c->content ? c->content : "",
+                          c->content ? c->content_len : 0) ||
+        put_lit(&b, ",\"refusal\":null},\"logprobs\":null,"
+                    "\"finish_reason\":") ||
+        put_str(&b, fr) || put_lit(&b, "}"))
+      goto fail;
+  }
+  if (put_lit(&b, "]"))
+    goto fail;
+  if (u && (put_lit(&b, ",\"usage\":") || put_usage(&b, u)))
+    goto fail;
+  if (put_lit(&b, "}"))
+    goto fail;
+  return buf_take(&b);
+fail:
+  buf_free(&b);
+  return NULL;
+}
+
+/* Every chunk event: "data: " head {"index":i,"delta":DELTA,"logprobs":null,
+ * "finish_reason":FR}]}"\n\n". Rolled back whole on failure. */
+static int chunk_begin(struct buf *out, const struct response_meta *m,
+                       int index) {
+  if (put_lit(out, "data: ") || put_head(out, m, "chat.completion.chunk") ||
+      put_lit(out, "{\"index\":") || put_long(out, index) ||
+      put_lit(out, ",\"delta\":"))
+    return -1;
+  return 0;
+}
+
+static int rollback(struct buf *out, size_t mark) {
+  out->len = mark;
+  if (out->data)
+    out->data[mark] = '\0';
+  return -1;
+}
+
+#define CHUNK_NULL_END ",\"logprobs\":null,\"finish_reason\":null}]}\n\n"
+
+int response_chunk_role(struct buf *out, const struct response_meta *m,
+                        int index) {
+  size_t mark = out->len;
+  if (chunk_begin(out, m, index) ||
+      put_lit(out, "{\"role\":\"assistant\",\"content\":\"\"}" CHUNK_NULL_END))
+    return rollback(out, mark);
+  return 0;
+}
+
+int response_chunk_content(struct buf *out, const struct response_meta *m,
+                           int index, const char *text, size_t len) {
+  size_t mark = out->len;
+  if (buf_reserve(out, len + 200) != 0 || chunk_begin(out, m, index) ||
+      put_lit(out, "{\"content\":") ||
+      json_quote_append(out, text ? text : "", text ? len : 0) ||
+      put_lit(out, "}" CHUNK_NULL_END))
+    return rollback(out, mark);
+  return 0;
+}
+
+int response_chunk_finish(struct buf *out, const struct response_meta *m,
+                          int index, const char *finish_reason) {
+  size_t mark = out->len;
+  if (chunk_begin(out, m, index) ||
+      put_lit(out, "{},\"logprobs\":null,\"finish_reason\":") ||
+      put_str(out, finish_reason ? finish_reason : "stop") ||
+      put_lit(out, "}]}\n\n"))
+    return rollback(out, mark);
+  return 0;
+}
+
+int response_chunk_usage(struct buf *out, const struct response_meta *m,
+                         const struct usage *u) {
+  size_t mark = out->len;
+  if (put_lit(out, "data: ") || put_head(out, m, "chat.completion.chunk") ||
+      put_lit(out, "],\"usage\":") || put_usage(out, u) ||
+      put_lit(out, "}\n\n"))
+    return rollback(out, mark);
+  return 0;
+}
+
+int response_done(struct buf *out) { return put_lit(out, "data: [DONE]\n\n"); }
+
+long usage_estimate_tokens(const char *text, size_t len) {
+  (void)text; /* a byte count is all the estimate uses */
+  size_t t = len / 4 + (len % 4 != 0);
+  return t > (size_t)LONG_MAX ? LONG_MAX : (long)t;
+}
