@@ -174,35 +174,120 @@ static int put_head(struct buf *b, const struct response_meta *m,
   return 0;
 }
 
+/* (ptr, len) as a JSON string; NULL is "". */
+static int put_text(struct buf *b, const char *s, size_t len) {
+  return json_quote_append(b, s ? s : "", s ? len : 0);
+}
+
+/* {"name":"..","arguments":".."} */
+static int put_function(struct buf *b, const struct tool_call *t) {
+  if (put_lit(b, "{\"name\":") || put_text(b, t->name, t->name_len) ||
+      put_lit(b, ",\"arguments\":") ||
+      put_text(b, t->arguments, t->arguments_len) || put_lit(b, "}"))
+    return -1;
+  return 0;
+}
+
+static int has_calls(const struct choice_result *c) {
+  return c->tool_calls && c->n_tool_calls > 0;
+}
+
+/* "message":{role, content, reasoning_content?, refusal, tool_calls? |
+ * function_call?} */
+static int put_message(struct buf *b, const struct choice_result *c) {
+  if (put_lit(b, "{\"role\":\"assistant\",\"content\":") ||
+      (c->content_null ? put_lit(b, "null")
+                       : put_text(b, c->content, c->content_len)))
+    return -1;
+  if (c->has_reasoning && (put_lit(b, ",\"reasoning_content\":") ||
+                           put_text(b, c->reasoning, c->reasoning_len)))
+    return -1;
+  if (put_lit(b, ",\"refusal\":null"))
+    return -1;
+  if (has_calls(c) && c->legacy_function_call) {
+    if (put_lit(b, ",\"function_call\":") || put_function(b, &c->tool_calls[0]))
+      return -1;
+  } else if (has_calls(c)) {
+    if (put_lit(b, ",\"tool_calls\":["))
+      return -1;
+    for (size_t k = 0; k < c->n_tool_calls; k++)
+      if ((k && put_lit(b, ",")) || put_lit(b, "{\"id\":") ||
+          put_str(b, c->tool_calls[k].id) ||
+          put_lit(b, ",\"type\":\"function\",\"function\":") ||
+          put_function(b, &c->tool_calls[k]) || put_lit(b, "}"))
+        return -1;
+    if (put_lit(b, "]"))
+      return -1;
+  }
+  return put_lit(b, "}");
+}
+
+/* A size hint for one choice, so big responses grow the buffer once. */
+static size_t choice_guess(const struct choice_result *c) {
+  size_t g = c->content_len + 160;
+  if (c->has_reasoning)
+    g += c->reasoning_len + 24;
+  if (has_calls(c))
+    for (size_t k = 0; k < c->n_tool_calls; k++)
+      g += c->tool_calls[k].name_len + c->tool_calls[k].arguments_len + 96;
+  return g;
+}
+
+/* ]  ,"usage":{..}?  } and hand the text over. */
+static char *finish_whole(struct buf *b, const struct usage *u) {
+  if (put_lit(b, "]") || (u && (put_lit(b, ",\"usage\":") || put_usage(b, u))) ||
+      put_lit(b, "}")) {
+    buf_free(b);
+    return NULL;
+  }
+  return buf_take(b);
+}
+
 char *response_chat_completion(const struct response_meta *m,
                                const struct choice_result *choices, size_t n,
                                const struct usage *u) {
   struct buf b = BUF_INIT;
   size_t guess = 256;
   for (size_t i = 0; i < n; i++)
-    guess += choices[i].content_len + 160;
+    guess += choice_guess(&choices[i]);
   if (buf_reserve(&b, guess) != 0 || put_head(&b, m, "chat.completion"))
     goto fail;
   for (size_t i = 0; i < n; i++) {
     const struct choice_result *c = &choices[i];
     const char *fr = c->finish_reason ? c->finish_reason : "stop";
     if ((i && put_lit(&b, ",")) || put_lit(&b, "{\"index\":") ||
-        put_long(&b, (long)i) ||
-        put_lit(&b, ",\"message\":{\"role\":\"assistant\",\"content\":") ||
-        json_quote_append(&b, c->content ? c->content : "",
-                          c->content ? c->content_len : 0) ||
-        put_lit(&b, ",\"refusal\":null},\"logprobs\":null,"
-                    "\"finish_reason\":") ||
+        put_long(&b, (long)i) || put_lit(&b, ",\"message\":") ||
+        put_message(&b, c) ||
+        put_lit(&b, ",\"logprobs\":null,\"finish_reason\":") ||
         put_str(&b, fr) || put_lit(&b, "}"))
       goto fail;
   }
-  if (put_lit(&b, "]"))
+  return finish_whole(&b, u);
+fail:
+  buf_free(&b);
+  return NULL;
+}
+
+char *response_text_completion(const struct response_meta *m,
+                               const struct choice_result *choices, size_t n,
+                               const struct usage *u) {
+  struct buf b = BUF_INIT;
+  size_t guess = 256;
+  for (size_t i = 0; i < n; i++)
+    guess += choices[i].content_len + 80;
+  if (buf_reserve(&b, guess) != 0 || put_head(&b, m, "text_completion"))
     goto fail;
-  if (u && (put_lit(&b, ",\"usage\":") || put_usage(&b, u)))
-    goto fail;
-  if (put_lit(&b, "}"))
-    goto fail;
-  return buf_take(&b);
+  for (size_t i = 0; i < n; i++) {
+    const struct choice_result *c = &choices[i];
+    const char *fr = c->finish_reason ? c->finish_reason : "stop";
+    if ((i && put_lit(&b, ",")) || put_lit(&b, "{\"text\":") ||
+        put_text(&b, c->content, c->content_len) ||
+        put_lit(&b, ",\"index\":") || put_long(&b, (long)i) ||
+        put_lit(&b, ",\"logprobs\":null,\"finish_reason\":") ||
+        put_str(&b, fr) || put_lit(&b, "}"))
+      goto fail;
+  }
+  return finish_whole(&b, u);
 fail:
   buf_free(&b);
   return NULL;
@@ -237,13 +322,72 @@ int response_chunk_role(struct buf *out, const struct response_meta *m,
   return 0;
 }
 
-int response_chunk_content(struct buf *out, const struct response_meta *m,
-                           int index, const char *text, size_t len) {
+/* A delta of one string field: {"KEY":"<text>"} (KEY a literal with its
+ * quotes and colon). */
+static int chunk_text(struct buf *out, const struct response_meta *m,
+                      int index, const char *key, const char *text,
+                      size_t len) {
   size_t mark = out->len;
   if (buf_reserve(out, len + 200) != 0 || chunk_begin(out, m, index) ||
-      put_lit(out, "{\"content\":") ||
-      json_quote_append(out, text ? text : "", text ? len : 0) ||
+      put_lit(out, "{") || put_lit(out, key) || put_text(out, text, len) ||
       put_lit(out, "}" CHUNK_NULL_END))
+    return rollback(out, mark);
+  return 0;
+}
+
+int response_chunk_content(struct buf *out, const struct response_meta *m,
+                           int index, const char *text, size_t len) {
+  return chunk_text(out, m, index, "\"content\":", text, len);
+}
+
+int response_chunk_reasoning(struct buf *out, const struct response_meta *m,
+                             int index, const char *text, size_t len) {
+  return chunk_text(out, m, index, "\"reasoning_content\":", text, len);
+}
+
+int response_chunk_tool_call(struct buf *out, const struct response_meta *m,
+                             int index, const struct tool_call *call,
+                             int call_index) {
+  static const struct tool_call none;
+  size_t mark = out->len;
+  if (!call)
+    call = &none;
+  if (buf_reserve(out, call->name_len + 300) != 0 ||
+      chunk_begin(out, m, index) ||
+      put_lit(out, "{\"tool_calls\":[{\"index\":") ||
+      put_long(out, call_index) || put_lit(out, ",\"id\":") ||
+      put_str(out, call->id) ||
+      put_lit(out, ",\"type\":\"function\",\"function\":{\"name\":") ||
+      put_text(out, call->name, call->name_len) ||
+      put_lit(out, ",\"arguments\":\"\"}}]}" CHUNK_NULL_END))
+    return rollback(out, mark);
+  return 0;
+}
+
+int response_chunk_tool_args(struct buf *out, const struct response_meta *m,
+                             int index, int call_index, const char *frag,
+                             size_t len) {
+  size_t mark = out->len;
+  if (buf_reserve(out, len + 260) != 0 || chunk_begin(out, m, index) ||
+      put_lit(out, "{\"tool_calls\":[{\"index\":") ||
+      put_long(out, call_index) ||
+      put_lit(out, ",\"function\":{\"arguments\":") ||
+      put_text(out, frag, len) || put_lit(out, "}}]}" CHUNK_NULL_END))
+    return rollback(out, mark);
+  return 0;
+}
+
+int response_chunk_function_call(struct buf *out,
+                                 const struct response_meta *m, int index,
+                                 const char *name, size_t name_len,
+                                 const char *args, size_t args_len) {
+  size_t mark = out->len;
+  if (buf_reserve(out, name_len + args_len + 240) != 0 ||
+      chunk_begin(out, m, index) || put_lit(out, "{\"function_call\":{") ||
+      (name && (put_lit(out, "\"name\":") ||
+                put_text(out, name, name_len) || put_lit(out, ","))) ||
+      put_lit(out, "\"arguments\":") || put_text(out, args, args_len) ||
+      put_lit(out, "}}" CHUNK_NULL_END))
     return rollback(out, mark);
   return 0;
 }
@@ -259,14 +403,40 @@ int response_chunk_finish(struct buf *out, const struct response_meta *m,
   return 0;
 }
 
-int response_chunk_usage(struct buf *out, const struct response_meta *m,
-                         const struct usage *u) {
+/* data: {head,"choices":[],"usage":{..}}\n\n */
+static int usage_event(struct buf *out, const struct response_meta *m,
+                       const char *object, const struct usage *u) {
   size_t mark = out->len;
-  if (put_lit(out, "data: ") || put_head(out, m, "chat.completion.chunk") ||
+  if (put_lit(out, "data: ") || put_head(out, m, object) ||
       put_lit(out, "],\"usage\":") || put_usage(out, u) ||
       put_lit(out, "}\n\n"))
     return rollback(out, mark);
   return 0;
+}
+
+int response_chunk_usage(struct buf *out, const struct response_meta *m,
+                         const struct usage *u) {
+  return usage_event(out, m, "chat.completion.chunk", u);
+}
+
+int response_text_chunk(struct buf *out, const struct response_meta *m,
+                        int index, const char *text, size_t len,
+                        const char *finish_reason) {
+  size_t mark = out->len;
+  if (buf_reserve(out, len + 200) != 0 || put_lit(out, "data: ") ||
+      put_head(out, m, "text_completion") || put_lit(out, "{\"text\":") ||
+      put_text(out, text, len) || put_lit(out, ",\"index\":") ||
+      put_long(out, index) ||
+      put_lit(out, ",\"logprobs\":null,\"finish_reason\":") ||
+      (finish_reason ? put_str(out, finish_reason) : put_lit(out, "null")) ||
+      put_lit(out, "}]}\n\n"))
+    return rollback(out, mark);
+  return 0;
+}
+
+int response_text_usage(struct buf *out, const struct response_meta *m,
+                        const struct usage *u) {
+  return usage_event(out, m, "text_completion", u);
 }
 
 int response_done(struct buf *out) { return put_lit(out, "data: [DONE]\n\n"); }
@@ -275,4 +445,18 @@ long usage_estimate_tokens(const char *text, size_t len) {
   (void)text; /* a byte count is all the estimate uses */
   size_t t = len / 4 + (len % 4 != 0);
   return t > (size_t)LONG_MAX ? LONG_MAX : (long)t;
+}
+
+void response_make_id(char *out, size_t cap, const char *prefix,
+                      const unsigned char *random_bytes, size_t n) {
+  static const char alphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+  size_t i = 0;
+  if (!out || cap == 0)
+    return;
+  for (; prefix && *prefix && i + 1 < cap; prefix++)
+    out[i++] = *prefix;
+  for (size_t k = 0; random_bytes && k < n && i + 1 < cap; k++)
+    out[i++] = alphabet[random_bytes[k] % (sizeof alphabet - 1)];
+  out[i] = '\0';
 }

@@ -1,5 +1,6 @@
 #include "../../shared/response.h"
 
+#include <cJSON.h>
 #include <limits.h>
 #include <stdlib.h>
 
@@ -138,7 +139,7 @@ static void test_escape_random(void) {
 
 static void test_completion(void) {
   TEST("chat.completion, one choice");
-  struct choice_result c1 = {"Hello! How can I help?", 22, "stop"};
+  struct choice_result c1 = {.content = "Hello! How can I help?", .content_len = 22, .finish_reason = "stop"};
   struct usage u = {19, 10, -1};
   char *s = response_chat_completion(&meta, &c1, 1, &u);
   CHECK_STR(s, HEAD("chat.completion")
@@ -150,8 +151,8 @@ static void test_completion(void) {
   TEST("chat.completion, two choices, reasoning tokens, escaping");
   static const char tricky[] = "line\n\"quoted\" \\ \xE4\xB8\xAD\0end\xFF";
   struct choice_result cs[2] = {
-      {tricky, sizeof tricky - 1, "length"},
-      {NULL, 0, NULL},
+      {.content = tricky, .content_len = sizeof tricky - 1, .finish_reason = "length"},
+      {.content = NULL},
   };
   struct usage ur = {5, 7, 3};
   s = response_chat_completion(&meta, cs, 2, &ur);
@@ -195,7 +196,7 @@ static void test_completion(void) {
   for (size_t i = 0; i < n; i++)
     text[i] = (char)('a' + i % 26);
   text[n / 2] = '\n';
-  struct choice_result cb = {text, n, "stop"};
+  struct choice_result cb = {.content = text, .content_len = n, .finish_reason = "stop"};
   s = response_chat_completion(&meta, &cb, 1, &u);
   static const char pre[] = HEAD("chat.completion")
       "{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"";
@@ -279,10 +280,334 @@ static void test_estimate(void) {
   CHECK_INT(usage_estimate_tokens(NULL, 4001), 1001);
 }
 
+#define MSG_HEAD "{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":"
+#define USAGE_1_2 "\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":2,\"total_tokens\":3}"
+
+/* Arguments with every kind of thing that needs escaping. */
+static const char tricky_args[] = "{\"q\": \"a\\\"b\\\\c\",\n\t\"s\": \"\xE4\xB8\xAD</x>\"}";
+#define TRICKY_ARGS_JSON "\"{\\\"q\\\": \\\"a\\\\\\\"b\\\\\\\\c\\\",\\n\\t\\\"s\\\": \\\"\xE4\xB8\xAD</x>\\\"}\""
+
+static void test_completion_tools(void) {
+  struct usage u = {1, 2, -1};
+  char *s;
+
+  TEST("chat.completion: reasoning_content after content");
+  struct choice_result r = {.content = "Paris.", .content_len = 6, .finish_reason = "stop",
+                            .reasoning = "The capital\nof France.", .reasoning_len = 22,
+                            .has_reasoning = 1};
+  s = response_chat_completion(&meta, &r, 1, &u);
+  CHECK_STR(s, HEAD("chat.completion") MSG_HEAD "\"Paris.\","
+            "\"reasoning_content\":\"The capital\\nof France.\",\"refusal\":null},"
+            "\"logprobs\":null,\"finish_reason\":\"stop\"}]," USAGE_1_2 "}");
+  free(s);
+
+  TEST("chat.completion: has_reasoning with NULL or empty reasoning sends \"\"");
+  struct choice_result r0 = {.has_reasoning = 1};
+  s = response_chat_completion(&meta, &r0, 1, NULL);
+  CHECK_STR(s, HEAD("chat.completion") MSG_HEAD "\"\",\"reasoning_content\":\"\","
+            "\"refusal\":null},\"logprobs\":null,\"finish_reason\":\"stop\"}]}");
+  free(s);
+
+  TEST("chat.completion: reasoning text is not sent without has_reasoning");
+  struct choice_result rn = {.content = "x", .content_len = 1, .reasoning = "hidden", .reasoning_len = 6};
+  s = response_chat_completion(&meta, &rn, 1, NULL);
+  CHECK_STR(s, HEAD("chat.completion") MSG_HEAD "\"x\",\"refusal\":null},"
+            "\"logprobs\":null,\"finish_reason\":\"stop\"}]}");
+  free(s);
+
+  TEST("chat.completion: content null + one tool call (OpenAI's example)");
+  static const char boston[] = "{\n\"location\": \"Boston, MA\"\n}";
+  struct tool_call one = {"call_abc123", "get_current_weather", 19, boston, sizeof boston - 1};
+  struct choice_result t1 = {.finish_reason = "tool_calls", .content_null = 1,
+                             .tool_calls = &one, .n_tool_calls = 1};
+  s = response_chat_completion(&meta, &t1, 1, &u);
+  CHECK_STR(s, HEAD("chat.completion") MSG_HEAD "null,\"refusal\":null,"
+            "\"tool_calls\":[{\"id\":\"call_abc123\",\"type\":\"function\",\"function\":"
+            "{\"name\":\"get_current_weather\",\"arguments\":\"{\\n\\\"location\\\": \\\"Boston, MA\\\"\\n}\"}}]},"
+            "\"logprobs\":null,\"finish_reason\":\"tool_calls\"}]," USAGE_1_2 "}");
+  /* The arguments decode back to the exact JSON text. */
+  cJSON *root = cJSON_Parse(s);
+  cJSON *msg = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(root, "choices"), 0), "message");
+  CHECK(cJSON_IsNull(cJSON_GetObjectItem(msg, "content")));
+  cJSON *fn = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(msg, "tool_calls"), 0), "function");
+  CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(fn, "arguments")), boston);
+  cJSON_Delete(root);
+  free(s);
+
+  TEST("chat.completion: parallel calls, reasoning, text, escaping in arguments");
+  struct tool_call two[3] = {
+      {"call_A", "get_weather", 11, "{\"city\":\"Paris\"}", 16},
+      {"call_B", "na\"me", 5, tricky_args, sizeof tricky_args - 1},
+      {NULL, NULL, 0, NULL, 0},
+  };
+  struct choice_result t2 = {.content = "Checking both.", .content_len = 14,
+                             .finish_reason = "tool_calls", .reasoning = "r", .reasoning_len = 1,
+                             .has_reasoning = 1, .tool_calls = two, .n_tool_calls = 3};
+  s = response_chat_completion(&meta, &t2, 1, NULL);
+  CHECK_STR(s, HEAD("chat.completion") MSG_HEAD "\"Checking both.\",\"reasoning_content\":\"r\","
+            "\"refusal\":null,\"tool_calls\":["
+            "{\"id\":\"call_A\",\"type\":\"function\",\"function\":{\"name\":\"get_weather\","
+            "\"arguments\":\"{\\\"city\\\":\\\"Paris\\\"}\"}},"
+            "{\"id\":\"call_B\",\"type\":\"function\",\"function\":{\"name\":\"na\\\"me\","
+            "\"arguments\":" TRICKY_ARGS_JSON "}},"
+            "{\"id\":\"\",\"type\":\"function\",\"function\":{\"name\":\"\",\"arguments\":\"\"}}]},"
+            "\"logprobs\":null,\"finish_reason\":\"tool_calls\"}]}");
+  root = cJSON_Parse(s);
+  msg = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(root, "choices"), 0), "message");
+  fn = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(msg, "tool_calls"), 1), "function");
+  CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(fn, "arguments")), tricky_args);
+  CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(fn, "name")), "na\"me");
+  cJSON_Delete(root);
+  free(s);
+
+  TEST("chat.completion: legacy function_call from the first call only");
+  struct choice_result lf = {.finish_reason = "function_call", .content_null = 1,
+                             .tool_calls = two, .n_tool_calls = 2, .legacy_function_call = 1};
+  s = response_chat_completion(&meta, &lf, 1, NULL);
+  CHECK_STR(s, HEAD("chat.completion") MSG_HEAD "null,\"refusal\":null,"
+            "\"function_call\":{\"name\":\"get_weather\",\"arguments\":\"{\\\"city\\\":\\\"Paris\\\"}\"}},"
+            "\"logprobs\":null,\"finish_reason\":\"function_call\"}]}");
+  free(s);
+
+  TEST("chat.completion: no calls means no tool_calls/function_call key");
+  struct choice_result z[2] = {
+      {.content = "a", .content_len = 1, .tool_calls = two, .n_tool_calls = 0},
+      {.content_null = 1, .tool_calls = NULL, .n_tool_calls = 2, .legacy_function_call = 1},
+  };
+  s = response_chat_completion(&meta, z, 2, NULL);
+  CHECK_STR(s, HEAD("chat.completion") MSG_HEAD "\"a\",\"refusal\":null},"
+            "\"logprobs\":null,\"finish_reason\":\"stop\"},"
+            "{\"index\":1,\"message\":{\"role\":\"assistant\",\"content\":null,\"refusal\":null},"
+            "\"logprobs\":null,\"finish_reason\":\"stop\"}]}");
+  free(s);
+
+  TEST("chat.completion: n=2, calls in one choice, text in the other");
+  struct choice_result mix[2] = {
+      {.content_null = 1, .finish_reason = "tool_calls", .tool_calls = &one, .n_tool_calls = 1},
+      {.content = "No tools.", .content_len = 9},
+  };
+  s = response_chat_completion(&meta, mix, 2, &u);
+  root = cJSON_Parse(s);
+  cJSON *ch = cJSON_GetObjectItem(root, "choices");
+  CHECK(cJSON_GetArraySize(ch) == 2);
+  CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(ch, 0), "finish_reason")),
+            "tool_calls");
+  CHECK(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetArrayItem(ch, 1), "message"), "tool_calls") == NULL);
+  CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(
+                cJSON_GetObjectItem(cJSON_GetArrayItem(ch, 1), "message"), "content")), "No tools.");
+  cJSON_Delete(root);
+  free(s);
+}
+
+#define NULL_END ",\"logprobs\":null,\"finish_reason\":null}]}\n\n"
+
+static void test_chunks_tools(void) {
+  struct buf b = BUF_INIT;
+
+  TEST("reasoning chunk");
+  CHECK_INT(response_chunk_reasoning(&b, &meta, 1, "Let me \"think\"\n", 15), 0);
+  CHECK_MEM(b.data, b.len, CHUNK "{\"index\":1,\"delta\":{\"reasoning_content\":\"Let me \\\"think\\\"\\n\"}" NULL_END);
+  buf_reset(&b);
+  CHECK_INT(response_chunk_reasoning(&b, &meta, 0, NULL, 5), 0);
+  CHECK_MEM(b.data, b.len, CHUNK "{\"index\":0,\"delta\":{\"reasoning_content\":\"\"}" NULL_END);
+  buf_reset(&b);
+
+  TEST("tool call first chunk: id, type, name, empty arguments");
+  struct tool_call c = {"call_Ab12", "get_weather", 11, "{\"ignored\":1}", 13};
+  CHECK_INT(response_chunk_tool_call(&b, &meta, 0, &c, 0), 0);
+  CHECK_MEM(b.data, b.len, CHUNK "{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"id\":\"call_Ab12\","
+            "\"type\":\"function\",\"function\":{\"name\":\"get_weather\",\"arguments\":\"\"}}]}" NULL_END);
+  buf_reset(&b);
+  struct tool_call odd = {"c\"1", "a\nb", 3, NULL, 0};
+  CHECK_INT(response_chunk_tool_call(&b, &meta, 3, &odd, 7), 0);
+  CHECK_MEM(b.data, b.len, CHUNK "{\"index\":3,\"delta\":{\"tool_calls\":[{\"index\":7,\"id\":\"c\\\"1\","
+            "\"type\":\"function\",\"function\":{\"name\":\"a\\nb\",\"arguments\":\"\"}}]}" NULL_END);
+  buf_reset(&b);
+
+  TEST("tool call argument fragments");
+  CHECK_INT(response_chunk_tool_args(&b, &meta, 0, 1, "{\"city\":", 8), 0);
+  CHECK_MEM(b.data, b.len, CHUNK "{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":1,"
+            "\"function\":{\"arguments\":\"{\\\"city\\\":\"}}]}" NULL_END);
+  buf_reset(&b);
+  CHECK_INT(response_chunk_tool_args(&b, &meta, 2, 0, tricky_args, sizeof tricky_args - 1), 0);
+  CHECK_MEM(b.data, b.len, CHUNK "{\"index\":2,\"delta\":{\"tool_calls\":[{\"index\":0,"
+            "\"function\":{\"arguments\":" TRICKY_ARGS_JSON "}}]}" NULL_END);
+  buf_reset(&b);
+  CHECK_INT(response_chunk_tool_args(&b, &meta, 0, 0, "", 0), 0);
+  CHECK_MEM(b.data, b.len, CHUNK "{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,"
+            "\"function\":{\"arguments\":\"\"}}]}" NULL_END);
+  buf_reset(&b);
+
+  TEST("legacy function_call chunks");
+  CHECK_INT(response_chunk_function_call(&b, &meta, 0, "get_weather", 11, "", 0), 0);
+  CHECK_MEM(b.data, b.len, CHUNK "{\"index\":0,\"delta\":{\"function_call\":{\"name\":\"get_weather\","
+            "\"arguments\":\"\"}}" NULL_END);
+  buf_reset(&b);
+  CHECK_INT(response_chunk_function_call(&b, &meta, 0, NULL, 0, "{\"a\":\n1}", 8), 0);
+  CHECK_MEM(b.data, b.len, CHUNK "{\"index\":0,\"delta\":{\"function_call\":{"
+            "\"arguments\":\"{\\\"a\\\":\\n1}\"}}" NULL_END);
+  buf_reset(&b);
+  CHECK_INT(response_chunk_function_call(&b, &meta, 1, "f", 1, NULL, 3), 0);
+  CHECK_MEM(b.data, b.len, CHUNK "{\"index\":1,\"delta\":{\"function_call\":{\"name\":\"f\","
+            "\"arguments\":\"\"}}" NULL_END);
+  buf_reset(&b);
+
+  TEST("a whole tool-call stream: two parallel calls");
+  struct tool_call c2 = {"call_Cd34", "get_time", 8, NULL, 0};
+  struct usage u = {9, 2, -1};
+  CHECK_INT(response_chunk_role(&b, &meta, 0) || response_chunk_reasoning(&b, &meta, 0, "hm", 2) ||
+                response_chunk_tool_call(&b, &meta, 0, &c, 0) ||
+                response_chunk_tool_args(&b, &meta, 0, 0, "{\"city\":", 8) ||
+                response_chunk_tool_args(&b, &meta, 0, 0, " \"Paris\"}", 9) ||
+                response_chunk_tool_call(&b, &meta, 0, &c2, 1) ||
+                response_chunk_tool_args(&b, &meta, 0, 1, "{}", 2) ||
+                response_chunk_finish(&b, &meta, 0, "tool_calls") ||
+                response_chunk_usage(&b, &meta, &u) || response_done(&b),
+            0);
+  CHECK_MEM(b.data, b.len,
+            CHUNK "{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"}" NULL_END
+            CHUNK "{\"index\":0,\"delta\":{\"reasoning_content\":\"hm\"}" NULL_END
+            CHUNK "{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"id\":\"call_Ab12\",\"type\":\"function\","
+                  "\"function\":{\"name\":\"get_weather\",\"arguments\":\"\"}}]}" NULL_END
+            CHUNK "{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"{\\\"city\\\":\"}}]}" NULL_END
+            CHUNK "{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\" \\\"Paris\\\"}\"}}]}" NULL_END
+            CHUNK "{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":1,\"id\":\"call_Cd34\",\"type\":\"function\","
+                  "\"function\":{\"name\":\"get_time\",\"arguments\":\"\"}}]}" NULL_END
+            CHUNK "{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":1,\"function\":{\"arguments\":\"{}\"}}]}" NULL_END
+            CHUNK "{\"index\":0,\"delta\":{},\"logprobs\":null,\"finish_reason\":\"tool_calls\"}]}\n\n"
+            CHUNK "],\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":2,\"total_tokens\":11}}\n\n"
+            "data: [DONE]\n\n");
+
+  /* Every event is JSON; the fragments concatenate to the arguments. */
+  struct buf args = BUF_INIT;
+  int events = 0, bad = 0;
+  for (const char *p = b.data; (p = strstr(p, "data: ")) != NULL;) {
+    const char *end = strstr(p, "\n\n");
+    if (!end)
+      break;
+    if (strncmp(p, "data: [DONE]", 12) != 0) {
+      cJSON *ev = cJSON_ParseWithLength(p + 6, (size_t)(end - p - 6));
+      cJSON *tc = cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(
+          cJSON_GetArrayItem(cJSON_GetObjectItem(ev, "choices"), 0), "delta"), "tool_calls"), 0);
+      const char *a = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(tc, "function"), "arguments"));
+      if (a && cJSON_GetNumberValue(cJSON_GetObjectItem(tc, "index")) == 0)
+        buf_append_str(&args, a);
+      bad += ev == NULL;
+      events++;
+      cJSON_Delete(ev);
+    }
+    p = end + 2;
+  }
+  CHECK_INT(events, 9);
+  CHECK_INT(bad, 0);
+  CHECK_MEM(args.data, args.len, "{\"city\": \"Paris\"}");
+  buf_free(&args);
+  buf_free(&b);
+}
+
+#define TEXT_HEAD(id) "{\"id\":\"" id "\",\"object\":\"text_completion\",\"created\":1700000000," \
+                      "\"model\":\"deepseek-v3.1\",\"choices\":["
+
+static void test_text_completion(void) {
+  static const struct response_meta tm = {"cmpl-xyz", 1700000000, "deepseek-v3.1"};
+  struct usage u = {4, 7, -1};
+  char *s;
+
+  TEST("text_completion, n=2");
+  struct choice_result cs[2] = {
+      {.content = "\n\nThis is a \"test\".", .content_len = 19, .finish_reason = "stop"},
+      {.content = "\tcut", .content_len = 4, .finish_reason = "length"},
+  };
+  s = response_text_completion(&tm, cs, 2, &u);
+  CHECK_STR(s, TEXT_HEAD("cmpl-xyz")
+            "{\"text\":\"\\n\\nThis is a \\\"test\\\".\",\"index\":0,\"logprobs\":null,\"finish_reason\":\"stop\"},"
+            "{\"text\":\"\\tcut\",\"index\":1,\"logprobs\":null,\"finish_reason\":\"length\"}],"
+            "\"usage\":{\"prompt_tokens\":4,\"completion_tokens\":7,\"total_tokens\":11}}");
+  free(s);
+
+  TEST("text_completion: NULL text, default finish_reason, no usage; other fields ignored");
+  struct tool_call tc = {"call_x", "f", 1, "{}", 2};
+  struct choice_result c0 = {.content_null = 1, .has_reasoning = 1, .reasoning = "r", .reasoning_len = 1,
+                             .tool_calls = &tc, .n_tool_calls = 1};
+  s = response_text_completion(&tm, &c0, 1, NULL);
+  CHECK_STR(s, TEXT_HEAD("cmpl-xyz") "{\"text\":\"\",\"index\":0,\"logprobs\":null,\"finish_reason\":\"stop\"}]}");
+  free(s);
+  s = response_text_completion(&tm, NULL, 0, NULL);
+  CHECK_STR(s, TEXT_HEAD("cmpl-xyz") "]}");
+  free(s);
+
+  TEST("text_completion stream: chunks, finish, usage");
+  struct buf b = BUF_INIT;
+  CHECK_INT(response_text_chunk(&b, &tm, 0, "Hel\"lo", 6, NULL) ||
+                response_text_chunk(&b, &tm, 1, "Bye\n", 4, NULL) ||
+                response_text_chunk(&b, &tm, 0, "", 0, "stop") ||
+                response_text_chunk(&b, &tm, 1, NULL, 0, "length") ||
+                response_text_usage(&b, &tm, &u) || response_done(&b),
+            0);
+  CHECK_MEM(b.data, b.len,
+            "data: " TEXT_HEAD("cmpl-xyz") "{\"text\":\"Hel\\\"lo\",\"index\":0,\"logprobs\":null,\"finish_reason\":null}]}\n\n"
+            "data: " TEXT_HEAD("cmpl-xyz") "{\"text\":\"Bye\\n\",\"index\":1,\"logprobs\":null,\"finish_reason\":null}]}\n\n"
+            "data: " TEXT_HEAD("cmpl-xyz") "{\"text\":\"\",\"index\":0,\"logprobs\":null,\"finish_reason\":\"stop\"}]}\n\n"
+            "data: " TEXT_HEAD("cmpl-xyz") "{\"text\":\"\",\"index\":1,\"logprobs\":null,\"finish_reason\":\"length\"}]}\n\n"
+            "data: " TEXT_HEAD("cmpl-xyz") "],\"usage\":{\"prompt_tokens\":4,\"completion_tokens\":7,\"total_tokens\":11}}\n\n"
+            "data: [DONE]\n\n");
+  buf_reset(&b);
+  u.reasoning_tokens = 2;
+  CHECK_INT(response_text_usage(&b, &tm, &u), 0);
+  CHECK_MEM(b.data, b.len, "data: " TEXT_HEAD("cmpl-xyz") "],\"usage\":{\"prompt_tokens\":4,\"completion_tokens\":7,"
+            "\"total_tokens\":11,\"completion_tokens_details\":{\"reasoning_tokens\":2}}}\n\n");
+  buf_free(&b);
+}
+
+static void test_make_id(void) {
+  TEST("ids from random bytes");
+  static const unsigned char rnd[RESPONSE_CALL_ID_RANDOM] = {0, 1, 25, 26, 51, 52, 61, 62, 63, 124, 247, 248, 255,
+                                                             100, 200, 30, 31, 32, 33, 34, 35, 36, 37, 38};
+  char id[RESPONSE_CALL_ID_CAP];
+  response_make_id(id, sizeof id, "call_", rnd, sizeof rnd);
+  CHECK_STR(id, "call_ABZaz09ABA9AHmOefghijklm");
+  CHECK_INT(strlen(id), 29);
+
+  TEST("ids: every byte maps into [A-Za-z0-9]");
+  unsigned char all[256];
+  char wide[300];
+  for (int i = 0; i < 256; i++)
+    all[i] = (unsigned char)i;
+  response_make_id(wide, sizeof wide, NULL, all, sizeof all);
+  int ok = strlen(wide) == 256;
+  for (int i = 0; i < 256; i++)
+    ok &= (wide[i] >= 'A' && wide[i] <= 'Z') || (wide[i] >= 'a' && wide[i] <= 'z') ||
+          (wide[i] >= '0' && wide[i] <= '9');
+  CHECK(ok);
+
+  TEST("ids: truncated to cap, always terminated");
+  char small[8];
+  memset(small, 'x', sizeof small);
+  response_make_id(small, sizeof small, "call_", rnd, sizeof rnd);
+  CHECK_STR(small, "call_AB");
+  response_make_id(small, 4, "chatcmpl-", rnd, 3);
+  CHECK_STR(small, "cha");
+  small[0] = 'x';
+  response_make_id(small, 1, "call_", rnd, 3);
+  CHECK_STR(small, "");
+  small[0] = 'x';
+  response_make_id(small, 0, "call_", rnd, 3);
+  CHECK(small[0] == 'x');
+  response_make_id(NULL, 0, "call_", rnd, 3);
+  response_make_id(small, sizeof small, "p-", NULL, 5);
+  CHECK_STR(small, "p-");
+  response_make_id(small, sizeof small, "", rnd, 2);
+  CHECK_STR(small, "AB");
+}
+
 void suite_response(void) {
   test_escape();
   test_escape_random();
   test_completion();
+  test_completion_tools();
   test_chunks();
+  test_chunks_tools();
+  test_text_completion();
+  test_make_id();
   test_estimate();
 }
