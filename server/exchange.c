@@ -377,6 +377,7 @@ static void on_poll_timer(struct loop *l, struct loop_timer *t) {
     return;
   }
   c->state = CH_POLLING;
+  up_transfer_free(&c->xfer); /* the previous transfer's body */
   up_transfer_init(&c->xfer, on_poll_done, NULL, c);
   struct up_request r = {.method = "GET", .url = c->url_get, .token = c->ex->token,
                          .timeout_ms = remaining_ms(c->ex)};
