@@ -45,7 +45,7 @@ static const struct {
 
 /* ---- error helpers ------------------------------------------------------ */
 
-static int fail_oom(struct oai_error *err) {
+int req_fail_oom(struct oai_error *err) {
   oai_error_set(err, 500, "server_error", NULL, NULL, "Out of memory.");
   return -1;
 }
@@ -66,15 +66,15 @@ static const char *type_name(const cJSON *v) {
   return "an unknown type";
 }
 
-static int fail_type(struct oai_error *err, const char *param,
-                     const char *expected, const cJSON *got) {
+int req_fail_type(struct oai_error *err, const char *param,
+                  const char *expected, const cJSON *got) {
   oai_invalid(err, param,
               "Invalid type for '%s': expected %s, but got %s instead.", param,
               expected, type_name(got));
   return -1;
 }
 
-static int fail_missing(struct oai_error *err, const char *param) {
+int req_fail_missing(struct oai_error *err, const char *param) {
   oai_invalid(err, param, "Missing required parameter: '%s'.", param);
   return -1;
 }
@@ -86,7 +86,7 @@ static const cJSON *field(const cJSON *obj, const char *key) {
 }
 
 /* Absent and null both mean "not given" for every optional field. */
-static int given(const cJSON *v) { return v && !cJSON_IsNull(v); }
+int req_given(const cJSON *v) { return v && !cJSON_IsNull(v); }
 
 static int is_integer(double d) {
   if (d != d || d > 1e308 || d < -1e308) /* NaN, infinities */
@@ -116,14 +116,14 @@ static int check_range(struct oai_error *err, const char *key, double d,
 }
 
 /* Optional integer in [min, max]; *present says whether one was given. */
-static int get_int(const cJSON *root, const char *key, long min, long max,
-                   long *out, int *present, struct oai_error *err) {
-  const cJSON *v = field(root, key);
+int req_get_int(const cJSON *obj, const char *key, long min, long max,
+                long *out, int *present, struct oai_error *err) {
+  const cJSON *v = field(obj, key);
   *present = 0;
-  if (!given(v))
+  if (!req_given(v))
     return 0;
   if (!cJSON_IsNumber(v))
-    return fail_type(err, key, "an integer", v);
+    return req_fail_type(err, key, "an integer", v);
   double d = v->valuedouble;
   if (!is_integer(d)) {
     oai_invalid(err, key, "Invalid type for '%s': expected an integer, but got "
@@ -143,10 +143,10 @@ static int get_number(const cJSON *root, const char *key, double min,
                       double max, double *out, unsigned bit, unsigned *has,
                       struct oai_error *err) {
   const cJSON *v = field(root, key);
-  if (!given(v))
+  if (!req_given(v))
     return 0;
   if (!cJSON_IsNumber(v))
-    return fail_type(err, key, "a number", v);
+    return req_fail_type(err, key, "a number", v);
   if (check_range(err, key, v->valuedouble, min, max, "decimal") != 0)
     return -1;
   *out = v->valuedouble;
@@ -155,13 +155,13 @@ static int get_number(const cJSON *root, const char *key, double min,
 }
 
 /* Optional boolean; *out untouched when absent or null. */
-static int get_bool(const cJSON *obj, const char *key, const char *param,
-                    int *out, struct oai_error *err) {
+int req_get_bool(const cJSON *obj, const char *key, const char *param,
+                 int *out, struct oai_error *err) {
   const cJSON *v = field(obj, key);
-  if (!given(v))
+  if (!req_given(v))
     return 0;
   if (!cJSON_IsBool(v))
-    return fail_type(err, param, "a boolean", v);
+    return req_fail_type(err, param, "a boolean", v);
   *out = cJSON_IsTrue(v) ? 1 : 0;
   return 0;
 }
@@ -176,14 +176,14 @@ static int parse_part(const cJSON *part, size_t i, size_t j,
   char path[128];
   snprintf(path, sizeof path, "messages[%zu].content[%zu]", i, j);
   if (!cJSON_IsObject(part))
-    return fail_type(err, path, "an object", part);
+    return req_fail_type(err, path, "an object", part);
   char tpath[160];
   snprintf(tpath, sizeof tpath, "%s.type", path);
   const cJSON *type = field(part, "type");
-  if (!given(type))
-    return fail_missing(err, tpath);
+  if (!req_given(type))
+    return req_fail_missing(err, tpath);
   if (!cJSON_IsString(type))
-    return fail_type(err, tpath, "a string", type);
+    return req_fail_type(err, tpath, "a string", type);
   size_t k = 0;
   while (k < N_PART_TYPES && strcmp(part_types[k].type, type->valuestring) != 0)
     k++;
@@ -203,13 +203,13 @@ static int parse_part(const cJSON *part, size_t i, size_t j,
   char fpath[192];
   snprintf(fpath, sizeof fpath, "%s.%s", path, part_types[k].field);
   const cJSON *t = field(part, part_types[k].field);
-  if (!given(t))
-    return fail_missing(err, fpath);
+  if (!req_given(t))
+    return req_fail_missing(err, fpath);
   if (!cJSON_IsString(t))
-    return fail_type(err, fpath, "a string", t);
+    return req_fail_type(err, fpath, "a string", t);
   if ((j > 0 && buf_append_char(text, '\n') != 0) ||
       buf_append_str(text, t->valuestring) != 0)
-    return fail_oom(err);
+    return req_fail_oom(err);
   return 0;
 }
 
@@ -218,21 +218,21 @@ static int parse_content(const cJSON *m, size_t i, struct chat_message *msg,
   char path[128];
   snprintf(path, sizeof path, "messages[%zu].content", i);
   const cJSON *c = field(m, "content");
-  if (!given(c)) {
+  if (!req_given(c)) {
     /* Only an assistant (e.g. one that only called tools) or a deprecated
      * function result may say nothing. */
     if (msg->role == ROLE_ASSISTANT || msg->role == ROLE_FUNCTION)
       return 0;
     if (!c)
-      return fail_missing(err, path);
-    return fail_type(err, path, "a string or an array of content parts", c);
+      return req_fail_missing(err, path);
+    return req_fail_type(err, path, "a string or an array of content parts", c);
   }
   if (cJSON_IsString(c)) {
     msg->content = strdup(c->valuestring);
-    return msg->content ? 0 : fail_oom(err);
+    return msg->content ? 0 : req_fail_oom(err);
   }
   if (!cJSON_IsArray(c))
-    return fail_type(err, path, "a string or an array of content parts", c);
+    return req_fail_type(err, path, "a string or an array of content parts", c);
   if (cJSON_GetArraySize(c) == 0) {
     oai_invalid(err, path, "Invalid '%s': empty array. Expected an array with "
                 "minimum length 1, but got an empty array instead.", path);
@@ -248,19 +248,19 @@ static int parse_content(const cJSON *m, size_t i, struct chat_message *msg,
     }
   }
   msg->content = buf_take(&text);
-  return msg->content ? 0 : fail_oom(err);
+  return msg->content ? 0 : req_fail_oom(err);
 }
 
 /* Optional string field copied into *out. */
 static int get_string(const cJSON *m, const char *key, const char *param,
                       int required, char **out, struct oai_error *err) {
   const cJSON *v = field(m, key);
-  if (!given(v))
-    return required ? fail_missing(err, param) : 0;
+  if (!req_given(v))
+    return required ? req_fail_missing(err, param) : 0;
   if (!cJSON_IsString(v))
-    return fail_type(err, param, "a string", v);
+    return req_fail_type(err, param, "a string", v);
   *out = strdup(v->valuestring);
-  return *out ? 0 : fail_oom(err);
+  return *out ? 0 : req_fail_oom(err);
 }
 
 /* Assistant tool_calls: checked for the fields the prompt renders, then
@@ -270,10 +270,10 @@ static int parse_tool_calls(const cJSON *m, size_t i, struct chat_message *msg,
   char path[192];
   snprintf(path, sizeof path, "messages[%zu].tool_calls", i);
   const cJSON *tc = field(m, "tool_calls");
-  if (!given(tc))
+  if (!req_given(tc))
     return 0;
   if (!cJSON_IsArray(tc))
-    return fail_type(err, path, "an array", tc);
+    return req_fail_type(err, path, "an array", tc);
   if (cJSON_GetArraySize(tc) == 0)
     return 0;
   size_t k = 0;
@@ -281,27 +281,68 @@ static int parse_tool_calls(const cJSON *m, size_t i, struct chat_message *msg,
   cJSON_ArrayForEach(call, tc) {
     snprintf(path, sizeof path, "messages[%zu].tool_calls[%zu]", i, k);
     if (!cJSON_IsObject(call))
-      return fail_type(err, path, "an object", call);
+      return req_fail_type(err, path, "an object", call);
     snprintf(path, sizeof path, "messages[%zu].tool_calls[%zu].function", i, k);
     const cJSON *fn = field(call, "function");
-    if (!given(fn))
-      return fail_missing(err, path);
+    if (!req_given(fn))
+      return req_fail_missing(err, path);
     if (!cJSON_IsObject(fn))
-      return fail_type(err, path, "an object", fn);
+      return req_fail_type(err, path, "an object", fn);
     static const char *const keys[] = {"name", "arguments"};
     for (size_t q = 0; q < sizeof keys / sizeof keys[0]; q++) {
       snprintf(path, sizeof path, "messages[%zu].tool_calls[%zu].function.%s",
                i, k, keys[q]);
       const cJSON *v = field(fn, keys[q]);
-      if (!given(v))
-        return fail_missing(err, path);
+      if (!req_given(v))
+        return req_fail_missing(err, path);
       if (!cJSON_IsString(v))
-        return fail_type(err, path, "a string", v);
+        return req_fail_type(err, path, "a string", v);
     }
     k++;
   }
   msg->tool_calls = cJSON_Duplicate(tc, 1);
-  return msg->tool_calls ? 0 : fail_oom(err);
+  return msg->tool_calls ? 0 : req_fail_oom(err);
+}
+
+/* The deprecated assistant `function_call` {"name","arguments"} becomes a
+ * one-call tool_calls array, so the prompt replays both the same way.
+ * tool_calls win when an assistant message has both. */
+static int parse_function_call(const cJSON *m, size_t i,
+                               struct chat_message *msg,
+                               struct oai_error *err) {
+  char path[192];
+  const cJSON *fc = field(m, "function_call");
+  if (!req_given(fc) || msg->tool_calls)
+    return 0;
+  snprintf(path, sizeof path, "messages[%zu].function_call", i);
+  if (!cJSON_IsObject(fc))
+    return req_fail_type(err, path, "an object", fc);
+  static const char *const keys[] = {"name", "arguments"};
+  for (size_t q = 0; q < sizeof keys / sizeof keys[0]; q++) {
+    snprintf(path, sizeof path, "messages[%zu].function_call.%s", i, keys[q]);
+    const cJSON *v = field(fc, keys[q]);
+    if (!req_given(v))
+      return req_fail_missing(err, path);
+    if (!cJSON_IsString(v))
+      return req_fail_type(err, path, "a string", v);
+  }
+  cJSON *calls = cJSON_CreateArray();
+  cJSON *call = cJSON_CreateObject();
+  cJSON *fn = cJSON_CreateObject();
+  if (!calls || !call || !fn ||
+      !cJSON_AddStringToObject(call, "type", "function") ||
+      !cJSON_AddStringToObject(fn, "name", field(fc, "name")->valuestring) ||
+      !cJSON_AddStringToObject(fn, "arguments",
+                               field(fc, "arguments")->valuestring)) {
+    cJSON_Delete(calls);
+    cJSON_Delete(call);
+    cJSON_Delete(fn);
+    return req_fail_oom(err);
+  }
+  cJSON_AddItemToObject(call, "function", fn);
+  cJSON_AddItemToArray(calls, call);
+  msg->tool_calls = calls;
+  return 0;
 }
 
 static int parse_message(const cJSON *m, size_t i, struct chat_message *msg,
@@ -309,14 +350,14 @@ static int parse_message(const cJSON *m, size_t i, struct chat_message *msg,
   char path[128];
   snprintf(path, sizeof path, "messages[%zu]", i);
   if (!cJSON_IsObject(m))
-    return fail_type(err, path, "an object", m);
+    return req_fail_type(err, path, "an object", m);
 
   snprintf(path, sizeof path, "messages[%zu].role", i);
   const cJSON *role = field(m, "role");
-  if (!given(role))
-    return fail_missing(err, path);
+  if (!req_given(role))
+    return req_fail_missing(err, path);
   if (!cJSON_IsString(role))
-    return fail_type(err, path, "a string", role);
+    return req_fail_type(err, path, "a string", role);
   size_t r = 0;
   while (r < N_ROLES && strcmp(role_names[r], role->valuestring) != 0)
     r++;
@@ -341,7 +382,9 @@ static int parse_message(const cJSON *m, size_t i, struct chat_message *msg,
   }
   /* reasoning_content on assistants is accepted and dropped: V3.1 never
    * replays old reasoning. */
-  if (msg->role == ROLE_ASSISTANT && parse_tool_calls(m, i, msg, err) != 0)
+  if (msg->role == ROLE_ASSISTANT &&
+      (parse_tool_calls(m, i, msg, err) != 0 ||
+       parse_function_call(m, i, msg, err) != 0))
     return -1;
   return 0;
 }
@@ -349,10 +392,10 @@ static int parse_message(const cJSON *m, size_t i, struct chat_message *msg,
 static int parse_messages(const cJSON *root, struct chat_request *out,
                           struct oai_error *err) {
   const cJSON *msgs = field(root, "messages");
-  if (!given(msgs))
-    return fail_missing(err, "messages");
+  if (!req_given(msgs))
+    return req_fail_missing(err, "messages");
   if (!cJSON_IsArray(msgs))
-    return fail_type(err, "messages", "an array", msgs);
+    return req_fail_type(err, "messages", "an array", msgs);
   int n = cJSON_GetArraySize(msgs);
   if (n <= 0) {
     oai_invalid(err, "messages", "Invalid 'messages': empty array. Expected an "
@@ -361,7 +404,7 @@ static int parse_messages(const cJSON *root, struct chat_request *out,
   }
   out->messages = calloc((size_t)n, sizeof *out->messages);
   if (!out->messages)
-    return fail_oom(err);
+    return req_fail_oom(err);
   const cJSON *m;
   cJSON_ArrayForEach(m, msgs) {
     /* Count first so chat_request_free sees the partly filled message. */
@@ -372,17 +415,461 @@ static int parse_messages(const cJSON *root, struct chat_request *out,
   return 0;
 }
 
-/* ---- other fields ------------------------------------------------------- */
+/* ---- tools -------------------------------------------------------------- */
 
-static int parse_model(const cJSON *root, const char *configured_model,
-                       struct chat_request *out, struct oai_error *err) {
+/* OpenAI's rule for function and json_schema names:
+ * ^[a-zA-Z0-9_-]{1,64}$, with its error wording. */
+static int check_name(const char *param, const char *s,
+                      struct oai_error *err) {
+  size_t n = strlen(s);
+  if (n == 0) {
+    oai_invalid(err, param, "Invalid '%s': empty string. Expected a string "
+                "with minimum length 1, but got an empty string instead.",
+                param);
+    return -1;
+  }
+  if (n > 64) {
+    oai_invalid(err, param, "Invalid '%s': string too long. Expected a "
+                "string with maximum length 64, but got a string with length "
+                "%zu instead.", param, n);
+    return -1;
+  }
+  for (size_t i = 0; i < n; i++) {
+    char c = s[i];
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+          (c >= '0' && c <= '9') || c == '_' || c == '-')) {
+      oai_invalid(err, param, "Invalid '%s': string does not match pattern. "
+                  "Expected a string that matches the pattern "
+                  "'^[a-zA-Z0-9_-]+$'.", param);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+/* Optional obj[key] of one JSON kind, checked; NULL when not given. */
+static int optional_kind(const cJSON *obj, const char *key, const char *base,
+                         int (*is_kind)(const cJSON *), const char *expected,
+                         const cJSON **out, struct oai_error *err) {
+  char p[192];
+  const cJSON *v = field(obj, key);
+  *out = NULL;
+  if (!req_given(v))
+    return 0;
+  if (!is_kind(v)) {
+    snprintf(p, sizeof p, "%s.%s", base, key);
+    return req_fail_type(err, p, expected, v);
+  }
+  *out = v;
+  return 0;
+}
+
+static int is_string(const cJSON *v) { return cJSON_IsString(v); }
+static int is_object(const cJSON *v) { return cJSON_IsObject(v); }
+static int is_bool(const cJSON *v) { return cJSON_IsBool(v); }
+
+/* Required string obj[key] (param base.key). */
+static const char *required_string(const cJSON *obj, const char *key,
+                                   const char *base, struct oai_error *err) {
+  char p[192];
+  snprintf(p, sizeof p, "%s.%s", base, key);
+  const cJSON *v = field(obj, key);
+  if (!req_given(v)) {
+    req_fail_missing(err, p);
+    return NULL;
+  }
+  if (!cJSON_IsString(v)) {
+    req_fail_type(err, p, "a string", v);
+    return NULL;
+  }
+  return v->valuestring;
+}
+
+/* Add a copy of src (may be NULL: nothing added) as obj[key]. */
+static int add_copy(cJSON *obj, const char *key, const cJSON *src) {
+  if (!src)
+    return 0;
+  cJSON *dup = cJSON_Duplicate(src, 1);
+  if (!dup || !cJSON_AddItemToObject(obj, key, dup)) {
+    cJSON_Delete(dup);
+    return -1;
+  }
+  return 0;
+}
+
+/* One function definition at `path` ({"name","description"?,
+ * "parameters"?,"strict"?}) appended to out->tools, normalised to
+ * {"type":"function","function":{...}} (unknown keys dropped). */
+static int add_function(const cJSON *fn, const char *path,
+                        struct chat_request *out, struct oai_error *err) {
+  if (!cJSON_IsObject(fn))
+    return req_fail_type(err, path, "an object", fn);
+  char p[192];
+  snprintf(p, sizeof p, "%s.name", path);
+  const char *name = required_string(fn, "name", path, err);
+  if (!name || check_name(p, name, err) != 0)
+    return -1;
+  const cJSON *desc, *params, *strict;
+  if (optional_kind(fn, "description", path, is_string, "a string", &desc,
+                    err) != 0 ||
+      optional_kind(fn, "parameters", path, is_object, "an object", &params,
+                    err) != 0 ||
+      optional_kind(fn, "strict", path, is_bool, "a boolean", &strict,
+                    err) != 0)
+    return -1;
+  cJSON *tool = cJSON_CreateObject();
+  cJSON *f = tool && cJSON_AddStringToObject(tool, "type", "function")
+                 ? cJSON_AddObjectToObject(tool, "function")
+                 : NULL;
+  char *copy = strdup(name);
+  if (!f || !copy || !cJSON_AddStringToObject(f, "name", name) ||
+      add_copy(f, "description", desc) != 0 ||
+      add_copy(f, "parameters", params) != 0 ||
+      add_copy(f, "strict", strict) != 0 ||
+      !cJSON_AddItemToArray(out->tools, tool)) {
+    cJSON_Delete(tool);
+    free(copy);
+    return req_fail_oom(err);
+  }
+  out->tool_names[out->n_tools++] = copy;
+  return 0;
+}
+
+/* tools, or the deprecated functions (not both). [] is the same as none. */
+static int parse_tools(const cJSON *root, struct chat_request *out,
+                       struct oai_error *err) {
+  const cJSON *tools = field(root, "tools"), *fns = field(root, "functions");
+  if (req_given(tools) && !cJSON_IsArray(tools))
+    return req_fail_type(err, "tools", "an array", tools);
+  if (req_given(fns) && !cJSON_IsArray(fns))
+    return req_fail_type(err, "functions", "an array", fns);
+  int nt = req_given(tools) ? cJSON_GetArraySize(tools) : 0;
+  int nf = req_given(fns) ? cJSON_GetArraySize(fns) : 0;
+  if (nt > 0 && nf > 0) {
+    oai_invalid(err, "functions", "'functions' and 'tools' cannot both be "
+                "given: 'functions' is the deprecated form of 'tools'.");
+    return -1;
+  }
+  if (nt <= 0 && nf <= 0)
+    return 0;
+  out->tools = cJSON_CreateArray();
+  out->tool_names = calloc((size_t)(nt > 0 ? nt : nf), sizeof(char *));
+  if (!out->tools || !out->tool_names)
+    return req_fail_oom(err);
+  char path[64];
+  size_t i = 0;
+  const cJSON *t;
+  if (nf > 0) {
+    out->legacy_functions = 1;
+    cJSON_ArrayForEach(t, fns) {
+      snprintf(path, sizeof path, "functions[%zu]", i++);
+      if (add_function(t, path, out, err) != 0)
+        return -1;
+    }
+    return 0;
+  }
+  cJSON_ArrayForEach(t, tools) {
+    snprintf(path, sizeof path, "tools[%zu]", i++);
+    if (!cJSON_IsObject(t))
+      return req_fail_type(err, path, "an object", t);
+    const char *type = required_string(t, "type", path, err);
+    if (!type)
+      return -1;
+    if (strcmp(type, "function") != 0) {
+      char p[96];
+      snprintf(p, sizeof p, "%s.type", path);
+      oai_invalid(err, p, "Invalid value: '%s'. Supported values are: "
+                  "'function' (deepseek-v3.1 on Replicate supports function "
+                  "tools only).", type);
+      return -1;
+    }
+    char p[96];
+    snprintf(p, sizeof p, "%s.function", path);
+    const cJSON *fn = field(t, "function");
+    if (!req_given(fn))
+      return req_fail_missing(err, p);
+    if (add_function(fn, p, out, err) != 0)
+      return -1;
+  }
+  return 0;
+}
+
+static int find_tool(const struct chat_request *r, const char *name) {
+  for (size_t i = 0; i < r->n_tools; i++)
+    if (strcmp(r->tool_names[i], name) == 0)
+      return (int)i;
+  return -1;
+}
+
+/* tool_choice allowed_tools: keep only the listed functions. */
+static int restrict_tools(const cJSON *list, struct chat_request *out,
+                          struct oai_error *err) {
+  const char *base = "tool_choice.allowed_tools.tools";
+  if (!req_given(list))
+    return req_fail_missing(err, base);
+  if (!cJSON_IsArray(list))
+    return req_fail_type(err, base, "an array", list);
+  if (cJSON_GetArraySize(list) == 0) {
+    oai_invalid(err, base, "Invalid '%s': empty array. Expected an array with "
+                "minimum length 1, but got an empty array instead.", base);
+    return -1;
+  }
+  if (out->n_tools == 0)
+    return 0; /* reported by the caller */
+  unsigned char *keep = calloc(out->n_tools, 1);
+  if (!keep)
+    return req_fail_oom(err);
+  char path[96];
+  size_t i = 0;
+  const cJSON *t;
+  cJSON_ArrayForEach(t, list) {
+    snprintf(path, sizeof path, "%s[%zu]", base, i++);
+    if (!cJSON_IsObject(t)) {
+      free(keep);
+      return req_fail_type(err, path, "an object", t);
+    }
+    const cJSON *type = field(t, "type");
+    if (req_given(type) &&
+        (!cJSON_IsString(type) || strcmp(type->valuestring, "function") != 0)) {
+      char p[112];
+      snprintf(p, sizeof p, "%s.type", path);
+      free(keep);
+      oai_invalid(err, p, "Invalid value: only tools of type 'function' can "
+                  "be allowed.");
+      return -1;
+    }
+    /* {"type":"function","function":{"name"}}, or the flat {"name"}. */
+    const cJSON *fn = field(t, "function");
+    const cJSON *holder = cJSON_IsObject(fn) ? fn : t;
+    char p[112];
+    snprintf(p, sizeof p, "%s%s", path, holder == fn ? ".function" : "");
+    const char *name = required_string(holder, "name", p, err);
+    if (!name) {
+      free(keep);
+      return -1;
+    }
+    int found = 0;
+    for (size_t k = 0; k < out->n_tools; k++)
+      if (strcmp(out->tool_names[k], name) == 0)
+        keep[k] = 1, found = 1;
+    if (!found) {
+      free(keep);
+      oai_invalid(err, path, "Invalid value for '%s': function '%s' is not "
+                  "among the tools offered.", path, name);
+      return -1;
+    }
+  }
+  size_t j = 0;
+  for (size_t k = 0; k < out->n_tools; k++) {
+    if (keep[k])
+      out->tool_names[j++] = out->tool_names[k];
+    else
+      free(out->tool_names[k]);
+  }
+  for (size_t k = out->n_tools; k-- > 0;)
+    if (!keep[k])
+      cJSON_DeleteItemFromArray(out->tools, (int)k);
+  out->n_tools = j;
+  free(keep);
+  return 0;
+}
+
+/* tool_choice, or the deprecated function_call when it is absent. */
+static int parse_tool_choice(const cJSON *root, struct chat_request *out,
+                             struct oai_error *err) {
+  const char *key = "tool_choice";
+  const cJSON *tc = field(root, key);
+  int legacy = 0;
+  if (!req_given(tc)) {
+    key = "function_call";
+    tc = field(root, key);
+    legacy = 1;
+  }
+  out->tool_choice = out->n_tools ? TOOL_CHOICE_AUTO : TOOL_CHOICE_NONE;
+  if (!req_given(tc))
+    return 0;
+  enum tool_choice choice = TOOL_CHOICE_AUTO;
+  const char *named = NULL;
+  const cJSON *allowed = NULL;
+  if (cJSON_IsString(tc)) {
+    const char *s = tc->valuestring;
+    if (strcmp(s, "none") == 0) {
+      choice = TOOL_CHOICE_NONE;
+    } else if (strcmp(s, "auto") == 0) {
+      choice = TOOL_CHOICE_AUTO;
+    } else if (!legacy && strcmp(s, "required") == 0) {
+      choice = TOOL_CHOICE_REQUIRED;
+    } else {
+      oai_invalid(err, key, "Invalid value: '%s'. Supported values are: %s.",
+                  s, legacy ? "'none' and 'auto'"
+                            : "'none', 'auto', and 'required'");
+      return -1;
+    }
+  } else if (cJSON_IsObject(tc) && legacy) {
+    if (!(named = required_string(tc, "name", key, err)))
+      return -1;
+    choice = TOOL_CHOICE_NAMED;
+  } else if (cJSON_IsObject(tc)) {
+    const char *type = required_string(tc, "type", key, err);
+    if (!type)
+      return -1;
+    if (strcmp(type, "function") == 0) {
+      const cJSON *fn = field(tc, "function");
+      if (!req_given(fn))
+        return req_fail_missing(err, "tool_choice.function");
+      if (!cJSON_IsObject(fn))
+        return req_fail_type(err, "tool_choice.function", "an object", fn);
+      if (!(named = required_string(fn, "name", "tool_choice.function", err)))
+        return -1;
+      choice = TOOL_CHOICE_NAMED;
+    } else if (strcmp(type, "allowed_tools") == 0) {
+      const char *base = "tool_choice.allowed_tools";
+      const cJSON *at = field(tc, "allowed_tools");
+      if (!req_given(at))
+        return req_fail_missing(err, base);
+      if (!cJSON_IsObject(at))
+        return req_fail_type(err, base, "an object", at);
+      const char *mode = required_string(at, "mode", base, err);
+      if (!mode)
+        return -1;
+      if (strcmp(mode, "auto") == 0) {
+        choice = TOOL_CHOICE_AUTO;
+      } else if (strcmp(mode, "required") == 0) {
+        choice = TOOL_CHOICE_REQUIRED;
+      } else {
+        oai_invalid(err, "tool_choice.allowed_tools.mode", "Invalid value: "
+                    "'%s'. Supported values are: 'auto' and 'required'.",
+                    mode);
+        return -1;
+      }
+      allowed = field(at, "tools");
+      if (restrict_tools(allowed, out, err) != 0)
+        return -1;
+    } else {
+      oai_invalid(err, "tool_choice.type", "Invalid value: '%s'. Supported "
+                  "values are: 'function' and 'allowed_tools'.", type);
+      return -1;
+    }
+  } else {
+    return req_fail_type(err, key, "a string or an object", tc);
+  }
+  if (choice != TOOL_CHOICE_NONE && out->n_tools == 0) {
+    if (legacy)
+      oai_invalid(err, key, "Invalid value for 'function_call': "
+                  "'function_call' is only allowed when 'functions' are "
+                  "specified.");
+    else
+      oai_invalid(err, key, "Invalid value for 'tool_choice': 'tool_choice' "
+                  "is only allowed when 'tools' are specified.");
+    return -1;
+  }
+  if (named) {
+    if (find_tool(out, named) < 0) {
+      oai_invalid(err, key, "Invalid value for '%s': function '%s' is not "
+                  "among the %s offered.", key, named,
+                  out->legacy_functions ? "functions" : "tools");
+      return -1;
+    }
+    if (!(out->tool_choice_name = strdup(named)))
+      return req_fail_oom(err);
+  }
+  out->tool_choice = choice;
+  return 0;
+}
+
+/* ---- response_format, reasoning_effort ---------------------------------- */
+
+static int parse_json_schema(const cJSON *rf, struct chat_request *out,
+                             struct oai_error *err) {
+  const char *base = "response_format.json_schema";
+  const cJSON *js = field(rf, "json_schema");
+  if (!req_given(js))
+    return req_fail_missing(err, base);
+  if (!cJSON_IsObject(js))
+    return req_fail_type(err, base, "an object", js);
+  const char *name = required_string(js, "name", base, err);
+  if (!name || check_name("response_format.json_schema.name", name, err) != 0)
+    return -1;
+  const cJSON *desc, *schema, *strict;
+  if (optional_kind(js, "description", base, is_string, "a string", &desc,
+                    err) != 0 ||
+      optional_kind(js, "schema", base, is_object, "an object", &schema,
+                    err) != 0 ||
+      optional_kind(js, "strict", base, is_bool, "a boolean", &strict,
+                    err) != 0)
+    return -1;
+  out->response_kind = RESPONSE_JSON_SCHEMA;
+  out->json_strict = cJSON_IsTrue(strict) ? 1 : 0;
+  if (!(out->json_schema_name = strdup(name)) ||
+      (desc && !(out->json_schema_description = strdup(desc->valuestring))) ||
+      (schema && !(out->json_schema = cJSON_Duplicate(schema, 1))))
+    return req_fail_oom(err);
+  return 0;
+}
+
+static int parse_response_format(const cJSON *root, struct chat_request *out,
+                                 struct oai_error *err) {
+  const cJSON *rf = field(root, "response_format");
+  if (!req_given(rf))
+    return 0;
+  if (!cJSON_IsObject(rf))
+    return req_fail_type(err, "response_format", "an object", rf);
+  const char *type = required_string(rf, "type", "response_format", err);
+  if (!type)
+    return -1;
+  if (strcmp(type, "text") == 0) {
+    out->response_kind = RESPONSE_TEXT;
+    return 0;
+  }
+  if (strcmp(type, "json_object") == 0) {
+    out->response_kind = RESPONSE_JSON_OBJECT;
+    return 0;
+  }
+  if (strcmp(type, "json_schema") == 0)
+    return parse_json_schema(rf, out, err);
+  oai_invalid(err, "response_format.type", "Invalid value: '%s'. Supported "
+              "values are: 'text', 'json_object', and 'json_schema'.", type);
+  return -1;
+}
+
+/* reasoning_effort overrides the alias: none/minimal turn thinking off
+ * (even for deepseek-reasoner, the client asked explicitly), every other
+ * level turns it on ("medium" is the model's only thinking level). */
+static int parse_reasoning_effort(const cJSON *root, struct chat_request *out,
+                                  struct oai_error *err) {
+  static const struct {
+    const char *name;
+    int thinking;
+  } efforts[] = {{"none", 0},   {"minimal", 0}, {"low", 1}, {"medium", 1},
+                 {"high", 1},   {"xhigh", 1},   {"max", 1}};
+  const cJSON *v = field(root, "reasoning_effort");
+  if (!req_given(v))
+    return 0;
+  if (!cJSON_IsString(v))
+    return req_fail_type(err, "reasoning_effort", "a string", v);
+  for (size_t i = 0; i < sizeof efforts / sizeof efforts[0]; i++) {
+    if (strcmp(efforts[i].name, v->valuestring) == 0) {
+      out->thinking = efforts[i].thinking;
+      return 0;
+    }
+  }
+  oai_invalid(err, "reasoning_effort", "Invalid value: '%s'. Supported values "
+              "are: 'none', 'minimal', 'low', 'medium', 'high', 'xhigh', and "
+              "'max'.", v->valuestring);
+  return -1;
+}
+
+/* ---- fields shared with /v1/completions --------------------------------- */
+
+int req_parse_model(const cJSON *root, const char *configured_model,
+                    struct chat_request *out, struct oai_error *err) {
   const cJSON *model = field(root, "model");
-  if (!given(model)) {
+  if (!req_given(model)) {
     oai_invalid(err, "model", "you must provide a model parameter");
     return -1;
   }
   if (!cJSON_IsString(model))
-    return fail_type(err, "model", "a string", model);
+    return req_fail_type(err, "model", "a string", model);
   out->alias = models_resolve(model->valuestring, configured_model);
   if (!out->alias) {
     oai_error_set(err, 404, "invalid_request_error", "model_not_found", "model",
@@ -392,25 +879,25 @@ static int parse_model(const cJSON *root, const char *configured_model,
   }
   out->thinking = out->alias->thinking;
   out->model = strdup(model->valuestring);
-  return out->model ? 0 : fail_oom(err);
+  return out->model ? 0 : req_fail_oom(err);
 }
 
 static int parse_stop(const cJSON *root, struct chat_request *out,
                       struct oai_error *err) {
   const cJSON *stop = field(root, "stop");
-  if (!given(stop))
+  if (!req_given(stop))
     return 0;
   if (cJSON_IsString(stop)) {
     if (!stop->valuestring[0])
       return 0;
     out->stop[0] = strdup(stop->valuestring);
     if (!out->stop[0])
-      return fail_oom(err);
+      return req_fail_oom(err);
     out->n_stop = 1;
     return 0;
   }
   if (!cJSON_IsArray(stop))
-    return fail_type(err, "stop", "a string or an array of strings", stop);
+    return req_fail_type(err, "stop", "a string or an array of strings", stop);
   int n = cJSON_GetArraySize(stop);
   if (n > CHAT_STOP_MAX) {
     oai_invalid(err, "stop", "Invalid 'stop': array too long. Expected an "
@@ -421,12 +908,12 @@ static int parse_stop(const cJSON *root, struct chat_request *out,
   const cJSON *s;
   cJSON_ArrayForEach(s, stop) {
     if (!cJSON_IsString(s))
-      return fail_type(err, "stop", "a string or an array of strings", s);
+      return req_fail_type(err, "stop", "a string or an array of strings", s);
     if (!s->valuestring[0])
       continue; /* an empty stop would match everywhere */
     out->stop[out->n_stop] = strdup(s->valuestring);
     if (!out->stop[out->n_stop])
-      return fail_oom(err);
+      return req_fail_oom(err);
     out->n_stop++;
   }
   return 0;
@@ -434,61 +921,47 @@ static int parse_stop(const cJSON *root, struct chat_request *out,
 
 static int parse_stream(const cJSON *root, struct chat_request *out,
                         struct oai_error *err) {
-  if (get_bool(root, "stream", "stream", &out->stream, err) != 0)
+  if (req_get_bool(root, "stream", "stream", &out->stream, err) != 0)
     return -1;
   const cJSON *so = field(root, "stream_options");
-  if (!given(so))
+  if (!req_given(so))
     return 0;
   if (!cJSON_IsObject(so))
-    return fail_type(err, "stream_options", "an object", so);
+    return req_fail_type(err, "stream_options", "an object", so);
   if (!out->stream) {
     oai_invalid(err, "stream_options", "The 'stream_options' parameter is only "
                 "allowed when 'stream' is enabled.");
     return -1;
   }
-  return get_bool(so, "include_usage", "stream_options.include_usage",
-                  &out->include_usage, err);
+  return req_get_bool(so, "include_usage", "stream_options.include_usage",
+                      &out->include_usage, err);
 }
 
-/* Inputs OpenAI has and the model on Replicate lacks: refusing is honest,
- * silently ignoring them would not be. */
-static int parse_unsupported(const cJSON *root, struct oai_error *err) {
-  int logprobs = 0;
-  if (get_bool(root, "logprobs", "logprobs", &logprobs, err) != 0)
-    return -1;
-  if (logprobs) {
-    oai_invalid(err, "logprobs", "'logprobs' is not supported: the model on "
-                "Replicate returns no log probabilities.");
-    return -1;
-  }
-  if (given(field(root, "top_logprobs"))) {
-    oai_invalid(err, "top_logprobs", "'top_logprobs' is not supported: the "
-                "model on Replicate returns no log probabilities.");
-    return -1;
-  }
+static int parse_logit_bias(const cJSON *root, struct oai_error *err) {
   const cJSON *lb = field(root, "logit_bias");
-  if (given(lb)) {
-    if (!cJSON_IsObject(lb))
-      return fail_type(err, "logit_bias", "an object", lb);
-    if (lb->child) {
-      oai_invalid(err, "logit_bias", "'logit_bias' is not supported: "
-                  "deepseek-v3.1 on Replicate has no logit bias input.");
-      return -1;
-    }
+  if (!req_given(lb))
+    return 0;
+  if (!cJSON_IsObject(lb))
+    return req_fail_type(err, "logit_bias", "an object", lb);
+  if (lb->child) {
+    oai_invalid(err, "logit_bias", "'logit_bias' is not supported: "
+                "deepseek-v3.1 on Replicate has no logit bias input.");
+    return -1;
   }
   return 0;
 }
 
-static int parse_numbers(const cJSON *root, struct chat_request *out,
-                         struct oai_error *err) {
+static int parse_numbers(const cJSON *root, unsigned flags,
+                         struct chat_request *out, struct oai_error *err) {
   long mct = 0, mt = 0, n = 1, seed = 0;
-  int has_mct, has_mt, has_n, has_seed;
-  if (get_int(root, "max_completion_tokens", 1, MAX_TOKENS_LIMIT, &mct,
-              &has_mct, err) != 0 ||
-      get_int(root, "max_tokens", 1, MAX_TOKENS_LIMIT, &mt, &has_mt,
-              err) != 0 ||
-      get_int(root, "n", 1, 128, &n, &has_n, err) != 0 ||
-      get_int(root, "seed", LONG_MIN, LONG_MAX, &seed, &has_seed, err) != 0)
+  int has_mct = 0, has_mt, has_n, has_seed;
+  if (((flags & REQ_CHAT) &&
+       req_get_int(root, "max_completion_tokens", 1, MAX_TOKENS_LIMIT, &mct,
+                   &has_mct, err) != 0) ||
+      req_get_int(root, "max_tokens", 1, MAX_TOKENS_LIMIT, &mt, &has_mt,
+                  err) != 0 ||
+      req_get_int(root, "n", 1, 128, &n, &has_n, err) != 0 ||
+      req_get_int(root, "seed", LONG_MIN, LONG_MAX, &seed, &has_seed, err) != 0)
     return -1;
   if (has_mct || has_mt) {
     /* max_completion_tokens supersedes the deprecated max_tokens. */
@@ -508,51 +981,92 @@ static int parse_numbers(const cJSON *root, struct chat_request *out,
   return 0;
 }
 
+int req_parse_sampling(const cJSON *root, unsigned flags,
+                       struct chat_request *out, struct oai_error *err) {
+  if (parse_numbers(root, flags, out, err) != 0 ||
+      parse_stream(root, out, err) != 0 || parse_stop(root, out, err) != 0 ||
+      parse_logit_bias(root, err) != 0)
+    return -1;
+  return 0;
+}
+
+/* Chat's logprobs is a boolean: refusing is honest, silently ignoring it
+ * would not be (the model on Replicate returns no log probabilities). */
+static int parse_logprobs(const cJSON *root, struct oai_error *err) {
+  int logprobs = 0;
+  if (req_get_bool(root, "logprobs", "logprobs", &logprobs, err) != 0)
+    return -1;
+  if (logprobs) {
+    oai_invalid(err, "logprobs", "'logprobs' is not supported: the model on "
+                "Replicate returns no log probabilities.");
+    return -1;
+  }
+  if (req_given(field(root, "top_logprobs"))) {
+    oai_invalid(err, "top_logprobs", "'top_logprobs' is not supported: the "
+                "model on Replicate returns no log probabilities.");
+    return -1;
+  }
+  return 0;
+}
+
 /* ---- entry points ------------------------------------------------------- */
+
+void req_init(struct chat_request *r) {
+  memset(r, 0, sizeof *r);
+  r->n = 1;
+  r->parallel_tool_calls = 1;
+  r->tool_choice = TOOL_CHOICE_NONE;
+}
 
 /* cJSON stops at the end of the first value; OpenAI rejects trailing
  * garbage, so anything but whitespace after it is a parse error. */
-static cJSON *parse_json(const char *body, size_t len) {
+cJSON *req_parse_object(const char *body, size_t len, struct oai_error *err) {
   const char *end = NULL;
-  if (!body || len == 0)
-    return NULL;
-  cJSON *root = cJSON_ParseWithLengthOpts(body, len, &end, 0);
-  if (!root)
-    return NULL;
-  for (; end && end < body + len; end++) {
+  cJSON *root = body && len ? cJSON_ParseWithLengthOpts(body, len, &end, 0)
+                            : NULL;
+  for (; root && end && end < body + len; end++) {
     if (*end != ' ' && *end != '\t' && *end != '\n' && *end != '\r') {
       cJSON_Delete(root);
-      return NULL;
+      root = NULL;
     }
   }
+  if (!root) {
+    oai_invalid(err, NULL, PARSE_HINT);
+    return NULL;
+  }
+  if (!cJSON_IsObject(root)) {
+    oai_invalid(err, NULL, "Invalid type for the request body: expected an "
+                "object, but got %s instead.", type_name(root));
+    cJSON_Delete(root);
+    return NULL;
+  }
   return root;
+}
+
+int chat_request_tools_active(const struct chat_request *r) {
+  return r && r->n_tools > 0 && r->tool_choice != TOOL_CHOICE_NONE;
 }
 
 int chat_request_parse(const char *body, size_t len,
                        const char *configured_model, struct chat_request *out,
                        struct oai_error *err) {
-  memset(out, 0, sizeof *out);
-  out->n = 1;
-  cJSON *root = parse_json(body, len);
-  if (!root) {
-    oai_invalid(err, NULL, PARSE_HINT);
+  req_init(out);
+  cJSON *root = req_parse_object(body, len, err);
+  if (!root)
     return -1;
-  }
   int rc = -1;
-  if (!cJSON_IsObject(root)) {
-    oai_invalid(err, NULL, "Invalid type for the request body: expected an "
-                "object, but got %s instead.", type_name(root));
-    goto done;
-  }
-  if (parse_model(root, configured_model, out, err) != 0 ||
+  if (req_parse_model(root, configured_model, out, err) != 0 ||
       parse_messages(root, out, err) != 0 ||
-      parse_numbers(root, out, err) != 0 ||
-      parse_stream(root, out, err) != 0 ||
-      parse_stop(root, out, err) != 0 ||
-      parse_unsupported(root, err) != 0)
+      req_parse_sampling(root, REQ_CHAT, out, err) != 0 ||
+      parse_logprobs(root, err) != 0 || parse_tools(root, out, err) != 0 ||
+      parse_tool_choice(root, out, err) != 0 ||
+      req_get_bool(root, "parallel_tool_calls", "parallel_tool_calls",
+                   &out->parallel_tool_calls, err) != 0 ||
+      parse_response_format(root, out, err) != 0 ||
+      parse_reasoning_effort(root, out, err) != 0)
     goto done;
-  /* Everything else (tools, tool_choice, response_format, user, metadata,
-   * reasoning_effort, unknown keys...) is accepted and ignored for now. */
+  /* Everything else (user, metadata, store, unknown keys...) is accepted
+   * and ignored. */
   rc = 0;
 done:
   cJSON_Delete(root);
@@ -575,6 +1089,14 @@ void chat_request_free(struct chat_request *r) {
   free(r->messages);
   for (size_t i = 0; i < r->n_stop; i++)
     free(r->stop[i]);
+  cJSON_Delete(r->tools);
+  for (size_t i = 0; i < r->n_tools; i++)
+    free(r->tool_names[i]);
+  free(r->tool_names);
+  free(r->tool_choice_name);
+  cJSON_Delete(r->json_schema);
+  free(r->json_schema_name);
+  free(r->json_schema_description);
   memset(r, 0, sizeof *r);
 }
 

@@ -10,10 +10,14 @@
  * stable across restarts. */
 #define MODEL_CREATED 1755734400
 
-/* Every name a client may send; all route to the configured model. */
+/* Every name a client may send; all route to the configured model.
+ * deepseek-chat / deepseek-reasoner are DeepSeek's own API names for the
+ * same V3.1 model without / with thinking (openai-api.md §8); a request's
+ * reasoning_effort overrides the alias either way. */
 static const struct model_alias aliases[] = {
     {"deepseek-v3.1", 0},
     {"deepseek-chat", 0},
+    {"deepseek-reasoner", 1},
     {"deepseek-ai/deepseek-v3.1", 0},
 };
 #define N_ALIASES (sizeof aliases / sizeof aliases[0])

@@ -28,7 +28,9 @@ void test_fail(const char *file, int line, const char *fmt, ...) {
   X(upstream_error)                                                            \
   X(response)                                                                  \
   X(sse)                                                                       \
-  X(stop)
+  X(stop)                                                                      \
+  X(jsonmode)                                                                  \
+  X(completion_request)
 
 #define DECLARE(name) void suite_##name(void);
 SUITES(DECLARE)

@@ -18,6 +18,15 @@ static const char *q(const char *s) {
   return b;
 }
 
+/* function.name of a tool / the first call of a tool_calls array. */
+static const char *tool_name(const cJSON *tool) {
+  return cJSON_GetStringValue(cJSON_GetObjectItem(
+      cJSON_GetObjectItem(tool, "function"), "name"));
+}
+static const char *call_name(const cJSON *calls) {
+  return tool_name(cJSON_GetArrayItem(calls, 0));
+}
+
 /* Valid model and messages, to put in front of the field under test. */
 #define BASE "'model':'deepseek-v3.1','messages':[{'role':'user','content':'Hi'}]"
 
@@ -547,17 +556,447 @@ static void test_unsupported_and_ignored(void) {
   if (EXPECT_OK("{" BASE ",'logprobs':null,'logit_bias':null}", &r) == 0)
     chat_request_free(&r);
 
-  TEST("accepted and ignored for now");
+  TEST("accepted and ignored");
   if (EXPECT_OK("{" BASE ",'user':'u1','metadata':{'k':'v'},'store':true,"
-                "'service_tier':'auto','parallel_tool_calls':false,"
-                "'tools':[{'type':'function','function':{'name':'f'}}],"
-                "'tool_choice':'auto','response_format':{'type':'json_object'},"
-                "'functions':[],'function_call':'none','reasoning_effort':'high',"
-                "'modalities':['text'],'some_future_key':{'deep':[1,2]}}",
+                "'service_tier':'auto','modalities':['text'],"
+                "'safety_identifier':'x','prompt_cache_key':'k',"
+                "'some_future_key':{'deep':[1,2]}}", &r) == 0) {
+    CHECK_INT(r.thinking, 0);
+    CHECK(r.tools == NULL && r.n_tools == 0);
+    CHECK_INT(r.tool_choice, TOOL_CHOICE_NONE);
+    CHECK_INT(r.parallel_tool_calls, 1);
+    CHECK_INT(r.response_kind, RESPONSE_TEXT);
+    CHECK(!chat_request_tools_active(&r));
+    chat_request_free(&r);
+  }
+}
+
+#define WEATHER                                                                \
+  "{'type':'function','function':{'name':'get_weather','description':"      \
+  "'Weather for a city','parameters':{'type':'object','properties':"         \
+  "{'city':{'type':'string'}},'required':['city']},'strict':true,"          \
+  "'extra':1},'extra':2}"
+#define TIME "{'type':'function','function':{'name':'get-time_2'}}"
+
+static void test_tools(void) {
+  struct chat_request r;
+  struct oai_error e;
+
+  TEST("tools: kept as a normalised detached copy, names listed");
+  if (EXPECT_OK("{" BASE ",'tools':[" WEATHER "," TIME "]}", &r) == 0) {
+    CHECK_INT(r.n_tools, 2);
+    CHECK_STR(r.tool_names[0], "get_weather");
+    CHECK_STR(r.tool_names[1], "get-time_2");
+    char *t = cJSON_PrintUnformatted(r.tools);
+    CHECK_STR(t, "[{\"type\":\"function\",\"function\":{\"name\":\"get_weather\","
+                 "\"description\":\"Weather for a city\",\"parameters\":{\"type\":"
+                 "\"object\",\"properties\":{\"city\":{\"type\":\"string\"}},"
+                 "\"required\":[\"city\"]},\"strict\":true}},{\"type\":\"function\","
+                 "\"function\":{\"name\":\"get-time_2\"}}]");
+    free(t);
+    CHECK_INT(r.tool_choice, TOOL_CHOICE_AUTO);
+    CHECK_INT(r.parallel_tool_calls, 1);
+    CHECK_INT(r.legacy_functions, 0);
+    CHECK(chat_request_tools_active(&r));
+    chat_request_free(&r);
+    CHECK(r.tools == NULL && r.tool_names == NULL && r.n_tools == 0);
+  }
+  if (EXPECT_OK("{" BASE ",'tools':[],'tool_choice':'none'}", &r) == 0) {
+    CHECK(r.tools == NULL && r.n_tools == 0);
+    CHECK(!chat_request_tools_active(&r));
+    chat_request_free(&r);
+  }
+  if (EXPECT_OK("{" BASE ",'tools':null}", &r) == 0) {
+    CHECK(r.tools == NULL);
+    chat_request_free(&r);
+  }
+  CHECK(!chat_request_tools_active(NULL));
+
+  TEST("tools: validation");
+  EXPECT_ERR("{" BASE ",'tools':{}}", 400, "tools");
+  EXPECT_ERR("{" BASE ",'tools':['f']}", 400, "tools[0]");
+  EXPECT_ERR("{" BASE ",'tools':[" TIME ",{'function':{'name':'f'}}]}", 400,
+             "tools[1].type");
+  EXPECT_ERR("{" BASE ",'tools':[{'type':'custom','custom':{'name':'f'}}]}",
+             400, "tools[0].type");
+  parse("{" BASE ",'tools':[{'type':'custom','custom':{'name':'f'}}]}", &r, &e);
+  CHECK(strstr(e.message, "'custom'") && strstr(e.message, "'function'"));
+  EXPECT_ERR("{" BASE ",'tools':[{'type':'function'}]}", 400,
+             "tools[0].function");
+  EXPECT_ERR("{" BASE ",'tools':[{'type':'function','function':'f'}]}", 400,
+             "tools[0].function");
+  EXPECT_ERR("{" BASE ",'tools':[{'type':'function','function':{}}]}", 400,
+             "tools[0].function.name");
+  EXPECT_ERR("{" BASE ",'tools':[{'type':'function','function':{'name':3}}]}",
+             400, "tools[0].function.name");
+  static const char *const bad_names[] = {"", "a b", "f.x", "caf\u00e9",
+      "x123456789x123456789x123456789x123456789x123456789x123456789xxxxx"};
+  for (size_t i = 0; i < sizeof bad_names / sizeof bad_names[0]; i++) {
+    char body[512];
+    snprintf(body, sizeof body, "{" BASE ",'tools':[" TIME ",{'type':'function',"
+             "'function':{'name':'%s'}}]}", bad_names[i]);
+    EXPECT_ERR(body, 400, "tools[1].function.name");
+  }
+  parse("{" BASE ",'tools':[{'type':'function','function':{'name':'a.b'}}]}",
+        &r, &e);
+  CHECK(strstr(e.message, "'^[a-zA-Z0-9_-]+$'") != NULL);
+  {
+    /* 64 is the limit. */
+    char body[512];
+    snprintf(body, sizeof body, "{" BASE ",'tools':[{'type':'function',"
+             "'function':{'name':'%064d'}}]}", 7);
+    if (EXPECT_OK(body, &r) == 0)
+      chat_request_free(&r);
+  }
+  EXPECT_ERR("{" BASE ",'tools':[{'type':'function','function':{'name':'f',"
+             "'description':1}}]}", 400, "tools[0].function.description");
+  EXPECT_ERR("{" BASE ",'tools':[{'type':'function','function':{'name':'f',"
+             "'parameters':'{}'}}]}", 400, "tools[0].function.parameters");
+  EXPECT_ERR("{" BASE ",'tools':[{'type':'function','function':{'name':'f',"
+             "'parameters':[]}}]}", 400, "tools[0].function.parameters");
+  EXPECT_ERR("{" BASE ",'tools':[{'type':'function','function':{'name':'f',"
+             "'strict':'yes'}}]}", 400, "tools[0].function.strict");
+  if (EXPECT_OK("{" BASE ",'tools':[{'type':'function','function':{'name':'f',"
+                "'description':null,'parameters':null,'strict':null}}]}",
                 &r) == 0) {
+    char *t = cJSON_PrintUnformatted(r.tools);
+    CHECK_STR(t, "[{\"type\":\"function\",\"function\":{\"name\":\"f\"}}]");
+    free(t);
+    chat_request_free(&r);
+  }
+
+  TEST("legacy functions become tools");
+  if (EXPECT_OK("{" BASE ",'functions':[{'name':'lookup','description':'d',"
+                "'parameters':{'type':'object'}},{'name':'other'}]}", &r) == 0) {
+    CHECK_INT(r.legacy_functions, 1);
+    CHECK_INT(r.n_tools, 2);
+    CHECK_STR(r.tool_names[0], "lookup");
+    char *t = cJSON_PrintUnformatted(cJSON_GetArrayItem(r.tools, 0));
+    CHECK_STR(t, "{\"type\":\"function\",\"function\":{\"name\":\"lookup\","
+                 "\"description\":\"d\",\"parameters\":{\"type\":\"object\"}}}");
+    free(t);
+    CHECK_INT(r.tool_choice, TOOL_CHOICE_AUTO);
+    chat_request_free(&r);
+  }
+  if (EXPECT_OK("{" BASE ",'functions':[{'name':'lookup'}],"
+                "'function_call':{'name':'lookup'}}", &r) == 0) {
+    CHECK_INT(r.tool_choice, TOOL_CHOICE_NAMED);
+    CHECK_STR(r.tool_choice_name, "lookup");
+    chat_request_free(&r);
+  }
+  if (EXPECT_OK("{" BASE ",'functions':[{'name':'lookup'}],"
+                "'function_call':'none'}", &r) == 0) {
+    CHECK_INT(r.tool_choice, TOOL_CHOICE_NONE);
+    CHECK(!chat_request_tools_active(&r));
+    chat_request_free(&r);
+  }
+  if (EXPECT_OK("{" BASE ",'functions':[],'function_call':'none'}", &r) == 0) {
+    CHECK_INT(r.legacy_functions, 0);
+    chat_request_free(&r);
+  }
+  EXPECT_ERR("{" BASE ",'functions':{}}", 400, "functions");
+  EXPECT_ERR("{" BASE ",'functions':[{'description':'x'}]}", 400,
+             "functions[0].name");
+  EXPECT_ERR("{" BASE ",'functions':[{'name':'a'},{'name':'b c'}]}", 400,
+             "functions[1].name");
+  EXPECT_ERR("{" BASE ",'functions':[{'name':'a'}],'tools':[" TIME "]}", 400,
+             "functions");
+  EXPECT_ERR("{" BASE ",'functions':[{'name':'a'}],'function_call':'required'}",
+             400, "function_call");
+  EXPECT_ERR("{" BASE ",'functions':[{'name':'a'}],'function_call':{'name':'b'}}",
+             400, "function_call");
+  EXPECT_ERR("{" BASE ",'functions':[{'name':'a'}],'function_call':{}}", 400,
+             "function_call.name");
+  EXPECT_ERR("{" BASE ",'function_call':'auto'}", 400, "function_call");
+  parse("{" BASE ",'function_call':'auto'}", &r, &e);
+  CHECK(strstr(e.message, "'functions'") != NULL);
+  if (EXPECT_OK("{" BASE ",'function_call':'none'}", &r) == 0)
+    chat_request_free(&r);
+
+  TEST("assistant function_call replays as tool_calls");
+  if (EXPECT_OK("{'model':'deepseek-v3.1','messages':[{'role':'user','content':'Hi'},"
+                "{'role':'assistant','content':null,'function_call':{'name':'lookup',"
+                "'arguments':'{}'}},{'role':'function','name':'lookup','content':'42'}]}",
+                &r) == 0) {
+    char *t = cJSON_PrintUnformatted(r.messages[1].tool_calls);
+    CHECK_STR(t, "[{\"type\":\"function\",\"function\":{\"name\":\"lookup\","
+                 "\"arguments\":\"{}\"}}]");
+    free(t);
+    chat_request_free(&r);
+  }
+  /* tool_calls win over function_call. */
+  if (EXPECT_OK("{'model':'deepseek-v3.1','messages':[{'role':'assistant',"
+                "'tool_calls':[{'function':{'name':'a','arguments':'1'}}],"
+                "'function_call':{'name':'b','arguments':'2'}}]}", &r) == 0) {
+    CHECK_STR(call_name(r.messages[0].tool_calls), "a");
+    chat_request_free(&r);
+  }
+  EXPECT_ERR("{'model':'deepseek-v3.1','messages':[{'role':'assistant',"
+             "'function_call':'lookup'}]}", 400, "messages[0].function_call");
+  EXPECT_ERR("{'model':'deepseek-v3.1','messages':[{'role':'assistant',"
+             "'function_call':{'name':'f'}}]}", 400,
+             "messages[0].function_call.arguments");
+  /* Ignored on other roles. */
+  if (EXPECT_OK("{'model':'deepseek-v3.1','messages':[{'role':'user','content':'x',"
+                "'function_call':5}]}", &r) == 0) {
+    CHECK(r.messages[0].tool_calls == NULL);
+    chat_request_free(&r);
+  }
+}
+
+static void test_tool_choice(void) {
+  struct chat_request r;
+  struct oai_error e;
+#define TOOLS ",'tools':[" WEATHER "," TIME "]"
+
+  TEST("tool_choice strings");
+  static const struct {
+    const char *v;
+    enum tool_choice want;
+  } strs[] = {{"none", TOOL_CHOICE_NONE},
+              {"auto", TOOL_CHOICE_AUTO},
+              {"required", TOOL_CHOICE_REQUIRED}};
+  for (size_t i = 0; i < 3; i++) {
+    char body[1024];
+    snprintf(body, sizeof body, "{" BASE TOOLS ",'tool_choice':'%s'}", strs[i].v);
+    if (EXPECT_OK(body, &r) == 0) {
+      CHECK_INT(r.tool_choice, strs[i].want);
+      CHECK_INT(chat_request_tools_active(&r), strs[i].want != TOOL_CHOICE_NONE);
+      CHECK_INT(r.n_tools, 2); /* none keeps the tools, just inactive */
+      chat_request_free(&r);
+    }
+  }
+  if (EXPECT_OK("{" BASE TOOLS ",'tool_choice':null}", &r) == 0) {
+    CHECK_INT(r.tool_choice, TOOL_CHOICE_AUTO);
+    chat_request_free(&r);
+  }
+  EXPECT_ERR("{" BASE TOOLS ",'tool_choice':'any'}", 400, "tool_choice");
+  parse("{" BASE TOOLS ",'tool_choice':'any'}", &r, &e);
+  CHECK_STR(e.message, "Invalid value: 'any'. Supported values are: 'none', "
+                       "'auto', and 'required'.");
+  EXPECT_ERR("{" BASE TOOLS ",'tool_choice':1}", 400, "tool_choice");
+  EXPECT_ERR("{" BASE TOOLS ",'tool_choice':['auto']}", 400, "tool_choice");
+
+  TEST("tool_choice without tools");
+  EXPECT_ERR("{" BASE ",'tool_choice':'auto'}", 400, "tool_choice");
+  parse("{" BASE ",'tool_choice':'required'}", &r, &e);
+  CHECK_STR(e.message, "Invalid value for 'tool_choice': 'tool_choice' is only "
+                       "allowed when 'tools' are specified.");
+  EXPECT_ERR("{" BASE ",'tools':[],'tool_choice':'required'}", 400, "tool_choice");
+  EXPECT_ERR("{" BASE ",'tool_choice':{'type':'function','function':{'name':'f'}}}",
+             400, "tool_choice");
+  if (EXPECT_OK("{" BASE ",'tool_choice':'none'}", &r) == 0) {
+    CHECK_INT(r.tool_choice, TOOL_CHOICE_NONE);
+    chat_request_free(&r);
+  }
+
+  TEST("tool_choice named");
+  if (EXPECT_OK("{" BASE TOOLS ",'tool_choice':{'type':'function',"
+                "'function':{'name':'get-time_2'}}}", &r) == 0) {
+    CHECK_INT(r.tool_choice, TOOL_CHOICE_NAMED);
+    CHECK_STR(r.tool_choice_name, "get-time_2");
+    CHECK_INT(r.n_tools, 2);
+    CHECK(chat_request_tools_active(&r));
+    chat_request_free(&r);
+    CHECK(r.tool_choice_name == NULL);
+  }
+  EXPECT_ERR("{" BASE TOOLS ",'tool_choice':{'type':'function','function':"
+             "{'name':'nope'}}}", 400, "tool_choice");
+  parse("{" BASE TOOLS ",'tool_choice':{'type':'function','function':"
+        "{'name':'nope'}}}", &r, &e);
+  CHECK(strstr(e.message, "'nope'") != NULL);
+  EXPECT_ERR("{" BASE TOOLS ",'tool_choice':{'function':{'name':'f'}}}", 400,
+             "tool_choice.type");
+  EXPECT_ERR("{" BASE TOOLS ",'tool_choice':{'type':'function'}}", 400,
+             "tool_choice.function");
+  EXPECT_ERR("{" BASE TOOLS ",'tool_choice':{'type':'function','function':{}}}",
+             400, "tool_choice.function.name");
+  EXPECT_ERR("{" BASE TOOLS ",'tool_choice':{'type':'custom','custom':{'name':'f'}}}",
+             400, "tool_choice.type");
+
+  TEST("tool_choice allowed_tools");
+  if (EXPECT_OK("{" BASE TOOLS ",'tool_choice':{'type':'allowed_tools',"
+                "'allowed_tools':{'mode':'required','tools':[{'type':'function',"
+                "'function':{'name':'get-time_2'}}]}}}", &r) == 0) {
+    CHECK_INT(r.tool_choice, TOOL_CHOICE_REQUIRED);
+    CHECK_INT(r.n_tools, 1);
+    CHECK_STR(r.tool_names[0], "get-time_2");
+    CHECK_INT(cJSON_GetArraySize(r.tools), 1);
+    CHECK_STR(tool_name(cJSON_GetArrayItem(r.tools, 0)), "get-time_2");
+    chat_request_free(&r);
+  }
+  if (EXPECT_OK("{" BASE TOOLS ",'tool_choice':{'type':'allowed_tools',"
+                "'allowed_tools':{'mode':'auto','tools':[{'type':'function',"
+                "'name':'get_weather'},{'type':'function','function':"
+                "{'name':'get-time_2'}}]}}}", &r) == 0) {
+    CHECK_INT(r.tool_choice, TOOL_CHOICE_AUTO);
+    CHECK_INT(r.n_tools, 2);
+    chat_request_free(&r);
+  }
+  EXPECT_ERR("{" BASE TOOLS ",'tool_choice':{'type':'allowed_tools'}}", 400,
+             "tool_choice.allowed_tools");
+  EXPECT_ERR("{" BASE TOOLS ",'tool_choice':{'type':'allowed_tools',"
+             "'allowed_tools':{'tools':[]}}}", 400, "tool_choice.allowed_tools.mode");
+  EXPECT_ERR("{" BASE TOOLS ",'tool_choice':{'type':'allowed_tools',"
+             "'allowed_tools':{'mode':'none','tools':[" TIME "]}}}", 400,
+             "tool_choice.allowed_tools.mode");
+  EXPECT_ERR("{" BASE TOOLS ",'tool_choice':{'type':'allowed_tools',"
+             "'allowed_tools':{'mode':'auto','tools':[]}}}", 400,
+             "tool_choice.allowed_tools.tools");
+  EXPECT_ERR("{" BASE TOOLS ",'tool_choice':{'type':'allowed_tools',"
+             "'allowed_tools':{'mode':'auto'}}}", 400,
+             "tool_choice.allowed_tools.tools");
+  EXPECT_ERR("{" BASE TOOLS ",'tool_choice':{'type':'allowed_tools',"
+             "'allowed_tools':{'mode':'auto','tools':[" TIME ",{'type':'function',"
+             "'function':{'name':'zzz'}}]}}}", 400,
+             "tool_choice.allowed_tools.tools[1]");
+  EXPECT_ERR("{" BASE TOOLS ",'tool_choice':{'type':'allowed_tools',"
+             "'allowed_tools':{'mode':'auto','tools':[{'type':'mcp','name':'x'}]}}}",
+             400, "tool_choice.allowed_tools.tools[0].type");
+  EXPECT_ERR("{" BASE TOOLS ",'tool_choice':{'type':'allowed_tools',"
+             "'allowed_tools':{'mode':'auto','tools':[{'type':'function'}]}}}",
+             400, "tool_choice.allowed_tools.tools[0].name");
+  EXPECT_ERR("{" BASE ",'tool_choice':{'type':'allowed_tools',"
+             "'allowed_tools':{'mode':'auto','tools':[" TIME "]}}}", 400,
+             "tool_choice");
+
+  TEST("tool_choice wins over function_call");
+  if (EXPECT_OK("{" BASE TOOLS ",'tool_choice':'required','function_call':'bogus'}",
+                &r) == 0) {
+    CHECK_INT(r.tool_choice, TOOL_CHOICE_REQUIRED);
+    chat_request_free(&r);
+  }
+
+  TEST("parallel_tool_calls");
+  if (EXPECT_OK("{" BASE TOOLS ",'parallel_tool_calls':false}", &r) == 0) {
+    CHECK_INT(r.parallel_tool_calls, 0);
+    chat_request_free(&r);
+  }
+  if (EXPECT_OK("{" BASE ",'parallel_tool_calls':null}", &r) == 0) {
+    CHECK_INT(r.parallel_tool_calls, 1);
+    chat_request_free(&r);
+  }
+  EXPECT_ERR("{" BASE ",'parallel_tool_calls':'no'}", 400, "parallel_tool_calls");
+#undef TOOLS
+}
+
+static void test_response_format(void) {
+  struct chat_request r;
+
+  TEST("response_format text and json_object");
+  if (EXPECT_OK("{" BASE ",'response_format':{'type':'text'}}", &r) == 0) {
+    CHECK_INT(r.response_kind, RESPONSE_TEXT);
+    chat_request_free(&r);
+  }
+  if (EXPECT_OK("{" BASE ",'response_format':null}", &r) == 0) {
+    CHECK_INT(r.response_kind, RESPONSE_TEXT);
+    chat_request_free(&r);
+  }
+  if (EXPECT_OK("{" BASE ",'response_format':{'type':'json_object'}}", &r) == 0) {
+    CHECK_INT(r.response_kind, RESPONSE_JSON_OBJECT);
+    CHECK(r.json_schema == NULL && r.json_schema_name == NULL);
+    chat_request_free(&r);
+  }
+
+  TEST("response_format json_schema");
+  if (EXPECT_OK("{" BASE ",'response_format':{'type':'json_schema','json_schema':"
+                "{'name':'weather','description':'A report','strict':true,"
+                "'schema':{'type':'object','properties':{'t':{'type':'number'}}}}}}",
+                &r) == 0) {
+    CHECK_INT(r.response_kind, RESPONSE_JSON_SCHEMA);
+    CHECK_STR(r.json_schema_name, "weather");
+    CHECK_STR(r.json_schema_description, "A report");
+    CHECK_INT(r.json_strict, 1);
+    char *t = cJSON_PrintUnformatted(r.json_schema);
+    CHECK_STR(t, "{\"type\":\"object\",\"properties\":{\"t\":{\"type\":\"number\"}}}");
+    free(t);
+    chat_request_free(&r);
+    CHECK(r.json_schema == NULL && r.json_schema_name == NULL &&
+          r.json_schema_description == NULL);
+  }
+  if (EXPECT_OK("{" BASE ",'response_format':{'type':'json_schema','json_schema':"
+                "{'name':'n','strict':null}}}", &r) == 0) {
+    CHECK_INT(r.json_strict, 0);
+    CHECK(r.json_schema == NULL && r.json_schema_description == NULL);
+    chat_request_free(&r);
+  }
+  EXPECT_ERR("{" BASE ",'response_format':'json'}", 400, "response_format");
+  EXPECT_ERR("{" BASE ",'response_format':{}}", 400, "response_format.type");
+  EXPECT_ERR("{" BASE ",'response_format':{'type':'xml'}}", 400,
+             "response_format.type");
+  EXPECT_ERR("{" BASE ",'response_format':{'type':5}}", 400,
+             "response_format.type");
+  EXPECT_ERR("{" BASE ",'response_format':{'type':'json_schema'}}", 400,
+             "response_format.json_schema");
+  EXPECT_ERR("{" BASE ",'response_format':{'type':'json_schema','json_schema':[]}}",
+             400, "response_format.json_schema");
+  EXPECT_ERR("{" BASE ",'response_format':{'type':'json_schema','json_schema':{}}}",
+             400, "response_format.json_schema.name");
+  EXPECT_ERR("{" BASE ",'response_format':{'type':'json_schema','json_schema':"
+             "{'name':'a b'}}}", 400, "response_format.json_schema.name");
+  EXPECT_ERR("{" BASE ",'response_format':{'type':'json_schema','json_schema':"
+             "{'name':'a','schema':'{}'}}}", 400,
+             "response_format.json_schema.schema");
+  EXPECT_ERR("{" BASE ",'response_format':{'type':'json_schema','json_schema':"
+             "{'name':'a','strict':1}}}", 400, "response_format.json_schema.strict");
+  EXPECT_ERR("{" BASE ",'response_format':{'type':'json_schema','json_schema':"
+             "{'name':'a','description':false}}}", 400,
+             "response_format.json_schema.description");
+}
+
+static void test_reasoning_effort(void) {
+  struct chat_request r;
+  char body[512];
+
+  TEST("reasoning_effort turns thinking on or off");
+  static const struct {
+    const char *model, *effort;
+    int thinking;
+  } cases[] = {
+      {"deepseek-v3.1", "low", 1},       {"deepseek-v3.1", "medium", 1},
+      {"deepseek-v3.1", "high", 1},      {"deepseek-chat", "xhigh", 1},
+      {"deepseek-chat", "max", 1},       {"deepseek-v3.1", "none", 0},
+      {"deepseek-v3.1", "minimal", 0},   {"deepseek-reasoner", "none", 0},
+      {"deepseek-reasoner", "minimal", 0}, {"deepseek-reasoner", "low", 1},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    snprintf(body, sizeof body, "{'model':'%s','messages':[{'role':'user',"
+             "'content':'Hi'}],'reasoning_effort':'%s'}", cases[i].model,
+             cases[i].effort);
+    if (EXPECT_OK(body, &r) == 0) {
+      CHECK_INT(r.thinking, cases[i].thinking);
+      chat_request_free(&r);
+    }
+  }
+
+  TEST("deepseek-reasoner thinks by default; null is absent");
+  if (EXPECT_OK("{'model':'deepseek-reasoner','messages':[{'role':'user',"
+                "'content':'Hi'}]}", &r) == 0) {
+    CHECK_INT(r.thinking, 1);
+    CHECK_STR(r.model, "deepseek-reasoner");
+    chat_request_free(&r);
+  }
+  if (EXPECT_OK("{'model':'deepseek-reasoner','messages':[{'role':'user',"
+                "'content':'Hi'}],'reasoning_effort':null}", &r) == 0) {
+    CHECK_INT(r.thinking, 1);
+    chat_request_free(&r);
+  }
+  if (EXPECT_OK("{" BASE ",'reasoning_effort':null}", &r) == 0) {
     CHECK_INT(r.thinking, 0);
     chat_request_free(&r);
   }
+
+  TEST("thinking is kept with tools");
+  if (EXPECT_OK("{" BASE ",'reasoning_effort':'high','tools':[" TIME "]}", &r) == 0) {
+    CHECK_INT(r.thinking, 1);
+    CHECK(chat_request_tools_active(&r));
+    chat_request_free(&r);
+  }
+
+  TEST("reasoning_effort validation");
+  EXPECT_ERR("{" BASE ",'reasoning_effort':'extreme'}", 400, "reasoning_effort");
+  EXPECT_ERR("{" BASE ",'reasoning_effort':'High'}", 400, "reasoning_effort");
+  EXPECT_ERR("{" BASE ",'reasoning_effort':1}", 400, "reasoning_effort");
 }
 
 static void test_prediction_body(void) {
@@ -611,5 +1050,9 @@ void suite_chat_request(void) {
   test_numbers();
   test_stream_stop();
   test_unsupported_and_ignored();
+  test_tools();
+  test_tool_choice();
+  test_response_format();
+  test_reasoning_effort();
   test_prediction_body();
 }

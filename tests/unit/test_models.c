@@ -27,12 +27,21 @@ void suite_models(void) {
     CHECK(models_resolve(names[i], "acme/my-model") == a);
   }
 
+  TEST("deepseek-reasoner turns thinking on");
+  a = models_resolve("deepseek-reasoner", CONF);
+  CHECK(a != NULL);
+  if (a) {
+    CHECK_STR(a->id, "deepseek-reasoner");
+    CHECK_INT(a->thinking, 1);
+  }
+  CHECK(models_resolve("deepseek-reasoner", "acme/my-model") == a);
+  CHECK(models_resolve("DeepSeek-Reasoner", CONF) == NULL);
+
   TEST("resolve unknown names");
   CHECK(models_resolve("gpt-4o", CONF) == NULL);
   CHECK(models_resolve("", CONF) == NULL);
   CHECK(models_resolve("DeepSeek-Chat", CONF) == NULL);
   CHECK(models_resolve("deepseek-v3.1 ", CONF) == NULL);
-  CHECK(models_resolve("deepseek-reasoner", CONF) == NULL);
   CHECK(models_resolve(NULL, CONF) == NULL);
   CHECK(models_resolve("acme/my-model", CONF) == NULL);
 
@@ -54,6 +63,7 @@ void suite_models(void) {
   s = models_list_json(CONF);
   CHECK_STR(s, "{\"object\":\"list\",\"data\":[" OBJ("deepseek-v3.1", "deepseek-ai")
                "," OBJ("deepseek-chat", "deepseek-ai") ","
+               OBJ("deepseek-reasoner", "deepseek-ai") ","
                OBJ("deepseek-ai/deepseek-v3.1", "deepseek-ai") "]}");
   free(s);
   s = models_list_json(NULL);
@@ -63,8 +73,8 @@ void suite_models(void) {
   TEST("list, other configured model");
   s = models_list_json("acme/my-model");
   CHECK_STR(s, "{\"object\":\"list\",\"data\":[" OBJ("deepseek-v3.1", "acme")
-               "," OBJ("deepseek-chat", "acme") ","
-               OBJ("deepseek-ai/deepseek-v3.1", "acme") ","
+               "," OBJ("deepseek-chat", "acme") "," OBJ("deepseek-reasoner", "acme")
+               "," OBJ("deepseek-ai/deepseek-v3.1", "acme") ","
                OBJ("acme/my-model", "acme") "]}");
   free(s);
   s = models_list_json("bare-name");
@@ -74,6 +84,9 @@ void suite_models(void) {
   TEST("get");
   s = models_get_json("deepseek-chat", CONF);
   CHECK_STR(s, OBJ("deepseek-chat", "deepseek-ai"));
+  free(s);
+  s = models_get_json("deepseek-reasoner", CONF);
+  CHECK_STR(s, OBJ("deepseek-reasoner", "deepseek-ai"));
   free(s);
   s = models_get_json("acme/my-model", "acme/my-model");
   CHECK_STR(s, OBJ("acme/my-model", "acme"));
