@@ -1,0 +1,818 @@
+// A fake Replicate predictions API, written from shared/docs/replicate-api.md (§9).
+//
+// Module use (tests run in-process with the fake):
+//   import { startFake } from './fake-replicate.mjs';
+//   const fake = await startFake({ tokens: ['r8_good'] });
+//   fake.script({ output: ['Hel', 'lo'], polls: 2 });    // next prediction
+//   ... drive the proxy against fake.url ...
+//   fake.creates()[0].body.input                         // what the proxy sent
+//   await fake.close();
+//
+// Standalone (manual runs, benchmarks):
+//   node tests/fake-replicate.mjs --port 8080 [--stream-port 8081] [--host 127.0.0.1]
+//        [--tokens r8_a,r8_b] [--scenario '{"tokenDelay":20}'] [--stream-hold MS]
+//        [--raw-streams] [--no-log] [--quiet]
+//   control routes on the API port: POST /_fake/script (a scenario or an array),
+//   POST /_fake/default, POST /_fake/reset, POST /_fake/tokens (array or null),
+//   GET /_fake/log, GET /_fake/stats.
+//
+// Two servers, as Replicate has: the API (creates, get, cancel, model) and a stream
+// server on another port whose URLs have another shape (/v1/streams/<token>).
+//
+// Scenario (all optional; applies to one prediction, queued with script()):
+//   output          array of string chunks (default DEFAULT_OUTPUT), or a function
+//                   (input, body) => array; or use tokenCount + token (benchmarks).
+//   outputShape     'array' (default) | 'string' (output joined into one string).
+//   metrics         object merged over the default terminal metrics
+//                   {predict_time, total_time, input_token_count: 12,
+//                    output_token_count: <number of chunks>, ...};
+//                   null: only predict_time/total_time (no token counts);
+//                   false: no metrics key at all.
+//   syncStatus      reply to a create sent with `Prefer: wait`:
+//                   'processing' (default, the real behaviour: full output, no metrics),
+//                   'starting' (no output) or 'terminal' (final status + metrics).
+//                   Without `Prefer` the reply is always 'starting'.
+//   polls           the Nth GET returns the terminal state (default 1); earlier GETs
+//                   return 'processing' (or 'starting' for the first startingPolls).
+//   startingPolls   how many of the non-terminal GETs say 'starting' (default 0).
+//   terminalAfterMs instead of polls: terminal once this long after the create.
+//   createDelay     ms before the create is answered; pollDelay: ms before each GET.
+//   status          final status: 'succeeded' (default), 'failed', 'canceled', 'aborted'.
+//   error           error text for 'failed' (default "E1001 out of memory").
+//   http            {status, body, headers}: answer the create with this HTTP reply
+//                   (body: object → JSON, string → as is; default body per status, §6).
+//   getHttp         same for GETs of this prediction.
+//   dataRemoved     terminal reply has data_removed: true, output null, input {}.
+//   model, version  reported model (default the requested one) and version ('hidden').
+//   match           string (prompt must contain it) or function(body) → bool: only a
+//                   create that matches takes this scenario from the queue.
+//   Streams (GET urls.stream):
+//   noStream        no urls.stream in the prediction.
+//   firstTokenDelay ms after `: hi` before the first output event (cold start).
+//   tokenDelay      ms between output events.
+//   dropAfter       destroy the connection after this many output events (no `done`).
+//   holdAfterDone   ms the connection is held open after `done` before
+//                   `:408: 408 Request Timeout` and close (default opts.streamHoldMs,
+//                   30000); clients must close on `done`, not wait for EOF.
+//   streamExtras    also send a `retry:` line and a `logs` event (to be ignored).
+//   streamAuth      require Authorization on the stream (default false).
+//   rawStream       write the stream straight to the socket (Connection: close, no
+//                   chunked encoding; cheaper); default opts.rawStreams (false).
+//
+// The request log (fake.log): {seq, server:'api'|'stream', kind, method, path,
+// headers (lower-case), rawBody, body (parsed JSON or undefined), time (ms),
+// predictionId, status (the status code answered)}; stream entries also get
+// doneAt, closedAt and closedBy ('client'|'server'|'drop').
+
+import http from 'node:http';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+
+export const DEFAULT_OUTPUT = ['Hello', '!', ' How can', ' I help', ' you', ' today?', ''];
+export const DEFAULT_MODEL = 'deepseek-ai/deepseek-v3.1';
+
+const TERMINAL = new Set(['succeeded', 'failed', 'canceled', 'aborted']);
+const CREATE_KEYS = new Set(['input', 'stream', 'webhook', 'webhook_events_filter', 'webhook_completed']);
+// The model's declared inputs (replicate-api.md §7) and their JSON types.
+export const INPUT_SCHEMA = {
+  prompt: 'string',
+  thinking: 'thinking',
+  max_tokens: 'integer',
+  temperature: 'number',
+  top_p: 'number',
+  presence_penalty: 'number',
+  frequency_penalty: 'number',
+};
+
+export const ERROR_BODIES = {
+  400: { detail: 'Bad request', status: 400 },
+  401: { title: 'Unauthenticated', detail: 'You did not pass a valid authentication token', status: 401 },
+  402: {
+    title: 'Billing required',
+    detail: 'You need to set up billing to run this model. Go to https://replicate.com/account/billing#billing to set it up. If you have recently set up billing, please wait a few minutes before trying again.',
+    status: 402,
+  },
+  403: { title: 'Forbidden', detail: 'You do not have permission to perform this action.', status: 403 },
+  404: { detail: 'The requested resource could not be found.', status: 404 },
+  422: { title: 'Input validation failed', detail: '- input: prompt is required\n', status: 422 },
+  429: { detail: 'Request was throttled. Expected available in 1 second.', status: 429 },
+  500: { detail: 'Internal server error', status: 500 },
+  502: { detail: 'Bad gateway', status: 502 },
+  503: { detail: 'Service unavailable', status: 503 },
+};
+
+const ALNUM = 'abcdefghijklmnopqrstuvwxyz0123456789';
+function randomId(len) {
+  const b = randomBytes(len);
+  let s = '';
+  for (let i = 0; i < len; i++) s += ALNUM[b[i] % 36];
+  return s;
+}
+
+function iso(ms) {
+  return new Date(ms).toISOString().replace('Z', '123Z'); // microsecond-ish precision, as Replicate
+}
+
+function problem(status, extra) {
+  return { ...(ERROR_BODIES[status] ?? { detail: `HTTP ${status}`, status }), ...extra };
+}
+
+// One SSE event; data lines split on any line break (the SSE way to carry "\n").
+export function sseEvent(type, id, data) {
+  const lines = String(data).split(/\r\n|\r|\n/);
+  let s = `event: ${type}\nid: ${id}\n`;
+  for (const l of lines) s += `data: ${l}\n`;
+  return s + '\n';
+}
+
+function parseDuration(s) {
+  const m = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s?)?$/.exec(String(s).trim());
+  if (!m || (!m[1] && !m[2] && !m[3])) return null;
+  return ((+m[1] || 0) * 3600 + (+m[2] || 0) * 60 + (+m[3] || 0)) * 1000;
+}
+
+export async function startFake(opts = {}) {
+  const host = opts.host ?? '127.0.0.1';
+  const state = {
+    tokens: opts.tokens ? new Set(opts.tokens) : null, // null: any non-empty token
+    queue: [],
+    defaultScenario: opts.defaultScenario ?? {},
+    models: new Set(opts.models ?? [DEFAULT_MODEL]),
+    logEnabled: opts.log !== false,
+    streamHoldMs: opts.streamHoldMs ?? 30000,
+    rawStreams: !!opts.rawStreams,
+  };
+  const log = [];
+  const predictions = new Map(); // id → prediction
+  const streamTokens = new Map(); // stream token → prediction
+  const cancels = []; // prediction ids, in order
+  const unknownInputKeys = []; // {predictionId, key}
+  const sockets = new Set();
+  const timers = new Set();
+  const openStreams = new Set();
+  let seq = 0;
+
+  function later(ms, fn) {
+    const t = setTimeout(() => { timers.delete(t); fn(); }, ms);
+    timers.add(t);
+    return t;
+  }
+  function clearLater(t) { if (t) { clearTimeout(t); timers.delete(t); } }
+
+  function record(entry) {
+    entry.seq = ++seq;
+    if (state.logEnabled) log.push(entry);
+    return entry;
+  }
+
+  // ---------------------------------------------------------------- servers
+  const api = http.createServer({ keepAliveTimeout: 60000, requestTimeout: 0 }, (req, res) => handle(req, res, 'api'));
+  const stream = http.createServer({ keepAliveTimeout: 60000, requestTimeout: 0 }, (req, res) => handle(req, res, 'stream'));
+  for (const srv of [api, stream]) {
+    srv.maxHeadersCount = 200;
+    srv.on('connection', (sock) => {
+      sockets.add(sock);
+      sock.setNoDelay(true);
+      sock.on('close', () => sockets.delete(sock));
+    });
+  }
+  await Promise.all([
+    new Promise((ok, ko) => { api.once('error', ko); api.listen(opts.port ?? 0, host, 4096, ok); }),
+    new Promise((ok, ko) => { stream.once('error', ko); stream.listen(opts.streamPort ?? 0, host, 4096, ok); }),
+  ]);
+  const url = `http://${host}:${api.address().port}`;
+  const streamUrl = `http://${host}:${stream.address().port}`;
+
+  function handle(req, res, server) {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      const rawBody = Buffer.concat(chunks).toString('utf8');
+      let body;
+      if (rawBody.length) { try { body = JSON.parse(rawBody); } catch { body = undefined; } }
+      const path = req.url.split('?')[0];
+      const entry = {
+        server, kind: 'other', method: req.method, path, url: req.url,
+        headers: { ...req.headers }, rawBody, body, time: Date.now(), predictionId: null, status: null,
+      };
+      const send = (status, obj, headers = {}) => {
+        entry.status = status;
+        if (res.destroyed) return;
+        const text = typeof obj === 'string' ? obj : JSON.stringify(obj);
+        const h = {
+          'content-type': status >= 400 && typeof obj !== 'string' ? 'application/problem+json' : 'application/json; charset=UTF-8',
+        };
+        for (const [k, v] of Object.entries(headers)) h[k.toLowerCase()] = v;
+        h['content-length'] = Buffer.byteLength(text);
+        res.writeHead(status, h);
+        res.end(text);
+      };
+      try {
+        if (server === 'stream') return handleStream(req, res, entry, send);
+        return handleApi(req, res, entry, send);
+      } catch (e) {
+        send(500, { detail: `fake-replicate bug: ${e.stack}`, status: 500 });
+      } finally {
+        record(entry);
+      }
+    });
+  }
+
+  function auth(req) {
+    const h = req.headers.authorization;
+    if (!h) return null;
+    const m = /^(Bearer|Token) (.+)$/.exec(h);
+    if (!m) return null;
+    const token = m[2].trim();
+    if (!token) return null;
+    if (state.tokens && !state.tokens.has(token)) return null;
+    return token;
+  }
+
+  const RL = (remaining) => ({ 'ratelimit-remaining': String(remaining), 'ratelimit-reset': '1' });
+
+  function handleApi(req, res, entry, send) {
+    const { method, path } = entry;
+    // Control routes (standalone mode; also usable in-process).
+    if (path.startsWith('/_fake/')) {
+      entry.kind = 'control';
+      return control(method, path, entry.body, send);
+    }
+    let m;
+    const route = (re) => (m = re.exec(path));
+    if (method === 'POST' && route(/^\/v1\/models\/([^/]+)\/([^/]+)\/predictions$/)) {
+      entry.kind = 'create';
+      if (!auth(req)) return send(401, problem(401));
+      const model = `${decodeURIComponent(m[1])}/${decodeURIComponent(m[2])}`;
+      if (!state.models.has(model)) return send(404, problem(404));
+      return create(req, res, entry, send, { model, allowVersion: false });
+    }
+    if (method === 'POST' && route(/^\/v1\/deployments\/([^/]+)\/([^/]+)\/predictions$/)) {
+      entry.kind = 'create';
+      if (!auth(req)) return send(401, problem(401));
+      return create(req, res, entry, send, { model: `${m[1]}/${m[2]}`, allowVersion: false, deployment: `${m[1]}/${m[2]}` });
+    }
+    if (method === 'POST' && path === '/v1/predictions') {
+      entry.kind = 'create';
+      if (!auth(req)) return send(401, problem(401));
+      return create(req, res, entry, send, { model: null, allowVersion: true });
+    }
+    if (method === 'GET' && route(/^\/v1\/predictions\/([^/]+)$/)) {
+      entry.kind = 'get';
+      entry.predictionId = m[1];
+      if (!auth(req)) return send(401, problem(401));
+      const p = predictions.get(m[1]);
+      if (!p) return send(404, problem(404));
+      p.gets++;
+      const reply = () => {
+        if (p.scenario.getHttp) return sendScripted(send, p.scenario.getHttp);
+        advanceOnGet(p);
+        send(200, view(p), RL(2999));
+      };
+      const d = p.scenario.pollDelay ?? 0;
+      if (d > 0) return later(d, reply);
+      return reply();
+    }
+    if (method === 'POST' && route(/^\/v1\/predictions\/([^/]+)\/cancel$/)) {
+      entry.kind = 'cancel';
+      entry.predictionId = m[1];
+      if (!auth(req)) return send(401, problem(401));
+      const p = predictions.get(m[1]);
+      if (!p) return send(404, problem(404));
+      cancels.push(p.id);
+      cancel(p);
+      return send(200, view(p), RL(2999));
+    }
+    if (method === 'GET' && route(/^\/v1\/models\/([^/]+)\/([^/]+)$/)) {
+      entry.kind = 'model';
+      if (!auth(req)) return send(401, problem(401));
+      const model = `${m[1]}/${m[2]}`;
+      if (!state.models.has(model)) return send(404, problem(404));
+      return send(200, modelObject(model), RL(2999));
+    }
+    return send(404, problem(404));
+  }
+
+  function sendScripted(send, h) {
+    const status = h.status ?? 500;
+    let body = h.body === undefined ? problem(status) : h.body;
+    const headers = { ...(h.headers ?? {}) };
+    if (typeof body === 'string' && !Object.keys(headers).some((k) => k.toLowerCase() === 'content-type')) {
+      headers['Content-Type'] = 'application/json; charset=UTF-8';
+    }
+    send(status, body, headers);
+  }
+
+  function takeScenario(body) {
+    const prompt = body?.input?.prompt;
+    const i = state.queue.findIndex((s) => {
+      if (s.match === undefined) return true;
+      if (typeof s.match === 'function') return !!s.match(body);
+      return typeof prompt === 'string' && prompt.includes(s.match);
+    });
+    if (i < 0) return { ...state.defaultScenario };
+    return state.queue.splice(i, 1)[0];
+  }
+
+  function validateCreate(body, { allowVersion }) {
+    const errs = [];
+    const fields = [];
+    if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+      return { status: 400, body: { detail: 'Request body must be a JSON object', status: 400 } };
+    }
+    if (allowVersion && body.version === undefined) {
+      errs.push('- version is required');
+      fields.push({ type: 'required', field: '(root)', description: 'version is required' });
+    }
+    for (const k of Object.keys(body)) {
+      if (CREATE_KEYS.has(k) || (allowVersion && k === 'version')) continue;
+      errs.push(`- Additional property ${k} is not allowed`);
+      fields.push({ type: 'additional_property_not_allowed', field: '(root)', description: `Additional property ${k} is not allowed` });
+    }
+    const input = body.input;
+    if (input === undefined) {
+      errs.push('- input is required');
+      fields.push({ type: 'required', field: '(root)', description: 'input is required' });
+    } else if (input === null || typeof input !== 'object' || Array.isArray(input)) {
+      errs.push('- input: Invalid type. Expected: object');
+      fields.push({ type: 'invalid_type', field: 'input', description: 'Invalid type. Expected: object' });
+    } else {
+      if (input.prompt === undefined) {
+        errs.push('- input: prompt is required');
+        fields.push({ type: 'required', field: 'input', description: 'prompt is required' });
+      }
+      for (const [k, v] of Object.entries(input)) {
+        const t = INPUT_SCHEMA[k];
+        if (!t) continue; // unknown keys are ignored (recorded by the caller)
+        let ok;
+        if (t === 'string') ok = typeof v === 'string';
+        else if (t === 'integer') ok = Number.isInteger(v);
+        else if (t === 'number') ok = typeof v === 'number' && Number.isFinite(v);
+        else if (t === 'thinking') ok = v === 'medium' || v === 'None';
+        if (!ok) {
+          const d = t === 'thinking' ? 'input.thinking must be one of the following: "medium", "None"' : `Invalid type. Expected: ${t}, given: ${v === null ? 'null' : typeof v}`;
+          errs.push(`- input.${k}: ${d}`);
+          fields.push({ type: t === 'thinking' ? 'enum' : 'invalid_type', field: `input.${k}`, description: d });
+        }
+      }
+    }
+    if (!errs.length) return null;
+    return {
+      status: 422,
+      body: { detail: errs.join('\n') + '\n', status: 422, title: 'Input validation failed', invalid_fields: fields },
+    };
+  }
+
+  function create(req, res, entry, send, route) {
+    if (entry.rawBody.length && entry.body === undefined) {
+      return send(400, { detail: 'Invalid JSON in request body', status: 400 });
+    }
+    const prefer = req.headers.prefer;
+    if (prefer !== undefined && !/^wait(=([1-9]|[1-9][0-9]|60))?$/.test(prefer)) {
+      return send(422, { detail: `- Prefer: Does not match pattern '^wait(=([1-9]|[1-9][0-9]|60))?$'\n`, status: 422, title: 'Invalid request' });
+    }
+    const bad = validateCreate(entry.body, route);
+    if (bad) return send(bad.status, bad.body);
+    const body = entry.body;
+    const scenario = takeScenario(body);
+    entry.scenario = scenario;
+    const reply = () => {
+      if (scenario.http) return sendScripted(send, scenario.http);
+      const p = newPrediction(body, scenario, route, req);
+      entry.predictionId = p.id;
+      const headers = RL(599);
+      if (prefer !== undefined) headers['Preference-Applied'] = prefer;
+      if (prefer !== undefined) {
+        const sync = scenario.syncStatus ?? 'processing';
+        if (sync === 'terminal') finalize(p);
+        else if (sync === 'processing') { p.status = 'processing'; p.startedAt = p.createdAt + 1; p.visible = p.chunks.length; }
+        else p.status = 'starting';
+      }
+      send(201, view(p), headers);
+    };
+    const d = scenario.createDelay ?? 0;
+    if (d > 0) return later(d, reply);
+    return reply();
+  }
+
+  function newPrediction(body, scenario, route, req) {
+    const id = randomId(26);
+    const input = body.input;
+    let chunks;
+    if (typeof scenario.output === 'function') chunks = scenario.output(input, body);
+    else if (Array.isArray(scenario.output)) chunks = scenario.output;
+    else if (scenario.tokenCount !== undefined) chunks = Array.from({ length: scenario.tokenCount }, () => scenario.token ?? ' tok');
+    else chunks = DEFAULT_OUTPUT;
+    chunks = chunks.map(String);
+    const unknown = Object.keys(input).filter((k) => !INPUT_SCHEMA[k]);
+    for (const key of unknown) unknownInputKeys.push({ predictionId: id, key });
+    const p = {
+      id,
+      scenario,
+      input,
+      model: scenario.model ?? route.model ?? (typeof body.version === 'string' && body.version.includes('/') ? body.version.split(':')[0] : 'replicate/unknown'),
+      version: scenario.version ?? (route.allowVersion ? String(body.version).split(':').pop() : 'hidden'),
+      deployment: route.deployment,
+      chunks,
+      visible: 0, // chunks visible in non-terminal replies
+      status: 'starting',
+      error: null,
+      createdAt: Date.now(),
+      startedAt: null,
+      completedAt: null,
+      gets: 0,
+      streamToken: scenario.noStream ? null : randomId(52),
+      streamActive: 0,
+      streamDone: false,
+      listeners: new Set(), // streams to wake on cancel
+      unknownInputKeys: unknown,
+      webhook: body.webhook,
+      deadline: null,
+    };
+    const ca = req.headers['cancel-after'];
+    if (ca !== undefined) {
+      const ms = parseDuration(ca);
+      if (ms !== null) p.deadline = iso(p.createdAt + ms);
+    }
+    predictions.set(id, p);
+    if (p.streamToken) streamTokens.set(p.streamToken, p);
+    return p;
+  }
+
+  function finalize(p, status) {
+    if (TERMINAL.has(p.status)) return;
+    const s = p.scenario;
+    p.status = status ?? s.status ?? 'succeeded';
+    p.startedAt ??= p.createdAt + 1;
+    p.completedAt = Date.now();
+    if (p.status === 'succeeded') p.visible = p.chunks.length;
+    if (p.status === 'failed') p.error = s.error ?? 'E1001 out of memory';
+    for (const l of p.listeners) l();
+  }
+
+  function cancel(p) {
+    if (TERMINAL.has(p.status)) return;
+    finalize(p, 'canceled');
+  }
+
+  function advanceOnGet(p) {
+    if (TERMINAL.has(p.status)) return;
+    const s = p.scenario;
+    const due = s.terminalAfterMs !== undefined ? Date.now() - p.createdAt >= s.terminalAfterMs : p.gets >= (s.polls ?? 1);
+    if (due && !p.streamActive) return finalize(p);
+    if (p.gets <= (s.startingPolls ?? 0) && !p.streamActive) { p.status = 'starting'; return; }
+    p.status = 'processing';
+    p.startedAt ??= Date.now();
+    if (!p.streamActive && s.terminalAfterMs === undefined) {
+      // output grows poll by poll (already complete after a 'processing' sync reply)
+      p.visible = Math.max(p.visible, Math.floor((p.chunks.length * p.gets) / Math.max(s.polls ?? 1, 1)));
+    }
+  }
+
+  function view(p) {
+    const s = p.scenario;
+    const terminal = TERMINAL.has(p.status);
+    const removed = terminal && s.dataRemoved;
+    let output = null;
+    if (removed || p.status === 'starting') output = null;
+    else if (p.status === 'succeeded') output = p.chunks.slice();
+    else if (p.status === 'processing') output = p.chunks.slice(0, p.visible);
+    else output = p.visible > 0 ? p.chunks.slice(0, p.visible) : null; // failed/canceled/aborted
+    if (output && s.outputShape === 'string') output = output.join('');
+    const o = {
+      id: p.id,
+      model: p.model,
+      version: p.version,
+      input: removed ? {} : p.input,
+      logs: removed ? '' : (p.status === 'starting' ? '' : 'Loading model...\n'),
+      output,
+      data_removed: !!removed,
+      error: p.error,
+      source: 'api',
+      status: p.status,
+      created_at: iso(p.createdAt),
+    };
+    if (p.startedAt) o.started_at = iso(p.startedAt);
+    if (terminal) o.completed_at = iso(p.completedAt);
+    if (p.deadline) o.deadline = p.deadline;
+    if (p.deployment) o.deployment = p.deployment;
+    if (p.webhook) o.webhook = p.webhook;
+    o.urls = {
+      cancel: `${url}/v1/predictions/${p.id}/cancel`,
+      get: `${url}/v1/predictions/${p.id}`,
+      web: `https://replicate.com/p/${p.id}`,
+    };
+    if (p.streamToken) o.urls.stream = `${streamUrl}/v1/streams/${p.streamToken}`;
+    if (terminal && s.metrics !== false) {
+      const secs = Math.max(0.001, (p.completedAt - p.createdAt) / 1000);
+      const base = { predict_time: +(secs * 0.9).toFixed(6), total_time: +secs.toFixed(6) };
+      if (s.metrics !== null && p.status === 'succeeded') {
+        Object.assign(base, {
+          input_token_count: 12,
+          output_token_count: p.chunks.length,
+          time_to_first_token: 0.05,
+          tokens_per_second: 42.5,
+        }, s.metrics ?? {});
+      } else if (s.metrics) {
+        Object.assign(base, s.metrics);
+      }
+      o.metrics = base;
+    }
+    return o;
+  }
+
+  function modelObject(model) {
+    const [owner, name] = model.split('/');
+    return {
+      url: `https://replicate.com/${model}`,
+      owner,
+      name,
+      description: 'Latest hybrid thinking model from Deepseek',
+      visibility: 'public',
+      github_url: null,
+      paper_url: null,
+      license_url: null,
+      run_count: 123456,
+      cover_image_url: null,
+      default_example: null,
+      is_official: true,
+      latest_version: {
+        id: 'f257f380598d0760ba84e7d4b02532d3a45b03ede80096f516e81d68b375aff3',
+        created_at: '2025-08-25T00:00:00.000000Z',
+        cog_version: '0.14.0',
+        openapi_schema: {
+          components: {
+            schemas: {
+              Input: {
+                type: 'object',
+                title: 'Input',
+                properties: {
+                  prompt: { type: 'string', title: 'Prompt', default: 'Why are you better than Deepseek v3?', 'x-order': 0 },
+                  thinking: { enum: ['medium', 'None'], type: 'string', title: 'thinking', default: 'None', 'x-order': 1 },
+                  max_tokens: { type: 'integer', title: 'Max Tokens', default: 1024, 'x-order': 2 },
+                  temperature: { type: 'number', title: 'Temperature', default: 0.1, 'x-order': 3 },
+                  top_p: { type: 'number', title: 'Top P', default: 1, 'x-order': 4 },
+                  presence_penalty: { type: 'number', title: 'Presence Penalty', default: 0, 'x-order': 5 },
+                  frequency_penalty: { type: 'number', title: 'Frequency Penalty', default: 0, 'x-order': 6 },
+                },
+              },
+              Output: { type: 'array', items: { type: 'string' }, title: 'Output', 'x-cog-array-type': 'iterator', 'x-cog-array-display': 'concatenate' },
+            },
+          },
+        },
+      },
+    };
+  }
+
+  // ----------------------------------------------------------------- streams
+  function handleStream(req, res, entry, send) {
+    const m = /^\/v1\/streams\/([a-z0-9]+)$/.exec(entry.path);
+    entry.kind = 'stream';
+    if (req.method !== 'GET' || !m) return send(404, problem(404));
+    const p = streamTokens.get(m[1]);
+    if (!p) return send(404, problem(404));
+    entry.predictionId = p.id;
+    const s = p.scenario;
+    if (s.streamAuth && !auth(req)) return send(401, problem(401));
+    entry.status = 200;
+    // Two ways to send: through http.ServerResponse (chunked, keep-alive: the faithful
+    // default) or straight to the socket (no chunking, Connection: close; about half
+    // the CPU per event, for benchmarks: opts.rawStreams or scenario.rawStream).
+    const raw = s.rawStream ?? state.rawStreams;
+    const sock = req.socket;
+    const out = raw
+      ? {
+        write: (t) => { if (!sock.destroyed) sock.write(t); },
+        end: (t) => { if (!sock.destroyed) sock.end(t); },
+        get destroyed() { return sock.destroyed; },
+      }
+      : {
+        write: (t) => { if (!res.destroyed) res.write(t); },
+        end: (t) => { if (!res.destroyed) res.end(t); },
+        get destroyed() { return res.destroyed; },
+      };
+    const extra = s.streamExtras ? 'retry: 3000\n\n' : '';
+    if (raw) {
+      sock.write('HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n' +
+        `X-Accel-Buffering: no\r\nDate: ${new Date().toUTCString()}\r\nConnection: close\r\n\r\n: hi\n\n${extra}`);
+    } else {
+      res.writeHead(200, {
+        'Content-Type': 'text/event-stream',
+        'Cache-Control': 'no-cache',
+        Connection: 'keep-alive',
+        'X-Accel-Buffering': 'no',
+      });
+      res.write(`: hi\n\n${extra}`);
+    }
+    openStreams.add(res);
+    p.streamActive++;
+    if (p.status === 'starting') { p.status = 'processing'; p.startedAt ??= Date.now(); }
+    const idBase = Math.floor(p.createdAt / 1000);
+    let n = 0; // event sequence
+    let i = 0; // next chunk
+    let timer = null;
+    let finished = false;
+    const replay = TERMINAL.has(p.status); // already over: replay at once
+    const wake = () => { clearLater(timer); timer = null; if (!finished) step(); };
+    p.listeners.add(wake);
+    const cleanup = () => {
+      finished = true;
+      clearLater(timer);
+      p.listeners.delete(wake);
+      openStreams.delete(res);
+    };
+    (raw ? sock : res).on('close', () => {
+      if (entry.closedAt === undefined) {
+        entry.closedAt = Date.now();
+        entry.closedBy ??= 'client';
+      }
+      if (!finished) p.streamActive--;
+      cleanup();
+    });
+    const write = out.write;
+    const end = () => {
+      finished = true;
+      p.streamActive--;
+      p.streamDone = true;
+      if (!TERMINAL.has(p.status)) finalize(p);
+      const st = p.status;
+      if (st === 'failed') {
+        write(sseEvent('error', `${idBase}:${n++}`, JSON.stringify({ detail: p.error })));
+        write(sseEvent('done', `${idBase}:${n++}`, JSON.stringify({ reason: 'error' })));
+      } else if (st === 'canceled' || st === 'aborted') {
+        write(sseEvent('done', `${idBase}:${n++}`, JSON.stringify({ reason: 'canceled' })));
+      } else {
+        write(sseEvent('done', `${idBase}:${n++}`, '{}'));
+      }
+      entry.doneAt = Date.now();
+      p.listeners.delete(wake);
+      const hold = s.holdAfterDone ?? state.streamHoldMs;
+      timer = later(hold, () => {
+        if (out.destroyed) return;
+        entry.closedBy = 'server';
+        out.end(':408: 408 Request Timeout\n\n');
+      });
+      // keep the response in openStreams until it really closes
+    };
+    const step = () => {
+      timer = null;
+      if (finished) return;
+      // canceled (or ended by polls) while streaming: finish at once
+      if (TERMINAL.has(p.status) && p.status !== 'succeeded' && !replay) return end();
+      if (i < p.chunks.length) {
+        if (s.dropAfter !== undefined && i >= s.dropAfter) {
+          entry.closedBy = 'drop';
+          entry.closedAt = Date.now();
+          finished = true;
+          p.streamActive--;
+          p.listeners.delete(wake);
+          sock.destroy();
+          return;
+        }
+        write(sseEvent('output', `${idBase}:${n++}`, p.chunks[i]));
+        i++;
+        if (p.status !== 'succeeded') p.visible = Math.max(p.visible, i);
+        if (s.streamExtras && i === 1) write(sseEvent('logs', `${idBase}:${n++}`, 'generating...'));
+        if (i < p.chunks.length) {
+          timer = later(replay ? 0 : (s.tokenDelay ?? 0), step);
+          return;
+        }
+      }
+      end();
+    };
+    const first = replay ? 0 : (s.firstTokenDelay ?? 0);
+    timer = later(first, step);
+  }
+
+  // ----------------------------------------------------------------- control
+  function control(method, path, body, send) {
+    if (method === 'POST' && path === '/_fake/script') {
+      const list = Array.isArray(body) ? body : [body ?? {}];
+      script(...list);
+      return send(200, { queued: state.queue.length });
+    }
+    if (method === 'POST' && path === '/_fake/default') {
+      state.defaultScenario = body ?? {};
+      return send(200, { ok: true });
+    }
+    if (method === 'POST' && path === '/_fake/reset') { reset(); return send(200, { ok: true }); }
+    if (method === 'POST' && path === '/_fake/tokens') {
+      state.tokens = Array.isArray(body) ? new Set(body) : null;
+      return send(200, { ok: true });
+    }
+    if (method === 'GET' && path === '/_fake/log') return send(200, log);
+    if (method === 'GET' && path === '/_fake/stats') return send(200, stats());
+    return send(404, problem(404));
+  }
+
+  function script(...scenarios) {
+    for (const s of scenarios) state.queue.push({ ...s });
+    return api;
+  }
+
+  function reset() {
+    state.queue.length = 0;
+    log.length = 0;
+    cancels.length = 0;
+    unknownInputKeys.length = 0;
+    for (const [id, p] of predictions) {
+      if (!p.streamActive) { predictions.delete(id); if (p.streamToken) streamTokens.delete(p.streamToken); }
+    }
+  }
+
+  function stats() {
+    return {
+      predictions: predictions.size,
+      openStreams: openStreams.size,
+      queued: state.queue.length,
+      creates: log.filter((e) => e.kind === 'create').length,
+      gets: log.filter((e) => e.kind === 'get').length,
+      cancels: cancels.length,
+      logEntries: log.length,
+    };
+  }
+
+  async function waitFor(pred, timeoutMs = 3000, what = 'condition') {
+    const t0 = Date.now();
+    for (;;) {
+      const v = pred();
+      if (v) return v;
+      if (Date.now() - t0 > timeoutMs) throw new Error(`fake.waitFor timed out after ${timeoutMs} ms: ${what}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
+  async function close() {
+    for (const t of timers) clearTimeout(t);
+    timers.clear();
+    for (const s of sockets) s.destroy();
+    await Promise.all([api, stream].map((srv) => new Promise((r) => srv.close(() => r()))));
+  }
+
+  return {
+    url,
+    streamUrl,
+    log,
+    predictions,
+    cancels,
+    unknownInputKeys,
+    script,
+    reset,
+    stats,
+    waitFor,
+    close,
+    setTokens(list) { state.tokens = list ? new Set(list) : null; },
+    setDefault(s) { state.defaultScenario = s ?? {}; },
+    get queued() { return state.queue.length; },
+    get openStreams() { return openStreams.size; },
+    creates() { return log.filter((e) => e.kind === 'create'); },
+    gets(id) { return log.filter((e) => e.kind === 'get' && (id === undefined || e.predictionId === id)); },
+    streams(id) { return log.filter((e) => e.kind === 'stream' && (id === undefined || e.predictionId === id)); },
+    requests() { return log.filter((e) => e.kind !== 'control'); },
+    prediction(id) { return predictions.get(id); },
+    // The prediction whose (joined) output is `text`, e.g. to find which one backs a choice.
+    predictionByOutput(text) {
+      for (const p of predictions.values()) if (p.chunks.join('') === text) return p;
+      return undefined;
+    },
+  };
+}
+
+// ------------------------------------------------------------------ standalone
+async function main(argv) {
+  const opts = { log: true };
+  let quiet = false;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const next = () => {
+      if (i + 1 >= argv.length) throw new Error(`${a} needs a value`);
+      return argv[++i];
+    };
+    if (a === '--port') opts.port = Number(next());
+    else if (a === '--stream-port') opts.streamPort = Number(next());
+    else if (a === '--host') opts.host = next();
+    else if (a === '--tokens') opts.tokens = next().split(',').filter(Boolean);
+    else if (a === '--scenario') opts.defaultScenario = JSON.parse(next());
+    else if (a === '--stream-hold') opts.streamHoldMs = Number(next());
+    else if (a === '--model') (opts.models ??= [DEFAULT_MODEL]).push(next());
+    else if (a === '--no-log') opts.log = false;
+    else if (a === '--raw-streams') opts.rawStreams = true;
+    else if (a === '--quiet') quiet = true;
+    else if (a === '--help' || a === '-h') {
+      console.log('usage: node fake-replicate.mjs [--port N] [--stream-port N] [--host H] [--tokens a,b] [--scenario JSON] [--stream-hold MS] [--model o/n] [--raw-streams] [--no-log] [--quiet]');
+      return;
+    } else throw new Error(`unknown option ${a}`);
+  }
+  const fake = await startFake(opts);
+  if (!quiet) console.log(`fake-replicate api ${fake.url} stream ${fake.streamUrl}`);
+  const stop = async () => { await fake.close(); process.exit(0); };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  main(process.argv.slice(2)).catch((e) => {
+    console.error(`fake-replicate: ${e.message}`);
+    process.exit(2);
+  });
+}
