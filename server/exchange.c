@@ -3,31 +3,44 @@
 #include <cJSON.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 
+#include "../shared/deepseek_tokens.h"
+#include "../shared/pipeline.h"
 #include "../shared/prediction.h"
 #include "../shared/prompt.h"
 #include "../shared/response.h"
 #include "../shared/sse.h"
-#include "../shared/stop.h"
 #include "../shared/upstream_error.h"
 #include "http.h"
 
 /* The model's own default when the client sends no max_tokens. */
 #define MODEL_DEFAULT_MAX_TOKENS 1024
 
+/* Stops every request gets: the model's end-of-turn markers, should they
+ * survive into the output. */
+static const char *const IMPLICIT_STOPS[] = {DS_EOS, DS_USER};
+#define N_IMPLICIT_STOPS (sizeof IMPLICIT_STOPS / sizeof IMPLICIT_STOPS[0])
+
 enum choice_state {
   CH_CREATING,  /* POST create in flight */
+  CH_PARKED,    /* created; a stream waits until every choice exists */
   CH_POLL_WAIT, /* waiting for the next poll */
   CH_POLLING,   /* GET urls.get in flight */
   CH_STREAMING, /* GET urls.stream (SSE) in flight */
   CH_DONE,
 };
 
+enum done_reason { DONE_OK, DONE_CANCELED, DONE_ERROR };
+
 struct choice {
   struct exchange *ex;
   int index;
   enum choice_state state;
+  const char *body;  /* create body (owned by the exchange) */
+  const char *echo;  /* legacy echo: the prompt, or NULL */
+  long prompt_estimate;
   struct up_transfer xfer;
   struct loop_timer poll_timer;
   char *pred_id, *url_get, *url_cancel, *url_stream;
@@ -37,9 +50,8 @@ struct choice {
   int stop_matched;      /* a stop sequence matched inside the SSE callback */
   int out_of_memory;     /* ... or memory ran out there */
   long input_tokens, output_tokens;
-  struct buf text;   /* text the client gets (non-streaming) */
-  size_t seen_len;   /* bytes of output already processed (polling) */
-  struct stop_matcher stop;
+  size_t seen_len; /* bytes of raw output processed */
+  struct pipeline *pipe;
   struct sse_parser sse;
   struct buf sse_error; /* detail of an SSE `error` event */
   const char *finish_reason;
@@ -48,10 +60,17 @@ struct choice {
 struct exchange {
   struct worker *w;
   struct http_request *hr;
-  struct chat_request req;
+  enum pipeline_kind kind;
+  struct chat_request req;   /* for text completions: the sampling part */
+  char **prompts;            /* text completions */
+  size_t n_prompts;
+  int echo;
+  char **bodies;             /* one create body per distinct prompt */
+  size_t *prompt_lens;       /* ... and its prompt's length (usage estimate) */
+  size_t n_bodies;
+  const char *stops[CHAT_STOP_MAX + N_IMPLICIT_STOPS];
+  size_t n_stops;
   char *token;
-  char *create_body;
-  long prompt_tokens_estimate;
   struct choice *choices;
   int n;
   int n_created;
@@ -68,6 +87,7 @@ struct exchange {
 };
 
 static void choice_start_poll(struct choice *c);
+static void choice_terminal(struct choice *c, const struct prediction *p);
 static void on_create_done(struct up_transfer *t);
 static void on_poll_done(struct up_transfer *t);
 static void on_stream_done(struct up_transfer *t);
@@ -153,54 +173,72 @@ static void fail_oom(struct exchange *ex) {
   exchange_fail(ex, &e);
 }
 
-static long output_tokens(const struct choice *c, size_t text_len) {
+static long output_tokens(const struct choice *c) {
   if (c->output_tokens >= 0)
     return c->output_tokens;
-  return usage_estimate_tokens(NULL, text_len);
+  return usage_estimate_tokens(NULL, c->seen_len);
 }
 
 static struct usage total_usage(const struct exchange *ex) {
-  struct usage u = {0, 0, -1};
+  struct usage u = {0, 0, ex->req.thinking ? 0 : -1};
   for (int i = 0; i < ex->n; i++) {
     const struct choice *c = &ex->choices[i];
-    u.prompt_tokens += c->input_tokens >= 0 ? c->input_tokens : ex->prompt_tokens_estimate;
-    u.completion_tokens += output_tokens(c, c->seen_len);
+    long out = output_tokens(c);
+    u.prompt_tokens += c->input_tokens >= 0 ? c->input_tokens : c->prompt_estimate;
+    u.completion_tokens += out;
+    /* Replicate counts only all output tokens: reasoning gets its share. */
+    if (ex->req.thinking && c->seen_len && c->pipe)
+      u.reasoning_tokens += (long)((double)out * (double)pipeline_reasoning_bytes(c->pipe) /
+                                   (double)c->seen_len + 0.5);
   }
   return u;
 }
 
 static const char *length_or_stop(const struct exchange *ex, const struct choice *c) {
   long limit = ex->req.has & HAS_MAX_TOKENS ? ex->req.max_tokens : MODEL_DEFAULT_MAX_TOKENS;
-  return output_tokens(c, c->seen_len) >= limit ? "length" : "stop";
+  return output_tokens(c) >= limit ? "length" : "stop";
 }
 
 static void finish_nonstream(struct exchange *ex) {
   struct choice_result *results = calloc((size_t)ex->n, sizeof *results);
-  if (!results) {
+  struct buf *echoed = calloc((size_t)ex->n, sizeof *echoed);
+  if (!results || !echoed) {
+    free(results);
+    free(echoed);
     fail_oom(ex);
     return;
   }
+  int oom = 0;
   for (int i = 0; i < ex->n; i++) {
-    results[i].content = ex->choices[i].text.data ? ex->choices[i].text.data : "";
-    results[i].content_len = ex->choices[i].text.len;
-    results[i].finish_reason = ex->choices[i].finish_reason;
+    struct choice *c = &ex->choices[i];
+    pipeline_result(c->pipe, &results[i]);
+    results[i].finish_reason = c->finish_reason;
+    if (c->echo) {
+      oom |= buf_append_str(&echoed[i], c->echo) != 0 ||
+             buf_append(&echoed[i], results[i].content, results[i].content_len) != 0;
+      results[i].content = echoed[i].data;
+      results[i].content_len = echoed[i].len;
+    }
   }
   struct usage u = total_usage(ex);
   struct response_meta m = meta(ex);
-  char *body = response_chat_completion(&m, results, (size_t)ex->n, &u);
+  char *body = oom ? NULL
+               : ex->kind == PIPE_TEXT ? response_text_completion(&m, results, (size_t)ex->n, &u)
+                                       : response_chat_completion(&m, results, (size_t)ex->n, &u);
+  for (int i = 0; i < ex->n; i++)
+    buf_free(&echoed[i]);
+  free(echoed);
   free(results);
   loop_timer_disarm(&ex->w->loop, &ex->deadline);
+  if (!body) {
+    fail_oom(ex);
+    return;
+  }
   if (!ex->hr) {
     free(body);
     return;
   }
-  if (!body) {
-    struct oai_error e;
-    oai_error_set(&e, 500, "server_error", "internal_error", NULL, "out of memory");
-    http_request_respond_error(ex->hr, &e);
-  } else {
-    http_request_respond(ex->hr, 200, body);
-  }
+  http_request_respond(ex->hr, 200, body);
   http_request_wake(ex->hr);
 }
 
@@ -211,7 +249,8 @@ static void finish_stream(struct exchange *ex) {
   if (ex->req.include_usage) {
     struct usage u = total_usage(ex);
     struct response_meta m = meta(ex);
-    rc = response_chunk_usage(&ex->out, &m, &u);
+    rc = ex->kind == PIPE_TEXT ? response_text_usage(&ex->out, &m, &u)
+                               : response_chunk_usage(&ex->out, &m, &u);
   }
   if (rc == 0)
     rc = response_done(&ex->out);
@@ -219,70 +258,79 @@ static void finish_stream(struct exchange *ex) {
   stream_write(ex, rc);
 }
 
-static void choice_done(struct choice *c, const char *finish_reason) {
+/* The choice's output is complete (or cut by a stop): flush the pipeline,
+ * decide the finish reason, and finish the exchange with the last choice. */
+static void choice_complete(struct choice *c) {
   struct exchange *ex = c->ex;
-  if (c->state == CH_DONE)
+  if (c->state == CH_DONE || ex->failed)
     return;
   choice_stop_work(c);
+  struct response_meta m = meta(ex);
+  struct oai_error e;
+  int rc = pipeline_finish(c->pipe, &ex->out, &m, &e);
+  if (rc == -2) {
+    exchange_fail(ex, &e);
+    return;
+  }
+  if (rc != 0) {
+    fail_oom(ex);
+    return;
+  }
   c->state = CH_DONE;
-  c->finish_reason = finish_reason;
+  const char *calls = pipeline_call_finish_reason(c->pipe);
+  c->finish_reason = calls                          ? calls
+                     : pipeline_stop_matched(c->pipe) ? "stop"
+                                                    : length_or_stop(ex, c);
   if (ex->req.stream) {
-    struct response_meta m = meta(ex);
-    stream_write(ex, response_chunk_finish(&ex->out, &m, c->index, finish_reason));
+    rc = ex->kind == PIPE_TEXT
+             ? response_text_chunk(&ex->out, &m, c->index, "", 0, c->finish_reason)
+             : response_chunk_finish(&ex->out, &m, c->index, c->finish_reason);
+    stream_write(ex, rc);
   }
   if (++ex->n_done == ex->n)
     (ex->req.stream ? finish_stream : finish_nonstream)(ex);
 }
 
-/* --------------------------------------------------------------- output */
-
-/* New model output for a choice: through the stop matcher, then to the
- * client (streaming) or the choice's text. Returns 1 when a stop matched,
- * -1 when out of memory (the caller fails the exchange). */
-static int choice_output(struct choice *c, const char *text, size_t len) {
-  struct exchange *ex = c->ex;
-  struct buf released = BUF_INIT;
-  int matched = stop_matcher_push(&c->stop, text, len, &released);
-  if (matched < 0) {
-    buf_free(&released);
-    return -1;
-  }
-  if (released.len) {
-    if (ex->req.stream) {
-      struct response_meta m = meta(ex);
-      stream_write(ex, response_chunk_content(&ex->out, &m, c->index, released.data,
-                                              released.len));
-    } else {
-      buf_append(&c->text, released.data, released.len);
-    }
-  }
-  buf_free(&released);
-  return matched;
-}
-
-static void choice_flush(struct choice *c) {
-  struct buf released = BUF_INIT;
-  if (stop_matcher_finish(&c->stop, &released) == 0 && released.len) {
-    if (c->ex->req.stream) {
-      struct response_meta m = meta(c->ex);
-      stream_write(c->ex, response_chunk_content(&c->ex->out, &m, c->index,
-                                                 released.data, released.len));
-    } else {
-      buf_append(&c->text, released.data, released.len);
-    }
-  }
-  buf_free(&released);
-}
-
 /* A stop sequence matched: the rest of the prediction is wasted money. */
 static void choice_stopped(struct choice *c) {
   cancel_prediction(c);
-  choice_done(c, "stop");
+  choice_complete(c);
+}
+
+/* --------------------------------------------------------------- output */
+
+/* New raw model output for a choice. Returns 1 when a stop matched, -1 when
+ * out of memory (the caller fails the exchange), else 0. Safe inside curl's
+ * write callback: it only appends to buffers. */
+static int choice_output(struct choice *c, const char *text, size_t len) {
+  struct exchange *ex = c->ex;
+  c->seen_len += len;
+  struct response_meta m = meta(ex);
+  size_t before = ex->out.len;
+  int rc = pipeline_feed(c->pipe, text, len, &ex->out, &m);
+  if (ex->out.len != before)
+    stream_write(ex, 0);
+  return rc;
+}
+
+/* Output that arrived as a whole prediction (create reply or poll): only
+ * the part not seen yet. Returns as choice_output. */
+static int choice_output_from(struct choice *c, const struct prediction *p) {
+  if (c->saw_done || p->output_len <= c->seen_len)
+    return 0;
+  return choice_output(c, p->output + c->seen_len, p->output_len - c->seen_len);
+}
+
+static int handle_output_rc(struct choice *c, int rc) {
+  if (rc < 0)
+    fail_oom(c->ex);
+  else if (rc == 1)
+    choice_stopped(c);
+  return rc;
 }
 
 /* A prediction reached a terminal state (from create or a poll). */
 static void choice_terminal(struct choice *c, const struct prediction *p) {
-  struct exchange *ex = c->ex;
   c->upstream_finished = 1;
   if (p->input_tokens >= 0)
     c->input_tokens = p->input_tokens;
@@ -291,23 +339,21 @@ static void choice_terminal(struct choice *c, const struct prediction *p) {
   if (p->status != PRED_SUCCEEDED) {
     struct oai_error e;
     upstream_error_from_prediction(p, &e);
-    exchange_fail(ex, &e);
+    exchange_fail(c->ex, &e);
     return;
   }
-  if (!c->saw_done && p->output_len > c->seen_len) {
-    size_t from = c->seen_len;
-    c->seen_len = p->output_len;
-    int rc = choice_output(c, p->output + from, p->output_len - from);
-    if (rc != 0) {
-      if (rc < 0)
-        fail_oom(ex);
-      else
-        choice_stopped(c);
-      return;
-    }
+  if (!p->has_output && c->seen_len == 0) {
+    /* data_removed, or an output that never existed: not an empty answer. */
+    struct oai_error e;
+    oai_error_set(&e, 502, "server_error", "upstream_error", NULL,
+                  "Replicate's prediction %s succeeded without output%s", c->pred_id,
+                  " (it may have been removed)");
+    exchange_fail(c->ex, &e);
+    return;
   }
-  choice_flush(c);
-  choice_done(c, length_or_stop(ex, c));
+  if (handle_output_rc(c, choice_output_from(c, p)) != 0)
+    return;
+  choice_complete(c);
 }
 
 /* ------------------------------------------------------------- upstream */
@@ -338,6 +384,11 @@ static int read_prediction(struct choice *c, struct prediction *p) {
     struct oai_error e;
     upstream_error_from_http((int)t->status, t->body.data, t->body.len,
                              t->retry_after[0] ? t->retry_after : NULL, &e);
+    /* A prediction that vanishes mid-poll is Replicate's fault, not a
+     * missing resource of the client's. */
+    if (c->state == CH_POLLING && t->status == 404)
+      oai_error_set(&e, 502, "server_error", "upstream_error", NULL,
+                    "Replicate no longer knows prediction %s", c->pred_id);
     exchange_fail(c->ex, &e);
     return -1;
   }
@@ -398,17 +449,33 @@ static void choice_start_stream(struct choice *c) {
   start_or_fail(c, &r);
 }
 
-/* Every prediction of a streaming request exists: commit to 200 and send
- * each choice's role chunk. Errors after this point go in-band. */
+/* Every prediction of a streaming request exists: commit to 200, send each
+ * choice's first chunk, then start reading. Errors after this go in-band. */
 static void open_stream(struct exchange *ex) {
   ex->stream_open = 1;
   http_request_open_stream(ex->hr);
   int rc = 0;
   struct response_meta m = meta(ex);
-  for (int i = 0; i < ex->n && rc == 0; i++)
-    rc = response_chunk_role(&ex->out, &m, i);
+  for (int i = 0; i < ex->n && rc == 0; i++) {
+    const struct choice *c = &ex->choices[i];
+    if (ex->kind == PIPE_CHAT)
+      rc = response_chunk_role(&ex->out, &m, i);
+    else if (c->echo)
+      rc = response_text_chunk(&ex->out, &m, i, c->echo, strlen(c->echo), NULL);
+  }
   stream_write(ex, rc);
+  if (rc != 0) {
+    fail_oom(ex);
+    return;
+  }
   loop_timer_arm(&ex->w->loop, &ex->keepalive, (uint64_t)cfg(ex)->keepalive_interval_ms);
+  for (int i = 0; i < ex->n && !ex->failed; i++) {
+    struct choice *c = &ex->choices[i];
+    if (c->url_stream)
+      choice_start_stream(c);
+    else
+      choice_start_poll(c); /* no stream URL: relay the output as it grows */
+  }
 }
 
 static void on_create_done(struct up_transfer *t) {
@@ -421,29 +488,22 @@ static void on_create_done(struct up_transfer *t) {
   replace(&c->url_get, p.url_get);
   replace(&c->url_cancel, p.url_cancel);
   replace(&c->url_stream, p.url_stream);
-  if (c->index == 0) {
-    snprintf(ex->id, sizeof ex->id, "chatcmpl-%s", p.id);
-  }
+  if (c->index == 0)
+    snprintf(ex->id, sizeof ex->id, "%s%s", ex->kind == PIPE_TEXT ? "cmpl-" : "chatcmpl-",
+             p.id);
   ex->n_created++;
   log_msg(LOG_DEBUG, "prediction %s created (%s)", p.id, prediction_status_name(p.status));
   if (ex->req.stream) {
+    /* Nothing is sent before every choice exists (errors stay plain JSON). */
+    c->state = CH_PARKED;
+    if (prediction_is_terminal(p.status)) { /* finished already: one poll */
+      free(c->url_stream);
+      c->url_stream = NULL;
+    }
     if (ex->n_created == ex->n)
       open_stream(ex);
-    /* A failed open (OOM) leaves the exchange failed; stop here. */
-    if (ex->failed) {
-      prediction_free(&p);
-      return;
-    }
-  }
-  if (prediction_is_terminal(p.status)) {
-    if (ex->req.stream && ex->n_created < ex->n) {
-      /* Wait for the others before emitting; poll once they exist. */
-      choice_start_poll(c);
-    } else {
-      choice_terminal(c, &p);
-    }
-  } else if (ex->req.stream && c->url_stream) {
-    choice_start_stream(c);
+  } else if (prediction_is_terminal(p.status)) {
+    choice_terminal(c, &p);
   } else {
     choice_start_poll(c);
   }
@@ -452,39 +512,22 @@ static void on_create_done(struct up_transfer *t) {
 
 static void on_poll_done(struct up_transfer *t) {
   struct choice *c = t->ud;
-  struct exchange *ex = c->ex;
   struct prediction p;
   if (read_prediction(c, &p) != 0)
     return;
   if (prediction_is_terminal(p.status)) {
-    if (!ex->req.stream || ex->stream_open)
-      choice_terminal(c, &p);
-    else
+    choice_terminal(c, &p);
+  } else if (!c->saw_done && c->ex->req.stream) {
+    /* Polling a stream without urls.stream: send what grew. */
+    if (handle_output_rc(c, choice_output_from(c, &p)) == 0)
       choice_start_poll(c);
-    prediction_free(&p);
-    return;
-  }
-  /* Polling a stream without urls.stream: send what grew since last time. */
-  if (ex->req.stream && ex->stream_open && !c->saw_done && p.output_len > c->seen_len) {
-    size_t from = c->seen_len;
-    c->seen_len = p.output_len;
-    int rc = choice_output(c, p.output + from, p.output_len - from);
-    if (rc != 0) {
-      prediction_free(&p);
-      if (rc < 0)
-        fail_oom(ex);
-      else
-        choice_stopped(c);
-      return;
-    }
+  } else {
+    choice_start_poll(c);
   }
   prediction_free(&p);
-  choice_start_poll(c);
 }
 
 /* ---- SSE from urls.stream ---- */
-
-enum done_reason { DONE_OK, DONE_CANCELED, DONE_ERROR };
 
 /* Text of a JSON string member, or NULL; leniently, for event payloads. */
 static char *json_member(const char *data, size_t len, const char *key) {
@@ -501,7 +544,6 @@ static char *json_member(const char *data, size_t len, const char *key) {
 static int on_sse_event(void *ud, const struct sse_event *ev) {
   struct choice *c = ud;
   if (ev->event_len == 6 && memcmp(ev->event, "output", 6) == 0) {
-    c->seen_len += ev->data_len;
     int rc = choice_output(c, ev->data, ev->data_len);
     if (rc < 0)
       c->out_of_memory = 1;
@@ -522,9 +564,10 @@ static int on_sse_event(void *ud, const struct sse_event *ev) {
   if (ev->event_len == 4 && memcmp(ev->event, "done", 4) == 0) {
     /* Replicate keeps the stream open after done: close it ourselves. */
     char *reason = json_member(ev->data, ev->data_len, "reason");
-    c->done_reason = !reason ? DONE_OK
+    c->done_reason = !reason                         ? DONE_OK
                      : strcmp(reason, "canceled") == 0 ? DONE_CANCELED
-                     : strcmp(reason, "error") == 0 ? DONE_ERROR : DONE_OK;
+                     : strcmp(reason, "error") == 0    ? DONE_ERROR
+                                                       : DONE_OK;
     free(reason);
     if (c->sse_error.len)
       c->done_reason = DONE_ERROR;
@@ -542,8 +585,8 @@ static int on_stream_data(struct up_transfer *t, const char *data, size_t len) {
 
 static void stream_ended_by_done(struct choice *c) {
   struct exchange *ex = c->ex;
-  c->upstream_finished = c->done_reason != DONE_OK;
   if (c->done_reason != DONE_OK) {
+    c->upstream_finished = 1;
     struct prediction p;
     memset(&p, 0, sizeof p);
     p.status = c->done_reason == DONE_CANCELED ? PRED_CANCELED : PRED_FAILED;
@@ -554,8 +597,6 @@ static void stream_ended_by_done(struct choice *c) {
     return;
   }
   /* Output complete: fetch the finished prediction for its token counts. */
-  choice_flush(c);
-  c->state = CH_POLL_WAIT;
   on_poll_timer(&ex->w->loop, &c->poll_timer);
 }
 
@@ -612,54 +653,76 @@ static void on_keepalive(struct loop *l, struct loop_timer *t) {
 
 /* ------------------------------------------------------------- lifecycle */
 
-struct exchange *exchange_start(struct worker *w, struct http_request *hr,
-                                struct chat_request *req, const char *token) {
+static struct exchange *exchange_new(struct worker *w, struct http_request *hr,
+                                     const char *token, int n_choices, size_t n_bodies) {
   struct exchange *ex = calloc(1, sizeof *ex);
   if (!ex)
     return NULL;
   ex->w = w;
   ex->hr = hr;
   ex->token = strdup(token);
-  ex->n = req->n > 0 ? req->n : 1;
-  ex->choices = calloc((size_t)ex->n, sizeof *ex->choices);
-  struct buf prompt = BUF_INIT;
-  if (!ex->token || !ex->choices ||
-      prompt_render(w->cfg->prompt_format, req, &prompt) != 0 ||
-      !(ex->create_body = chat_request_prediction_body(req, prompt.data ? prompt.data : ""))) {
-    buf_free(&prompt);
-    free(ex->token);
-    free(ex->choices);
-    free(ex);
-    return NULL;
-  }
-  ex->req = *req;
-  memset(req, 0, sizeof *req);
-  ex->prompt_tokens_estimate = usage_estimate_tokens(prompt.data, prompt.len);
-  buf_free(&prompt);
-  ex->created = (long)time(NULL);
-  snprintf(ex->id, sizeof ex->id, "chatcmpl-pending");
+  ex->n = n_choices;
+  ex->choices = calloc((size_t)n_choices, sizeof *ex->choices);
+  ex->bodies = calloc(n_bodies, sizeof *ex->bodies);
+  ex->prompt_lens = calloc(n_bodies, sizeof *ex->prompt_lens);
+  ex->n_bodies = n_bodies;
   buf_init(&ex->out);
-  ex->last_write_ms = loop_now_ms();
+  /* Timers first: freeing a half-built exchange disarms them. */
   loop_timer_init(&ex->deadline, on_deadline, ex);
   loop_timer_init(&ex->keepalive, on_keepalive, ex);
+  for (int i = 0; ex->choices && i < n_choices; i++) {
+    ex->choices[i].ex = ex;
+    loop_timer_init(&ex->choices[i].poll_timer, on_poll_timer, &ex->choices[i]);
+    buf_init(&ex->choices[i].sse_error);
+    sse_parser_init(&ex->choices[i].sse);
+  }
+  if (!ex->token || !ex->choices || !ex->bodies || !ex->prompt_lens) {
+    exchange_free(ex);
+    return NULL;
+  }
+  return ex;
+}
+
+/* Shared second half of both starts: choices, timers, the creates. */
+static struct exchange *exchange_launch(struct exchange *ex) {
+  struct worker *w = ex->w;
+  for (size_t i = 0; i < ex->req.n_stop; i++)
+    ex->stops[ex->n_stops++] = ex->req.stop[i];
+  for (size_t i = 0; i < N_IMPLICIT_STOPS; i++)
+    ex->stops[ex->n_stops++] = IMPLICIT_STOPS[i];
+  ex->created = (long)time(NULL);
+  snprintf(ex->id, sizeof ex->id, "pending");
+  ex->last_write_ms = loop_now_ms();
   loop_timer_arm(&w->loop, &ex->deadline, (uint64_t)w->cfg->request_timeout_ms);
 
-  struct buf url = BUF_INIT;
-  int init_failed = buf_printf(&url, "%s/v1/models/%s/predictions", w->cfg->upstream,
-                               w->cfg->model) != 0;
+  uint64_t seed = 0;
+  if (getrandom(&seed, sizeof seed, GRND_NONBLOCK) != (ssize_t)sizeof seed)
+    seed = loop_now_ms() ^ (uint64_t)(uintptr_t)ex;
+  int per_prompt = ex->req.n > 0 ? ex->req.n : 1;
+  int init_failed = 0;
   for (int i = 0; i < ex->n; i++) {
     struct choice *c = &ex->choices[i];
+    size_t prompt_index = (size_t)(i / per_prompt);
     c->ex = ex;
     c->index = i;
+    c->body = ex->bodies[prompt_index];
+    c->echo = ex->echo ? ex->prompts[prompt_index] : NULL;
+    c->prompt_estimate = usage_estimate_tokens(NULL, ex->prompt_lens[prompt_index]);
     c->input_tokens = c->output_tokens = -1;
-    buf_init(&c->text);
-    buf_init(&c->sse_error);
-    sse_parser_init(&c->sse);
-    if (stop_matcher_init(&c->stop, (const char *const *)ex->req.stop, ex->req.n_stop) != 0)
-      init_failed = 1;
-    loop_timer_init(&c->poll_timer, on_poll_timer, c);
     up_transfer_init(&c->xfer, on_create_done, NULL, c);
+    struct pipeline_opts o = {
+        .kind = ex->kind, .stream = ex->req.stream, .index = i,
+        .thinking = ex->kind == PIPE_CHAT && ex->req.thinking,
+        .stops = ex->stops, .n_stops = ex->n_stops,
+        .req = ex->kind == PIPE_CHAT ? &ex->req : NULL,
+        .id_seed = seed + (uint64_t)i * 0x9E3779B97F4A7C15ull};
+    c->pipe = pipeline_new(&o);
+    if (!c->pipe)
+      init_failed = 1;
   }
+  struct buf url = BUF_INIT;
+  if (buf_printf(&url, "%s/v1/models/%s/predictions", w->cfg->upstream, w->cfg->model) != 0)
+    init_failed = 1;
   if (init_failed)
     fail_oom(ex);
   for (int i = 0; i < ex->n && !ex->failed; i++) {
@@ -667,13 +730,57 @@ struct exchange *exchange_start(struct worker *w, struct http_request *hr,
     c->state = CH_CREATING;
     /* Sync mode saves the polls for short answers; streams want urls.stream
      * at once. */
-    struct up_request r = {.method = "POST", .url = url.data, .body = ex->create_body,
+    struct up_request r = {.method = "POST", .url = url.data, .body = c->body,
                            .token = ex->token, .prefer_wait = !ex->req.stream,
                            .timeout_ms = remaining_ms(ex)};
     start_or_fail(c, &r);
   }
   buf_free(&url);
   return ex;
+}
+
+struct exchange *exchange_start(struct worker *w, struct http_request *hr,
+                                struct chat_request *req, const char *token) {
+  struct exchange *ex = exchange_new(w, hr, token, req->n > 0 ? req->n : 1, 1);
+  if (!ex)
+    return NULL;
+  struct buf prompt = BUF_INIT;
+  if (prompt_render(w->cfg->prompt_format, req, &prompt) != 0 ||
+      !(ex->bodies[0] = chat_request_prediction_body(req, prompt.data ? prompt.data : ""))) {
+    buf_free(&prompt);
+    exchange_free(ex);
+    return NULL;
+  }
+  ex->prompt_lens[0] = prompt.len;
+  buf_free(&prompt);
+  ex->kind = PIPE_CHAT;
+  ex->req = *req;
+  memset(req, 0, sizeof *req);
+  return exchange_launch(ex);
+}
+
+struct exchange *exchange_start_text(struct worker *w, struct http_request *hr,
+                                     struct completion_request *req, const char *token) {
+  int per_prompt = req->base.n > 0 ? req->base.n : 1;
+  struct exchange *ex =
+      exchange_new(w, hr, token, per_prompt * (int)req->n_prompts, req->n_prompts);
+  if (!ex)
+    return NULL;
+  for (size_t i = 0; i < req->n_prompts; i++) {
+    ex->bodies[i] = chat_request_prediction_body(&req->base, req->prompts[i]);
+    ex->prompt_lens[i] = strlen(req->prompts[i]);
+    if (!ex->bodies[i]) {
+      exchange_free(ex);
+      return NULL;
+    }
+  }
+  ex->kind = PIPE_TEXT;
+  ex->req = req->base;
+  ex->prompts = req->prompts;
+  ex->n_prompts = req->n_prompts;
+  ex->echo = req->echo;
+  memset(req, 0, sizeof *req);
+  return exchange_launch(ex);
 }
 
 ssize_t exchange_read(struct exchange *ex, char *out, size_t max) {
@@ -694,30 +801,37 @@ void exchange_abort(struct exchange *ex, int shutting_down) {
     return;
   }
   struct oai_error e;
-  oai_error_set(&e, 503, "server_error", "shutting_down", NULL,
-                "The proxy is shutting down; retry the request");
+  oai_error_set(&e, 503, "server_error", "shutting_down",
+                NULL, "The proxy is shutting down; retry the request");
   exchange_fail(ex, &e);
 }
 
 void exchange_free(struct exchange *ex) {
-  stop_everything(ex);
-  for (int i = 0; i < ex->n; i++) {
-    struct choice *c = &ex->choices[i];
-    up_transfer_free(&c->xfer);
-    free(c->pred_id);
-    free(c->url_get);
-    free(c->url_cancel);
-    free(c->url_stream);
-    buf_free(&c->text);
-    buf_free(&c->sse_error);
-    sse_parser_free(&c->sse);
-    stop_matcher_free(&c->stop);
+  if (ex->choices) {
+    stop_everything(ex);
+    for (int i = 0; i < ex->n; i++) {
+      struct choice *c = &ex->choices[i];
+      up_transfer_free(&c->xfer);
+      free(c->pred_id);
+      free(c->url_get);
+      free(c->url_cancel);
+      free(c->url_stream);
+      buf_free(&c->sse_error);
+      sse_parser_free(&c->sse);
+      pipeline_free(c->pipe);
+    }
   }
   free(ex->choices);
+  for (size_t i = 0; ex->bodies && i < ex->n_bodies; i++)
+    free(ex->bodies[i]);
+  free(ex->bodies);
+  free(ex->prompt_lens);
+  for (size_t i = 0; i < ex->n_prompts; i++)
+    free(ex->prompts[i]);
+  free(ex->prompts);
   if (ex->token)
     memset(ex->token, 0, strlen(ex->token));
   free(ex->token);
-  free(ex->create_body);
   chat_request_free(&ex->req);
   buf_free(&ex->out);
   free(ex);

@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include "../shared/chat_request.h"
+#include "../shared/completion_request.h"
 #include "worker.h"
 
 struct exchange;
@@ -17,6 +18,10 @@ struct http_request;
  * upstream work; answers through hr. NULL when out of memory. */
 struct exchange *exchange_start(struct worker *w, struct http_request *hr,
                                 struct chat_request *req, const char *token);
+
+/* The same for POST /v1/completions (takes ownership of *req). */
+struct exchange *exchange_start_text(struct worker *w, struct http_request *hr,
+                                     struct completion_request *req, const char *token);
 
 /* Streaming body: copies up to max bytes; returns the count, 0 when nothing
  * is ready yet (the caller suspends), -1 at the end of the stream. */

@@ -48,6 +48,7 @@ static void handle_health(struct http_request *hr, const char *subpath);
 static void handle_models_list(struct http_request *hr, const char *subpath);
 static void handle_models_get(struct http_request *hr, const char *subpath);
 static void handle_chat(struct http_request *hr, const char *subpath);
+static void handle_completions(struct http_request *hr, const char *subpath);
 
 /* The one routing table. */
 static const struct route ROUTES[] = {
@@ -55,6 +56,7 @@ static const struct route ROUTES[] = {
     {"GET", "/v1/models", 0, handle_models_list},
     {"GET", "/v1/models/", 1, handle_models_get},
     {"POST", "/v1/chat/completions", 0, handle_chat},
+    {"POST", "/v1/completions", 0, handle_completions},
 };
 
 #define N_ROUTES (sizeof ROUTES / sizeof ROUTES[0])
@@ -255,6 +257,25 @@ static void handle_chat(struct http_request *hr, const char *subpath) {
   }
 }
 
+static void handle_completions(struct http_request *hr, const char *subpath) {
+  (void)subpath;
+  const char *token = authorize(hr);
+  if (!token)
+    return;
+  struct completion_request req;
+  struct oai_error e;
+  if (completion_request_parse(hr->body.data ? hr->body.data : "", hr->body.len,
+                               hr->w->cfg->model, &req, &e) != 0) {
+    http_request_respond_error(hr, &e);
+    return;
+  }
+  hr->ex = exchange_start_text(hr->w, hr, &req, token);
+  if (!hr->ex) {
+    completion_request_free(&req);
+    respond_simple_error(hr, 500, "server_error", "internal_error", "out of memory");
+  }
+}
+
 /* ---------------------------------------------------- libmicrohttpd glue */
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
@@ -367,13 +388,14 @@ static void mhd_log(void *cls, const char *fmt, va_list ap) {
 int http_start(struct worker *w) {
   w->mhd = MHD_start_daemon(
       MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL,
-      NULL, on_request, w, MHD_OPTION_LISTEN_SOCKET, w->listen_fd,
+      NULL, on_request, w,
+      /* The logger must come first to also see errors about later options. */
+      MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, w->listen_fd,
       MHD_OPTION_NOTIFY_COMPLETED, on_completed, w,
       MHD_OPTION_CONNECTION_LIMIT, (unsigned int)w->cfg->max_connections,
       MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120,
       /* Small per-connection pools: thousands of idle streams add up. */
-      MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),
-      MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+      MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024), MHD_OPTION_END);
   if (!w->mhd)
     return -1;
   const union MHD_DaemonInfo *info = MHD_get_daemon_info(w->mhd, MHD_DAEMON_INFO_EPOLL_FD);

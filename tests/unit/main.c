@@ -30,7 +30,8 @@ void test_fail(const char *file, int line, const char *fmt, ...) {
   X(sse)                                                                       \
   X(stop)                                                                      \
   X(jsonmode)                                                                  \
-  X(completion_request)
+  X(completion_request)                                                        \
+  X(pipeline)
 
 #define DECLARE(name) void suite_##name(void);
 SUITES(DECLARE)
