@@ -31,7 +31,9 @@ void test_fail(const char *file, int line, const char *fmt, ...) {
   X(stop)                                                                      \
   X(jsonmode)                                                                  \
   X(completion_request)                                                        \
-  X(pipeline)
+  X(pipeline)                                                                  \
+  X(think)                                                                     \
+  X(toolcall)
 
 #define DECLARE(name) void suite_##name(void);
 SUITES(DECLARE)
