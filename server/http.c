@@ -141,7 +141,7 @@ static ssize_t stream_reader(void *cls, uint64_t pos, char *out, size_t max) {
 static enum MHD_Result queue_reply(struct http_request *hr) {
   struct MHD_Response *r;
   if (hr->reply == REPLY_STREAM) {
-    r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024,
+    r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4 * 1024,
                                           stream_reader, hr, NULL);
     if (!r)
       return MHD_NO;

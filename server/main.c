@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -266,6 +267,15 @@ int main(int argc, char **argv) {
     return status;
   }
   log_set_level(cfg.log_level);
+
+  /* Each stream holds two sockets (client and Replicate): the default soft
+   * limit of 1024 descriptors would cap it near 500 streams. */
+  struct rlimit nofile;
+  if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+    nofile.rlim_cur = nofile.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &nofile) != 0)
+      log_msg(LOG_WARN, "cannot raise the open-file limit: %s", strerror(errno));
+  }
 
   long n_workers = cfg.workers;
   if (n_workers == 0) {

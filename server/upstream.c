@@ -253,6 +253,10 @@ int up_start(struct up_client *c, struct up_transfer *t, const struct up_request
   curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
   if (r->timeout_ms > 0)
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, r->timeout_ms);
+  /* Token events are tiny; a small receive buffer keeps thousands of open
+   * streams cheap (curl's default is 16 KiB each). */
+  if (r->sse)
+    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 4096L);
   if (strcmp(r->method, "POST") == 0) {
     curl_easy_setopt(e, CURLOPT_POST, 1L);
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body ? r->body : "");
