@@ -187,9 +187,11 @@ static struct usage total_usage(const struct exchange *ex) {
     u.prompt_tokens += c->input_tokens >= 0 ? c->input_tokens : c->prompt_estimate;
     u.completion_tokens += out;
     /* Replicate counts only all output tokens: reasoning gets its share. */
-    if (ex->req.thinking && c->seen_len && c->pipe)
-      u.reasoning_tokens += (long)((double)out * (double)pipeline_reasoning_bytes(c->pipe) /
-                                   (double)c->seen_len + 0.5);
+    size_t reasoning = c->pipe ? pipeline_reasoning_bytes(c->pipe) : 0;
+    if (ex->req.thinking && c->seen_len && reasoning) {
+      long share = (long)((double)out * (double)reasoning / (double)c->seen_len + 0.5);
+      u.reasoning_tokens += share > 0 ? share : (out > 0); /* some reasoning: >= 1 */
+    }
   }
   return u;
 }
@@ -267,6 +269,9 @@ static void choice_complete(struct choice *c) {
   choice_stop_work(c);
   struct response_meta m = meta(ex);
   struct oai_error e;
+  int at_limit = !pipeline_stop_matched(c->pipe) && strcmp(length_or_stop(ex, c), "length") == 0;
+  if (at_limit)
+    pipeline_allow_truncated_json(c->pipe);
   int rc = pipeline_finish(c->pipe, &ex->out, &m, &e);
   if (rc == -2) {
     exchange_fail(ex, &e);

@@ -21,6 +21,7 @@ struct pipeline {
   struct tc_parser *tc; /* NULL when no tools are in play */
   int json_mode;
   int stop_hit;
+  int truncated_ok; /* pipeline_allow_truncated_json */
   int failed; /* out of memory somewhere: the result is unusable */
   struct buf scratch;   /* text the stop matcher released */
   struct buf reasoning; /* non-streaming */
@@ -55,8 +56,11 @@ struct pipeline *pipeline_new(const struct pipeline_opts *o) {
   buf_init(&p->content);
   int ok = stop_matcher_init(&p->stop, o->stops, o->n_stops) == 0;
   const struct chat_request *r = o->req;
-  if (ok && r && chat_request_tools_active(r)) {
-    p->tc = tc_parser_new((const char *const *)r->tool_names, r->n_tools);
+  if (ok && o->kind == PIPE_CHAT) {
+    /* Without tools in play a tool-call block is still removed. */
+    p->tc = r && chat_request_tools_active(r)
+                ? tc_parser_new((const char *const *)r->tool_names, r->n_tools)
+                : tc_parser_new_stripper();
     ok = p->tc != NULL;
   }
   p->json_mode = r && r->response_kind != RESPONSE_TEXT;
@@ -236,6 +240,12 @@ int pipeline_finish(struct pipeline *p, struct buf *out,
   if (jsonmode_clean(p->content.data ? p->content.data : "", p->content.len, p->o.req,
                      &clean, why, sizeof why) != 0) {
     buf_free(&clean);
+    if (p->truncated_ok) { /* cut by max_tokens: the client sees "length" */
+      if (p->o.stream && p->content.len &&
+          response_chunk_content(out, m, p->o.index, p->content.data, p->content.len) != 0)
+        return -1;
+      return 0;
+    }
     oai_error_set(err, 502, "server_error", "invalid_json_output", "response_format",
                   "The model did not produce valid JSON for response_format: %s", why);
     return -2;
@@ -247,6 +257,8 @@ int pipeline_finish(struct pipeline *p, struct buf *out,
     return -1;
   return 0;
 }
+
+void pipeline_allow_truncated_json(struct pipeline *p) { p->truncated_ok = 1; }
 
 int pipeline_stop_matched(const struct pipeline *p) { return p->stop_hit; }
 

@@ -44,6 +44,10 @@ int pipeline_feed(struct pipeline *p, const char *text, size_t len,
 int pipeline_finish(struct pipeline *p, struct buf *out,
                     const struct response_meta *m, struct oai_error *err);
 
+/* The output was cut by max_tokens: in JSON mode hand back what there is
+ * (finish_reason "length") instead of failing. Call before finish. */
+void pipeline_allow_truncated_json(struct pipeline *p);
+
 /* After pipeline_finish. */
 int pipeline_stop_matched(const struct pipeline *p);
 size_t pipeline_n_calls(const struct pipeline *p);

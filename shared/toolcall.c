@@ -207,6 +207,7 @@ struct tc_parser {
   int calls;
   int content_out; /* non-empty content was released */
   int dead;        /* sticky return value once stopped or out of memory */
+  int drop_calls;  /* tc_parser_new_stripper: calls are removed, not kept */
 };
 
 static int is_ws(char c) {
@@ -341,7 +342,7 @@ static int finish_call(struct tc_parser *p, char *s, size_t end,
       }
     }
   }
-  if (name_len == 0 && args_len == 0)
+  if ((name_len == 0 && args_len == 0) || p->drop_calls)
     return 0;
   if (p->content_out && (rc = emit_content(p, "\n", 1, cb, ud)) != 0)
     return rc;
@@ -655,23 +656,25 @@ static int run(struct tc_parser *p, tc_event_cb cb, void *ud) {
       continue;
 
     case ST_TRAIL:
+      /* Whitespace is held until what follows decides: before
+       * <｜end▁of▁sentence｜> or the end it goes, before text it stays
+       * (unless no content came before). */
       i = 0;
       while (i < len && is_ws(s[i]))
         i++;
-      consume(p, i);
-      s += i;
-      len -= i;
-      if (len == 0)
+      if (i == len)
         return 0;
-      if (s[0] == '<') {
-        r = match_at(s, len, BIT(MK_EOS), &hit);
+      if (s[i] == '<') {
+        r = match_at(s + i, len - i, BIT(MK_EOS), &hit);
         if (r == MATCH_PARTIAL)
           return 0;
         if (r == MATCH_FULL) {
-          consume(p, hit->len);
+          consume(p, i + hit->len);
           continue;
         }
       }
+      if (!p->content_out)
+        consume(p, i); /* content never starts with whitespace */
       p->state = ST_CONTENT;
       continue;
 
@@ -727,6 +730,15 @@ void tc_parser_free(struct tc_parser *p) {
   free(p->name_len);
   buf_free(&p->in);
   free(p);
+}
+
+struct tc_parser *tc_parser_new_stripper(void) {
+  struct tc_parser *p = tc_parser_new(NULL, 0);
+  if (p) {
+    p->drop_calls = 1;
+    p->state = ST_CONTENT; /* no fallback: JSON answers are just text */
+  }
+  return p;
 }
 
 int tc_parser_feed(struct tc_parser *p, const char *data, size_t len,

@@ -37,6 +37,9 @@ struct tc_parser; /* opaque; see toolcall.c */
 
 /* tool_names: the offered function names (copied). NULL on OOM. */
 struct tc_parser *tc_parser_new(const char *const *tool_names, size_t n);
+/* For output with no tools in play: tool-call blocks the model writes
+ * anyway are removed (never shown as marker soup, never reported). */
+struct tc_parser *tc_parser_new_stripper(void);
 void tc_parser_free(struct tc_parser *p);
 /* Returns 0, the callback's non-zero value, or -1 (out of memory). */
 int tc_parser_feed(struct tc_parser *p, const char *data, size_t len,

@@ -188,6 +188,8 @@ static void native(void) {
   TEST("toolcall: text after the block is content");
   check_tc(DS_TCS_B CALL("get_weather", PARIS) DS_TCS_E "\n\nDone.",
            T0_PARIS "CDone." E);
+  check_tc("Hi" DS_TCS_B CALL("get_weather", PARIS) DS_TCS_E " there",
+           "CHi" E T0_PARIS "C there" E);
   TEST("toolcall: a second block later");
   check_tc("A" DS_TCS_B CALL("get_weather", PARIS) DS_TCS_E "B" DS_TCS_B
                CALL("get_time", "{}") DS_TCS_E,
