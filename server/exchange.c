@@ -41,7 +41,7 @@ struct choice {
   const char *body;  /* create body (owned by the exchange) */
   const char *echo;  /* legacy echo: the prompt, or NULL */
   long prompt_estimate;
-  struct up_transfer xfer;
+  struct up_transfer *xfer; /* NULL once handed to up_orphan */
   struct loop_timer poll_timer;
   char *pred_id, *url_get, *url_cancel, *url_stream;
   int upstream_finished; /* the prediction is known to be over */
@@ -120,9 +120,33 @@ static void cancel_prediction(struct choice *c) {
     log_msg(LOG_WARN, "could not send cancel for prediction %s", c->pred_id);
 }
 
+/* A create that finished after its exchange was given up: cancel what it
+ * made, with the token the transfer carries. */
+static void on_orphan_create_done(struct up_transfer *t) {
+  struct prediction p;
+  if (t->result != CURLE_OK || t->status < 200 || t->status > 299 ||
+      prediction_parse(t->body.data ? t->body.data : "", t->body.len, &p) != 0)
+    return;
+  if (!prediction_is_terminal(p.status) && p.url_cancel &&
+      up_post_detached(t->client, p.url_cancel, t->owned) != 0)
+    log_msg(LOG_WARN, "could not send cancel for prediction %s", p.id);
+  prediction_free(&p);
+}
+
 static void choice_stop_work(struct choice *c) {
-  up_stop(&c->xfer);
   loop_timer_disarm(&c->ex->w->loop, &c->poll_timer);
+  if (!c->xfer)
+    return;
+  if (c->state == CH_CREATING && up_running(c->xfer)) {
+    /* Aborting would leave a prediction nobody cancels: let it finish. */
+    char *token = strdup(c->ex->token);
+    if (token) {
+      up_orphan(c->xfer, on_orphan_create_done, token);
+      c->xfer = NULL;
+      return;
+    }
+  }
+  up_stop(c->xfer);
 }
 
 static void stop_everything(struct exchange *ex) {
@@ -380,7 +404,7 @@ static void fail_transport(struct exchange *ex, const struct up_transfer *t) {
 /* Common checks of a finished create/poll reply. Returns 0 with *p parsed,
  * or -1 after failing the exchange. */
 static int read_prediction(struct choice *c, struct prediction *p) {
-  struct up_transfer *t = &c->xfer;
+  struct up_transfer *t = c->xfer;
   if (t->result != CURLE_OK) {
     fail_transport(c->ex, t);
     return -1;
@@ -415,9 +439,9 @@ static long remaining_ms(const struct exchange *ex) {
 }
 
 static void start_or_fail(struct choice *c, const struct up_request *r) {
-  if (up_start(&c->ex->w->up, &c->xfer, r) != 0) {
+  if (up_start(&c->ex->w->up, c->xfer, r) != 0) {
     struct oai_error e;
-    oai_error_set(&e, 502, "server_error", "upstream_error", NULL, "%s", c->xfer.error);
+    oai_error_set(&e, 502, "server_error", "upstream_error", NULL, "%s", c->xfer->error);
     exchange_fail(c->ex, &e);
   }
 }
@@ -433,8 +457,8 @@ static void on_poll_timer(struct loop *l, struct loop_timer *t) {
     return;
   }
   c->state = CH_POLLING;
-  up_transfer_free(&c->xfer); /* the previous transfer's body */
-  up_transfer_init(&c->xfer, on_poll_done, NULL, c);
+  up_transfer_free(c->xfer); /* the previous transfer's body */
+  up_transfer_init(c->xfer, on_poll_done, NULL, c);
   struct up_request r = {.method = "GET", .url = c->url_get, .token = c->ex->token,
                          .timeout_ms = remaining_ms(c->ex)};
   start_or_fail(c, &r);
@@ -447,8 +471,8 @@ static void choice_start_poll(struct choice *c) {
 
 static void choice_start_stream(struct choice *c) {
   c->state = CH_STREAMING;
-  up_transfer_free(&c->xfer);
-  up_transfer_init(&c->xfer, on_stream_done, on_stream_data, c);
+  up_transfer_free(c->xfer);
+  up_transfer_init(c->xfer, on_stream_done, on_stream_data, c);
   struct up_request r = {.method = "GET", .url = c->url_stream, .token = c->ex->token,
                          .sse = 1, .timeout_ms = remaining_ms(c->ex)};
   start_or_fail(c, &r);
@@ -675,13 +699,16 @@ static struct exchange *exchange_new(struct worker *w, struct http_request *hr,
   /* Timers first: freeing a half-built exchange disarms them. */
   loop_timer_init(&ex->deadline, on_deadline, ex);
   loop_timer_init(&ex->keepalive, on_keepalive, ex);
+  int no_memory = 0;
   for (int i = 0; ex->choices && i < n_choices; i++) {
     ex->choices[i].ex = ex;
+    ex->choices[i].xfer = calloc(1, sizeof *ex->choices[i].xfer);
+    no_memory |= !ex->choices[i].xfer;
     loop_timer_init(&ex->choices[i].poll_timer, on_poll_timer, &ex->choices[i]);
     buf_init(&ex->choices[i].sse_error);
     sse_parser_init(&ex->choices[i].sse);
   }
-  if (!ex->token || !ex->choices || !ex->bodies || !ex->prompt_lens) {
+  if (no_memory || !ex->token || !ex->choices || !ex->bodies || !ex->prompt_lens) {
     exchange_free(ex);
     return NULL;
   }
@@ -714,7 +741,7 @@ static struct exchange *exchange_launch(struct exchange *ex) {
     c->echo = ex->echo ? ex->prompts[prompt_index] : NULL;
     c->prompt_estimate = usage_estimate_tokens(NULL, ex->prompt_lens[prompt_index]);
     c->input_tokens = c->output_tokens = -1;
-    up_transfer_init(&c->xfer, on_create_done, NULL, c);
+    up_transfer_init(c->xfer, on_create_done, NULL, c);
     struct pipeline_opts o = {
         .kind = ex->kind, .stream = ex->req.stream, .index = i,
         .thinking = ex->kind == PIPE_CHAT && ex->req.thinking,
@@ -816,7 +843,9 @@ void exchange_free(struct exchange *ex) {
     stop_everything(ex);
     for (int i = 0; i < ex->n; i++) {
       struct choice *c = &ex->choices[i];
-      up_transfer_free(&c->xfer);
+      if (c->xfer)
+        up_transfer_free(c->xfer);
+      free(c->xfer);
       free(c->pred_id);
       free(c->url_get);
       free(c->url_cancel);

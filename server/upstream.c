@@ -106,6 +106,14 @@ static void unlink_detached(struct up_transfer *t) {
   t->next = t->prev = NULL;
 }
 
+static void link_detached(struct up_client *c, struct up_transfer *t) {
+  t->prev = NULL;
+  t->next = c->detached;
+  if (c->detached)
+    c->detached->prev = t;
+  c->detached = t;
+}
+
 void up_client_free(struct up_client *c) {
   while (c->detached) {
     struct up_transfer *t = c->detached;
@@ -276,6 +284,11 @@ void up_stop(struct up_transfer *t) { release(t); }
 void up_transfer_free(struct up_transfer *t) {
   release(t);
   buf_free(&t->body);
+  if (t->owned) {
+    memset(t->owned, 0, strlen(t->owned)); /* it is usually a token */
+    free(t->owned);
+    t->owned = NULL;
+  }
 }
 
 /* Completed transfers. A callback may start or stop other transfers; curl
@@ -300,6 +313,8 @@ static void drain_done(struct up_client *c) {
 /* ---- detached POSTs (cancels) ---- */
 
 static void detached_done(struct up_transfer *t) {
+  if (t->then)
+    t->then(t);
   unlink_detached(t);
   up_transfer_free(t);
   free(t);
@@ -318,11 +333,16 @@ int up_post_detached(struct up_client *c, const char *url, const char *token) {
     free(t);
     return -1;
   }
-  t->next = c->detached;
-  if (c->detached)
-    c->detached->prev = t;
-  c->detached = t;
+  link_detached(c, t);
   return 0;
+}
+
+void up_orphan(struct up_transfer *t, up_done_cb then, char *owned) {
+  t->done = detached_done;
+  t->then = then;
+  t->owned = owned;
+  t->ud = NULL;
+  link_detached(t->client, t);
 }
 
 int up_detached_count(const struct up_client *c) {

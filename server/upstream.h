@@ -53,6 +53,8 @@ struct up_transfer {
   char retry_after[32];
   char error[CURL_ERROR_SIZE];
   struct up_transfer *next, *prev; /* in client->detached */
+  up_done_cb then;   /* up_orphan: runs before a detached transfer is freed */
+  char *owned;       /* up_orphan: freed with the transfer */
 };
 
 int up_client_init(struct up_client *c, struct loop *l, const char *upstream,
@@ -73,6 +75,12 @@ void up_transfer_free(struct up_transfer *t);
 
 /* Fire-and-forget POST (e.g. cancel): the transfer owns itself. */
 int up_post_detached(struct up_client *c, const char *url, const char *token);
+/* Hand a running, malloc'd transfer over to the client: when it ends,
+ * then(t) runs (t->owned is the caller's string, e.g. a token) and the
+ * transfer is freed. Used for creates whose exchange is gone: the
+ * prediction they make must still be canceled. */
+void up_orphan(struct up_transfer *t, up_done_cb then, char *owned);
+
 /* How many detached transfers are still running. */
 int up_detached_count(const struct up_client *c);
 
