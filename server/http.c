@@ -167,25 +167,40 @@ static enum MHD_Result queue_reply(struct http_request *hr) {
 
 /* ---------------------------------------------------------------- routing */
 
+/* Does a route serve this path? Sets *rest to the part after a prefix. */
+static int route_matches(const struct route *rt, const char *path, const char **rest) {
+  size_t n = strlen(rt->path);
+  if (rt->prefix ? strncmp(path, rt->path, n) != 0 || !path[n] : strcmp(path, rt->path) != 0)
+    return 0;
+  *rest = rt->prefix ? path + n : NULL;
+  return 1;
+}
+
 static void route_request(struct http_request *hr) {
-  int path_known = 0;
-  for (size_t i = 0; i < N_ROUTES; i++) {
-    const struct route *rt = &ROUTES[i];
-    size_t n = strlen(rt->path);
-    int match = rt->prefix ? strncmp(hr->path, rt->path, n) == 0 && hr->path[n]
-                           : strcmp(hr->path, rt->path) == 0;
-    if (!match)
-      continue;
-    path_known = 1;
-    if (strcmp(hr->method, rt->method) == 0) {
-      hr->route = rt;
-      rt->handler(hr, rt->prefix ? hr->path + n : NULL);
-      return;
+  /* Clients configured with a base URL lacking /v1 (".../chat/completions")
+   * are served too. */
+  char v1_path[sizeof hr->path + 3];
+  snprintf(v1_path, sizeof v1_path, "/v1%s", hr->path);
+  const char *const candidates[] = {hr->path, strncmp(hr->path, "/v1/", 4) ? v1_path : NULL};
+  const struct route *path_match = NULL;
+  for (size_t c = 0; c < 2 && candidates[c]; c++) {
+    for (size_t i = 0; i < N_ROUTES; i++) {
+      const char *rest;
+      if (!route_matches(&ROUTES[i], candidates[c], &rest))
+        continue;
+      path_match = &ROUTES[i];
+      if (strcmp(hr->method, ROUTES[i].method) == 0) {
+        hr->route = &ROUTES[i];
+        ROUTES[i].handler(hr, rest);
+        return;
+      }
     }
-    hr->route = rt;
+    if (path_match)
+      break;
   }
+  hr->route = path_match; /* for the Allow header of a 405 */
   struct oai_error e;
-  if (path_known)
+  if (path_match)
     oai_error_set(&e, 405, "invalid_request_error", "method_not_allowed", NULL,
                   "Method %s is not allowed for %s", hr->method, hr->path);
   else

@@ -1,0 +1,34 @@
+// Routes: clients whose base URL lacks /v1, and the 404/405 answers around them.
+import assert from 'node:assert/strict';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import OpenAI from 'openai';
+import { CLIENT_KEY, assertErrorReply, itExitsCleanly, request, setup, user } from './helpers.mjs';
+
+describe('routing', () => {
+  let bed;
+  before(async () => { bed = await setup(); });
+  after(async () => { await bed?.finish(); });
+  beforeEach(() => bed.fake.reset());
+
+  it('a client configured without /v1 in its base URL is served the same API', async () => {
+    bed.fake.script({ output: ['no v1 needed'] });
+    const client = new OpenAI({ baseURL: bed.url, apiKey: CLIENT_KEY, maxRetries: 0 });
+    const c = await client.chat.completions.create(user('hi'));
+    assert.equal(c.choices[0].message.content, 'no v1 needed');
+    assert.equal(bed.fake.creates().length, 1);
+    assert.equal(bed.fake.creates()[0].body.input.prompt, 'hi');
+    const models = await client.models.list();
+    assert.ok(models.data.some((m) => m.id === 'deepseek-v3.1'));
+  });
+
+  it('GET on a POST route without /v1 is 405 with Allow, an unknown path 404', async () => {
+    const r = await request(bed.url, 'GET', '/chat/completions');
+    assertErrorReply(r, 405, { code: 'method_not_allowed' });
+    assert.equal(r.headers.allow, 'POST');
+    assertErrorReply(await request(bed.url, 'GET', '/v2/chat/completions'), 404, { code: 'not_found' });
+    assertErrorReply(await request(bed.url, 'GET', '/health/extra'), 404, { code: 'not_found' });
+    assert.deepEqual(bed.fake.requests(), []);
+  });
+
+  itExitsCleanly(() => bed, it);
+});
