@@ -649,9 +649,9 @@ static void on_stream_done(struct up_transfer *t) {
   struct oai_error e;
   if (t->status && (t->status < 200 || t->status > 299)) {
     upstream_error_from_http((int)t->status, t->body.data, t->body.len, NULL, &e);
-  } else if (t->result == CURLE_OPERATION_TIMEDOUT) {
-    oai_error_set(&e, 504, "server_error", "upstream_timeout", NULL,
-                  "Replicate's stream did not finish in time");
+  } else if (t->result != CURLE_OK && (!t->status || t->result == CURLE_OPERATION_TIMEDOUT)) {
+    fail_transport(ex, t); /* never connected, or too slow */
+    return;
   } else {
     oai_error_set(&e, 502, "server_error", "upstream_stream_ended", NULL,
                   "Replicate's stream ended before the prediction finished");

@@ -56,13 +56,20 @@
 //                   30000); clients must close on `done`, not wait for EOF.
 //   streamExtras    also send a `retry:` line and a `logs` event (to be ignored).
 //   streamAuth      require Authorization on the stream (default false).
+//   streamHttp      {status, body, headers}: answer the stream GET with this HTTP reply.
+//   streamBase      base URL reported in urls.stream instead of the stream server's
+//                   (e.g. a closed port); the path stays /v1/streams/<token>.
+//   statusLag       after the stream's `done`, this many GETs still say 'processing'
+//                   (full output, no metrics) before the terminal state, as Replicate
+//                   may lag behind its stream (only for a 'succeeded' ending).
 //   rawStream       write the stream straight to the socket (Connection: close, no
 //                   chunked encoding; cheaper); default opts.rawStreams (false).
 //
 // The request log (fake.log): {seq, server:'api'|'stream', kind, method, path,
 // headers (lower-case), rawBody, body (parsed JSON or undefined), time (ms),
 // predictionId, status (the status code answered)}; stream entries also get
-// doneAt, closedAt and closedBy ('client'|'server'|'drop').
+// doneAt, closedAt and closedBy ('client'|'server'|'drop'), and events: one
+// {type, data, at} per SSE event written (at: Date.now() when written).
 
 import http from 'node:http';
 import { randomBytes } from 'node:crypto';
@@ -458,6 +465,10 @@ export async function startFake(opts = {}) {
   function advanceOnGet(p) {
     if (TERMINAL.has(p.status)) return;
     const s = p.scenario;
+    if (p.lagLeft !== undefined) { // the stream said done; the API lags behind
+      if (p.lagLeft > 0) { p.lagLeft--; return; }
+      return finalize(p);
+    }
     const due = s.terminalAfterMs !== undefined ? Date.now() - p.createdAt >= s.terminalAfterMs : p.gets >= (s.polls ?? 1);
     if (due && !p.streamActive) return finalize(p);
     if (p.gets <= (s.startingPolls ?? 0) && !p.streamActive) { p.status = 'starting'; return; }
@@ -502,7 +513,7 @@ export async function startFake(opts = {}) {
       get: `${url}/v1/predictions/${p.id}`,
       web: `https://replicate.com/p/${p.id}`,
     };
-    if (p.streamToken) o.urls.stream = `${streamUrl}/v1/streams/${p.streamToken}`;
+    if (p.streamToken) o.urls.stream = `${s.streamBase ?? streamUrl}/v1/streams/${p.streamToken}`;
     if (terminal && s.metrics !== false) {
       const secs = Math.max(0.001, (p.completedAt - p.createdAt) / 1000);
       const base = { predict_time: +(secs * 0.9).toFixed(6), total_time: +secs.toFixed(6) };
@@ -574,6 +585,7 @@ export async function startFake(opts = {}) {
     entry.predictionId = p.id;
     const s = p.scenario;
     if (s.streamAuth && !auth(req)) return send(401, problem(401));
+    if (s.streamHttp) return sendScripted(send, s.streamHttp);
     entry.status = 200;
     // Two ways to send: through http.ServerResponse (chunked, keep-alive: the faithful
     // default) or straight to the socket (no chunking, Connection: close; about half
@@ -630,19 +642,30 @@ export async function startFake(opts = {}) {
       cleanup();
     });
     const write = out.write;
+    entry.events = [];
+    const emit = (type, data) => {
+      if (state.logEnabled) entry.events.push({ type, data, at: Date.now() });
+      write(sseEvent(type, `${idBase}:${n++}`, data));
+    };
     const end = () => {
       finished = true;
       p.streamActive--;
       p.streamDone = true;
-      if (!TERMINAL.has(p.status)) finalize(p);
+      if (!TERMINAL.has(p.status)) {
+        if (s.statusLag && (s.status ?? 'succeeded') === 'succeeded') {
+          p.lagLeft = s.statusLag;
+          p.status = 'processing';
+          p.visible = p.chunks.length;
+        } else finalize(p);
+      }
       const st = p.status;
       if (st === 'failed') {
-        write(sseEvent('error', `${idBase}:${n++}`, JSON.stringify({ detail: p.error })));
-        write(sseEvent('done', `${idBase}:${n++}`, JSON.stringify({ reason: 'error' })));
+        emit('error', JSON.stringify({ detail: p.error }));
+        emit('done', JSON.stringify({ reason: 'error' }));
       } else if (st === 'canceled' || st === 'aborted') {
-        write(sseEvent('done', `${idBase}:${n++}`, JSON.stringify({ reason: 'canceled' })));
+        emit('done', JSON.stringify({ reason: 'canceled' }));
       } else {
-        write(sseEvent('done', `${idBase}:${n++}`, '{}'));
+        emit('done', '{}');
       }
       entry.doneAt = Date.now();
       p.listeners.delete(wake);
@@ -669,10 +692,10 @@ export async function startFake(opts = {}) {
           sock.destroy();
           return;
         }
-        write(sseEvent('output', `${idBase}:${n++}`, p.chunks[i]));
+        emit('output', p.chunks[i]);
         i++;
         if (p.status !== 'succeeded') p.visible = Math.max(p.visible, i);
-        if (s.streamExtras && i === 1) write(sseEvent('logs', `${idBase}:${n++}`, 'generating...'));
+        if (s.streamExtras && i === 1) emit('logs', 'generating...');
         if (i < p.chunks.length) {
           timer = later(replay ? 0 : (s.tokenDelay ?? 0), step);
           return;

@@ -314,3 +314,167 @@ export function assertCreate(fake, input, { token = REPLICATE_TOKEN, index = 0, 
 }
 
 export const user = (content) => ({ model: 'deepseek-v3.1', messages: [{ role: 'user', content }] });
+
+// ------------------------------------------------------------------ streams
+
+// A streaming request read as raw bytes (node:http). Parses the SSE strictly as the
+// proxy must write it: only `data: ...` lines and `:` comments, each event ended by a
+// blank line, "\n" line ends. Resolves {status, headers, text, events, comments, bad,
+// chunks, done, error}: events are {data, json, at} (at = Date.now() when parsed),
+// comments {text, at}, bad lists format violations, chunks are the JSON events,
+// done whether `data: [DONE]` came (and was the last event), error the in-band error.
+// onEvent(ev, req, out) may call req.hangUp() to hang up mid-stream (out.aborted is then
+// set and the promise resolves with what came); onRequest(req, out) is called at once.
+export function sseRequest(baseUrl, path, body, { headers = {}, apiKey = CLIENT_KEY, onEvent, onRequest, timeoutMs = 20000 } = {}) {
+  return new Promise((resolveR, reject) => {
+    const u = new URL(path, baseUrl);
+    const data = JSON.stringify(body);
+    const h = {
+      Authorization: `Bearer ${apiKey}`,
+      'Content-Type': 'application/json',
+      'Content-Length': Buffer.byteLength(data),
+      ...headers,
+    };
+    const out = { status: 0, headers: {}, text: '', events: [], comments: [], bad: [], chunks: [], done: false, error: null, aborted: false };
+    let pending = '';
+    let lines = [];
+    const req = http.request(u, { method: 'POST', headers: h, agent: false }, (res) => {
+      out.status = res.statusCode;
+      out.headers = res.headers;
+      res.setEncoding('utf8');
+      res.on('data', (s) => {
+        out.text += s;
+        if (res.statusCode !== 200) return;
+        pending += s;
+        let i;
+        while ((i = pending.indexOf('\n')) >= 0) {
+          const line = pending.slice(0, i);
+          pending = pending.slice(i + 1);
+          if (line.includes('\r')) out.bad.push(`CR in line ${JSON.stringify(line)}`);
+          if (line !== '') { lines.push(line); continue; }
+          if (!lines.length) { out.bad.push('empty event (blank line without data)'); continue; }
+          const ev = lines;
+          lines = [];
+          const at = Date.now();
+          if (ev.every((l) => l.startsWith(':'))) { out.comments.push({ text: ev.join('\n'), at, index: out.events.length }); continue; }
+          const datas = [];
+          for (const l of ev) {
+            if (l.startsWith(':')) continue;
+            if (!l.startsWith('data: ')) { out.bad.push(`not a data line: ${JSON.stringify(l)}`); continue; }
+            datas.push(l.slice(6));
+          }
+          if (datas.length !== 1) out.bad.push(`event with ${datas.length} data lines: ${JSON.stringify(ev)}`);
+          const e = { data: datas.join('\n'), at, json: undefined };
+          if (out.done) out.bad.push(`event after [DONE]: ${e.data}`);
+          if (e.data === '[DONE]') out.done = true;
+          else {
+            try { e.json = JSON.parse(e.data); } catch { out.bad.push(`data is not JSON: ${e.data}`); }
+            if (e.json && e.json.error) out.error = e.json.error;
+            else if (e.json) out.chunks.push({ ...e.json, _at: at });
+          }
+          out.events.push(e);
+          if (onEvent) onEvent(e, req, out);
+        }
+      });
+      res.on('end', () => {
+        if (pending !== '' || lines.length) out.bad.push(`unterminated event at the end: ${JSON.stringify(lines.join('\n') + pending)}`);
+        resolveR(out);
+      });
+      res.on('error', (e) => { if (out.aborted) resolveR(out); else reject(e); });
+      res.on('close', () => { if (out.aborted) resolveR(out); });
+    });
+    req.setTimeout(timeoutMs, () => req.destroy(new Error(`POST ${path}: stream not finished within ${timeoutMs} ms`)));
+    req.on('error', (e) => { if (out.aborted) resolveR(out); else reject(e); });
+    const destroy = req.destroy.bind(req);
+    req.hangUp = () => { out.aborted = true; out.abortedAt = Date.now(); destroy(); };
+    req.end(data);
+    if (onRequest) onRequest(req, out);
+  });
+}
+
+// Stream through the SDK: resolves {chunks (each with _at), error (thrown while
+// iterating, or null), stream}. onChunk(chunk, stream) may call stream.controller.abort().
+export async function sdkStream(client, params, { onChunk, api = 'chat' } = {}) {
+  const target = api === 'chat' ? client.chat.completions : client.completions;
+  const stream = await target.create({ ...params, stream: true });
+  const chunks = [];
+  let error = null;
+  try {
+    for await (const chunk of stream) {
+      chunks.push({ ...chunk, _at: Date.now() });
+      if (onChunk) onChunk(chunk, stream);
+    }
+  } catch (e) {
+    error = e;
+  }
+  return { chunks, error, stream };
+}
+
+// Check a list of chat.completion.chunk objects (from the SDK or sseRequest) against
+// OpenAI's format (openai-api.md §4): one id ("chatcmpl-…") and created for all, per
+// choice a role chunk first, content-only deltas, one finish chunk last; a usage
+// chunk with choices [] at the very end only when `usage` is expected. Options:
+// n (choices), finish (array or one finish_reason; omit to skip the check), usage
+// ({prompt_tokens, completion_tokens} or true for any; false: none), finished (false:
+// the stream ended by an error, so no finish chunk is required). Returns
+// {contents: [joined content per index], finishes, id, created, usage}.
+export function assertChunks(chunks, { n = 1, model = 'deepseek-v3.1', finish, usage = false, finished = true } = {}) {
+  assert.ok(chunks.length > 0, 'at least one chunk');
+  const id = chunks[0].id;
+  const created = chunks[0].created;
+  assert.match(id, /^chatcmpl-[a-z0-9]+$/, 'chunk id');
+  assert.ok(Number.isInteger(created) && Math.abs(created - Date.now() / 1000) < 60, `created ${created} is unix seconds`);
+  const contents = Array(n).fill(null);
+  const finishes = Array(n).fill(null);
+  let usageChunk = null;
+  chunks.forEach((c, k) => {
+    const where = `chunk ${k}: ${JSON.stringify(c).slice(0, 400)}`;
+    assert.equal(c.object, 'chat.completion.chunk', where);
+    assert.equal(c.id, id, `same id in every chunk; ${where}`);
+    assert.equal(c.created, created, `same created in every chunk; ${where}`);
+    assert.equal(c.model, model, where);
+    assert.ok(Array.isArray(c.choices), where);
+    assert.equal(usageChunk, null, `nothing after the usage chunk; ${where}`);
+    if (c.choices.length === 0) {
+      assert.ok(c.usage && typeof c.usage === 'object', `a chunk without choices carries usage; ${where}`);
+      usageChunk = c;
+      return;
+    }
+    assert.ok(c.usage === undefined || c.usage === null, `usage only in the last chunk; ${where}`);
+    for (const ch of c.choices) {
+      const i = ch.index;
+      assert.ok(Number.isInteger(i) && i >= 0 && i < n, `choice index in 0..${n - 1}; ${where}`);
+      assert.equal(finishes[i], null, `nothing after choice ${i}'s finish chunk; ${where}`);
+      if (contents[i] === null) {
+        assert.deepEqual(ch.delta, { role: 'assistant', content: '' }, `first chunk of choice ${i} is the role chunk; ${where}`);
+        assert.equal(ch.finish_reason, null, where);
+        contents[i] = '';
+        continue;
+      }
+      if (ch.finish_reason !== null) {
+        assert.ok(['stop', 'length'].includes(ch.finish_reason), where);
+        assert.deepEqual(ch.delta, {}, `finish chunk has an empty delta; ${where}`);
+        finishes[i] = ch.finish_reason;
+        continue;
+      }
+      assert.deepEqual(Object.keys(ch.delta), ['content'], `content chunk delta; ${where}`);
+      assert.equal(typeof ch.delta.content, 'string', where);
+      contents[i] += ch.delta.content;
+    }
+  });
+  for (let i = 0; i < n; i++) {
+    assert.notEqual(contents[i], null, `choice ${i} has a role chunk`);
+    if (finished) assert.notEqual(finishes[i], null, `choice ${i} has a finish chunk`);
+  }
+  if (finish !== undefined) assert.deepEqual(finishes, Array.isArray(finish) ? finish : Array(n).fill(finish), 'finish reasons');
+  if (usage === false) assert.equal(usageChunk, null, 'no usage chunk');
+  else {
+    assert.ok(usageChunk, 'a usage chunk at the end');
+    const u = usageChunk.usage;
+    assert.equal(u.total_tokens, u.prompt_tokens + u.completion_tokens, 'total_tokens');
+    if (usage !== true) {
+      assert.deepEqual({ prompt_tokens: u.prompt_tokens, completion_tokens: u.completion_tokens }, usage, 'usage');
+    }
+  }
+  return { contents, finishes, id, created, usage: usageChunk?.usage ?? null };
+}
