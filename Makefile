@@ -23,9 +23,9 @@ UNIT_SRC   = $(wildcard tests/unit/*.c)
 
 # Debian packages each target needs; installed by `make deps` / `make test-deps`.
 BUILD_DEBS = build-essential pkg-config libmicrohttpd-dev libcurl4-openssl-dev libcjson-dev
-TEST_DEBS  = $(BUILD_DEBS) curl
+TEST_DEBS  = $(BUILD_DEBS) curl clang
 
-.PHONY: all run test test-unit test-integration test-asan unit deps test-deps clean install bench fuzz
+.PHONY: build-clang all run test test-unit test-integration test-asan unit deps test-deps clean install bench fuzz
 
 all: $(BUILD)/replicate-proxy
 
@@ -73,8 +73,13 @@ test-integration: $(BUILD)/replicate-proxy
 	cd tests && PROXY_BIN=$(abspath $(BUILD)/replicate-proxy) node --test --test-concurrency=2 integration/
 
 test: test-deps
+	@$(MAKE) --no-print-directory build-clang
 	@$(MAKE) --no-print-directory unit test-integration
 	@$(MAKE) --no-print-directory test-asan
+
+# The code must also build warning-free with clang.
+build-clang:
+	@$(MAKE) --no-print-directory CC=clang BUILD=build/clang build/clang/replicate-proxy build/clang/unit-tests
 
 # Same suites, sanitized build in build/asan (leaks fail the run).
 test-asan:
