@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# replicate-proxy benchmarks: the single entry point (`make bench` runs it).
+#
+#   bash bench/run.sh            everything: streaming, then non-streaming
+#   bash bench/run.sh stream     5,000 concurrent SSE streams: tokens, RSS, added latency per token
+#   bash bench/run.sh http       non-streaming throughput and added latency vs nginx proxy_pass
+#
+# Figures go to stdout (tables), progress to stderr, every figure as JSON to
+# build/bench/*.json. Knobs (environment):
+#   BENCH_STREAMS=5000  BENCH_TOKENS=40  BENCH_TOKEN_DELAY=500  BENCH_RAMP_MS=5000
+#   BENCH_STREAM_WORKERS=1,2  BENCH_TIMELINE=1 (per-second figures in the stream JSON)
+#   BENCH_DURATION=10  BENCH_CONNS=1,16,64  BENCH_HTTP_WORKERS=1,2
+#   BENCH_QUIET_WAIT=120 (s to wait for other processes to stop using the CPU; 0 = don't)
+#   PROXY_BIN=build/replicate-proxy
+# Uses loopback ports 19100-19102 (streaming) and 19200-19202 (non-streaming).
+# Installs what is missing (as root): nginx-light, wrk, nodejs; builds the proxy if needed.
+# nginx runs unprivileged (nobody) from a temporary prefix and config, never the system one.
+set -euo pipefail
+self="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
+cd "$(dirname "$self")/.."
+
+part="${1:-all}"
+case "$part" in
+  all|stream|http) ;;
+  -h|--help) sed -n '2,17p' "$self"; exit 0 ;;
+  *) echo "usage: bash bench/run.sh [all|stream|http]" >&2; exit 2 ;;
+esac
+
+log() { echo "[bench] $*" >&2; }
+
+# ---- dependencies (only what is missing; apt needs root)
+need_debs=""
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need_debs="$need_debs nginx-light"
+command -v wrk >/dev/null 2>&1 || need_debs="$need_debs wrk"
+command -v node >/dev/null 2>&1 || need_debs="$need_debs nodejs"
+if [ -n "$need_debs" ]; then
+  if [ "$(id -u)" = 0 ]; then
+    log "installing:$need_debs"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $need_debs >/dev/null
+  else
+    echo "missing Debian packages:$need_debs (run as root or install them)" >&2
+    exit 1
+  fi
+fi
+NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
+
+PROXY_BIN="${PROXY_BIN:-build/replicate-proxy}"
+if [ ! -x "$PROXY_BIN" ]; then
+  log "building $PROXY_BIN"
+  make --no-print-directory "$PROXY_BIN" >&2
+fi
+
+# ---- file descriptors: 5,000 streams need ~10,000 in the proxy and ~5,000 in the client
+want_fds=20000
+if [ "$(ulimit -Hn)" != unlimited ] && [ "$(ulimit -Hn)" -lt "$want_fds" ]; then
+  ulimit -Hn "$want_fds" 2>/dev/null || true
+fi
+hard="$(ulimit -Hn)"
+if [ "$hard" = unlimited ] || [ "$hard" -ge "$want_fds" ]; then ulimit -n "$want_fds"; else ulimit -n "$hard"; fi
+log "open files limit: $(ulimit -n)"
+
+mkdir -p build/bench
+stamp="$(date -u +%Y%m%dT%H%M%SZ)"
+
+children=()
+cleanup() {
+  for pid in "${children[@]}"; do kill "$pid" 2>/dev/null || true; done
+}
+trap cleanup EXIT
+trap 'cleanup; exit 130' INT TERM
+
+# Runs one node script in the background (so a signal can stop it) and waits.
+run_node() {
+  node "$@" &
+  local pid=$!
+  children+=("$pid")
+  wait "$pid"
+}
+
+quiet() {
+  local wait_s="${BENCH_QUIET_WAIT:-120}"
+  [ "$wait_s" = 0 ] && return 0
+  run_node bench/wait-quiet.mjs --max-busy-cores 0.3 --max-wait "$wait_s"
+}
+
+echo "replicate-proxy benchmarks, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r)"
+echo "proxy: $PROXY_BIN ($("$PROXY_BIN" --version 2>/dev/null || echo '?')); $("$NGINX" -v 2>&1); $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2); node $(node --version)"
+
+if [ "$part" = all ] || [ "$part" = stream ]; then
+  quiet
+  log "streaming benchmark (about $(( (${BENCH_RAMP_MS:-5000} + 1000 + ${BENCH_TOKENS:-40} * ${BENCH_TOKEN_DELAY:-500}) * 3 / 1000 + 10 )) s)"
+  run_node bench/stream-bench.mjs --proxy "$PROXY_BIN" \
+    --streams "${BENCH_STREAMS:-5000}" --tokens "${BENCH_TOKENS:-40}" \
+    --token-delay "${BENCH_TOKEN_DELAY:-500}" --first-token-delay 1000 \
+    --ramp-ms "${BENCH_RAMP_MS:-5000}" --workers "${BENCH_STREAM_WORKERS:-1,2}" \
+    --port 19100 --json "build/bench/stream-$stamp.json" ${BENCH_TIMELINE:+--timeline}
+fi
+
+if [ "$part" = all ] || [ "$part" = http ]; then
+  quiet
+  log "non-streaming benchmark"
+  run_node bench/http-bench.mjs --proxy "$PROXY_BIN" --nginx "$NGINX" \
+    --duration "${BENCH_DURATION:-10}" --conns "${BENCH_CONNS:-1,16,64}" \
+    --workers "${BENCH_HTTP_WORKERS:-1,2}" --port 19200 --json "build/bench/http-$stamp.json"
+fi
+log "JSON: build/bench/*-$stamp.json"

@@ -1,0 +1,204 @@
+// Streaming benchmark: N concurrent SSE streams, direct from the fake vs through
+// the proxy (one run per --workers value), same fake process, same client code.
+//
+//   node bench/stream-bench.mjs [--proxy build/replicate-proxy] [--streams 5000]
+//        [--ramp-ms 5000] [--tokens 40] [--token-delay 500] [--first-token-delay 1000]
+//        [--workers 1,2] [--port 19100] [--json FILE] [--timeline]
+//
+// Ports used: port (fake API), port+1 (fake streams), port+2 (proxy).
+// Prints a table on stdout; --json also writes every figure to FILE (with
+// --timeline: per-second latency, open streams, proxy CPU/run-queue wait/RSS).
+// Bounded: each client run ends by its own timeout (stream length + ramp + 60 s).
+
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const o = {
+  proxy: path.join(here, '..', 'build', 'replicate-proxy'),
+  streams: 5000, rampMs: 5000, tokens: 40, tokenDelay: 500, firstTokenDelay: 1000,
+  workers: [1, 2], port: 19100, json: '', timeline: false,
+};
+{
+  const a = process.argv.slice(2);
+  for (let i = 0; i < a.length; i++) {
+    const v = () => a[++i];
+    switch (a[i]) {
+      case '--proxy': o.proxy = v(); break;
+      case '--streams': o.streams = Number(v()); break;
+      case '--ramp-ms': o.rampMs = Number(v()); break;
+      case '--tokens': o.tokens = Number(v()); break;
+      case '--token-delay': o.tokenDelay = Number(v()); break;
+      case '--first-token-delay': o.firstTokenDelay = Number(v()); break;
+      case '--workers': o.workers = v().split(',').map(Number); break;
+      case '--port': o.port = Number(v()); break;
+      case '--json': o.json = v(); break;
+      case '--timeline': o.timeline = true; break;
+      default: throw new Error(`unknown option ${a[i]}`);
+    }
+  }
+}
+
+const FAKE_API = o.port, FAKE_STREAM = o.port + 1, PROXY = o.port + 2;
+const children = new Set();
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function start(cmd, args, name) {
+  const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(p);
+  p.name = name;
+  p.stderrText = '';
+  p.stderr.on('data', (d) => { if (p.stderrText.length < 20000) p.stderrText += d; });
+  p.exited = new Promise((r) => p.on('exit', (code, sig) => { children.delete(p); r({ code, sig }); }));
+  return p;
+}
+
+async function stop(p, graceMs = 5000) {
+  if (!children.has(p)) return p.exited;
+  p.kill('SIGTERM');
+  const t = setTimeout(() => { if (children.has(p)) p.kill('SIGKILL'); }, graceMs);
+  const r = await p.exited;
+  clearTimeout(t);
+  return r;
+}
+
+function waitLine(p, re, ms) {
+  return new Promise((ok, ko) => {
+    let buf = '';
+    const t = setTimeout(() => ko(new Error(`${p.name}: no ${re} within ${ms} ms; stderr: ${p.stderrText}`)), ms);
+    p.stdout.on('data', (d) => {
+      buf += d;
+      if (re.test(buf)) { clearTimeout(t); ok(buf); }
+    });
+    p.once('exit', () => { clearTimeout(t); ko(new Error(`${p.name} exited; stderr: ${p.stderrText}`)); });
+  });
+}
+
+async function waitHttp(port, pathName, ms) {
+  const t0 = Date.now();
+  while (Date.now() - t0 < ms) {
+    const ok = await new Promise((r) => {
+      const req = http.get({ host: '127.0.0.1', port, path: pathName, agent: false }, (res) => { res.resume(); r(res.statusCode === 200); });
+      req.on('error', () => r(false));
+      req.setTimeout(1000, () => { req.destroy(); r(false); });
+    });
+    if (ok) return;
+    await sleep(50);
+  }
+  throw new Error(`nothing answers on 127.0.0.1:${port}${pathName}`);
+}
+
+async function runClient(args) {
+  const streamMs = o.firstTokenDelay + o.tokens * o.tokenDelay;
+  const timeoutMs = o.rampMs + streamMs + 60000;
+  const c = start(process.execPath, [path.join(here, 'stream-client.mjs'), ...args,
+    '--streams', String(o.streams), '--ramp-ms', String(o.rampMs), '--tokens', String(o.tokens),
+    '--timeout-ms', String(timeoutMs), ...(o.timeline ? ['--timeline'] : [])], 'client');
+  let out = '';
+  c.stdout.on('data', (d) => { out += d; });
+  const r = await c.exited;
+  if (r.code !== 0) throw new Error(`client failed (${r.code ?? r.sig}): ${c.stderrText}`);
+  return JSON.parse(out.trim().split('\n').pop());
+}
+
+const results = { when: new Date().toISOString(), params: { ...o, proxy: undefined }, runs: [] };
+
+async function main() {
+  const scenario = { firstTokenDelay: o.firstTokenDelay, tokenDelay: o.tokenDelay, tokenCount: o.tokens };
+  const fake = start(process.execPath, [path.join(here, 'stream-fake.mjs'), '--port', String(FAKE_API),
+    '--stream-port', String(FAKE_STREAM), '--scenario', JSON.stringify(scenario)], 'fake');
+  await waitLine(fake, /^ready /m, 10000);
+  const log = (s) => process.stderr.write(`[stream] ${s}\n`);
+  log(`${o.streams} streams, ramp ${o.rampMs} ms, ${o.tokens} tokens/stream, 1st token after ${o.firstTokenDelay} ms, then every ${o.tokenDelay} ms`);
+
+  log('direct: client -> fake');
+  const direct = await runClient(['--mode', 'direct', '--url', `http://127.0.0.1:${FAKE_API}`, '--cpu-pids', `fake=${fake.pid}`]);
+  direct.label = 'direct (no proxy)';
+  results.runs.push(direct);
+  await sleep(1500);
+
+  for (const w of o.workers) {
+    log(`proxy --workers ${w}: client -> proxy -> fake`);
+    const px = start(o.proxy, ['--listen', `127.0.0.1:${PROXY}`, '--upstream', `http://127.0.0.1:${FAKE_API}`,
+      '--workers', String(w), '--poll_interval', '20ms', '--log_level', 'warn', '--shutdown_grace', '2s'], 'proxy');
+    await waitHttp(PROXY, '/health', 10000);
+    const r = await runClient(['--mode', 'proxy', '--url', `http://127.0.0.1:${PROXY}`, '--watch-pid', String(px.pid),
+      '--cpu-pids', `proxy=${px.pid},fake=${fake.pid}`]);
+    r.label = `proxy --workers ${w}`;
+    r.workers = w;
+    r.proxyStderr = px.stderrText.slice(0, 4000);
+    const ex = await stop(px);
+    r.proxyExit = ex.code ?? ex.sig;
+    results.runs.push(r);
+    await sleep(1500);
+  }
+  await stop(fake);
+  report();
+}
+
+function ms(us) { return us === null || us === undefined ? '-' : (us / 1000).toFixed(3); }
+function mb(kb) { return kb === null || kb === undefined ? '-' : (kb / 1024).toFixed(1); }
+
+function report() {
+  const d = results.runs[0];
+  const L = [];
+  const row = (cells, widths) => cells.map((c, i) => (i === 0 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join(' | ');
+  L.push('');
+  L.push(`== streaming: ${o.streams} concurrent streams x ${o.tokens} tokens, 1 token per ${o.tokenDelay} ms per stream, ramp-up ${o.rampMs} ms ==`);
+  L.push('latency = token received by the client - token written by the fake (same monotonic clock); added = proxy run - direct run');
+  L.push('"hold" = tokens sent while all streams were open (after ramp-up, before the first stream ended); "all" = every token');
+  const W1 = [18, 10, 15, 8, 6, 9, 9, 9, 9, 9, 9, 9];
+  L.push(row(['run', 'streams ok', 'tokens rcv/exp', 'max open', 'hold s', 'hold tok/s', 'hold p50', 'hold p99', 'all p50', 'all p99', 'all p99.9', 'all max'], W1) + '   (latencies in ms)');
+  for (const r of results.runs) {
+    const sub = (x, y) => (x === null || x === undefined || y === null || y === undefined ? null : x - y);
+    r.addedUs = r.mode === 'proxy' ? {
+      holdP50: sub(r.holdLatencyUs.p50, d.holdLatencyUs.p50), holdP99: sub(r.holdLatencyUs.p99, d.holdLatencyUs.p99),
+      p50: sub(r.latencyUs.p50, d.latencyUs.p50), p99: sub(r.latencyUs.p99, d.latencyUs.p99),
+    } : null;
+    L.push(row([r.label, `${r.completed}/${r.streams}`, `${r.tokensReceived}/${r.tokensExpected}`, r.maxOpen,
+      r.holdMs === null ? '-' : (r.holdMs / 1000).toFixed(1), r.holdLatencyUs.tokensPerSec ? Math.round(r.holdLatencyUs.tokensPerSec) : '-',
+      ms(r.holdLatencyUs.p50), ms(r.holdLatencyUs.p99), ms(r.latencyUs.p50), ms(r.latencyUs.p99), ms(r.latencyUs.p999), ms(r.latencyUs.max)], W1));
+  }
+  L.push('');
+  const W2 = [18, 14, 14, 13, 13, 11, 8, 8, 11, 12, 10, 12];
+  L.push(row(['proxy run', 'added hold p50', 'added hold p99', 'added all p50', 'added all p99', 'RSS open MB', 'VmHWM MB', 'fds open', 'proxy CPU s', 'CPU us/token', 'fake CPU s', 'proxy rq-wait'], W2));
+  for (const r of results.runs.filter((x) => x.mode === 'proxy')) {
+    const cpu = r.cpuSeconds.proxy;
+    L.push(row([r.label, ms(r.addedUs.holdP50), ms(r.addedUs.holdP99), ms(r.addedUs.p50), ms(r.addedUs.p99),
+      mb(r.watched.rssAllOpenKb), mb(r.watched.hwmKb), r.watched.fdsAllOpen ?? '-',
+      cpu === null || cpu === undefined ? '-' : cpu.toFixed(2), cpu ? ((cpu * 1e6) / Math.max(1, r.tokensReceived)).toFixed(1) : '-',
+      r.cpuSeconds.fake?.toFixed(2) ?? '-', r.watchedRunqueueWaitPct === null ? '-' : `${r.watchedRunqueueWaitPct.toFixed(0)}%`], W2));
+  }
+  L.push(`(direct run: fake CPU ${d.cpuSeconds.fake?.toFixed(2) ?? '-'} s, client CPU ${d.cpuSeconds.client.toFixed(2)} s)`);
+  L.push('proxy rq-wait = time the proxy\'s threads were runnable but waiting for a CPU, as % of the run (high: CPU-starved, latency is not the proxy\'s own)');
+  L.push('machine load during each run (cores busy of 2): ' + results.runs.map((r) =>
+    `${r.label}: ${r.machine.busyCores.toFixed(2)} busy, ${r.machine.otherCores.toFixed(2)} by other processes`).join('; '));
+  const noisy = results.runs.filter((r) => r.machine.otherCores > 0.25);
+  if (noisy.length) L.push(`WARNING: other processes used CPU during ${noisy.map((r) => r.label).join(', ')}: figures are disturbed; rerun on a quiet machine`);
+  for (const r of results.runs) {
+    if (r.failed || Object.keys(r.errors).length || r.tokensReceived !== r.tokensExpected) {
+      L.push(`  ${r.label}: ${r.failed} failed streams, ${r.streamsWithWrongCount} with a wrong token count, errors ${JSON.stringify(r.errors)}`);
+    }
+    if (r.proxyStderr) L.push(`  ${r.label}: proxy stderr: ${r.proxyStderr.split('\n').slice(0, 5).join(' / ')}`);
+  }
+  L.push('targets: every token delivered; proxy RSS < 150 MB with all streams open; median added latency per token < 1 ms (hold phase)');
+  for (const r of results.runs.filter((x) => x.mode === 'proxy')) {
+    const all = r.tokensReceived === r.tokensExpected && r.completed === r.streams && r.maxOpen === r.streams;
+    const rss = Math.max(r.watched.hwmKb ?? 0, r.watched.rssAllOpenKb ?? 0) / 1024;
+    L.push(`  ${r.label}: tokens ${all ? 'MET' : 'MISSED'}; peak RSS ${rss.toFixed(1)} MB ${rss < 150 ? 'MET' : 'MISSED'}; ` +
+      (r.addedUs.holdP50 === null ? 'added median: no hold phase (the streams were never all open at once) MISSED'
+        : `added median ${ms(r.addedUs.holdP50)} ms ${r.addedUs.holdP50 < 1000 ? 'MET' : 'MISSED'}`));
+  }
+  process.stdout.write(L.join('\n') + '\n');
+  if (o.json) fs.writeFileSync(o.json, JSON.stringify(results, null, 2));
+}
+
+async function cleanup() {
+  for (const p of [...children]) { try { p.kill('SIGKILL'); } catch { /* gone */ } }
+}
+process.on('SIGINT', () => { cleanup().then(() => process.exit(130)); });
+process.on('SIGTERM', () => { cleanup().then(() => process.exit(143)); });
+main().catch(async (e) => { process.stderr.write(`stream-bench: ${e.stack}\n`); await cleanup(); process.exit(1); });
