@@ -16,6 +16,7 @@ enum reply_kind { REPLY_NONE, REPLY_JSON, REPLY_STREAM };
 
 struct http_request {
   struct worker *w;
+  struct http_daemon *d;
   struct MHD_Connection *conn;
   const struct route *route;
   char method[8];
@@ -106,12 +107,14 @@ static void suspend(struct http_request *hr) {
     return;
   MHD_suspend_connection(hr->conn);
   hr->suspended = 1;
+  /* Registered once for the request's life (edge-triggered: one report),
+   * not per suspension: a stream suspends after every token. */
   if (!hr->hup_watch.registered) {
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(hr->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
     if (ci) {
       loop_watch_init(&hr->hup_watch, ci->connect_fd, on_client_hangup, hr);
-      loop_watch_set(&hr->w->loop, &hr->hup_watch, EPOLLRDHUP);
+      loop_watch_set(&hr->w->loop, &hr->hup_watch, EPOLLRDHUP | EPOLLET);
     }
   }
 }
@@ -119,9 +122,9 @@ static void suspend(struct http_request *hr) {
 void http_request_wake(struct http_request *hr) {
   if (!hr->suspended)
     return;
-  loop_watch_remove(&hr->w->loop, &hr->hup_watch);
   hr->suspended = 0;
   MHD_resume_connection(hr->conn);
+  hr->d->pending = 1;
   hr->w->mhd_pending = 1;
 }
 
@@ -141,7 +144,7 @@ static ssize_t stream_reader(void *cls, uint64_t pos, char *out, size_t max) {
 static enum MHD_Result queue_reply(struct http_request *hr) {
   struct MHD_Response *r;
   if (hr->reply == REPLY_STREAM) {
-    r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4 * 1024,
+    r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 1024,
                                           stream_reader, hr, NULL);
     if (!r)
       return MHD_NO;
@@ -298,13 +301,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
                                   const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **req_cls) {
   (void)version;
-  struct worker *w = cls;
+  struct http_daemon *d = cls;
+  struct worker *w = d->w;
   struct http_request *hr = *req_cls;
   if (!hr) {
     hr = calloc(1, sizeof *hr);
     if (!hr)
       return MHD_NO;
     hr->w = w;
+    hr->d = d;
     hr->conn = conn;
     hr->started_ms = loop_now_ms();
     snprintf(hr->method, sizeof hr->method, "%s", method);
@@ -358,7 +363,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                          enum MHD_RequestTerminationCode toe) {
   (void)conn;
-  struct worker *w = cls;
+  struct http_daemon *d = cls;
+  struct worker *w = d->w;
   struct http_request *hr = *req_cls;
   if (!hr)
     return;
@@ -386,8 +392,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 static void on_mhd_ready(struct loop *l, uint32_t events, void *ud) {
   (void)l;
   (void)events;
-  struct worker *w = ud;
-  w->mhd_pending = 1; /* run after this batch: it may free requests */
+  struct http_daemon *d = ud;
+  d->pending = 1; /* run after this batch: it may free requests */
+  d->w->mhd_pending = 1;
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap) {
@@ -400,25 +407,36 @@ static void mhd_log(void *cls, const char *fmt, va_list ap) {
   log_msg(LOG_DEBUG, "libmicrohttpd: %s", line);
 }
 
-int http_start(struct worker *w) {
-  w->mhd = MHD_start_daemon(
+static int start_daemon(struct http_daemon *d) {
+  struct worker *w = d->w;
+  d->mhd = MHD_start_daemon(
       MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL,
-      NULL, on_request, w,
+      NULL, on_request, d,
       /* The logger must come first to also see errors about later options. */
-      MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, w->listen_fd,
-      MHD_OPTION_NOTIFY_COMPLETED, on_completed, w,
+      MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, d->listen_fd,
+      MHD_OPTION_NOTIFY_COMPLETED, on_completed, d,
       MHD_OPTION_CONNECTION_LIMIT, (unsigned int)w->cfg->max_connections,
       MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120,
-      /* Small per-connection pools: thousands of idle streams add up. */
-      MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024), MHD_OPTION_END);
-  if (!w->mhd)
+      /* Small per-connection pools: thousands of idle streams add up. Request
+       * bodies are copied out as they arrive, so this bounds headers only. */
+      MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)w->cfg->connection_memory, MHD_OPTION_END);
+  if (!d->mhd)
     return -1;
-  const union MHD_DaemonInfo *info = MHD_get_daemon_info(w->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+  d->listen_fd = -1; /* libmicrohttpd owns and closes it now */
+  const union MHD_DaemonInfo *info = MHD_get_daemon_info(d->mhd, MHD_DAEMON_INFO_EPOLL_FD);
   if (!info)
     return -1;
-  w->listen_fd = -1; /* libmicrohttpd owns and closes it now */
-  loop_watch_init(&w->mhd_watch, info->epoll_fd, on_mhd_ready, w);
-  return loop_watch_set(&w->loop, &w->mhd_watch, EPOLLIN);
+  loop_watch_init(&d->watch, info->epoll_fd, on_mhd_ready, d);
+  return loop_watch_set(&w->loop, &d->watch, EPOLLIN);
+}
+
+int http_start(struct worker *w) {
+  for (int i = 0; i < w->n_daemons; i++) {
+    w->daemons[i].w = w;
+    if (start_daemon(&w->daemons[i]) != 0)
+      return -1;
+  }
+  return 0;
 }
 
 void http_end_requests(struct worker *w) {
@@ -438,30 +456,55 @@ void http_resume_all(struct worker *w) {
 }
 
 void http_stop_accepting(struct worker *w) {
-  if (!w->mhd)
-    return;
-  MHD_socket fd = MHD_quiesce_daemon(w->mhd);
-  if (fd != MHD_INVALID_SOCKET)
-    close(fd);
-  w->listen_fd = -1;
+  for (int i = 0; i < w->n_daemons; i++) {
+    struct http_daemon *d = &w->daemons[i];
+    if (!d->mhd)
+      continue;
+    MHD_socket fd = MHD_quiesce_daemon(d->mhd);
+    if (fd != MHD_INVALID_SOCKET)
+      close(fd);
+  }
 }
 
 void http_free(struct worker *w) {
-  if (!w->mhd)
-    return;
-  loop_watch_remove(&w->loop, &w->mhd_watch);
-  MHD_stop_daemon(w->mhd);
-  w->mhd = NULL;
+  for (int i = 0; i < w->n_daemons; i++) {
+    struct http_daemon *d = &w->daemons[i];
+    if (d->listen_fd >= 0)
+      close(d->listen_fd);
+    d->listen_fd = -1;
+    if (!d->mhd)
+      continue;
+    loop_watch_remove(&w->loop, &d->watch);
+    MHD_stop_daemon(d->mhd);
+    d->mhd = NULL;
+  }
 }
 
+/* Run the daemons that have work: ready sockets, resumed connections, or
+ * their own timeouts. An idle daemon is not touched. */
 void http_run(struct worker *w) {
+  uint64_t now = loop_now_ms();
   w->mhd_pending = 0;
-  MHD_run(w->mhd);
+  for (int i = 0; i < w->n_daemons; i++) {
+    struct http_daemon *d = &w->daemons[i];
+    if (!d->mhd || (!d->pending && now < d->due_ms))
+      continue;
+    d->pending = 0;
+    MHD_run(d->mhd);
+    MHD_UNSIGNED_LONG_LONG t;
+    d->due_ms = MHD_get_timeout(d->mhd, &t) == MHD_YES ? now + (t > 60000 ? 60000 : t)
+                                                       : now + 60000;
+  }
 }
 
 int http_timeout_ms(struct worker *w) {
-  MHD_UNSIGNED_LONG_LONG t;
-  if (MHD_get_timeout(w->mhd, &t) != MHD_YES)
+  if (w->mhd_pending)
+    return 0;
+  uint64_t now = loop_now_ms(), next = UINT64_MAX;
+  for (int i = 0; i < w->n_daemons; i++)
+    if (w->daemons[i].mhd && w->daemons[i].due_ms < next)
+      next = w->daemons[i].due_ms;
+  if (next == UINT64_MAX)
     return -1;
-  return t > 60000 ? 60000 : (int)t;
+  return next <= now ? 0 : (int)(next - now > 60000 ? 60000 : next - now);
 }

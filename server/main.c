@@ -195,7 +195,7 @@ static void *worker_main(void *arg) {
   struct worker *w = arg;
   uint64_t hard_deadline = 0;
   for (;;) {
-    int wait = w->mhd_pending ? 0 : http_timeout_ms(w);
+    int wait = http_timeout_ms(w);
     if (w->stopping)
       wait = wait < 0 || wait > 100 ? 100 : wait;
     if (loop_run_once(&w->loop, wait) != 0) {
@@ -223,12 +223,15 @@ static void *worker_main(void *arg) {
   return NULL;
 }
 
-static int worker_init(struct worker *w, int index, const struct config *cfg, int listen_fd) {
+static int worker_init(struct worker *w, int index, const struct config *cfg,
+                       const int *listen_fds, int n_fds) {
   memset(w, 0, sizeof *w);
   w->loop.epfd = -1;
   w->index = index;
   w->cfg = cfg;
-  w->listen_fd = listen_fd;
+  for (int i = 0; i < n_fds; i++)
+    w->daemons[i].listen_fd = listen_fds[i];
+  w->n_daemons = n_fds;
   w->wake_fd = -1;
   if (loop_init(&w->loop) != 0)
     return -1;
@@ -249,8 +252,6 @@ static void worker_free(struct worker *w) {
     up_client_free(&w->up);
   if (w->wake_fd >= 0)
     close(w->wake_fd);
-  if (w->listen_fd >= 0)
-    close(w->listen_fd);
   if (w->loop.epfd >= 0)
     loop_free(&w->loop);
 }
@@ -300,10 +301,19 @@ int main(int argc, char **argv) {
   struct worker *workers = calloc((size_t)n_workers, sizeof *workers);
   int port = cfg.listen_port, started = 0, rc = 0;
   for (long i = 0; workers && i < n_workers; i++) {
-    int fd = listen_socket(cfg.listen_host, port, &port);
-    if (fd < 0 || worker_init(&workers[i], (int)i, &cfg, fd) != 0) {
+    int fds[DAEMONS_PER_WORKER], n_fds = 0;
+    for (; n_fds < DAEMONS_PER_WORKER; n_fds++)
+      if ((fds[n_fds] = listen_socket(cfg.listen_host, port, &port)) < 0)
+        break;
+    if (n_fds < DAEMONS_PER_WORKER) {
+      for (int k = 0; k < n_fds; k++)
+        close(fds[k]);
+      rc = 1;
+      break;
+    }
+    if (worker_init(&workers[i], (int)i, &cfg, fds, n_fds) != 0) {
       log_msg(LOG_ERROR, "cannot start worker %ld", i);
-      worker_free(&workers[i]);
+      worker_free(&workers[i]); /* closes the sockets too */
       rc = 1;
       break;
     }

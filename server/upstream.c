@@ -122,6 +122,8 @@ void up_client_free(struct up_client *c) {
     free(t);
   }
   loop_timer_disarm(c->loop, &c->timer);
+  while (c->n_idle)
+    curl_easy_cleanup(c->idle[--c->n_idle]);
   if (c->multi)
     curl_multi_cleanup(c->multi);
   c->multi = NULL;
@@ -175,8 +177,14 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *ud) {
 
 static void release(struct up_transfer *t) {
   if (t->easy) {
-    curl_multi_remove_handle(t->client->multi, t->easy);
-    curl_easy_cleanup(t->easy);
+    struct up_client *c = t->client;
+    curl_multi_remove_handle(c->multi, t->easy);
+    if (c->n_idle < (int)(sizeof c->idle / sizeof c->idle[0])) {
+      curl_easy_reset(t->easy);
+      c->idle[c->n_idle++] = t->easy;
+    } else {
+      curl_easy_cleanup(t->easy);
+    }
     t->easy = NULL;
   }
   curl_slist_free_all(t->headers);
@@ -226,7 +234,7 @@ int up_start(struct up_client *c, struct up_transfer *t, const struct up_request
   t->retry_after[0] = '\0';
   t->error[0] = '\0';
   buf_reset(&t->body);
-  t->easy = curl_easy_init();
+  t->easy = c->n_idle ? c->idle[--c->n_idle] : curl_easy_init();
   if (!t->easy)
     goto fail;
   CURL *e = t->easy;
@@ -261,10 +269,10 @@ int up_start(struct up_client *c, struct up_transfer *t, const struct up_request
   curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
   if (r->timeout_ms > 0)
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, r->timeout_ms);
-  /* Token events are tiny; a small receive buffer keeps thousands of open
-   * streams cheap (curl's default is 16 KiB each). */
+  /* Token events are tiny; the smallest receive buffer (1 KiB) keeps
+   * thousands of open streams cheap (curl's default is 16 KiB each). */
   if (r->sse)
-    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 4096L);
+    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 1024L);
   if (strcmp(r->method, "POST") == 0) {
     curl_easy_setopt(e, CURLOPT_POST, 1L);
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body ? r->body : "");

@@ -18,6 +18,8 @@ struct up_client {
   const char *upstream; /* base URL: its host gets the Authorization header */
   int running;
   struct up_transfer *detached; /* fire-and-forget transfers still running */
+  CURL *idle[64]; /* easy handles kept for reuse (creating one is costly) */
+  int n_idle;
 };
 
 struct up_transfer;

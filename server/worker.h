@@ -14,18 +14,33 @@
 
 struct MHD_Daemon;
 struct http_request;
+struct worker;
+
+/* libmicrohttpd walks all of a daemon's suspended connections whenever one
+ * is resumed, and every idle stream is suspended: splitting a worker's
+ * connections over several daemons (each with its own SO_REUSEPORT socket)
+ * divides that cost per token. */
+#define DAEMONS_PER_WORKER 8
+
+struct http_daemon {
+  struct worker *w;
+  struct MHD_Daemon *mhd;
+  int listen_fd;  /* until libmicrohttpd owns it */
+  struct loop_watch watch;
+  int pending;    /* ready or a connection resumed: run it */
+  uint64_t due_ms; /* libmicrohttpd's own next timeout */
+};
 
 struct worker {
   int index;
   const struct config *cfg;
   struct loop loop;
   struct up_client up;
-  struct MHD_Daemon *mhd;
-  int listen_fd;
-  struct loop_watch mhd_watch;
+  struct http_daemon daemons[DAEMONS_PER_WORKER];
+  int n_daemons;
   int wake_fd; /* eventfd: the main thread asks for shutdown through it */
   struct loop_watch wake_watch;
-  int mhd_pending;    /* a connection was resumed: run MHD before sleeping */
+  int mhd_pending;    /* some daemon is pending: run before sleeping */
   int stopping;       /* SIGTERM seen: no new connections */
   int grace_expired;  /* running requests were told to end */
   uint64_t stop_deadline_ms;

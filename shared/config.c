@@ -59,6 +59,8 @@ static const struct option_row OPTIONS[] = {
      "on SIGTERM, how long running requests may take to finish"},
     {"max_body_size", OPT_SIZE, OFF(max_body_size), "8MiB", 1, 1LL << 30,
      "largest request body accepted (413 above)"},
+    {"connection_memory", OPT_SIZE, OFF(connection_memory), "8KiB", 4096, 1 << 20,
+     "buffer per client connection; request headers must fit in it (431 above)"},
     {"max_connections", OPT_INT, OFF(max_connections), "16384", 1, 1000000,
      "client connections per worker"},
     {"log_level", OPT_LOG_LEVEL, OFF(log_level), "info", 0, 0,

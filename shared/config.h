@@ -25,6 +25,7 @@ struct config {
   long keepalive_interval_ms;
   long shutdown_grace_ms;
   long long max_body_size;
+  long long connection_memory; /* libmicrohttpd's per-connection pool */
   long max_connections;
   enum log_level log_level;
 };

@@ -10,6 +10,7 @@ import {
 const KEYS = [
   'listen', 'upstream', 'replicate_api_token', 'model', 'prompt_format', 'workers', 'connect_timeout',
   'request_timeout', 'poll_interval', 'keepalive_interval', 'max_body_size', 'shutdown_grace', 'log_level',
+  'connection_memory', 'max_connections',
 ];
 
 function writeConf(lines) {
@@ -126,6 +127,8 @@ describe('config and command line', () => {
         prompt_format: 'plain',
         keepalive_interval: '5s',
         max_body_size: '8MiB',
+        connection_memory: '16KiB',
+        max_connections: '1000',
         request_timeout: '5m',
         connect_timeout: '500ms',
         shutdown_grace: '2s',

@@ -181,3 +181,29 @@ describe('graceful shutdown', () => {
 
   itExitsCleanly(() => bed, it);
 });
+
+describe('request header limits', () => {
+  let bed;
+  before(async () => { bed = await setup(); });
+  after(async () => { await bed?.finish(); });
+
+  it('headers of several KiB fit the default 8 KiB connection buffer; far larger ones get 431', async () => {
+    bed.fake.script({ output: ['fits'] });
+    const fits = await request(bed.url, 'POST', '/v1/chat/completions', {
+      headers: { authorization: `Bearer ${CLIENT_KEY}`, 'content-type': 'application/json', 'x-big': 'a'.repeat(5000) },
+      body: JSON.stringify(user('hi')),
+    });
+    assert.equal(fits.status, 200, fits.text);
+    assert.equal(fits.json.choices[0].message.content, 'fits');
+    const big = await request(bed.url, 'POST', '/v1/chat/completions', {
+      headers: { authorization: `Bearer ${CLIENT_KEY}`, 'content-type': 'application/json', 'x-big': 'a'.repeat(12000) },
+      body: JSON.stringify(user('hi')),
+    });
+    assert.equal(big.status, 431);
+    bed.fake.script({ output: ['still here'] });
+    const c = await bed.client.chat.completions.create(user('ping'));
+    assert.equal(c.choices[0].message.content, 'still here');
+  });
+
+  itExitsCleanly(() => bed, it);
+});

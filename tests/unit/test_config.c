@@ -51,6 +51,7 @@ void suite_config(void) {
   CHECK_INT(c.poll_interval_ms, 500);
   CHECK_INT(c.request_timeout_ms, 600000);
   CHECK_INT(c.prompt_format, PROMPT_PLAIN);
+  CHECK_INT(c.connection_memory, 8192);
 
   TEST("durations and sizes");
   CHECK(config_parse_duration_ms("250ms", &ms) == 0 && ms == 250);
