@@ -2,6 +2,7 @@
  * main: options, logging, listening sockets, signals and workers. */
 #include <curl/curl.h>
 #include <errno.h>
+#include <malloc.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -203,6 +204,15 @@ static void *worker_main(void *arg) {
       break;
     }
     http_run(w);
+    if (w->n_requests) {
+      w->busy_since_trim = 1;
+    } else if (w->busy_since_trim && loop_now_ms() - w->last_trim_ms >= 5000) {
+      /* A wave of streams leaves glibc holding fragmented free memory; give
+       * it back when the worker is idle (at most every 5 s: it walks the heap). */
+      w->busy_since_trim = 0;
+      w->last_trim_ms = loop_now_ms();
+      malloc_trim(0);
+    }
     if (!w->stopping)
       continue;
     uint64_t now = loop_now_ms();

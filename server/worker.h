@@ -46,6 +46,8 @@ struct worker {
   uint64_t stop_deadline_ms;
   struct http_request *requests; /* live requests (for shutdown) */
   size_t n_requests;
+  int busy_since_trim; /* requests ran since the last malloc_trim */
+  uint64_t last_trim_ms;
   pthread_t thread;
 };
 
