@@ -27,6 +27,7 @@ struct http_request {
   int suspended;
   int client_gone;
   struct loop_watch hup_watch; /* client socket, watched while suspended */
+  struct loop_timer hup_timer; /* arms hup_watch for waits that last */
   enum reply_kind reply;
   int status;
   char *reply_body;
@@ -100,23 +101,39 @@ static void on_client_hangup(struct loop *l, uint32_t events, void *ud) {
   http_request_wake(hr);
 }
 
+static void watch_hangup(struct http_request *hr) {
+  if (hr->hup_watch.registered)
+    return;
+  const union MHD_ConnectionInfo *ci =
+      MHD_get_connection_info(hr->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+  if (ci) {
+    loop_watch_init(&hr->hup_watch, ci->connect_fd, on_client_hangup, hr);
+    loop_watch_set(&hr->w->loop, &hr->hup_watch, EPOLLRDHUP | EPOLLET);
+  }
+}
+
+static void on_hup_timer(struct loop *l, struct loop_timer *t) {
+  (void)l;
+  watch_hangup(t->ud);
+}
+
+/* Waits that last longer than this get the hang-up watch; most
+ * non-streaming answers come sooner and save the two epoll_ctl calls. */
+#define HUP_WATCH_DELAY_MS 250
+
 /* While suspended, libmicrohttpd does not look at the socket, so a client
- * that hangs up would go unnoticed until the next write: watch it here. */
+ * that hangs up would go unnoticed until the next write: watch it here.
+ * The watch stays for the request's life (edge-triggered: one report), not
+ * per suspension: a stream suspends after every token. */
 static void suspend(struct http_request *hr) {
   if (hr->suspended)
     return;
   MHD_suspend_connection(hr->conn);
   hr->suspended = 1;
-  /* Registered once for the request's life (edge-triggered: one report),
-   * not per suspension: a stream suspends after every token. */
-  if (!hr->hup_watch.registered) {
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(hr->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-    if (ci) {
-      loop_watch_init(&hr->hup_watch, ci->connect_fd, on_client_hangup, hr);
-      loop_watch_set(&hr->w->loop, &hr->hup_watch, EPOLLRDHUP | EPOLLET);
-    }
-  }
+  if (hr->reply == REPLY_STREAM)
+    watch_hangup(hr);
+  else if (!hr->hup_watch.registered && !loop_timer_armed(&hr->hup_timer))
+    loop_timer_arm(&hr->w->loop, &hr->hup_timer, HUP_WATCH_DELAY_MS);
 }
 
 void http_request_wake(struct http_request *hr) {
@@ -311,6 +328,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
     hr->w = w;
     hr->d = d;
     hr->conn = conn;
+    loop_timer_init(&hr->hup_timer, on_hup_timer, hr);
     hr->started_ms = loop_now_ms();
     snprintf(hr->method, sizeof hr->method, "%s", method);
     snprintf(hr->path, sizeof hr->path, "%s", url);
@@ -372,6 +390,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
   if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
     hr->client_gone = 1;
   loop_watch_remove(&w->loop, &hr->hup_watch);
+  loop_timer_disarm(&w->loop, &hr->hup_timer);
   if (hr->ex)
     exchange_free(hr->ex);
   log_msg(LOG_INFO, "%s %s %d %llums%s", hr->method, hr->path, hr->status,
