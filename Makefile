@@ -92,14 +92,14 @@ bench: $(BUILD)/replicate-proxy test-deps
 
 # libFuzzer targets (clang + libclang-rt-14-dev); FUZZ_SECONDS each.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS  = sse stop think toolcall
+FUZZ_TARGETS  = sse stop think toolcall prediction request
 fuzz:
 	$(call install_debs,clang libclang-rt-14-dev)
 	@mkdir -p build/fuzz
 	@set -e; for t in $(FUZZ_TARGETS); do \
 	  clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
-	    -fno-sanitize-recover=all -I/usr/include/cjson fuzz/fuzz_$$t.c shared/$$t.c shared/buf.c \
-	    -lcjson -o build/fuzz/fuzz_$$t; \
+	    -fno-sanitize-recover=all -I/usr/include/cjson fuzz/fuzz_$$t.c $(SHARED_SRC) \
+	    -lcjson -lm -o build/fuzz/fuzz_$$t; \
 	  mkdir -p build/fuzz/corpus_$$t; \
 	  ./build/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) build/fuzz/corpus_$$t fuzz/seeds/$$t; \
 	done
