@@ -293,8 +293,8 @@ static void choice_complete(struct choice *c) {
   choice_stop_work(c);
   struct response_meta m = meta(ex);
   struct oai_error e;
-  int at_limit = !pipeline_stop_matched(c->pipe) && strcmp(length_or_stop(ex, c), "length") == 0;
-  if (at_limit)
+  const char *limit_reason = length_or_stop(ex, c); /* token counts are final */
+  if (!pipeline_stop_matched(c->pipe) && strcmp(limit_reason, "length") == 0)
     pipeline_allow_truncated_json(c->pipe);
   int rc = pipeline_finish(c->pipe, &ex->out, &m, &e);
   if (rc == -2) {
@@ -309,7 +309,7 @@ static void choice_complete(struct choice *c) {
   const char *calls = pipeline_call_finish_reason(c->pipe);
   c->finish_reason = calls                          ? calls
                      : pipeline_stop_matched(c->pipe) ? "stop"
-                                                    : length_or_stop(ex, c);
+                                                    : limit_reason;
   if (ex->req.stream) {
     rc = ex->kind == PIPE_TEXT
              ? response_text_chunk(&ex->out, &m, c->index, "", 0, c->finish_reason)

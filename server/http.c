@@ -26,7 +26,7 @@ struct http_request {
   int dispatched;
   int suspended;
   int client_gone;
-  struct loop_watch hup_watch; /* client socket, watched while suspended */
+  struct loop_watch hup_watch; /* client socket: hang-ups while suspended */
   struct loop_timer hup_timer; /* arms hup_watch for waits that last */
   enum reply_kind reply;
   int status;

@@ -54,7 +54,7 @@ void log_msg(enum log_level level, const char *fmt, ...) {
 /* ----------------------------------------------------------------- options */
 
 struct flag {
-  const char *key;
+  char key[64]; /* the option name, without "--" and "=value" */
   const char *value;
 };
 
@@ -89,10 +89,9 @@ static int parse_args(int argc, char **argv, struct config *c) {
       status = usage_error("unexpected argument '%s'", a);
       break;
     }
-    static char key[64];
     const char *name = a + 2, *eq = strchr(name, '='), *value;
     size_t klen = eq ? (size_t)(eq - name) : strlen(name);
-    if (klen >= sizeof key) {
+    if (klen >= sizeof flags->key) {
       status = usage_error("unknown option '%s'", a);
       break;
     }
@@ -104,33 +103,25 @@ static int parse_args(int argc, char **argv, struct config *c) {
       status = usage_error("option '%s' needs a value", a);
       break;
     }
-    char buf[64];
-    memcpy(buf, name, klen);
-    buf[klen] = '\0';
-    if (strcmp(buf, "config") == 0) {
+    struct flag *f = &flags[n_flags];
+    memcpy(f->key, name, klen);
+    f->key[klen] = '\0';
+    f->value = value;
+    if (strcmp(f->key, "config") == 0)
       config_path = value;
-    } else if (config_has_option(buf)) {
-      flags[n_flags].key = a + 2;
-      flags[n_flags].value = value;
+    else if (config_has_option(f->key))
       n_flags++;
-    } else {
+    else
       status = usage_error("unknown option '%s'", a);
-    }
   }
   char err[CONFIG_ERR_MAX + 64];
   if (status < 0 && config_path && config_load_file(c, config_path, err, sizeof err) != 0)
     status = usage_error("%s", err);
   if (status < 0 && config_load_env(c, getenv, err, sizeof err) != 0)
     status = usage_error("%s", err);
-  for (size_t i = 0; status < 0 && i < n_flags; i++) {
-    char key_buf[64];
-    const char *eq = strchr(flags[i].key, '=');
-    size_t klen = eq ? (size_t)(eq - flags[i].key) : strlen(flags[i].key);
-    memcpy(key_buf, flags[i].key, klen);
-    key_buf[klen] = '\0';
-    if (config_set(c, key_buf, flags[i].value, err, sizeof err) != 0)
+  for (size_t i = 0; status < 0 && i < n_flags; i++)
+    if (config_set(c, flags[i].key, flags[i].value, err, sizeof err) != 0)
       status = usage_error("--%s", err);
-  }
   free(flags);
   return status;
 }

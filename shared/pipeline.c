@@ -262,8 +262,6 @@ void pipeline_allow_truncated_json(struct pipeline *p) { p->truncated_ok = 1; }
 
 int pipeline_stop_matched(const struct pipeline *p) { return p->stop_hit; }
 
-size_t pipeline_n_calls(const struct pipeline *p) { return p->n_calls; }
-
 const char *pipeline_call_finish_reason(const struct pipeline *p) {
   if (!p->n_calls)
     return NULL;

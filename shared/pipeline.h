@@ -50,7 +50,6 @@ void pipeline_allow_truncated_json(struct pipeline *p);
 
 /* After pipeline_finish. */
 int pipeline_stop_matched(const struct pipeline *p);
-size_t pipeline_n_calls(const struct pipeline *p);
 /* "tool_calls"/"function_call" when calls were made, else NULL. */
 const char *pipeline_call_finish_reason(const struct pipeline *p);
 /* Bytes of reasoning and of everything else the model produced. */
