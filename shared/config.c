@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "buf.h"
 
@@ -19,7 +20,14 @@ enum opt_type {
   OPT_SIZE,
   OPT_PROMPT_FORMAT,
   OPT_LOG_LEVEL,
+  OPT_BOOL,
+  OPT_LIST,
+  OPT_PRICE,
 };
+
+/* Row flags. */
+#define OPT_SECRET 1u  /* value never printed: not in errors, diffs or --help */
+#define OPT_RESTART 2u /* a change takes a restart (SIGHUP cannot apply it) */
 
 struct option_row {
   const char *name;
@@ -27,6 +35,7 @@ struct option_row {
   size_t offset; /* of the main field in struct config */
   const char *def;
   long long min, max; /* for numbers, durations (ms) and sizes */
+  unsigned flags;
   const char *help;
 };
 
@@ -34,42 +43,77 @@ struct option_row {
 
 /* The one table of options. */
 static const struct option_row OPTIONS[] = {
-    {"listen", OPT_HOSTPORT, OFF(listen_host), "127.0.0.1:8080", 0, 0,
+    {"listen", OPT_HOSTPORT, OFF(listen_host), "127.0.0.1:8080", 0, 0, OPT_RESTART,
      "HOST:PORT to serve the OpenAI API on ([::1]:8080 for IPv6; port 0 picks one)"},
-    {"upstream", OPT_URL, OFF(upstream), "https://api.replicate.com", 0, 0,
+    {"reuse_port", OPT_BOOL, OFF(reuse_port), "false", 0, 0, OPT_RESTART,
+     "share the port with another process already listening on it (SO_REUSEPORT); "
+     "off, a busy port is an error"},
+    {"upstream", OPT_URL, OFF(upstream), "https://api.replicate.com", 0, 0, OPT_RESTART,
      "Replicate API base URL"},
-    {"replicate_api_token", OPT_STRING, OFF(replicate_api_token), "", 0, 0,
+    {"replicate_api_token", OPT_STRING, OFF(replicate_api_token), "", 0, 0, OPT_SECRET,
      "token used upstream; empty = pass each client's Bearer key through "
      "(also env REPLICATE_API_TOKEN)"},
-    {"model", OPT_MODEL, OFF(model), "deepseek-ai/deepseek-v3.1", 0, 0,
+    {"model", OPT_MODEL, OFF(model), "deepseek-ai/deepseek-v3.1", 0, 0, 0,
      "Replicate model (owner/name) every alias routes to"},
-    {"prompt_format", OPT_PROMPT_FORMAT, OFF(prompt_format), "plain", 0, 0,
+    {"prompt_format", OPT_PROMPT_FORMAT, OFF(prompt_format), "plain", 0, 0, 0,
      "how a conversation becomes the prompt: plain|deepseek"},
-    {"workers", OPT_INT, OFF(workers), "1", 0, 256,
-     "event-loop threads; 0 = one per CPU core"},
-    {"connect_timeout", OPT_DURATION, OFF(connect_timeout_ms), "10s", 1, 600000,
+    {"workers", OPT_INT, OFF(workers), "1", 0, 256, OPT_RESTART,
+     "event-loop threads; 0 = one per CPU the process may use"},
+    {"connect_timeout", OPT_DURATION, OFF(connect_timeout_ms), "10s", 1, 600000, 0,
      "upstream connect timeout"},
-    {"request_timeout", OPT_DURATION, OFF(request_timeout_ms), "10m", 1, 86400000,
+    {"request_timeout", OPT_DURATION, OFF(request_timeout_ms), "10m", 1, 86400000, 0,
      "longest wait for a whole prediction (504 after it)"},
-    {"poll_interval", OPT_DURATION, OFF(poll_interval_ms), "500ms", 1, 60000,
+    {"poll_interval", OPT_DURATION, OFF(poll_interval_ms), "500ms", 1, 60000, 0,
      "delay between polls of an unfinished prediction"},
-    {"keepalive_interval", OPT_DURATION, OFF(keepalive_interval_ms), "5s", 1, 600000,
+    {"keepalive_interval", OPT_DURATION, OFF(keepalive_interval_ms), "5s", 1, 600000, 0,
      "SSE keep-alive comment period while a stream is idle"},
-    {"shutdown_grace", OPT_DURATION, OFF(shutdown_grace_ms), "30s", 0, 3600000,
+    {"shutdown_grace", OPT_DURATION, OFF(shutdown_grace_ms), "30s", 0, 3600000, 0,
      "on SIGTERM, how long running requests may take to finish"},
-    {"max_body_size", OPT_SIZE, OFF(max_body_size), "8MiB", 1, 1LL << 30,
+    {"drain_delay", OPT_DURATION, OFF(drain_delay_ms), "0s", 0, 600000, 0,
+     "on SIGTERM, how long /ready fails while new requests are still served"},
+    {"max_body_size", OPT_SIZE, OFF(max_body_size), "8MiB", 1, 1LL << 30, 0,
      "largest request body accepted (413 above)"},
-    {"connection_memory", OPT_SIZE, OFF(connection_memory), "8KiB", 4096, 1 << 20,
+    {"connection_memory", OPT_SIZE, OFF(connection_memory), "8KiB", 4096, 1 << 20, OPT_RESTART,
      "buffer per client connection; request headers must fit in it (431 above)"},
-    {"max_connections", OPT_INT, OFF(max_connections), "16384", 1, 1000000,
+    {"max_header_size", OPT_SIZE, OFF(max_header_size), "8KiB", 1024, 1 << 20, 0,
+     "largest request line plus headers (414/431 above)"},
+    {"max_connections", OPT_INT, OFF(max_connections), "16384", 1, 1000000, OPT_RESTART,
      "client connections per worker"},
-    {"log_level", OPT_LOG_LEVEL, OFF(log_level), "info", 0, 0,
+    {"client_header_timeout", OPT_DURATION, OFF(client_header_timeout_ms), "30s", 1, 3600000, 0,
+     "time to send the whole request header (not restarted by each byte)"},
+    {"client_body_timeout", OPT_DURATION, OFF(client_body_timeout_ms), "60s", 1, 3600000, 0,
+     "time to send the whole request body once the header is in"},
+    {"client_send_timeout", OPT_DURATION, OFF(client_send_timeout_ms), "60s", 1, 3600000, 0,
+     "a client that reads nothing of its answer for this long is cut off"},
+    {"keepalive_timeout", OPT_DURATION, OFF(keepalive_timeout_ms), "75s", 1, 3600000, 0,
+     "idle keep-alive connection lifetime"},
+    {"client_output_buffer", OPT_SIZE, OFF(client_output_buffer), "256KiB", 4096, 1LL << 30, 0,
+     "answer bytes held per connection before the upstream transfer is paused"},
+    {"max_upstream_reply", OPT_SIZE, OFF(max_upstream_reply), "16MiB", 65536, 1LL << 30, 0,
+     "largest Replicate JSON reply read (502 above)"},
+    {"max_n", OPT_INT, OFF(max_n), "8", 1, 128, 0,
+     "largest `n` (choices per request, one prediction each)"},
+    {"cors_origins", OPT_LIST, OFF(cors_origins), "", 0, 0, 0,
+     "comma-separated browser origins allowed to call (https://app.example); "
+     "empty = none, * = any"},
+    {"server_names", OPT_LIST, OFF(server_names), "", 0, 0, 0,
+     "comma-separated Host names served besides the listen address and localhost"},
+    {"master_key", OPT_STRING, OFF(master_key), "", 0, 0, OPT_SECRET,
+     "gateway mode: clients need a virtual key or this key (also env "
+     "REPLICATE_PROXY_MASTER_KEY)"},
+    {"database", OPT_STRING, OFF(database), "", 0, 0, OPT_RESTART,
+     "SQLite file for keys and the ledger; empty = replicate-proxy.db beside the config file"},
+    {"open_gateway", OPT_BOOL, OFF(open_gateway), "false", 0, 0, 0,
+     "allow a server-side token on a non-loopback listen address without master_key"},
+    {"input_price_per_mtok", OPT_PRICE, OFF(input_price_per_mtok), "0.672", 0, 0, 0,
+     "USD per million prompt tokens"},
+    {"output_price_per_mtok", OPT_PRICE, OFF(output_price_per_mtok), "2.016", 0, 0, 0,
+     "USD per million completion tokens"},
+    {"log_level", OPT_LOG_LEVEL, OFF(log_level), "info", 0, 0, 0,
      "error|warn|info|debug"},
 };
 
 #define N_OPTIONS (sizeof OPTIONS / sizeof OPTIONS[0])
-
-static const char *const LOG_LEVELS[] = {"error", "warn", "info", "debug"};
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -177,91 +221,239 @@ static int set_hostport(struct config *c, const char *v, char *err, size_t errle
   return 0;
 }
 
-static int set_value(struct config *c, const struct option_row *o,
+static int parse_url(struct config *c, const struct option_row *o, void *field,
                      const char *v, char *err, size_t errlen) {
-  char *field = (char *)c + o->offset;
-  long long n;
-  long ms;
-  switch (o->type) {
-  case OPT_HOSTPORT:
-    return set_hostport(c, v, err, errlen);
-  case OPT_URL: {
-    size_t len = strlen(v);
-    if (strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0) {
-      set_err(err, errlen, "expected an http:// or https:// URL, got '%s'", v);
-      return -1;
-    }
-    while (len > 8 && v[len - 1] == '/')
-      len--;
-    return replace_string((char **)(void *)field, v, len);
-  }
-  case OPT_MODEL: {
-    const char *slash = strchr(v, '/');
-    if (!slash || slash == v || !slash[1] || strchr(slash + 1, '/') ||
-        strpbrk(v, " \t?#")) {
-      set_err(err, errlen, "expected a Replicate model as owner/name, got '%s'", v);
-      return -1;
-    }
-    return replace_string((char **)(void *)field, v, strlen(v));
-  }
-  case OPT_STRING:
-    return replace_string((char **)(void *)field, v, strlen(v));
-  case OPT_INT: {
-    const char *end;
-    if (parse_ll(v, &end, &n) != 0 || *end || n < o->min || n > o->max) {
-      set_err(err, errlen, "expected a whole number from %lld to %lld, got '%s'",
-              o->min, o->max, v);
-      return -1;
-    }
-    *(long *)(void *)field = (long)n;
-    return 0;
-  }
-  case OPT_DURATION:
-    if (config_parse_duration_ms(v, &ms) != 0 || ms < o->min || ms > o->max) {
-      set_err(err, errlen,
-              "expected a duration such as 500ms, 10s, 5m (%lldms to %lldms), got '%s'",
-              o->min, o->max, v);
-      return -1;
-    }
-    *(long *)(void *)field = ms;
-    return 0;
-  case OPT_SIZE:
-    if (config_parse_size(v, &n) != 0 || n < o->min || n > o->max) {
-      set_err(err, errlen, "expected a size such as 8MiB or 512KiB (at most 1GiB), got '%s'", v);
-      return -1;
-    }
-    *(long long *)(void *)field = n;
-    return 0;
-  case OPT_PROMPT_FORMAT:
-    if (prompt_format_parse(v, (enum prompt_format *)(void *)field) != 0) {
-      set_err(err, errlen, "expected one of %s, got '%s'", prompt_format_names(), v);
-      return -1;
-    }
-    return 0;
-  case OPT_LOG_LEVEL:
-    for (size_t i = 0; i < sizeof LOG_LEVELS / sizeof LOG_LEVELS[0]; i++) {
-      if (strcmp(v, LOG_LEVELS[i]) == 0) {
-        *(enum log_level *)(void *)field = (enum log_level)i;
-        return 0;
-      }
-    }
-    set_err(err, errlen, "expected error|warn|info|debug, got '%s'", v);
+  (void)c;
+  (void)o;
+  size_t len = strlen(v);
+  if (strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0) {
+    set_err(err, errlen, "expected an http:// or https:// URL, got '%s'", v);
     return -1;
   }
+  while (len > 8 && v[len - 1] == '/')
+    len--;
+  return replace_string(field, v, len);
+}
+
+static int parse_model(struct config *c, const struct option_row *o, void *field,
+                       const char *v, char *err, size_t errlen) {
+  (void)c;
+  (void)o;
+  const char *slash = strchr(v, '/');
+  if (!slash || slash == v || !slash[1] || strchr(slash + 1, '/') ||
+      strpbrk(v, " \t?#")) {
+    set_err(err, errlen, "expected a Replicate model as owner/name, got '%s'", v);
+    return -1;
+  }
+  return replace_string(field, v, strlen(v));
+}
+
+static int parse_string(struct config *c, const struct option_row *o, void *field,
+                        const char *v, char *err, size_t errlen) {
+  (void)c;
+  (void)o;
+  (void)err;
+  (void)errlen;
+  return replace_string(field, v, strlen(v));
+}
+
+static int parse_int(struct config *c, const struct option_row *o, void *field,
+                     const char *v, char *err, size_t errlen) {
+  (void)c;
+  const char *end;
+  long long n;
+  if (parse_ll(v, &end, &n) != 0 || *end || n < o->min || n > o->max) {
+    set_err(err, errlen, "expected a whole number from %lld to %lld, got '%s'",
+            o->min, o->max, v);
+    return -1;
+  }
+  *(long *)field = (long)n;
+  return 0;
+}
+
+static int parse_duration(struct config *c, const struct option_row *o, void *field,
+                          const char *v, char *err, size_t errlen) {
+  (void)c;
+  long ms;
+  if (config_parse_duration_ms(v, &ms) != 0 || ms < o->min || ms > o->max) {
+    set_err(err, errlen,
+            "expected a duration such as 500ms, 10s, 5m (%lldms to %lldms), got '%s'",
+            o->min, o->max, v);
+    return -1;
+  }
+  *(long *)field = ms;
+  return 0;
+}
+
+static int parse_size(struct config *c, const struct option_row *o, void *field,
+                      const char *v, char *err, size_t errlen) {
+  (void)c;
+  long long n;
+  if (config_parse_size(v, &n) != 0 || n < o->min || n > o->max) {
+    set_err(err, errlen, "expected a size such as 8MiB or 512KiB (%lld to %lld bytes), got '%s'",
+            o->min, o->max, v);
+    return -1;
+  }
+  *(long long *)field = n;
+  return 0;
+}
+
+static int parse_prompt_format(struct config *c, const struct option_row *o, void *field,
+                               const char *v, char *err, size_t errlen) {
+  (void)c;
+  (void)o;
+  if (prompt_format_parse(v, field) != 0) {
+    set_err(err, errlen, "expected one of %s, got '%s'", prompt_format_names(), v);
+    return -1;
+  }
+  return 0;
+}
+
+static const char *const LOG_LEVELS[] = {"error", "warn", "info", "debug"};
+
+static int parse_log_level(struct config *c, const struct option_row *o, void *field,
+                           const char *v, char *err, size_t errlen) {
+  (void)c;
+  (void)o;
+  for (size_t i = 0; i < sizeof LOG_LEVELS / sizeof LOG_LEVELS[0]; i++) {
+    if (strcmp(v, LOG_LEVELS[i]) == 0) {
+      *(enum log_level *)field = (enum log_level)i;
+      return 0;
+    }
+  }
+  set_err(err, errlen, "expected error|warn|info|debug, got '%s'", v);
   return -1;
+}
+
+static int parse_bool(struct config *c, const struct option_row *o, void *field,
+                      const char *v, char *err, size_t errlen) {
+  (void)c;
+  (void)o;
+  static const char *const yes[] = {"true", "yes", "on", "1"};
+  static const char *const no[] = {"false", "no", "off", "0"};
+  for (size_t i = 0; i < 4; i++) {
+    if (strcasecmp(v, yes[i]) == 0 || strcasecmp(v, no[i]) == 0) {
+      *(int *)field = strcasecmp(v, yes[i]) == 0;
+      return 0;
+    }
+  }
+  set_err(err, errlen, "expected true or false, got '%s'", v);
+  return -1;
+}
+
+static void free_list(void *field) {
+  struct str_list *l = field;
+  for (size_t i = 0; i < l->n; i++)
+    free(l->items[i]);
+  free(l->items);
+  l->items = NULL;
+  l->n = 0;
+}
+
+static int parse_list(struct config *c, const struct option_row *o, void *field,
+                      const char *v, char *err, size_t errlen) {
+  (void)c;
+  (void)o;
+  (void)err;
+  (void)errlen;
+  struct str_list l = {0};
+  size_t cap = 1;
+  for (const char *p = v; *p; p++)
+    cap += *p == ',';
+  l.items = calloc(cap, sizeof *l.items);
+  if (!l.items)
+    return -1;
+  for (const char *p = v;;) {
+    const char *comma = strchr(p, ',');
+    const char *e = comma ? comma : p + strlen(p);
+    const char *b = p;
+    while (b < e && isspace((unsigned char)*b))
+      b++;
+    while (e > b && isspace((unsigned char)e[-1]))
+      e--;
+    if (e > b && !(l.items[l.n++] = strndup(b, (size_t)(e - b)))) {
+      free_list(&l);
+      return -1;
+    }
+    if (!comma)
+      break;
+    p = comma + 1;
+  }
+  free_list(field);
+  *(struct str_list *)field = l;
+  return 0;
+}
+
+static int parse_price(struct config *c, const struct option_row *o, void *field,
+                       const char *v, char *err, size_t errlen) {
+  (void)c;
+  (void)o;
+  char *end;
+  errno = 0;
+  double d = strtod(v, &end);
+  if (errno || end == v || *end || !(d >= 0) || d > 1e6) {
+    set_err(err, errlen, "expected a price in USD such as 0.672, got '%s'", v);
+    return -1;
+  }
+  *(double *)field = d;
+  return 0;
+}
+
+static void free_string(void *field) {
+  free(*(char **)field);
+  *(char **)field = NULL;
+}
+
+static int parse_hostport_row(struct config *c, const struct option_row *o, void *field,
+                              const char *v, char *err, size_t errlen) {
+  (void)o;
+  (void)field;
+  return set_hostport(c, v, err, errlen);
+}
+
+/* Per-type operations: how a value is parsed, freed and compared. */
+struct opt_ops {
+  int (*parse)(struct config *c, const struct option_row *o, void *field,
+               const char *v, char *err, size_t errlen);
+  void (*free)(void *field); /* NULL: nothing owned */
+  size_t size;               /* bytes compared by config_diff (0: strings/lists) */
+};
+
+static const struct opt_ops OPS[] = {
+    [OPT_HOSTPORT] = {parse_hostport_row, free_string, 0},
+    [OPT_URL] = {parse_url, free_string, 0},
+    [OPT_STRING] = {parse_string, free_string, 0},
+    [OPT_MODEL] = {parse_model, free_string, 0},
+    [OPT_INT] = {parse_int, NULL, sizeof(long)},
+    [OPT_DURATION] = {parse_duration, NULL, sizeof(long)},
+    [OPT_SIZE] = {parse_size, NULL, sizeof(long long)},
+    [OPT_PROMPT_FORMAT] = {parse_prompt_format, NULL, sizeof(enum prompt_format)},
+    [OPT_LOG_LEVEL] = {parse_log_level, NULL, sizeof(enum log_level)},
+    [OPT_BOOL] = {parse_bool, NULL, sizeof(int)},
+    [OPT_LIST] = {parse_list, free_list, 0},
+    [OPT_PRICE] = {parse_price, NULL, sizeof(double)},
+};
+
+static int set_value(struct config *c, const struct option_row *o,
+                     const char *v, char *err, size_t errlen) {
+  return OPS[o->type].parse(c, o, (char *)c + o->offset, v, err, errlen);
 }
 
 int config_set(struct config *c, const char *key, const char *value, char *err,
                size_t errlen) {
   const struct option_row *o = find_option(key);
   if (!o) {
-    set_err(err, errlen, "unknown option '%s' (see --help)", key);
+    set_err(err, errlen, "unknown option '%s'", key);
     return -1;
   }
   char detail[CONFIG_ERR_MAX];
   detail[0] = '\0';
   if (set_value(c, o, value, detail, sizeof detail) != 0) {
-    set_err(err, errlen, "%s: %s", key, detail[0] ? detail : "out of memory");
+    if (o->flags & OPT_SECRET)
+      set_err(err, errlen, "%s: %s", key, detail[0] ? "invalid value (not shown: secret)"
+                                                   : "out of memory");
+    else
+      set_err(err, errlen, "%s: %s", key, detail[0] ? detail : "out of memory");
     return -1;
   }
   return 0;
@@ -276,11 +468,64 @@ int config_init(struct config *c) {
 }
 
 void config_free(struct config *c) {
-  free(c->listen_host);
-  free(c->upstream);
-  free(c->replicate_api_token);
-  free(c->model);
+  for (size_t i = 0; i < N_OPTIONS; i++)
+    if (OPS[OPTIONS[i].type].free)
+      OPS[OPTIONS[i].type].free((char *)c + OPTIONS[i].offset);
   memset(c, 0, sizeof *c);
+}
+
+int config_is_secret(const char *name) {
+  const struct option_row *o = find_option(name);
+  return o && (o->flags & OPT_SECRET);
+}
+
+int str_list_has(const struct str_list *l, const char *s, size_t len) {
+  for (size_t i = 0; i < l->n; i++)
+    if (strlen(l->items[i]) == len && memcmp(l->items[i], s, len) == 0)
+      return 1;
+  return 0;
+}
+
+static int same_value(const struct option_row *o, const struct config *a,
+                      const struct config *b) {
+  const char *fa = (const char *)a + o->offset, *fb = (const char *)b + o->offset;
+  if (o->type == OPT_HOSTPORT)
+    return strcmp(a->listen_host, b->listen_host) == 0 && a->listen_port == b->listen_port;
+  if (o->type == OPT_LIST) {
+    const struct str_list *la = (const void *)fa, *lb = (const void *)fb;
+    if (la->n != lb->n)
+      return 0;
+    for (size_t i = 0; i < la->n; i++)
+      if (strcmp(la->items[i], lb->items[i]) != 0)
+        return 0;
+    return 1;
+  }
+  if (OPS[o->type].size == 0) /* an owned string */
+    return strcmp(*(char *const *)(const void *)fa, *(char *const *)(const void *)fb) == 0;
+  return memcmp(fa, fb, OPS[o->type].size) == 0;
+}
+
+int config_diff(const struct config *a, const struct config *b, char *out,
+                size_t outlen, int *needs_restart) {
+  int count = 0;
+  size_t used = 0;
+  *needs_restart = 0;
+  if (outlen)
+    out[0] = '\0';
+  for (size_t i = 0; i < N_OPTIONS; i++) {
+    if (same_value(&OPTIONS[i], a, b))
+      continue;
+    count++;
+    if (OPTIONS[i].flags & OPT_RESTART)
+      *needs_restart = 1;
+    if (used < outlen) {
+      int n = snprintf(out + used, outlen - used, "%s%s%s", count > 1 ? ", " : "",
+                       OPTIONS[i].name, OPTIONS[i].flags & OPT_RESTART ? " (needs a restart)" : "");
+      if (n > 0)
+        used += (size_t)n;
+    }
+  }
+  return count;
 }
 
 static char *trim(char *s) {
@@ -309,7 +554,19 @@ int config_load_file(struct config *c, const char *path, char *err,
       continue;
     char *eq = strchr(s, '=');
     if (!eq) {
-      set_err(err, errlen, "%s:%d: expected 'key = value', got '%s'", path, lineno, s);
+      /* Never echo the line: it may be `replicate_api_token: r8_...`. */
+      size_t klen = strcspn(s, " \t:");
+      if (klen < 64) {
+        char name[64];
+        memcpy(name, s, klen);
+        name[klen] = '\0';
+        if (find_option(name)) {
+          set_err(err, errlen, "%s:%d: expected '%s = value'", path, lineno, name);
+          rc = -1;
+          break;
+        }
+      }
+      set_err(err, errlen, "%s:%d: expected 'key = value'", path, lineno);
       rc = -1;
       break;
     }

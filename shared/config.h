@@ -11,6 +11,15 @@
 
 enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
 
+/* A comma-separated option value, split and trimmed ("" = empty list). */
+struct str_list {
+  char **items;
+  size_t n;
+};
+
+/* Is s (length len) one of the list's items? Exact, case-sensitive. */
+int str_list_has(const struct str_list *l, const char *s, size_t len);
+
 struct config {
   char *listen_host; /* from `listen` */
   int listen_port;
@@ -28,6 +37,31 @@ struct config {
   long long connection_memory; /* libmicrohttpd's per-connection pool */
   long max_connections;
   enum log_level log_level;
+
+  /* Slow and hostile clients (hardening). */
+  long client_header_timeout_ms; /* whole header, not restarted per byte */
+  long client_body_timeout_ms;   /* whole body, from the end of the header */
+  long client_send_timeout_ms;   /* a client that reads nothing for this long */
+  long keepalive_timeout_ms;     /* idle keep-alive connection */
+  long long max_header_size;     /* request line + headers (431/414 above) */
+  long long client_output_buffer; /* per connection; upstream paused above */
+  long long max_upstream_reply;  /* one Replicate JSON reply (502 above) */
+  long max_n;                    /* upper bound of `n` */
+  int reuse_port;                /* share the port with another process */
+
+  /* Browser safety. */
+  struct str_list cors_origins;  /* origins allowed to call; "*" = any */
+  struct str_list server_names;  /* Host values accepted besides the listen address */
+
+  /* Team gateway. */
+  char *master_key;              /* "" = no gateway; clients pass tokens through */
+  char *database;                /* SQLite file for keys and the ledger */
+  int open_gateway;              /* a server token on a public address without master_key */
+  double input_price_per_mtok;   /* USD per million prompt tokens */
+  double output_price_per_mtok;  /* USD per million completion tokens */
+
+  /* Deployment. */
+  long drain_delay_ms;           /* on SIGTERM: /ready fails, still serving */
 };
 
 #define CONFIG_ERR_MAX 256
@@ -36,7 +70,8 @@ struct config {
 int config_init(struct config *c);
 void config_free(struct config *c);
 
-/* Set one option from text. Returns 0, or -1 with a message in err. */
+/* Set one option from text. Returns 0, or -1 with a message in err; the
+ * message never repeats the value of a secret option. */
 int config_set(struct config *c, const char *key, const char *value,
                char *err, size_t errlen);
 
@@ -54,6 +89,15 @@ int config_load_env(struct config *c, char *(*getenv_fn)(const char *),
 int config_has_option(const char *name);
 
 void config_print_help(FILE *out);
+
+/* Is the option secret (its value never printed)? 0 for unknown names. */
+int config_is_secret(const char *name);
+
+/* Names of the options whose values differ between a and b, comma-separated
+ * into out (secret values are not shown, only names). *needs_restart is set
+ * when one of them cannot change without a restart. Returns the count. */
+int config_diff(const struct config *a, const struct config *b, char *out,
+                size_t outlen, int *needs_restart);
 
 /* Parse helpers shared with tests: "500ms", "10s", "5m", "2h", bare
  * number = seconds; "8MiB", "512KiB", "1GiB", "100k", bare = bytes. */

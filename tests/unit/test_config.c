@@ -109,9 +109,54 @@ void suite_config(void) {
   write_file(path, "listen\n");
   CHECK_INT(config_load_file(&c, path, err, sizeof err), -1);
   CHECK(strstr(err, ":1:") != NULL);
+  write_file(path, "replicate_api_token: r8_secretvalue\n");
+  CHECK_INT(config_load_file(&c, path, err, sizeof err), -1);
+  CHECK(strstr(err, "expected 'replicate_api_token = value'") != NULL);
+  CHECK(strstr(err, "r8_secretvalue") == NULL);
   unlink(path);
   CHECK_INT(config_load_file(&c, "/nonexistent/proxy.conf", err, sizeof err), -1);
   CHECK(strstr(err, "/nonexistent/proxy.conf") != NULL);
+
+  TEST("lists, booleans, prices, secrets");
+  CHECK_INT((int)c.cors_origins.n, 0);
+  CHECK_INT(config_set(&c, "cors_origins", " https://a.example , http://b:81,,", err, sizeof err), 0);
+  CHECK_INT((int)c.cors_origins.n, 2);
+  CHECK_STR(c.cors_origins.items[0], "https://a.example");
+  CHECK_STR(c.cors_origins.items[1], "http://b:81");
+  CHECK(str_list_has(&c.cors_origins, "http://b:81", 11));
+  CHECK(!str_list_has(&c.cors_origins, "http://b:8", 10));
+  CHECK_INT(config_set(&c, "reuse_port", "yes", err, sizeof err), 0);
+  CHECK_INT(c.reuse_port, 1);
+  CHECK_INT(config_set(&c, "reuse_port", "maybe", err, sizeof err), -1);
+  CHECK(c.input_price_per_mtok == 0.672 && c.output_price_per_mtok == 2.016);
+  CHECK_INT(config_set(&c, "output_price_per_mtok", "-1", err, sizeof err), -1);
+  CHECK_INT(config_set(&c, "max_n", "8", err, sizeof err), 0);
+  CHECK_INT(config_set(&c, "max_n", "0", err, sizeof err), -1);
+  CHECK(config_is_secret("master_key") && config_is_secret("replicate_api_token"));
+  CHECK(!config_is_secret("listen") && !config_is_secret("nope"));
+
+  TEST("diff names what changed, never a secret's value");
+  {
+    struct config a, b;
+    char out[512];
+    int restart;
+    CHECK_INT(config_init(&a), 0);
+    CHECK_INT(config_init(&b), 0);
+    CHECK_INT(config_diff(&a, &b, out, sizeof out, &restart), 0);
+    config_set(&b, "replicate_api_token", "r8_new", err, sizeof err);
+    config_set(&b, "poll_interval", "1s", err, sizeof err);
+    CHECK_INT(config_diff(&a, &b, out, sizeof out, &restart), 2);
+    CHECK_INT(restart, 0);
+    CHECK(strstr(out, "replicate_api_token") && strstr(out, "poll_interval"));
+    CHECK(strstr(out, "r8_new") == NULL);
+    config_set(&b, "listen", "127.0.0.1:9", err, sizeof err);
+    config_set(&b, "server_names", "a,b", err, sizeof err);
+    CHECK_INT(config_diff(&a, &b, out, sizeof out, &restart), 4);
+    CHECK_INT(restart, 1);
+    CHECK(strstr(out, "listen (needs a restart)") != NULL);
+    config_free(&a);
+    config_free(&b);
+  }
 
   TEST("env: REPLICATE_PROXY_* always, REPLICATE_API_TOKEN only when unset");
   CHECK_INT(config_load_env(&c, fake_getenv, err, sizeof err), 0);
