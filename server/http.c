@@ -1,6 +1,8 @@
 #include "http.h"
 
 #include <microhttpd.h>
+#include <netdb.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -8,9 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../shared/chat_request.h"
-#include "../shared/models.h"
 #include "exchange.h"
+#include "routes.h"
 
 enum reply_kind { REPLY_NONE, REPLY_JSON, REPLY_STREAM };
 
@@ -18,9 +19,9 @@ struct http_request {
   struct worker *w;
   struct http_daemon *d;
   struct MHD_Connection *conn;
-  const struct route *route;
   char method[8];
-  char path[256];
+  char path[HTTP_PATH_MAX];
+  struct http_header *extra_headers; /* added by handlers, sent on the reply */
   struct buf body;
   int too_large;
   int dispatched;
@@ -37,32 +38,6 @@ struct http_request {
   struct http_request *next, *prev; /* worker->requests */
 };
 
-typedef void (*route_fn)(struct http_request *hr, const char *subpath);
-
-struct route {
-  const char *method;
-  const char *path;
-  int prefix; /* path is a prefix; the rest is passed as subpath */
-  route_fn handler;
-};
-
-static void handle_health(struct http_request *hr, const char *subpath);
-static void handle_models_list(struct http_request *hr, const char *subpath);
-static void handle_models_get(struct http_request *hr, const char *subpath);
-static void handle_chat(struct http_request *hr, const char *subpath);
-static void handle_completions(struct http_request *hr, const char *subpath);
-
-/* The one routing table. */
-static const struct route ROUTES[] = {
-    {"GET", "/health", 0, handle_health},
-    {"GET", "/v1/models", 0, handle_models_list},
-    {"GET", "/v1/models/", 1, handle_models_get},
-    {"POST", "/v1/chat/completions", 0, handle_chat},
-    {"POST", "/v1/completions", 0, handle_completions},
-};
-
-#define N_ROUTES (sizeof ROUTES / sizeof ROUTES[0])
-
 /* ---------------------------------------------------------------- replies */
 
 void http_request_respond(struct http_request *hr, int status, char *body) {
@@ -78,18 +53,64 @@ void http_request_respond_error(struct http_request *hr, const struct oai_error 
   http_request_respond(hr, e->status, json);
 }
 
-static void respond_simple_error(struct http_request *hr, int status,
-                                 const char *type, const char *code,
-                                 const char *message) {
-  struct oai_error e;
-  oai_error_set(&e, status, type, code, NULL, "%s", message);
-  http_request_respond_error(hr, &e);
-}
-
 void http_request_open_stream(struct http_request *hr) {
   hr->reply = REPLY_STREAM;
   hr->status = 200;
 }
+
+/* ------------------------------------------------------------- accessors */
+
+const char *http_request_method(const struct http_request *hr) { return hr->method; }
+const char *http_request_path(const struct http_request *hr) { return hr->path; }
+struct worker *http_request_worker(const struct http_request *hr) { return hr->w; }
+const struct config *http_request_config(const struct http_request *hr) { return hr->w->cfg; }
+
+const char *http_request_body(const struct http_request *hr, size_t *len) {
+  *len = hr->body.len;
+  return hr->body.data ? hr->body.data : "";
+}
+
+const char *http_request_header(const struct http_request *hr, const char *name) {
+  return MHD_lookup_connection_value(hr->conn, MHD_HEADER_KIND, name);
+}
+
+const char *http_request_query(const struct http_request *hr, const char *name) {
+  return MHD_lookup_connection_value(hr->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+int http_request_client_addr(const struct http_request *hr, char *out, size_t len) {
+  const union MHD_ConnectionInfo *ci =
+      MHD_get_connection_info(hr->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+  if (!ci || !ci->client_addr || len == 0)
+    return -1;
+  char host[NI_MAXHOST];
+  const struct sockaddr *sa = ci->client_addr;
+  socklen_t sl = sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+  if (getnameinfo(sa, sl, host, sizeof host, NULL, 0, NI_NUMERICHOST) != 0)
+    return -1;
+  snprintf(out, len, "%s", host);
+  return 0;
+}
+
+int http_request_add_header(struct http_request *hr, const char *name, const char *value) {
+  size_t nl = strlen(name) + 1, vl = strlen(value) + 1;
+  struct http_header *h = malloc(sizeof *h + nl + vl);
+  if (!h)
+    return -1;
+  h->name = h->data;
+  h->value = h->data + nl;
+  memcpy(h->data, name, nl);
+  memcpy(h->data + nl, value, vl);
+  /* Appended, so headers go out in the order they were added. */
+  h->next = NULL;
+  struct http_header **tail = &hr->extra_headers;
+  while (*tail)
+    tail = &(*tail)->next;
+  *tail = h;
+  return 0;
+}
+
+void http_request_attach(struct http_request *hr, struct exchange *ex) { hr->ex = ex; }
 
 static void on_client_hangup(struct loop *l, uint32_t events, void *ud) {
   (void)l;
@@ -177,138 +198,12 @@ static enum MHD_Result queue_reply(struct http_request *hr) {
     MHD_add_response_header(r, "Content-Type", "application/json");
     if (hr->retry_after[0])
       MHD_add_response_header(r, "Retry-After", hr->retry_after);
-    if (hr->status == 405 && hr->route)
-      MHD_add_response_header(r, "Allow", hr->route->method);
   }
+  for (const struct http_header *h = hr->extra_headers; h; h = h->next)
+    MHD_add_response_header(r, h->name, h->value);
   enum MHD_Result rc = MHD_queue_response(hr->conn, (unsigned)hr->status, r);
   MHD_destroy_response(r);
   return rc;
-}
-
-/* ---------------------------------------------------------------- routing */
-
-/* Does a route serve this path? Sets *rest to the part after a prefix. */
-static int route_matches(const struct route *rt, const char *path, const char **rest) {
-  size_t n = strlen(rt->path);
-  if (rt->prefix ? strncmp(path, rt->path, n) != 0 || !path[n] : strcmp(path, rt->path) != 0)
-    return 0;
-  *rest = rt->prefix ? path + n : NULL;
-  return 1;
-}
-
-static void route_request(struct http_request *hr) {
-  /* Clients configured with a base URL lacking /v1 (".../chat/completions")
-   * are served too. */
-  char v1_path[sizeof hr->path + 3];
-  snprintf(v1_path, sizeof v1_path, "/v1%s", hr->path);
-  const char *const candidates[] = {hr->path, strncmp(hr->path, "/v1/", 4) ? v1_path : NULL};
-  const struct route *path_match = NULL;
-  for (size_t c = 0; c < 2 && candidates[c]; c++) {
-    for (size_t i = 0; i < N_ROUTES; i++) {
-      const char *rest;
-      if (!route_matches(&ROUTES[i], candidates[c], &rest))
-        continue;
-      path_match = &ROUTES[i];
-      if (strcmp(hr->method, ROUTES[i].method) == 0) {
-        hr->route = &ROUTES[i];
-        ROUTES[i].handler(hr, rest);
-        return;
-      }
-    }
-    if (path_match)
-      break;
-  }
-  hr->route = path_match; /* for the Allow header of a 405 */
-  struct oai_error e;
-  if (path_match)
-    oai_error_set(&e, 405, "invalid_request_error", "method_not_allowed", NULL,
-                  "Method %s is not allowed for %s", hr->method, hr->path);
-  else
-    oai_error_set(&e, 404, "invalid_request_error", "not_found", NULL,
-                  "Invalid URL (%s %s)", hr->method, hr->path);
-  http_request_respond_error(hr, &e);
-}
-
-/* The one place a request is authorized; per-client keys plug in here.
- * Returns the Replicate token to use, or NULL after answering 401. */
-static const char *authorize(struct http_request *hr) {
-  const char *configured = hr->w->cfg->replicate_api_token;
-  if (configured && configured[0])
-    return configured;
-  const char *auth = MHD_lookup_connection_value(hr->conn, MHD_HEADER_KIND,
-                                                 MHD_HTTP_HEADER_AUTHORIZATION);
-  if (auth && strncasecmp(auth, "Bearer ", 7) == 0) {
-    const char *key = auth + 7;
-    while (*key == ' ')
-      key++;
-    if (*key)
-      return key;
-  }
-  respond_simple_error(hr, 401, "invalid_request_error", "invalid_api_key",
-                       "You didn't provide an API key. Pass your Replicate API "
-                       "token as the Bearer key (Authorization: Bearer r8_...), "
-                       "or configure replicate_api_token on the proxy.");
-  return NULL;
-}
-
-static void handle_health(struct http_request *hr, const char *subpath) {
-  (void)subpath;
-  http_request_respond(hr, 200, strdup("{\"status\":\"ok\"}"));
-}
-
-static void handle_models_list(struct http_request *hr, const char *subpath) {
-  (void)subpath;
-  http_request_respond(hr, 200, models_list_json(hr->w->cfg->model));
-}
-
-static void handle_models_get(struct http_request *hr, const char *subpath) {
-  char *json = models_get_json(subpath, hr->w->cfg->model);
-  if (json) {
-    http_request_respond(hr, 200, json);
-    return;
-  }
-  struct oai_error e;
-  oai_error_set(&e, 404, "invalid_request_error", "model_not_found", "model",
-                "The model '%s' does not exist", subpath);
-  http_request_respond_error(hr, &e);
-}
-
-static void handle_chat(struct http_request *hr, const char *subpath) {
-  (void)subpath;
-  const char *token = authorize(hr);
-  if (!token)
-    return;
-  struct chat_request req;
-  struct oai_error e;
-  if (chat_request_parse(hr->body.data ? hr->body.data : "", hr->body.len,
-                         hr->w->cfg->model, &req, &e) != 0) {
-    http_request_respond_error(hr, &e);
-    return;
-  }
-  hr->ex = exchange_start(hr->w, hr, &req, token);
-  if (!hr->ex) {
-    chat_request_free(&req);
-    respond_simple_error(hr, 500, "server_error", "internal_error", "out of memory");
-  }
-}
-
-static void handle_completions(struct http_request *hr, const char *subpath) {
-  (void)subpath;
-  const char *token = authorize(hr);
-  if (!token)
-    return;
-  struct completion_request req;
-  struct oai_error e;
-  if (completion_request_parse(hr->body.data ? hr->body.data : "", hr->body.len,
-                               hr->w->cfg->model, &req, &e) != 0) {
-    http_request_respond_error(hr, &e);
-    return;
-  }
-  hr->ex = exchange_start_text(hr->w, hr, &req, token);
-  if (!hr->ex) {
-    completion_request_free(&req);
-    respond_simple_error(hr, 500, "server_error", "internal_error", "out of memory");
-  }
 }
 
 /* ---------------------------------------------------- libmicrohttpd glue */
@@ -369,7 +264,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
                     (long long)w->cfg->max_body_size);
       http_request_respond_error(hr, &e);
     } else {
-      route_request(hr);
+      routes_dispatch(hr);
     }
   }
   if (hr->reply != REPLY_NONE)
@@ -405,6 +300,11 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
   w->n_requests--;
   free(hr->reply_body);
   buf_free(&hr->body);
+  while (hr->extra_headers) {
+    struct http_header *h = hr->extra_headers;
+    hr->extra_headers = h->next;
+    free(h);
+  }
   free(hr);
 }
 

@@ -27,7 +27,36 @@ void http_run(struct worker *w);
 /* Milliseconds until libmicrohttpd needs to run again, or -1. */
 int http_timeout_ms(struct worker *w);
 
-/* ---- what an exchange may ask of its request ---- */
+/* ---- what route handlers and exchanges may ask of a request ---- */
+
+#define HTTP_PATH_MAX 256
+
+/* A response header added by a handler (rate-limit headers, CORS, Allow). */
+struct http_header {
+  struct http_header *next;
+  const char *name, *value; /* point into data */
+  char data[];
+};
+
+const char *http_request_method(const struct http_request *hr);
+/* The path without the query string. */
+const char *http_request_path(const struct http_request *hr);
+struct worker *http_request_worker(const struct http_request *hr);
+/* The configuration this request runs under (fixed for its whole life). */
+const struct config *http_request_config(const struct http_request *hr);
+/* The complete body (never NULL; may contain NULs). */
+const char *http_request_body(const struct http_request *hr, size_t *len);
+/* A request header by case-insensitive name, or NULL. */
+const char *http_request_header(const struct http_request *hr, const char *name);
+/* A decoded query-string argument, or NULL. */
+const char *http_request_query(const struct http_request *hr, const char *name);
+/* The client's numeric address; -1 when unknown. */
+int http_request_client_addr(const struct http_request *hr, char *out, size_t len);
+/* Add a header to the reply, JSON or stream (sent with the first byte);
+ * copies name and value. -1 when out of memory. */
+int http_request_add_header(struct http_request *hr, const char *name, const char *value);
+/* The exchange now answering this request; freed when the request ends. */
+void http_request_attach(struct http_request *hr, struct exchange *ex);
 
 /* New response data or state: resume the connection if it is suspended. */
 void http_request_wake(struct http_request *hr);

@@ -1,0 +1,178 @@
+#include "routes.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "../shared/chat_request.h"
+#include "../shared/completion_request.h"
+#include "../shared/models.h"
+#include "exchange.h"
+#include "http.h"
+
+typedef void (*route_fn)(struct http_request *hr, const char *subpath);
+
+struct route {
+  const char *method;
+  const char *path;
+  int prefix; /* path is a prefix; the rest is passed as subpath */
+  route_fn handler;
+};
+
+static void handle_health(struct http_request *hr, const char *subpath);
+static void handle_models_list(struct http_request *hr, const char *subpath);
+static void handle_models_get(struct http_request *hr, const char *subpath);
+static void handle_chat(struct http_request *hr, const char *subpath);
+static void handle_completions(struct http_request *hr, const char *subpath);
+
+/* The one routing table. */
+static const struct route ROUTES[] = {
+    {"GET", "/health", 0, handle_health},
+    {"GET", "/v1/models", 0, handle_models_list},
+    {"GET", "/v1/models/", 1, handle_models_get},
+    {"POST", "/v1/chat/completions", 0, handle_chat},
+    {"POST", "/v1/completions", 0, handle_completions},
+};
+
+#define N_ROUTES (sizeof ROUTES / sizeof ROUTES[0])
+
+static void respond_simple_error(struct http_request *hr, int status,
+                                 const char *type, const char *code,
+                                 const char *message) {
+  struct oai_error e;
+  oai_error_set(&e, status, type, code, NULL, "%s", message);
+  http_request_respond_error(hr, &e);
+}
+
+
+/* Does a route serve this path? Sets *rest to the part after a prefix. */
+static int route_matches(const struct route *rt, const char *path, const char **rest) {
+  size_t n = strlen(rt->path);
+  if (rt->prefix ? strncmp(path, rt->path, n) != 0 || !path[n] : strcmp(path, rt->path) != 0)
+    return 0;
+  *rest = rt->prefix ? path + n : NULL;
+  return 1;
+}
+
+void routes_dispatch(struct http_request *hr) {
+  const char *method = http_request_method(hr), *path = http_request_path(hr);
+  /* Clients configured with a base URL lacking /v1 (".../chat/completions")
+   * are served too. */
+  char v1_path[HTTP_PATH_MAX + 3];
+  snprintf(v1_path, sizeof v1_path, "/v1%s", path);
+  const char *const candidates[] = {path, strncmp(path, "/v1/", 4) ? v1_path : NULL};
+  const struct route *path_match = NULL;
+  for (size_t c = 0; c < 2 && candidates[c]; c++) {
+    for (size_t i = 0; i < N_ROUTES; i++) {
+      const char *rest;
+      if (!route_matches(&ROUTES[i], candidates[c], &rest))
+        continue;
+      path_match = &ROUTES[i];
+      if (strcmp(method, ROUTES[i].method) == 0) {
+        ROUTES[i].handler(hr, rest);
+        return;
+      }
+    }
+    if (path_match)
+      break;
+  }
+  struct oai_error e;
+  if (path_match) {
+    http_request_add_header(hr, "Allow", path_match->method);
+    oai_error_set(&e, 405, "invalid_request_error", "method_not_allowed", NULL,
+                  "Method %s is not allowed for %s", method, path);
+  } else
+    oai_error_set(&e, 404, "invalid_request_error", "not_found", NULL,
+                  "Invalid URL (%s %s)", method, path);
+  http_request_respond_error(hr, &e);
+}
+
+/* The one place a request is authorized; per-client keys plug in here.
+ * Returns the Replicate token to use, or NULL after answering 401. */
+static const char *authorize(struct http_request *hr) {
+  const char *configured = http_request_config(hr)->replicate_api_token;
+  if (configured && configured[0])
+    return configured;
+  const char *auth = http_request_header(hr, "Authorization");
+  if (auth && strncasecmp(auth, "Bearer ", 7) == 0) {
+    const char *key = auth + 7;
+    while (*key == ' ')
+      key++;
+    if (*key)
+      return key;
+  }
+  respond_simple_error(hr, 401, "invalid_request_error", "invalid_api_key",
+                       "You didn't provide an API key. Pass your Replicate API "
+                       "token as the Bearer key (Authorization: Bearer r8_...), "
+                       "or configure replicate_api_token on the proxy.");
+  return NULL;
+}
+
+static void handle_health(struct http_request *hr, const char *subpath) {
+  (void)subpath;
+  http_request_respond(hr, 200, strdup("{\"status\":\"ok\"}"));
+}
+
+static void handle_models_list(struct http_request *hr, const char *subpath) {
+  (void)subpath;
+  http_request_respond(hr, 200, models_list_json(http_request_config(hr)->model));
+}
+
+static void handle_models_get(struct http_request *hr, const char *subpath) {
+  char *json = models_get_json(subpath, http_request_config(hr)->model);
+  if (json) {
+    http_request_respond(hr, 200, json);
+    return;
+  }
+  struct oai_error e;
+  oai_error_set(&e, 404, "invalid_request_error", "model_not_found", "model",
+                "The model '%s' does not exist", subpath);
+  http_request_respond_error(hr, &e);
+}
+
+static void handle_chat(struct http_request *hr, const char *subpath) {
+  (void)subpath;
+  const char *token = authorize(hr);
+  if (!token)
+    return;
+  size_t body_len;
+  const char *body = http_request_body(hr, &body_len);
+  struct chat_request req;
+  struct oai_error e;
+  if (chat_request_parse(body, body_len,
+                         http_request_config(hr)->model, &req, &e) != 0) {
+    http_request_respond_error(hr, &e);
+    return;
+  }
+  struct exchange *ex = exchange_start(http_request_worker(hr), hr, &req, token);
+  if (ex) {
+    http_request_attach(hr, ex);
+  } else {
+    chat_request_free(&req);
+    respond_simple_error(hr, 500, "server_error", "internal_error", "out of memory");
+  }
+}
+
+static void handle_completions(struct http_request *hr, const char *subpath) {
+  (void)subpath;
+  const char *token = authorize(hr);
+  if (!token)
+    return;
+  size_t body_len;
+  const char *body = http_request_body(hr, &body_len);
+  struct completion_request req;
+  struct oai_error e;
+  if (completion_request_parse(body, body_len,
+                               http_request_config(hr)->model, &req, &e) != 0) {
+    http_request_respond_error(hr, &e);
+    return;
+  }
+  struct exchange *ex = exchange_start_text(http_request_worker(hr), hr, &req, token);
+  if (ex) {
+    http_request_attach(hr, ex);
+  } else {
+    completion_request_free(&req);
+    respond_simple_error(hr, 500, "server_error", "internal_error", "out of memory");
+  }
+}
+

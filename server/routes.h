@@ -1,0 +1,13 @@
+/* The route table and its handlers: what each API path does. The HTTP
+ * front (http.c) only moves bytes; it calls routes_dispatch once a
+ * request's head and body are complete. */
+#ifndef RP_ROUTES_H
+#define RP_ROUTES_H
+
+struct http_request;
+
+/* Answer or start the request (exactly one of: a reply set through
+ * http_request_respond*, a stream opened, or an exchange attached). */
+void routes_dispatch(struct http_request *hr);
+
+#endif
