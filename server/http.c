@@ -35,6 +35,9 @@ struct http_request {
   char retry_after[32];
   struct exchange *ex;
   uint64_t started_ms;
+  uint64_t first_byte_ms; /* 0 until the reply's first byte is handed over */
+  http_done_fn on_done;   /* set by a handler: called once when the request ends */
+  void *done_ctx;
   struct http_request *next, *prev; /* worker->requests */
 };
 
@@ -112,6 +115,16 @@ int http_request_add_header(struct http_request *hr, const char *name, const cha
 
 void http_request_attach(struct http_request *hr, struct exchange *ex) { hr->ex = ex; }
 
+void http_request_on_done(struct http_request *hr, http_done_fn fn, void *ctx) {
+  hr->on_done = fn;
+  hr->done_ctx = ctx;
+}
+
+struct http_request_end http_request_end_info(const struct http_request *hr) {
+  struct http_request_end e = {hr->status, hr->client_gone, hr->started_ms, hr->first_byte_ms, hr->ex};
+  return e;
+}
+
 static void on_client_hangup(struct loop *l, uint32_t events, void *ud) {
   (void)l;
   (void)events;
@@ -176,6 +189,8 @@ static ssize_t stream_reader(void *cls, uint64_t pos, char *out, size_t max) {
     return MHD_CONTENT_READER_END_OF_STREAM;
   if (n == 0)
     suspend(hr); /* returning 0 without suspending would busy-loop */
+  else if (!hr->first_byte_ms)
+    hr->first_byte_ms = loop_now_ms();
   return n;
 }
 
@@ -201,6 +216,8 @@ static enum MHD_Result queue_reply(struct http_request *hr) {
   }
   for (const struct http_header *h = hr->extra_headers; h; h = h->next)
     MHD_add_response_header(r, h->name, h->value);
+  if (hr->reply != REPLY_STREAM)
+    hr->first_byte_ms = loop_now_ms();
   enum MHD_Result rc = MHD_queue_response(hr->conn, (unsigned)hr->status, r);
   MHD_destroy_response(r);
   return rc;
@@ -286,6 +303,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     hr->client_gone = 1;
   loop_watch_remove(&w->loop, &hr->hup_watch);
   loop_timer_disarm(&w->loop, &hr->hup_timer);
+  if (hr->on_done)
+    hr->on_done(hr, hr->done_ctx); /* settles while the exchange still exists */
   if (hr->ex)
     exchange_free(hr->ex);
   log_msg(LOG_INFO, "%s %s %d %llums%s", hr->method, hr->path, hr->status,

@@ -4,6 +4,7 @@
 #define RP_HTTP_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "../shared/buf.h"
@@ -57,6 +58,20 @@ int http_request_client_addr(const struct http_request *hr, char *out, size_t le
 int http_request_add_header(struct http_request *hr, const char *name, const char *value);
 /* The exchange now answering this request; freed when the request ends. */
 void http_request_attach(struct http_request *hr, struct exchange *ex);
+
+/* How a request ended, for settlement and logs. */
+struct http_request_end {
+  int status;             /* the HTTP status sent (200 for streams) */
+  int client_gone;        /* the client hung up before the end */
+  uint64_t started_ms;    /* loop_now_ms() clock */
+  uint64_t first_byte_ms; /* 0: nothing was sent */
+  struct exchange *ex;    /* still alive during the callback, or NULL */
+};
+typedef void (*http_done_fn)(struct http_request *hr, void *ctx);
+/* Called exactly once when the request ends (answered, failed or the client
+ * gone), before its exchange is freed; ctx is the handler's to free. */
+void http_request_on_done(struct http_request *hr, http_done_fn fn, void *ctx);
+struct http_request_end http_request_end_info(const struct http_request *hr);
 
 /* New response data or state: resume the connection if it is suspended. */
 void http_request_wake(struct http_request *hr);
