@@ -455,6 +455,9 @@ static void test_duration(void) {
   CHECK_STR(out, "");
   CHECK_INT(limit_format_duration(360000, out, 5), 4);
   CHECK_STR(out, "6m0s");
+  CHECK_STR(limit_kind_name(LIMIT_RPM), "RPM");
+  CHECK_STR(limit_kind_name(LIMIT_BUDGET), "budget");
+  CHECK_STR(limit_kind_name(LIMIT_NONE), "");
 }
 
 void suite_limits(void) {
