@@ -139,8 +139,8 @@ static void handle_chat(struct http_request *hr, const char *subpath) {
   const char *body = http_request_body(hr, &body_len);
   struct chat_request req;
   struct oai_error e;
-  if (chat_request_parse(body, body_len,
-                         http_request_config(hr)->model, &req, &e) != 0) {
+  const struct config *cfg = http_request_config(hr);
+  if (chat_request_parse(body, body_len, cfg->model, cfg->max_n, &req, &e) != 0) {
     http_request_respond_error(hr, &e);
     return;
   }
@@ -162,8 +162,8 @@ static void handle_completions(struct http_request *hr, const char *subpath) {
   const char *body = http_request_body(hr, &body_len);
   struct completion_request req;
   struct oai_error e;
-  if (completion_request_parse(body, body_len,
-                               http_request_config(hr)->model, &req, &e) != 0) {
+  const struct config *cfg = http_request_config(hr);
+  if (completion_request_parse(body, body_len, cfg->model, cfg->max_n, &req, &e) != 0) {
     http_request_respond_error(hr, &e);
     return;
   }
