@@ -34,7 +34,8 @@ void test_fail(const char *file, int line, const char *fmt, ...) {
   X(pipeline)                                                                  \
   X(think)                                                                     \
   X(toolcall)                                                                  \
-  X(json_scan)
+  X(json_scan)                                                                 \
+  X(origin)
 
 #define DECLARE(name) void suite_##name(void);
 SUITES(DECLARE)
