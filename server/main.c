@@ -120,7 +120,7 @@ static int listen_socket(const char *host, int port, int *bound_port) {
 static atomic_int stop_requested;
 
 /* Take up the config a reload published; requests already running keep
- * what they captured (see reload.h). */
+ * what they captured, such as their token (see reload.h). */
 static void take_config(struct worker *w) {
   const struct config *cfg = reload_current();
   if (cfg == w->cfg)

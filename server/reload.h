@@ -1,9 +1,10 @@
 /* Configuration sources and SIGHUP reloads. The config is read from the
  * same sources at start and on every SIGHUP (the --config file, the
  * environment, then the flags: argv as given). A reload publishes a new
- * config that workers take up when woken; a request in flight keeps
- * pointing into the config it started with, so every config published
- * stays alive until reload_free_all at exit (reloads are rare). */
+ * config that workers take up when woken (between events). Work in flight
+ * may still hold pointers into an older config (e.g. the token it started
+ * with), so every config published stays alive until reload_free_all at
+ * exit (reloads are rare). */
 #ifndef RP_RELOAD_H
 #define RP_RELOAD_H
 
