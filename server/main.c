@@ -229,6 +229,12 @@ static void wake_workers(struct worker *workers, int n) {
 }
 
 int main(int argc, char **argv) {
+  /* A SIGHUP during startup waits for the sigwait below (a reload), rather
+   * than killing the process. */
+  sigset_t hup;
+  sigemptyset(&hup);
+  sigaddset(&hup, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &hup, NULL);
   struct config cfg;
   if (config_init(&cfg) != 0) {
     fprintf(stderr, "replicate-proxy: out of memory\n");
