@@ -24,7 +24,7 @@ UNIT_SRC   = $(wildcard tests/unit/*.c) server/ledger.c
 
 # Debian packages each target needs; installed by `make deps` / `make test-deps`.
 BUILD_DEBS = build-essential pkg-config libmicrohttpd-dev libcurl4-openssl-dev libcjson-dev
-TEST_DEBS  = $(BUILD_DEBS) curl clang
+TEST_DEBS  = $(BUILD_DEBS) curl clang chromium
 
 .PHONY: build-clang all run test test-unit test-integration test-asan unit deps test-deps clean install bench fuzz
 
@@ -93,7 +93,7 @@ bench: $(BUILD)/replicate-proxy test-deps
 
 # libFuzzer targets (clang + libclang-rt-14-dev); FUZZ_SECONDS each.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS  = sse stop think toolcall prediction request
+FUZZ_TARGETS  = sse stop think toolcall prediction request json_scan
 fuzz:
 	$(call install_debs,clang libclang-rt-14-dev)
 	@mkdir -p build/fuzz

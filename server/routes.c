@@ -7,6 +7,7 @@
 #include "../shared/chat_request.h"
 #include "../shared/completion_request.h"
 #include "../shared/models.h"
+#include "../shared/origin.h"
 #include "exchange.h"
 #include "http.h"
 
@@ -54,8 +55,46 @@ static int route_matches(const struct route *rt, const char *path, const char **
   return 1;
 }
 
+static int add_headers(struct http_request *hr, const struct origin_header *h, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (http_request_add_header(hr, h[i].name, h[i].value) != 0)
+      return -1;
+  return 0;
+}
+
+/* Browser safety before any route runs (shared/origin.h): a foreign Host or
+ * Origin is refused, an allowed Origin gets CORS headers, and OPTIONS (a
+ * preflight) is answered here for every path. Returns 1 when answered. */
+static int check_origin(struct http_request *hr, const char *method) {
+  const char *origin = http_request_header(hr, "Origin");
+  int preflight = strcmp(method, "OPTIONS") == 0;
+  struct oai_error e;
+  if (origin_check(http_request_config(hr), http_request_header(hr, "Host"), origin, &e) != 0) {
+    http_request_respond_error(hr, &e);
+    return 1;
+  }
+  struct origin_header h[ORIGIN_HEADERS_MAX];
+  size_t n = 0;
+  if (origin && preflight)
+    n = origin_preflight_headers(
+        origin, http_request_header(hr, "Access-Control-Request-Headers"), h);
+  else if (origin)
+    n = origin_reply_headers(origin, h);
+  else if (preflight)
+    h[n++] = (struct origin_header){"Allow", ORIGIN_ALLOWED_METHODS};
+  if (add_headers(hr, h, n) != 0) {
+    respond_simple_error(hr, 500, "server_error", "internal_error", "out of memory");
+    return 1;
+  }
+  if (preflight)
+    http_request_respond(hr, 204, strdup(""));
+  return preflight;
+}
+
 void routes_dispatch(struct http_request *hr) {
   const char *method = http_request_method(hr), *path = http_request_path(hr);
+  if (check_origin(hr, method))
+    return;
   /* Clients configured with a base URL lacking /v1 (".../chat/completions")
    * are served too. */
   char v1_path[HTTP_PATH_MAX + 3];
@@ -139,8 +178,8 @@ static void handle_chat(struct http_request *hr, const char *subpath) {
   const char *body = http_request_body(hr, &body_len);
   struct chat_request req;
   struct oai_error e;
-  if (chat_request_parse(body, body_len,
-                         http_request_config(hr)->model, &req, &e) != 0) {
+  const struct config *cfg = http_request_config(hr);
+  if (chat_request_parse(body, body_len, cfg->model, cfg->max_n, &req, &e) != 0) {
     http_request_respond_error(hr, &e);
     return;
   }
@@ -162,8 +201,8 @@ static void handle_completions(struct http_request *hr, const char *subpath) {
   const char *body = http_request_body(hr, &body_len);
   struct completion_request req;
   struct oai_error e;
-  if (completion_request_parse(body, body_len,
-                               http_request_config(hr)->model, &req, &e) != 0) {
+  const struct config *cfg = http_request_config(hr);
+  if (completion_request_parse(body, body_len, cfg->model, cfg->max_n, &req, &e) != 0) {
     http_request_respond_error(hr, &e);
     return;
   }

@@ -99,6 +99,10 @@ int config_is_secret(const char *name);
 int config_diff(const struct config *a, const struct config *b, char *out,
                 size_t outlen, int *needs_restart);
 
+/* Copy from's values of the options that need a restart into `to` (a
+ * reloaded config keeps the running values of those). Returns 0 or -1 (OOM). */
+int config_keep_restart(struct config *to, const struct config *from);
+
 /* Parse helpers shared with tests: "500ms", "10s", "5m", "2h", bare
  * number = seconds; "8MiB", "512KiB", "1GiB", "100k", bare = bytes. */
 int config_parse_duration_ms(const char *s, long *out);

@@ -35,7 +35,9 @@ void test_fail(const char *file, int line, const char *fmt, ...) {
   X(think)                                                                     \
   X(toolcall)                                                                  \
   X(limits)                                                                    \
-  X(ledger)
+  X(ledger)                                                                    \
+  X(json_scan)                                                                 \
+  X(origin)
 
 #define DECLARE(name) void suite_##name(void);
 SUITES(DECLARE)
