@@ -116,7 +116,7 @@ static void cancel_prediction(struct choice *c) {
   if (c->upstream_finished || !c->url_cancel)
     return;
   c->upstream_finished = 1;
-  if (up_post_detached(&c->ex->w->up, c->url_cancel, c->ex->token) != 0)
+  if (up_post_detached(&c->ex->w->up, c->url_cancel, c->ex->token, c->pred_id) != 0)
     log_msg(LOG_WARN, "could not send cancel for prediction %s", c->pred_id);
 }
 
@@ -128,7 +128,7 @@ static void on_orphan_create_done(struct up_transfer *t) {
       prediction_parse(t->body.data ? t->body.data : "", t->body.len, &p) != 0)
     return;
   if (!prediction_is_terminal(p.status) && p.url_cancel &&
-      up_post_detached(t->client, p.url_cancel, t->owned) != 0)
+      up_post_detached(t->client, p.url_cancel, t->owned, p.id) != 0)
     log_msg(LOG_WARN, "could not send cancel for prediction %s", p.id);
   prediction_free(&p);
 }
@@ -387,17 +387,21 @@ static void choice_terminal(struct choice *c, const struct prediction *p) {
 
 /* ------------------------------------------------------------- upstream */
 
+/* The client hears what kind of failure it was; curl's detail (it names
+ * Replicate's host and port) goes to the log only. */
 static void fail_transport(struct exchange *ex, const struct up_transfer *t) {
   struct oai_error e;
+  const char *why = up_result_phrase(t);
+  log_msg(LOG_WARN, "upstream transfer failed: %s", t->error);
   if (t->result == CURLE_OPERATION_TIMEDOUT)
     oai_error_set(&e, 504, "server_error", "upstream_timeout", NULL,
                   "Replicate did not answer in time");
   else if (up_result_is_unreachable(t->result))
     oai_error_set(&e, 502, "server_error", "upstream_unreachable", NULL,
-                  "Replicate is unreachable: %s", t->error);
+                  "could not reach Replicate (%s)", why);
   else
     oai_error_set(&e, 502, "server_error", "upstream_error", NULL,
-                  "Replicate connection failed: %s", t->error);
+                  "Replicate connection failed (%s)", why);
   exchange_fail(ex, &e);
 }
 

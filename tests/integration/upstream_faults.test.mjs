@@ -1,0 +1,91 @@
+// Issue 7, upstream side: never pay twice or for nothing. A create is never re-sent by
+// the transport and one whose fate is unknown is looked up before anything else;
+// transient poll/stream failures are retried while the prediction runs; failed cancels
+// are retried; replies are bounded; the client never sees Replicate's address.
+import assert from 'node:assert/strict';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import { assertChunks, assertErrorReply, closedPort, itExitsCleanly, setup, sseRequest, startProxy, user } from './helpers.mjs';
+
+const M = 'deepseek-v3.1';
+const ask = (content, extra) => ({ model: M, messages: [{ role: 'user', content }], ...extra });
+
+let bed;
+const raw = (body, opts) => sseRequest(bed.url, '/v1/chat/completions', { stream: true, ...body }, opts);
+const createsFor = (prompt) => bed.fake.creates().filter((c) => c.body?.input?.prompt?.includes(prompt));
+
+// The in-band error event before [DONE].
+function inBandError(r) {
+  assert.equal(r.status, 200, r.text);
+  assert.deepEqual(r.bad, [], `SSE format violations in:\n${r.text}`);
+  assert.equal(r.events.at(-1).data, '[DONE]', r.text.slice(-400));
+  const ev = r.events.at(-2);
+  assert.deepEqual(Object.keys(ev.json), ['error'], ev.data);
+  return ev.json.error;
+}
+
+describe('upstream addresses stay out of client errors', () => {
+  before(async () => { bed = await setup(); });
+  after(async () => { await bed?.finish(); });
+
+  it('an unreachable upstream: "could not reach Replicate (connection refused)", no host or port', async () => {
+    const port = await closedPort();
+    const p = await startProxy({ upstream: `http://127.0.0.1:${port}` });
+    try {
+      const r = await bed.request('POST', '/v1/chat/completions', { base: p.url, body: user('x') });
+      assertErrorReply(r, 502, { code: 'upstream_unreachable', type: 'server_error' });
+      assert.equal(r.json.error.message, 'could not reach Replicate (connection refused)');
+      assert.ok(!r.text.includes('127.0.0.1') && !r.text.includes(String(port)), r.text);
+    } finally {
+      await p.stop();
+    }
+    assert.ok(p.stderr.includes(String(port)), 'the log keeps the detail (host and port)');
+  });
+
+  it('a stream host that is down: in-band error without its address', async () => {
+    const port = await closedPort();
+    bed.fake.script({ output: ['x'], streamBase: `http://127.0.0.1:${port}` });
+    const r = await raw(ask('stream host down'));
+    const e = inBandError(r);
+    assert.equal(e.code, 'upstream_unreachable');
+    assert.equal(e.message, 'could not reach Replicate (connection refused)');
+    assert.ok(!r.text.includes(String(port)));
+  });
+
+  itExitsCleanly(() => bed, it);
+});
+
+describe('failed cancels are retried and logged', () => {
+  before(async () => { bed = await setup(); });
+  after(async () => { await bed?.finish(); });
+  beforeEach(() => bed.fake.reset());
+
+  it('a cancel answered 500, then reset, then accepted: three attempts, the prediction ends canceled', async () => {
+    bed.fake.script({ output: ['Hello E', 'N', 'D', ' more', ' and more'], tokenDelay: 30, cancelFaults: [{ status: 500 }, 'reset'] });
+    const r = await raw(ask('cancel retry', { stop: ['END'] }));
+    assert.deepEqual(assertChunks(r.chunks, { finish: 'stop' }).contents, ['Hello ']);
+    const id = bed.fake.creates()[0].predictionId;
+    await bed.fake.waitFor(() => bed.fake.cancels.includes(id), 5000, 'the third cancel is accepted');
+    const attempts = bed.fake.log.filter((e) => e.kind === 'cancel' && e.predictionId === id);
+    assert.deepEqual(attempts.map((e) => e.status), [500, 'reset', 200]);
+    assert.equal(bed.fake.prediction(id).status, 'canceled');
+    // The reset may be retried by curl itself (a cancel may be sent twice) or by us.
+    const warns = bed.proxy.stderr.split('\n').filter((l) => l.includes(`cancel of prediction ${id} failed`));
+    assert.ok(warns.length >= 1, `a warning naming the prediction:\n${bed.proxy.stderr.slice(-2000)}`);
+    assert.match(warns[0], /warn .*\(HTTP 500\); retry 1 of 4 in \d+ ms/);
+    assert.ok(!warns.join('\n').includes('r8_'), 'no token in the log');
+  });
+
+  it('a cancel that keeps failing: five attempts, then an error in the log', async () => {
+    const fail = { status: 503 };
+    bed.fake.script({ output: ['Hello E', 'N', 'D', ' more', ' and more'], tokenDelay: 30, cancelFaults: [fail, fail, fail, fail, fail, fail] });
+    const r = await raw(ask('cancel keeps failing', { stop: ['END'] }));
+    assert.equal(assertChunks(r.chunks, { finish: 'stop' }).contents[0], 'Hello ');
+    const id = bed.fake.creates()[0].predictionId;
+    const line = await bed.fake.waitFor(
+      () => bed.proxy.stderr.split('\n').find((l) => l.includes(`cancel of prediction ${id} failed 5 times`)), 10000, 'the final error');
+    assert.match(line, /error/i);
+    assert.equal(bed.fake.log.filter((e) => e.kind === 'cancel' && e.predictionId === id).length, 5);
+  });
+
+  itExitsCleanly(() => bed, it);
+});
