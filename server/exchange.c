@@ -9,6 +9,7 @@
 #include "../shared/deepseek_tokens.h"
 #include "../shared/pipeline.h"
 #include "../shared/prediction.h"
+#include "../shared/prediction_list.h"
 #include "../shared/prompt.h"
 #include "../shared/response.h"
 #include "../shared/sse.h"
@@ -25,6 +26,7 @@ static const char *const IMPLICIT_STOPS[] = {DS_EOS, DS_USER};
 
 enum choice_state {
   CH_CREATING,  /* POST create in flight */
+  CH_RESOLVING, /* the create's answer was lost: looking for it in the list */
   CH_PARKED,    /* created; a stream waits until every choice exists */
   CH_POLL_WAIT, /* waiting for the next poll */
   CH_POLLING,   /* GET urls.get in flight */
@@ -51,6 +53,8 @@ struct choice {
   int out_of_memory;     /* ... or memory ran out there */
   long input_tokens, output_tokens;
   size_t seen_len; /* bytes of raw output processed */
+  long long create_sent_ms; /* wall clock when the create went out */
+  int recreated;            /* created again after the list proved it absent */
   struct pipeline *pipe;
   struct sse_parser sse;
   struct buf sse_error; /* detail of an SSE `error` event */
@@ -66,6 +70,7 @@ struct exchange {
   size_t n_prompts;
   int echo;
   char **bodies;             /* one create body per distinct prompt */
+  char *create_url;
   size_t *prompt_lens;       /* ... and its prompt's length (usage estimate) */
   size_t n_bodies;
   const char *stops[CHAT_STOP_MAX + N_IMPLICIT_STOPS];
@@ -89,6 +94,7 @@ struct exchange {
 static void choice_start_poll(struct choice *c);
 static void choice_terminal(struct choice *c, const struct prediction *p);
 static void on_create_done(struct up_transfer *t);
+static void on_list_done(struct up_transfer *t);
 static void on_poll_done(struct up_transfer *t);
 static void on_stream_done(struct up_transfer *t);
 static int on_stream_data(struct up_transfer *t, const char *data, size_t len);
@@ -393,7 +399,11 @@ static void fail_transport(struct exchange *ex, const struct up_transfer *t) {
   struct oai_error e;
   const char *why = up_result_phrase(t);
   log_msg(LOG_WARN, "upstream transfer failed: %s", t->error);
-  if (t->result == CURLE_OPERATION_TIMEDOUT)
+  if (t->too_large)
+    oai_error_set(&e, 502, "server_error", "upstream_error", NULL,
+                  "Replicate's reply was larger than max_upstream_reply (%lld bytes)",
+                  cfg(ex)->max_upstream_reply);
+  else if (t->result == CURLE_OPERATION_TIMEDOUT)
     oai_error_set(&e, 504, "server_error", "upstream_timeout", NULL,
                   "Replicate did not answer in time");
   else if (up_result_is_unreachable(t->result))
@@ -511,35 +521,142 @@ static void open_stream(struct exchange *ex) {
   }
 }
 
-static void on_create_done(struct up_transfer *t) {
-  struct choice *c = t->ud;
+/* A prediction exists for this choice (from the create reply, or found in
+ * the list after the reply was lost). */
+static void choice_created(struct choice *c, const struct prediction *p) {
   struct exchange *ex = c->ex;
-  struct prediction p;
-  if (read_prediction(c, &p) != 0)
-    return;
-  replace(&c->pred_id, p.id);
-  replace(&c->url_get, p.url_get);
-  replace(&c->url_cancel, p.url_cancel);
-  replace(&c->url_stream, p.url_stream);
+  replace(&c->pred_id, p->id);
+  replace(&c->url_get, p->url_get);
+  replace(&c->url_cancel, p->url_cancel);
+  replace(&c->url_stream, p->url_stream);
   if (c->index == 0)
     snprintf(ex->id, sizeof ex->id, "%s%s", ex->kind == PIPE_TEXT ? "cmpl-" : "chatcmpl-",
-             p.id);
+             p->id);
   ex->n_created++;
-  log_msg(LOG_DEBUG, "prediction %s created (%s)", p.id, prediction_status_name(p.status));
+  log_msg(LOG_DEBUG, "prediction %s created (%s)", p->id, prediction_status_name(p->status));
   if (ex->req.stream) {
     /* Nothing is sent before every choice exists (errors stay plain JSON). */
     c->state = CH_PARKED;
-    if (prediction_is_terminal(p.status)) { /* finished already: one poll */
+    if (prediction_is_terminal(p->status)) { /* finished already: one poll */
       free(c->url_stream);
       c->url_stream = NULL;
     }
     if (ex->n_created == ex->n)
       open_stream(ex);
-  } else if (prediction_is_terminal(p.status)) {
-    choice_terminal(c, &p);
+  } else if (prediction_is_terminal(p->status)) {
+    choice_terminal(c, p);
   } else {
     choice_start_poll(c);
   }
+}
+
+static long long wall_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Each create is a paid prediction: curl must never send one twice on its
+ * own (no_resend), and one whose answer is lost is looked up first. */
+static void choice_create(struct choice *c) {
+  struct exchange *ex = c->ex;
+  c->state = CH_CREATING;
+  c->create_sent_ms = wall_ms();
+  up_transfer_free(c->xfer);
+  up_transfer_init(c->xfer, on_create_done, NULL, c);
+  /* Sync mode saves the polls for short answers; streams want urls.stream
+   * at once. */
+  struct up_request r = {.method = "POST", .url = ex->create_url, .body = c->body,
+                         .token = ex->token, .prefer_wait = !ex->req.stream,
+                         .timeout_ms = remaining_ms(ex), .no_resend = 1,
+                         .max_body = (size_t)cfg(ex)->max_upstream_reply};
+  start_or_fail(c, &r);
+}
+
+/* Replicate's clock may run a little behind ours: a prediction created
+ * this long before we sent still counts as ours. */
+#define CLOCK_SKEW_MS 5000
+
+static void choice_resolve(struct choice *c) {
+  struct exchange *ex = c->ex;
+  log_msg(LOG_WARN, "create for choice %d: %s after sending (%s); looking for its prediction "
+          "before creating again", c->index, up_result_phrase(c->xfer), c->xfer->error);
+  c->state = CH_RESOLVING;
+  struct buf url = BUF_INIT;
+  if (buf_printf(&url, "%s/v1/predictions", cfg(ex)->upstream) != 0) {
+    buf_free(&url);
+    fail_oom(ex);
+    return;
+  }
+  up_transfer_free(c->xfer);
+  up_transfer_init(c->xfer, on_list_done, NULL, c);
+  struct up_request r = {.method = "GET", .url = url.data, .token = ex->token,
+                         .timeout_ms = remaining_ms(ex),
+                         .max_body = (size_t)cfg(ex)->max_upstream_reply};
+  start_or_fail(c, &r);
+  buf_free(&url);
+}
+
+static void fail_unresolved(struct choice *c, const char *why) {
+  log_msg(LOG_ERROR, "create for choice %d: %s; a prediction may exist that nobody cancels",
+          c->index, why);
+  struct oai_error e;
+  oai_error_set(&e, 502, "server_error", "upstream_error", NULL,
+                "Replicate's answer to the prediction request was lost and it could not be "
+                "told whether the prediction exists; not created again to avoid paying twice");
+  exchange_fail(c->ex, &e);
+}
+
+static void on_list_done(struct up_transfer *t) {
+  struct choice *c = t->ud;
+  struct exchange *ex = c->ex;
+  if (t->result != CURLE_OK || t->status < 200 || t->status > 299) {
+    char why[CURL_ERROR_SIZE + 64];
+    snprintf(why, sizeof why, "listing predictions failed (%s, HTTP %ld)",
+             t->result != CURLE_OK ? t->error : "reply", t->status);
+    fail_unresolved(c, why);
+    return;
+  }
+  const char **mine = calloc((size_t)ex->n, sizeof *mine);
+  if (!mine) {
+    fail_oom(ex);
+    return;
+  }
+  size_t n_mine = 0;
+  for (int i = 0; i < ex->n; i++)
+    if (ex->choices[i].pred_id)
+      mine[n_mine++] = ex->choices[i].pred_id;
+  struct prediction p;
+  int covered = 0;
+  int rc = prediction_list_find(t->body.data, t->body.len, c->body,
+                                c->create_sent_ms - CLOCK_SKEW_MS, mine, n_mine, &p, &covered);
+  free(mine);
+  if (rc == 1) {
+    log_msg(LOG_INFO, "prediction %s found in the list: the lost create made it", p.id);
+    choice_created(c, &p);
+    prediction_free(&p);
+  } else if (rc == 0 && covered && !c->recreated) {
+    log_msg(LOG_INFO, "create for choice %d: no prediction was made; creating it again",
+            c->index);
+    c->recreated = 1;
+    choice_create(c);
+  } else {
+    fail_unresolved(c, rc < 0 ? "the list of predictions was unreadable"
+                       : covered ? "the create was lost twice"
+                                 : "the list did not reach back far enough");
+  }
+}
+
+static void on_create_done(struct up_transfer *t) {
+  struct choice *c = t->ud;
+  struct prediction p;
+  if (up_fate_unknown(t)) {
+    choice_resolve(c);
+    return;
+  }
+  if (read_prediction(c, &p) != 0)
+    return;
+  choice_created(c, &p);
   prediction_free(&p);
 }
 
@@ -745,7 +862,6 @@ static struct exchange *exchange_launch(struct exchange *ex) {
     c->echo = ex->echo ? ex->prompts[prompt_index] : NULL;
     c->prompt_estimate = usage_estimate_tokens(NULL, ex->prompt_lens[prompt_index]);
     c->input_tokens = c->output_tokens = -1;
-    up_transfer_init(c->xfer, on_create_done, NULL, c);
     struct pipeline_opts o = {
         .kind = ex->kind, .stream = ex->req.stream, .index = i,
         .thinking = ex->kind == PIPE_CHAT && ex->req.thinking,
@@ -759,19 +875,11 @@ static struct exchange *exchange_launch(struct exchange *ex) {
   struct buf url = BUF_INIT;
   if (buf_printf(&url, "%s/v1/models/%s/predictions", w->cfg->upstream, w->cfg->model) != 0)
     init_failed = 1;
-  if (init_failed)
+  ex->create_url = buf_take(&url);
+  if (init_failed || !ex->create_url)
     fail_oom(ex);
-  for (int i = 0; i < ex->n && !ex->failed; i++) {
-    struct choice *c = &ex->choices[i];
-    c->state = CH_CREATING;
-    /* Sync mode saves the polls for short answers; streams want urls.stream
-     * at once. */
-    struct up_request r = {.method = "POST", .url = url.data, .body = c->body,
-                           .token = ex->token, .prefer_wait = !ex->req.stream,
-                           .timeout_ms = remaining_ms(ex)};
-    start_or_fail(c, &r);
-  }
-  buf_free(&url);
+  for (int i = 0; i < ex->n && !ex->failed; i++)
+    choice_create(&ex->choices[i]);
   return ex;
 }
 
@@ -863,6 +971,7 @@ void exchange_free(struct exchange *ex) {
   for (size_t i = 0; ex->bodies && i < ex->n_bodies; i++)
     free(ex->bodies[i]);
   free(ex->bodies);
+  free(ex->create_url);
   free(ex->prompt_lens);
   for (size_t i = 0; i < ex->n_prompts; i++)
     free(ex->prompts[i]);

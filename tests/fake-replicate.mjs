@@ -12,7 +12,8 @@
 //   node tests/fake-replicate.mjs --port 8080 [--stream-port 8081] [--host 127.0.0.1]
 //        [--tokens r8_a,r8_b] [--scenario '{"tokenDelay":20}'] [--stream-hold MS]
 //        [--raw-streams] [--no-log] [--quiet]
-//   GET /v1/predictions lists the predictions, newest first ({next, previous, results}).
+//   GET /v1/predictions lists the predictions, newest first ({next, previous, results});
+//   fake.listFaults: faults (as getFaults) for the next list requests.
 //   control routes on the API port: POST /_fake/script (a scenario or an array),
 //   POST /_fake/default, POST /_fake/reset, POST /_fake/tokens (array or null),
 //   GET /_fake/log, GET /_fake/stats.
@@ -167,6 +168,7 @@ export async function startFake(opts = {}) {
   const predictions = new Map(); // id → prediction
   const streamTokens = new Map(); // stream token → prediction
   const cancels = []; // prediction ids, in order
+  const listFaults = []; // faults for the next GET /v1/predictions (as getFaults)
   const unknownInputKeys = []; // {predictionId, key}
   const sockets = new Set();
   const timers = new Set();
@@ -282,6 +284,7 @@ export async function startFake(opts = {}) {
     if (method === 'GET' && path === '/v1/predictions') {
       entry.kind = 'list';
       if (!auth(req)) return send(401, problem(401));
+      if (listFaults.length) return fault(req, entry, send, listFaults.shift());
       const results = [...predictions.values()].sort((a, b) => b.createdAt - a.createdAt || b.seq - a.seq).map(view);
       return send(200, { next: null, previous: null, results }, RL(2999));
     }
@@ -796,6 +799,7 @@ export async function startFake(opts = {}) {
     state.queue.length = 0;
     log.length = 0;
     cancels.length = 0;
+    listFaults.length = 0;
     unknownInputKeys.length = 0;
     for (const [id, p] of predictions) {
       if (!p.streamActive) { predictions.delete(id); if (p.streamToken) streamTokens.delete(p.streamToken); }
@@ -837,6 +841,7 @@ export async function startFake(opts = {}) {
     log,
     predictions,
     cancels,
+    listFaults,
     unknownInputKeys,
     script,
     reset,

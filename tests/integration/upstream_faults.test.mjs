@@ -89,3 +89,72 @@ describe('failed cancels are retried and logged', () => {
 
   itExitsCleanly(() => bed, it);
 });
+
+describe('a create is never paid twice', () => {
+  before(async () => { bed = await setup(); });
+  after(async () => { await bed?.finish(); });
+  beforeEach(() => bed.fake.reset());
+
+  const predictionsFor = (prompt) => [...bed.fake.predictions.values()].filter((p) => p.input.prompt.includes(prompt));
+
+  it('the pooled connection dies after the create was read: no re-send, the prediction is found in the list', async () => {
+    // Warm the pool: the next create goes out on a reused connection, the case
+    // where curl would silently send it again.
+    bed.fake.script({ output: ['warm'] });
+    assert.equal((await bed.client.chat.completions.create(user('warm up'))).choices[0].message.content, 'warm');
+    bed.fake.reset();
+    bed.fake.script({ output: ['Only', ' once'], createFault: 'reset-after-create' });
+    const c = await bed.client.chat.completions.create(user('pay once'));
+    assert.equal(c.choices[0].message.content, 'Only once');
+    assert.equal(createsFor('pay once').length, 1, 'exactly one create reached Replicate');
+    assert.equal(predictionsFor('pay once').length, 1, 'exactly one prediction exists');
+    assert.equal(c.id, `chatcmpl-${predictionsFor('pay once')[0].id}`, 'the answer is that prediction\'s');
+    assert.equal(bed.fake.log.filter((e) => e.kind === 'list').length, 1, 'the list was read once');
+    assert.deepEqual(bed.fake.cancels, []);
+  });
+
+  it('streaming: the lost create is adopted and streamed', async () => {
+    bed.fake.script({ output: ['warm'] });
+    await bed.client.chat.completions.create(user('warm up'));
+    bed.fake.reset();
+    bed.fake.script({ output: ['str', 'eamed'], createFault: 'reset-after-create' });
+    const r = await raw(ask('pay once, streaming'));
+    assert.deepEqual(assertChunks(r.chunks).contents, ['streamed']);
+    assert.equal(createsFor('pay once, streaming').length, 1);
+    assert.equal(predictionsFor('pay once, streaming').length, 1);
+  });
+
+  it('the connection dies before anything was created: the list proves it absent, created once more', async () => {
+    bed.fake.script({ output: ['second ', 'try'], createFault: 'reset-before-create' }, { output: ['second ', 'try'] });
+    const c = await bed.client.chat.completions.create(user('created again'));
+    assert.equal(c.choices[0].message.content, 'second try');
+    assert.equal(predictionsFor('created again').length, 1, 'one prediction in the end');
+    assert.equal(bed.fake.log.filter((e) => e.kind === 'list').length, 1);
+  });
+
+  it('a fresh connection reset after the create (empty reply): found in the list, answered', async () => {
+    const p = await bed.addProxy();
+    try {
+      bed.fake.script({ output: ['fresh'], createFault: 'reset-after-create' });
+      const r = await bed.request('POST', '/v1/chat/completions', { base: p.url, body: user('fresh conn') });
+      assert.equal(r.status, 200, r.text);
+      assert.equal(r.json.choices[0].message.content, 'fresh');
+      assert.equal(predictionsFor('fresh conn').length, 1);
+    } finally {
+      await p.stop();
+      bed.proxies.splice(bed.proxies.indexOf(p), 1);
+    }
+  });
+
+  it('the list cannot be read: 502, and nothing is created again', async () => {
+    bed.fake.script({ output: ['x'], createFault: 'reset-after-create' });
+    bed.fake.listFaults.push({ status: 500 });
+    const r = await bed.chat(user('list fails'));
+    assertErrorReply(r, 502, { code: 'upstream_error' });
+    assert.match(r.json.error.message, /not created again/);
+    assert.equal(createsFor('list fails').length, 1);
+    assert.equal(predictionsFor('list fails').length, 1);
+  });
+
+  itExitsCleanly(() => bed, it);
+});
