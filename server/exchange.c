@@ -48,6 +48,7 @@ struct choice {
   char *pred_id, *url_get, *url_cancel, *url_stream;
   int upstream_finished; /* the prediction is known to be over */
   int saw_done;          /* SSE `done` arrived: now only metrics are wanted */
+  int retries;           /* consecutive transient failures of polls */
   int done_reason;       /* enum done_reason of that `done` */
   int stop_matched;      /* a stop sequence matched inside the SSE callback */
   int out_of_memory;     /* ... or memory ran out there */
@@ -660,11 +661,62 @@ static void on_create_done(struct up_transfer *t) {
   prediction_free(&p);
 }
 
+/* While a prediction runs, a throttled or failed poll is no reason to give
+ * up on it (and pay for nothing): retry with backoff, within bounds. */
+#define POLL_RETRIES 5
+#define BACKOFF_CAP_MS 10000
+
+static int transient(const struct up_transfer *t) {
+  if (t->too_large)
+    return 0;
+  if (t->result != CURLE_OK) /* a timeout is the request's own deadline */
+    return t->result != CURLE_OPERATION_TIMEDOUT;
+  return t->status == 429 || t->status >= 500;
+}
+
+/* Returns 1 when the failed poll will be retried. */
+static int retry_poll(struct choice *c) {
+  struct up_transfer *t = c->xfer;
+  struct exchange *ex = c->ex;
+  if (!transient(t) || c->retries >= POLL_RETRIES)
+    return 0;
+  long delay = cfg(ex)->poll_interval_ms << c->retries;
+  if (delay > BACKOFF_CAP_MS)
+    delay = BACKOFF_CAP_MS;
+  long hint = up_retry_after_ms(t);
+  if (hint > delay)
+    delay = hint;
+  if (delay >= remaining_ms(ex))
+    return 0; /* the retry would come after the deadline */
+  c->retries++;
+  if (t->result != CURLE_OK)
+    log_msg(LOG_WARN, "prediction %s: poll failed (%s: %s); retry %d of %d in %ld ms",
+            c->pred_id, up_result_phrase(t), t->error, c->retries, POLL_RETRIES, delay);
+  else
+    log_msg(LOG_WARN, "prediction %s: poll failed (HTTP %ld); retry %d of %d in %ld ms",
+            c->pred_id, t->status, c->retries, POLL_RETRIES, delay);
+  c->state = CH_POLL_WAIT;
+  loop_timer_arm(&ex->w->loop, &c->poll_timer, (uint64_t)delay);
+  return 1;
+}
+
 static void on_poll_done(struct up_transfer *t) {
   struct choice *c = t->ud;
   struct prediction p;
+  if (retry_poll(c))
+    return;
+  if (c->saw_done && (t->result != CURLE_OK || t->status < 200 || t->status > 299)) {
+    /* The stream delivered all the output; only Replicate's token counts are
+     * missing (e.g. a reply over max_upstream_reply): estimate them. */
+    log_msg(LOG_WARN, "prediction %s: no final state (%s, HTTP %ld); usage estimated",
+            c->pred_id, t->result != CURLE_OK ? up_result_phrase(t) : "reply", t->status);
+    c->upstream_finished = 1;
+    choice_complete(c);
+    return;
+  }
   if (read_prediction(c, &p) != 0)
     return;
+  c->retries = 0;
   if (prediction_is_terminal(p.status)) {
     choice_terminal(c, &p);
   } else if (!c->saw_done && c->ex->req.stream) {
@@ -765,6 +817,19 @@ static void on_stream_done(struct up_transfer *t) {
   }
   if (c->saw_done) {
     stream_ended_by_done(c);
+    return;
+  }
+  if (t->status >= 200 && t->status <= 299 && t->result != CURLE_OPERATION_TIMEDOUT &&
+      c->url_get) {
+    /* The stream was cut while the prediction runs on: follow it by polling
+     * and send only the part of the output not sent yet (Replicate's replay
+     * of a re-opened stream is not documented). */
+    log_msg(LOG_WARN, "prediction %s: stream cut after %zu bytes (%s); following it by polling",
+            c->pred_id, c->seen_len,
+            t->result == CURLE_OK ? "closed" : up_result_phrase(t));
+    free(c->url_stream);
+    c->url_stream = NULL;
+    choice_start_poll(c);
     return;
   }
   struct oai_error e;

@@ -158,3 +158,69 @@ describe('a create is never paid twice', () => {
 
   itExitsCleanly(() => bed, it);
 });
+
+describe('transient failures while a prediction runs are retried', () => {
+  before(async () => { bed = await setup(); });
+  after(async () => { await bed?.finish(); });
+  beforeEach(() => bed.fake.reset());
+
+  const getsOf = (id) => bed.fake.log.filter((e) => e.kind === 'get' && e.predictionId === id);
+
+  it('polls answered 429, 503 and reset, then success: the answer, no cancel', async () => {
+    bed.fake.script({ output: ['Still', ' here'], syncStatus: 'starting', polls: 1,
+      getFaults: [{ status: 429, headers: { 'Retry-After': '0' } }, { status: 503 }, 'reset'] });
+    const c = await bed.client.chat.completions.create(user('poll faults'));
+    assert.equal(c.choices[0].message.content, 'Still here');
+    const id = bed.fake.creates()[0].predictionId;
+    const statuses = getsOf(id).map((e) => e.status);
+    assert.deepEqual(statuses.slice(0, 3), [429, 503, 'reset']);
+    assert.equal(statuses.at(-1), 200);
+    assert.deepEqual(bed.fake.cancels, [], 'the running prediction was not canceled');
+    assert.equal(c.usage.completion_tokens, 2, 'Replicate\'s own counts');
+  });
+
+  it('Retry-After is honoured', async () => {
+    bed.fake.script({ output: ['later'], syncStatus: 'starting', getFaults: [{ status: 429, headers: { 'Retry-After': '1' } }] });
+    const c = await bed.client.chat.completions.create(user('retry after'));
+    assert.equal(c.choices[0].message.content, 'later');
+    const gets = getsOf(bed.fake.creates()[0].predictionId);
+    assert.equal(gets[0].status, 429);
+    assert.ok(gets[1].time - gets[0].time >= 900, `waited ${gets[1].time - gets[0].time} ms after Retry-After: 1`);
+  });
+
+  it('a stream cut mid-way: followed by polling, exact content, nothing twice', async () => {
+    bed.fake.script({ output: ['one ', 'two ', 'three ', 'four'], dropAfter: 2, tokenDelay: 10, polls: 3 });
+    const r = await raw(ask('stream cut', { stream_options: { include_usage: true } }));
+    assert.equal(r.error, null, r.text);
+    const a = assertChunks(r.chunks, { finish: 'stop', usage: true });
+    assert.equal(a.contents[0], 'one two three four');
+    const id = bed.fake.creates()[0].predictionId;
+    assert.equal(bed.fake.streams(id)[0].closedBy, 'drop');
+    assert.ok(getsOf(id).length >= 1, 'followed by polling');
+    assert.deepEqual(bed.fake.cancels, []);
+  });
+
+  it('a stream cut, then polls failing too: retried, then the answer', async () => {
+    bed.fake.script({ output: ['a', 'b', 'c'], dropAfter: 1, getFaults: ['reset', { status: 502 }] });
+    const r = await raw(ask('cut and poll faults'));
+    assert.equal(r.error, null, r.text);
+    assert.equal(assertChunks(r.chunks, { finish: 'stop' }).contents[0], 'abc');
+  });
+
+  it('retries exhausted: a proper error (502 before the stream, in-band after), the prediction canceled', async () => {
+    const five = () => Array.from({ length: 6 }, () => ({ status: 500 }));
+    bed.fake.script({ output: ['x'], syncStatus: 'starting', getFaults: five() });
+    const r = await bed.chat(user('exhausted'));
+    assertErrorReply(r, 502, { code: 'upstream_error' });
+    const id = bed.fake.creates()[0].predictionId;
+    assert.equal(getsOf(id).length, 6, 'one poll and five retries');
+    await bed.fake.waitFor(() => bed.fake.cancels.includes(id), 3000, 'the prediction is canceled');
+
+    bed.fake.reset();
+    bed.fake.script({ output: ['a', 'b'], noStream: true, getFaults: five() });
+    const s = await raw(ask('exhausted stream'));
+    assert.equal(inBandError(s).code, 'upstream_error');
+  });
+
+  itExitsCleanly(() => bed, it);
+});
