@@ -475,7 +475,8 @@ static void on_poll_timer(struct loop *l, struct loop_timer *t) {
   up_transfer_free(c->xfer); /* the previous transfer's body */
   up_transfer_init(c->xfer, on_poll_done, NULL, c);
   struct up_request r = {.method = "GET", .url = c->url_get, .token = c->ex->token,
-                         .timeout_ms = remaining_ms(c->ex)};
+                         .timeout_ms = remaining_ms(c->ex),
+                         .max_body = (size_t)cfg(c->ex)->max_upstream_reply};
   start_or_fail(c, &r);
 }
 
@@ -488,8 +489,10 @@ static void choice_start_stream(struct choice *c) {
   c->state = CH_STREAMING;
   up_transfer_free(c->xfer);
   up_transfer_init(c->xfer, on_stream_done, on_stream_data, c);
+  /* max_body bounds an error reply's body; the stream itself is relayed. */
   struct up_request r = {.method = "GET", .url = c->url_stream, .token = c->ex->token,
-                         .sse = 1, .timeout_ms = remaining_ms(c->ex)};
+                         .sse = 1, .timeout_ms = remaining_ms(c->ex),
+                         .max_body = (size_t)cfg(c->ex)->max_upstream_reply};
   start_or_fail(c, &r);
 }
 
@@ -648,6 +651,20 @@ static void on_list_done(struct up_transfer *t) {
   }
 }
 
+/* A create answered with a prediction too large to read (the sync reply
+ * carries the output): cancel it by the id at the start of the reply, or it
+ * runs on, paid for nothing. */
+static void cancel_oversized(struct choice *c, const struct up_transfer *t) {
+  char *id = prediction_peek_id(t->body.data, t->body.len);
+  struct buf url = BUF_INIT;
+  if (!id || buf_printf(&url, "%s/v1/predictions/%s/cancel", cfg(c->ex)->upstream, id) != 0 ||
+      up_post_detached(&c->ex->w->up, url.data, c->ex->token, id) != 0)
+    log_msg(LOG_ERROR, "a prediction whose reply was over max_upstream_reply could not be "
+            "canceled (%s)", id ? id : "no id before the cut");
+  free(id);
+  buf_free(&url);
+}
+
 static void on_create_done(struct up_transfer *t) {
   struct choice *c = t->ud;
   struct prediction p;
@@ -655,6 +672,8 @@ static void on_create_done(struct up_transfer *t) {
     choice_resolve(c);
     return;
   }
+  if (t->too_large && t->status >= 200 && t->status <= 299)
+    cancel_oversized(c, t);
   if (read_prediction(c, &p) != 0)
     return;
   choice_created(c, &p);
@@ -796,6 +815,15 @@ static void stream_ended_by_done(struct choice *c) {
     struct oai_error e;
     upstream_error_from_prediction(&p, &e);
     exchange_fail(ex, &e);
+    return;
+  }
+  if (c->seen_len >= (size_t)cfg(ex)->max_upstream_reply) {
+    /* The final state carries the whole output again: over the bound for
+     * sure, so skip it and estimate the token counts. */
+    log_msg(LOG_INFO, "prediction %s: %zu bytes of output; usage estimated", c->pred_id,
+            c->seen_len);
+    c->upstream_finished = 1;
+    choice_complete(c);
     return;
   }
   /* Output complete: fetch the finished prediction for its token counts. */

@@ -224,3 +224,43 @@ describe('transient failures while a prediction runs are retried', () => {
 
   itExitsCleanly(() => bed, it);
 });
+
+describe('bounded upstream replies', () => {
+  before(async () => { bed = await setup({ config: { max_upstream_reply: '64KiB' } }); });
+  after(async () => { await bed?.finish(); });
+  beforeEach(() => bed.fake.reset());
+
+  const big = (n, piece = 'x'.repeat(1000)) => Array.from({ length: n }, () => piece);
+
+  it('a create reply over max_upstream_reply: 502, and the prediction it made is canceled', async () => {
+    bed.fake.script({ output: big(100), polls: 50 });
+    const r = await bed.chat(user('big create reply'));
+    assertErrorReply(r, 502, { code: 'upstream_error', type: 'server_error' });
+    assert.match(r.json.error.message, /larger than max_upstream_reply \(65536 bytes\)/);
+    const id = bed.fake.creates()[0].predictionId;
+    await bed.fake.waitFor(() => bed.fake.cancels.includes(id), 3000, 'the oversized prediction is canceled');
+  });
+
+  it('a poll reply over max_upstream_reply: 502, the prediction canceled', async () => {
+    bed.fake.script({ output: big(100), syncStatus: 'starting', polls: 2 });
+    const r = await bed.chat(user('big poll reply'));
+    assertErrorReply(r, 502, { code: 'upstream_error' });
+    assert.match(r.json.error.message, /max_upstream_reply/);
+    const id = bed.fake.creates()[0].predictionId;
+    await bed.fake.waitFor(() => bed.fake.cancels.includes(id), 3000, 'canceled');
+  });
+
+  it('a streamed output over max_upstream_reply is relayed whole; usage estimated', async () => {
+    const out = Array.from({ length: 200 }, (_, i) => `<${i}>` + 'y'.repeat(995));
+    bed.fake.script({ output: out });
+    const r = await raw(ask('big stream', { stream_options: { include_usage: true } }));
+    assert.equal(r.error, null, r.text.slice(-500));
+    const a = assertChunks(r.chunks, { usage: true });
+    assert.equal(a.contents[0], out.join(''));
+    const id = bed.fake.creates()[0].predictionId;
+    assert.equal(bed.fake.gets(id).length, 0, 'the final state (the whole output again) was not fetched');
+    assert.ok(r.chunks.at(-1).usage.completion_tokens > 0);
+  });
+
+  itExitsCleanly(() => bed, it);
+});
