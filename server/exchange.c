@@ -86,7 +86,10 @@ struct exchange {
   int stream_open;  /* headers sent: errors now go in-band */
   int stream_ended; /* [DONE] queued */
   int failed;
-  struct buf out;   /* SSE bytes waiting for the client */
+  struct buf out;   /* SSE bytes for the client; those before out_pos are sent */
+  size_t out_pos;
+  int paused;       /* back-pressure: upstream streams paused */
+  struct loop_timer resume;
   uint64_t last_write_ms;
   struct loop_timer deadline;
   struct loop_timer keepalive;
@@ -159,6 +162,7 @@ static void choice_stop_work(struct choice *c) {
 static void stop_everything(struct exchange *ex) {
   loop_timer_disarm(&ex->w->loop, &ex->deadline);
   loop_timer_disarm(&ex->w->loop, &ex->keepalive);
+  loop_timer_disarm(&ex->w->loop, &ex->resume);
   for (int i = 0; i < ex->n; i++) {
     choice_stop_work(&ex->choices[i]);
     if (ex->choices[i].state != CH_DONE)
@@ -166,9 +170,39 @@ static void stop_everything(struct exchange *ex) {
   }
 }
 
+static size_t pending(const struct exchange *ex) { return ex->out.len - ex->out_pos; }
+
+/* A client that reads slower than Replicate writes must not make the proxy
+ * buffer the difference: above client_output_buffer the upstream streams
+ * are paused (each stops at its next piece) until the client drains. */
+static void apply_backpressure(struct exchange *ex) {
+  if (ex->paused || pending(ex) <= (size_t)cfg(ex)->client_output_buffer)
+    return;
+  ex->paused = 1;
+  loop_timer_disarm(&ex->w->loop, &ex->resume);
+  log_msg(LOG_DEBUG, "%s: %zu bytes waiting for the client; upstream paused", ex->id,
+          pending(ex));
+  for (int i = 0; i < ex->n; i++)
+    if (ex->choices[i].xfer && up_running(ex->choices[i].xfer))
+      up_pause(ex->choices[i].xfer, 1);
+}
+
+/* Deferred to a timer: unpausing may deliver data at once, which must not
+ * happen inside the client's read callback. */
+static void on_resume(struct loop *l, struct loop_timer *t) {
+  (void)l;
+  struct exchange *ex = t->ud;
+  ex->paused = 0;
+  log_msg(LOG_DEBUG, "%s: client drained; upstream resumed", ex->id);
+  for (int i = 0; i < ex->n && !ex->paused; i++) /* data delivered may pause again */
+    if (ex->choices[i].xfer && up_running(ex->choices[i].xfer))
+      up_pause(ex->choices[i].xfer, 0);
+}
+
 static void stream_write(struct exchange *ex, int rc) {
   if (rc != 0)
     log_msg(LOG_ERROR, "out of memory building a stream chunk");
+  apply_backpressure(ex);
   ex->last_write_ms = loop_now_ms();
   if (ex->hr)
     http_request_wake(ex->hr);
@@ -462,8 +496,12 @@ static void start_or_fail(struct choice *c, const struct up_request *r) {
 }
 
 static void on_poll_timer(struct loop *l, struct loop_timer *t) {
-  (void)l;
   struct choice *c = t->ud;
+  if (c->ex->paused && !c->saw_done) {
+    /* A poll of a stream brings more output: not while the client lags. */
+    loop_timer_arm(l, t, (uint64_t)cfg(c->ex)->poll_interval_ms);
+    return;
+  }
   if (!c->url_get) {
     struct oai_error e;
     oai_error_set(&e, 502, "server_error", "upstream_error", NULL,
@@ -494,6 +532,8 @@ static void choice_start_stream(struct choice *c) {
                          .sse = 1, .timeout_ms = remaining_ms(c->ex),
                          .max_body = (size_t)cfg(c->ex)->max_upstream_reply};
   start_or_fail(c, &r);
+  if (c->ex->paused && up_running(c->xfer))
+    up_pause(c->xfer, 1);
 }
 
 /* Every prediction of a streaming request exists: commit to 200, send each
@@ -913,6 +953,7 @@ static struct exchange *exchange_new(struct worker *w, struct http_request *hr,
   /* Timers first: freeing a half-built exchange disarms them. */
   loop_timer_init(&ex->deadline, on_deadline, ex);
   loop_timer_init(&ex->keepalive, on_keepalive, ex);
+  loop_timer_init(&ex->resume, on_resume, ex);
   int no_memory = 0;
   for (int i = 0; ex->choices && i < n_choices; i++) {
     ex->choices[i].ex = ex;
@@ -1020,12 +1061,28 @@ struct exchange *exchange_start_text(struct worker *w, struct http_request *hr,
   return exchange_launch(ex);
 }
 
+/* Bytes sent are skipped by out_pos and compacted away only once they are
+ * the larger part: moving the rest down on every small read would copy a
+ * full buffer over and over. */
+#define COMPACT_MIN (64 * 1024)
+
 ssize_t exchange_read(struct exchange *ex, char *out, size_t max) {
-  if (ex->out.len == 0)
+  size_t avail = pending(ex);
+  if (avail == 0)
     return ex->stream_ended ? -1 : 0;
-  size_t n = ex->out.len < max ? ex->out.len : max;
-  memcpy(out, ex->out.data, n);
-  buf_consume(&ex->out, n);
+  size_t n = avail < max ? avail : max;
+  memcpy(out, ex->out.data + ex->out_pos, n);
+  ex->out_pos += n;
+  if (ex->out_pos == ex->out.len) {
+    buf_reset(&ex->out);
+    ex->out_pos = 0;
+  } else if (ex->out_pos >= COMPACT_MIN && ex->out_pos >= ex->out.len / 2) {
+    buf_consume(&ex->out, ex->out_pos);
+    ex->out_pos = 0;
+  }
+  if (ex->paused && pending(ex) < (size_t)cfg(ex)->client_output_buffer / 2 &&
+      !loop_timer_armed(&ex->resume))
+    loop_timer_arm(&ex->w->loop, &ex->resume, 0);
   return (ssize_t)n;
 }
 
