@@ -130,10 +130,31 @@ static void cancel_prediction(struct choice *c) {
     log_msg(LOG_WARN, "could not send cancel for prediction %s", c->pred_id);
 }
 
+/* A create answered with a prediction too large to read (the sync reply
+ * carries the output): cancel it by the id at the start of the reply, or it
+ * runs on, paid for nothing. */
+static void cancel_oversized(const struct up_transfer *t, const char *token) {
+  char *id = prediction_peek_id(t->body.data, t->body.len);
+  struct buf url = BUF_INIT;
+  if (!id || buf_printf(&url, "%s/v1/predictions/%s/cancel", t->client->upstream, id) != 0 ||
+      up_post_detached(t->client, url.data, token, id) != 0)
+    log_msg(LOG_ERROR, "a prediction whose reply was over max_upstream_reply could not be "
+            "canceled (%s)", id ? id : "no id before the cut");
+  free(id);
+  buf_free(&url);
+}
+
 /* A create that finished after its exchange was given up: cancel what it
  * made, with the token the transfer carries. */
 static void on_orphan_create_done(struct up_transfer *t) {
   struct prediction p;
+  if (t->too_large && t->status >= 200 && t->status <= 299) {
+    cancel_oversized(t, t->owned);
+    return;
+  }
+  if (up_fate_unknown(t))
+    log_msg(LOG_ERROR, "an abandoned create got no answer after sending (%s): a prediction "
+            "may run that nobody cancels", up_result_phrase(t));
   if (t->result != CURLE_OK || t->status < 200 || t->status > 299 ||
       prediction_parse(t->body.data ? t->body.data : "", t->body.len, &p) != 0)
     return;
@@ -691,20 +712,6 @@ static void on_list_done(struct up_transfer *t) {
   }
 }
 
-/* A create answered with a prediction too large to read (the sync reply
- * carries the output): cancel it by the id at the start of the reply, or it
- * runs on, paid for nothing. */
-static void cancel_oversized(struct choice *c, const struct up_transfer *t) {
-  char *id = prediction_peek_id(t->body.data, t->body.len);
-  struct buf url = BUF_INIT;
-  if (!id || buf_printf(&url, "%s/v1/predictions/%s/cancel", cfg(c->ex)->upstream, id) != 0 ||
-      up_post_detached(&c->ex->w->up, url.data, c->ex->token, id) != 0)
-    log_msg(LOG_ERROR, "a prediction whose reply was over max_upstream_reply could not be "
-            "canceled (%s)", id ? id : "no id before the cut");
-  free(id);
-  buf_free(&url);
-}
-
 static void on_create_done(struct up_transfer *t) {
   struct choice *c = t->ud;
   struct prediction p;
@@ -713,7 +720,7 @@ static void on_create_done(struct up_transfer *t) {
     return;
   }
   if (t->too_large && t->status >= 200 && t->status <= 299)
-    cancel_oversized(c, t);
+    cancel_oversized(t, c->ex->token);
   if (read_prediction(c, &p) != 0)
     return;
   choice_created(c, &p);
