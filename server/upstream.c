@@ -222,7 +222,9 @@ static void release(struct up_transfer *t) {
   if (t->easy) {
     struct up_client *c = t->client;
     curl_multi_remove_handle(c->multi, t->easy);
-    if (c->n_idle < (int)(sizeof c->idle / sizeof c->idle[0])) {
+    /* A handle stopped while paused may keep pause state and held data
+     * through curl_easy_reset: not worth the risk of reusing it. */
+    if (!t->paused && c->n_idle < (int)(sizeof c->idle / sizeof c->idle[0])) {
       curl_easy_reset(t->easy);
       c->idle[c->n_idle++] = t->easy;
     } else {
