@@ -621,6 +621,12 @@ static long long wall_ms(void) {
   return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* The request's deadline is the exchange's timer; the create itself may
+ * outlive it by this much, so that a create still running then (handed to
+ * up_orphan) learns its prediction's id and cancels it instead of timing out
+ * blind. Prefer: wait holds a reply for at most 60 s. */
+#define CREATE_GRACE_MS 70000
+
 /* Each create is a paid prediction: curl must never send one twice on its
  * own (no_resend), and one whose answer is lost is looked up first. */
 static void choice_create(struct choice *c) {
@@ -633,7 +639,7 @@ static void choice_create(struct choice *c) {
    * at once. */
   struct up_request r = {.method = "POST", .url = ex->create_url, .body = c->body,
                          .token = ex->token, .prefer_wait = !ex->req.stream,
-                         .timeout_ms = remaining_ms(ex), .no_resend = 1,
+                         .timeout_ms = remaining_ms(ex) + CREATE_GRACE_MS, .no_resend = 1,
                          .max_body = (size_t)cfg(ex)->max_upstream_reply};
   start_or_fail(c, &r);
 }

@@ -264,3 +264,18 @@ describe('bounded upstream replies', () => {
 
   itExitsCleanly(() => bed, it);
 });
+
+describe('a create still running at the deadline', () => {
+  before(async () => { bed = await setup({ config: { request_timeout: '300ms' } }); });
+  after(async () => { await bed?.finish(); });
+
+  it('504 at the deadline; the create is left to finish and its prediction is canceled', async () => {
+    bed.fake.script({ output: ['late'], createDelay: 1500 });
+    const r = await bed.chat(user('slow create'));
+    assertErrorReply(r, 504, { code: 'upstream_timeout' });
+    const create = await bed.fake.waitFor(() => bed.fake.creates()[0]?.predictionId && bed.fake.creates()[0], 5000, 'the create is answered');
+    await bed.fake.waitFor(() => bed.fake.cancels.includes(create.predictionId), 5000, 'the late prediction is canceled');
+  });
+
+  itExitsCleanly(() => bed, it);
+});
