@@ -900,14 +900,22 @@ static void on_stream_done(struct up_transfer *t) {
     stream_ended_by_done(c);
     return;
   }
-  if (t->status >= 200 && t->status <= 299 && t->result != CURLE_OPERATION_TIMEDOUT &&
-      c->url_get) {
-    /* The stream was cut while the prediction runs on: follow it by polling
-     * and send only the part of the output not sent yet (Replicate's replay
-     * of a re-opened stream is not documented). */
-    log_msg(LOG_WARN, "prediction %s: stream cut after %zu bytes (%s); following it by polling",
-            c->pred_id, c->seen_len,
-            t->result == CURLE_OK ? "closed" : up_result_phrase(t));
+  int cut = t->status >= 200 && t->status <= 299 && t->result != CURLE_OPERATION_TIMEDOUT;
+  if ((cut || transient(t)) && c->url_get) {
+    /* The stream was cut, or could not be opened for a reason that may pass
+     * (429, 5xx, its host unreachable), while the prediction runs on: follow
+     * it by polling and send only the part of the output not sent yet
+     * (Replicate's replay of a re-opened stream is not documented). */
+    if (!cut && t->result != CURLE_OK)
+      log_msg(LOG_WARN, "prediction %s: stream failed (%s: %s); following it by polling",
+              c->pred_id, up_result_phrase(t), t->error);
+    else if (!cut)
+      log_msg(LOG_WARN, "prediction %s: stream failed (HTTP %ld); following it by polling",
+              c->pred_id, t->status);
+    else
+      log_msg(LOG_WARN, "prediction %s: stream cut after %zu bytes (%s); following it by "
+              "polling", c->pred_id, c->seen_len,
+              t->result == CURLE_OK ? "closed" : up_result_phrase(t));
     free(c->url_stream);
     c->url_stream = NULL;
     choice_start_poll(c);

@@ -61,6 +61,8 @@
 //   streamHttp      {status, body, headers}: answer the stream GET with this HTTP reply.
 //   streamBase      base URL reported in urls.stream instead of the stream server's
 //                   (e.g. a closed port); the path stays /v1/streams/<token>.
+//   getBase         base URL reported in urls.get instead of the API's (e.g. a closed
+//                   port: polls fail to connect).
 //   statusLag       after the stream's `done`, this many GETs still say 'processing'
 //                   (full output, no metrics) before the terminal state, as Replicate
 //                   may lag behind its stream (only for a 'succeeded' ending).
@@ -555,7 +557,7 @@ export async function startFake(opts = {}) {
     if (p.webhook) o.webhook = p.webhook;
     o.urls = {
       cancel: `${url}/v1/predictions/${p.id}/cancel`,
-      get: `${url}/v1/predictions/${p.id}`,
+      get: `${s.getBase ?? url}/v1/predictions/${p.id}`,
       web: `https://replicate.com/p/${p.id}`,
     };
     if (p.streamToken) o.urls.stream = `${s.streamBase ?? streamUrl}/v1/streams/${p.streamToken}`;

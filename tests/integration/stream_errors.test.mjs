@@ -273,8 +273,8 @@ describe('streaming: failures', () => {
     assertInBandError(r, { code: 'prediction_canceled' });
   });
 
-  it('the stream GET answered with an HTTP error (after the role chunk): in-band error, prediction canceled', async () => {
-    bed.fake.script({ output: tail(5), streamHttp: { status: 500 } });
+  it('the stream GET answered with an HTTP error (after the role chunk) and polls failing too (issue 7): in-band error, prediction canceled', async () => {
+    bed.fake.script({ output: tail(5), streamHttp: { status: 500 }, getFaults: Array.from({ length: 6 }, () => ({ status: 500 })) });
     let r = await raw(ask('stream 500'));
     assertInBandError(r, { code: 'upstream_error' });
     const id = bed.fake.creates()[0].predictionId;
@@ -289,9 +289,9 @@ describe('streaming: failures', () => {
     assert.equal(r.events.at(-1).data, '[DONE]');
   });
 
-  it('urls.stream unreachable (closed port): in-band error after the role chunk, prediction canceled', async () => {
+  it('urls.stream and urls.get unreachable (closed port; issue 7: a stream alone falls back to polls): in-band error after the role chunk, prediction canceled', async () => {
     const port = await closedPort();
-    bed.fake.script({ output: tail(5), streamBase: `http://127.0.0.1:${port}` });
+    bed.fake.script({ output: tail(5), streamBase: `http://127.0.0.1:${port}`, getBase: `http://127.0.0.1:${port}` });
     const r = await raw(ask('stream host down'));
     assert.equal(r.status, 200);
     assert.deepEqual(r.bad, []);

@@ -43,7 +43,7 @@ describe('upstream addresses stay out of client errors', () => {
 
   it('a stream host that is down: in-band error without its address', async () => {
     const port = await closedPort();
-    bed.fake.script({ output: ['x'], streamBase: `http://127.0.0.1:${port}` });
+    bed.fake.script({ output: ['x'], streamBase: `http://127.0.0.1:${port}`, getBase: `http://127.0.0.1:${port}` });
     const r = await raw(ask('stream host down'));
     const e = inBandError(r);
     assert.equal(e.code, 'upstream_unreachable');
@@ -198,6 +198,19 @@ describe('transient failures while a prediction runs are retried', () => {
     assert.equal(bed.fake.streams(id)[0].closedBy, 'drop');
     assert.ok(getsOf(id).length >= 1, 'followed by polling');
     assert.deepEqual(bed.fake.cancels, []);
+  });
+
+  it('a stream GET answered 503, 429 or refused: followed by polling, the answer', async () => {
+    const port = await closedPort();
+    const cases = [{ streamHttp: { status: 503 } }, { streamHttp: { status: 429, headers: { 'Retry-After': '0' } } }, { streamBase: `http://127.0.0.1:${port}` }];
+    for (const [i, extra] of cases.entries()) {
+      bed.fake.reset();
+      bed.fake.script({ output: ['via ', 'polls'], ...extra });
+      const r = await raw(ask(`stream fails ${i}`));
+      assert.equal(r.error, null, r.text);
+      assert.equal(assertChunks(r.chunks, { finish: 'stop' }).contents[0], 'via polls', `case ${i}`);
+      assert.deepEqual(bed.fake.cancels, []);
+    }
   });
 
   it('a stream cut, then polls failing too: retried, then the answer', async () => {
