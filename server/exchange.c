@@ -518,11 +518,11 @@ static void start_or_fail(struct choice *c, const struct up_request *r) {
 
 static void on_poll_timer(struct loop *l, struct loop_timer *t) {
   struct choice *c = t->ud;
-  if (c->ex->paused && !c->saw_done) {
-    /* A poll of a stream brings more output: not while the client lags. */
-    loop_timer_arm(l, t, (uint64_t)cfg(c->ex)->poll_interval_ms);
+  /* A poll of a stream brings more output: not while the client lags (if
+   * the timer cannot be armed, poll anyway rather than hang). */
+  if (c->ex->paused && !c->saw_done &&
+      loop_timer_arm(l, t, (uint64_t)cfg(c->ex)->poll_interval_ms) == 0)
     return;
-  }
   if (!c->url_get) {
     struct oai_error e;
     oai_error_set(&e, 502, "server_error", "upstream_error", NULL,
@@ -760,6 +760,8 @@ static int retry_poll(struct choice *c) {
     delay = hint;
   if (delay >= remaining_ms(ex))
     return 0; /* the retry would come after the deadline */
+  if (loop_timer_arm(&ex->w->loop, &c->poll_timer, (uint64_t)delay) != 0)
+    return 0; /* out of memory: fail now rather than hang */
   c->retries++;
   if (t->result != CURLE_OK)
     log_msg(LOG_WARN, "prediction %s: poll failed (%s: %s); retry %d of %d in %ld ms",
@@ -768,7 +770,6 @@ static int retry_poll(struct choice *c) {
     log_msg(LOG_WARN, "prediction %s: poll failed (HTTP %ld); retry %d of %d in %ld ms",
             c->pred_id, t->status, c->retries, POLL_RETRIES, delay);
   c->state = CH_POLL_WAIT;
-  loop_timer_arm(&ex->w->loop, &c->poll_timer, (uint64_t)delay);
   return 1;
 }
 
