@@ -25,6 +25,7 @@ void test_fail(const char *file, int line, const char *fmt, ...) {
   X(chat_request)                                                              \
   X(prompt)                                                                    \
   X(prediction)                                                                \
+  X(prediction_list)                                                           \
   X(upstream_error)                                                            \
   X(response)                                                                  \
   X(sse)                                                                       \
