@@ -1,0 +1,106 @@
+/* Operational metrics: each worker owns one block of counters and
+ * histograms and is its only writer (relaxed atomic stores, no lock per
+ * request); a scrape reads every block and sums them into the Prometheus
+ * text format 0.0.4. Label sets are bounded: routes, upstream kinds and
+ * outcomes and status codes are fixed tables; models are the first
+ * METRICS_MAX_MODELS names a worker saw, the rest count as "other". */
+#ifndef RP_METRICS_H
+#define RP_METRICS_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+
+enum metrics_route { MR_CHAT, MR_COMPLETIONS, MR_MODELS, MR_HEALTH, MR_METRICS, MR_OTHER, MR__N };
+enum metrics_up_kind { MU_CREATE, MU_POLL, MU_STREAM, MU_CANCEL, MU_LIST, MU__N };
+enum metrics_up_outcome { MO_OK, MO_4XX, MO_429, MO_5XX, MO_TRANSPORT, MO__N };
+enum metrics_cancel { MC_HANGUP, MC_STOP, MC_TIMEOUT, MC_SHUTDOWN, MC_OTHER, MC__N };
+
+#define METRICS_N_STATUS 20      /* the status table in metrics.c, "other" last */
+#define METRICS_MAX_MODELS 16    /* per worker; slot 0 is "other" */
+#define METRICS_MODEL_LEN 64
+#define METRICS_N_BUCKETS 16     /* seconds: 0.01 ... 600, then +Inf */
+
+typedef _Atomic uint64_t metrics_u64;
+typedef _Atomic int64_t metrics_i64;
+
+struct metrics_hist {
+  metrics_u64 bucket[METRICS_N_BUCKETS + 1]; /* not cumulative; last is +Inf */
+  metrics_u64 count;
+  metrics_u64 sum_us;
+};
+
+struct metrics_model {
+  char name[METRICS_MODEL_LEN]; /* written once, before n_models covers it */
+  metrics_u64 requests[MR__N][METRICS_N_STATUS];
+  metrics_u64 input_tokens, output_tokens;
+  metrics_u64 cost_nusd; /* nano-USD: integer, so sums are exact */
+};
+
+struct metrics_block {
+  struct metrics_model models[METRICS_MAX_MODELS];
+  _Atomic unsigned n_models;
+  metrics_i64 in_flight, open_streams;
+  struct metrics_hist duration[MR__N];
+  struct metrics_hist ttft, tpot, overhead;
+  struct metrics_hist token_usage[2]; /* gen_ai: input, output (in tokens, not seconds) */
+  metrics_u64 upstream[MU__N][MO__N];
+  struct metrics_hist upstream_latency[MU__N];
+  metrics_u64 retries[MU__N];
+  metrics_u64 cancels[MC__N];
+  metrics_u64 circuit_opened;
+  _Atomic int circuit_state; /* 0 closed, 1 open, 2 half-open: last one written */
+};
+
+/* What the scrape adds about the process (filled by the caller). */
+struct metrics_process {
+  const char *version;
+  double start_time_s;   /* unix time */
+  double cpu_seconds;
+  long long rss_bytes;
+  long open_fds;
+  long max_fds;
+};
+
+/* One request's end, as metrics_request_done records it. */
+struct metrics_request {
+  enum metrics_route route;
+  int status;
+  const char *model;       /* NULL: no model (not a completion) */
+  int stream;
+  uint64_t duration_us;
+  uint64_t ttft_us;        /* 0: no first token/byte */
+  uint64_t upstream_us;    /* time with an upstream call running (overhead = duration - this) */
+  long input_tokens, output_tokens; /* -1: unknown */
+  double cost_usd;
+};
+
+void metrics_block_init(struct metrics_block *b);
+
+/* ---- writers: the owning worker only ---- */
+void metrics_request_begin(struct metrics_block *b);
+void metrics_request_done(struct metrics_block *b, const struct metrics_request *r);
+void metrics_stream_opened(struct metrics_block *b);
+void metrics_stream_closed(struct metrics_block *b);
+void metrics_upstream_call(struct metrics_block *b, enum metrics_up_kind kind, long status,
+                           int transport_error, uint64_t latency_us);
+void metrics_retry(struct metrics_block *b, enum metrics_up_kind kind);
+void metrics_cancel(struct metrics_block *b, enum metrics_cancel reason);
+
+/* Route label of a request path ("/v1/chat/completions" -> MR_CHAT). */
+enum metrics_route metrics_route_of(const char *path);
+
+/* Sum n blocks and append the exposition text to out. 0, or -1 (OOM). */
+int metrics_render(struct buf *out, struct metrics_block *const *blocks, size_t n,
+                   const struct metrics_process *proc);
+
+/* ---- the process-wide set of blocks (one per worker) ---- */
+/* Allocate n blocks; 0 or -1. Called once before the workers start. */
+int metrics_global_init(size_t n);
+struct metrics_block *metrics_global_block(size_t index);
+int metrics_global_render(struct buf *out, const struct metrics_process *proc);
+void metrics_global_free(void);
+
+#endif
