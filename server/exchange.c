@@ -93,6 +93,7 @@ struct exchange {
   uint64_t last_write_ms;
   struct loop_timer deadline;
   struct loop_timer keepalive;
+  enum metrics_cancel cancel_reason; /* why predictions still running get canceled */
 };
 
 static void choice_start_poll(struct choice *c);
@@ -126,6 +127,8 @@ static void cancel_prediction(struct choice *c) {
   if (c->upstream_finished || !c->url_cancel)
     return;
   c->upstream_finished = 1;
+  if (c->ex->w->up.metrics)
+    metrics_cancel(c->ex->w->up.metrics, c->ex->cancel_reason);
   if (up_post_detached(&c->ex->w->up, c->url_cancel, c->ex->token, c->pred_id) != 0)
     log_msg(LOG_WARN, "could not send cancel for prediction %s", c->pred_id);
 }
@@ -384,7 +387,10 @@ static void choice_complete(struct choice *c) {
 
 /* A stop sequence matched: the rest of the prediction is wasted money. */
 static void choice_stopped(struct choice *c) {
+  enum metrics_cancel was = c->ex->cancel_reason;
+  c->ex->cancel_reason = MC_STOP;
   cancel_prediction(c);
+  c->ex->cancel_reason = was;
   choice_complete(c);
 }
 
@@ -561,6 +567,8 @@ static void choice_start_stream(struct choice *c) {
  * choice's first chunk, then start reading. Errors after this go in-band. */
 static void open_stream(struct exchange *ex) {
   ex->stream_open = 1;
+  if (ex->w->up.metrics)
+    metrics_stream_opened(ex->w->up.metrics);
   http_request_open_stream(ex->hr);
   int rc = 0;
   struct response_meta m = meta(ex);
@@ -763,6 +771,8 @@ static int retry_poll(struct choice *c) {
   if (loop_timer_arm(&ex->w->loop, &c->poll_timer, (uint64_t)delay) != 0)
     return 0; /* out of memory: fail now rather than hang */
   c->retries++;
+  if (ex->w->up.metrics)
+    metrics_retry(ex->w->up.metrics, MU_POLL);
   if (t->result != CURLE_OK)
     log_msg(LOG_WARN, "prediction %s: poll failed (%s: %s); retry %d of %d in %ld ms",
             c->pred_id, up_result_phrase(t), t->error, c->retries, POLL_RETRIES, delay);
@@ -940,6 +950,7 @@ static void on_stream_done(struct up_transfer *t) {
 static void on_deadline(struct loop *l, struct loop_timer *t) {
   (void)l;
   struct exchange *ex = t->ud;
+  ex->cancel_reason = MC_TIMEOUT;
   struct oai_error e;
   oai_error_set(&e, 504, "server_error", "upstream_timeout", NULL,
                 "The prediction did not finish within %ld ms", cfg(ex)->request_timeout_ms);
@@ -965,6 +976,7 @@ static struct exchange *exchange_new(struct worker *w, struct http_request *hr,
     return NULL;
   ex->w = w;
   ex->hr = hr;
+  ex->cancel_reason = MC_OTHER;
   ex->token = strdup(token);
   ex->n = n_choices;
   ex->choices = calloc((size_t)n_choices, sizeof *ex->choices);
@@ -1109,6 +1121,7 @@ ssize_t exchange_read(struct exchange *ex, char *out, size_t max) {
 }
 
 void exchange_abort(struct exchange *ex, int shutting_down) {
+  ex->cancel_reason = shutting_down ? MC_SHUTDOWN : MC_HANGUP;
   if (!shutting_down) {
     /* The client is gone: nobody reads what the predictions produce. */
     ex->hr = NULL;
@@ -1120,6 +1133,21 @@ void exchange_abort(struct exchange *ex, int shutting_down) {
   oai_error_set(&e, 503, "server_error", "shutting_down",
                 NULL, "The proxy is shutting down; retry the request");
   exchange_fail(ex, &e);
+}
+
+void exchange_summary(const struct exchange *ex, struct exchange_summary *s) {
+  struct usage u = total_usage(ex);
+  const struct choice *c = ex->n > 0 ? &ex->choices[0] : NULL;
+  *s = (struct exchange_summary){
+      .model = ex->req.model,
+      .stream = ex->req.stream,
+      .stream_opened = ex->stream_open,
+      .prompt_tokens = u.prompt_tokens,
+      .completion_tokens = u.completion_tokens,
+      .finish_reason = c ? c->finish_reason : NULL,
+      .prediction_id = c ? c->pred_id : NULL,
+      .n_choices = ex->n,
+  };
 }
 
 void exchange_free(struct exchange *ex) {

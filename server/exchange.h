@@ -30,6 +30,18 @@ ssize_t exchange_read(struct exchange *ex, char *out, size_t max);
 /* The client went away, or the server is ending it (grace expired). */
 void exchange_abort(struct exchange *ex, int shutting_down);
 
+/* What a finished (or failing) exchange did, for metrics and logs. The
+ * strings live as long as the exchange. */
+struct exchange_summary {
+  const char *model;         /* the name the client sent (validated) */
+  int stream, stream_opened; /* asked for SSE; SSE headers were sent */
+  long prompt_tokens, completion_tokens;
+  const char *finish_reason; /* choice 0's, or NULL */
+  const char *prediction_id; /* choice 0's, or NULL */
+  int n_choices;
+};
+void exchange_summary(const struct exchange *ex, struct exchange_summary *s);
+
 /* Stop all upstream work, cancel predictions still running, free. */
 void exchange_free(struct exchange *ex);
 

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "exchange.h"
+#include "metrics_route.h"
 #include "routes.h"
 
 enum reply_kind { REPLY_NONE, REPLY_JSON, REPLY_STREAM };
@@ -250,6 +251,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
       w->requests->prev = hr;
     w->requests = hr;
     w->n_requests++;
+    metrics_note_begin(hr);
     *req_cls = hr;
     const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                  MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -305,6 +307,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
   loop_timer_disarm(&w->loop, &hr->hup_timer);
   if (hr->on_done)
     hr->on_done(hr, hr->done_ctx); /* settles while the exchange still exists */
+  metrics_note_end(hr);
   if (hr->ex)
     exchange_free(hr->ex);
   log_msg(LOG_INFO, "%s %s %d %llums%s", hr->method, hr->path, hr->status,

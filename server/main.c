@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "../shared/config.h"
+#include "../shared/metrics.h"
 #include "exchange.h"
 #include "http.h"
 #include "reload.h"
@@ -201,6 +202,7 @@ static int worker_init(struct worker *w, int index, const struct config *cfg,
     return -1;
   if (up_client_init(&w->up, &w->loop, cfg->upstream, cfg->connect_timeout_ms) != 0)
     return -1;
+  w->up.metrics = metrics_global_block((size_t)index);
   w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (w->wake_fd < 0)
     return -1;
@@ -279,6 +281,10 @@ int main(int argc, char **argv) {
   }
 
   struct worker *workers = calloc((size_t)n_workers, sizeof *workers);
+  if (metrics_global_init((size_t)n_workers, VERSION) != 0) {
+    free(workers);
+    workers = NULL;
+  }
   int port = cfg.listen_port, started = 0, rc = 0;
   for (long i = 0; workers && i < n_workers; i++) {
     int fds[DAEMONS_PER_WORKER], n_fds = 0;
@@ -330,6 +336,7 @@ int main(int argc, char **argv) {
     worker_free(&workers[i]);
   }
   free(workers);
+  metrics_global_free();
   curl_global_cleanup();
   log_msg(LOG_INFO, "stopped");
   reload_free_all();

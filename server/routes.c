@@ -10,6 +10,7 @@
 #include "../shared/origin.h"
 #include "exchange.h"
 #include "http.h"
+#include "metrics_route.h"
 
 typedef void (*route_fn)(struct http_request *hr, const char *subpath);
 
@@ -33,6 +34,7 @@ static const struct route ROUTES[] = {
     {"GET", "/v1/models/", 1, handle_models_get},
     {"POST", "/v1/chat/completions", 0, handle_chat},
     {"POST", "/v1/completions", 0, handle_completions},
+    {"GET", "/metrics", 0, metrics_route_handle},
 };
 
 #define N_ROUTES (sizeof ROUTES / sizeof ROUTES[0])

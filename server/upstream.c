@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/epoll.h>
+#include <time.h>
 
 #include "worker.h"
 
@@ -271,7 +272,28 @@ static int add_header(struct up_transfer *t, const char *h) {
   return 0;
 }
 
+static uint64_t mono_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* What a call is, for metrics: the request says it without a new field. */
+static enum metrics_up_kind kind_of(const struct up_request *r) {
+  size_t n = strlen(r->url);
+  if (strcmp(r->method, "POST") == 0)
+    return n >= 7 && strcmp(r->url + n - 7, "/cancel") == 0 ? MU_CANCEL : MU_CREATE;
+  if (r->sse)
+    return MU_STREAM;
+  const char *q = strchr(r->url, '?');
+  size_t path_len = q ? (size_t)(q - r->url) : n;
+  return path_len >= 12 && strncmp(r->url + path_len - 12, "/predictions", 12) == 0 ? MU_LIST
+                                                                                      : MU_POLL;
+}
+
 int up_start(struct up_client *c, struct up_transfer *t, const struct up_request *r) {
+  t->kind = kind_of(r);
+  t->started_us = mono_us();
   t->client = c;
   t->status = 0;
   t->result = CURLE_OK;
@@ -300,6 +322,11 @@ int up_start(struct up_client *c, struct up_transfer *t, const struct up_request
     if (auth.data)
       memset(auth.data, 0, auth.len);
     buf_free(&auth);
+  }
+  if (ok && r->request_id && r->request_id[0]) {
+    struct buf h = BUF_INIT;
+    ok = buf_printf(&h, "X-Request-Id: %s", r->request_id) == 0 && add_header(t, h.data) == 0;
+    buf_free(&h);
   }
   if (!ok)
     goto fail;
@@ -369,6 +396,10 @@ static void drain_done(struct up_client *c) {
     if (t->result != CURLE_OK && !t->error[0])
       snprintf(t->error, sizeof t->error, "%s", curl_easy_strerror(t->result));
     release(t);
+    if (c->metrics)
+      metrics_upstream_call(c->metrics, t->kind, t->status,
+                            t->result != CURLE_OK && !t->aborted_by_callback,
+                            mono_us() - t->started_us);
     t->done(t);
   }
 }

@@ -8,6 +8,7 @@
 #include <curl/curl.h>
 
 #include "../shared/buf.h"
+#include "../shared/metrics.h"
 #include "loop.h"
 
 struct up_client {
@@ -20,6 +21,7 @@ struct up_client {
   struct up_transfer *detached; /* fire-and-forget transfers still running */
   CURL *idle[64]; /* easy handles kept for reuse (creating one is costly) */
   int n_idle;
+  struct metrics_block *metrics; /* the worker's; NULL = not counted */
 };
 
 struct up_transfer;
@@ -41,6 +43,7 @@ struct up_request {
   long timeout_ms;    /* whole transfer; 0 = none */
   int no_resend;      /* never send it twice (creates: each one is paid) */
   size_t max_body;    /* bound on a buffered body; 0 = none */
+  const char *request_id; /* sent as X-Request-Id, or NULL */
 };
 
 struct up_retry;
@@ -71,6 +74,8 @@ struct up_transfer {
   int paused;        /* curl holds the transfer paused */
   int in_write;      /* inside on_write (curl_easy_pause must wait) */
   struct up_retry *retry; /* detached POSTs that retry (cancels) */
+  enum metrics_up_kind kind; /* for metrics: what this call is */
+  uint64_t started_us;       /* monotonic, when it started */
 };
 
 int up_client_init(struct up_client *c, struct loop *l, const char *upstream,

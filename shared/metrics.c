@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* Seconds: LLM latencies run from tens of milliseconds to minutes. */
 static const double TIME_BOUNDS[METRICS_N_BUCKETS] = {
@@ -488,8 +489,14 @@ int metrics_render(struct buf *out, struct metrics_block *const *blocks, size_t 
 
 static struct metrics_block **global_blocks;
 static size_t global_n;
+static const char *global_version;
+static double global_start_s;
 
-int metrics_global_init(size_t n) {
+int metrics_global_init(size_t n, const char *version) {
+  global_version = version;
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  global_start_s = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
   global_blocks = calloc(n ? n : 1, sizeof *global_blocks);
   if (!global_blocks)
     return -1;
@@ -508,7 +515,9 @@ struct metrics_block *metrics_global_block(size_t index) {
   return index < global_n ? global_blocks[index] : NULL;
 }
 
-int metrics_global_render(struct buf *out, const struct metrics_process *proc) {
+int metrics_global_render(struct buf *out, struct metrics_process *proc) {
+  proc->version = global_version;
+  proc->start_time_s = global_start_s;
   return metrics_render(out, global_blocks, global_n, proc);
 }
 

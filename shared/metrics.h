@@ -97,10 +97,12 @@ int metrics_render(struct buf *out, struct metrics_block *const *blocks, size_t 
                    const struct metrics_process *proc);
 
 /* ---- the process-wide set of blocks (one per worker) ---- */
-/* Allocate n blocks; 0 or -1. Called once before the workers start. */
-int metrics_global_init(size_t n);
+/* Allocate n blocks; 0 or -1. Called once before the workers start;
+ * version (static) and the start time go into every scrape. */
+int metrics_global_init(size_t n, const char *version);
 struct metrics_block *metrics_global_block(size_t index);
-int metrics_global_render(struct buf *out, const struct metrics_process *proc);
+/* proc's version and start time are filled in here. */
+int metrics_global_render(struct buf *out, struct metrics_process *proc);
 void metrics_global_free(void);
 
 #endif

@@ -1,0 +1,125 @@
+#include "metrics_route.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "../shared/metrics.h"
+#include "exchange.h"
+#include "http.h"
+
+static struct metrics_block *block_of(const struct http_request *hr) {
+  return http_request_worker(hr)->up.metrics;
+}
+
+/* Same length and bytes, in time independent of where they differ. */
+static int secret_equal(const char *a, const char *b) {
+  size_t la = strlen(a), lb = strlen(b);
+  unsigned char diff = la != lb;
+  for (size_t i = 0; i < la; i++)
+    diff |= (unsigned char)(a[i] ^ b[i % (lb ? lb : 1)]);
+  return diff == 0;
+}
+
+/* In gateway mode the metrics (key aliases, spend) are the operator's:
+ * only the master key reads them. */
+static int authorized(struct http_request *hr) {
+  const char *master = http_request_config(hr)->master_key;
+  if (!master || !master[0])
+    return 1;
+  const char *auth = http_request_header(hr, "Authorization");
+  if (!auth || strncasecmp(auth, "Bearer ", 7) != 0)
+    return 0;
+  auth += 7;
+  while (*auth == ' ')
+    auth++;
+  return secret_equal(auth, master);
+}
+
+/* Process figures at scrape time (reads /proc: a few syscalls, no waits). */
+static void process_figures(struct metrics_process *p) {
+  struct rusage ru;
+  if (getrusage(RUSAGE_SELF, &ru) == 0)
+    p->cpu_seconds = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+                     (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+  FILE *f = fopen("/proc/self/statm", "r");
+  if (f) {
+    long long size, resident;
+    if (fscanf(f, "%lld %lld", &size, &resident) == 2)
+      p->rss_bytes = resident * sysconf(_SC_PAGESIZE);
+    fclose(f);
+  }
+  DIR *d = opendir("/proc/self/fd");
+  if (d) {
+    long n = 0;
+    for (struct dirent *e; (e = readdir(d));)
+      n += e->d_name[0] != '.';
+    closedir(d);
+    p->open_fds = n > 0 ? n - 1 : 0; /* not counting the directory's own fd */
+  }
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+    p->max_fds = (long)rl.rlim_cur;
+}
+
+void metrics_route_handle(struct http_request *hr, const char *subpath) {
+  (void)subpath;
+  struct oai_error e;
+  if (!authorized(hr)) {
+    oai_error_set(&e, 401, "invalid_request_error", "invalid_api_key", NULL,
+                  "The metrics need the master key (Authorization: Bearer <master_key>).");
+    http_request_respond_error(hr, &e);
+    return;
+  }
+  struct metrics_process proc = {0};
+  process_figures(&proc);
+  struct buf out = BUF_INIT;
+  if (metrics_global_render(&out, &proc) != 0) {
+    buf_free(&out);
+    oai_error_set(&e, 500, "server_error", "internal_error", NULL, "out of memory");
+    http_request_respond_error(hr, &e);
+    return;
+  }
+  http_request_respond(hr, 200, buf_take(&out));
+}
+
+void metrics_note_begin(struct http_request *hr) {
+  struct metrics_block *b = block_of(hr);
+  if (b)
+    metrics_request_begin(b);
+}
+
+void metrics_note_end(struct http_request *hr) {
+  struct metrics_block *b = block_of(hr);
+  if (!b)
+    return;
+  struct http_request_end end = http_request_end_info(hr);
+  uint64_t now = loop_now_ms();
+  struct metrics_request r = {
+      .route = metrics_route_of(http_request_path(hr)),
+      .status = end.client_gone && !end.first_byte_ms ? 499 : end.status,
+      .duration_us = (now - end.started_ms) * 1000,
+      .ttft_us = end.first_byte_ms ? (end.first_byte_ms - end.started_ms) * 1000 : 0,
+      .input_tokens = -1,
+      .output_tokens = -1,
+  };
+  if (end.ex) {
+    struct exchange_summary s;
+    exchange_summary(end.ex, &s);
+    const struct config *cfg = http_request_config(hr);
+    r.model = s.model;
+    r.stream = s.stream;
+    r.input_tokens = s.prompt_tokens;
+    r.output_tokens = s.completion_tokens;
+    r.cost_usd = ((double)(s.prompt_tokens > 0 ? s.prompt_tokens : 0) * cfg->input_price_per_mtok +
+                  (double)(s.completion_tokens > 0 ? s.completion_tokens : 0) *
+                      cfg->output_price_per_mtok) / 1e6;
+    if (s.stream_opened)
+      metrics_stream_closed(b);
+  }
+  metrics_request_done(b, &r);
+}

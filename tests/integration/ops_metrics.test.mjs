@@ -1,0 +1,126 @@
+// Issue 10, metrics: GET /metrics in the Prometheus text format, read with a real
+// parser, and its counters checked against the traffic this file sends.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import parsePrometheusTextFormat from 'parse-prometheus-text-format';
+import { itExitsCleanly, setup, sseRequest, user } from './helpers.mjs';
+
+let bed;
+
+async function scrape(headers = {}) {
+  const r = await bed.request('GET', '/metrics', { auth: false, headers });
+  assert.equal(r.status, 200, r.text);
+  const families = parsePrometheusTextFormat(r.text);
+  const byName = new Map(families.map((f) => [f.name, f]));
+  return { text: r.text, byName };
+}
+
+// The value of the series with exactly these labels (0 when absent: counters
+// that never moved are not listed).
+function value({ byName }, name, labels = {}) {
+  const f = byName.get(name);
+  assert.ok(f, `${name} is exposed`);
+  const m = f.metrics.find((s) => {
+    const l = s.labels ?? {};
+    return Object.keys(l).length === Object.keys(labels).length &&
+      Object.entries(labels).every(([k, v]) => l[k] === v);
+  });
+  return m ? Number(m.value) : 0;
+}
+
+// parse-prometheus-text-format folds a histogram's label sets into one entry,
+// so histogram series are read from their exact sample lines; the parser still
+// checks that the whole text parses and that each family has its type.
+function histogram({ text, byName }, name, labels = '') {
+  assert.equal(byName.get(name)?.type, 'HISTOGRAM', `${name} is a histogram`);
+  const line = (suffix) => {
+    const m = text.match(new RegExp(`^${name}${suffix} (\\S+)$`, 'm'));
+    assert.ok(m, `${name}${suffix} is exposed`);
+    return Number(m[1]);
+  };
+  const braces = labels ? `\\{${labels}\\}` : '';
+  const inf = labels ? `\\{${labels},le="\\+Inf"\\}` : '\\{le="\\+Inf"\\}';
+  return { count: line(`_count${braces}`), sum: line(`_sum${braces}`), inf: line(`_bucket${inf}`) };
+}
+
+describe('GET /metrics (no gateway: open on the main port)', () => {
+  before(async () => {
+    bed = await setup({ config: { input_price_per_mtok: '1000', output_price_per_mtok: '2000' } });
+  });
+  after(async () => { await bed?.finish(); });
+
+  it('counts requests, tokens, cost, upstream calls and durations as sent', async () => {
+    const tokens = { input_token_count: 10, output_token_count: 5 };
+    for (let i = 0; i < 4; i++) bed.fake.script({ output: ['a', 'b'], metrics: tokens, syncStatus: 'terminal' });
+    for (let i = 0; i < 3; i++) {
+      const r = await bed.chat(user(`plain ${i}`));
+      assert.equal(r.status, 200, r.text);
+    }
+    const s = await sseRequest(bed.url, '/v1/chat/completions', { ...user('streamed'), stream: true });
+    assert.equal(s.status, 200);
+    assert.equal((await bed.request('GET', '/nope')).status, 404);
+    assert.equal((await bed.chat({ model: 'deepseek-v3.1' })).status, 400);
+
+    const m = await scrape();
+    assert.match(m.text, /^# HELP /m);
+    assert.equal(value(m, 'replicate_proxy_requests_total', { route: 'chat', model: 'deepseek-v3.1', status: '200' }), 4);
+    assert.equal(value(m, 'replicate_proxy_requests_total', { route: 'other', model: '', status: '404' }), 1);
+    assert.equal(value(m, 'replicate_proxy_requests_total', { route: 'chat', model: '', status: '400' }), 1);
+    assert.equal(value(m, 'replicate_proxy_tokens_total', { model: 'deepseek-v3.1', type: 'input' }), 40);
+    assert.equal(value(m, 'replicate_proxy_tokens_total', { model: 'deepseek-v3.1', type: 'output' }), 20);
+    // 40 * 1000/1e6 + 20 * 2000/1e6 USD
+    assert.ok(Math.abs(value(m, 'replicate_proxy_cost_usd_total', { model: 'deepseek-v3.1' }) - 0.08) < 1e-9);
+    assert.equal(value(m, 'replicate_proxy_upstream_requests_total', { kind: 'create', outcome: 'ok' }), 4);
+    assert.equal(value(m, 'replicate_proxy_requests_in_flight'), 1, 'the scrape itself');
+    assert.equal(value(m, 'replicate_proxy_streams_open'), 0);
+    const d = histogram(m, 'replicate_proxy_request_duration_seconds', 'route="chat"');
+    assert.equal(d.count, 5);
+    assert.equal(d.inf, 5);
+    assert.equal(histogram(m, 'gen_ai_client_token_usage', 'gen_ai_token_type="output"').sum, 20);
+    assert.equal(histogram(m, 'gen_ai_server_time_to_first_token_seconds').count, 4);
+    assert.equal(value(m, 'replicate_proxy_build_info', { version: '0.1.0' }), 1);
+    assert.ok(value(m, 'process_open_fds') > 0);
+    assert.ok(value(m, 'process_resident_memory_bytes') > 1e6);
+
+    // The scrape is a request too: counted once it ended.
+    const again = await scrape();
+    assert.equal(value(again, 'replicate_proxy_requests_total', { route: 'metrics', model: '', status: '200' }), 1);
+  });
+
+  it('an upstream 5xx on the create is counted by its outcome', async () => {
+    bed.fake.script({ http: { status: 503 } });
+    const r = await bed.chat(user('five oh three'));
+    assert.ok(r.status >= 500, r.text);
+    const m = await scrape();
+    assert.equal(value(m, 'replicate_proxy_upstream_requests_total', { kind: 'create', outcome: 'server_error' }), 1);
+  });
+
+  it('a stop sequence cancels the prediction: counted by reason', async () => {
+    bed.fake.script({ output: ['one ', 'STOP', ' never'], tokenDelay: 30 });
+    const s = await sseRequest(bed.url, '/v1/chat/completions', { ...user('stop me'), stream: true, stop: ['STOP'] });
+    assert.equal(s.status, 200);
+    const m = await scrape();
+    assert.equal(value(m, 'replicate_proxy_predictions_canceled_total', { reason: 'stop' }), 1);
+  });
+
+  itExitsCleanly(() => bed, it);
+});
+
+describe('GET /metrics in gateway mode: master key only', () => {
+  before(async () => { bed = await setup({ config: { master_key: 'sk-master-Metrics-Test-0123456789abcdef' } }); });
+  after(async () => { await bed?.finish(); });
+
+  it('401 without the master key, 200 with it', async () => {
+    const none = await bed.request('GET', '/metrics', { auth: false });
+    assert.equal(none.status, 401);
+    assert.equal(none.json.error.code, 'invalid_api_key');
+    const wrong = await bed.request('GET', '/metrics');
+    assert.equal(wrong.status, 401);
+    assert.ok(!wrong.text.includes('sk-master'), 'the key is never echoed');
+    const ok = await bed.request('GET', '/metrics', { auth: false, headers: { Authorization: 'Bearer sk-master-Metrics-Test-0123456789abcdef' } });
+    assert.equal(ok.status, 200);
+    assert.ok(parsePrometheusTextFormat(ok.text).length > 10);
+  });
+
+  itExitsCleanly(() => bed, it);
+});
