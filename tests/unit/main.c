@@ -39,7 +39,8 @@ void test_fail(const char *file, int line, const char *fmt, ...) {
   X(ledger)                                                                    \
   X(json_scan)                                                                 \
   X(origin)                                                                    \
-  X(metrics)
+  X(metrics)                                                                   \
+  X(access_log)
 
 #define DECLARE(name) void suite_##name(void);
 SUITES(DECLARE)

@@ -1,0 +1,125 @@
+#include "access_log.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+int access_log_request_id_ok(const char *s) {
+  if (!s)
+    return 0;
+  size_t n = 0;
+  for (; s[n]; n++) {
+    unsigned char c = (unsigned char)s[n];
+    int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+             c == '.' || c == '_' || c == '-';
+    if (!ok || n >= REQUEST_ID_MAX)
+      return 0;
+  }
+  return n > 0;
+}
+
+void access_log_new_request_id(char out[REQUEST_ID_MAX + 1],
+                               const unsigned char rnd[REQUEST_ID_RANDOM]) {
+  static const char ALNUM[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+  memcpy(out, "req_", 4);
+  for (size_t i = 0; i < REQUEST_ID_RANDOM; i++)
+    out[4 + i] = ALNUM[rnd[i] % 62];
+  out[4 + REQUEST_ID_RANDOM] = '\0';
+}
+
+/* A JSON string: quotes, backslash and every control byte escaped, so one
+ * request is always one line whatever a client put in its path. */
+static int json_str(struct buf *out, const char *s) {
+  if (!s)
+    return buf_append_str(out, "null");
+  if (buf_append_char(out, '"') != 0)
+    return -1;
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    int rc;
+    if (*p == '"' || *p == '\\')
+      rc = buf_printf(out, "\\%c", *p);
+    else if (*p < 0x20 || *p == 0x7f)
+      rc = buf_printf(out, "\\u%04x", *p);
+    else
+      rc = buf_append_char(out, (char)*p);
+    if (rc != 0)
+      return -1;
+  }
+  return buf_append_char(out, '"');
+}
+
+static int iso_time(char *out, size_t len, double t) {
+  time_t sec = (time_t)t;
+  struct tm tm;
+  if (!gmtime_r(&sec, &tm))
+    return -1;
+  int ms = (int)((t - (double)sec) * 1000);
+  return snprintf(out, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                  ms < 0 ? 0 : ms > 999 ? 999 : ms) > 0
+             ? 0
+             : -1;
+}
+
+/* A number, or null when unknown (negative). */
+static int json_long(struct buf *out, const char *key, long v) {
+  return v < 0 ? buf_printf(out, ",\"%s\":null", key) : buf_printf(out, ",\"%s\":%ld", key, v);
+}
+
+int access_log_json(struct buf *out, const struct access_log_entry *e) {
+  size_t start = out->len;
+  char when[80] = "";
+  iso_time(when, sizeof when, e->time_unix);
+  int rc = buf_append_str(out, "{\"request_id\":") != 0 || json_str(out, e->request_id) != 0 ||
+           buf_printf(out, ",\"time\":\"%s\",\"client\":", when) != 0 ||
+           json_str(out, e->client) != 0 || buf_append_str(out, ",\"method\":") != 0 ||
+           json_str(out, e->method) != 0 || buf_append_str(out, ",\"path\":") != 0 ||
+           json_str(out, e->path) != 0 || buf_append_str(out, ",\"route\":") != 0 ||
+           json_str(out, e->route) != 0 || buf_append_str(out, ",\"model\":") != 0 ||
+           json_str(out, e->model) != 0 ||
+           buf_printf(out, ",\"stream\":%s,\"status\":%d,\"client_gone\":%s",
+                      e->stream ? "true" : "false", e->status,
+                      e->client_gone ? "true" : "false") != 0 ||
+           json_long(out, "prompt_tokens", e->prompt_tokens) != 0 ||
+           json_long(out, "completion_tokens", e->completion_tokens) != 0 ||
+           buf_printf(out, ",\"cost_usd\":%.9g", e->cost_usd) != 0 ||
+           json_long(out, "ttfb_ms", e->ttfb_ms) != 0 ||
+           buf_printf(out, ",\"duration_ms\":%ld,\"retries\":%d,\"finish_reason\":",
+                      e->duration_ms, e->retries) != 0 ||
+           json_str(out, e->finish_reason) != 0 ||
+           buf_append_str(out, ",\"prediction_id\":") != 0 ||
+           json_str(out, e->prediction_id) != 0 || buf_append_str(out, "}\n") != 0;
+  if (rc) {
+    out->len = start; /* no half line */
+    if (out->data)
+      out->data[start] = '\0';
+    return -1;
+  }
+  return 0;
+}
+
+/* Text keeps the historical "METHOD PATH STATUS Nms" and adds key=value;
+ * the path is escaped the same way, so it cannot start a new line. */
+int access_log_text(struct buf *out, const struct access_log_entry *e) {
+  size_t start = out->len;
+  int rc = buf_printf(out, "%s ", e->method ? e->method : "-") != 0;
+  for (const unsigned char *p = (const unsigned char *)(e->path ? e->path : ""); !rc && *p; p++)
+    rc = *p < 0x21 || *p == 0x7f || *p == '\\' ? buf_printf(out, "\\x%02x", *p)
+                                                : buf_append_char(out, (char)*p);
+  rc = rc || buf_printf(out, " %d %ldms%s rid=%s", e->status, e->duration_ms,
+                        e->client_gone ? " (client gone)" : "",
+                        e->request_id ? e->request_id : "-") != 0;
+  if (!rc && e->model)
+    rc = buf_printf(out, " model=%s stream=%d tokens=%ld/%ld retries=%d pred=%s", e->model,
+                    e->stream, e->prompt_tokens, e->completion_tokens, e->retries,
+                    e->prediction_id ? e->prediction_id : "-") != 0;
+  rc = rc || buf_append_char(out, '\n') != 0;
+  if (rc) {
+    out->len = start;
+    if (out->data)
+      out->data[start] = '\0';
+    return -1;
+  }
+  return 0;
+}

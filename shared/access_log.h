@@ -1,0 +1,48 @@
+/* The access log line of one request, as text or as one JSON object, and
+ * the request id that ties it to the answer, to Replicate and to the ledger.
+ * Pure: the caller gathers the figures and writes the line. Never given a
+ * key, a token or a body. */
+#ifndef RP_ACCESS_LOG_H
+#define RP_ACCESS_LOG_H
+
+#include <stddef.h>
+
+#include "buf.h"
+
+#define REQUEST_ID_MAX 128
+/* "req_" + this many characters of [A-Za-z0-9] */
+#define REQUEST_ID_RANDOM 24
+
+struct access_log_entry {
+  const char *request_id;
+  double time_unix;          /* when the request arrived */
+  const char *client;        /* numeric address, or NULL */
+  const char *method, *path; /* path without the query */
+  const char *route;         /* bounded label (metrics.h) */
+  const char *model;         /* NULL: not a completion */
+  int stream;
+  int status;
+  int client_gone;
+  long prompt_tokens, completion_tokens; /* -1: unknown */
+  double cost_usd;
+  long ttfb_ms;              /* -1: nothing sent */
+  long duration_ms;
+  int retries;
+  const char *finish_reason; /* or NULL */
+  const char *prediction_id; /* choice 0's, or NULL */
+};
+
+/* A client's X-Request-Id is kept when it is 1..REQUEST_ID_MAX characters of
+ * [A-Za-z0-9._-]: anything else (control bytes, quotes, spaces) could forge
+ * log lines or headers. */
+int access_log_request_id_ok(const char *s);
+
+/* "req_" + one [A-Za-z0-9] per byte of rnd (REQUEST_ID_RANDOM of them). */
+void access_log_new_request_id(char out[REQUEST_ID_MAX + 1],
+                               const unsigned char rnd[REQUEST_ID_RANDOM]);
+
+/* Append one line (with '\n'). 0, or -1 when out of memory. */
+int access_log_json(struct buf *out, const struct access_log_entry *e);
+int access_log_text(struct buf *out, const struct access_log_entry *e);
+
+#endif

@@ -1,0 +1,69 @@
+#include <string.h>
+
+#include "../../shared/access_log.h"
+#include "test.h"
+
+void suite_access_log(void) {
+  test_current = "request_id_ok";
+  CHECK(access_log_request_id_ok("abc-DEF_1.2"));
+  CHECK(!access_log_request_id_ok(""));
+  CHECK(!access_log_request_id_ok(NULL));
+  CHECK(!access_log_request_id_ok("a b"));
+  CHECK(!access_log_request_id_ok("a\nb"));
+  CHECK(!access_log_request_id_ok("a\"b"));
+  char id[REQUEST_ID_MAX + 2];
+  memset(id, 'a', REQUEST_ID_MAX);
+  id[REQUEST_ID_MAX] = '\0';
+  CHECK(access_log_request_id_ok(id));
+  id[REQUEST_ID_MAX] = 'a';
+  id[REQUEST_ID_MAX + 1] = '\0';
+  CHECK(!access_log_request_id_ok(id));
+
+  test_current = "new_request_id";
+  unsigned char rnd[REQUEST_ID_RANDOM];
+  for (size_t i = 0; i < sizeof rnd; i++)
+    rnd[i] = (unsigned char)(i * 11 + 250);
+  char gen[REQUEST_ID_MAX + 1];
+  access_log_new_request_id(gen, rnd);
+  CHECK_INT(strlen(gen), 4 + REQUEST_ID_RANDOM);
+  CHECK(strncmp(gen, "req_", 4) == 0);
+  CHECK(access_log_request_id_ok(gen));
+
+  test_current = "json";
+  struct access_log_entry e = {
+      .request_id = "req_1", .time_unix = 1700000000.25, .client = "127.0.0.1",
+      .method = "POST", .path = "/v1/chat/completions", .route = "chat",
+      .model = "deepseek-v3.1", .stream = 1, .status = 200, .prompt_tokens = 12,
+      .completion_tokens = 7, .cost_usd = 0.5, .ttfb_ms = 40, .duration_ms = 900,
+      .retries = 1, .finish_reason = "stop", .prediction_id = "p1"};
+  struct buf out;
+  buf_init(&out);
+  CHECK_INT(access_log_json(&out, &e), 0);
+  CHECK_STR(out.data,
+            "{\"request_id\":\"req_1\",\"time\":\"2023-11-14T22:13:20.250Z\",\"client\":\"127.0.0.1\","
+            "\"method\":\"POST\",\"path\":\"/v1/chat/completions\",\"route\":\"chat\","
+            "\"model\":\"deepseek-v3.1\",\"stream\":true,\"status\":200,\"client_gone\":false,"
+            "\"prompt_tokens\":12,\"completion_tokens\":7,\"cost_usd\":0.5,\"ttfb_ms\":40,"
+            "\"duration_ms\":900,\"retries\":1,\"finish_reason\":\"stop\",\"prediction_id\":\"p1\"}\n");
+
+  /* Control characters and quotes in a path cannot break the line. */
+  struct access_log_entry bad = {.request_id = "r", .method = "GET", .path = "/x\n\"y\\\x01",
+                                 .route = "other", .status = 404, .prompt_tokens = -1,
+                                 .completion_tokens = -1, .ttfb_ms = -1, .duration_ms = 1};
+  buf_reset(&out);
+  CHECK_INT(access_log_json(&out, &bad), 0);
+  CHECK(strstr(out.data, "\"path\":\"/x\\u000a\\\"y\\\\\\u0001\"") != NULL);
+  CHECK(strstr(out.data, "\"model\":null") != NULL);
+  CHECK(strstr(out.data, "\"prompt_tokens\":null") != NULL);
+  CHECK(strchr(out.data, '\n') == out.data + out.len - 1);
+
+  test_current = "text";
+  buf_reset(&out);
+  CHECK_INT(access_log_text(&out, &bad), 0);
+  CHECK_STR(out.data, "GET /x\\x0a\"y\\x5c\\x01 404 1ms rid=r\n");
+  buf_reset(&out);
+  CHECK_INT(access_log_text(&out, &e), 0);
+  CHECK_STR(out.data, "POST /v1/chat/completions 200 900ms rid=req_1 model=deepseek-v3.1 "
+                      "stream=1 tokens=12/7 retries=1 pred=p1\n");
+  buf_free(&out);
+}
