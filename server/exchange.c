@@ -94,6 +94,7 @@ struct exchange {
   struct loop_timer deadline;
   struct loop_timer keepalive;
   enum metrics_cancel cancel_reason; /* why predictions still running get canceled */
+  char request_id[REQUEST_ID_MAX + 1]; /* copied: hr goes away on a hang-up */
 };
 
 static void choice_start_poll(struct choice *c);
@@ -514,8 +515,10 @@ static long remaining_ms(const struct exchange *ex) {
   return ex->deadline.due_ms > now ? (long)(ex->deadline.due_ms - now) : 1;
 }
 
-static void start_or_fail(struct choice *c, const struct up_request *r) {
-  if (up_start(&c->ex->w->up, c->xfer, r) != 0) {
+static void start_or_fail(struct choice *c, const struct up_request *r0) {
+  struct up_request r = *r0;
+  r.request_id = c->ex->request_id;
+  if (up_start(&c->ex->w->up, c->xfer, &r) != 0) {
     struct oai_error e;
     oai_error_set(&e, 502, "server_error", "upstream_error", NULL, "%s", c->xfer->error);
     exchange_fail(c->ex, &e);
@@ -977,6 +980,7 @@ static struct exchange *exchange_new(struct worker *w, struct http_request *hr,
   ex->w = w;
   ex->hr = hr;
   ex->cancel_reason = MC_OTHER;
+  snprintf(ex->request_id, sizeof ex->request_id, "%s", http_request_id(hr));
   ex->token = strdup(token);
   ex->n = n_choices;
   ex->choices = calloc((size_t)n_choices, sizeof *ex->choices);
@@ -1148,6 +1152,8 @@ void exchange_summary(const struct exchange *ex, struct exchange_summary *s) {
       .prediction_id = c ? c->pred_id : NULL,
       .n_choices = ex->n,
   };
+  for (int i = 0; i < ex->n; i++)
+    s->retries += ex->choices[i].retries;
 }
 
 void exchange_free(struct exchange *ex) {

@@ -39,6 +39,7 @@ struct exchange_summary {
   const char *finish_reason; /* choice 0's, or NULL */
   const char *prediction_id; /* choice 0's, or NULL */
   int n_choices;
+  int retries;               /* upstream calls made again */
 };
 void exchange_summary(const struct exchange *ex, struct exchange_summary *s);
 

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "exchange.h"
-#include "metrics_route.h"
+#include "request_end.h"
 #include "routes.h"
 
 enum reply_kind { REPLY_NONE, REPLY_JSON, REPLY_STREAM };
@@ -39,6 +39,7 @@ struct http_request {
   uint64_t first_byte_ms; /* 0 until the reply's first byte is handed over */
   http_done_fn on_done;   /* set by a handler: called once when the request ends */
   void *done_ctx;
+  char request_id[REQUEST_ID_MAX + 1]; /* X-Request-Id: the client's or ours */
   struct http_request *next, *prev; /* worker->requests */
 };
 
@@ -67,6 +68,7 @@ void http_request_open_stream(struct http_request *hr) {
 const char *http_request_method(const struct http_request *hr) { return hr->method; }
 const char *http_request_path(const struct http_request *hr) { return hr->path; }
 struct worker *http_request_worker(const struct http_request *hr) { return hr->w; }
+const char *http_request_id(const struct http_request *hr) { return hr->request_id; }
 const struct config *http_request_config(const struct http_request *hr) { return hr->w->cfg; }
 
 const char *http_request_body(const struct http_request *hr, size_t *len) {
@@ -251,8 +253,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
       w->requests->prev = hr;
     w->requests = hr;
     w->n_requests++;
-    metrics_note_begin(hr);
     *req_cls = hr;
+    request_id_assign(hr->request_id,
+                      MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id"));
+    if (http_request_add_header(hr, "X-Request-Id", hr->request_id) != 0)
+      return MHD_NO;
+    request_end_begin(hr);
     const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                  MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl) {
@@ -307,12 +313,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
   loop_timer_disarm(&w->loop, &hr->hup_timer);
   if (hr->on_done)
     hr->on_done(hr, hr->done_ctx); /* settles while the exchange still exists */
-  metrics_note_end(hr);
+  request_end_observe(hr); /* metrics and the access log line */
   if (hr->ex)
     exchange_free(hr->ex);
-  log_msg(LOG_INFO, "%s %s %d %llums%s", hr->method, hr->path, hr->status,
-          (unsigned long long)(loop_now_ms() - hr->started_ms),
-          hr->client_gone ? " (client gone)" : "");
   if (hr->prev)
     hr->prev->next = hr->next;
   else

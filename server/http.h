@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "../shared/access_log.h"
 #include "../shared/buf.h"
 #include "../shared/oai_error.h"
 #include "worker.h"
@@ -43,6 +44,9 @@ const char *http_request_method(const struct http_request *hr);
 /* The path without the query string. */
 const char *http_request_path(const struct http_request *hr);
 struct worker *http_request_worker(const struct http_request *hr);
+/* The request's X-Request-Id (the client's when well-formed, else
+ * generated); also on the reply, to Replicate and in the log. */
+const char *http_request_id(const struct http_request *hr);
 /* The configuration this request runs under (fixed for its whole life). */
 const struct config *http_request_config(const struct http_request *hr);
 /* The complete body (never NULL; may contain NULs). */

@@ -9,12 +9,7 @@
 #include <unistd.h>
 
 #include "../shared/metrics.h"
-#include "exchange.h"
 #include "http.h"
-
-static struct metrics_block *block_of(const struct http_request *hr) {
-  return http_request_worker(hr)->up.metrics;
-}
 
 /* Same length and bytes, in time independent of where they differ. */
 static int secret_equal(const char *a, const char *b) {
@@ -85,41 +80,4 @@ void metrics_route_handle(struct http_request *hr, const char *subpath) {
     return;
   }
   http_request_respond(hr, 200, buf_take(&out));
-}
-
-void metrics_note_begin(struct http_request *hr) {
-  struct metrics_block *b = block_of(hr);
-  if (b)
-    metrics_request_begin(b);
-}
-
-void metrics_note_end(struct http_request *hr) {
-  struct metrics_block *b = block_of(hr);
-  if (!b)
-    return;
-  struct http_request_end end = http_request_end_info(hr);
-  uint64_t now = loop_now_ms();
-  struct metrics_request r = {
-      .route = metrics_route_of(http_request_path(hr)),
-      .status = end.client_gone && !end.first_byte_ms ? 499 : end.status,
-      .duration_us = (now - end.started_ms) * 1000,
-      .ttft_us = end.first_byte_ms ? (end.first_byte_ms - end.started_ms) * 1000 : 0,
-      .input_tokens = -1,
-      .output_tokens = -1,
-  };
-  if (end.ex) {
-    struct exchange_summary s;
-    exchange_summary(end.ex, &s);
-    const struct config *cfg = http_request_config(hr);
-    r.model = s.model;
-    r.stream = s.stream;
-    r.input_tokens = s.prompt_tokens;
-    r.output_tokens = s.completion_tokens;
-    r.cost_usd = ((double)(s.prompt_tokens > 0 ? s.prompt_tokens : 0) * cfg->input_price_per_mtok +
-                  (double)(s.completion_tokens > 0 ? s.completion_tokens : 0) *
-                      cfg->output_price_per_mtok) / 1e6;
-    if (s.stream_opened)
-      metrics_stream_closed(b);
-  }
-  metrics_request_done(b, &r);
 }

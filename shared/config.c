@@ -23,6 +23,7 @@ enum opt_type {
   OPT_BOOL,
   OPT_LIST,
   OPT_PRICE,
+  OPT_LOG_FORMAT,
 };
 
 /* Row flags. */
@@ -111,6 +112,8 @@ static const struct option_row OPTIONS[] = {
      "USD per million completion tokens"},
     {"log_level", OPT_LOG_LEVEL, OFF(log_level), "info", 0, 0, 0,
      "error|warn|info|debug"},
+    {"log_format", OPT_LOG_FORMAT, OFF(log_format), "text", 0, 0, 0,
+     "access log: text, or json (one object per request, with its X-Request-Id)"},
 };
 
 #define N_OPTIONS (sizeof OPTIONS / sizeof OPTIONS[0])
@@ -325,6 +328,22 @@ static int parse_log_level(struct config *c, const struct option_row *o, void *f
   return -1;
 }
 
+static const char *const LOG_FORMATS[] = {"text", "json"};
+
+static int parse_log_format(struct config *c, const struct option_row *o, void *field,
+                            const char *v, char *err, size_t errlen) {
+  (void)c;
+  (void)o;
+  for (size_t i = 0; i < sizeof LOG_FORMATS / sizeof LOG_FORMATS[0]; i++) {
+    if (strcmp(v, LOG_FORMATS[i]) == 0) {
+      *(enum log_format *)field = (enum log_format)i;
+      return 0;
+    }
+  }
+  set_err(err, errlen, "expected text|json, got '%s'", v);
+  return -1;
+}
+
 static int parse_bool(struct config *c, const struct option_row *o, void *field,
                       const char *v, char *err, size_t errlen) {
   (void)c;
@@ -432,6 +451,7 @@ static const struct opt_ops OPS[] = {
     [OPT_BOOL] = {parse_bool, NULL, sizeof(int)},
     [OPT_LIST] = {parse_list, free_list, 0},
     [OPT_PRICE] = {parse_price, NULL, sizeof(double)},
+    [OPT_LOG_FORMAT] = {parse_log_format, NULL, sizeof(enum log_format)},
 };
 
 static int set_value(struct config *c, const struct option_row *o,

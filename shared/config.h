@@ -10,6 +10,7 @@
 #include "prompt.h"
 
 enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
+enum log_format { LOG_FORMAT_TEXT, LOG_FORMAT_JSON };
 
 /* A comma-separated option value, split and trimmed ("" = empty list). */
 struct str_list {
@@ -62,6 +63,9 @@ struct config {
 
   /* Deployment. */
   long drain_delay_ms;           /* on SIGTERM: /ready fails, still serving */
+
+  /* Operations. */
+  enum log_format log_format;    /* access log lines: text or JSON */
 };
 
 #define CONFIG_ERR_MAX 256

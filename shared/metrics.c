@@ -37,6 +37,8 @@ static const struct {
     {"/health", 0, MR_HEALTH}, {"/metrics", 0, MR_METRICS},
 };
 
+const char *metrics_route_name(enum metrics_route r) { return ROUTE_NAMES[r]; }
+
 enum metrics_route metrics_route_of(const char *path) {
   for (size_t i = 0; i < sizeof ROUTE_PATHS / sizeof ROUTE_PATHS[0]; i++) {
     size_t n = strlen(ROUTE_PATHS[i].path);

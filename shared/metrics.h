@@ -91,6 +91,7 @@ void metrics_cancel(struct metrics_block *b, enum metrics_cancel reason);
 
 /* Route label of a request path ("/v1/chat/completions" -> MR_CHAT). */
 enum metrics_route metrics_route_of(const char *path);
+const char *metrics_route_name(enum metrics_route r);
 
 /* Sum n blocks and append the exposition text to out. 0, or -1 (OOM). */
 int metrics_render(struct buf *out, struct metrics_block *const *blocks, size_t n,

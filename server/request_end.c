@@ -1,0 +1,112 @@
+#include "request_end.h"
+
+#include <stdio.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "../shared/metrics.h"
+#include "exchange.h"
+#include "http.h"
+
+void request_id_assign(char out[REQUEST_ID_MAX + 1], const char *client_value) {
+  if (access_log_request_id_ok(client_value)) {
+    snprintf(out, REQUEST_ID_MAX + 1, "%s", client_value);
+    return;
+  }
+  unsigned char rnd[REQUEST_ID_RANDOM];
+  if (getrandom(rnd, sizeof rnd, GRND_NONBLOCK) != (ssize_t)sizeof rnd) {
+    /* No entropy yet (early boot): unique enough for a log id. */
+    static _Thread_local unsigned long long x;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    x += (unsigned long long)ts.tv_nsec ^ ((unsigned long long)ts.tv_sec << 20) ^ (uintptr_t)out;
+    for (size_t i = 0; i < sizeof rnd; i++) {
+      x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+      rnd[i] = (unsigned char)x;
+    }
+  }
+  access_log_new_request_id(out, rnd);
+}
+
+void request_end_begin(struct http_request *hr) {
+  struct metrics_block *b = http_request_worker(hr)->up.metrics;
+  if (b)
+    metrics_request_begin(b);
+}
+
+static double wall_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void write_log(const struct config *cfg, const struct access_log_entry *e) {
+  if (cfg->log_level < LOG_INFO)
+    return;
+  struct buf line = BUF_INIT;
+  if (cfg->log_format == LOG_FORMAT_JSON) {
+    /* The bare object: a JSON log line has no text prefix. One fwrite, so
+     * lines from workers do not mix. */
+    if (access_log_json(&line, e) == 0)
+      fwrite(line.data, 1, line.len, stderr);
+  } else if (access_log_text(&line, e) == 0) {
+    line.data[--line.len] = '\0'; /* log_msg adds the newline */
+    log_msg(LOG_INFO, "%s", line.data);
+  }
+  buf_free(&line);
+}
+
+void request_end_observe(struct http_request *hr) {
+  const struct config *cfg = http_request_config(hr);
+  struct http_request_end end = http_request_end_info(hr);
+  uint64_t now = loop_now_ms();
+  uint64_t dur_ms = now - end.started_ms;
+  struct metrics_request r = {
+      .route = metrics_route_of(http_request_path(hr)),
+      /* nginx's 499: the client left before any answer */
+      .status = end.client_gone && !end.first_byte_ms ? 499 : end.status,
+      .duration_us = dur_ms * 1000,
+      .ttft_us = end.first_byte_ms ? (end.first_byte_ms - end.started_ms) * 1000 : 0,
+      .input_tokens = -1,
+      .output_tokens = -1,
+  };
+  struct exchange_summary s = {0};
+  if (end.ex) {
+    exchange_summary(end.ex, &s);
+    r.model = s.model;
+    r.stream = s.stream;
+    r.input_tokens = s.prompt_tokens;
+    r.output_tokens = s.completion_tokens;
+    r.cost_usd = ((double)(s.prompt_tokens > 0 ? s.prompt_tokens : 0) * cfg->input_price_per_mtok +
+                  (double)(s.completion_tokens > 0 ? s.completion_tokens : 0) *
+                      cfg->output_price_per_mtok) / 1e6;
+  }
+  struct metrics_block *b = http_request_worker(hr)->up.metrics;
+  if (b) {
+    if (s.stream_opened)
+      metrics_stream_closed(b);
+    metrics_request_done(b, &r);
+  }
+  char client[64];
+  struct access_log_entry e = {
+      .request_id = http_request_id(hr),
+      .time_unix = wall_now() - (double)dur_ms / 1e3,
+      .client = http_request_client_addr(hr, client, sizeof client) == 0 ? client : NULL,
+      .method = http_request_method(hr),
+      .path = http_request_path(hr),
+      .route = metrics_route_name(r.route),
+      .model = r.model,
+      .stream = r.stream,
+      .status = r.status,
+      .client_gone = end.client_gone,
+      .prompt_tokens = r.input_tokens,
+      .completion_tokens = r.output_tokens,
+      .cost_usd = r.cost_usd,
+      .ttfb_ms = end.first_byte_ms ? (long)(end.first_byte_ms - end.started_ms) : -1,
+      .duration_ms = (long)dur_ms,
+      .retries = s.retries,
+      .finish_reason = s.finish_reason,
+      .prediction_id = s.prediction_id,
+  };
+  write_log(cfg, &e);
+}

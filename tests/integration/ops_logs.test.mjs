@@ -1,0 +1,103 @@
+// Issue 10, logs: X-Request-Id (kept when well-formed, else generated) on the
+// answer, on every call to Replicate and in the access log line; log_format = json
+// writes one object per request with its figures and never a key or token.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { CLIENT_KEY, REPLICATE_TOKEN, itExitsCleanly, setup, sseRequest, user } from './helpers.mjs';
+
+let bed;
+const GENERATED = /^req_[A-Za-z0-9]{24}$/;
+
+// The JSON access lines on the proxy's stderr so far.
+function jsonLines() {
+  return bed.proxy.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+}
+
+async function lineFor(id) {
+  await bed.fake.waitFor(() => jsonLines().some((l) => l.request_id === id), 5000, `log line of ${id}`);
+  return jsonLines().find((l) => l.request_id === id);
+}
+
+describe('X-Request-Id (text log)', () => {
+  before(async () => { bed = await setup(); });
+  after(async () => { await bed?.finish(); });
+
+  it('a well-formed client id is kept: answer, every Replicate call, log line', async () => {
+    const id = 'trace.ABC-123_x';
+    const r = await bed.chat(user('with id'), { headers: { 'X-Request-Id': id } });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.headers['x-request-id'], id);
+    const calls = bed.fake.log.filter((e) => e.server === 'api');
+    assert.ok(calls.length >= 1);
+    for (const c of calls) assert.equal(c.headers['x-request-id'], id, `${c.method} ${c.path}`);
+    await bed.fake.waitFor(() => bed.proxy.stderr.includes(`rid=${id}`), 5000, 'the access line');
+    assert.match(bed.proxy.stderr, new RegExp(`POST /v1/chat/completions 200 \\d+ms rid=${id.replace(/\./g, '\\.')} model=deepseek-v3.1`));
+  });
+
+  it('none, or a malformed one: a new id per request', async () => {
+    const a = await bed.chat(user('no id'));
+    const b = await bed.chat(user('bad id'), { headers: { 'X-Request-Id': 'has space"quote' } });
+    const c = await bed.chat(user('long id'), { headers: { 'X-Request-Id': 'x'.repeat(129) } });
+    for (const r of [a, b, c]) {
+      assert.equal(r.status, 200, r.text);
+      assert.match(r.headers['x-request-id'], GENERATED);
+    }
+    assert.notEqual(a.headers['x-request-id'], b.headers['x-request-id']);
+    assert.ok(!bed.proxy.stderr.includes('has space'), 'the malformed id never reaches the log');
+  });
+
+  it('errors and streams carry it too (the stream GET gets it as well)', async () => {
+    const e = await bed.request('GET', '/v1/nope', { headers: { 'X-Request-Id': 'err-1' } });
+    assert.equal(e.status, 404);
+    assert.equal(e.headers['x-request-id'], 'err-1');
+    bed.fake.reset();
+    const s = await sseRequest(bed.url, '/v1/chat/completions', { ...user('stream id'), stream: true },
+      { headers: { 'X-Request-Id': 'stream-1' } });
+    assert.equal(s.status, 200);
+    assert.equal(s.headers['x-request-id'], 'stream-1');
+    const stream = bed.fake.log.find((x) => x.server === 'stream');
+    assert.equal(stream?.headers['x-request-id'], 'stream-1');
+  });
+
+  itExitsCleanly(() => bed, it);
+});
+
+describe('log_format = json', () => {
+  before(async () => {
+    bed = await setup({ config: { log_format: 'json', input_price_per_mtok: '1000', output_price_per_mtok: '2000' } });
+  });
+  after(async () => { await bed?.finish(); });
+
+  it('one object per request with its figures; no key, no token, no text', async () => {
+    bed.fake.script({ output: ['sec', 'ret'], metrics: { input_token_count: 11, output_token_count: 3 } });
+    const r = await bed.chat(user('a private prompt'), { headers: { 'X-Request-Id': 'json-1' } });
+    assert.equal(r.status, 200, r.text);
+    const l = await lineFor('json-1');
+    const pred = bed.fake.creates()[0].predictionId;
+    assert.deepEqual(
+      { ...l, time: typeof l.time, duration_ms: typeof l.duration_ms, ttfb_ms: typeof l.ttfb_ms },
+      {
+        request_id: 'json-1', time: 'string', client: '127.0.0.1', method: 'POST',
+        path: '/v1/chat/completions', route: 'chat', model: 'deepseek-v3.1', stream: false,
+        status: 200, client_gone: false, prompt_tokens: 11, completion_tokens: 3,
+        cost_usd: 0.017, ttfb_ms: 'number', duration_ms: 'number', retries: 0,
+        finish_reason: 'stop', prediction_id: pred,
+      });
+    assert.ok(Math.abs(Date.parse(l.time) - Date.now()) < 60000, l.time);
+    const err = bed.proxy.stderr;
+    for (const secret of [CLIENT_KEY, REPLICATE_TOKEN, 'a private prompt', 'secret'])
+      assert.ok(!err.includes(secret), `the log has no ${secret}`);
+  });
+
+  it('a path with a newline and quotes stays inside its own line', async () => {
+    const r = await bed.request('GET', '/x%0A{"request_id":"forged"}%22', { headers: { 'X-Request-Id': 'evil-1' } });
+    assert.equal(r.status, 404);
+    const l = await lineFor('evil-1');
+    assert.equal(l.status, 404);
+    assert.equal(l.model, null);
+    assert.equal(l.prompt_tokens, null);
+    assert.ok(!jsonLines().some((x) => x.request_id === 'forged'));
+  });
+
+  itExitsCleanly(() => bed, it);
+});
