@@ -17,7 +17,7 @@ ALL_LDFLAGS = $(LDFLAGS) $(SANITIZE)
 LDLIBS   += $(PKG_LIBS) -lpthread -lm
 SAN       = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-SHARED_SRC = $(wildcard shared/*.c)
+SHARED_SRC = $(wildcard shared/*.c shared/dialects/*.c)
 SERVER_SRC = $(wildcard server/*.c)
 UNIT_SRC   = $(wildcard tests/unit/*.c)
 
@@ -29,7 +29,7 @@ TEST_DEBS  = $(BUILD_DEBS) curl clang
 
 all: $(BUILD)/replicate-proxy
 
-$(BUILD)/%.o: %.c $(wildcard shared/*.h server/*.h tests/unit/*.h)
+$(BUILD)/%.o: %.c $(wildcard shared/*.h shared/dialects/*.h server/*.h tests/unit/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
