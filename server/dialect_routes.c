@@ -4,8 +4,11 @@
 #include <string.h>
 #include <strings.h>
 
+#include "../shared/dialects/messages_encoder.h"
+#include "../shared/dialects/messages_request.h"
 #include "../shared/dialects/responses_encoder.h"
 #include "../shared/dialects/responses_request.h"
+#include "../shared/prompt.h"
 #include "exchange.h"
 #include "http.h"
 
@@ -91,13 +94,66 @@ void handle_head_root(struct http_request *hr, const char *subpath) {
   http_request_respond(hr, 200, strdup(""));
 }
 
-void handle_messages(struct http_request *hr, const char *subpath) {
-  (void)subpath;
-  struct oai_error e;
-  oai_error_set(&e, 404, "invalid_request_error", "not_found", NULL, "not yet");
-  http_request_respond_error(hr, &e);
+/* ---- Anthropic Messages ---- */
+
+static void anthropic_error(struct http_request *hr, const struct oai_error *e) {
+  int status;
+  char *body = messages_error_json(e, &status);
+  if (!body) {
+    http_request_respond_error(hr, e);
+    return;
+  }
+  if (e->retry_after[0])
+    http_request_add_header(hr, "Retry-After", e->retry_after);
+  http_request_respond(hr, status, body);
 }
 
+void handle_messages(struct http_request *hr, const char *subpath) {
+  (void)subpath;
+  const char *token = dialect_token(hr, anthropic_error);
+  if (!token)
+    return;
+  size_t len;
+  const char *body = http_request_body(hr, &len);
+  const struct config *cfg = http_request_config(hr);
+  struct chat_request req;
+  struct oai_error e;
+  if (messages_request_parse(body, len, cfg->model, &cfg->extra_models, 0, &req, &e) != 0) {
+    anthropic_error(hr, &e);
+    return;
+  }
+  struct encoder enc;
+  if (encoder_messages(&enc) != 0) {
+    chat_request_free(&req);
+    oom(hr, anthropic_error);
+    return;
+  }
+  start(hr, &req, token, &enc, anthropic_error);
+}
+
+/* The local estimate of the prompt the model would see; no upstream call. */
 void handle_count_tokens(struct http_request *hr, const char *subpath) {
-  handle_messages(hr, subpath);
+  (void)subpath;
+  if (!dialect_token(hr, anthropic_error))
+    return;
+  size_t len;
+  const char *body = http_request_body(hr, &len);
+  const struct config *cfg = http_request_config(hr);
+  struct chat_request req;
+  struct oai_error e;
+  if (messages_request_parse(body, len, cfg->model, &cfg->extra_models, 1, &req, &e) != 0) {
+    anthropic_error(hr, &e);
+    return;
+  }
+  struct buf prompt = BUF_INIT, out = BUF_INIT;
+  int rc = prompt_render(cfg->prompt_format, &req, &prompt);
+  long n = usage_estimate_tokens(prompt.data, prompt.len);
+  chat_request_free(&req);
+  buf_free(&prompt);
+  if (rc != 0 || buf_printf(&out, "{\"input_tokens\":%ld}", n) != 0) {
+    buf_free(&out);
+    oom(hr, anthropic_error);
+    return;
+  }
+  http_request_respond(hr, 200, buf_take(&out));
 }

@@ -55,6 +55,7 @@ struct choice {
   struct sse_parser sse;
   struct buf sse_error; /* detail of an SSE `error` event */
   const char *finish_reason;
+  const char *stop_sequence; /* the client's stop that matched, or NULL */
 };
 
 struct exchange {
@@ -181,6 +182,8 @@ static void exchange_fail(struct exchange *ex, const struct oai_error *e) {
   if (!ex->stream_open) {
     int status = e->status;
     char *body = ex->enc.ops->error_body ? ex->enc.ops->error_body(e, &status) : NULL;
+    if (body && e->retry_after[0])
+      http_request_add_header(ex->hr, "Retry-After", e->retry_after);
     if (body)
       http_request_respond(ex->hr, status, body);
     else
@@ -244,6 +247,7 @@ static void finish_nonstream(struct exchange *ex) {
     struct choice *c = &ex->choices[i];
     pipeline_result(c->pipe, &results[i]);
     results[i].finish_reason = c->finish_reason;
+    results[i].stop_sequence = c->stop_sequence;
     if (c->echo) {
       oom |= buf_append_str(&echoed[i], c->echo) != 0 ||
              buf_append(&echoed[i], results[i].content, results[i].content_len) != 0;
@@ -303,12 +307,17 @@ static void choice_complete(struct choice *c) {
     return;
   }
   c->state = CH_DONE;
+  const char *matched = pipeline_matched_stop(c->pipe);
+  for (size_t i = 0; matched && i < ex->req.n_stop; i++)
+    if (matched == ex->req.stop[i]) /* not one of the implicit end markers */
+      c->stop_sequence = matched;
   const char *calls = pipeline_call_finish_reason(c->pipe);
   c->finish_reason = calls                          ? calls
                      : pipeline_stop_matched(c->pipe) ? "stop"
                                                     : limit_reason;
   if (ex->req.stream) {
-    rc = ex->enc.ops->finish(ex->enc.st, &ex->out, &m, c->index, c->finish_reason);
+    rc = ex->enc.ops->finish(ex->enc.st, &ex->out, &m, c->index, c->finish_reason,
+                             c->stop_sequence);
     stream_write(ex, rc);
   }
   if (++ex->n_done == ex->n)

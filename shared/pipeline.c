@@ -24,6 +24,9 @@ struct pipeline {
   int truncated_ok; /* pipeline_allow_truncated_json */
   int failed; /* out of memory somewhere: the result is unusable */
   struct buf scratch;   /* text the stop matcher released */
+  struct buf unreleased; /* content the stop matcher holds: after a match it
+                            starts with the stop that matched */
+  const char *matched_stop;
   struct buf reasoning; /* non-streaming */
   struct buf content;   /* non-streaming text, or the JSON-mode buffer */
   size_t output_bytes;  /* everything fed */
@@ -54,6 +57,7 @@ struct pipeline *pipeline_new(const struct pipeline_opts *o) {
   p->rng = o->id_seed;
   think_init(&p->think);
   buf_init(&p->scratch);
+  buf_init(&p->unreleased);
   buf_init(&p->reasoning);
   buf_init(&p->content);
   int ok = stop_matcher_init(&p->stop, o->stops, o->n_stops) == 0;
@@ -86,6 +90,7 @@ void pipeline_free(struct pipeline *p) {
   stop_matcher_free(&p->stop);
   tc_parser_free(p->tc);
   buf_free(&p->scratch);
+  buf_free(&p->unreleased);
   buf_free(&p->reasoning);
   buf_free(&p->content);
   for (size_t i = 0; i < p->n_calls; i++) {
@@ -176,6 +181,22 @@ static void text_in(struct pipeline *p, const char *text, size_t len) {
     emit_text(p, text, len);
 }
 
+/* Which stop matched (Anthropic's answer names it): the released text ends
+ * right before the match, so what is still unreleased starts with it. */
+static void note_unreleased(struct pipeline *p, const char *text, size_t len, int matched) {
+  if (!p->o.n_stops)
+    return;
+  check(p, buf_append(&p->unreleased, text, len));
+  buf_consume(&p->unreleased, p->scratch.len < p->unreleased.len ? p->scratch.len
+                                                                 : p->unreleased.len);
+  for (size_t i = 0; matched && i < p->o.n_stops && !p->matched_stop; i++) {
+    const char *s = p->o.stops[i];
+    size_t n = s ? strlen(s) : 0;
+    if (n && n <= p->unreleased.len && memcmp(p->unreleased.data, s, n) == 0)
+      p->matched_stop = s;
+  }
+}
+
 static void content_in(struct pipeline *p, const char *text, size_t len) {
   if (p->stop_hit)
     return;
@@ -188,6 +209,7 @@ static void content_in(struct pipeline *p, const char *text, size_t len) {
   text_in(p, p->scratch.data, p->scratch.len);
   if (rc == 1)
     p->stop_hit = 1;
+  note_unreleased(p, text, len, rc == 1);
 }
 
 static int on_think(void *ud, enum think_part part, const char *text, size_t len) {
@@ -263,6 +285,8 @@ int pipeline_finish(struct pipeline *p, struct buf *out,
 void pipeline_allow_truncated_json(struct pipeline *p) { p->truncated_ok = 1; }
 
 int pipeline_stop_matched(const struct pipeline *p) { return p->stop_hit; }
+
+const char *pipeline_matched_stop(const struct pipeline *p) { return p->matched_stop; }
 
 const char *pipeline_call_finish_reason(const struct pipeline *p) {
   if (!p->n_calls)

@@ -56,6 +56,8 @@ void pipeline_allow_truncated_json(struct pipeline *p);
 
 /* After pipeline_finish. */
 int pipeline_stop_matched(const struct pipeline *p);
+/* The stop sequence that matched (one of opts.stops, borrowed), or NULL. */
+const char *pipeline_matched_stop(const struct pipeline *p);
 /* "tool_calls"/"function_call" when calls were made, else NULL. */
 const char *pipeline_call_finish_reason(const struct pipeline *p);
 /* Bytes of reasoning and of everything else the model produced. */

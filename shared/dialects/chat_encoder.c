@@ -51,8 +51,8 @@ static int no_call_end(void *st, struct buf *out, const struct response_meta *m,
 }
 
 static int chat_finish(void *st, struct buf *out, const struct response_meta *m, int index,
-                       const char *finish_reason) {
-  (void)st;
+                       const char *finish_reason, const char *stop_sequence) {
+  (void)st, (void)stop_sequence;
   return response_chunk_finish(out, m, index, finish_reason);
 }
 
@@ -129,8 +129,8 @@ static int text_call_args(void *st, struct buf *out, const struct response_meta 
 }
 
 static int text_finish(void *st, struct buf *out, const struct response_meta *m, int index,
-                       const char *finish_reason) {
-  (void)st;
+                       const char *finish_reason, const char *stop_sequence) {
+  (void)st, (void)stop_sequence;
   return response_text_chunk(out, m, index, "", 0, finish_reason);
 }
 

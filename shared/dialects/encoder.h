@@ -35,8 +35,9 @@ struct encoder_ops {
                    int call_index, const char *frag, size_t n);
   int (*call_end)(void *st, struct buf *out, const struct response_meta *m, int index,
                   int call_index);
+  /* stop_sequence: the client's stop sequence that matched, or NULL. */
   int (*finish)(void *st, struct buf *out, const struct response_meta *m, int index,
-                const char *finish_reason);
+                const char *finish_reason, const char *stop_sequence);
   int (*end)(void *st, struct buf *out, const struct response_meta *m, const struct usage *u);
   int (*fail)(void *st, struct buf *out, const struct response_meta *m,
               const struct oai_error *e);

@@ -303,9 +303,9 @@ static void set_finish(struct resp_state *s, const char *reason) {
 }
 
 static int r_finish(void *st, struct buf *out, const struct response_meta *m, int index,
-                    const char *finish_reason) {
+                    const char *finish_reason, const char *stop_sequence) {
   struct resp_state *s = st;
-  (void)index;
+  (void)index, (void)stop_sequence;
   set_finish(s, finish_reason);
   return close_open(s, out, m);
 }
