@@ -314,10 +314,25 @@ static const char *final_status(const struct resp_state *s) {
   return strcmp(s->finish, "length") == 0 ? "incomplete" : "completed";
 }
 
+/* Each output item under its id, for a later item_reference. */
+static void remember_items(const struct resp_state *s, const struct response_meta *m) {
+  for (size_t i = 0; i < s->n; i++) {
+    struct buf id = BUF_INIT, item = BUF_INIT;
+    if (item_id(&id, m, &s->items[i], i) == 0 && put_item(&item, m, &s->items[i], i) == 0 &&
+        id.len >= 2) {
+      id.data[id.len - 1] = '\0'; /* drop the quotes */
+      response_store_put(id.data + 1, item.data, item.len);
+    }
+    buf_free(&id);
+    buf_free(&item);
+  }
+}
+
 /* The conversation with this answer appended, kept for continuations. */
 static void remember(struct resp_state *s, const struct response_meta *m) {
   if (!s->store || !s->history)
     return;
+  remember_items(s, m);
   struct buf text = BUF_INIT;
   cJSON *msg = cJSON_CreateObject(), *calls = NULL;
   int bad = !msg || !cJSON_AddStringToObject(msg, "role", "assistant");

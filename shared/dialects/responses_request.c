@@ -104,7 +104,10 @@ static int add_call_output(cJSON *msgs, const cJSON *item, const char *param,
   return 0;
 }
 
-static int add_item(cJSON *msgs, const cJSON *item, int i, struct oai_error *err) {
+static int add_reference(cJSON *msgs, const cJSON *item, int i, struct oai_error *err);
+
+/* depth 1: a stored item a reference resolved to (never another reference). */
+static int add_item_at(cJSON *msgs, const cJSON *item, int i, int depth, struct oai_error *err) {
   char param[64];
   snprintf(param, sizeof param, "input[%d]", i);
   if (!cJSON_IsObject(item))
@@ -130,7 +133,24 @@ static int add_item(cJSON *msgs, const cJSON *item, int i, struct oai_error *err
     return add_call(msgs, item, param, err);
   if (strcmp(type, "function_call_output") == 0)
     return add_call_output(msgs, item, param, err);
-  return 0; /* reasoning (not replayed), item_reference, hosted tool items */
+  if (strcmp(type, "item_reference") == 0 && depth == 0)
+    return add_reference(msgs, item, i, err);
+  return 0; /* reasoning (not replayed), hosted tool items */
+}
+
+/* An output item this proxy stored is replayed as it was; others are
+ * skipped (the client may hold ids of another server's items). */
+static int add_reference(cJSON *msgs, const cJSON *item, int i, struct oai_error *err) {
+  const char *id = str(item, "id");
+  int no_memory = 0;
+  char *json = id ? response_store_get(id, &no_memory) : NULL;
+  if (!json)
+    return no_memory ? oom(err) : 0;
+  cJSON *stored = cJSON_Parse(json);
+  free(json);
+  int rc = stored ? add_item_at(msgs, stored, i, 1, err) : 0;
+  cJSON_Delete(stored);
+  return rc;
 }
 
 /* The previous response's messages, then this input. */
@@ -168,7 +188,7 @@ static int build_history(const cJSON *root, cJSON *msgs, struct oai_error *err) 
   int i = 0;
   const cJSON *item;
   cJSON_ArrayForEach(item, input) {
-    if (add_item(msgs, item, i++, err) != 0)
+    if (add_item_at(msgs, item, i++, 0, err) != 0)
       return -1;
   }
   return 0;

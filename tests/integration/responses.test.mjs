@@ -123,6 +123,22 @@ describe('responses: non-streaming', () => {
     assertErrorReply(r, 404, { param: 'previous_response_id', code: 'previous_response_not_found' });
   });
 
+  it('item_reference: an output item this proxy stored is replayed; an unknown one is skipped', async () => {
+    bed.fake.script({ output: ['The capital is Paris.'] }, { output: ['ok'] });
+    const first = await bed.client.responses.create({ model: M, input: 'Capital of France?' });
+    const msgId = first.output[0].id;
+    assert.match(msgId, /^msg_/);
+    await bed.client.responses.create({ model: M, input: [
+      { role: 'user', content: 'Capital of France?' },
+      { type: 'item_reference', id: msgId },
+      { type: 'item_reference', id: 'msg_not_ours' },
+      { role: 'user', content: 'And of Spain?' },
+    ] });
+    const p = prompt();
+    const at = ['Capital of France?', 'The capital is Paris.', 'And of Spain?'].map((x) => p.indexOf(x));
+    assert.ok(at.every((v, i) => v >= 0 && (i === 0 || v > at[i - 1])), `replayed in order: ${p}`);
+  });
+
   it('a tool round trip: function tools in, a function_call out, function_call_output back in', async () => {
     bed.fake.script({ output: [`Let me check.${block(call('get_weather', ARGS))}`] });
     const r = await bed.client.responses.create({ model: M, input: 'Weather in Paris?', tools: [fnTool, { type: 'web_search' }],
