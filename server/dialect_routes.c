@@ -88,10 +88,19 @@ void handle_responses(struct http_request *hr, const char *subpath) {
   start(hr, &req.chat, token, &enc, openai_error);
 }
 
-/* Claude Code probes the base URL with HEAD / before its first request. */
-void handle_head_root(struct http_request *hr, const char *subpath) {
+/* Claude Code probes the base URL with HEAD / before its first request.
+ * GET / is routed here too so that it stays the 404 it was (a HEAD-only
+ * route would make it a 405). */
+void handle_root(struct http_request *hr, const char *subpath) {
   (void)subpath;
-  http_request_respond(hr, 200, strdup(""));
+  if (strcmp(http_request_method(hr), "HEAD") == 0) {
+    http_request_respond(hr, 200, strdup(""));
+    return;
+  }
+  struct oai_error e;
+  oai_error_set(&e, 404, "invalid_request_error", "not_found", NULL, "Invalid URL (%s /)",
+                http_request_method(hr));
+  http_request_respond_error(hr, &e);
 }
 
 /* ---- Anthropic Messages ---- */

@@ -9,6 +9,7 @@ struct http_request;
 void handle_responses(struct http_request *hr, const char *subpath);
 void handle_messages(struct http_request *hr, const char *subpath);
 void handle_count_tokens(struct http_request *hr, const char *subpath);
-void handle_head_root(struct http_request *hr, const char *subpath);
+/* HEAD / answers 200 (Claude Code's probe); GET / stays a 404. */
+void handle_root(struct http_request *hr, const char *subpath);
 
 #endif

@@ -36,7 +36,8 @@ static const struct route ROUTES[] = {
     {"POST", "/v1/responses", 0, handle_responses},
     {"POST", "/v1/messages", 0, handle_messages},
     {"POST", "/v1/messages/count_tokens", 0, handle_count_tokens},
-    {"HEAD", "/", 0, handle_head_root},
+    {"HEAD", "/", 0, handle_root},
+    {"GET", "/", 0, handle_root},
 };
 
 #define N_ROUTES (sizeof ROUTES / sizeof ROUTES[0])
