@@ -12,6 +12,9 @@
 
 static const char *const TEXT_BLOCKS[] = {"text", NULL};
 
+/* Chat parameter names in the chat parser's errors -> Anthropic's. */
+static const struct param_name NAMES[] = {{"stop", "stop_sequences"}, {NULL, NULL}};
+
 static const cJSON *get(const cJSON *o, const char *key) {
   return cJSON_GetObjectItemCaseSensitive(o, key);
 }
@@ -295,7 +298,7 @@ int messages_request_parse(const char *body, size_t len, const char *configured_
     oom(err);
   else if (build_chat(root, chat, count_only, err) == 0 &&
            (routed = route_model(chat, configured_model, routes)) >= 0)
-    rc = translate_to_chat(chat, configured_model, out, err);
+    rc = translate_to_chat(chat, configured_model, NAMES, out, err);
   else if (routed < 0)
     oom(err);
   if (rc == 0 && routed) { /* answer with the name the client used */

@@ -335,8 +335,11 @@ int responses_request_parse(const char *body, size_t len, const char *configured
       build_history(root, out->history, err) != 0 ||
       build_chat(root, chat, out->history, err) != 0)
     goto done;
+  static const struct param_name names[] = {
+      {"max_tokens", "max_output_tokens"}, {"response_format", "text.format"},
+      {"reasoning_effort", "reasoning.effort"}, {"messages", "input"}, {NULL, NULL}};
   chat_request_free(&out->chat);
-  rc = translate_to_chat(chat, configured_model, &out->chat, err);
+  rc = translate_to_chat(chat, configured_model, names, &out->chat, err);
 done:
   cJSON_Delete(chat);
   cJSON_Delete(root);

@@ -1,13 +1,26 @@
 #include "translate.h"
 
 #include <cJSON.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../buf.h"
 
+static void rename_param(struct oai_error *err, const struct param_name *names) {
+  for (; names && names->chat; names++) {
+    size_t n = strlen(names->chat);
+    char next = err->param[n];
+    if (strncmp(err->param, names->chat, n) == 0 && (next == '\0' || next == '[' || next == '.')) {
+      snprintf(err->param, sizeof err->param, "%s", names->dialect);
+      return;
+    }
+  }
+}
+
 int translate_to_chat(const cJSON *chat, const char *configured_model,
-                      struct chat_request *out, struct oai_error *err) {
+                      const struct param_name *names, struct chat_request *out,
+                      struct oai_error *err) {
   char *text = cJSON_PrintUnformatted(chat);
   if (!text) {
     req_init(out);
@@ -15,6 +28,8 @@ int translate_to_chat(const cJSON *chat, const char *configured_model,
   }
   int rc = chat_request_parse(text, strlen(text), configured_model, out, err);
   free(text);
+  if (rc != 0)
+    rename_param(err, names);
   return rc;
 }
 

@@ -12,10 +12,18 @@
 
 struct cJSON;
 
+/* A Chat Completions parameter and the dialect's name for it: errors the
+ * chat parser finds name what the client sent. */
+struct param_name {
+  const char *chat;    /* "max_tokens"; also matches "messages[2].content" for "messages" */
+  const char *dialect; /* "max_output_tokens" */
+};
+
 /* Parse the translated request (chat is not consumed). 0, or -1 with err
- * (out then freed). */
+ * (out then freed; err->param renamed by names, a table ending in {NULL}). */
 int translate_to_chat(const struct cJSON *chat, const char *configured_model,
-                      struct chat_request *out, struct oai_error *err);
+                      const struct param_name *names, struct chat_request *out,
+                      struct oai_error *err);
 
 /* Thinking and tools: DeepSeek V3.1 documents tool calling in non-thinking
  * mode only, and Claude Code / Codex ask for thinking on every turn with

@@ -68,6 +68,11 @@ static void responses_parsing(void) {
   CHECK(strstr(e.message, "input_image") != NULL);
   CHECK_INT(rparse("{\"model\":\"deepseek-v3.1\"}", &r, &e), -1);
   CHECK_STR(e.param, "input");
+  TEST("responses: errors the chat parser finds name the Responses parameter");
+  CHECK_INT(rparse("{\"model\":\"deepseek-v3.1\",\"input\":\"x\",\"max_output_tokens\":-5}", &r, &e), -1);
+  CHECK_STR(e.param, "max_output_tokens");
+  CHECK_INT(rparse("{\"model\":\"deepseek-v3.1\",\"input\":\"x\",\"reasoning\":{\"effort\":\"huge\"}}", &r, &e), -1);
+  CHECK_STR(e.param, "reasoning.effort");
 
   TEST("responses: tools flattened, thinking off while tools are in play");
   CHECK_INT(rparse("{\"model\":\"deepseek-v3.1\",\"input\":\"x\",\"reasoning\":{\"effort\":\"high\"},"
