@@ -3,7 +3,8 @@
  * - input: a string, or items: message (user, assistant, system, developer;
  *   input_text / output_text parts; images and files are refused naming
  *   them), function_call, function_call_output; reasoning items are not
- *   replayed; item_reference and other item types are skipped.
+ *   replayed; item_reference is resolved when this proxy stored the item
+ *   (response_store.h), else skipped, as are other item types.
  * - instructions: a system message first (not carried to a continuation).
  * - previous_response_id: the stored conversation (response_store.h) goes
  *   before input; unknown -> 404.
