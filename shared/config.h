@@ -62,6 +62,9 @@ struct config {
 
   /* Deployment. */
   long drain_delay_ms;           /* on SIGTERM: /ready fails, still serving */
+
+  /* Client dialects. */
+  struct str_list extra_models;  /* names/globs /v1/messages maps to `model` */
 };
 
 #define CONFIG_ERR_MAX 256
