@@ -112,6 +112,9 @@ static const struct option_row OPTIONS[] = {
      "USD per million completion tokens"},
     {"log_level", OPT_LOG_LEVEL, OFF(log_level), "info", 0, 0, 0,
      "error|warn|info|debug"},
+    {"extra_models", OPT_LIST, OFF(extra_models), "", 0, 0, 0,
+     "comma-separated further model names or globs (claude-*) that /v1/messages "
+     "serves with the configured model; empty = none"},
     {"log_format", OPT_LOG_FORMAT, OFF(log_format), "text", 0, 0, 0,
      "access log: text, or json (one object per request, with its X-Request-Id)"},
 };

@@ -64,6 +64,8 @@ struct config {
   /* Deployment. */
   long drain_delay_ms;           /* on SIGTERM: /ready fails, still serving */
 
+  /* Client dialects. */
+  struct str_list extra_models;  /* names/globs /v1/messages maps to `model` */
   /* Operations. */
   enum log_format log_format;    /* access log lines: text or JSON */
 };

@@ -39,6 +39,7 @@ void test_fail(const char *file, int line, const char *fmt, ...) {
   X(ledger)                                                                    \
   X(json_scan)                                                                 \
   X(origin)                                                                    \
+  X(dialects)                                                                  \
   X(metrics)                                                                   \
   X(access_log)
 
