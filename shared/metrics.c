@@ -17,8 +17,8 @@ static const double TOKEN_BOUNDS[N_TOKEN_BOUNDS] = {
 static const int STATUS_CODES[METRICS_N_STATUS - 1] = {
     200, 204, 400, 401, 403, 404, 405, 408, 409, 413, 414, 415, 422, 429, 431, 499, 500, 502, 503};
 
-static const char *const ROUTE_NAMES[MR__N] = {"chat", "completions", "models", "health",
-                                              "metrics", "other"};
+static const char *const ROUTE_NAMES[MR__N] = {"chat",   "completions", "responses", "messages",
+                                              "models", "health",      "metrics",   "other"};
 static const char *const KIND_NAMES[MU__N] = {"create", "poll", "stream", "cancel", "list"};
 static const char *const OUTCOME_NAMES[MO__N] = {"ok", "client_error", "rate_limited",
                                                  "server_error", "transport_error"};
@@ -33,6 +33,8 @@ static const struct {
 } ROUTE_PATHS[] = {
     {"/v1/chat/completions", 0, MR_CHAT}, {"/chat/completions", 0, MR_CHAT},
     {"/v1/completions", 0, MR_COMPLETIONS}, {"/completions", 0, MR_COMPLETIONS},
+    {"/v1/responses", 0, MR_RESPONSES}, {"/responses", 0, MR_RESPONSES},
+    {"/v1/messages", 1, MR_MESSAGES}, {"/messages", 1, MR_MESSAGES},
     {"/v1/models", 1, MR_MODELS}, {"/models", 1, MR_MODELS},
     {"/health", 0, MR_HEALTH}, {"/metrics", 0, MR_METRICS},
 };

@@ -13,7 +13,10 @@
 
 #include "buf.h"
 
-enum metrics_route { MR_CHAT, MR_COMPLETIONS, MR_MODELS, MR_HEALTH, MR_METRICS, MR_OTHER, MR__N };
+enum metrics_route {
+  MR_CHAT, MR_COMPLETIONS, MR_RESPONSES, MR_MESSAGES, MR_MODELS, MR_HEALTH, MR_METRICS, MR_OTHER,
+  MR__N
+};
 enum metrics_up_kind { MU_CREATE, MU_POLL, MU_STREAM, MU_CANCEL, MU_LIST, MU__N };
 enum metrics_up_outcome { MO_OK, MO_4XX, MO_429, MO_5XX, MO_TRANSPORT, MO__N };
 enum metrics_cancel { MC_HANGUP, MC_STOP, MC_TIMEOUT, MC_SHUTDOWN, MC_OTHER, MC__N };

@@ -19,6 +19,8 @@ void suite_metrics(void) {
   CHECK_INT(metrics_route_of("/chat/completions"), MR_CHAT);
   CHECK_INT(metrics_route_of("/v1/models/deepseek"), MR_MODELS);
   CHECK_INT(metrics_route_of("/metrics"), MR_METRICS);
+  CHECK_INT(metrics_route_of("/v1/responses"), MR_RESPONSES);
+  CHECK_INT(metrics_route_of("/v1/messages/count_tokens"), MR_MESSAGES);
   CHECK_INT(metrics_route_of("/v1/chat/completionsX"), MR_OTHER);
 
   /* Two workers' blocks sum in one scrape. */
