@@ -41,7 +41,8 @@ void test_fail(const char *file, int line, const char *fmt, ...) {
   X(origin)                                                                    \
   X(dialects)                                                                  \
   X(metrics)                                                                   \
-  X(access_log)
+  X(access_log)                                                                \
+  X(circuit)
 
 #define DECLARE(name) void suite_##name(void);
 SUITES(DECLARE)
