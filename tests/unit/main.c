@@ -42,7 +42,8 @@ void test_fail(const char *file, int line, const char *fmt, ...) {
   X(dialects)                                                                  \
   X(metrics)                                                                   \
   X(access_log)                                                                \
-  X(circuit)
+  X(circuit)                                                                   \
+  X(backoff)
 
 #define DECLARE(name) void suite_##name(void);
 SUITES(DECLARE)
