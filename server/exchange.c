@@ -6,6 +6,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "../shared/backoff.h"
 #include "../shared/deepseek_tokens.h"
 #include "../shared/pipeline.h"
 #include "../shared/prediction.h"
@@ -26,6 +27,7 @@ static const char *const IMPLICIT_STOPS[] = {DS_EOS, DS_USER};
 
 enum choice_state {
   CH_CREATING,  /* POST create in flight */
+  CH_CREATE_WAIT, /* a create failed without creating anything: sent again soon */
   CH_RESOLVING, /* the create's answer was lost: looking for it in the list */
   CH_PARKED,    /* created; a stream waits until every choice exists */
   CH_POLL_WAIT, /* waiting for the next poll */
@@ -56,6 +58,8 @@ struct choice {
   size_t seen_len; /* bytes of raw output processed */
   long long create_sent_ms; /* wall clock when the create went out */
   int recreated;            /* created again after the list proved it absent */
+  int create_retries;       /* creates sent again after a failure that may pass */
+  long create_waited_ms;    /* backoff spent on them (bounded by a budget) */
   struct pipeline *pipe;
   struct sse_parser sse;
   struct buf sse_error; /* detail of an SSE `error` event */
@@ -529,8 +533,14 @@ static void start_or_fail(struct choice *c, const struct up_request *r0) {
   }
 }
 
+static void choice_create(struct choice *c);
+
 static void on_poll_timer(struct loop *l, struct loop_timer *t) {
   struct choice *c = t->ud;
+  if (c->state == CH_CREATE_WAIT) {
+    choice_create(c);
+    return;
+  }
   /* A poll of a stream brings more output: not while the client lags (if
    * the timer cannot be armed, poll anyway rather than hang). */
   if (c->ex->paused && !c->saw_done &&
@@ -644,6 +654,17 @@ static long long wall_ms(void) {
  * own (no_resend), and one whose answer is lost is looked up first. */
 static void choice_create(struct choice *c) {
   struct exchange *ex = c->ex;
+  uint64_t wait_ms = 0;
+  if (!circuit_allow(&ex->w->up.circuit, loop_now_ms(), &wait_ms)) {
+    struct oai_error e;
+    oai_error_set(&e, 503, "server_error", "upstream_unavailable", NULL,
+                  "Replicate is failing; the proxy stops sending it predictions for a "
+                  "while. Retry after the Retry-After delay");
+    snprintf(e.retry_after, sizeof e.retry_after, "%llu",
+             (unsigned long long)(wait_ms + 999) / 1000);
+    exchange_fail(ex, &e);
+    return;
+  }
   c->state = CH_CREATING;
   c->create_sent_ms = wall_ms();
   up_transfer_free(c->xfer);
@@ -731,13 +752,74 @@ static void on_list_done(struct up_transfer *t) {
   }
 }
 
+/* Total backoff a choice may spend on create retries. */
+#define CREATE_RETRY_BUDGET_MS 20000
+
+/* Feed the circuit: an error Replicate itself caused (no answer, 5xx) counts
+ * against it; any other answer shows it is up. */
+static void circuit_note(struct exchange *ex, const struct up_transfer *t) {
+  int down = (t->result != CURLE_OK && t->result != CURLE_OPERATION_TIMEDOUT &&
+              !t->too_large) || t->status >= 500;
+  struct up_client *up = &ex->w->up;
+  if (circuit_record(&up->circuit, loop_now_ms(), !down)) {
+    log_msg(LOG_ERROR, "circuit to Replicate open: creates refused for %ld ms, then one probe",
+            cfg(ex)->circuit_cooldown_ms);
+    if (up->metrics)
+      atomic_fetch_add_explicit(&up->metrics->circuit_opened, 1, memory_order_relaxed);
+  }
+  if (up->metrics)
+    atomic_store_explicit(&up->metrics->circuit_state, (int)up->circuit.state,
+                          memory_order_relaxed);
+}
+
+/* A create that surely made nothing (refused connection, 429, 5xx) is sent
+ * again after a full-jitter backoff, honouring Retry-After and Replicate's
+ * "resets in ~Ns". Creates come before any byte reaches the client, and a
+ * create whose fate is unknown never gets here (it is looked up). Returns 1
+ * when a retry is scheduled. */
+static int retry_create(struct choice *c) {
+  struct up_transfer *t = c->xfer;
+  struct exchange *ex = c->ex;
+  int transient_fail = t->too_large ? 0
+                       : t->result != CURLE_OK ? t->result != CURLE_OPERATION_TIMEDOUT
+                                               : t->status == 429 || t->status >= 500;
+  if (!transient_fail || c->create_retries >= cfg(ex)->upstream_max_retries ||
+      ex->w->up.circuit.state != CIRCUIT_CLOSED)
+    return 0;
+  uint32_t rnd = 0;
+  if (getrandom(&rnd, sizeof rnd, GRND_NONBLOCK) != (ssize_t)sizeof rnd)
+    rnd = (uint32_t)loop_now_ms();
+  long delay = backoff_full_jitter_ms(c->create_retries, rnd);
+  long hint = up_retry_after_ms(t), text = backoff_resets_in_ms(t->body.data, t->body.len);
+  if (text > hint)
+    hint = text;
+  if (hint > delay)
+    delay = hint;
+  if (delay >= remaining_ms(ex) || c->create_waited_ms + delay > CREATE_RETRY_BUDGET_MS)
+    return 0;
+  if (loop_timer_arm(&ex->w->loop, &c->poll_timer, (uint64_t)delay) != 0)
+    return 0;
+  c->create_retries++;
+  c->create_waited_ms += delay;
+  c->state = CH_CREATE_WAIT;
+  if (ex->w->up.metrics)
+    metrics_retry(ex->w->up.metrics, MU_CREATE);
+  log_msg(LOG_WARN, "create for choice %d failed (%s, HTTP %ld); retry %d of %ld in %ld ms",
+          c->index, t->result != CURLE_OK ? up_result_phrase(t) : "reply", t->status,
+          c->create_retries, cfg(ex)->upstream_max_retries, delay);
+  return 1;
+}
+
 static void on_create_done(struct up_transfer *t) {
   struct choice *c = t->ud;
   struct prediction p;
+  circuit_note(c->ex, t);
   if (up_fate_unknown(t)) {
     choice_resolve(c);
     return;
   }
+  if (retry_create(c))
+    return;
   if (t->too_large && t->status >= 200 && t->status <= 299)
     cancel_oversized(t, c->ex->token);
   if (read_prediction(c, &p) != 0)
@@ -1173,7 +1255,7 @@ void exchange_summary(const struct exchange *ex, struct exchange_summary *s) {
       .n_choices = ex->n,
   };
   for (int i = 0; i < ex->n; i++)
-    s->retries += ex->choices[i].retries;
+    s->retries += ex->choices[i].retries + ex->choices[i].create_retries;
 }
 
 void exchange_free(struct exchange *ex) {

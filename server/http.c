@@ -55,6 +55,12 @@ void http_request_respond(struct http_request *hr, int status, char *body) {
 void http_request_respond_error(struct http_request *hr, const struct oai_error *e) {
   char *json = oai_error_json(e);
   snprintf(hr->retry_after, sizeof hr->retry_after, "%s", e->retry_after);
+  /* SDKs retry 408/409/429/5xx on their own; the same request cannot fix
+   * any other 4xx, so they are told to stop (best effort: no memory, no
+   * header). */
+  if (e->status >= 400 && e->status < 500 && e->status != 408 && e->status != 409 &&
+      e->status != 429)
+    http_request_add_header(hr, "x-should-retry", "false");
   http_request_respond(hr, e->status, json);
 }
 

@@ -203,6 +203,7 @@ static int worker_init(struct worker *w, int index, const struct config *cfg,
   if (up_client_init(&w->up, &w->loop, cfg->upstream, cfg->connect_timeout_ms) != 0)
     return -1;
   w->up.metrics = metrics_global_block((size_t)index);
+  circuit_init(&w->up.circuit, (uint64_t)cfg->circuit_cooldown_ms);
   w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (w->wake_fd < 0)
     return -1;

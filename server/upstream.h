@@ -8,6 +8,7 @@
 #include <curl/curl.h>
 
 #include "../shared/buf.h"
+#include "../shared/circuit.h"
 #include "../shared/metrics.h"
 #include "loop.h"
 
@@ -22,6 +23,7 @@ struct up_client {
   CURL *idle[64]; /* easy handles kept for reuse (creating one is costly) */
   int n_idle;
   struct metrics_block *metrics; /* the worker's; NULL = not counted */
+  struct circuit circuit;       /* creates at Replicate, this worker's view */
 };
 
 struct up_transfer;

@@ -117,6 +117,12 @@ static const struct option_row OPTIONS[] = {
      "serves with the configured model; empty = none"},
     {"log_format", OPT_LOG_FORMAT, OFF(log_format), "text", 0, 0, 0,
      "access log: text, or json (one object per request, with its X-Request-Id)"},
+    {"upstream_max_retries", OPT_INT, OFF(upstream_max_retries), "2", 0, 10, 0,
+     "times a create that failed without creating anything (connect error, 429, 5xx) "
+     "is sent again, with full-jitter backoff, before the client sees an error"},
+    {"circuit_cooldown", OPT_DURATION, OFF(circuit_cooldown_ms), "30s", 1, 3600000, OPT_RESTART,
+     "after Replicate kept failing (5 creates in a row, or half of the last 20 within a "
+     "minute), creates are refused with 503 this long, then one probe goes through"},
 };
 
 #define N_OPTIONS (sizeof OPTIONS / sizeof OPTIONS[0])

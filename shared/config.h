@@ -68,6 +68,8 @@ struct config {
   struct str_list extra_models;  /* names/globs /v1/messages maps to `model` */
   /* Operations. */
   enum log_format log_format;    /* access log lines: text or JSON */
+  long upstream_max_retries;     /* create retries before the client sees an error */
+  long circuit_cooldown_ms;      /* open circuit: refuse creates this long */
 };
 
 #define CONFIG_ERR_MAX 256
