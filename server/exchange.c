@@ -655,7 +655,8 @@ static long long wall_ms(void) {
 static void choice_create(struct choice *c) {
   struct exchange *ex = c->ex;
   uint64_t wait_ms = 0;
-  if (!circuit_allow(&ex->w->up.circuit, loop_now_ms(), &wait_ms)) {
+  if (cfg(ex)->circuit_cooldown_ms > 0 &&
+      !circuit_allow(&ex->w->up.circuit, loop_now_ms(), &wait_ms)) {
     struct oai_error e;
     oai_error_set(&e, 503, "server_error", "upstream_unavailable", NULL,
                   "Replicate is failing; the proxy stops sending it predictions for a "
@@ -761,6 +762,8 @@ static void circuit_note(struct exchange *ex, const struct up_transfer *t) {
   int down = (t->result != CURLE_OK && t->result != CURLE_OPERATION_TIMEDOUT &&
               !t->too_large) || t->status >= 500;
   struct up_client *up = &ex->w->up;
+  if (cfg(ex)->circuit_cooldown_ms == 0)
+    return;
   if (circuit_record(&up->circuit, loop_now_ms(), !down)) {
     log_msg(LOG_ERROR, "circuit to Replicate open: creates refused for %ld ms, then one probe",
             cfg(ex)->circuit_cooldown_ms);

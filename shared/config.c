@@ -120,9 +120,10 @@ static const struct option_row OPTIONS[] = {
     {"upstream_max_retries", OPT_INT, OFF(upstream_max_retries), "2", 0, 10, 0,
      "times a create that failed without creating anything (connect error, 429, 5xx) "
      "is sent again, with full-jitter backoff, before the client sees an error"},
-    {"circuit_cooldown", OPT_DURATION, OFF(circuit_cooldown_ms), "30s", 1, 3600000, OPT_RESTART,
+    {"circuit_cooldown", OPT_DURATION, OFF(circuit_cooldown_ms), "30s", 0, 3600000, OPT_RESTART,
      "after Replicate kept failing (5 creates in a row, or half of the last 20 within a "
-     "minute), creates are refused with 503 this long, then one probe goes through"},
+     "minute), creates are refused with 503 this long, then one probe goes through; "
+     "0 = no circuit breaker"},
 };
 
 #define N_OPTIONS (sizeof OPTIONS / sizeof OPTIONS[0])

@@ -5,7 +5,9 @@ import { apiError, assertErrorReply, closedPort, setup, startProxy, user, itExit
 
 describe('upstream errors', () => {
   let bed;
-  before(async () => { bed = await setup(); });
+  // Each error's mapping as the client sees it: no create retries and no circuit
+  // breaker (both are tested in ops_retries.test.mjs).
+  before(async () => { bed = await setup({ config: { upstream_max_retries: '0', circuit_cooldown: '0' } }); });
   after(async () => { await bed?.finish(); });
   beforeEach(() => bed.fake.reset());
 

@@ -211,7 +211,9 @@ describe('streaming: client disconnects', () => {
 });
 
 describe('streaming: failures', () => {
-  before(async () => { bed = await setup(); });
+  // Failures as the client sees them: no create retries, no circuit breaker
+  // (ops_retries.test.mjs tests those).
+  before(async () => { bed = await setup({ config: { upstream_max_retries: '0', circuit_cooldown: '0' } }); });
   after(async () => { await bed?.finish(); });
   beforeEach(() => bed.fake.reset());
 
