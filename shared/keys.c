@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <stdio.h>
 #include <sys/random.h>
+#include <time.h>
 
 size_t keys_base64url(const unsigned char *in, size_t n, char *out, size_t outlen) {
   static const char A[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -133,4 +135,40 @@ int64_t keys_next_reset(int64_t reset_at_ms, int64_t window_ms, int64_t now_ms) 
     return reset_at_ms;
   int64_t k = (now_ms - reset_at_ms) / window_ms + 1;
   return reset_at_ms + k * window_ms;
+}
+
+void keys_iso_time(int64_t ms, char *out, size_t len) {
+  time_t t = (time_t)(ms / 1000);
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  snprintf(out, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+           tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+}
+
+int keys_parse_date(const char *s, int64_t *ms) {
+  struct tm tm;
+  memset(&tm, 0, sizeof tm);
+  const char *end = strptime(s, "%Y-%m-%d", &tm);
+  if (!end)
+    return -1;
+  long frac = 0;
+  if (*end == 'T' || *end == ' ') {
+    end = strptime(end + 1, "%H:%M:%S", &tm);
+    if (!end)
+      return -1;
+    if (*end == '.') {
+      int digits = 0;
+      for (end++; *end >= '0' && *end <= '9'; end++, digits++)
+        if (digits < 3)
+          frac = frac * 10 + (*end - '0');
+      for (; digits < 3; digits++)
+        frac *= 10;
+    }
+    if (*end == 'Z')
+      end++;
+  }
+  if (*end)
+    return -1;
+  *ms = (int64_t)timegm(&tm) * 1000 + frac;
+  return 0;
 }

@@ -49,4 +49,11 @@ int keys_parse_duration(const char *s, int64_t *ms);
  * whole windows. Returns reset_at when window_ms <= 0. */
 int64_t keys_next_reset(int64_t reset_at_ms, int64_t window_ms, int64_t now_ms);
 
+/* Unix ms as "2026-12-02T11:30:00.123Z". */
+void keys_iso_time(int64_t ms, char *out, size_t len);
+
+/* "2026-12-02" (midnight UTC) or "2026-12-02T11:30:00[.123]Z" to unix ms.
+ * 0 or -1. */
+int keys_parse_date(const char *s, int64_t *ms);
+
 #endif

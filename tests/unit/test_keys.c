@@ -76,7 +76,20 @@ static void durations(void) {
   CHECK(keys_next_reset(1000, 0, 5000) == 1000);    /* no window */
 }
 
+static void dates(void) {
+  char iso[32];
+  keys_iso_time(1764675000123LL, iso, sizeof iso);
+  CHECK_STR(iso, "2025-12-02T11:30:00.123Z");
+  int64_t ms;
+  CHECK(keys_parse_date("2025-12-02", &ms) == 0 && ms == 1764633600000LL);
+  CHECK(keys_parse_date("2025-12-02T11:30:00.123Z", &ms) == 0 && ms == 1764675000123LL);
+  CHECK(keys_parse_date("2025-12-02T11:30:00Z", &ms) == 0 && ms == 1764675000000LL);
+  CHECK(keys_parse_date("yesterday", &ms) == -1);
+  CHECK(keys_parse_date("2025-12-02x", &ms) == -1);
+}
+
 void suite_keys(void) {
+  dates();
   base64url();
   format_and_generate();
   hmac();
