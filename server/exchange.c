@@ -204,7 +204,7 @@ static long output_tokens(const struct choice *c) {
 }
 
 static struct usage total_usage(const struct exchange *ex) {
-  struct usage u = {0, 0, ex->req.thinking ? 0 : -1};
+  struct usage u = {0, 0, ex->req.thinking ? 0 : -1, 1, 0};
   for (int i = 0; i < ex->n; i++) {
     const struct choice *c = &ex->choices[i];
     long out = output_tokens(c);
@@ -217,6 +217,8 @@ static struct usage total_usage(const struct exchange *ex) {
       u.reasoning_tokens += share > 0 ? share : (out > 0); /* some reasoning: >= 1 */
     }
   }
+  u.cost = usage_cost(u.prompt_tokens, u.completion_tokens, cfg(ex)->input_price_per_mtok,
+                      cfg(ex)->output_price_per_mtok);
   return u;
 }
 
@@ -869,4 +871,34 @@ void exchange_free(struct exchange *ex) {
   chat_request_free(&ex->req);
   buf_free(&ex->out);
   free(ex);
+}
+
+/* ---------------------------------------------------------- settlement */
+
+int exchange_outcome(const struct exchange *ex, struct exchange_outcome *o) {
+  memset(o, 0, sizeof *o);
+  struct usage u = total_usage(ex);
+  o->prompt_tokens = u.prompt_tokens;
+  o->completion_tokens = u.completion_tokens;
+  o->n = ex->n;
+  o->stream = ex->req.stream;
+  o->id = ex->id;
+  struct buf ids = BUF_INIT;
+  int oom = 0;
+  for (int i = 0; i < ex->n; i++) {
+    const struct choice *c = &ex->choices[i];
+    /* Counts Replicate did not report are estimates from the text seen. */
+    if (c->input_tokens < 0 || c->output_tokens < 0)
+      o->estimated = 1;
+    if (c->finish_reason && !o->finish_reason)
+      o->finish_reason = c->finish_reason;
+    if (c->pred_id)
+      oom |= (ids.len && buf_append_str(&ids, ",") != 0) || buf_append_str(&ids, c->pred_id) != 0;
+  }
+  if (oom) {
+    buf_free(&ids);
+    return -1;
+  }
+  o->prediction_ids = ids.data; /* NULL when none was created */
+  return 0;
 }

@@ -33,4 +33,17 @@ void exchange_abort(struct exchange *ex, int shutting_down);
 /* Stop all upstream work, cancel predictions still running, free. */
 void exchange_free(struct exchange *ex);
 
+/* What an exchange cost, for settlement (read before it is freed). */
+struct exchange_outcome {
+  long prompt_tokens, completion_tokens; /* as in the answer's usage */
+  int estimated;          /* some count was not reported by Replicate */
+  char *prediction_ids;   /* comma-separated, malloc'd (caller frees), or NULL */
+  const char *finish_reason; /* the first choice's, or NULL; owned by the exchange */
+  const char *id;         /* "chatcmpl-..." (owned by the exchange) */
+  int n;                  /* predictions made */
+  int stream;
+};
+/* 0, or -1 when out of memory. */
+int exchange_outcome(const struct exchange *ex, struct exchange_outcome *o);
+
 #endif
