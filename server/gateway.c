@@ -1,0 +1,675 @@
+#include "gateway.h"
+
+#include <cJSON.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../shared/limits.h"
+#include "../shared/oai_error.h"
+#include "../shared/response.h"
+#include "exchange.h"
+#include "http.h"
+#include "ledger.h"
+#include "store/store.h"
+#include "worker.h"
+
+#define SNAPSHOT_POLL_MS 200  /* a CLI change is seen within this */
+#define LEDGER_BATCH_MS 100   /* what kill -9 can lose (README) */
+#define ADMIN_BUSY_MS 2000    /* admin writes wait this long for a lock */
+#define MODEL_DEFAULT_MAX_TOKENS 1024
+
+/* ------------------------------------------------------------- snapshot */
+
+struct snap_key {
+  char token[KEYS_TOKEN_LEN + 1];
+  char *alias;
+  char **models; /* NULL = all */
+  size_t n_models;
+  struct limit_spec spec;
+  int64_t expires_ms; /* 0 = never */
+  int blocked;
+};
+
+/* Immutable once published; freed when the last reader lets go. */
+struct snapshot {
+  atomic_int refs;
+  struct snap_key *keys;
+  size_t n;
+  uint32_t *slots; /* open addressing: key index + 1, 0 = empty */
+  size_t mask;
+};
+
+static struct {
+  int open;
+  int enabled;
+  const struct config *cfg;
+  unsigned char secret[KEYS_SECRET_BYTES];
+  char master_token[KEYS_TOKEN_LEN + 1];
+  pthread_rwlock_t snap_lock;
+  struct snapshot *snap;
+  pthread_mutex_t reload_lock;
+  int64_t keys_version;
+  struct store *snap_store, *ledger_store, *admin_store;
+  pthread_mutex_t admin_lock;
+  struct limit_table *limits;
+  struct ledger *ledger;
+  pthread_t thread;
+  int thread_started;
+  pthread_mutex_t stop_mu;
+  pthread_cond_t stop_cv;
+  int stopping;
+} G = {.snap_lock = PTHREAD_RWLOCK_INITIALIZER,
+       .reload_lock = PTHREAD_MUTEX_INITIALIZER,
+       .admin_lock = PTHREAD_MUTEX_INITIALIZER,
+       .stop_mu = PTHREAD_MUTEX_INITIALIZER,
+       .stop_cv = PTHREAD_COND_INITIALIZER};
+
+static int64_t now_wall_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t now_mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static uint32_t token_hash(const char *token) {
+  uint32_t h = 0;
+  for (int i = 0; i < 8 && token[i]; i++) {
+    char c = token[i];
+    h = h << 4 | (uint32_t)(c <= '9' ? c - '0' : (c | 32) - 'a' + 10);
+  }
+  return h;
+}
+
+static void snapshot_unref(struct snapshot *s) {
+  if (!s || atomic_fetch_sub(&s->refs, 1) != 1)
+    return;
+  for (size_t i = 0; i < s->n; i++) {
+    free(s->keys[i].alias);
+    for (size_t m = 0; m < s->keys[i].n_models; m++)
+      free(s->keys[i].models[m]);
+    free(s->keys[i].models);
+  }
+  free(s->keys);
+  free(s->slots);
+  free(s);
+}
+
+static const struct snap_key *snapshot_find(const struct snapshot *s, const char *token) {
+  if (!s || !s->n)
+    return NULL;
+  for (size_t i = token_hash(token) & s->mask;; i = (i + 1) & s->mask) {
+    uint32_t slot = s->slots[i];
+    if (!slot)
+      return NULL;
+    if (keys_equal(s->keys[slot - 1].token, token))
+      return &s->keys[slot - 1];
+  }
+}
+
+/* The window the key's spend is counted in: its start (0 = all time). */
+static int64_t window_start(const struct key_record *k, int64_t window_ms, int64_t now) {
+  if (window_ms <= 0 || k->budget_reset_at_ms <= 0)
+    return 0;
+  return keys_next_reset(k->budget_reset_at_ms, window_ms, now) - window_ms;
+}
+
+static int snap_key_from(struct snap_key *sk, const struct key_record *k, int64_t now) {
+  memcpy(sk->token, k->token, sizeof sk->token);
+  sk->alias = k->key_alias ? strdup(k->key_alias) : NULL;
+  if (k->key_alias && !sk->alias)
+    return -1;
+  sk->expires_ms = k->expires_ms;
+  sk->blocked = k->blocked;
+  int64_t window = 0;
+  if (k->budget_duration && keys_parse_duration(k->budget_duration, &window) != 0)
+    window = 0;
+  sk->spec = (struct limit_spec){
+      .rpm = k->rpm_limit, .tpm = k->tpm_limit, .parallel = k->max_parallel_requests,
+      .max_budget = k->max_budget, .budget_window_ms = window,
+      .budget_reset_at_ms = window ? keys_next_reset(k->budget_reset_at_ms, window, now) : 0};
+  cJSON *models = k->models ? cJSON_Parse(k->models) : NULL;
+  int n = cJSON_IsArray(models) ? cJSON_GetArraySize(models) : 0;
+  if (n > 0) {
+    sk->models = calloc((size_t)n, sizeof *sk->models);
+    const cJSON *m;
+    cJSON_ArrayForEach(m, models) {
+      if (sk->models && cJSON_IsString(m) && (sk->models[sk->n_models] = strdup(m->valuestring)))
+        sk->n_models++;
+    }
+  }
+  cJSON_Delete(models);
+  return n > 0 && !sk->models ? -1 : 0;
+}
+
+static struct snapshot *snapshot_build(const struct key_record *recs, size_t n, int64_t now) {
+  struct snapshot *s = calloc(1, sizeof *s);
+  if (!s)
+    return NULL;
+  atomic_init(&s->refs, 1);
+  size_t cap = 16;
+  while (cap < n * 2)
+    cap *= 2;
+  s->mask = cap - 1;
+  s->slots = calloc(cap, sizeof *s->slots);
+  s->keys = calloc(n ? n : 1, sizeof *s->keys);
+  int failed = !s->slots || !s->keys;
+  for (size_t i = 0; !failed && i < n; i++) {
+    s->n++;
+    failed = snap_key_from(&s->keys[i], &recs[i], now) != 0;
+    size_t at = token_hash(recs[i].token) & s->mask;
+    while (s->slots[at])
+      at = (at + 1) & s->mask;
+    s->slots[at] = (uint32_t)i + 1;
+  }
+  if (failed) {
+    snapshot_unref(s);
+    return NULL;
+  }
+  return s;
+}
+
+static int spec_budget_equal(const struct limit_spec *a, const struct limit_spec *b) {
+  return a->max_budget == b->max_budget && a->budget_window_ms == b->budget_window_ms &&
+         a->budget_reset_at_ms == b->budget_reset_at_ms;
+}
+
+/* Reload the snapshot from st when the keys changed (or always when force).
+ * Keys whose budget is new or changed get their settled spend from the
+ * ledger; keys gone are forgotten by the limits table. 0 or -1. */
+static int snapshot_reload(struct store *st, int force) {
+  pthread_mutex_lock(&G.reload_lock);
+  int64_t version = store_keys_version(st);
+  if (version < 0 || (!force && version == G.keys_version)) {
+    pthread_mutex_unlock(&G.reload_lock);
+    return version < 0 ? -1 : 0;
+  }
+  struct key_record *recs;
+  size_t n;
+  int rc = store_key_list(st, &recs, &n);
+  int64_t now = now_wall_ms();
+  struct snapshot *fresh = rc == 0 ? snapshot_build(recs, n, now) : NULL;
+  if (!fresh) {
+    if (rc == 0) {
+      for (size_t i = 0; i < n; i++)
+        key_record_free(&recs[i]);
+      free(recs);
+    }
+    pthread_mutex_unlock(&G.reload_lock);
+    return -1;
+  }
+  struct snapshot *old = G.snap;
+  int flushed = 0;
+  for (size_t i = 0; i < n; i++) {
+    const struct snap_key *was = snapshot_find(old, recs[i].token);
+    const struct snap_key *is = &fresh->keys[i];
+    if (is->spec.max_budget < 0 || (was && spec_budget_equal(&was->spec, &is->spec)))
+      continue;
+    if (!flushed && G.ledger) {
+      ledger_flush(G.ledger); /* the spend read below includes every settled row */
+      flushed = 1;
+    }
+    double spend = 0;
+    if (store_key_spend(st, recs[i].token, window_start(&recs[i], is->spec.budget_window_ms, now),
+                        &spend) == 0)
+      limit_set_spend(G.limits, recs[i].token, spend);
+  }
+  for (size_t i = 0; old && i < old->n; i++)
+    if (!snapshot_find(fresh, old->keys[i].token))
+      limit_forget(G.limits, old->keys[i].token);
+  for (size_t i = 0; i < n; i++)
+    key_record_free(&recs[i]);
+  free(recs);
+  pthread_rwlock_wrlock(&G.snap_lock);
+  G.snap = fresh;
+  pthread_rwlock_unlock(&G.snap_lock);
+  snapshot_unref(old);
+  G.keys_version = version;
+  pthread_mutex_unlock(&G.reload_lock);
+  return 0;
+}
+
+static void *snapshot_thread(void *arg) {
+  (void)arg;
+  pthread_mutex_lock(&G.stop_mu);
+  while (!G.stopping) {
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += SNAPSHOT_POLL_MS * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+      until.tv_sec++;
+      until.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(&G.stop_cv, &G.stop_mu, &until);
+    if (G.stopping)
+      break;
+    pthread_mutex_unlock(&G.stop_mu);
+    if (snapshot_reload(G.snap_store, 0) != 0)
+      log_msg(LOG_WARN, "gateway: cannot reload the keys; serving the previous snapshot");
+    pthread_mutex_lock(&G.stop_mu);
+  }
+  pthread_mutex_unlock(&G.stop_mu);
+  return NULL;
+}
+
+/* Takes a reference (release with snapshot_unref). */
+static struct snapshot *snapshot_get(void) {
+  pthread_rwlock_rdlock(&G.snap_lock);
+  struct snapshot *s = G.snap;
+  if (s)
+    atomic_fetch_add(&s->refs, 1);
+  pthread_rwlock_unlock(&G.snap_lock);
+  return s;
+}
+
+/* ---------------------------------------------------------------- ledger */
+
+static int ledger_sink(void *ctx, const struct ledger_row *rows, size_t n) {
+  return store_ledger_insert(ctx, rows, n);
+}
+
+/* --------------------------------------------------------------- lifecycle */
+
+char *gateway_db_path(const struct config *cfg, const char *config_path) {
+  if (cfg->database && cfg->database[0])
+    return strdup(cfg->database);
+  const char *slash = config_path ? strrchr(config_path, '/') : NULL;
+  struct buf b = BUF_INIT;
+  if (slash)
+    buf_append(&b, config_path, (size_t)(slash - config_path + 1));
+  if (buf_append_str(&b, "replicate-proxy.db") != 0) {
+    buf_free(&b);
+    return NULL;
+  }
+  return b.data;
+}
+
+int gateway_open(const struct config *cfg, const char *db_path, char *err, size_t errlen) {
+  G.cfg = cfg;
+  G.enabled = cfg->master_key && cfg->master_key[0];
+  G.snap_store = store_open(db_path, 5000, err, errlen);
+  if (!G.snap_store)
+    return -1;
+  G.ledger_store = store_open(db_path, 5000, err, errlen);
+  G.admin_store = G.ledger_store ? store_open(db_path, ADMIN_BUSY_MS, err, errlen) : NULL;
+  if (!G.admin_store)
+    goto fail;
+  if (store_secret(G.snap_store, G.secret) != 0) {
+    snprintf(err, errlen, "cannot read or create the database secret in %s", db_path);
+    goto fail;
+  }
+  if (G.enabled && keys_hash(G.secret, sizeof G.secret, cfg->master_key, G.master_token) != 0) {
+    snprintf(err, errlen, "cannot hash the master key (libcrypto)");
+    goto fail;
+  }
+  G.limits = limit_table_new();
+  if (!G.limits) {
+    snprintf(err, errlen, "out of memory");
+    goto fail;
+  }
+  G.keys_version = -1;
+  if (snapshot_reload(G.snap_store, 1) != 0) {
+    snprintf(err, errlen, "cannot load the keys from %s", db_path);
+    goto fail;
+  }
+  G.ledger = ledger_start(ledger_sink, G.ledger_store, LEDGER_BATCH_MS);
+  if (!G.ledger) {
+    snprintf(err, errlen, "cannot start the ledger writer");
+    goto fail;
+  }
+  G.stopping = 0;
+  if (pthread_create(&G.thread, NULL, snapshot_thread, NULL) != 0) {
+    snprintf(err, errlen, "cannot start the key snapshot thread");
+    goto fail;
+  }
+  G.thread_started = 1;
+  G.open = 1;
+  return 0;
+fail:
+  gateway_close();
+  return -1;
+}
+
+void gateway_close(void) {
+  if (G.thread_started) {
+    pthread_mutex_lock(&G.stop_mu);
+    G.stopping = 1;
+    pthread_cond_signal(&G.stop_cv);
+    pthread_mutex_unlock(&G.stop_mu);
+    pthread_join(G.thread, NULL);
+    G.thread_started = 0;
+  }
+  ledger_stop(G.ledger); /* every row reaches the file */
+  G.ledger = NULL;
+  store_close(G.snap_store);
+  store_close(G.ledger_store);
+  store_close(G.admin_store);
+  G.snap_store = G.ledger_store = G.admin_store = NULL;
+  snapshot_unref(G.snap);
+  G.snap = NULL;
+  if (G.limits)
+    limit_table_free(G.limits);
+  G.limits = NULL;
+  memset(G.secret, 0, sizeof G.secret);
+  memset(G.master_token, 0, sizeof G.master_token);
+  G.open = 0;
+}
+
+/* ------------------------------------------------------------- admission */
+
+struct admission {
+  struct snapshot *snap;      /* referenced while key is used */
+  const struct snap_key *key; /* NULL: the master key, or no gateway */
+  const char *upstream_token;
+  const char *route;
+  char *model, *user, *client_addr;
+  int stream, n;
+  int admitted;
+  struct limit_ticket ticket;
+  int64_t start_wall_ms;
+  const char *error_code; /* a refusal made here */
+};
+
+static void admission_free(struct admission *a) {
+  snapshot_unref(a->snap);
+  free(a->model);
+  free(a->user);
+  free(a->client_addr);
+  free(a);
+}
+
+static void respond(struct http_request *hr, int status, const char *type, const char *code,
+                    const char *param, const char *message) {
+  struct oai_error e;
+  oai_error_set(&e, status, type, code, param, "%s", message);
+  http_request_respond_error(hr, &e);
+}
+
+static char *request_id(const struct exchange_outcome *o, int have) {
+  if (have && o->id && strcmp(o->id, "pending") != 0)
+    return strdup(o->id);
+  unsigned char raw[12];
+  char text[20] = "req_";
+  if (keys_random(raw, sizeof raw) != 0)
+    return strdup("req_unknown");
+  keys_base64url(raw, sizeof raw, text + 4, sizeof text - 4);
+  return strdup(text);
+}
+
+static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
+
+/* The request ended: reconcile the reservation and write its ledger row. */
+static void settle(struct http_request *hr, void *ctx) {
+  struct admission *a = ctx;
+  struct http_request_end end = http_request_end_info(hr);
+  struct exchange_outcome o;
+  int have = end.ex && exchange_outcome(end.ex, &o) == 0;
+  long pt = have ? o.prompt_tokens : 0, ct = have ? o.completion_tokens : 0;
+  const struct config *cfg = G.cfg;
+  double cost = usage_cost(pt, ct, cfg->input_price_per_mtok, cfg->output_price_per_mtok);
+  int64_t wall = now_wall_ms();
+  if (a->admitted)
+    limit_settle(G.limits, &a->ticket, pt + ct, cost, now_mono_ms(), wall);
+  struct ledger_row row = {
+      .request_id = request_id(&o, have),
+      .api_key = a->key ? strdup(a->key->token) : NULL,
+      .key_alias = a->key ? dup_or_null(a->key->alias) : NULL,
+      .route = strdup(a->route),
+      .model = a->model,
+      .upstream_model = strdup(cfg->model),
+      .stream = a->stream,
+      .n = have ? o.n : a->n,
+      .status = end.status,
+      .error_code = dup_or_null(a->error_code),
+      .prompt_tokens = pt,
+      .completion_tokens = ct,
+      .tokens_estimated = have && o.estimated,
+      .spend = cost,
+      .start_ms = a->start_wall_ms,
+      .end_ms = wall,
+      .completion_start_ms =
+          end.first_byte_ms ? a->start_wall_ms + (int64_t)(end.first_byte_ms - end.started_ms) : 0,
+      .prediction_ids = have ? o.prediction_ids : NULL,
+      .finish_reason = have ? dup_or_null(o.finish_reason) : NULL,
+      .user = a->user,
+      .client_addr = a->client_addr,
+  };
+  a->model = a->user = a->client_addr = NULL; /* the row owns them now */
+  if (ledger_submit(G.ledger, &row) != 0)
+    log_msg(LOG_ERROR, "gateway: out of memory: a ledger row was lost");
+  admission_free(a);
+}
+
+struct admission *gateway_authorize(struct http_request *hr, const char *route) {
+  const struct config *cfg = http_request_config(hr);
+  const char *presented = keys_from_headers(http_request_header(hr, "Authorization"),
+                                            http_request_header(hr, "x-api-key"));
+  struct admission *a = calloc(1, sizeof *a);
+  if (!a) {
+    respond(hr, 500, "server_error", "internal_error", NULL, "out of memory");
+    return NULL;
+  }
+  a->route = route;
+  a->start_wall_ms = now_wall_ms();
+  char addr[64];
+  if (http_request_client_addr(hr, addr, sizeof addr) == 0)
+    a->client_addr = strdup(addr);
+  http_request_on_done(hr, settle, a); /* from here, every answer is settled */
+  if (!G.enabled) {
+    /* One developer: the configured token, or the client's passed through. */
+    const char *configured = cfg->replicate_api_token;
+    a->upstream_token = configured && configured[0] ? configured : presented;
+    if (a->upstream_token)
+      return a;
+    a->error_code = "invalid_api_key";
+    respond(hr, 401, "invalid_request_error", "invalid_api_key", NULL,
+            "You didn't provide an API key. Pass your Replicate API token as the Bearer key "
+            "(Authorization: Bearer r8_...), or configure replicate_api_token on the proxy.");
+    return NULL;
+  }
+  a->upstream_token = cfg->replicate_api_token;
+  char token[KEYS_TOKEN_LEN + 1];
+  if (presented && keys_hash(G.secret, sizeof G.secret, presented, token) == 0) {
+    if (keys_equal(token, G.master_token))
+      return a;
+    a->snap = snapshot_get();
+    const struct snap_key *k = snapshot_find(a->snap, token);
+    if (k && !k->blocked && (!k->expires_ms || k->expires_ms > a->start_wall_ms)) {
+      a->key = k;
+      return a;
+    }
+  }
+  a->error_code = "invalid_api_key";
+  respond(hr, 401, "invalid_request_error", "invalid_api_key", NULL,
+          presented ? "Invalid API key: unknown, blocked, expired or deleted. Ask the gateway's "
+                      "admin for a key (Authorization: Bearer sk-...)."
+                    : "You didn't provide an API key. This gateway needs a key issued by its "
+                      "admin (Authorization: Bearer sk-...).");
+  return NULL;
+}
+
+const char *gateway_upstream_token(const struct admission *a) { return a->upstream_token; }
+
+/* The request's `user` field, read only when the body names one. */
+static char *find_user(const char *body, size_t len) {
+  const char *p = body, *end = body + len;
+  int named = 0;
+  while (!named && (p = memmem(p, (size_t)(end - p), "\"user\"", 6)) != NULL) {
+    p += 6;
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+      p++;
+    named = p < end && *p == ':';
+  }
+  if (!named)
+    return NULL;
+  cJSON *root = cJSON_ParseWithLength(body, len);
+  const cJSON *u = cJSON_GetObjectItemCaseSensitive(root, "user");
+  char *out = cJSON_IsString(u) ? strdup(u->valuestring) : NULL;
+  cJSON_Delete(root);
+  return out;
+}
+
+static int model_allowed(const struct snap_key *k, const char *model) {
+  if (!k->n_models)
+    return 1;
+  for (size_t i = 0; i < k->n_models; i++)
+    if (strcmp(k->models[i], model) == 0)
+      return 1;
+  return 0;
+}
+
+static void add_long_header(struct http_request *hr, const char *name, long v) {
+  char text[32];
+  snprintf(text, sizeof text, "%ld", v);
+  http_request_add_header(hr, name, text);
+}
+
+static void add_duration_header(struct http_request *hr, const char *name, int64_t ms) {
+  char text[32];
+  limit_format_duration(ms, text, sizeof text);
+  http_request_add_header(hr, name, text);
+}
+
+static void ratelimit_headers(struct http_request *hr, const struct limit_state *st) {
+  if (st->req_limit > 0) {
+    add_long_header(hr, "x-ratelimit-limit-requests", st->req_limit);
+    add_long_header(hr, "x-ratelimit-remaining-requests", st->req_remaining);
+    add_duration_header(hr, "x-ratelimit-reset-requests", st->req_reset_ms);
+  }
+  if (st->tok_limit > 0) {
+    add_long_header(hr, "x-ratelimit-limit-tokens", st->tok_limit);
+    add_long_header(hr, "x-ratelimit-remaining-tokens", st->tok_remaining);
+    add_duration_header(hr, "x-ratelimit-reset-tokens", st->tok_reset_ms);
+  }
+}
+
+static const struct {
+  enum limit_kind kind;
+  const char *name;
+} LIMIT_NAMES[] = {
+    {LIMIT_RPM, "requests per min (RPM)"},
+    {LIMIT_TPM, "tokens per min (TPM)"},
+    {LIMIT_PARALLEL, "parallel requests (max_parallel_requests)"},
+};
+
+static void refuse(struct http_request *hr, struct admission *a, const struct limit_state *st,
+                   long tokens, double cost) {
+  struct oai_error e;
+  const char *alias = a->key->alias ? a->key->alias : "";
+  if (st->refused == LIMIT_BUDGET) {
+    a->error_code = "insufficient_quota";
+    oai_error_set(&e, 429, "insufficient_quota", "insufficient_quota", NULL,
+                  "Budget exceeded for key %s: spent $%.6f of max_budget $%.6f (this request "
+                  "may cost up to $%.6f)%s",
+                  alias[0] ? alias : "(no alias)", st->used, st->limit, cost,
+                  st->retry_after_ms < 0 ? "; the budget does not reset"
+                                         : "; the budget resets at budget_reset_at");
+    http_request_add_header(hr, "x-should-retry", "false");
+  } else {
+    const char *name = "a limit";
+    for (size_t i = 0; i < sizeof LIMIT_NAMES / sizeof LIMIT_NAMES[0]; i++)
+      if (LIMIT_NAMES[i].kind == st->refused)
+        name = LIMIT_NAMES[i].name;
+    a->error_code = "rate_limit_exceeded";
+    oai_error_set(&e, 429, "requests", "rate_limit_exceeded", NULL,
+                  "Rate limit reached for key %s on %s: Limit %.0f, Used %.0f, Requested %ld.",
+                  alias[0] ? alias : "(no alias)", name, st->limit, st->used,
+                  st->refused == LIMIT_TPM ? tokens : 1L);
+    if (st->refused == LIMIT_TPM)
+      snprintf(e.type, sizeof e.type, "tokens");
+  }
+  if (st->retry_after_ms >= 0) {
+    long secs = (long)((st->retry_after_ms + 999) / 1000);
+    snprintf(e.retry_after, sizeof e.retry_after, "%ld", secs > 0 ? secs : 1);
+    add_long_header(hr, "retry-after-ms", (long)st->retry_after_ms);
+  }
+  http_request_respond_error(hr, &e);
+}
+
+int gateway_admit(struct http_request *hr, struct admission *a, const struct gateway_request *r) {
+  a->stream = r->stream;
+  a->n = r->n;
+  a->model = r->model ? strdup(r->model) : NULL;
+  a->user = find_user(r->body, r->body_len);
+  if (!a->key)
+    return 0; /* the master key, or no gateway: no limits */
+  if (r->model && !model_allowed(a->key, r->model)) {
+    struct oai_error e;
+    a->error_code = "model_not_allowed";
+    oai_error_set(&e, 403, "invalid_request_error", "model_not_allowed", "model",
+                  "This key is not allowed to use the model '%s'", r->model);
+    http_request_respond_error(hr, &e);
+    return -1;
+  }
+  const struct config *cfg = G.cfg;
+  long prompt = usage_estimate_tokens(NULL, r->body_len);
+  long out = (r->max_tokens > 0 ? r->max_tokens : MODEL_DEFAULT_MAX_TOKENS) * (long)r->n;
+  double cost = usage_cost(prompt * r->n, out, cfg->input_price_per_mtok,
+                           cfg->output_price_per_mtok);
+  struct limit_state st;
+  memset(&st, 0, sizeof st);
+  int rc = limit_admit(G.limits, a->key->token, &a->key->spec, prompt + out, cost, now_mono_ms(),
+                       now_wall_ms(), &a->ticket, &st);
+  if (rc < 0) {
+    respond(hr, 500, "server_error", "internal_error", NULL, "out of memory");
+    return -1;
+  }
+  ratelimit_headers(hr, &st);
+  if (rc == 1) {
+    refuse(hr, a, &st, prompt + out, cost);
+    return -1;
+  }
+  a->admitted = 1;
+  return 0;
+}
+
+/* ------------------------------------------------------------ admin side */
+
+int gateway_enabled(void) { return G.enabled; }
+
+int gateway_is_master(const char *key) {
+  char token[KEYS_TOKEN_LEN + 1];
+  return G.enabled && key && keys_hash(G.secret, sizeof G.secret, key, token) == 0 &&
+         keys_equal(token, G.master_token);
+}
+
+int gateway_token_of(const char *key, char out[KEYS_TOKEN_LEN + 1]) {
+  return keys_hash(G.secret, sizeof G.secret, key, out);
+}
+
+int gateway_key_live(const char *token) {
+  struct snapshot *s = snapshot_get();
+  const struct snap_key *k = snapshot_find(s, token);
+  int live = k && !k->blocked && (!k->expires_ms || k->expires_ms > now_wall_ms());
+  snapshot_unref(s);
+  return live;
+}
+
+struct store *gateway_store_lock(void) {
+  pthread_mutex_lock(&G.admin_lock);
+  return G.admin_store;
+}
+
+void gateway_store_unlock(int changed) {
+  /* The writer's own connection reloads at once: "stops at once" holds for
+   * every worker before the answer goes out. */
+  if (changed && snapshot_reload(G.admin_store, 0) != 0)
+    log_msg(LOG_WARN, "gateway: cannot reload the keys after an admin change");
+  pthread_mutex_unlock(&G.admin_lock);
+}
+
+void gateway_ledger_flush(void) {
+  if (G.ledger)
+    ledger_flush(G.ledger);
+}
+
+const unsigned char *gateway_secret(void) { return G.secret; }
