@@ -34,7 +34,9 @@ void test_fail(const char *file, int line, const char *fmt, ...) {
   X(pipeline)                                                                  \
   X(think)                                                                     \
   X(toolcall)                                                                  \
-  X(keys)
+  X(keys)                                                                      \
+  X(limits)                                                                    \
+  X(ledger)
 
 #define DECLARE(name) void suite_##name(void);
 SUITES(DECLARE)
