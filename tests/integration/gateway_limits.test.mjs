@@ -118,6 +118,24 @@ describe('gateway: limits, exact under concurrency', () => {
     assert.ok(info.json.info.spend <= 0.0105);
   });
 
+  it('a budget window resets on time (budget_duration)', async () => {
+    // Worst case ≈ $0.0000168 (about 22 prompt tokens estimated + 1), real ≈ $0.0000101
+    // (12 + 1 tokens): two fit in $0.000035, the third does not until the window resets.
+    const k = await bed.newKey({ max_budget: 0.000035, budget_duration: '2s' });
+    const one = () => { bed.fake.script({ output: ['x'] }); return bed.chat({ ...user('hi'), max_tokens: 1 }, { key: k.key }); };
+    assert.equal((await one()).status, 200);
+    assert.equal((await one()).status, 200);
+    const refused = await one();
+    assertErrorReply(refused, 429, { code: 'insufficient_quota' });
+    assert.ok(Number(refused.headers['retry-after']) <= 2, `Retry-After ${refused.headers['retry-after']}`);
+    bed.fake.reset();
+    await sleep(2300);
+    const again = await one();
+    assert.equal(again.status, 200, again.text);
+    const info = await bed.admin('GET', `/key/info?key=${k.token}`);
+    assert.equal(micro(info.json.info.spend), micro(again.json.usage.cost), 'spend counts the new window only');
+  });
+
   it('the SDK does not retry insufficient_quota (one request reaches the proxy, none Replicate)', async () => {
     const k = await bed.newKey({ max_budget: 0 });
     bed.proxy.addSecret(k.key);
