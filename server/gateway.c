@@ -49,6 +49,7 @@ static struct {
   int enabled;
   const struct config *cfg;
   unsigned char secret[KEYS_SECRET_BYTES];
+  struct keys_hmac hmac; /* the secret's pads, hashed once */
   char master_token[KEYS_TOKEN_LEN + 1];
   pthread_rwlock_t snap_lock;
   struct snapshot *snap;
@@ -307,7 +308,8 @@ int gateway_open(const struct config *cfg, const char *db_path, char *err, size_
     snprintf(err, errlen, "cannot read or create the database secret in %s", db_path);
     goto fail;
   }
-  if (G.enabled && keys_hash(G.secret, sizeof G.secret, cfg->master_key, G.master_token) != 0) {
+  if (keys_hmac_init(&G.hmac, G.secret, sizeof G.secret) != 0 ||
+      (G.enabled && keys_hmac_token(&G.hmac, cfg->master_key, G.master_token) != 0)) {
     snprintf(err, errlen, "cannot hash the master key (libcrypto)");
     goto fail;
   }
@@ -359,6 +361,8 @@ void gateway_close(void) {
   if (G.limits)
     limit_table_free(G.limits);
   G.limits = NULL;
+  if (G.hmac.inner)
+    keys_hmac_free(&G.hmac);
   memset(G.secret, 0, sizeof G.secret);
   memset(G.master_token, 0, sizeof G.master_token);
   G.open = 0;
@@ -478,7 +482,7 @@ struct admission *gateway_authorize(struct http_request *hr, const char *route) 
   }
   a->upstream_token = cfg->replicate_api_token;
   char token[KEYS_TOKEN_LEN + 1];
-  if (presented && keys_hash(G.secret, sizeof G.secret, presented, token) == 0) {
+  if (presented && keys_hmac_token(&G.hmac, presented, token) == 0) {
     if (keys_equal(token, G.master_token))
       return a;
     a->snap = snapshot_get();
@@ -638,12 +642,12 @@ int gateway_enabled(void) { return G.enabled; }
 
 int gateway_is_master(const char *key) {
   char token[KEYS_TOKEN_LEN + 1];
-  return G.enabled && key && keys_hash(G.secret, sizeof G.secret, key, token) == 0 &&
+  return G.enabled && key && keys_hmac_token(&G.hmac, key, token) == 0 &&
          keys_equal(token, G.master_token);
 }
 
 int gateway_token_of(const char *key, char out[KEYS_TOKEN_LEN + 1]) {
-  return keys_hash(G.secret, sizeof G.secret, key, out);
+  return keys_hmac_token(&G.hmac, key, out);
 }
 
 int gateway_key_live(const char *token) {

@@ -61,6 +61,15 @@ int keys_generate(char out[KEYS_KEY_MAX]) {
   return 0;
 }
 
+static void to_hex(const unsigned char *md, char out[KEYS_TOKEN_LEN + 1]) {
+  static const char hex[] = "0123456789abcdef";
+  for (unsigned i = 0; i < 32; i++) {
+    out[2 * i] = hex[md[i] >> 4];
+    out[2 * i + 1] = hex[md[i] & 15];
+  }
+  out[KEYS_TOKEN_LEN] = '\0';
+}
+
 int keys_hash(const unsigned char *secret, size_t secret_len, const char *key,
               char out[KEYS_TOKEN_LEN + 1]) {
   unsigned char md[EVP_MAX_MD_SIZE];
@@ -69,13 +78,58 @@ int keys_hash(const unsigned char *secret, size_t secret_len, const char *key,
             &md_len) ||
       md_len != 32)
     return -1;
-  static const char hex[] = "0123456789abcdef";
-  for (unsigned i = 0; i < 32; i++) {
-    out[2 * i] = hex[md[i] >> 4];
-    out[2 * i + 1] = hex[md[i] & 15];
-  }
-  out[KEYS_TOKEN_LEN] = '\0';
+  to_hex(md, out);
   return 0;
+}
+
+/* RFC 2104 with SHA-256 (64-byte blocks): the pads' hash states are kept. */
+int keys_hmac_init(struct keys_hmac *h, const unsigned char *secret, size_t secret_len) {
+  unsigned char block[64], pad[64];
+  memset(block, 0, sizeof block);
+  if (secret_len > sizeof block) {
+    unsigned int n;
+    if (!EVP_Digest(secret, secret_len, block, &n, EVP_sha256(), NULL))
+      return -1;
+  } else {
+    memcpy(block, secret, secret_len);
+  }
+  EVP_MD_CTX *ctx[2] = {EVP_MD_CTX_new(), EVP_MD_CTX_new()};
+  int ok = ctx[0] && ctx[1];
+  for (int i = 0; ok && i < 2; i++) {
+    for (size_t j = 0; j < sizeof pad; j++)
+      pad[j] = block[j] ^ (i == 0 ? 0x36 : 0x5c);
+    ok = EVP_DigestInit_ex(ctx[i], EVP_sha256(), NULL) && EVP_DigestUpdate(ctx[i], pad, sizeof pad);
+  }
+  OPENSSL_cleanse(block, sizeof block);
+  OPENSSL_cleanse(pad, sizeof pad);
+  if (!ok) {
+    EVP_MD_CTX_free(ctx[0]);
+    EVP_MD_CTX_free(ctx[1]);
+    return -1;
+  }
+  h->inner = ctx[0];
+  h->outer = ctx[1];
+  return 0;
+}
+
+int keys_hmac_token(const struct keys_hmac *h, const char *key, char out[KEYS_TOKEN_LEN + 1]) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  EVP_MD_CTX *c = EVP_MD_CTX_new();
+  int ok = c && EVP_MD_CTX_copy_ex(c, h->inner) && EVP_DigestUpdate(c, key, strlen(key)) &&
+           EVP_DigestFinal_ex(c, md, &n) && EVP_MD_CTX_copy_ex(c, h->outer) &&
+           EVP_DigestUpdate(c, md, n) && EVP_DigestFinal_ex(c, md, &n) && n == 32;
+  EVP_MD_CTX_free(c);
+  if (!ok)
+    return -1;
+  to_hex(md, out);
+  return 0;
+}
+
+void keys_hmac_free(struct keys_hmac *h) {
+  EVP_MD_CTX_free(h->inner);
+  EVP_MD_CTX_free(h->outer);
+  h->inner = h->outer = NULL;
 }
 
 void keys_display(const char *key, char out[KEYS_DISPLAY_MAX]) {

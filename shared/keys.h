@@ -30,6 +30,16 @@ int keys_random(unsigned char *out, size_t n);
 int keys_hash(const unsigned char *secret, size_t secret_len, const char *key,
               char out[KEYS_TOKEN_LEN + 1]);
 
+/* The same HMAC with the secret's pads hashed once: per key only the key's
+ * own bytes are hashed (the request path). Read-only after init, so one
+ * may be shared by threads. */
+struct keys_hmac {
+  void *inner, *outer; /* EVP_MD_CTX after the ipad / opad blocks */
+};
+int keys_hmac_init(struct keys_hmac *h, const unsigned char *secret, size_t secret_len);
+int keys_hmac_token(const struct keys_hmac *h, const char *key, char out[KEYS_TOKEN_LEN + 1]);
+void keys_hmac_free(struct keys_hmac *h);
+
 /* "sk-…abcd": the prefix and the last four characters. */
 void keys_display(const char *key, char out[KEYS_DISPLAY_MAX]);
 

@@ -38,6 +38,21 @@ static void hmac(void) {
   CHECK(!keys_equal(out, other)); /* the secret matters */
   CHECK(keys_equal(out, out));
   CHECK(!keys_equal("abc", "abcd"));
+  /* The precomputed form gives the same tokens, for short and long secrets. */
+  static const char *const secrets[] = {"Jefe", "a secret longer than one 64-byte block of SHA-256, "
+                                                "so it is hashed first as RFC 2104 says"};
+  for (int i = 0; i < 2; i++) {
+    struct keys_hmac h;
+    char a[KEYS_TOKEN_LEN + 1], b[KEYS_TOKEN_LEN + 1];
+    CHECK(keys_hmac_init(&h, (const unsigned char *)secrets[i], strlen(secrets[i])) == 0);
+    CHECK(keys_hmac_token(&h, "what do ya want for nothing?", a) == 0);
+    keys_hash((const unsigned char *)secrets[i], strlen(secrets[i]), "what do ya want for nothing?", b);
+    CHECK_STR(a, b);
+    CHECK(keys_hmac_token(&h, "sk-other", a) == 0);
+    keys_hash((const unsigned char *)secrets[i], strlen(secrets[i]), "sk-other", b);
+    CHECK_STR(a, b);
+    keys_hmac_free(&h);
+  }
 }
 
 static void display(void) {
