@@ -47,7 +47,7 @@ int64_t store_keys_version(struct store *s);
 int store_key_insert(struct store *s, const struct key_record *k);
 /* Replace every field of the record with this token. 0, 1 unknown, -1 error. */
 int store_key_update(struct store *s, const struct key_record *k);
-/* Give a key a new token (regenerate): 0, 1 unknown, -1 error. */
+/* Give a key a new token (regenerate), its ledger rows too: 0, 1 unknown, -1 error. */
 int store_key_retoken(struct store *s, const char *old_token, const char *new_token,
                       const char *display);
 /* 0, 1 unknown, -1 error. */

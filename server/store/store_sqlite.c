@@ -230,13 +230,28 @@ int store_key_update(struct store *s, const struct key_record *k) {
 
 int store_key_retoken(struct store *s, const char *old_token, const char *new_token,
                       const char *display) {
+  if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+    return -1;
   sqlite3_stmt *st = prepare(s, "UPDATE keys SET token = ?2, display = ?3 WHERE token = ?1");
   if (st) {
     bind_text(st, 1, old_token);
     bind_text(st, 2, new_token);
     bind_text(st, 3, display);
   }
-  return changed(s, run(st));
+  int rc = changed(s, run(st));
+  /* The key's history follows it: its spend and budget carry over. */
+  if (rc == 0) {
+    st = prepare(s, "UPDATE spend_logs SET api_key = ?2 WHERE api_key = ?1");
+    if (st) {
+      bind_text(st, 1, old_token);
+      bind_text(st, 2, new_token);
+    }
+    rc = run(st);
+  }
+  if (rc == 0 && sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
+    return 0;
+  sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+  return rc == 1 ? 1 : -1;
 }
 
 int store_key_delete(struct store *s, const char *token) {

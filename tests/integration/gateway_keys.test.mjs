@@ -67,11 +67,14 @@ describe('gateway: who may call', () => {
     const unblocked = await bed.admin('POST', '/key/unblock', { key: k.token });
     assert.equal(unblocked.json.blocked, false);
     assert.equal(await ok(k.key), 200);
+    const spentBefore = (await bed.admin('GET', `/key/info?key=${k.token}`)).json.info.spend;
+    assert.ok(spentBefore > 0);
     const re = await bed.admin('POST', '/key/regenerate', { key: k.key });
     assert.equal(re.status, 200, re.text);
     bed.proxy.addSecret(re.json.key);
     assert.notEqual(re.json.key, k.key);
     assert.equal(re.json.key_alias, 'bob');
+    assert.equal(re.json.spend, spentBefore, 'the spend carries over to the new key');
     assertErrorReply(await bed.chat(user('hi'), { key: k.key }), 401, { code: 'invalid_api_key' });
     assert.equal(await ok(re.json.key), 200);
     const del = await bed.admin('POST', '/key/delete', { keys: [re.json.key] });
