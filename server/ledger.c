@@ -57,17 +57,17 @@ void ledger_row_free(struct ledger_row *r) {
   }
 }
 
-/* Sleep on the wake condition (a stop cuts it short). Lock held. */
+/* Sleep on the wake condition (a stop or a flush cuts it short). Lock held. */
 static void pause_ms(struct ledger *l, int64_t ms) {
   struct timespec ts;
   deadline(&ts, mono_ms() + ms);
-  if (!l->stopping)
-    pthread_cond_timedwait(&l->wake, &l->lock, &ts);
+  pthread_cond_timedwait(&l->wake, &l->lock, &ts);
 }
 
 /* Write one batch, retrying while the sink fails: with a growing pause while
- * running, a few more times once stopping, then drop it (logged). Lock held
- * on entry and exit, released around the sink. */
+ * running (a flush waits through it), FINAL_ATTEMPTS more times once stopping,
+ * then drop it (logged with the count). Lock held on entry and exit, released
+ * around the sink. */
 static void write_batch(struct ledger *l, struct ledger_row *batch, size_t n) {
   int64_t backoff = RETRY_FIRST_MS;
   int final_tries = 0;
@@ -81,6 +81,8 @@ static void write_batch(struct ledger *l, struct ledger_row *batch, size_t n) {
       log_msg(LOG_ERROR, "ledger: could not write %zu rows at exit; they are lost", n);
       break;
     }
+    if (l->stopping) /* a short pause: a busy database may be free again */
+      backoff = RETRY_FIRST_MS;
     log_msg(LOG_WARN, "ledger: could not write %zu rows; retrying in %lld ms", n,
             (long long)backoff);
     pause_ms(l, backoff);

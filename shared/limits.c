@@ -429,6 +429,13 @@ void limit_settle(struct limit_table *t, struct limit_ticket *ticket, long token
 
 /* ------------------------------------------------------------ duration */
 
+const char *limit_kind_name(enum limit_kind kind) {
+  static const char *const names[] = {
+      [LIMIT_NONE] = "", [LIMIT_RPM] = "RPM", [LIMIT_TPM] = "TPM",
+      [LIMIT_PARALLEL] = "parallel requests", [LIMIT_BUDGET] = "budget"};
+  return (unsigned)kind < sizeof names / sizeof *names ? names[kind] : "";
+}
+
 /* Go's time.Duration format at millisecond precision, which is what OpenAI
  * sends: "120ms" below a second, else "[Nh][Nm]S[.fff]s" with trailing
  * zeros of the fraction dropped ("1.5s", "6m0s", "1h0m0s"); 0 is "0s".

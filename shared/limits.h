@@ -63,6 +63,9 @@ int limit_admit(struct limit_table *t, const char *key_id, const struct limit_sp
 void limit_settle(struct limit_table *t, struct limit_ticket *ticket, long tokens_used,
                   double cost, int64_t now_ms, int64_t now_wall_ms);
 
+/* The limit's name for messages: "RPM", "TPM", "parallel requests", "budget" ("" for none). */
+const char *limit_kind_name(enum limit_kind kind);
+
 /* OpenAI's duration format for x-ratelimit-reset-*: "1s", "6m0s", "120ms", "1h2m3s". */
 size_t limit_format_duration(int64_t ms, char *out, size_t len);
 
