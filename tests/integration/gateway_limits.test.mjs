@@ -229,10 +229,17 @@ describe('gateway: the ledger equals usage × prices', () => {
     assert.ok(replies.every((r) => r.status === 200));
     const bad = await bed.chat({ model: 'deepseek-v3.1', messages: [] }, { key: k.key });
     assert.equal(bad.status, 400);
+    // A create Replicate refuses consumed nothing: recorded, charged $0.
+    bed.fake.script({ http: { status: 422 } });
+    const refused = await bed.chat(user('refused upstream'), { key: k.key });
+    assert.ok(refused.status >= 400, refused.text);
     const logs = (await bed.admin('GET', `/spend/logs?api_key=${k.key}`)).json;
-    assert.equal(logs.length, 61);
+    assert.equal(logs.length, 62);
     assert.ok(logs.slice(0, 60).every((r) => r.user === 'member-7'));
-    assert.equal(logs.filter((r) => r.status === 400).length, 1);
+    assert.equal(logs[60].status, 400, 'the invalid request');
+    const last = logs.at(-1);
+    assert.deepEqual([last.status, last.prompt_tokens, last.completion_tokens, last.spend, last.prediction_ids],
+      [refused.status, 0, 0, 0, null]);
   });
 
   itExitsCleanly(() => bed, it);
