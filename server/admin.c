@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "../shared/keys.h"
+#include "admin_queue.h"
 #include "gateway.h"
 #include "http.h"
 #include "store/store.h"
@@ -614,7 +615,7 @@ void admin_handle(struct http_request *hr, const char *subpath) {
                                             http_request_header(hr, "x-api-key"));
   struct oai_error e;
   char self[KEYS_TOKEN_LEN + 1];
-  struct admin_ctx c = {NULL, gateway_secret(), NULL};
+  const char *self_token = NULL;
   cJSON *args = NULL;
   if (!gateway_enabled()) {
     oai_error_set(&e, 401, "invalid_request_error", "invalid_api_key", NULL,
@@ -630,27 +631,34 @@ void admin_handle(struct http_request *hr, const char *subpath) {
                     "The admin API needs the master key (Authorization: Bearer ...)");
       goto fail;
     }
-    c.self_token = self;
+    self_token = self;
   }
   if (!(args = request_args(hr, &e)))
     goto fail;
+  if (admin_queue_submit(hr, op, args, self_token) == 0)
+    return; /* answered from the store thread's result */
+  args = NULL; /* freed by the queue */
+  oai_error_set(&e, 500, "server_error", "internal_error", NULL, "out of memory");
+fail:
+  cJSON_Delete(args);
+  http_request_respond_error(hr, &e);
+}
+
+char *admin_execute(const char *op, const cJSON *args, const char *self_token, int *status) {
+  struct oai_error e;
+  struct admin_ctx c = {NULL, gateway_secret(), self_token};
   int i = find_op(op);
   if (i >= 0 && OPS[i].reads_spend)
-    gateway_ledger_flush();
-  /* Synchronous, on this worker: admin calls are rare and short (busy
-   * timeout ADMIN_BUSY_MS); /v1 traffic never touches the database. */
+    gateway_ledger_flush(); /* every row settled so far is counted */
   char *out = NULL;
   int changed = 0;
   c.st = gateway_store_lock();
   int rc = admin_run(&c, op, args, &out, &changed, &e);
   gateway_store_unlock(changed);
-  cJSON_Delete(args);
-  args = NULL;
   if (rc == 0) {
-    http_request_respond(hr, 200, out);
-    return;
+    *status = 200;
+    return out;
   }
-fail:
-  cJSON_Delete(args);
-  http_request_respond_error(hr, &e);
+  *status = e.status;
+  return oai_error_json(&e);
 }

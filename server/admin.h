@@ -28,4 +28,10 @@ struct admin_ctx {
 int admin_run(const struct admin_ctx *c, const char *op, const cJSON *args, char **out,
               int *changed, struct oai_error *e);
 
+/* The whole operation as the admin API runs it (on the store thread): the
+ * ledger flushed first when it reads spend, the admin connection locked,
+ * the snapshot reloaded after key changes. Returns the malloc'd body (the
+ * answer or an error object; NULL when out of memory) and *status. */
+char *admin_execute(const char *op, const cJSON *args, const char *self_token, int *status);
+
 #endif

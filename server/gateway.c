@@ -12,6 +12,7 @@
 #include "../shared/limits.h"
 #include "../shared/oai_error.h"
 #include "../shared/response.h"
+#include "admin_queue.h"
 #include "exchange.h"
 #include "http.h"
 #include "ledger.h"
@@ -342,6 +343,7 @@ fail:
 }
 
 void gateway_close(void) {
+  admin_queue_stop(); /* it writes through the admin connection */
   if (G.thread_started) {
     pthread_mutex_lock(&G.stop_mu);
     G.stopping = 1;

@@ -42,6 +42,17 @@ describe('gateway: limits, exact under concurrency', () => {
     assert.deepEqual(remaining, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
   });
 
+  it('admin calls run off the event loop: 20 concurrent generates on 2 workers all answer', async () => {
+    const rs = await Promise.all(Array.from({ length: 20 }, (_, i) => bed.admin('POST', '/key/generate', { key_alias: `c${i}` })));
+    for (const r of rs) { assert.equal(r.status, 200, r.text); bed.proxy.addSecret(r.json.key); }
+    assert.equal(new Set(rs.map((r) => r.json.token)).size, 20);
+    const list = (await bed.admin('GET', '/key/list')).json.keys;
+    for (const r of rs) assert.ok(list.includes(r.json.token));
+    // A new key works at once on either worker.
+    const served = await Promise.all(rs.slice(0, 8).map((r) => bed.chat(user('hi'), { key: r.json.key })));
+    assert.ok(served.every((r) => r.status === 200));
+  });
+
   it('max_parallel_requests 2 with 6 slow streams: 2 run, 4 get 429 naming the limit', async () => {
     const k = await bed.newKey({ max_parallel_requests: 2 });
     bed.fake.setDefault({ output: ['a', 'b', 'c', 'd'], tokenDelay: 150 });
