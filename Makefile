@@ -19,8 +19,8 @@ SAN       = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-r
 
 SHARED_SRC = $(wildcard shared/*.c)
 SERVER_SRC = $(wildcard server/*.c server/store/*.c)
-# The ledger queue (server/) is pure enough to be tested in the unit binary.
-UNIT_SRC   = $(wildcard tests/unit/*.c) server/ledger.c
+# The ledger queue and the store (server/) are tested in the unit binary too.
+UNIT_SRC   = $(wildcard tests/unit/*.c) server/ledger.c $(wildcard server/store/*.c)
 
 # Debian packages each target needs; installed by `make deps` / `make test-deps`.
 BUILD_DEBS = build-essential pkg-config libmicrohttpd-dev libcurl4-openssl-dev libcjson-dev libsqlite3-dev libssl-dev

@@ -36,7 +36,8 @@ void test_fail(const char *file, int line, const char *fmt, ...) {
   X(toolcall)                                                                  \
   X(keys)                                                                      \
   X(limits)                                                                    \
-  X(ledger)
+  X(ledger)                                                                    \
+  X(store)
 
 #define DECLARE(name) void suite_##name(void);
 SUITES(DECLARE)
