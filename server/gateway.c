@@ -381,10 +381,11 @@ int gateway_admit(struct http_request *hr, struct admission *a, const struct gat
     return -1;
   }
   const struct config *cfg = G.cfg;
-  long prompt = usage_estimate_tokens(NULL, r->body_len);
+  /* The worst case: every prediction reads the prompt (estimated from the
+   * whole body, an overestimate) and writes max_tokens. */
+  long prompt = usage_estimate_tokens(NULL, r->body_len) * (long)r->n;
   long out = (r->max_tokens > 0 ? r->max_tokens : MODEL_DEFAULT_MAX_TOKENS) * (long)r->n;
-  double cost = usage_cost(prompt * r->n, out, cfg->input_price_per_mtok,
-                           cfg->output_price_per_mtok);
+  double cost = usage_cost(prompt, out, cfg->input_price_per_mtok, cfg->output_price_per_mtok);
   struct limit_state st;
   memset(&st, 0, sizeof st);
   int rc = limit_admit(G.limits, a->key->token, &a->key->spec, prompt + out, cost, now_mono_ms(),
