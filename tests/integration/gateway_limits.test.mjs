@@ -78,6 +78,28 @@ describe('gateway: limits, exact under concurrency', () => {
     }
   });
 
+  it('a stream whose client hangs up frees its parallel slot', async () => {
+    const k = await bed.newKey({ max_parallel_requests: 1 });
+    bed.fake.script({ output: ['1', '2', '3', '4', '5', '6', '7', '8'], tokenDelay: 100 });
+    let started;
+    const first = new Promise((r) => { started = r; });
+    let hangUp;
+    const busy = sseRequest(bed.url, '/v1/chat/completions', { ...user('long'), stream: true }, {
+      apiKey: k.key, onEvent: (ev, req) => { hangUp = () => req.hangUp(); started(); },
+    });
+    await first;
+    assertErrorReply(await bed.chat(user('while busy'), { key: k.key }), 429, { code: 'rate_limit_exceeded' });
+    hangUp();
+    await busy;
+    let status = 0;
+    for (let i = 0; i < 40 && status !== 200; i++) {
+      await sleep(50);
+      bed.fake.script({ output: ['free'] });
+      status = (await bed.chat(user('after'), { key: k.key })).status;
+    }
+    assert.equal(status, 200, 'the slot was released when the client left');
+  });
+
   it('x-ratelimit-* headers on keyed answers, streams included (OpenAI duration format)', async () => {
     const k = await bed.newKey({ rpm_limit: 100, tpm_limit: 1000000 });
     const r = await bed.chat({ ...user('hi'), max_tokens: 50 }, { key: k.key });
