@@ -198,7 +198,8 @@ static void settle(struct http_request *hr, void *ctx) {
       .upstream_model = strdup(cfg->model),
       .stream = a->stream,
       .n = have ? o.n : a->n,
-      .status = end.status,
+      /* nginx's 499: the client left before any answer was sent. */
+      .status = end.status ? end.status : end.client_gone ? 499 : 0,
       .error_code = dup_or_null(a->error_code),
       .prompt_tokens = pt,
       .completion_tokens = ct,
