@@ -256,6 +256,20 @@ describe('gateway: the ledger equals usage × prices', () => {
     assert.ok(byModel.some((g) => g.model === 'deepseek-v3.1'));
   });
 
+  it('a client that leaves before any answer: a row with status 499', async () => {
+    const k = await bed.newKey({ key_alias: 'gone' });
+    bed.fake.script({ syncStatus: 'starting', terminalAfterMs: 1500, output: ['late'] });
+    await assert.rejects(bed.chat(user('bye'), { key: k.key, timeoutMs: 300 }));
+    let rows = [];
+    for (let i = 0; i < 40 && rows.length === 0; i++) {
+      await sleep(50);
+      rows = (await bed.admin('GET', `/spend/logs?api_key=${k.token}`)).json;
+    }
+    assert.equal(rows.length, 1);
+    assert.equal(rows[0].status, 499);
+    assert.equal(rows[0].prediction_ids.split(',').length, 1);
+  });
+
   it('the user field and refusals are recorded; N concurrent requests make N rows', async () => {
     const k = await bed.newKey({ key_alias: 'many' });
     const replies = await Promise.all(Array.from({ length: 60 }, (_, i) => bed.chat({ ...user(`q${i}`), user: 'member-7' }, { key: k.key })));
