@@ -37,9 +37,11 @@ struct http_request {
   struct exchange *ex;
   uint64_t started_ms;
   uint64_t first_byte_ms; /* 0 until the reply's first byte is handed over */
+  http_error_format_fn error_format; /* a dialect's error shape, or NULL */
   http_done_fn on_done;   /* set by a handler: called once when the request ends */
   void *done_ctx;
   char request_id[REQUEST_ID_MAX + 1]; /* X-Request-Id: the client's or ours */
+  char key_alias[64];                  /* the gateway key's alias, for the log */
   struct http_request *next, *prev; /* worker->requests */
 };
 
@@ -53,15 +55,23 @@ void http_request_respond(struct http_request *hr, int status, char *body) {
 }
 
 void http_request_respond_error(struct http_request *hr, const struct oai_error *e) {
-  char *json = oai_error_json(e);
+  int status = e->status;
+  char *json = hr->error_format ? hr->error_format(e, &status) : NULL;
+  if (!json) {
+    json = oai_error_json(e);
+    status = e->status;
+  }
   snprintf(hr->retry_after, sizeof hr->retry_after, "%s", e->retry_after);
   /* SDKs retry 408/409/429/5xx on their own; the same request cannot fix
    * any other 4xx, so they are told to stop (best effort: no memory, no
    * header). */
-  if (e->status >= 400 && e->status < 500 && e->status != 408 && e->status != 409 &&
-      e->status != 429)
+  if (status >= 400 && status < 500 && status != 408 && status != 409 && status != 429)
     http_request_add_header(hr, "x-should-retry", "false");
-  http_request_respond(hr, e->status, json);
+  http_request_respond(hr, status, json);
+}
+
+void http_request_set_error_format(struct http_request *hr, http_error_format_fn fn) {
+  hr->error_format = fn;
 }
 
 void http_request_open_stream(struct http_request *hr) {
@@ -75,6 +85,12 @@ const char *http_request_method(const struct http_request *hr) { return hr->meth
 const char *http_request_path(const struct http_request *hr) { return hr->path; }
 struct worker *http_request_worker(const struct http_request *hr) { return hr->w; }
 const char *http_request_id(const struct http_request *hr) { return hr->request_id; }
+void http_request_set_key_alias(struct http_request *hr, const char *alias) {
+  snprintf(hr->key_alias, sizeof hr->key_alias, "%s", alias);
+}
+const char *http_request_key_alias(const struct http_request *hr) {
+  return hr->key_alias[0] ? hr->key_alias : NULL;
+}
 const struct config *http_request_config(const struct http_request *hr) { return hr->w->cfg; }
 
 const char *http_request_body(const struct http_request *hr, size_t *len) {

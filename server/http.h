@@ -47,6 +47,10 @@ struct worker *http_request_worker(const struct http_request *hr);
 /* The request's X-Request-Id (the client's when well-formed, else
  * generated); also on the reply, to Replicate and in the log. */
 const char *http_request_id(const struct http_request *hr);
+/* The gateway key's alias (never the key), set at settlement for the
+ * access log; NULL when none. */
+void http_request_set_key_alias(struct http_request *hr, const char *alias);
+const char *http_request_key_alias(const struct http_request *hr);
 /* The configuration this request runs under (fixed for its whole life). */
 const struct config *http_request_config(const struct http_request *hr);
 /* The complete body (never NULL; may contain NULs). */
@@ -82,6 +86,10 @@ void http_request_wake(struct http_request *hr);
 /* Answer with a JSON body (takes ownership of body). */
 void http_request_respond(struct http_request *hr, int status, char *body);
 void http_request_respond_error(struct http_request *hr, const struct oai_error *e);
+/* A dialect's error body for e (malloc'd; may change *status), or NULL for
+ * the OpenAI shape. Set by a handler before anything can fail. */
+typedef char *(*http_error_format_fn)(const struct oai_error *e, int *status);
+void http_request_set_error_format(struct http_request *hr, http_error_format_fn fn);
 /* Switch to an SSE response; the exchange then feeds exchange_read. */
 void http_request_open_stream(struct http_request *hr);
 

@@ -95,6 +95,7 @@ void request_end_observe(struct http_request *hr) {
       .method = http_request_method(hr),
       .path = http_request_path(hr),
       .route = metrics_route_name(r.route),
+      .key_alias = http_request_key_alias(hr),
       .model = r.model,
       .stream = r.stream,
       .status = r.status,

@@ -76,7 +76,8 @@ int access_log_json(struct buf *out, const struct access_log_entry *e) {
            json_str(out, e->client) != 0 || buf_append_str(out, ",\"method\":") != 0 ||
            json_str(out, e->method) != 0 || buf_append_str(out, ",\"path\":") != 0 ||
            json_str(out, e->path) != 0 || buf_append_str(out, ",\"route\":") != 0 ||
-           json_str(out, e->route) != 0 || buf_append_str(out, ",\"model\":") != 0 ||
+           json_str(out, e->route) != 0 || buf_append_str(out, ",\"key_alias\":") != 0 ||
+           json_str(out, e->key_alias) != 0 || buf_append_str(out, ",\"model\":") != 0 ||
            json_str(out, e->model) != 0 ||
            buf_printf(out, ",\"stream\":%s,\"status\":%d,\"client_gone\":%s",
                       e->stream ? "true" : "false", e->status,

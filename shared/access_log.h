@@ -19,6 +19,7 @@ struct access_log_entry {
   const char *client;        /* numeric address, or NULL */
   const char *method, *path; /* path without the query */
   const char *route;         /* bounded label (metrics.h) */
+  const char *key_alias;     /* the gateway key's alias, or NULL (never the key) */
   const char *model;         /* NULL: not a completion */
   int stream;
   int status;

@@ -78,7 +78,7 @@ describe('log_format = json', () => {
       { ...l, time: typeof l.time, duration_ms: typeof l.duration_ms, ttfb_ms: typeof l.ttfb_ms },
       {
         request_id: 'json-1', time: 'string', client: '127.0.0.1', method: 'POST',
-        path: '/v1/chat/completions', route: 'chat', model: 'deepseek-v3.1', stream: false,
+        path: '/v1/chat/completions', route: 'chat', key_alias: null, model: 'deepseek-v3.1', stream: false,
         status: 200, client_gone: false, prompt_tokens: 11, completion_tokens: 3,
         cost_usd: 0.017, ttfb_ms: 'number', duration_ms: 'number', retries: 0,
         finish_reason: 'stop', prediction_id: pred,

@@ -87,12 +87,14 @@ describe('GET /metrics (no gateway: open on the main port)', () => {
     assert.equal(value(again, 'replicate_proxy_requests_total', { route: 'metrics', model: '', status: '200' }), 1);
   });
 
-  it('an upstream 5xx on the create is counted by its outcome', async () => {
+  it('an upstream 5xx on the create is counted by its outcome, and its retry', async () => {
     bed.fake.script({ http: { status: 503 } });
     const r = await bed.chat(user('five oh three'));
-    assert.ok(r.status >= 500, r.text);
+    assert.equal(r.status, 200, r.text);
     const m = await scrape();
     assert.equal(value(m, 'replicate_proxy_upstream_requests_total', { kind: 'create', outcome: 'server_error' }), 1);
+    assert.equal(value(m, 'replicate_proxy_upstream_requests_total', { kind: 'create', outcome: 'ok' }), 5);
+    assert.equal(value(m, 'replicate_proxy_upstream_retries_total', { kind: 'create' }), 1);
   });
 
   it('a stop sequence cancels the prediction: counted by reason', async () => {

@@ -32,7 +32,7 @@ void suite_access_log(void) {
   test_current = "json";
   struct access_log_entry e = {
       .request_id = "req_1", .time_unix = 1700000000.25, .client = "127.0.0.1",
-      .method = "POST", .path = "/v1/chat/completions", .route = "chat",
+      .method = "POST", .path = "/v1/chat/completions", .route = "chat", .key_alias = "team-a",
       .model = "deepseek-v3.1", .stream = 1, .status = 200, .prompt_tokens = 12,
       .completion_tokens = 7, .cost_usd = 0.5, .ttfb_ms = 40, .duration_ms = 900,
       .retries = 1, .finish_reason = "stop", .prediction_id = "p1"};
@@ -41,7 +41,7 @@ void suite_access_log(void) {
   CHECK_INT(access_log_json(&out, &e), 0);
   CHECK_STR(out.data,
             "{\"request_id\":\"req_1\",\"time\":\"2023-11-14T22:13:20.250Z\",\"client\":\"127.0.0.1\","
-            "\"method\":\"POST\",\"path\":\"/v1/chat/completions\",\"route\":\"chat\","
+            "\"method\":\"POST\",\"path\":\"/v1/chat/completions\",\"route\":\"chat\",\"key_alias\":\"team-a\","
             "\"model\":\"deepseek-v3.1\",\"stream\":true,\"status\":200,\"client_gone\":false,"
             "\"prompt_tokens\":12,\"completion_tokens\":7,\"cost_usd\":0.5,\"ttfb_ms\":40,"
             "\"duration_ms\":900,\"retries\":1,\"finish_reason\":\"stop\",\"prediction_id\":\"p1\"}\n");
