@@ -3,7 +3,8 @@
 // writes one object per request with its figures and never a key or token.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { CLIENT_KEY, REPLICATE_TOKEN, itExitsCleanly, setup, sseRequest, user } from './helpers.mjs';
+import { CLIENT_KEY, REPLICATE_TOKEN, itExitsCleanly, setup, sleep, sseRequest, user } from './helpers.mjs';
+import { MASTER, gatewayBed } from './gateway_helpers.mjs';
 
 let bed;
 const GENERATED = /^req_[A-Za-z0-9]{24}$/;
@@ -97,6 +98,32 @@ describe('log_format = json', () => {
     assert.equal(l.model, null);
     assert.equal(l.prompt_tokens, null);
     assert.ok(!jsonLines().some((x) => x.request_id === 'forged'));
+  });
+
+  itExitsCleanly(() => bed, it);
+});
+
+describe('gateway mode: the request id in the ledger, the key alias in the log', () => {
+  before(async () => { bed = await gatewayBed({ config: { log_format: 'json' } }); });
+  after(async () => { await bed?.finish(); });
+
+  it('X-Request-Id is the ledger row\'s request_id; the JSON line has the alias, never the key', async () => {
+    const k = await bed.newKey({ key_alias: 'team-a' });
+    const r = await bed.request('POST', '/v1/chat/completions', { key: k.key, body: user('gw'), headers: { 'X-Request-Id': 'gw-1' } });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.headers['x-request-id'], 'gw-1');
+    const l = await lineFor('gw-1');
+    assert.equal(l.key_alias, 'team-a');
+    assert.ok(!JSON.stringify(l).includes(k.key.slice(3)));
+    // The ledger writes in batches: poll until the row is there.
+    let logs;
+    for (let i = 0; i < 100; i++) {
+      logs = await bed.request('GET', `/spend/logs?api_key=${k.token}`, { key: MASTER });
+      if (logs.json?.length === 1) break;
+      await sleep(50);
+    }
+    assert.equal(logs.json?.length, 1, logs.text);
+    assert.equal(logs.json[0].request_id, 'gw-1');
   });
 
   itExitsCleanly(() => bed, it);
