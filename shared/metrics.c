@@ -115,7 +115,7 @@ void metrics_request_done(struct metrics_block *b, const struct metrics_request 
   struct metrics_model *m = r->model ? model_slot(b, r->model) : &b->models[1];
   add(&m->requests[r->route][status_index(r->status)], 1);
   observe_us(&b->duration[r->route], r->duration_us);
-  if (r->upstream_us > 0 || r->model) {
+  if (r->upstream_us > 0) { /* only when the caller measured it */
     uint64_t over = r->duration_us > r->upstream_us ? r->duration_us - r->upstream_us : 0;
     observe_us(&b->overhead, over);
   }

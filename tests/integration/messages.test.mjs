@@ -39,7 +39,12 @@ function assertAnthropicError(r, status, type) {
 describe('messages: non-streaming and errors', () => {
   let bed, client;
   const prompt = () => bed.fake.creates().at(-1).body.input.prompt;
-  before(async () => { bed = await setup({ config: { extra_models: 'claude-*' } }); client = anthropic(bed.url); });
+  // Error mapping as the client sees it: no create retries, no circuit breaker
+  // (ops_retries.test.mjs tests those).
+  before(async () => {
+    bed = await setup({ config: { extra_models: 'claude-*', upstream_max_retries: '0', circuit_cooldown: '0' } });
+    client = anthropic(bed.url);
+  });
   after(async () => { await bed?.finish(); });
   beforeEach(() => bed.fake.reset());
 

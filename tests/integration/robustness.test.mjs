@@ -7,7 +7,9 @@ import { CLIENT_KEY, REPLICATE_TOKEN, clientFor, request, setup, sleep, startPro
 
 describe('robustness', () => {
   let bed;
-  before(async () => { bed = await setup(); });
+  // Error replies reach the client as they are: no create retries, no circuit
+  // breaker (ops_retries.test.mjs tests those).
+  before(async () => { bed = await setup({ config: { upstream_max_retries: '0', circuit_cooldown: '0' } }); });
   after(async () => { await bed?.finish(); });
   beforeEach(() => bed.fake.reset());
 
