@@ -6,9 +6,9 @@
 
 CC       ?= cc
 BUILD    ?= build
-PKGS      = libmicrohttpd libcurl libcjson
+PKGS      = libcurl libcjson
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lmicrohttpd -lcurl -lcjson)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lcurl -lcjson)
 CFLAGS   ?= -O2 -g
 SANITIZE ?=
 WARN      = -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral
@@ -22,7 +22,7 @@ SERVER_SRC = $(wildcard server/*.c)
 UNIT_SRC   = $(wildcard tests/unit/*.c)
 
 # Debian packages each target needs; installed by `make deps` / `make test-deps`.
-BUILD_DEBS = build-essential pkg-config libmicrohttpd-dev libcurl4-openssl-dev libcjson-dev
+BUILD_DEBS = build-essential pkg-config libcurl4-openssl-dev libcjson-dev
 TEST_DEBS  = $(BUILD_DEBS) curl clang
 
 .PHONY: build-clang all run test test-unit test-integration test-asan unit deps test-deps clean install bench fuzz
