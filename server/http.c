@@ -643,6 +643,11 @@ static void dispatch(struct http_conn *c) {
   c->state = CS_ACTIVE;
   loop_timer_disarm(&c->w->loop, &c->timer);
   set_events(c, EPOLLRDHUP);
+  if (c->in_len == 0) { /* a long stream keeps no read buffer */
+    free(c->in);
+    c->in = NULL;
+    c->in_cap = 0;
+  }
   hr->started_ms = loop_now_ms();
   hr->dispatched = 1;
   if (hr->reply == REPLY_NONE)
@@ -741,7 +746,7 @@ static void start_request(struct http_conn *c, const struct http1_request *req) 
 /* Use what is in c->in for the current phase. */
 static void process_input(struct http_conn *c) {
   const struct config *cfg = c->w->cfg;
-  while (c->in_len) {
+  while (c->in_len && !c->closed) {
     if (c->state == CS_HEAD) {
       if (!c->head_started) {
         c->head_started = 1;
@@ -914,6 +919,8 @@ static void conn_close(struct http_conn *c) {
   loop_timer_disarm(&w->loop, &c->timer);
   close(c->fd);
   free(c->in);
+  c->in = NULL;
+  c->in_len = c->in_cap = 0;
   buf_free(&c->out);
   c->watch.cb = NULL; /* an event for it later in this batch is skipped */
   loop_defer_free(&w->loop, c);
