@@ -175,7 +175,8 @@ void http_request_open_stream(struct http_request *hr) {
 static void respond_oai(struct http_request *hr, int status, const char *code,
                         const char *message) {
   struct oai_error e;
-  oai_error_set(&e, status, "invalid_request_error", code, NULL, "%s", message);
+  const char *type = status == 500 || status == 503 ? "server_error" : "invalid_request_error";
+  oai_error_set(&e, status, type, code, NULL, "%s", message);
   http_request_respond_error(hr, &e);
 }
 
@@ -590,12 +591,10 @@ static void conn_progress(struct http_conn *c) {
   }
   if (!hr->head_sent) {
     hr->head_sent = 1;
+    if (hr->reply == REPLY_JSON && !hr->reply_body) /* a handler's body failed (OOM) */
+      respond_oai(hr, 500, "internal_error", "out of memory");
     size_t len = hr->reply == REPLY_JSON && hr->reply_body ? strlen(hr->reply_body) : 0;
-    if (hr->reply == REPLY_JSON && !hr->reply_body) {
-      hr->reply_body = strdup("{}");
-      len = 2;
-    }
-    if (build_head(c, hr, len) != 0) {
+    if ((hr->reply == REPLY_JSON && !hr->reply_body) || build_head(c, hr, len) != 0) {
       log_msg(LOG_ERROR, "out of memory building a reply head");
       hr->client_gone = 1;
       conn_close(c);

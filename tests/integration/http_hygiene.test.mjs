@@ -290,6 +290,44 @@ describe('http hygiene: slow clients', () => {
   itExitsCleanly(() => bed, it);
 });
 
+describe('http hygiene: the connection cap', () => {
+  let bed;
+  before(async () => { bed = await setup({ config: { max_connections: 4, workers: 1 } }); });
+  after(async () => { await bed?.finish(); });
+
+  const open = (port, first = '') => new Promise((resolveO) => {
+    const s = net.connect(port, '127.0.0.1');
+    s.got = '';
+    s.setEncoding('latin1');
+    s.on('data', (d) => (s.got += d));
+    s.on('error', () => {});
+    s.on('connect', () => { if (first) s.write(first); resolveO(s); });
+  });
+
+  it('at the cap, the oldest idle connection makes room; with none idle, a new one gets 503 JSON', async () => {
+    const port = bed.proxy.port;
+    const idle = [];
+    for (let i = 0; i < 4; i++) { idle.push(await open(port)); await sleep(30); }
+    const h = await request(bed.url, 'GET', '/health');
+    assert.equal(h.status, 200, 'served at the cap');
+    assert.ok(await waitFor(() => idle[0].closed), 'the oldest idle connection was closed');
+    for (const s of idle) s.destroy();
+    await sleep(100);
+    // four connections that are busy sending a head: none idle
+    const busy = [];
+    for (let i = 0; i < 4; i++) busy.push(await open(port, 'GET /health HTTP/1.1\r\nHo'));
+    await sleep(100);
+    const refused = await raw(port, 'GET /health HTTP/1.1\r\nHost: x\r\n\r\n', { waitMs: 3000 });
+    const rs = responses(refused.text);
+    assertErrorReply(rs[0], 503, { code: 'too_many_connections', type: 'server_error' });
+    for (const s of busy) s.destroy();
+    await sleep(100);
+    assert.equal((await request(bed.url, 'GET', '/health')).status, 200, 'served again once they left');
+  });
+
+  itExitsCleanly(() => bed, it);
+});
+
 describe('http hygiene: a busy port (7.11)', () => {
   let bed;
   before(async () => { bed = await setup(); });
