@@ -239,7 +239,7 @@ describe('http hygiene', () => {
 describe('http hygiene: slow clients', () => {
   let bed;
   before(async () => {
-    bed = await setup({ config: { client_header_timeout: '2s', client_body_timeout: '2s', log_level: 'info' } });
+    bed = await setup({ config: { client_header_timeout: '2s', client_body_timeout: '2s', client_send_timeout: '1s', log_level: 'info' } });
   });
   after(async () => { await bed?.finish(); });
 
@@ -279,6 +279,22 @@ describe('http hygiene: slow clients', () => {
     const { text } = await raw(port, pieces, { gapMs: 500, waitMs: 15000 });
     assertErrorReply(responses(text)[0], 408);
     assert.equal(bed.fake.requests().length, 0);
+  });
+
+  it('a stream whose client stops reading is closed after client_send_timeout without progress', async () => {
+    bed.fake.reset();
+    const big = 'x'.repeat(64 * 1024);
+    bed.fake.script({ output: Array.from({ length: 400 }, () => big), tokenDelay: 0 });
+    const body = JSON.stringify({ ...user('flood'), stream: true });
+    const s = net.connect(bed.proxy.port, '127.0.0.1');
+    let got = 0;
+    s.on('data', (d) => { got += d.length; if (got > 64 * 1024) s.pause(); });
+    s.on('error', () => {});
+    s.write(`POST ${CHAT} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${CLIENT_KEY}\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+    const gone = await waitFor(() => new RegExp(`POST ${CHAT} 200 \\d+ms \\(client gone\\)`).test(bed.proxy.stderr), 15000);
+    s.destroy();
+    assert.ok(gone, `the stalled stream ended as client gone: ${bed.proxy.stderr.slice(-1500)}`);
+    assert.ok(got < 400 * big.length, 'the client never read it all');
   });
 
   it('a connection that sends nothing is closed without a reply', async () => {
