@@ -16,8 +16,10 @@
 struct http_request;
 struct worker;
 
-/* Listening sockets per worker (each its own SO_REUSEPORT socket). */
-#define LISTENERS_PER_WORKER 1
+/* Listening sockets per worker, each its own SO_REUSEPORT socket: each has
+ * its own accept queue (listen backlog, capped by somaxconn), so a burst of
+ * thousands of connects while the worker is busy is queued, not reset. */
+#define LISTENERS_PER_WORKER 4
 
 struct http_listener {
   struct worker *w;
