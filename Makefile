@@ -6,9 +6,9 @@
 
 CC       ?= cc
 BUILD    ?= build
-PKGS      = libmicrohttpd libcurl libcjson sqlite3 libcrypto
+PKGS      = libcurl libcjson sqlite3 libcrypto
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lmicrohttpd -lcurl -lcjson -lsqlite3 -lcrypto)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lcurl -lcjson -lsqlite3 -lcrypto)
 CFLAGS   ?= -O2 -g
 SANITIZE ?=
 WARN      = -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral
@@ -23,7 +23,7 @@ SERVER_SRC = $(wildcard server/*.c server/store/*.c)
 UNIT_SRC   = $(wildcard tests/unit/*.c) server/ledger.c $(wildcard server/store/*.c)
 
 # Debian packages each target needs; installed by `make deps` / `make test-deps`.
-BUILD_DEBS = build-essential pkg-config libmicrohttpd-dev libcurl4-openssl-dev libcjson-dev libsqlite3-dev libssl-dev
+BUILD_DEBS = build-essential pkg-config libcurl4-openssl-dev libcjson-dev libsqlite3-dev libssl-dev
 TEST_DEBS  = $(BUILD_DEBS) curl clang chromium
 
 .PHONY: build-clang all run test test-unit test-integration test-asan unit deps test-deps clean install bench fuzz
@@ -93,7 +93,7 @@ bench: $(BUILD)/replicate-proxy test-deps
 
 # libFuzzer targets (clang + libclang-rt-14-dev); FUZZ_SECONDS each.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS  = sse stop think toolcall prediction request json_scan dialects
+FUZZ_TARGETS  = sse stop think toolcall prediction request json_scan dialects http
 fuzz:
 	$(call install_debs,clang libclang-rt-14-dev)
 	@mkdir -p build/fuzz

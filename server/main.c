@@ -91,7 +91,29 @@ static int parse_args(int argc, char **argv, struct config *c) {
 
 /* --------------------------------------------------------------- sockets */
 
-static int listen_socket(const char *host, int port, int *bound_port) {
+/* With reuse_port off, first bind without SO_REUSEPORT: a port another
+ * process already listens on (shared or not) then fails here, instead of
+ * being silently shared by the per-worker SO_REUSEPORT sockets. */
+static int port_is_free(const struct addrinfo *ai, const char *host, int *port) {
+  int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return 0;
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  int ok = bind(fd, ai->ai_addr, ai->ai_addrlen) == 0;
+  if (!ok)
+    log_msg(LOG_ERROR, "cannot listen on %s:%d: %s (another process has it; set reuse_port = true to share it)",
+            host, *port, strerror(errno));
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof ss;
+  if (ok && *port == 0 && getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
+    *port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                           : ((struct sockaddr_in *)&ss)->sin_port);
+  close(fd);
+  return ok;
+}
+
+static int listen_socket(const char *host, int port, int *bound_port, int probe) {
   char port_text[16];
   snprintf(port_text, sizeof port_text, "%d", port);
   struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
@@ -104,6 +126,8 @@ static int listen_socket(const char *host, int port, int *bound_port) {
   }
   int fd = -1;
   for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next) {
+    if (probe && !port_is_free(ai, host, &port))
+      break;
     fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0)
       continue;
@@ -111,7 +135,13 @@ static int listen_socket(const char *host, int port, int *bound_port) {
     /* Every worker listens on the same port; the kernel spreads clients. */
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
-    if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 4096) != 0) {
+    struct sockaddr_storage at;
+    memcpy(&at, ai->ai_addr, ai->ai_addrlen); /* the probe may have picked the port */
+    if (ai->ai_family == AF_INET6)
+      ((struct sockaddr_in6 *)&at)->sin6_port = htons((uint16_t)port);
+    else
+      ((struct sockaddr_in *)&at)->sin_port = htons((uint16_t)port);
+    if (bind(fd, (struct sockaddr *)&at, ai->ai_addrlen) != 0 || listen(fd, 4096) != 0) {
       log_msg(LOG_ERROR, "cannot listen on %s:%d: %s", host, port, strerror(errno));
       close(fd);
       fd = -1;
@@ -208,8 +238,8 @@ static int worker_init(struct worker *w, int index, const struct config *cfg,
   w->index = index;
   w->cfg = cfg;
   for (int i = 0; i < n_fds; i++)
-    w->daemons[i].listen_fd = listen_fds[i];
-  w->n_daemons = n_fds;
+    w->listeners[i].fd = listen_fds[i];
+  w->n_listeners = n_fds;
   w->wake_fd = -1;
   if (loop_init(&w->loop) != 0)
     return -1;
@@ -345,11 +375,12 @@ int main(int argc, char **argv) {
   }
   int port = cfg.listen_port, started = 0, rc = 0;
   for (long i = 0; workers && i < n_workers; i++) {
-    int fds[DAEMONS_PER_WORKER], n_fds = 0;
-    for (; n_fds < DAEMONS_PER_WORKER; n_fds++)
-      if ((fds[n_fds] = listen_socket(cfg.listen_host, port, &port)) < 0)
+    int fds[LISTENERS_PER_WORKER], n_fds = 0;
+    for (; n_fds < LISTENERS_PER_WORKER; n_fds++)
+      if ((fds[n_fds] = listen_socket(cfg.listen_host, port, &port,
+                                      i == 0 && n_fds == 0 && !cfg.reuse_port)) < 0)
         break;
-    if (n_fds < DAEMONS_PER_WORKER) {
+    if (n_fds < LISTENERS_PER_WORKER) {
       for (int k = 0; k < n_fds; k++)
         close(fds[k]);
       rc = 1;

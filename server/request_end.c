@@ -92,7 +92,7 @@ void request_end_observe(struct http_request *hr) {
       .request_id = http_request_id(hr),
       .time_unix = wall_now() - (double)dur_ms / 1e3,
       .client = http_request_client_addr(hr, client, sizeof client) == 0 ? client : NULL,
-      .method = http_request_method(hr),
+      .method = http_request_is_head(hr) ? "HEAD" : http_request_method(hr),
       .path = http_request_path(hr),
       .route = metrics_route_name(r.route),
       .key_alias = http_request_key_alias(hr),

@@ -39,7 +39,6 @@ static const struct route ROUTES[] = {
     {"POST", "/v1/responses", 0, handle_responses},
     {"POST", "/v1/messages", 0, handle_messages},
     {"POST", "/v1/messages/count_tokens", 0, handle_count_tokens},
-    {"HEAD", "/", 0, handle_root},
     {"GET", "/", 0, handle_root},
     /* The team gateway's admin API (LiteLLM's paths): admin.c. */
     {"POST", "/key/generate", 0, admin_handle},

@@ -39,7 +39,8 @@ static int json_str(struct buf *out, const char *s) {
     int rc;
     if (*p == '"' || *p == '\\')
       rc = buf_printf(out, "\\%c", *p);
-    else if (*p < 0x20 || *p == 0x7f)
+    else if (*p < 0x20 || *p >= 0x7f) /* bytes >= 0x80 too: the line stays valid JSON
+                                       * whatever the path's encoding */
       rc = buf_printf(out, "\\u%04x", *p);
     else
       rc = buf_append_char(out, (char)*p);
@@ -106,7 +107,7 @@ int access_log_text(struct buf *out, const struct access_log_entry *e) {
   size_t start = out->len;
   int rc = buf_printf(out, "%s ", e->method ? e->method : "-") != 0;
   for (const unsigned char *p = (const unsigned char *)(e->path ? e->path : ""); !rc && *p; p++)
-    rc = *p < 0x21 || *p == 0x7f || *p == '\\' ? buf_printf(out, "\\x%02x", *p)
+    rc = *p < 0x21 || *p >= 0x7f || *p == '\\' ? buf_printf(out, "\\x%02x", *p)
                                                 : buf_append_char(out, (char)*p);
   rc = rc || buf_printf(out, " %d %ldms%s rid=%s", e->status, e->duration_ms,
                         e->client_gone ? " (client gone)" : "",

@@ -42,6 +42,7 @@ void test_fail(const char *file, int line, const char *fmt, ...) {
   X(origin)                                                                    \
   X(dialects)                                                                  \
   X(store)                                                                     \
+  X(http1)                                                                     \
   X(metrics)                                                                   \
   X(access_log)                                                                \
   X(circuit)                                                                   \

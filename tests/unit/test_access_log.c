@@ -65,5 +65,15 @@ void suite_access_log(void) {
   CHECK_INT(access_log_text(&out, &e), 0);
   CHECK_STR(out.data, "POST /v1/chat/completions 200 900ms rid=req_1 model=deepseek-v3.1 "
                       "stream=1 tokens=12/7 retries=1 pred=p1\n");
+  /* Non-ASCII bytes (maybe not UTF-8) are escaped in both forms. */
+  struct access_log_entry caf = {.request_id = "r", .method = "GET", .path = "/caf\xc3\xa9",
+                                 .route = "other", .status = 404, .prompt_tokens = -1,
+                                 .completion_tokens = -1, .ttfb_ms = -1, .duration_ms = 1};
+  buf_reset(&out);
+  CHECK_INT(access_log_text(&out, &caf), 0);
+  CHECK_STR(out.data, "GET /caf\\xc3\\xa9 404 1ms rid=r\n");
+  buf_reset(&out);
+  CHECK_INT(access_log_json(&out, &caf), 0);
+  CHECK(strstr(out.data, "\"path\":\"/caf\\u00c3\\u00a9\"") != NULL);
   buf_free(&out);
 }
