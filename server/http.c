@@ -104,6 +104,7 @@ struct http_request {
   void *done_ctx;
   char request_id[REQUEST_ID_MAX + 1]; /* X-Request-Id: the client's or ours */
   char key_alias[64];                  /* the gateway key's alias, for the log */
+  const char *content_type;            /* static; NULL = application/json */
   struct http_request *next, *prev; /* worker->requests */
 };
 
@@ -206,6 +207,9 @@ const char *http_request_method(const struct http_request *hr) { return hr->meth
 const char *http_request_path(const struct http_request *hr) { return hr->path; }
 struct worker *http_request_worker(const struct http_request *hr) { return hr->w; }
 const char *http_request_id(const struct http_request *hr) { return hr->request_id; }
+void http_request_set_content_type(struct http_request *hr, const char *type) {
+  hr->content_type = type;
+}
 void http_request_set_key_alias(struct http_request *hr, const char *alias) {
   snprintf(hr->key_alias, sizeof hr->key_alias, "%s", alias);
 }
@@ -435,7 +439,8 @@ static int build_head(struct http_conn *c, struct http_request *hr, size_t body_
     else
       c->close_after = 1; /* HTTP/1.0: the end of the stream is the close */
   } else {
-    rc |= buf_printf(b, "Content-Type: application/json\r\nContent-Length: %zu\r\n", body_len);
+    rc |= buf_printf(b, "Content-Type: %s\r\nContent-Length: %zu\r\n",
+                     hr->content_type ? hr->content_type : "application/json", body_len);
     if (hr->retry_after[0])
       rc |= buf_printf(b, "Retry-After: %s\r\n", hr->retry_after);
   }

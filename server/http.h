@@ -51,6 +51,8 @@ struct worker *http_request_worker(const struct http_request *hr);
 /* The request's X-Request-Id (the client's when well-formed, else
  * generated); also on the reply, to Replicate and in the log. */
 const char *http_request_id(const struct http_request *hr);
+/* A non-JSON reply body's type (static string), e.g. /metrics' text. */
+void http_request_set_content_type(struct http_request *hr, const char *type);
 /* The gateway key's alias (never the key), set at settlement for the
  * access log; NULL when none. */
 void http_request_set_key_alias(struct http_request *hr, const char *alias);

@@ -79,5 +79,6 @@ void metrics_route_handle(struct http_request *hr, const char *subpath) {
     http_request_respond_error(hr, &e);
     return;
   }
+  http_request_set_content_type(hr, "text/plain; version=0.0.4; charset=utf-8");
   http_request_respond(hr, 200, buf_take(&out));
 }

@@ -10,6 +10,7 @@ let bed;
 async function scrape(headers = {}) {
   const r = await bed.request('GET', '/metrics', { auth: false, headers });
   assert.equal(r.status, 200, r.text);
+  assert.equal(r.headers['content-type'], 'text/plain; version=0.0.4; charset=utf-8');
   const families = parsePrometheusTextFormat(r.text);
   const byName = new Map(families.map((f) => [f.name, f]));
   return { text: r.text, byName };
