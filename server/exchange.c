@@ -764,7 +764,11 @@ static void circuit_note(struct exchange *ex, const struct up_transfer *t) {
   struct up_client *up = &ex->w->up;
   if (cfg(ex)->circuit_cooldown_ms == 0)
     return;
-  if (circuit_record(&up->circuit, loop_now_ms(), !down)) {
+  enum circuit_state was = up->circuit.state;
+  int opened = circuit_record(&up->circuit, loop_now_ms(), !down);
+  if (was != CIRCUIT_CLOSED && up->circuit.state == CIRCUIT_CLOSED)
+    log_msg(LOG_WARN, "circuit to Replicate closed: a create succeeded");
+  if (opened) {
     log_msg(LOG_ERROR, "circuit to Replicate open: creates refused for %ld ms, then one probe",
             cfg(ex)->circuit_cooldown_ms);
     if (up->metrics)

@@ -85,6 +85,7 @@ describe('circuit breaker', () => {
     assert.equal(probe.status, 200, probe.text);
     assert.equal(bed.fake.creates().length, 6);
     assert.equal(await metric('replicate_proxy_circuit_state'), 0);
+    assert.match(bed.proxy.stderr, /circuit to Replicate closed/);
     assert.equal(await metric('replicate_proxy_circuit_opened_total'), 1);
     assert.equal((await bed.chat(user('closed again'))).status, 200);
   });
