@@ -63,6 +63,7 @@ void request_end_observe(struct http_request *hr) {
   uint64_t dur_ms = now - end.started_ms;
   struct metrics_request r = {
       .route = metrics_route_of(http_request_path(hr)),
+      .key_alias = http_request_key_alias(hr), /* the gateway settled before this */
       /* nginx's 499: the client left before any answer */
       .status = end.client_gone && !end.first_byte_ms ? 499 : end.status,
       .duration_us = dur_ms * 1000,

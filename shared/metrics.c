@@ -89,31 +89,37 @@ static size_t status_index(int status) {
 }
 
 /* The model's slot in this block: found, added, or slot 0 ("other"). */
-static struct metrics_model *model_slot(struct metrics_block *b, const char *name) {
-  unsigned n = atomic_load_explicit(&b->n_models, memory_order_relaxed);
-  for (unsigned i = 1; i < n; i++)
-    if (strcmp(b->models[i].name, name) == 0)
-      return &b->models[i];
+static struct metrics_model *model_slot(struct metrics_table *t, const char *name) {
+  if (!name)
+    return &t->row[1];
+  unsigned n = atomic_load_explicit(&t->n, memory_order_relaxed);
+  for (unsigned i = 2; i < n; i++)
+    if (strcmp(t->row[i].name, name) == 0)
+      return &t->row[i];
   if (n == METRICS_MAX_MODELS || strlen(name) >= METRICS_MODEL_LEN)
-    return &b->models[0];
-  memcpy(b->models[n].name, name, strlen(name) + 1);
-  atomic_store_explicit(&b->n_models, n + 1, memory_order_release);
-  return &b->models[n];
+    return &t->row[0];
+  memcpy(t->row[n].name, name, strlen(name) + 1);
+  atomic_store_explicit(&t->n, n + 1, memory_order_release);
+  return &t->row[n];
 }
 
 void metrics_block_init(struct metrics_block *b) {
   memset(b, 0, sizeof *b);
-  memcpy(b->models[0].name, "other", sizeof "other");
-  b->models[1].name[0] = '\0'; /* slot 1: requests without a model ("") */
-  atomic_store(&b->n_models, 2);
+  for (int t = 0; t < MT__N; t++) {
+    memcpy(b->tables[t].row[0].name, "other", sizeof "other");
+    b->tables[t].row[1].name[0] = '\0'; /* slot 1: no model / no key ("") */
+    atomic_store(&b->tables[t].n, 2);
+  }
 }
 
 void metrics_request_begin(struct metrics_block *b) { add_i(&b->in_flight, 1); }
 
 void metrics_request_done(struct metrics_block *b, const struct metrics_request *r) {
   add_i(&b->in_flight, -1);
-  struct metrics_model *m = r->model ? model_slot(b, r->model) : &b->models[1];
+  struct metrics_model *m = model_slot(&b->tables[MT_MODEL], r->model);
+  struct metrics_model *k = model_slot(&b->tables[MT_KEY], r->key_alias);
   add(&m->requests[r->route][status_index(r->status)], 1);
+  add(&k->requests[r->route][status_index(r->status)], 1);
   observe_us(&b->duration[r->route], r->duration_us);
   if (r->upstream_us > 0) { /* only when the caller measured it */
     uint64_t over = r->duration_us > r->upstream_us ? r->duration_us - r->upstream_us : 0;
@@ -123,18 +129,23 @@ void metrics_request_done(struct metrics_block *b, const struct metrics_request 
     observe_us(&b->ttft, r->ttft_us);
   if (r->input_tokens > 0) {
     add(&m->input_tokens, (uint64_t)r->input_tokens);
+    add(&k->input_tokens, (uint64_t)r->input_tokens);
     observe(&b->token_usage[0], TOKEN_BOUNDS, N_TOKEN_BOUNDS, (double)r->input_tokens,
             (uint64_t)r->input_tokens);
   }
   if (r->output_tokens > 0) {
     add(&m->output_tokens, (uint64_t)r->output_tokens);
+    add(&k->output_tokens, (uint64_t)r->output_tokens);
     observe(&b->token_usage[1], TOKEN_BOUNDS, N_TOKEN_BOUNDS, (double)r->output_tokens,
             (uint64_t)r->output_tokens);
     if (r->ttft_us > 0 && r->duration_us > r->ttft_us)
       observe_us(&b->tpot, (r->duration_us - r->ttft_us) / (uint64_t)r->output_tokens);
   }
-  if (r->cost_usd > 0)
-    add(&m->cost_nusd, (uint64_t)(r->cost_usd * 1e9 + 0.5));
+  if (r->cost_usd > 0) {
+    uint64_t nusd = (uint64_t)(r->cost_usd * 1e9 + 0.5);
+    add(&m->cost_nusd, nusd);
+    add(&k->cost_nusd, nusd);
+  }
 }
 
 void metrics_stream_opened(struct metrics_block *b) { add_i(&b->open_streams, 1); }
@@ -232,18 +243,19 @@ struct model_names {
 };
 
 static void collect_models(struct model_names *mn, struct metrics_block *const *blocks,
-                           size_t n) {
+                           size_t n, enum metrics_table_id t) {
   mn->name[0] = "other";
   mn->name[1] = "";
   mn->n = 2;
   for (size_t k = 0; k < n; k++) {
-    unsigned nm = atomic_load_explicit(&blocks[k]->n_models, memory_order_acquire);
+    const struct metrics_table *tb = &blocks[k]->tables[t];
+    unsigned nm = atomic_load_explicit(&tb->n, memory_order_acquire);
     for (unsigned i = 2; i < nm; i++) {
       size_t j = 2;
-      while (j < mn->n && strcmp(mn->name[j], blocks[k]->models[i].name) != 0)
+      while (j < mn->n && strcmp(mn->name[j], tb->row[i].name) != 0)
         j++;
       if (j == mn->n && mn->n < sizeof mn->name / sizeof mn->name[0])
-        mn->name[mn->n++] = blocks[k]->models[i].name;
+        mn->name[mn->n++] = tb->row[i].name;
     }
   }
 }
@@ -251,14 +263,16 @@ static void collect_models(struct model_names *mn, struct metrics_block *const *
 /* Sum of a per-model counter for one name over all blocks. */
 typedef const metrics_u64 *(*model_at)(const struct metrics_model *m, size_t a, size_t b);
 
-static uint64_t model_sum(struct metrics_block *const *blocks, size_t n, size_t name_index,
-                          const char *name, model_at at, size_t a, size_t b2) {
+static uint64_t model_sum(struct metrics_block *const *blocks, size_t n,
+                          enum metrics_table_id t, size_t name_index, const char *name,
+                          model_at at, size_t a, size_t b2) {
   uint64_t s = 0;
   for (size_t k = 0; k < n; k++) {
-    unsigned nm = atomic_load_explicit(&blocks[k]->n_models, memory_order_acquire);
+    const struct metrics_table *tb = &blocks[k]->tables[t];
+    unsigned nm = atomic_load_explicit(&tb->n, memory_order_acquire);
     for (unsigned i = name_index < 2 ? (unsigned)name_index : 2; i < nm; i++)
-      if (name_index < 2 || strcmp(blocks[k]->models[i].name, name) == 0) {
-        s += get(at(&blocks[k]->models[i], a, b2));
+      if (name_index < 2 || strcmp(tb->row[i].name, name) == 0) {
+        s += get(at(&tb->row[i], a, b2));
         break;
       }
   }
@@ -281,24 +295,27 @@ static const metrics_u64 *at_cost(const struct metrics_model *m, size_t a, size_
   return &m->cost_nusd;
 }
 
+static int status_label(char *code, size_t len, size_t s) {
+  if (s < METRICS_N_STATUS - 1)
+    return snprintf(code, len, "%d", STATUS_CODES[s]) > 0 ? 0 : -1;
+  return snprintf(code, len, "other") > 0 ? 0 : -1;
+}
+
+/* requests by route, <label> and status for one table. */
 static int render_requests(struct buf *out, struct metrics_block *const *blocks, size_t n,
-                           const struct model_names *mn) {
-  if (header(out, "replicate_proxy_requests_total", "counter",
-             "Requests answered, by route, model and HTTP status.") != 0)
+                           enum metrics_table_id t, const struct model_names *mn,
+                           const char *name, const char *label, const char *help) {
+  if (header(out, name, "counter", help) != 0)
     return -1;
   for (size_t j = 0; j < mn->n; j++)
     for (size_t r = 0; r < MR__N; r++)
       for (size_t s = 0; s < METRICS_N_STATUS; s++) {
-        uint64_t v = model_sum(blocks, n, j, mn->name[j], at_requests, r, s);
+        uint64_t v = model_sum(blocks, n, t, j, mn->name[j], at_requests, r, s);
+        char code[16];
         if (!v)
           continue;
-        char code[16];
-        if (s < METRICS_N_STATUS - 1)
-          snprintf(code, sizeof code, "%d", STATUS_CODES[s]);
-        else
-          memcpy(code, "other", sizeof "other");
-        if (buf_printf(out, "replicate_proxy_requests_total{route=\"%s\",model=\"",
-                       ROUTE_NAMES[r]) != 0 ||
+        if (status_label(code, sizeof code, s) != 0 ||
+            buf_printf(out, "%s{route=\"%s\",%s=\"", name, ROUTE_NAMES[r], label) != 0 ||
             label_value(out, mn->name[j]) != 0 ||
             buf_printf(out, "\",status=\"%s\"} %llu\n", code, (unsigned long long)v) != 0)
           return -1;
@@ -306,31 +323,36 @@ static int render_requests(struct buf *out, struct metrics_block *const *blocks,
   return 0;
 }
 
+/* tokens and cost by <label> for one table. */
 static int render_model_counters(struct buf *out, struct metrics_block *const *blocks,
-                                 size_t n, const struct model_names *mn) {
-  if (header(out, "replicate_proxy_tokens_total", "counter",
-             "Tokens counted by Replicate (estimated when it reports none), by model and type.") != 0)
+                                 size_t n, enum metrics_table_id t,
+                                 const struct model_names *mn, const char *prefix,
+                                 const char *label) {
+  char name[64];
+  snprintf(name, sizeof name, "%s_tokens_total", prefix);
+  if (buf_printf(out, "# HELP %s Tokens counted by Replicate (estimated when it reports none), "
+                      "by %s and type.\n# TYPE %s counter\n", name, label, name) != 0)
     return -1;
   for (size_t j = 0; j < mn->n; j++)
-    for (int t = 0; t < 2; t++) {
-      uint64_t v = model_sum(blocks, n, j, mn->name[j], t ? at_out : at_in, 0, 0);
+    for (int io = 0; io < 2; io++) {
+      uint64_t v = model_sum(blocks, n, t, j, mn->name[j], io ? at_out : at_in, 0, 0);
       if (!v)
         continue;
-      if (buf_append_str(out, "replicate_proxy_tokens_total{model=\"") != 0 ||
-          label_value(out, mn->name[j]) != 0 ||
-          buf_printf(out, "\",type=\"%s\"} %llu\n", t ? "output" : "input",
+      if (buf_printf(out, "%s{%s=\"", name, label) != 0 || label_value(out, mn->name[j]) != 0 ||
+          buf_printf(out, "\",type=\"%s\"} %llu\n", io ? "output" : "input",
                      (unsigned long long)v) != 0)
         return -1;
     }
-  if (header(out, "replicate_proxy_cost_usd_total", "counter",
-             "Cost at the configured prices, by model.") != 0)
+  snprintf(name, sizeof name, "%s_cost_usd_total", prefix);
+  if (buf_printf(out, "# HELP %s Cost at the configured prices, by %s.\n# TYPE %s counter\n",
+                 name, label, name) != 0)
     return -1;
   for (size_t j = 0; j < mn->n; j++) {
-    uint64_t v = model_sum(blocks, n, j, mn->name[j], at_cost, 0, 0);
+    uint64_t v = model_sum(blocks, n, t, j, mn->name[j], at_cost, 0, 0);
     if (!v)
       continue;
-    if (buf_append_str(out, "replicate_proxy_cost_usd_total{model=\"") != 0 ||
-        label_value(out, mn->name[j]) != 0 || buf_printf(out, "\"} %.9f\n", (double)v / 1e9) != 0)
+    if (buf_printf(out, "%s{%s=\"", name, label) != 0 || label_value(out, mn->name[j]) != 0 ||
+        buf_printf(out, "\"} %.9f\n", (double)v / 1e9) != 0)
       return -1;
   }
   return 0;
@@ -478,13 +500,24 @@ int metrics_render(struct buf *out, struct metrics_block *const *blocks, size_t 
   struct model_names *mn = malloc(sizeof *mn);
   if (!mn)
     return -1;
-  collect_models(mn, blocks, n);
-  int rc = render_requests(out, blocks, n, mn) != 0 ||
-                   render_model_counters(out, blocks, n, mn) != 0 ||
-                   render_simple(out, blocks, n) != 0 || render_hists(out, blocks, n) != 0 ||
-                   render_process(out, proc) != 0
+  collect_models(mn, blocks, n, MT_MODEL);
+  int rc = render_requests(out, blocks, n, MT_MODEL, mn, "replicate_proxy_requests_total",
+                           "model", "Requests answered, by route, model and HTTP status.") != 0 ||
+                   render_model_counters(out, blocks, n, MT_MODEL, mn, "replicate_proxy",
+                                         "model") != 0
                ? -1
                : 0;
+  /* The gateway's keys: by alias (bounded like models), never the key. */
+  collect_models(mn, blocks, n, MT_KEY);
+  rc = rc || render_requests(out, blocks, n, MT_KEY, mn, "replicate_proxy_key_requests_total",
+                             "key_alias",
+                             "Requests answered, by route, gateway key alias and HTTP status.") != 0 ||
+               render_model_counters(out, blocks, n, MT_KEY, mn, "replicate_proxy_key",
+                                     "key_alias") != 0 ||
+               render_simple(out, blocks, n) != 0 || render_hists(out, blocks, n) != 0 ||
+               render_process(out, proc) != 0
+           ? -1
+           : 0;
   free(mn);
   return rc;
 }

@@ -35,16 +35,24 @@ struct metrics_hist {
   metrics_u64 sum_us;
 };
 
+/* One row of a bounded label table (a model, or a gateway key's alias). */
 struct metrics_model {
-  char name[METRICS_MODEL_LEN]; /* written once, before n_models covers it */
+  char name[METRICS_MODEL_LEN]; /* written once, before the table's n covers it */
   metrics_u64 requests[MR__N][METRICS_N_STATUS];
   metrics_u64 input_tokens, output_tokens;
   metrics_u64 cost_nusd; /* nano-USD: integer, so sums are exact */
 };
 
+/* Slot 0 is "other" (the table was full), slot 1 "" (no such label). */
+struct metrics_table {
+  struct metrics_model row[METRICS_MAX_MODELS];
+  _Atomic unsigned n;
+};
+
+enum metrics_table_id { MT_MODEL, MT_KEY, MT__N };
+
 struct metrics_block {
-  struct metrics_model models[METRICS_MAX_MODELS];
-  _Atomic unsigned n_models;
+  struct metrics_table tables[MT__N]; /* by model, by key alias */
   metrics_i64 in_flight, open_streams;
   struct metrics_hist duration[MR__N];
   struct metrics_hist ttft, tpot, overhead;
@@ -72,6 +80,7 @@ struct metrics_request {
   enum metrics_route route;
   int status;
   const char *model;       /* NULL: no model (not a completion) */
+  const char *key_alias;   /* the gateway key's alias, or NULL (never the key) */
   int stream;
   uint64_t duration_us;
   uint64_t ttft_us;        /* 0: no first token/byte */

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { itExitsCleanly, setup, sseRequest, user } from './helpers.mjs';
+import { MASTER, gatewayBed } from './gateway_helpers.mjs';
 
 let bed;
 
@@ -110,19 +111,30 @@ describe('GET /metrics (no gateway: open on the main port)', () => {
 });
 
 describe('GET /metrics in gateway mode: master key only', () => {
-  before(async () => { bed = await setup({ config: { master_key: 'sk-master-Metrics-Test-0123456789abcdef' } }); });
+  before(async () => { bed = await gatewayBed(); });
   after(async () => { await bed?.finish(); });
 
   it('401 without the master key, 200 with it', async () => {
     const none = await bed.request('GET', '/metrics', { auth: false });
     assert.equal(none.status, 401);
     assert.equal(none.json.error.code, 'invalid_api_key');
-    const wrong = await bed.request('GET', '/metrics');
+    const wrong = await bed.request('GET', '/metrics', { auth: false, headers: { Authorization: 'Bearer sk-not-the-master' } });
     assert.equal(wrong.status, 401);
-    assert.ok(!wrong.text.includes('sk-master'), 'the key is never echoed');
-    const ok = await bed.request('GET', '/metrics', { auth: false, headers: { Authorization: 'Bearer sk-master-Metrics-Test-0123456789abcdef' } });
+    assert.ok(!wrong.text.includes('sk-'), 'no key is echoed');
+    const ok = await bed.request('GET', '/metrics', { auth: false, headers: { Authorization: `Bearer ${MASTER}` } });
     assert.equal(ok.status, 200);
     assert.ok(parsePrometheusTextFormat(ok.text).length > 10);
+  });
+
+  it('counts by the key alias, never the key', async () => {
+    const k = await bed.newKey({ key_alias: 'team-m' });
+    bed.fake.script({ output: ['x'], metrics: { input_token_count: 7, output_token_count: 2 } });
+    const r = await bed.request('POST', '/v1/chat/completions', { key: k.key, body: user('by key') });
+    assert.equal(r.status, 200, r.text);
+    const m = await scrape({ Authorization: `Bearer ${MASTER}` });
+    assert.equal(value(m, 'replicate_proxy_key_requests_total', { route: 'chat', key_alias: 'team-m', status: '200' }), 1);
+    assert.equal(value(m, 'replicate_proxy_key_tokens_total', { key_alias: 'team-m', type: 'input' }), 7);
+    assert.ok(!m.text.includes(k.key.slice(3)) && !m.text.includes(k.token), 'no key, no key hash');
   });
 
   itExitsCleanly(() => bed, it);

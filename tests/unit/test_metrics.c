@@ -35,16 +35,16 @@ void suite_metrics(void) {
   }
   metrics_block_init(b[0]);
   metrics_block_init(b[1]);
-  struct metrics_request r = {MR_CHAT, 200, "deepseek", 1, 2000000, 500000, 1500000,
+  struct metrics_request r = {MR_CHAT, 200, "deepseek", "team-a", 1, 2000000, 500000, 1500000,
                               10, 100, 0.25};
   metrics_request_begin(b[0]);
   metrics_request_done(b[0], &r);
   metrics_request_begin(b[1]);
   metrics_request_done(b[1], &r);
-  struct metrics_request bad = {MR_OTHER, 404, NULL, 0, 5000, 0, 0, -1, -1, 0};
+  struct metrics_request bad = {MR_OTHER, 404, NULL, NULL, 0, 5000, 0, 0, -1, -1, 0};
   metrics_request_begin(b[1]);
   metrics_request_done(b[1], &bad);
-  struct metrics_request odd = {MR_CHAT, 418, "a\"b\\c", 0, 5000, 0, 0, -1, -1, 0};
+  struct metrics_request odd = {MR_CHAT, 418, "a\"b\\c", NULL, 0, 5000, 0, 0, -1, -1, 0};
   metrics_request_begin(b[1]);
   metrics_request_done(b[1], &odd);
   metrics_request_begin(b[0]); /* still running */
@@ -95,6 +95,11 @@ void suite_metrics(void) {
   CHECK(has_line(t, "replicate_proxy_upstream_duration_seconds_bucket{kind=\"poll\",le=\"10\"} 0"));
   CHECK(has_line(t, "replicate_proxy_upstream_duration_seconds_bucket{kind=\"poll\",le=\"20\"} 1"));
   CHECK(has_line(t, "replicate_proxy_build_info{version=\"1.2.3\"} 1"));
+  /* By the gateway key's alias too; requests without a key under "". */
+  CHECK(has_line(t, "replicate_proxy_key_requests_total{route=\"chat\",key_alias=\"team-a\",status=\"200\"} 2"));
+  CHECK(has_line(t, "replicate_proxy_key_requests_total{route=\"other\",key_alias=\"\",status=\"404\"} 1"));
+  CHECK(has_line(t, "replicate_proxy_key_tokens_total{key_alias=\"team-a\",type=\"output\"} 200"));
+  CHECK(has_line(t, "replicate_proxy_key_cost_usd_total{key_alias=\"team-a\"} 0.500000000"));
   CHECK(has_line(t, "process_open_fds 12"));
   CHECK(has_line(t, "# TYPE replicate_proxy_requests_total counter"));
   /* No series is repeated: the model table merges names across blocks. */
@@ -107,7 +112,7 @@ void suite_metrics(void) {
   char name[32];
   for (int i = 0; i < 40; i++) {
     snprintf(name, sizeof name, "m%d", i);
-    struct metrics_request q = {MR_CHAT, 200, name, 0, 1000, 0, 0, -1, -1, 0};
+    struct metrics_request q = {MR_CHAT, 200, name, NULL, 0, 1000, 0, 0, -1, -1, 0};
     metrics_request_done(b[0], &q);
   }
   buf_reset(&out);
