@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "../shared/config.h"
+#include "../shared/cpus.h"
 #include "exchange.h"
 #include "http.h"
 #include "worker.h"
@@ -280,10 +281,8 @@ int main(int argc, char **argv) {
   }
 
   long n_workers = cfg.workers;
-  if (n_workers == 0) {
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    n_workers = cores > 0 ? cores : 1;
-  }
+  if (n_workers == 0)
+    n_workers = cpus_available(); /* affinity and cgroup quota, not the host's count */
 
   /* Signals are taken by sigwait in this thread only. */
   sigset_t sigs;

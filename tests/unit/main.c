@@ -33,7 +33,8 @@ void test_fail(const char *file, int line, const char *fmt, ...) {
   X(completion_request)                                                        \
   X(pipeline)                                                                  \
   X(think)                                                                     \
-  X(toolcall)
+  X(toolcall)                                                                  \
+  X(cpus)
 
 #define DECLARE(name) void suite_##name(void);
 SUITES(DECLARE)
