@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@
 #include "../shared/config.h"
 #include "../shared/cpus.h"
 #include "exchange.h"
+#include "healthcheck.h"
 #include "http.h"
 #include "worker.h"
 
@@ -66,8 +68,9 @@ static int usage_error(const char *fmt, const char *arg) {
   return 2;
 }
 
-/* Returns -1 to go on, or an exit status. */
-static int parse_args(int argc, char **argv, struct config *c) {
+/* Returns -1 to go on, or an exit status. Sets *healthcheck for
+ * --healthcheck (probe the configured server instead of being one). */
+static int parse_args(int argc, char **argv, struct config *c, int *healthcheck) {
   const char *config_path = NULL;
   struct flag *flags = calloc((size_t)argc, sizeof *flags);
   size_t n_flags = 0;
@@ -85,6 +88,10 @@ static int parse_args(int argc, char **argv, struct config *c) {
       printf("replicate-proxy %s\n", VERSION);
       status = 0;
       break;
+    }
+    if (strcmp(a, "--healthcheck") == 0) {
+      *healthcheck = 1;
+      continue;
     }
     if (strncmp(a, "--", 2) != 0) {
       status = usage_error("unexpected argument '%s'", a);
@@ -258,13 +265,52 @@ static void worker_free(struct worker *w) {
     loop_free(&w->loop);
 }
 
+/* SIGTERM's first step: /ready fails for drain_delay so load balancers
+ * take this instance out, while everything (new connections included) is
+ * still served. A second SIGTERM or SIGINT ends it early. A Ctrl-C alone
+ * skips it: nobody balances load onto a terminal. */
+static void drain(struct worker *workers, int n, long delay_ms, const sigset_t *sigs) {
+  if (delay_ms <= 0)
+    return;
+  for (int i = 0; i < n; i++)
+    atomic_store(&workers[i].draining, 1);
+  log_msg(LOG_INFO, "received SIGTERM, draining for %ld ms (/ready fails, still serving)", delay_ms);
+  struct timespec end, now;
+  clock_gettime(CLOCK_MONOTONIC, &end);
+  end.tv_sec += delay_ms / 1000;
+  end.tv_nsec += (delay_ms % 1000) * 1000000L;
+  if (end.tv_nsec >= 1000000000L) {
+    end.tv_sec++;
+    end.tv_nsec -= 1000000000L;
+  }
+  for (;;) {
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    struct timespec left = {end.tv_sec - now.tv_sec, end.tv_nsec - now.tv_nsec};
+    if (left.tv_nsec < 0) {
+      left.tv_sec--;
+      left.tv_nsec += 1000000000L;
+    }
+    if (left.tv_sec < 0)
+      return;
+    if (sigtimedwait(sigs, NULL, &left) >= 0) {
+      log_msg(LOG_INFO, "second signal: draining ends early");
+      return;
+    }
+    if (errno != EINTR)
+      return; /* EAGAIN: the delay is over */
+  }
+}
+
 int main(int argc, char **argv) {
   struct config cfg;
   if (config_init(&cfg) != 0) {
     fprintf(stderr, "replicate-proxy: out of memory\n");
     return 1;
   }
-  int status = parse_args(argc, argv, &cfg);
+  int healthcheck = 0;
+  int status = parse_args(argc, argv, &cfg, &healthcheck);
+  if (status < 0 && healthcheck)
+    status = healthcheck_run(&cfg);
   if (status >= 0) {
     config_free(&cfg);
     return status;
@@ -335,6 +381,8 @@ int main(int argc, char **argv) {
             started == 1 ? "" : "s", cfg.model, cfg.upstream);
     int sig = 0;
     sigwait(&sigs, &sig);
+    if (sig == SIGTERM)
+      drain(workers, started, cfg.drain_delay_ms, &sigs);
     log_msg(LOG_INFO, "received %s, stopping (grace %ld ms)", sig == SIGTERM ? "SIGTERM" : "SIGINT",
             cfg.shutdown_grace_ms);
   }

@@ -5,6 +5,7 @@
 #define RP_WORKER_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -41,6 +42,7 @@ struct worker {
   int wake_fd; /* eventfd: the main thread asks for shutdown through it */
   struct loop_watch wake_watch;
   int mhd_pending;    /* some daemon is pending: run before sleeping */
+  atomic_int draining; /* SIGTERM seen, drain_delay running: /ready fails (set by main) */
   int stopping;       /* SIGTERM seen: no new connections */
   int grace_expired;  /* running requests were told to end */
   uint64_t stop_deadline_ms;
