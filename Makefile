@@ -14,6 +14,10 @@ SANITIZE ?=
 WARN      = -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral
 ALL_CFLAGS = -std=c11 $(WARN) -D_GNU_SOURCE -I/usr/include/cjson $(PKG_CFLAGS) $(CFLAGS) $(SANITIZE)
 ALL_LDFLAGS = $(LDFLAGS) $(SANITIZE)
+# `make VERSION=1.2.3` stamps `--version` (the image's VERSION build argument).
+ifeq ($(origin VERSION),command line)
+ALL_CFLAGS += -DVERSION='"$(VERSION)"'
+endif
 LDLIBS   += $(PKG_LIBS) -lpthread -lm
 SAN       = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 

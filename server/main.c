@@ -26,7 +26,9 @@
 #include "http.h"
 #include "worker.h"
 
+#ifndef VERSION /* `make VERSION=x` (the image's build argument) overrides it */
 #define VERSION "0.1.0"
+#endif
 
 /* ---------------------------------------------------------------- logging */
 

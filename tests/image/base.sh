@@ -18,7 +18,7 @@ debootstrap --variant=minbase bookworm "$work/root" "$MIRROR" >"$work/log" 2>&1 
 }
 root=$work/root
 # The official slim image's trims: no docs, man pages or apt lists.
-rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin "$root"/usr/share/doc/* \
+rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin "$root"/var/cache/apt/archives/*.deb "$root"/usr/share/doc/* \
   "$root"/usr/share/man/* "$root"/usr/share/info/* "$root"/var/log/*.log
 cat >"$root/etc/apt/sources.list" <<LIST
 deb $MIRROR bookworm main
