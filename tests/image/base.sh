@@ -17,8 +17,19 @@ debootstrap --variant=minbase bookworm "$work/root" "$MIRROR" >"$work/log" 2>&1 
   exit 1
 }
 root=$work/root
-# The official slim image's trims: no docs, man pages or apt lists.
-rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin "$root"/var/cache/apt/archives/*.deb "$root"/usr/share/doc/* \
+# The official slim image's trims: no docs (copyright files stay), man pages,
+# translations or apt lists; dpkg skips them in later installs too.
+cat >"$root/etc/dpkg/dpkg.cfg.d/slim" <<CFG
+path-exclude /usr/share/doc/*
+path-include /usr/share/doc/*/copyright
+path-exclude /usr/share/man/*
+path-exclude /usr/share/info/*
+path-exclude /usr/share/locale/*
+path-include /usr/share/locale/locale.alias
+CFG
+find "$root/usr/share/doc" -mindepth 1 ! -type d ! -name copyright -delete
+find "$root/usr/share/locale" -mindepth 1 -maxdepth 1 ! -name locale.alias -exec rm -rf {} +
+rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin "$root"/var/cache/apt/archives/*.deb \
   "$root"/usr/share/man/* "$root"/usr/share/info/* "$root"/var/log/*.log
 cat >"$root/etc/apt/sources.list" <<LIST
 deb $MIRROR bookworm main
