@@ -5,7 +5,7 @@
 // `systemd-analyze verify` and `security --offline`, and the facts that must agree
 // between them (uid, port, probes, stop timeouts).
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { ConfigMap, Secret, Service } from 'kubernetes-models/v1';
+import { closedPort, request, sleep, sseRequest, startFake, startProxy } from '../integration/helpers.mjs';
 import { Deployment } from 'kubernetes-models/apps/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 
@@ -148,17 +149,60 @@ describe('compose (deploy/compose.yaml) and nginx (deploy/nginx.conf)', () => {
   });
 
   const nginx = ['/usr/sbin/nginx', 'nginx'].find((n) => spawnSync(n, ['-v']).status === 0);
-  it('nginx -t accepts it', { skip: !nginx && 'nginx not installed (make image-test-deps)' }, () => {
+  // deploy/nginx.conf in a private prefix, its upstream pointed at proxyPort and
+  // its `listen 80` at listenPort (the compose names do not resolve here).
+  function nginxPrefix(proxyPort, listenPort) {
     const dir = mkdtempSync(join(tmpdir(), 'rp-nginx-'));
+    const server = readFileSync(deploy('nginx.conf'), 'utf8')
+      .replace('server proxy:8080;', `server 127.0.0.1:${proxyPort};`)
+      .replace('listen 80;', `listen 127.0.0.1:${listenPort};`)
+      .replace('listen [::]:80;', '');
+    writeFileSync(join(dir, 'default.conf'), server);
+    writeFileSync(join(dir, 'nginx.conf'), `daemon off;\nmaster_process off;\npid ${dir}/nginx.pid;\nerror_log ${dir}/error.log;\nevents {}\nhttp {\n  access_log off;\n  client_body_temp_path ${dir};\n  proxy_temp_path ${dir};\n  include ${dir}/default.conf;\n}\n`);
+    return dir;
+  }
+
+  it('nginx -t accepts it', { skip: !nginx && 'nginx not installed (make image-test-deps)' }, () => {
+    const dir = nginxPrefix(8080, 8081);
     try {
-      // The compose service name does not resolve here: same conf, a literal address.
-      const server = readFileSync(deploy('nginx.conf'), 'utf8').replace('server proxy:8080;', 'server 127.0.0.1:8080;');
-      writeFileSync(join(dir, 'default.conf'), server);
-      writeFileSync(join(dir, 'nginx.conf'), `pid ${dir}/nginx.pid;\nerror_log ${dir}/error.log;\nevents {}\nhttp {\n  access_log off;\n  client_body_temp_path ${dir};\n  proxy_temp_path ${dir};\n  include ${dir}/default.conf;\n}\n`);
       const r = spawnSync(nginx, ['-t', '-q', '-p', dir, '-c', join(dir, 'nginx.conf')], { encoding: 'utf8' });
       assert.equal(r.status, 0, r.stderr);
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('through nginx a stream arrives token by token, not buffered', { skip: !nginx && 'nginx not installed' }, async () => {
+    const fake = await startFake();
+    const p = await startProxy({ fake });
+    const port = await closedPort();
+    const dir = nginxPrefix(p.port, port);
+    const proc = spawn(nginx, ['-p', dir, '-c', join(dir, 'nginx.conf')], { stdio: 'ignore' });
+    try {
+      for (let t0 = Date.now(); ; await sleep(50)) {
+        const ok = await request(`http://127.0.0.1:${port}`, 'GET', '/health').then((r) => r.status === 200, () => false);
+        if (ok) break;
+        assert.ok(Date.now() - t0 < 10000, 'nginx did not start');
+      }
+      // 8 tokens 250 ms apart: buffered, they would all come at the end together.
+      // (The proxy also sends X-Accel-Buffering: no, so this checks the whole chain;
+      // `proxy_buffering off` itself is checked above, for nginx builds and
+      // configs that ignore that header.)
+      const output = Array.from({ length: 8 }, (_, i) => `t${i} `);
+      fake.script({ output, tokenDelay: 250 });
+      const r = await sseRequest(`http://127.0.0.1:${port}`, '/v1/chat/completions', { model: 'deepseek-v3.1', messages: [{ role: 'user', content: 'x' }], stream: true });
+      assert.equal(r.status, 200, r.text);
+      assert.deepEqual(r.bad, []);
+      assert.equal(r.done, true);
+      const content = r.chunks.filter((c) => c.choices[0]?.delta?.content);
+      assert.equal(content.map((c) => c.choices[0].delta.content).join(''), output.join(''));
+      assert.ok(content.at(-1)._at - content[0]._at >= 1000, `tokens spread over ${content.at(-1)._at - content[0]._at} ms (7 gaps of 250 ms), not delivered at once`);
+    } finally {
+      proc.kill('SIGTERM');
+      await new Promise((r) => proc.once('close', r));
+      rmSync(dir, { recursive: true, force: true });
+      await p.stop();
+      await fake.close();
     }
   });
 });
