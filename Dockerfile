@@ -9,7 +9,6 @@
 # Makefile when its libraries change).
 FROM debian:bookworm-slim AS build
 ARG DEBIAN_FRONTEND=noninteractive
-ARG VERSION=dev
 RUN apt-get update -qq \
  && apt-get install -y -qq --no-install-recommends make >/dev/null
 WORKDIR /src
@@ -17,6 +16,8 @@ COPY Makefile ./
 RUN make deps && rm -rf /var/lib/apt/lists/*
 COPY shared shared
 COPY server server
+# Declared late: a build argument changes the cache key of every RUN after it.
+ARG VERSION=dev
 RUN make -j"$(nproc)" build/replicate-proxy VERSION="$VERSION" \
  && strip --strip-unneeded build/replicate-proxy \
  && ./build/replicate-proxy --version
@@ -30,11 +31,6 @@ RUN set -e; for lib in $(ldd build/replicate-proxy | awk '$2 == "=>" && $3 ~ /^\
 # curl. User `replicate-proxy` (uid/gid 10001): Debian already has a `proxy`.
 FROM debian:bookworm-slim
 ARG DEBIAN_FRONTEND=noninteractive
-ARG VERSION=dev
-LABEL org.opencontainers.image.title="replicate-proxy" \
-      org.opencontainers.image.description="OpenAI-compatible API for DeepSeek V3.1 on Replicate" \
-      org.opencontainers.image.version="$VERSION" \
-      org.opencontainers.image.base.name="docker.io/library/debian:bookworm-slim"
 COPY --from=build /src/runtime-debs.txt /tmp/runtime-debs.txt
 RUN apt-get update -qq \
  && xargs -a /tmp/runtime-debs.txt apt-get install -y -qq --no-install-recommends ca-certificates >/dev/null \
@@ -45,6 +41,11 @@ RUN apt-get update -qq \
  && install -d -o 10001 -g 10001 -m 0750 /var/lib/replicate-proxy
 COPY --from=build /src/build/replicate-proxy /usr/local/bin/replicate-proxy
 COPY deploy/container.conf /etc/replicate-proxy/proxy.conf
+ARG VERSION=dev
+LABEL org.opencontainers.image.title="replicate-proxy" \
+      org.opencontainers.image.description="OpenAI-compatible API for DeepSeek V3.1 on Replicate" \
+      org.opencontainers.image.version="$VERSION" \
+      org.opencontainers.image.base.name="docker.io/library/debian:bookworm-slim"
 # The gateway's database; the root filesystem can then be read-only.
 VOLUME /var/lib/replicate-proxy
 USER 10001:10001
