@@ -37,12 +37,20 @@ bash tests/image/base.sh
 step "base image"
 
 # --network host: the build stage's apt reaches the mirror as the host does.
-if ! nice podman build --format docker --network host --build-arg VERSION="$VERSION" \
-    -t "$IMAGE" . >build/image/build.log 2>&1; then
+# The build stage gets a tag too (its layers are the cache of the next run);
+# the images these tags pointed to before are removed once superseded.
+old_ids=$(podman image inspect --format '{{.Id}}' "$IMAGE" "$IMAGE-build" 2>/dev/null || true)
+build() { nice podman build --format docker --network host --build-arg VERSION="$VERSION" "$@" . >>build/image/build.log 2>&1; }
+: >build/image/build.log
+if ! build --target build -t "$IMAGE-build" || ! build -t "$IMAGE"; then
   tail -40 build/image/build.log
   echo "image-test: podman build failed (whole log: build/image/build.log)"
   exit 1
 fi
+new_ids=$(podman image inspect --format '{{.Id}}' "$IMAGE" "$IMAGE-build")
+for id in $old_ids; do
+  grep -q "$id" <<<"$new_ids" || podman rmi "$id" >/dev/null 2>&1 || true
+done
 echo "image-test: $IMAGE $(podman image inspect --format '{{.Size}}' "$IMAGE" | awk '{printf "%.0f MB", $1/1e6}'), $(grep -m1 '^runtime packages:' build/image/build.log || true)"
 step "podman build"
 
