@@ -5,7 +5,10 @@
 // cancels the prediction; workers follow --cpus.
 // Needs IMAGE (the tag to test) and IMAGE_VERSION (its VERSION build argument).
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { CLIENT_KEY, clientFor, closedPort, request, sdkStream, sleep, sseRequest, startFake } from '../integration/helpers.mjs';
@@ -141,6 +144,30 @@ describe('the image under `podman stop` and --cpus', { skip: !IMAGE && 'IMAGE no
     assert.equal(r.done, true);
     const id = fake.creates()[0].predictionId;
     assert.ok(fake.cancels.includes(id), 'the cut prediction was canceled before the exit');
+  });
+
+  it('a mounted config file replaces the image\'s: its port is served and the HEALTHCHECK follows it', async () => {
+    const name = `rp-image-conf-${process.pid}`;
+    names.push(name);
+    const port = await closedPort();
+    const dir = mkdtempSync(join(tmpdir(), 'rp-image-conf-'));
+    writeFileSync(join(dir, 'proxy.conf'), `listen = 127.0.0.1:${port}\nupstream = ${fake.url}\nworkers = 1\nshutdown_grace = 2s\n`);
+    chmodSync(dir, 0o755);
+    chmodSync(join(dir, 'proxy.conf'), 0o644);
+    try {
+      await podman('run', '-d', '--name', name, '--network', 'host', '--read-only', '--cap-drop', 'ALL',
+        '-v', `${join(dir, 'proxy.conf')}:/etc/replicate-proxy/proxy.conf:ro`, IMAGE);
+      for (let t0 = Date.now(); !/listening on/.test((await podman('logs', name)).stderr); await sleep(100)) {
+        assert.ok(Date.now() - t0 < 20000, 'the container did not start');
+      }
+      assert.match((await podman('logs', name)).stderr, new RegExp(`listening on http://127\\.0\\.0\\.1:${port} \\(1 worker,`));
+      await podman('healthcheck', 'run', name);
+      assert.deepEqual((await request(`http://127.0.0.1:${port}`, 'GET', '/health')).json, { status: 'ok' });
+      await podman('kill', '--signal', 'TERM', name);
+      assert.equal((await podman('wait', name)).stdout.trim(), '0');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('--cpus 1: one worker (the cgroup quota, not the host\'s CPUs)', async () => {
