@@ -45,7 +45,7 @@ async function startContainer(fake, { extra = [], name } = {}) {
 }
 
 async function remove(name) {
-  await podman('rm', '-f', '-t', '0', name).catch(() => {});
+  await podman('rm', '-f', '-v', '-t', '0', name).catch(() => {});
   await podman('volume', 'rm', '-f', name).catch(() => {});
 }
 
