@@ -42,7 +42,8 @@ void test_fail(const char *file, int line, const char *fmt, ...) {
   X(origin)                                                                    \
   X(dialects)                                                                  \
   X(store)                                                                     \
-  X(http1)
+  X(http1)                                                                     \
+  X(cpus)
 
 #define DECLARE(name) void suite_##name(void);
 SUITES(DECLARE)
