@@ -74,7 +74,7 @@ static const struct option_row OPTIONS[] = {
     {"max_body_size", OPT_SIZE, OFF(max_body_size), "8MiB", 1, 1LL << 30, 0,
      "largest request body accepted (413 above)"},
     {"connection_memory", OPT_SIZE, OFF(connection_memory), "8KiB", 4096, 1 << 20, OPT_RESTART,
-     "buffer per client connection; request headers must fit in it (431 above)"},
+     "ignored; kept so old files load (headers: max_header_size)"},
     {"max_header_size", OPT_SIZE, OFF(max_header_size), "8KiB", 1024, 1 << 20, 0,
      "largest request line plus headers (414/431 above)"},
     {"max_connections", OPT_INT, OFF(max_connections), "16384", 1, 1000000, OPT_RESTART,
