@@ -78,7 +78,7 @@ static const struct option_row OPTIONS[] = {
     {"max_header_size", OPT_SIZE, OFF(max_header_size), "8KiB", 1024, 1 << 20, 0,
      "largest request line plus headers (414/431 above)"},
     {"max_connections", OPT_INT, OFF(max_connections), "16384", 1, 1000000, OPT_RESTART,
-     "client connections per worker"},
+     "client connections in all, divided among the workers"},
     {"client_header_timeout", OPT_DURATION, OFF(client_header_timeout_ms), "30s", 1, 3600000, 0,
      "time to send the whole request header (not restarted by each byte)"},
     {"client_body_timeout", OPT_DURATION, OFF(client_body_timeout_ms), "60s", 1, 3600000, 0,
