@@ -20,15 +20,19 @@
 #include <unistd.h>
 
 #include "../shared/config.h"
+#include "../shared/cpus.h"
 #include "../shared/metrics.h"
 #include "cli.h"
 #include "exchange.h"
 #include "gateway.h"
+#include "healthcheck.h"
 #include "http.h"
 #include "reload.h"
 #include "worker.h"
 
+#ifndef VERSION /* `make VERSION=x` (the image's build argument) overrides it */
 #define VERSION "0.1.0"
+#endif
 
 /* ---------------------------------------------------------------- logging */
 
@@ -58,6 +62,20 @@ void log_msg(enum log_level level, const char *fmt, ...) {
 }
 
 /* ----------------------------------------------------------------- options */
+
+/* Remove a bare flag from argv; 1 when it was there. */
+static int take_flag(int *argc, char **argv, const char *flag) {
+  int found = 0, out = 1;
+  for (int i = 1; i < *argc; i++) {
+    if (strcmp(argv[i], flag) == 0)
+      found = 1;
+    else
+      argv[out++] = argv[i];
+  }
+  argv[out] = NULL;
+  *argc = out;
+  return found;
+}
 
 /* --config's value (the database's default place is beside it), or NULL. */
 static const char *config_path_arg(int argc, char **argv) {
@@ -224,18 +242,19 @@ static void *worker_main(void *arg) {
     if (w->grace_expired && now >= hard_deadline) {
       log_msg(LOG_WARN, "worker %d: %zu request(s) did not end in time", w->index,
               w->n_requests);
-      http_resume_all(w); /* libmicrohttpd may only stop with none suspended */
+      http_resume_all(w); /* every waiting request ends before the front is freed */
       break;
     }
   }
   return NULL;
 }
 
-static int worker_init(struct worker *w, int index, const struct config *cfg,
+static int worker_init(struct worker *w, int index, int n_workers, const struct config *cfg,
                        const int *listen_fds, int n_fds) {
   memset(w, 0, sizeof *w);
   w->loop.epfd = -1;
   w->index = index;
+  w->n_workers = n_workers;
   w->cfg = cfg;
   for (int i = 0; i < n_fds; i++)
     w->listeners[i].fd = listen_fds[i];
@@ -300,6 +319,42 @@ static int refuse_unsafe(const struct config *c) {
   return -1;
 }
 
+/* SIGTERM's first step: /ready fails for drain_delay so load balancers
+ * take this instance out, while everything (new connections included) is
+ * still served. A second SIGTERM or SIGINT ends it early. A Ctrl-C alone
+ * skips it: nobody balances load onto a terminal. */
+static void drain(struct worker *workers, int n, long delay_ms, const sigset_t *sigs) {
+  if (delay_ms <= 0)
+    return;
+  for (int i = 0; i < n; i++)
+    atomic_store(&workers[i].draining, 1);
+  log_msg(LOG_INFO, "received SIGTERM, draining for %ld ms (/ready fails, still serving)", delay_ms);
+  struct timespec end, now;
+  clock_gettime(CLOCK_MONOTONIC, &end);
+  end.tv_sec += delay_ms / 1000;
+  end.tv_nsec += (delay_ms % 1000) * 1000000L;
+  if (end.tv_nsec >= 1000000000L) {
+    end.tv_sec++;
+    end.tv_nsec -= 1000000000L;
+  }
+  for (;;) {
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    struct timespec left = {end.tv_sec - now.tv_sec, end.tv_nsec - now.tv_nsec};
+    if (left.tv_nsec < 0) {
+      left.tv_sec--;
+      left.tv_nsec += 1000000000L;
+    }
+    if (left.tv_sec < 0)
+      return;
+    if (sigtimedwait(sigs, NULL, &left) >= 0) {
+      log_msg(LOG_INFO, "second signal: draining ends early");
+      return;
+    }
+    if (errno != EINTR)
+      return; /* EAGAIN: the delay is over */
+  }
+}
+
 int main(int argc, char **argv) {
   if (argc > 1 && cli_is_command(argv[1]))
     return cli_main(argc, argv); /* keys ... / spend: work on the database, then exit */
@@ -314,7 +369,12 @@ int main(int argc, char **argv) {
     fprintf(stderr, "replicate-proxy: out of memory\n");
     return 1;
   }
+  /* --healthcheck: probe the configured server instead of being one. Taken
+   * out of argv, which SIGHUP re-reads. */
+  int healthcheck = take_flag(&argc, argv, "--healthcheck");
   int status = parse_args(argc, argv, &cfg);
+  if (status < 0 && healthcheck)
+    status = healthcheck_run(&cfg);
   if (status >= 0) {
     config_free(&cfg);
     return status;
@@ -336,10 +396,8 @@ int main(int argc, char **argv) {
   }
 
   long n_workers = cfg.workers;
-  if (n_workers == 0) {
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    n_workers = cores > 0 ? cores : 1;
-  }
+  if (n_workers == 0)
+    n_workers = cpus_available(); /* affinity and cgroup quota, not the host's count */
 
   /* Signals are taken by sigwait in this thread only. */
   sigset_t sigs;
@@ -386,7 +444,7 @@ int main(int argc, char **argv) {
       rc = 1;
       break;
     }
-    if (worker_init(&workers[i], (int)i, &cfg, fds, n_fds) != 0) {
+    if (worker_init(&workers[i], (int)i, (int)n_workers, &cfg, fds, n_fds) != 0) {
       log_msg(LOG_ERROR, "cannot start worker %ld", i);
       worker_free(&workers[i]); /* closes the sockets too */
       rc = 1;
@@ -414,6 +472,8 @@ int main(int argc, char **argv) {
       if (reload_apply(argc, argv))
         wake_workers(workers, started);
     }
+    if (sig == SIGTERM)
+      drain(workers, started, reload_current()->drain_delay_ms, &sigs);
     log_msg(LOG_INFO, "received %s, stopping (grace %ld ms)", sig == SIGTERM ? "SIGTERM" : "SIGINT",
             reload_current()->shutdown_grace_ms);
   }

@@ -6,6 +6,7 @@
 #define RP_WORKER_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,6 +35,7 @@ struct http_list {
 
 struct worker {
   int index;
+  int n_workers; /* how many were started (limits are shared among them) */
   const struct config *cfg;
   struct loop loop;
   struct up_client up;
@@ -47,6 +49,7 @@ struct worker {
   uint64_t refused_log_ms;  /* last "at max_connections" warning */
   int wake_fd; /* eventfd: the main thread asks for shutdown through it */
   struct loop_watch wake_watch;
+  atomic_int draining; /* SIGTERM seen, drain_delay running: /ready fails (set by main) */
   int stopping;       /* SIGTERM seen: no new connections */
   int grace_expired;  /* running requests were told to end */
   uint64_t stop_deadline_ms;

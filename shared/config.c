@@ -68,18 +68,18 @@ static const struct option_row OPTIONS[] = {
      "delay between polls of an unfinished prediction"},
     {"keepalive_interval", OPT_DURATION, OFF(keepalive_interval_ms), "5s", 1, 600000, 0,
      "SSE keep-alive comment period while a stream is idle"},
-    {"shutdown_grace", OPT_DURATION, OFF(shutdown_grace_ms), "30s", 0, 3600000, 0,
+    {"shutdown_grace", OPT_DURATION, OFF(shutdown_grace_ms), "5s", 0, 3600000, 0,
      "on SIGTERM, how long running requests may take to finish"},
     {"drain_delay", OPT_DURATION, OFF(drain_delay_ms), "0s", 0, 600000, 0,
      "on SIGTERM, how long /ready fails while new requests are still served"},
     {"max_body_size", OPT_SIZE, OFF(max_body_size), "8MiB", 1, 1LL << 30, 0,
      "largest request body accepted (413 above)"},
     {"connection_memory", OPT_SIZE, OFF(connection_memory), "8KiB", 4096, 1 << 20, OPT_RESTART,
-     "buffer per client connection; request headers must fit in it (431 above)"},
+     "ignored; kept so old files load (headers: max_header_size)"},
     {"max_header_size", OPT_SIZE, OFF(max_header_size), "8KiB", 1024, 1 << 20, 0,
      "largest request line plus headers (414/431 above)"},
     {"max_connections", OPT_INT, OFF(max_connections), "16384", 1, 1000000, OPT_RESTART,
-     "client connections per worker"},
+     "client connections in all, divided among the workers"},
     {"client_header_timeout", OPT_DURATION, OFF(client_header_timeout_ms), "30s", 1, 3600000, 0,
      "time to send the whole request header (not restarted by each byte)"},
     {"client_body_timeout", OPT_DURATION, OFF(client_body_timeout_ms), "60s", 1, 3600000, 0,
@@ -703,6 +703,8 @@ void config_print_help(FILE *out) {
     fprintf(out, "  --%-20s %s [%s]\n", OPTIONS[i].name, OPTIONS[i].help,
             OPTIONS[i].def[0] ? OPTIONS[i].def : "none");
   fprintf(out, "\n  --config FILE          read options from FILE\n"
+               "  --healthcheck          GET /health on the configured listen address;\n"
+               "                         exit 0 on 200, else 1 (for container HEALTHCHECKs)\n"
                "  --help                 show this help\n"
                "  --version              show the version\n");
 }

@@ -43,6 +43,7 @@ void test_fail(const char *file, int line, const char *fmt, ...) {
   X(dialects)                                                                  \
   X(store)                                                                     \
   X(http1)                                                                     \
+  X(cpus)                                                                      \
   X(metrics)                                                                   \
   X(access_log)                                                                \
   X(circuit)                                                                   \
