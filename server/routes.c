@@ -163,6 +163,16 @@ static void handle_ready(struct http_request *hr, const char *subpath) {
                          "The proxy is shutting down; send new requests to another instance");
     return;
   }
+  /* An open circuit (Replicate failing) is reported, not a reason to leave
+   * the pool: every instance sees the same Replicate. */
+  const struct circuit *cb = &w->up.circuit;
+  if (cb->state != CIRCUIT_CLOSED) {
+    char body[64];
+    snprintf(body, sizeof body, "{\"status\":\"ready\",\"circuit\":\"%s\"}",
+             circuit_state_name(cb->state));
+    http_request_respond(hr, 200, strdup(body));
+    return;
+  }
   http_request_respond(hr, 200, strdup("{\"status\":\"ready\"}"));
 }
 

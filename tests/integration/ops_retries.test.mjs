@@ -78,6 +78,9 @@ describe('circuit breaker', () => {
     assert.equal(refused.headers['retry-after'], '1');
     assert.equal(bed.fake.creates().length, 5, 'no create while open');
     assert.match(bed.proxy.stderr, /circuit to Replicate open/);
+    const ready = await bed.request('GET', '/ready', { auth: false });
+    assert.equal(ready.status, 200, 'an open circuit does not take the instance out');
+    assert.deepEqual(ready.json, { status: 'ready', circuit: 'open' });
 
     await sleep(1100); // the cool-down
     bed.fake.script({ output: ['back'] });
