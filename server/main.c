@@ -427,11 +427,13 @@ int main(int argc, char **argv) {
   free(db_path);
 
   struct worker *workers = calloc((size_t)n_workers, sizeof *workers);
-  if (metrics_global_init((size_t)n_workers, VERSION) != 0) {
+  int port = cfg.listen_port, started = 0, rc = 0;
+  if (!workers || metrics_global_init((size_t)n_workers, VERSION) != 0) {
+    log_msg(LOG_ERROR, "out of memory starting the workers");
     free(workers);
     workers = NULL;
+    rc = 1;
   }
-  int port = cfg.listen_port, started = 0, rc = 0;
   for (long i = 0; workers && i < n_workers; i++) {
     int fds[LISTENERS_PER_WORKER], n_fds = 0;
     for (; n_fds < LISTENERS_PER_WORKER; n_fds++)
