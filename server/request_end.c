@@ -67,6 +67,7 @@ void request_end_observe(struct http_request *hr) {
       /* nginx's 499: the client left before any answer */
       .status = end.client_gone && !end.first_byte_ms ? 499 : end.status,
       .duration_us = dur_ms * 1000,
+      .first_byte = end.first_byte_ms != 0,
       .ttft_us = end.first_byte_ms ? (end.first_byte_ms - end.started_ms) * 1000 : 0,
       .input_tokens = -1,
       .output_tokens = -1,

@@ -125,7 +125,7 @@ void metrics_request_done(struct metrics_block *b, const struct metrics_request 
     uint64_t over = r->duration_us > r->upstream_us ? r->duration_us - r->upstream_us : 0;
     observe_us(&b->overhead, over);
   }
-  if (r->ttft_us > 0 && r->model)
+  if (r->first_byte && r->model)
     observe_us(&b->ttft, r->ttft_us);
   if (r->input_tokens > 0) {
     add(&m->input_tokens, (uint64_t)r->input_tokens);
@@ -138,7 +138,7 @@ void metrics_request_done(struct metrics_block *b, const struct metrics_request 
     add(&k->output_tokens, (uint64_t)r->output_tokens);
     observe(&b->token_usage[1], TOKEN_BOUNDS, N_TOKEN_BOUNDS, (double)r->output_tokens,
             (uint64_t)r->output_tokens);
-    if (r->ttft_us > 0 && r->duration_us > r->ttft_us)
+    if (r->first_byte && r->duration_us >= r->ttft_us)
       observe_us(&b->tpot, (r->duration_us - r->ttft_us) / (uint64_t)r->output_tokens);
   }
   if (r->cost_usd > 0) {

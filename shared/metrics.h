@@ -83,7 +83,8 @@ struct metrics_request {
   const char *key_alias;   /* the gateway key's alias, or NULL (never the key) */
   int stream;
   uint64_t duration_us;
-  uint64_t ttft_us;        /* 0: no first token/byte */
+  int first_byte;          /* a byte of the answer was sent */
+  uint64_t ttft_us;        /* arrival to that byte (may be 0 on a fast path) */
   uint64_t upstream_us;    /* time with an upstream call running (overhead = duration - this) */
   long input_tokens, output_tokens; /* -1: unknown */
   double cost_usd;

@@ -35,16 +35,16 @@ void suite_metrics(void) {
   }
   metrics_block_init(b[0]);
   metrics_block_init(b[1]);
-  struct metrics_request r = {MR_CHAT, 200, "deepseek", "team-a", 1, 2000000, 500000, 1500000,
+  struct metrics_request r = {MR_CHAT, 200, "deepseek", "team-a", 1, 2000000, 1, 500000, 1500000,
                               10, 100, 0.25};
   metrics_request_begin(b[0]);
   metrics_request_done(b[0], &r);
   metrics_request_begin(b[1]);
   metrics_request_done(b[1], &r);
-  struct metrics_request bad = {MR_OTHER, 404, NULL, NULL, 0, 5000, 0, 0, -1, -1, 0};
+  struct metrics_request bad = {MR_OTHER, 404, NULL, NULL, 0, 5000, 0, 0, 0, -1, -1, 0};
   metrics_request_begin(b[1]);
   metrics_request_done(b[1], &bad);
-  struct metrics_request odd = {MR_CHAT, 418, "a\"b\\c", NULL, 0, 5000, 0, 0, -1, -1, 0};
+  struct metrics_request odd = {MR_CHAT, 418, "a\"b\\c", NULL, 0, 5000, 0, 0, 0, -1, -1, 0};
   metrics_request_begin(b[1]);
   metrics_request_done(b[1], &odd);
   metrics_request_begin(b[0]); /* still running */
@@ -84,6 +84,7 @@ void suite_metrics(void) {
   CHECK(has_line(t, "replicate_proxy_request_duration_seconds_sum{route=\"chat\"} 4.005000"));
   CHECK(has_line(t, "gen_ai_server_time_to_first_token_seconds_bucket{le=\"0.5\"} 2"));
   CHECK(has_line(t, "gen_ai_server_time_to_first_token_seconds_bucket{le=\"0.25\"} 0"));
+  CHECK(has_line(t, "gen_ai_server_time_to_first_token_seconds_count 2"));
   /* (2 s - 0.5 s) / 100 tokens = 15 ms per token. */
   CHECK(has_line(t, "gen_ai_server_time_per_output_token_seconds_bucket{le=\"0.01\"} 0"));
   CHECK(has_line(t, "gen_ai_server_time_per_output_token_seconds_bucket{le=\"0.025\"} 2"));
@@ -107,12 +108,22 @@ void suite_metrics(void) {
   CHECK(first && !strstr(first + 1, "model=\"deepseek\",status=\"200\""));
 
   /* A worker's table is bounded: names past it count as "other". */
+  /* A first byte in the same millisecond as the arrival still counts. */
+  test_current = "ttft 0";
+  metrics_block_init(b[0]);
+  struct metrics_request fast = {MR_CHAT, 200, "m", NULL, 0, 0, 1, 0, 0, 1, 1, 0};
+  metrics_request_done(b[0], &fast);
+  buf_reset(&out);
+  CHECK_INT(metrics_render(&out, b, 1, &proc), 0);
+  CHECK(has_line(out.data, "gen_ai_server_time_to_first_token_seconds_count 1"));
+  CHECK(has_line(out.data, "gen_ai_server_time_to_first_token_seconds_bucket{le=\"0.01\"} 1"));
+
   test_current = "bounded";
   metrics_block_init(b[0]);
   char name[32];
   for (int i = 0; i < 40; i++) {
     snprintf(name, sizeof name, "m%d", i);
-    struct metrics_request q = {MR_CHAT, 200, name, NULL, 0, 1000, 0, 0, -1, -1, 0};
+    struct metrics_request q = {MR_CHAT, 200, name, NULL, 0, 1000, 0, 0, 0, -1, -1, 0};
     metrics_request_done(b[0], &q);
   }
   buf_reset(&out);
