@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { configText, user } from './helpers.mjs';
+import { configText, request, startProxy, user } from './helpers.mjs';
 import { MASTER, gatewayBed } from './gateway_helpers.mjs';
 
 const NEW_MASTER = 'sk-master-Rotated-After-Sighup-0123456789ab';
@@ -35,6 +35,22 @@ describe('gateway: SIGHUP', () => {
     assert.equal((await bed.admin('GET', '/key/list')).status, 200);
     assert.equal((await bed.request('GET', '/key/list', { key: NEW_MASTER })).status, 401);
     writeFileSync(p.file, configText(p.config));
+  });
+
+  it('a reload that would open the server token to anyone is refused, as at startup', async () => {
+    // Public address, no server token (clients bring theirs): allowed. Adding
+    // replicate_api_token by SIGHUP must not hand it to whoever reaches the port.
+    const q = await startProxy({ fake: bed.fake, config: { listen: '0.0.0.0:0', replicate_api_token: undefined } });
+    try {
+      writeFileSync(q.file, configText({ ...q.config, replicate_api_token: 'r8_AddedByReloadOnAPublicPort000000000' }));
+      q.addSecret('r8_AddedByReloadOnAPublicPort000000000');
+      const log = await hup(q, 'reload: refused');
+      assert.match(log, /open_gateway/);
+      const r = await request(`http://127.0.0.1:${q.port}`, 'POST', '/v1/chat/completions', { body: user('hi') });
+      assert.equal(r.status, 401, r.text); // still no server token
+    } finally {
+      await q.stop();
+    }
   });
 
   it('prices changed by a reload are what the ledger charges next', async () => {
