@@ -62,6 +62,9 @@ struct config {
 
   /* Deployment. */
   long drain_delay_ms;           /* on SIGTERM: /ready fails, still serving */
+
+  /* Upstream TLS. */
+  char *upstream_ca_file;        /* PEM CA bundle to trust instead of the system's; "" = system */
 };
 
 #define CONFIG_ERR_MAX 256
