@@ -24,7 +24,7 @@ UNIT_SRC   = $(wildcard tests/unit/*.c) server/ledger.c
 
 # Debian packages each target needs; installed by `make deps` / `make test-deps`.
 BUILD_DEBS = build-essential pkg-config libmicrohttpd-dev libcurl4-openssl-dev libcjson-dev
-TEST_DEBS  = $(BUILD_DEBS) curl clang chromium
+TEST_DEBS  = $(BUILD_DEBS) curl clang chromium openssl
 
 .PHONY: build-clang all run test test-unit test-integration test-asan unit deps test-deps clean install bench fuzz
 
