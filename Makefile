@@ -17,7 +17,7 @@ ALL_LDFLAGS = $(LDFLAGS) $(SANITIZE)
 LDLIBS   += $(PKG_LIBS) -lpthread -lm
 SAN       = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-SHARED_SRC = $(wildcard shared/*.c)
+SHARED_SRC = $(wildcard shared/*.c shared/dialects/*.c)
 SERVER_SRC = $(wildcard server/*.c)
 # The ledger queue (server/) is pure enough to be tested in the unit binary.
 UNIT_SRC   = $(wildcard tests/unit/*.c) server/ledger.c
@@ -30,7 +30,7 @@ TEST_DEBS  = $(BUILD_DEBS) curl clang chromium openssl
 
 all: $(BUILD)/replicate-proxy
 
-$(BUILD)/%.o: %.c $(wildcard shared/*.h server/*.h tests/unit/*.h)
+$(BUILD)/%.o: %.c $(wildcard shared/*.h shared/dialects/*.h server/*.h tests/unit/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
@@ -93,7 +93,7 @@ bench: $(BUILD)/replicate-proxy test-deps
 
 # libFuzzer targets (clang + libclang-rt-14-dev); FUZZ_SECONDS each.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS  = sse stop think toolcall prediction request json_scan
+FUZZ_TARGETS  = sse stop think toolcall prediction request json_scan dialects
 fuzz:
 	$(call install_debs,clang libclang-rt-14-dev)
 	@mkdir -p build/fuzz

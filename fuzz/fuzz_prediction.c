@@ -27,7 +27,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     c.content_len = p.output_len;
     c.finish_reason = "stop";
     struct response_meta m = {"chatcmpl-x", 1, "deepseek-v3.1"};
-    struct usage u = {p.input_tokens, p.output_tokens, -1};
+    struct usage u = {p.input_tokens, p.output_tokens, -1, 0, 0};
     char *json = response_chat_completion(&m, &c, 1, &u);
     if (json) {
       cJSON *back = cJSON_Parse(json);

@@ -62,6 +62,7 @@ struct choice {
   struct sse_parser sse;
   struct buf sse_error; /* detail of an SSE `error` event */
   const char *finish_reason;
+  const char *stop_sequence; /* the client's stop that matched, or NULL */
 };
 
 struct exchange {
@@ -92,6 +93,7 @@ struct exchange {
   size_t out_pos;
   int paused;       /* back-pressure: upstream streams paused */
   struct loop_timer resume;
+  struct encoder enc; /* the client's wire format */
   uint64_t last_write_ms;
   struct loop_timer deadline;
   struct loop_timer keepalive;
@@ -242,15 +244,19 @@ static void exchange_fail(struct exchange *ex, const struct oai_error *e) {
   if (!ex->hr)
     return;
   if (!ex->stream_open) {
-    http_request_respond_error(ex->hr, e);
+    int status = e->status;
+    char *body = ex->enc.ops->error_body ? ex->enc.ops->error_body(e, &status) : NULL;
+    if (body && e->retry_after[0])
+      http_request_add_header(ex->hr, "Retry-After", e->retry_after);
+    if (body)
+      http_request_respond(ex->hr, status, body);
+    else
+      http_request_respond_error(ex->hr, e);
     http_request_wake(ex->hr);
     return;
   }
-  char *event = oai_error_sse(e);
-  int rc = event ? buf_append_str(&ex->out, event) : -1;
-  free(event);
-  if (rc == 0)
-    rc = response_done(&ex->out);
+  struct response_meta m = meta(ex);
+  int rc = ex->enc.ops->fail(ex->enc.st, &ex->out, &m, e);
   ex->stream_ended = 1;
   stream_write(ex, rc);
 }
@@ -268,7 +274,7 @@ static long output_tokens(const struct choice *c) {
 }
 
 static struct usage total_usage(const struct exchange *ex) {
-  struct usage u = {0, 0, ex->req.thinking ? 0 : -1};
+  struct usage u = {0, 0, ex->req.thinking ? 0 : -1, 1, 0};
   for (int i = 0; i < ex->n; i++) {
     const struct choice *c = &ex->choices[i];
     long out = output_tokens(c);
@@ -281,6 +287,8 @@ static struct usage total_usage(const struct exchange *ex) {
       u.reasoning_tokens += share > 0 ? share : (out > 0); /* some reasoning: >= 1 */
     }
   }
+  u.cost = usage_cost(u.prompt_tokens, u.completion_tokens, cfg(ex)->input_price_per_mtok,
+                      cfg(ex)->output_price_per_mtok);
   return u;
 }
 
@@ -303,6 +311,7 @@ static void finish_nonstream(struct exchange *ex) {
     struct choice *c = &ex->choices[i];
     pipeline_result(c->pipe, &results[i]);
     results[i].finish_reason = c->finish_reason;
+    results[i].stop_sequence = c->stop_sequence;
     if (c->echo) {
       oom |= buf_append_str(&echoed[i], c->echo) != 0 ||
              buf_append(&echoed[i], results[i].content, results[i].content_len) != 0;
@@ -312,9 +321,7 @@ static void finish_nonstream(struct exchange *ex) {
   }
   struct usage u = total_usage(ex);
   struct response_meta m = meta(ex);
-  char *body = oom ? NULL
-               : ex->kind == PIPE_TEXT ? response_text_completion(&m, results, (size_t)ex->n, &u)
-                                       : response_chat_completion(&m, results, (size_t)ex->n, &u);
+  char *body = oom ? NULL : ex->enc.ops->whole(ex->enc.st, &m, results, (size_t)ex->n, &u);
   for (int i = 0; i < ex->n; i++)
     buf_free(&echoed[i]);
   free(echoed);
@@ -335,15 +342,9 @@ static void finish_nonstream(struct exchange *ex) {
 static void finish_stream(struct exchange *ex) {
   loop_timer_disarm(&ex->w->loop, &ex->deadline);
   loop_timer_disarm(&ex->w->loop, &ex->keepalive);
-  int rc = 0;
-  if (ex->req.include_usage) {
-    struct usage u = total_usage(ex);
-    struct response_meta m = meta(ex);
-    rc = ex->kind == PIPE_TEXT ? response_text_usage(&ex->out, &m, &u)
-                               : response_chunk_usage(&ex->out, &m, &u);
-  }
-  if (rc == 0)
-    rc = response_done(&ex->out);
+  struct usage u = total_usage(ex);
+  struct response_meta m = meta(ex);
+  int rc = ex->enc.ops->end(ex->enc.st, &ex->out, &m, &u);
   ex->stream_ended = 1;
   stream_write(ex, rc);
 }
@@ -370,14 +371,17 @@ static void choice_complete(struct choice *c) {
     return;
   }
   c->state = CH_DONE;
+  const char *matched = pipeline_matched_stop(c->pipe);
+  for (size_t i = 0; matched && i < ex->req.n_stop; i++)
+    if (matched == ex->req.stop[i]) /* not one of the implicit end markers */
+      c->stop_sequence = matched;
   const char *calls = pipeline_call_finish_reason(c->pipe);
   c->finish_reason = calls                          ? calls
                      : pipeline_stop_matched(c->pipe) ? "stop"
                                                     : limit_reason;
   if (ex->req.stream) {
-    rc = ex->kind == PIPE_TEXT
-             ? response_text_chunk(&ex->out, &m, c->index, "", 0, c->finish_reason)
-             : response_chunk_finish(&ex->out, &m, c->index, c->finish_reason);
+    rc = ex->enc.ops->finish(ex->enc.st, &ex->out, &m, c->index, c->finish_reason,
+                             c->stop_sequence);
     stream_write(ex, rc);
   }
   if (++ex->n_done == ex->n)
@@ -589,10 +593,9 @@ static void open_stream(struct exchange *ex) {
   struct response_meta m = meta(ex);
   for (int i = 0; i < ex->n && rc == 0; i++) {
     const struct choice *c = &ex->choices[i];
-    if (ex->kind == PIPE_CHAT)
-      rc = response_chunk_role(&ex->out, &m, i);
-    else if (c->echo)
-      rc = response_text_chunk(&ex->out, &m, i, c->echo, strlen(c->echo), NULL);
+    rc = ex->enc.ops->open(ex->enc.st, &ex->out, &m, i);
+    if (rc == 0 && c->echo)
+      rc = ex->enc.ops->text(ex->enc.st, &ex->out, &m, i, c->echo, strlen(c->echo));
   }
   stream_write(ex, rc);
   if (rc != 0) {
@@ -618,8 +621,7 @@ static void choice_created(struct choice *c, const struct prediction *p) {
   replace(&c->url_cancel, p->url_cancel);
   replace(&c->url_stream, p->url_stream);
   if (c->index == 0)
-    snprintf(ex->id, sizeof ex->id, "%s%s", ex->kind == PIPE_TEXT ? "cmpl-" : "chatcmpl-",
-             p->id);
+    snprintf(ex->id, sizeof ex->id, "%s%s", ex->enc.ops->id_prefix, p->id);
   ex->n_created++;
   log_msg(LOG_DEBUG, "prediction %s created (%s)", p->id, prediction_status_name(p->status));
   if (ex->req.stream) {
@@ -1047,7 +1049,8 @@ static struct exchange *exchange_launch(struct exchange *ex) {
         .thinking = ex->kind == PIPE_CHAT && ex->req.thinking,
         .stops = ex->stops, .n_stops = ex->n_stops,
         .req = ex->kind == PIPE_CHAT ? &ex->req : NULL,
-        .id_seed = seed + (uint64_t)i * 0x9E3779B97F4A7C15ull};
+        .id_seed = seed + (uint64_t)i * 0x9E3779B97F4A7C15ull,
+        .enc = &ex->enc, .call_id_prefix = ex->enc.ops->call_id_prefix};
     c->pipe = pipeline_new(&o);
     if (!c->pipe)
       init_failed = 1;
@@ -1065,9 +1068,22 @@ static struct exchange *exchange_launch(struct exchange *ex) {
 
 struct exchange *exchange_start(struct worker *w, struct http_request *hr,
                                 struct chat_request *req, const char *token) {
-  struct exchange *ex = exchange_new(w, hr, token, req->n > 0 ? req->n : 1, 1);
-  if (!ex)
+  struct encoder enc;
+  if (encoder_chat(&enc, req->legacy_functions, req->include_usage) != 0)
     return NULL;
+  return exchange_start_with(w, hr, req, token, &enc);
+}
+
+struct exchange *exchange_start_with(struct worker *w, struct http_request *hr,
+                                     struct chat_request *req, const char *token,
+                                     struct encoder *enc) {
+  struct exchange *ex = exchange_new(w, hr, token, req->n > 0 ? req->n : 1, 1);
+  if (!ex) {
+    encoder_free(enc);
+    return NULL;
+  }
+  ex->enc = *enc;
+  enc->st = NULL;
   struct buf prompt = BUF_INIT;
   if (prompt_render(w->cfg->prompt_format, req, &prompt) != 0 ||
       !(ex->bodies[0] = chat_request_prediction_body(req, prompt.data ? prompt.data : ""))) {
@@ -1090,6 +1106,10 @@ struct exchange *exchange_start_text(struct worker *w, struct http_request *hr,
       exchange_new(w, hr, token, per_prompt * (int)req->n_prompts, req->n_prompts);
   if (!ex)
     return NULL;
+  if (encoder_text(&ex->enc, req->base.include_usage) != 0) {
+    exchange_free(ex);
+    return NULL;
+  }
   for (size_t i = 0; i < req->n_prompts; i++) {
     ex->bodies[i] = chat_request_prediction_body(&req->base, req->prompts[i]);
     ex->prompt_lens[i] = strlen(req->prompts[i]);
@@ -1177,5 +1197,36 @@ void exchange_free(struct exchange *ex) {
   free(ex->token);
   chat_request_free(&ex->req);
   buf_free(&ex->out);
+  encoder_free(&ex->enc);
   free(ex);
+}
+
+/* ---------------------------------------------------------- settlement */
+
+int exchange_outcome(const struct exchange *ex, struct exchange_outcome *o) {
+  memset(o, 0, sizeof *o);
+  struct usage u = total_usage(ex);
+  o->prompt_tokens = u.prompt_tokens;
+  o->completion_tokens = u.completion_tokens;
+  o->n = ex->n;
+  o->stream = ex->req.stream;
+  o->id = ex->id;
+  struct buf ids = BUF_INIT;
+  int oom = 0;
+  for (int i = 0; i < ex->n; i++) {
+    const struct choice *c = &ex->choices[i];
+    /* Counts Replicate did not report are estimates from the text seen. */
+    if (c->input_tokens < 0 || c->output_tokens < 0)
+      o->estimated = 1;
+    if (c->finish_reason && !o->finish_reason)
+      o->finish_reason = c->finish_reason;
+    if (c->pred_id)
+      oom |= (ids.len && buf_append_str(&ids, ",") != 0) || buf_append_str(&ids, c->pred_id) != 0;
+  }
+  if (oom) {
+    buf_free(&ids);
+    return -1;
+  }
+  o->prediction_ids = ids.data; /* NULL when none was created */
+  return 0;
 }

@@ -9,6 +9,7 @@
 
 #include "../shared/chat_request.h"
 #include "../shared/completion_request.h"
+#include "../shared/dialects/encoder.h"
 #include "worker.h"
 
 struct exchange;
@@ -18,6 +19,12 @@ struct http_request;
  * upstream work; answers through hr. NULL when out of memory. */
 struct exchange *exchange_start(struct worker *w, struct http_request *hr,
                                 struct chat_request *req, const char *token);
+
+/* The same, answering in another wire format: takes ownership of *enc
+ * (its state is freed with the exchange, or here on failure). */
+struct exchange *exchange_start_with(struct worker *w, struct http_request *hr,
+                                     struct chat_request *req, const char *token,
+                                     struct encoder *enc);
 
 /* The same for POST /v1/completions (takes ownership of *req). */
 struct exchange *exchange_start_text(struct worker *w, struct http_request *hr,
@@ -32,5 +39,18 @@ void exchange_abort(struct exchange *ex, int shutting_down);
 
 /* Stop all upstream work, cancel predictions still running, free. */
 void exchange_free(struct exchange *ex);
+
+/* What an exchange cost, for settlement (read before it is freed). */
+struct exchange_outcome {
+  long prompt_tokens, completion_tokens; /* as in the answer's usage */
+  int estimated;          /* some count was not reported by Replicate */
+  char *prediction_ids;   /* comma-separated, malloc'd (caller frees), or NULL */
+  const char *finish_reason; /* the first choice's, or NULL; owned by the exchange */
+  const char *id;         /* "chatcmpl-..." (owned by the exchange) */
+  int n;                  /* predictions made */
+  int stream;
+};
+/* 0, or -1 when out of memory. */
+int exchange_outcome(const struct exchange *ex, struct exchange_outcome *o);
 
 #endif

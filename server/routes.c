@@ -8,6 +8,7 @@
 #include "../shared/completion_request.h"
 #include "../shared/models.h"
 #include "../shared/origin.h"
+#include "dialect_routes.h"
 #include "exchange.h"
 #include "http.h"
 
@@ -33,6 +34,11 @@ static const struct route ROUTES[] = {
     {"GET", "/v1/models/", 1, handle_models_get},
     {"POST", "/v1/chat/completions", 0, handle_chat},
     {"POST", "/v1/completions", 0, handle_completions},
+    {"POST", "/v1/responses", 0, handle_responses},
+    {"POST", "/v1/messages", 0, handle_messages},
+    {"POST", "/v1/messages/count_tokens", 0, handle_count_tokens},
+    {"HEAD", "/", 0, handle_root},
+    {"GET", "/", 0, handle_root},
 };
 
 #define N_ROUTES (sizeof ROUTES / sizeof ROUTES[0])

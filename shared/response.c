@@ -5,6 +5,7 @@
 #include "response.h"
 
 #include <limits.h>
+#include <stdio.h>
 #include <string.h>
 
 /* 256-entry byte classes: 0 = copy as is, 1 = escape, 2 = start of a
@@ -159,6 +160,12 @@ static int put_usage(struct buf *b, const struct usage *u) {
       (put_lit(b, ",\"completion_tokens_details\":{\"reasoning_tokens\":") ||
        put_long(b, u->reasoning_tokens) || put_lit(b, "}")))
     return -1;
+  if (u->has_cost) {
+    char num[40];
+    int n = snprintf(num, sizeof num, ",\"cost\":%.12g", u->cost >= 0 ? u->cost : 0.0);
+    if (n < 0 || (size_t)n >= sizeof num || buf_append(b, num, (size_t)n) != 0)
+      return -1;
+  }
   return put_lit(b, "}");
 }
 
@@ -440,6 +447,12 @@ int response_text_usage(struct buf *out, const struct response_meta *m,
 }
 
 int response_done(struct buf *out) { return put_lit(out, "data: [DONE]\n\n"); }
+
+double usage_cost(long prompt_tokens, long completion_tokens, double input_per_mtok,
+                  double output_per_mtok) {
+  return ((double)nonneg(prompt_tokens) * input_per_mtok +
+          (double)nonneg(completion_tokens) * output_per_mtok) / 1e6;
+}
 
 long usage_estimate_tokens(const char *text, size_t len) {
   (void)text; /* a byte count is all the estimate uses */

@@ -12,7 +12,14 @@ struct usage {
   long prompt_tokens;
   long completion_tokens;
   long reasoning_tokens; /* -1: unknown, field omitted */
+  int has_cost;          /* "cost" (USD, as OpenRouter sends it) after the counts */
+  double cost;
 };
+
+/* USD for these counts at prices per million tokens: the one formula the
+ * answer's usage.cost and the ledger share. */
+double usage_cost(long prompt_tokens, long completion_tokens, double input_per_mtok,
+                  double output_per_mtok);
 
 /* One function call the model made. Strings are (ptr, len) except id;
  * NULL is sent as "". */
@@ -44,6 +51,9 @@ struct choice_result {
    * tool_calls[0] instead of "tool_calls" (still only when n_tool_calls > 0;
    * the other calls and the id are not sent). */
   int legacy_function_call;
+  /* The client's stop sequence that ended the output, or NULL (not sent by
+   * the chat and text builders; Anthropic's answer names it). */
+  const char *stop_sequence;
 };
 
 /* The identity every chunk of one response shares. */

@@ -38,7 +38,8 @@ void test_fail(const char *file, int line, const char *fmt, ...) {
   X(limits)                                                                    \
   X(ledger)                                                                    \
   X(json_scan)                                                                 \
-  X(origin)
+  X(origin)                                                                    \
+  X(dialects)
 
 #define DECLARE(name) void suite_##name(void);
 SUITES(DECLARE)

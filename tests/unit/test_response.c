@@ -140,7 +140,7 @@ static void test_escape_random(void) {
 static void test_completion(void) {
   TEST("chat.completion, one choice");
   struct choice_result c1 = {.content = "Hello! How can I help?", .content_len = 22, .finish_reason = "stop"};
-  struct usage u = {19, 10, -1};
+  struct usage u = {19, 10, -1, 0, 0};
   char *s = response_chat_completion(&meta, &c1, 1, &u);
   CHECK_STR(s, HEAD("chat.completion")
             "{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"Hello! How can I help?\","
@@ -154,7 +154,7 @@ static void test_completion(void) {
       {.content = tricky, .content_len = sizeof tricky - 1, .finish_reason = "length"},
       {.content = NULL},
   };
-  struct usage ur = {5, 7, 3};
+  struct usage ur = {5, 7, 3, 0, 0};
   s = response_chat_completion(&meta, cs, 2, &ur);
   CHECK_STR(s, HEAD("chat.completion")
             "{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":"
@@ -168,7 +168,7 @@ static void test_completion(void) {
 
   TEST("chat.completion without usage; odd meta");
   struct response_meta odd = {"id\"1", -42, "m\\\n"};
-  struct usage uz = {-1, -5, 0};
+  struct usage uz = {-1, -5, 0, 0, 0};
   s = response_chat_completion(&odd, NULL, 0, NULL);
   CHECK_STR(s, "{\"id\":\"id\\\"1\",\"object\":\"chat.completion\",\"created\":-42,"
                "\"model\":\"m\\\\\\n\",\"choices\":[]}");
@@ -180,7 +180,7 @@ static void test_completion(void) {
 
   TEST("extreme numbers");
   struct response_meta big = {"x", LONG_MIN, "m"};
-  struct usage ubig = {LONG_MAX, 1, -1};
+  struct usage ubig = {LONG_MAX, 1, -1, 0, 0};
   s = response_chat_completion(&big, NULL, 0, &ubig);
   char want[256];
   snprintf(want, sizeof want,
@@ -189,6 +189,13 @@ static void test_completion(void) {
            LONG_MIN, LONG_MAX, LONG_MAX);
   CHECK_STR(s, want);
   free(s);
+
+  TEST("usage.cost");
+  struct usage uc = {12, 3, -1, 1, usage_cost(12, 3, 0.672, 2.016)};
+  s = response_chat_completion(&big, NULL, 0, &uc);
+  CHECK(s && strstr(s, "\"total_tokens\":15,\"cost\":1.4112e-05}}"));
+  free(s);
+  CHECK(usage_cost(-1, 1000000, 0.672, 2.016) == 2.016);
 
   TEST("a large completion");
   size_t n = 3 << 20;
@@ -239,7 +246,7 @@ static void test_chunks(void) {
   buf_reset(&b);
 
   TEST("usage chunk");
-  struct usage u = {9, 2, -1};
+  struct usage u = {9, 2, -1, 0, 0};
   CHECK_INT(response_chunk_usage(&b, &meta, &u), 0);
   CHECK_MEM(b.data, b.len, CHUNK "],\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":2,\"total_tokens\":11}}\n\n");
   buf_reset(&b);
@@ -288,7 +295,7 @@ static const char tricky_args[] = "{\"q\": \"a\\\"b\\\\c\",\n\t\"s\": \"\xE4\xB8
 #define TRICKY_ARGS_JSON "\"{\\\"q\\\": \\\"a\\\\\\\"b\\\\\\\\c\\\",\\n\\t\\\"s\\\": \\\"\xE4\xB8\xAD</x>\\\"}\""
 
 static void test_completion_tools(void) {
-  struct usage u = {1, 2, -1};
+  struct usage u = {1, 2, -1, 0, 0};
   char *s;
 
   TEST("chat.completion: reasoning_content after content");
@@ -454,7 +461,7 @@ static void test_chunks_tools(void) {
 
   TEST("a whole tool-call stream: two parallel calls");
   struct tool_call c2 = {"call_Cd34", "get_time", 8, NULL, 0};
-  struct usage u = {9, 2, -1};
+  struct usage u = {9, 2, -1, 0, 0};
   CHECK_INT(response_chunk_role(&b, &meta, 0) || response_chunk_reasoning(&b, &meta, 0, "hm", 2) ||
                 response_chunk_tool_call(&b, &meta, 0, &c, 0) ||
                 response_chunk_tool_args(&b, &meta, 0, 0, "{\"city\":", 8) ||
@@ -510,7 +517,7 @@ static void test_chunks_tools(void) {
 
 static void test_text_completion(void) {
   static const struct response_meta tm = {"cmpl-xyz", 1700000000, "deepseek-v3.1"};
-  struct usage u = {4, 7, -1};
+  struct usage u = {4, 7, -1, 0, 0};
   char *s;
 
   TEST("text_completion, n=2");
