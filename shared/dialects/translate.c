@@ -26,7 +26,8 @@ int translate_to_chat(const cJSON *chat, const char *configured_model,
     req_init(out);
     return req_fail_oom(err);
   }
-  int rc = chat_request_parse(text, strlen(text), configured_model, out, err);
+  /* Dialects have no `n`: one choice, whatever max_n allows. */
+  int rc = chat_request_parse(text, strlen(text), configured_model, 1, out, err);
   free(text);
   if (rc != 0)
     rename_param(err, names);
