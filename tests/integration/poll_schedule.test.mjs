@@ -51,6 +51,20 @@ describe('poll schedule: no fixed waits', () => {
     assert.equal(firstPollFollowsCreate().length, 2);
   });
 
+  it('Responses and Anthropic Messages: the same schedule', async () => {
+    bed.fake.script({ output: ['r'], syncStatus: 'processing', polls: 1, metrics: { input_token_count: 1, output_token_count: 1 } });
+    let r = await bed.request('POST', '/v1/responses', { body: { model: 'deepseek-v3.1', input: 'hi' } });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.output_text ?? r.json.output.at(-1).content[0].text, 'r');
+    assert.equal(firstPollFollowsCreate().length, 1);
+    bed.fake.reset();
+    bed.fake.script({ output: ['m'], syncStatus: 'processing', polls: 1, metrics: { input_token_count: 1, output_token_count: 1 } });
+    r = await bed.request('POST', '/v1/messages', { body: { model: 'deepseek-v3.1', max_tokens: 16, messages: [{ role: 'user', content: 'hi' }] } });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.content[0].text, 'm');
+    assert.equal(firstPollFollowsCreate().length, 1);
+  });
+
   it('a non-streamed n=2 request polls each prediction at once', async () => {
     bed.fake.script({ output: ['a'], syncStatus: 'processing', polls: 1, metrics: { input_token_count: 1, output_token_count: 1 } });
     bed.fake.script({ output: ['b'], syncStatus: 'processing', polls: 1, metrics: { input_token_count: 1, output_token_count: 1 } });
