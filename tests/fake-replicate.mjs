@@ -74,6 +74,11 @@
 //                   connection is destroyed without an answer; 'reset-before-create':
 //                   destroyed without creating anything. Later creates of the same
 //                   scenario object are not affected (a resend takes a new scenario).
+//                   Over HTTP/2 only (opts.http2): 'h2-rst-after-create' resets the
+//                   create's stream (INTERNAL_ERROR) once the prediction exists;
+//                   'h2-goaway-after-create' creates it, then sends GOAWAY with a last
+//                   stream id below this stream's (claiming it was not processed: a
+//                   client may retry it) and closes the session.
 //   getFaults       array, consumed one per GET of the prediction: {status, body,
 //                   headers} (an HTTP reply, as getHttp) or 'reset' (connection
 //                   destroyed); once empty, GETs are answered normally.
@@ -451,6 +456,16 @@ export async function startFake(opts = {}) {
       if (scenario.createFault === 'reset-after-create') {
         entry.status = 'reset';
         return req.socket.destroy();
+      }
+      if (scenario.createFault === 'h2-rst-after-create' && req.stream) {
+        entry.status = 'rst';
+        return req.stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+      }
+      if (scenario.createFault === 'h2-goaway-after-create' && req.stream) {
+        entry.status = 'goaway';
+        const { session, id } = req.stream;
+        session.goaway(http2.constants.NGHTTP2_NO_ERROR, Math.max(0, id - 2));
+        return later(50, () => session.destroy());
       }
       const headers = RL(599);
       if (prefer !== undefined) headers['Preference-Applied'] = prefer;

@@ -73,3 +73,37 @@ describe('upstream_ca_file', () => {
     assert.match(r.stderr, /upstream_ca_file/);
   });
 });
+
+// HTTP/2 cuts of a create (issue 11): a reset stream or a GOAWAY that claims the
+// stream was not processed must never make curl send the paid create again; the
+// proxy finds the prediction in the list instead.
+describe('HTTP/2: a create cut by RST_STREAM or GOAWAY is never sent twice', () => {
+  let bed;
+  before(async () => {
+    bed = await setup({ fakeOpts: { tls: { key: ca.key, cert: ca.cert }, http2: true }, config: { upstream_ca_file: ca.caFile } });
+  });
+  after(async () => { await bed?.finish(); });
+  beforeEach(() => bed.fake.reset());
+  const createsFor = (text) => bed.fake.creates().filter((e) => e.rawBody.includes(text));
+  const predictionsFor = (text) => [...bed.fake.predictions.values()].filter((p) => JSON.stringify(p.input).includes(text));
+
+  for (const fault of ['h2-rst-after-create', 'h2-goaway-after-create']) {
+    it(`${fault}: one create, the prediction adopted from the list`, async () => {
+      // Warm the connection: the create goes out on an existing HTTP/2 session.
+      bed.fake.script({ output: ['warm'] });
+      assert.equal((await bed.client.chat.completions.create(user('warm up'))).choices[0].message.content, 'warm');
+      bed.fake.reset();
+      const text = `pay once ${fault}`;
+      bed.fake.script({ output: ['Only', ' once'], createFault: fault });
+      const c = await bed.client.chat.completions.create(user(text));
+      assert.equal(c.choices[0].message.content, 'Only once');
+      assert.equal(createsFor(text).length, 1, 'exactly one create reached the fake');
+      assert.equal(createsFor(text)[0].httpVersion, '2.0');
+      assert.equal(predictionsFor(text).length, 1, 'exactly one prediction exists');
+      assert.equal(c.id, `chatcmpl-${predictionsFor(text)[0].id}`);
+      assert.equal(bed.fake.log.filter((e) => e.kind === 'list').length, 1, 'the list was read once');
+    });
+  }
+
+  itExitsCleanly(() => bed, it);
+});
