@@ -377,8 +377,11 @@ int up_start(struct up_client *c, struct up_transfer *t, const struct up_request
   if (r->timeout_ms > 0)
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, r->timeout_ms);
   /* Token events are tiny; the smallest receive buffer (1 KiB) keeps
-   * thousands of open streams cheap (curl's default is 16 KiB each). */
-  if (r->sse)
+   * thousands of open streams cheap (curl's default is 16 KiB each). Not
+   * over https: libcurl 7.88's HTTP/2 code copies a whole DATA frame (up to
+   * 16 KiB) into a stream's buffer without bounding it by a smaller size
+   * (a heap overflow ASan caught with 1,500 TLS streams). */
+  if (r->sse && strncasecmp(r->url, "http:", 5) == 0)
     curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 1024L);
   if (strcmp(r->method, "POST") == 0) {
     curl_easy_setopt(e, CURLOPT_POST, 1L);

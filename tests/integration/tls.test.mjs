@@ -54,6 +54,21 @@ for (const http2 of [false, true]) {
       assert.equal(bed.fake.creates()[0].httpVersion, version);
     });
 
+    it('streams with events larger than a small receive buffer, several at once', async () => {
+      // libcurl 7.88 overflowed a stream buffer smaller than an HTTP/2 DATA frame
+      // (caught by ASan with 1,500 streams); several multiplexed streams of 4-6 KiB
+      // events exercise the same path.
+      const big = (k) => Array.from({ length: 6 }, (_, i) => String.fromCharCode(97 + k) .repeat(4000 + 400 * i));
+      const outs = [0, 1, 2, 3].map(big);
+      for (const o of outs) bed.fake.script({ output: o, tokenDelay: 0, match: o[0][0] === 'a' ? 'big a' : o[0][0] === 'b' ? 'big b' : o[0][0] === 'c' ? 'big c' : 'big d' });
+      const runs = await Promise.all(['a', 'b', 'c', 'd'].map((k) => sdkStream(bed.client, user(`big ${k}`))));
+      runs.forEach((r, i) => {
+        assert.equal(r.error, null);
+        assert.deepEqual(assertChunks(r.chunks, { finish: 'stop' }).contents, [outs[i].join('')]);
+      });
+      assert.ok(bed.fake.streams().every((e) => e.httpVersion === version));
+    });
+
     it('a proxy trusting another CA is refused: 502, no host in the message, nothing created', async () => {
       const r = await bed.request('POST', '/v1/chat/completions', { base: wrong.url, body: user('hi') });
       const e = assertErrorReply(r, 502);
