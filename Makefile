@@ -6,9 +6,9 @@
 
 CC       ?= cc
 BUILD    ?= build
-PKGS      = libmicrohttpd libcurl libcjson
+PKGS      = libmicrohttpd libcurl libcjson sqlite3 libcrypto
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lmicrohttpd -lcurl -lcjson)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lmicrohttpd -lcurl -lcjson -lsqlite3 -lcrypto)
 CFLAGS   ?= -O2 -g
 SANITIZE ?=
 WARN      = -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral
@@ -18,19 +18,19 @@ LDLIBS   += $(PKG_LIBS) -lpthread -lm
 SAN       = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 SHARED_SRC = $(wildcard shared/*.c shared/dialects/*.c)
-SERVER_SRC = $(wildcard server/*.c)
-# The ledger queue (server/) is pure enough to be tested in the unit binary.
-UNIT_SRC   = $(wildcard tests/unit/*.c) server/ledger.c
+SERVER_SRC = $(wildcard server/*.c server/store/*.c)
+# The ledger queue and the store (server/) are tested in the unit binary too.
+UNIT_SRC   = $(wildcard tests/unit/*.c) server/ledger.c $(wildcard server/store/*.c)
 
 # Debian packages each target needs; installed by `make deps` / `make test-deps`.
-BUILD_DEBS = build-essential pkg-config libmicrohttpd-dev libcurl4-openssl-dev libcjson-dev
+BUILD_DEBS = build-essential pkg-config libmicrohttpd-dev libcurl4-openssl-dev libcjson-dev libsqlite3-dev libssl-dev
 TEST_DEBS  = $(BUILD_DEBS) curl clang chromium openssl
 
 .PHONY: build-clang all run test test-unit test-integration test-asan unit deps test-deps clean install bench fuzz
 
 all: $(BUILD)/replicate-proxy
 
-$(BUILD)/%.o: %.c $(wildcard shared/*.h shared/dialects/*.h server/*.h tests/unit/*.h)
+$(BUILD)/%.o: %.c $(wildcard shared/*.h shared/dialects/*.h server/*.h server/store/*.h tests/unit/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
@@ -100,7 +100,7 @@ fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 	  clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
 	    -fno-sanitize-recover=all -I/usr/include/cjson fuzz/fuzz_$$t.c $(SHARED_SRC) \
-	    -lcjson -lm -o build/fuzz/fuzz_$$t; \
+	    -lcjson -lcrypto -lm -o build/fuzz/fuzz_$$t; \
 	  mkdir -p build/fuzz/corpus_$$t; \
 	  ./build/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) build/fuzz/corpus_$$t fuzz/seeds/$$t; \
 	done

@@ -5,6 +5,7 @@
 #   bash bench/run.sh stream     5,000 concurrent SSE streams: tokens, RSS, added latency per token
 #   bash bench/run.sh http       non-streaming throughput and added latency vs nginx proxy_pass
 #   bash bench/run.sh poll       non-streamed calls whose sync reply says "processing": time to answer
+#   bash bench/run.sh gateway    the team gateway's cost: bare vs keys vs keys+limits+ledger, c=16 and c=64
 #
 # Figures go to stdout (tables), progress to stderr, every figure as JSON to
 # build/bench/*.json. Knobs (environment):
@@ -12,6 +13,7 @@
 #   BENCH_STREAM_WORKERS=1,2  BENCH_TIMELINE=1 (per-second figures in the stream JSON)
 #   BENCH_TLS=1 (0 = skip the stream run over TLS + HTTP/2 and the wrong-CA check)
 #   BENCH_DURATION=10  BENCH_CONNS=1,16,64  BENCH_HTTP_WORKERS=1,2
+#   BENCH_GATEWAY_CONNS=16,64  BENCH_GATEWAY_ROUNDS=2
 #   BENCH_QUIET_WAIT=120 (s to wait for other processes to stop using the CPU; 0 = don't)
 #   PROXY_BIN=build/replicate-proxy
 # Uses loopback ports 19100-19102 (streaming) and 19200-19202 (non-streaming).
@@ -23,9 +25,9 @@ cd "$(dirname "$self")/.."
 
 part="${1:-all}"
 case "$part" in
-  all|stream|http|poll) ;;
-  -h|--help) sed -n '2,19p' "$self"; exit 0 ;;
-  *) echo "usage: bash bench/run.sh [all|stream|http|poll]" >&2; exit 2 ;;
+  all|stream|http|poll|gateway) ;;
+  -h|--help) sed -n '2,21p' "$self"; exit 0 ;;
+  *) echo "usage: bash bench/run.sh [all|stream|http|poll|gateway]" >&2; exit 2 ;;
 esac
 
 log() { echo "[bench] $*" >&2; }
@@ -113,5 +115,12 @@ if [ "$part" = all ] || [ "$part" = http ]; then
   run_node bench/http-bench.mjs --proxy "$PROXY_BIN" --nginx "$NGINX" \
     --duration "${BENCH_DURATION:-10}" --conns "${BENCH_CONNS:-1,16,64}" \
     --workers "${BENCH_HTTP_WORKERS:-1,2}" --port 19200 --json "build/bench/http-$stamp.json"
+fi
+if [ "$part" = all ] || [ "$part" = gateway ]; then
+  quiet
+  log "gateway benchmark"
+  run_node bench/gateway-bench.mjs --proxy "$PROXY_BIN" --nginx "$NGINX" \
+    --duration "${BENCH_DURATION:-10}" --conns "${BENCH_GATEWAY_CONNS:-16,64}" \
+    --rounds "${BENCH_GATEWAY_ROUNDS:-2}" --port 19300 --json "build/bench/gateway-$stamp.json"
 fi
 log "JSON: build/bench/*-$stamp.json"

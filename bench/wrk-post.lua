@@ -9,7 +9,8 @@ local mode = os.getenv("WRK_MODE") or "chat"
 
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer r8_bench"
+-- WRK_KEY: the Bearer key (a gateway key in bench/gateway-bench.mjs).
+wrk.headers["Authorization"] = "Bearer " .. (os.getenv("WRK_KEY") or "r8_bench")
 if mode == "chat" then
   wrk.path = "/v1/chat/completions"
   wrk.body = '{"model":"deepseek-v3.1","messages":[{"role":"user","content":"bench"}]}'

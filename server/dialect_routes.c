@@ -10,6 +10,7 @@
 #include "../shared/dialects/responses_request.h"
 #include "../shared/prompt.h"
 #include "exchange.h"
+#include "gateway.h"
 #include "http.h"
 
 /* Answer an error in the dialect's shape. */
@@ -19,43 +20,27 @@ static void openai_error(struct http_request *hr, const struct oai_error *e) {
   http_request_respond_error(hr, e);
 }
 
-/* The Replicate token: the proxy's own, or the client's key from
- * Authorization: Bearer or x-api-key (Anthropic clients send either).
- * NULL after answering 401. Per-client keys (the gateway) plug in here. */
-static const char *dialect_token(struct http_request *hr, error_fn fail) {
-  const char *configured = http_request_config(hr)->replicate_api_token;
-  if (configured && configured[0])
-    return configured;
-  const char *auth = http_request_header(hr, "Authorization");
-  if (auth && strncasecmp(auth, "Bearer ", 7) == 0) {
-    const char *key = auth + 7;
-    while (*key == ' ')
-      key++;
-    if (*key)
-      return key;
-  }
-  const char *key = http_request_header(hr, "x-api-key");
-  if (key && *key)
-    return key;
-  struct oai_error e;
-  oai_error_set(&e, 401, "invalid_request_error", "invalid_api_key", NULL,
-                "You didn't provide an API key. Pass your Replicate API token as the "
-                "Bearer key (Authorization: Bearer r8_...) or as x-api-key, or "
-                "configure replicate_api_token on the proxy.");
-  fail(hr, &e);
-  return NULL;
-}
-
 static void oom(struct http_request *hr, error_fn fail) {
   struct oai_error e;
   oai_error_set(&e, 500, "server_error", "internal_error", NULL, "out of memory");
   fail(hr, &e);
 }
 
-/* Start the exchange; on failure everything given is freed and 500 sent. */
-static void start(struct http_request *hr, struct chat_request *req, const char *token,
+/* Admit (model access, limits, budget: the same gateway as chat), then
+ * start the exchange; on failure everything given is freed and answered. */
+static void start(struct http_request *hr, struct admission *adm, struct chat_request *req,
                   struct encoder *enc, error_fn fail) {
-  struct exchange *ex = exchange_start_with(http_request_worker(hr), hr, req, token, enc);
+  size_t len;
+  const char *body = http_request_body(hr, &len);
+  struct gateway_request gr = {req->model, req->has & HAS_MAX_TOKENS ? req->max_tokens : 0, 1,
+                               req->stream, body, len};
+  if (gateway_admit(hr, adm, &gr) != 0) {
+    encoder_free(enc);
+    chat_request_free(req);
+    return;
+  }
+  struct exchange *ex = exchange_start_with(http_request_worker(hr), hr, req,
+                                            gateway_upstream_token(adm), enc);
   if (ex) {
     http_request_attach(hr, ex);
     return;
@@ -66,8 +51,8 @@ static void start(struct http_request *hr, struct chat_request *req, const char 
 
 void handle_responses(struct http_request *hr, const char *subpath) {
   (void)subpath;
-  const char *token = dialect_token(hr, openai_error);
-  if (!token)
+  struct admission *adm = gateway_authorize(hr, "/v1/responses");
+  if (!adm)
     return;
   size_t len;
   const char *body = http_request_body(hr, &len);
@@ -85,7 +70,7 @@ void handle_responses(struct http_request *hr, const char *subpath) {
     oom(hr, openai_error);
     return;
   }
-  start(hr, &req.chat, token, &enc, openai_error);
+  start(hr, adm, &req.chat, &enc, openai_error);
 }
 
 /* Claude Code probes the base URL with HEAD / before its first request.
@@ -119,8 +104,9 @@ static void anthropic_error(struct http_request *hr, const struct oai_error *e) 
 
 void handle_messages(struct http_request *hr, const char *subpath) {
   (void)subpath;
-  const char *token = dialect_token(hr, anthropic_error);
-  if (!token)
+  http_request_set_error_format(hr, messages_error_json); /* gateway refusals too */
+  struct admission *adm = gateway_authorize(hr, "/v1/messages");
+  if (!adm)
     return;
   size_t len;
   const char *body = http_request_body(hr, &len);
@@ -137,13 +123,14 @@ void handle_messages(struct http_request *hr, const char *subpath) {
     oom(hr, anthropic_error);
     return;
   }
-  start(hr, &req, token, &enc, anthropic_error);
+  start(hr, adm, &req, &enc, anthropic_error);
 }
 
 /* The local estimate of the prompt the model would see; no upstream call. */
 void handle_count_tokens(struct http_request *hr, const char *subpath) {
   (void)subpath;
-  if (!dialect_token(hr, anthropic_error))
+  http_request_set_error_format(hr, messages_error_json);
+  if (!gateway_authorize(hr, "/v1/messages/count_tokens"))
     return;
   size_t len;
   const char *body = http_request_body(hr, &len);

@@ -1205,9 +1205,6 @@ void exchange_free(struct exchange *ex) {
 
 int exchange_outcome(const struct exchange *ex, struct exchange_outcome *o) {
   memset(o, 0, sizeof *o);
-  struct usage u = total_usage(ex);
-  o->prompt_tokens = u.prompt_tokens;
-  o->completion_tokens = u.completion_tokens;
   o->n = ex->n;
   o->stream = ex->req.stream;
   o->id = ex->id;
@@ -1215,13 +1212,17 @@ int exchange_outcome(const struct exchange *ex, struct exchange_outcome *o) {
   int oom = 0;
   for (int i = 0; i < ex->n; i++) {
     const struct choice *c = &ex->choices[i];
+    if (c->finish_reason && !o->finish_reason)
+      o->finish_reason = c->finish_reason;
+    if (!c->pred_id)
+      continue; /* never created: nothing consumed */
     /* Counts Replicate did not report are estimates from the text seen. */
     if (c->input_tokens < 0 || c->output_tokens < 0)
       o->estimated = 1;
-    if (c->finish_reason && !o->finish_reason)
-      o->finish_reason = c->finish_reason;
-    if (c->pred_id)
-      oom |= (ids.len && buf_append_str(&ids, ",") != 0) || buf_append_str(&ids, c->pred_id) != 0;
+    /* As total_usage counts them, so the ledger matches the answer's usage. */
+    o->prompt_tokens += c->input_tokens >= 0 ? c->input_tokens : c->prompt_estimate;
+    o->completion_tokens += output_tokens(c);
+    oom |= (ids.len && buf_append_str(&ids, ",") != 0) || buf_append_str(&ids, c->pred_id) != 0;
   }
   if (oom) {
     buf_free(&ids);

@@ -20,7 +20,9 @@
 #include <unistd.h>
 
 #include "../shared/config.h"
+#include "cli.h"
 #include "exchange.h"
+#include "gateway.h"
 #include "http.h"
 #include "reload.h"
 #include "worker.h"
@@ -55,6 +57,17 @@ void log_msg(enum log_level level, const char *fmt, ...) {
 }
 
 /* ----------------------------------------------------------------- options */
+
+/* --config's value (the database's default place is beside it), or NULL. */
+static const char *config_path_arg(int argc, char **argv) {
+  for (int i = 1; i < argc; i++) {
+    if (strncmp(argv[i], "--config=", 9) == 0)
+      return argv[i] + 9;
+    if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+      return argv[i + 1];
+  }
+  return NULL;
+}
 
 /* Returns -1 to go on, or an exit status. */
 static int parse_args(int argc, char **argv, struct config *c) {
@@ -235,7 +248,35 @@ static void wake_workers(struct worker *workers, int n) {
   }
 }
 
+/* Is the listen host reachable only from this machine? */
+static int loopback_host(const char *host) {
+  return strcmp(host, "localhost") == 0 || strcmp(host, "::1") == 0 ||
+         strncmp(host, "127.", 4) == 0;
+}
+
+/* Configurations that would hand the team's Replicate token to anyone:
+ * refuse them (exit 2) with what to set. Returns -1 to go on. */
+static int refuse_unsafe(const struct config *c) {
+  int gateway = c->master_key && c->master_key[0];
+  int token = c->replicate_api_token && c->replicate_api_token[0];
+  if (gateway && !token) {
+    fprintf(stderr, "replicate-proxy: master_key is set (gateway mode), so clients send "
+                    "virtual keys: set replicate_api_token for the upstream calls\n");
+    return 2;
+  }
+  if (token && !gateway && !c->open_gateway && !loopback_host(c->listen_host)) {
+    fprintf(stderr, "replicate-proxy: replicate_api_token is set and listen (%s) is not a "
+                    "loopback address, so anyone who reaches the port would spend it: set "
+                    "master_key (gateway mode: keys per member), or open_gateway = true to "
+                    "accept the risk\n", c->listen_host);
+    return 2;
+  }
+  return -1;
+}
+
 int main(int argc, char **argv) {
+  if (argc > 1 && cli_is_command(argv[1]))
+    return cli_main(argc, argv); /* keys ... / spend: work on the database, then exit */
   /* A SIGHUP during startup waits for the sigwait below (a reload), rather
    * than killing the process. */
   sigset_t hup;
@@ -253,6 +294,10 @@ int main(int argc, char **argv) {
     return status;
   }
   log_set_level(cfg.log_level);
+  if ((status = refuse_unsafe(&cfg)) >= 0) {
+    config_free(&cfg);
+    return status;
+  }
   reload_publish_initial(&cfg);
 
   /* Each stream holds two sockets (client and Replicate): the default soft
@@ -284,6 +329,18 @@ int main(int argc, char **argv) {
     config_free(&cfg);
     return 1;
   }
+
+  /* Keys, limits and the ledger: before any request can arrive. */
+  char gw_err[512];
+  char *db_path = gateway_db_path(&cfg, config_path_arg(argc, argv));
+  if (!db_path || gateway_open(&cfg, db_path, gw_err, sizeof gw_err) != 0) {
+    log_msg(LOG_ERROR, "%s", db_path ? gw_err : "out of memory");
+    free(db_path);
+    curl_global_cleanup();
+    config_free(&cfg);
+    return 1;
+  }
+  free(db_path);
 
   struct worker *workers = calloc((size_t)n_workers, sizeof *workers);
   int port = cfg.listen_port, started = 0, rc = 0;
@@ -337,6 +394,7 @@ int main(int argc, char **argv) {
     worker_free(&workers[i]);
   }
   free(workers);
+  gateway_close(); /* flushes the ledger: SIGTERM loses no row */
   curl_global_cleanup();
   log_msg(LOG_INFO, "stopped");
   reload_free_all();

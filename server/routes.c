@@ -2,14 +2,15 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "../shared/chat_request.h"
 #include "../shared/completion_request.h"
 #include "../shared/models.h"
 #include "../shared/origin.h"
 #include "dialect_routes.h"
+#include "admin.h"
 #include "exchange.h"
+#include "gateway.h"
 #include "http.h"
 
 typedef void (*route_fn)(struct http_request *hr, const char *subpath);
@@ -39,6 +40,17 @@ static const struct route ROUTES[] = {
     {"POST", "/v1/messages/count_tokens", 0, handle_count_tokens},
     {"HEAD", "/", 0, handle_root},
     {"GET", "/", 0, handle_root},
+    /* The team gateway's admin API (LiteLLM's paths): admin.c. */
+    {"POST", "/key/generate", 0, admin_handle},
+    {"POST", "/key/update", 0, admin_handle},
+    {"POST", "/key/delete", 0, admin_handle},
+    {"POST", "/key/block", 0, admin_handle},
+    {"POST", "/key/unblock", 0, admin_handle},
+    {"POST", "/key/regenerate", 0, admin_handle},
+    {"GET", "/key/info", 0, admin_handle},
+    {"GET", "/key/list", 0, admin_handle},
+    {"GET", "/spend/logs", 0, admin_handle},
+    {"GET", "/global/spend/report", 0, admin_handle},
 };
 
 #define N_ROUTES (sizeof ROUTES / sizeof ROUTES[0])
@@ -132,27 +144,6 @@ void routes_dispatch(struct http_request *hr) {
   http_request_respond_error(hr, &e);
 }
 
-/* The one place a request is authorized; per-client keys plug in here.
- * Returns the Replicate token to use, or NULL after answering 401. */
-static const char *authorize(struct http_request *hr) {
-  const char *configured = http_request_config(hr)->replicate_api_token;
-  if (configured && configured[0])
-    return configured;
-  const char *auth = http_request_header(hr, "Authorization");
-  if (auth && strncasecmp(auth, "Bearer ", 7) == 0) {
-    const char *key = auth + 7;
-    while (*key == ' ')
-      key++;
-    if (*key)
-      return key;
-  }
-  respond_simple_error(hr, 401, "invalid_request_error", "invalid_api_key",
-                       "You didn't provide an API key. Pass your Replicate API "
-                       "token as the Bearer key (Authorization: Bearer r8_...), "
-                       "or configure replicate_api_token on the proxy.");
-  return NULL;
-}
-
 static void handle_health(struct http_request *hr, const char *subpath) {
   (void)subpath;
   http_request_respond(hr, 200, strdup("{\"status\":\"ok\"}"));
@@ -177,8 +168,8 @@ static void handle_models_get(struct http_request *hr, const char *subpath) {
 
 static void handle_chat(struct http_request *hr, const char *subpath) {
   (void)subpath;
-  const char *token = authorize(hr);
-  if (!token)
+  struct admission *adm = gateway_authorize(hr, "/v1/chat/completions");
+  if (!adm)
     return;
   size_t body_len;
   const char *body = http_request_body(hr, &body_len);
@@ -189,7 +180,14 @@ static void handle_chat(struct http_request *hr, const char *subpath) {
     http_request_respond_error(hr, &e);
     return;
   }
-  struct exchange *ex = exchange_start(http_request_worker(hr), hr, &req, token);
+  struct gateway_request gr = {req.model, req.has & HAS_MAX_TOKENS ? req.max_tokens : 0,
+                               req.n > 0 ? req.n : 1, req.stream, body, body_len};
+  if (gateway_admit(hr, adm, &gr) != 0) {
+    chat_request_free(&req);
+    return;
+  }
+  struct exchange *ex = exchange_start(http_request_worker(hr), hr, &req,
+                                       gateway_upstream_token(adm));
   if (ex) {
     http_request_attach(hr, ex);
   } else {
@@ -200,8 +198,8 @@ static void handle_chat(struct http_request *hr, const char *subpath) {
 
 static void handle_completions(struct http_request *hr, const char *subpath) {
   (void)subpath;
-  const char *token = authorize(hr);
-  if (!token)
+  struct admission *adm = gateway_authorize(hr, "/v1/completions");
+  if (!adm)
     return;
   size_t body_len;
   const char *body = http_request_body(hr, &body_len);
@@ -212,7 +210,16 @@ static void handle_completions(struct http_request *hr, const char *subpath) {
     http_request_respond_error(hr, &e);
     return;
   }
-  struct exchange *ex = exchange_start_text(http_request_worker(hr), hr, &req, token);
+  int per_prompt = req.base.n > 0 ? req.base.n : 1;
+  struct gateway_request gr = {req.base.model,
+                               req.base.has & HAS_MAX_TOKENS ? req.base.max_tokens : 0,
+                               per_prompt * (int)req.n_prompts, req.base.stream, body, body_len};
+  if (gateway_admit(hr, adm, &gr) != 0) {
+    completion_request_free(&req);
+    return;
+  }
+  struct exchange *ex = exchange_start_text(http_request_worker(hr), hr, &req,
+                                            gateway_upstream_token(adm));
   if (ex) {
     http_request_attach(hr, ex);
   } else {

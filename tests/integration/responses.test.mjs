@@ -240,14 +240,17 @@ describe('responses: streaming', () => {
   });
 
   it('a failure after the first byte is a response.failed event, not a silent close', async () => {
-    bed.fake.script({ output: ['one ', 'two ', 'three'], dropAfter: 2, tokenDelay: 10 });
+    // A dropped upstream stream is resumed by polling (issue 7); a prediction
+    // that fails after output cannot be resumed.
+    bed.fake.script({ output: ['one ', 'two '], status: 'failed', error: 'E1001 out of memory', tokenDelay: 10 });
     const r = await bed.request('POST', '/v1/responses', { body: { model: M, input: 'x', stream: true } });
     const evs = events(r.text);
     assertSequence(evs);
     const last = evs.at(-1);
     assert.equal(last.event, 'response.failed');
     assert.equal(last.data.response.status, 'failed');
-    assert.equal(last.data.response.error.code, 'upstream_stream_ended');
+    assert.equal(last.data.response.error.code, 'prediction_failed');
+    assert.ok(last.data.response.error.message.includes('E1001 out of memory'));
   });
   itExitsCleanly(() => bed, it);
 });

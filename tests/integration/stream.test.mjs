@@ -145,7 +145,8 @@ describe('streaming: upstream protocol and chunk format', () => {
     assert.deepEqual(rr.bad, []);
     const u = rr.events.at(-2).json;
     assert.deepEqual(u.choices, []);
-    assert.deepEqual(u.usage, { prompt_tokens: 2, completion_tokens: 1, total_tokens: 3 });
+    // cost: USD at the default prices (0.672 / 2.016 per million tokens).
+    assert.deepEqual(u.usage, { prompt_tokens: 2, completion_tokens: 1, total_tokens: 3, cost: Number(((2 * 0.672 + 1 * 2.016) / 1e6).toPrecision(12)) });
     assert.equal(rr.events.at(-1).data, '[DONE]');
   });
 
@@ -299,7 +300,7 @@ describe('streaming: upstream protocol and chunk format', () => {
     assert.equal(body.at(-1).choices[0].finish_reason, 'stop');
     assert.equal(body.at(-1).choices[0].text, '');
     assert.deepEqual(r.chunks.at(-1).choices, []);
-    assert.deepEqual(r.chunks.at(-1).usage, { prompt_tokens: 3, completion_tokens: 3, total_tokens: 6 });
+    assert.deepEqual(r.chunks.at(-1).usage, { prompt_tokens: 3, completion_tokens: 3, total_tokens: 6, cost: Number(((3 * 0.672 + 3 * 2.016) / 1e6).toPrecision(12)) });
 
     // and through the SDK
     bed.fake.script({ output: ['a', 'b'] });

@@ -35,11 +35,13 @@ void test_fail(const char *file, int line, const char *fmt, ...) {
   X(pipeline)                                                                  \
   X(think)                                                                     \
   X(toolcall)                                                                  \
+  X(keys)                                                                      \
   X(limits)                                                                    \
   X(ledger)                                                                    \
   X(json_scan)                                                                 \
   X(origin)                                                                    \
-  X(dialects)
+  X(dialects)                                                                  \
+  X(store)
 
 #define DECLARE(name) void suite_##name(void);
 SUITES(DECLARE)
