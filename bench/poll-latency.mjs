@@ -13,6 +13,8 @@ const pct = (a, q) => { const s = [...a].sort((x, y) => x - y); return s[Math.mi
 
 const bed = await setup({ config: { poll_interval: '500ms', log_level: 'info', request_timeout: '60s' } });
 const cases = [
+  // Baseline: the sync reply is terminal, no poll at all (the round trip's own cost).
+  { name: 'baseline: terminal sync reply, no poll (chat)', api: 'chat', scenario: { syncStatus: 'terminal' }, durationMs: 0 },
   // Sync reply 'processing' with the full output; the first GET says succeeded.
   { name: 'sync reply "processing", complete at once (chat)', api: 'chat', scenario: { syncStatus: 'processing', polls: 1 }, durationMs: 0 },
   { name: 'same, legacy /v1/completions', api: 'text', scenario: { syncStatus: 'processing', polls: 1 }, durationMs: 0 },
