@@ -368,7 +368,11 @@ int up_start(struct up_client *c, struct up_transfer *t, const struct up_request
   /* Set on every start: curl_easy_reset of a pooled handle wipes them. */
   curl_easy_setopt(e, CURLOPT_SHARE, c->share);
   curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
-  curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+  /* Wait for a connection that may multiplex rather than open another; only
+   * over TLS, where ALPN settles it at the handshake. Over plain HTTP curl
+   * learns it from a reply, so a transfer would wait behind a slow one. */
+  if (strncasecmp(r->url, "https:", 6) == 0)
+    curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
   if (c->ca_file && c->ca_file[0]) {
     /* Instead of the system's CAs, not beside them; verification stays on. */
     curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file);
