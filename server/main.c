@@ -469,7 +469,7 @@ int main(int argc, char **argv) {
     int sig = 0;
     while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP) {
       log_msg(LOG_INFO, "received SIGHUP, reloading the configuration");
-      if (reload_apply(argc, argv))
+      if (reload_apply(argc, argv, refuse_unsafe))
         wake_workers(workers, started);
     }
     if (sig == SIGTERM)

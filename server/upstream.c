@@ -389,7 +389,10 @@ int up_start(struct up_client *c, struct up_transfer *t, const struct up_request
     curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 1024L);
   if (strcmp(r->method, "POST") == 0) {
     curl_easy_setopt(e, CURLOPT_POST, 1L);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body ? r->body : "");
+    /* Copied: a create handed to up_orphan outlives its exchange, which
+     * owns r->body, and curl may not have sent the body yet. */
+    if (curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, r->body ? r->body : "") != CURLE_OK)
+      goto fail;
   }
   if (curl_multi_add_handle(c->multi, e) != CURLM_OK)
     goto fail;

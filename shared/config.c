@@ -98,7 +98,7 @@ static const struct option_row OPTIONS[] = {
      "empty = none, * = any"},
     {"server_names", OPT_LIST, OFF(server_names), "", 0, 0, 0,
      "comma-separated Host names served besides the listen address and localhost"},
-    {"master_key", OPT_STRING, OFF(master_key), "", 0, 0, OPT_SECRET,
+    {"master_key", OPT_STRING, OFF(master_key), "", 0, 0, OPT_SECRET | OPT_RESTART,
      "gateway mode: clients need a virtual key or this key (also env "
      "REPLICATE_PROXY_MASTER_KEY)"},
     {"database", OPT_STRING, OFF(database), "", 0, 0, OPT_RESTART,
