@@ -93,6 +93,12 @@ static int parse_args(int argc, char **argv, struct config *c) {
   char err[CONFIG_ERR_MAX + 128];
   switch (reload_read(argc, argv, c, err, sizeof err)) {
   case READ_OK:
+    /* A CA file curl cannot read would fail every request: say so now. */
+    if (c->upstream_ca_file[0] && access(c->upstream_ca_file, R_OK) != 0) {
+      snprintf(err, sizeof err, "upstream_ca_file: cannot read %s: %s", c->upstream_ca_file,
+               strerror(errno));
+      break;
+    }
     return -1;
   case READ_HELP:
     config_print_help(stdout);
@@ -264,6 +270,7 @@ static int worker_init(struct worker *w, int index, int n_workers, const struct 
     return -1;
   if (up_client_init(&w->up, &w->loop, cfg->upstream, cfg->connect_timeout_ms) != 0)
     return -1;
+  up_client_set_ca(&w->up, cfg->upstream_ca_file);
   w->up.metrics = metrics_global_block((size_t)index);
   circuit_init(&w->up.circuit, (uint64_t)cfg->circuit_cooldown_ms);
   w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);

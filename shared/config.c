@@ -65,7 +65,7 @@ static const struct option_row OPTIONS[] = {
     {"request_timeout", OPT_DURATION, OFF(request_timeout_ms), "10m", 1, 86400000, 0,
      "longest wait for a whole prediction (504 after it)"},
     {"poll_interval", OPT_DURATION, OFF(poll_interval_ms), "500ms", 1, 60000, 0,
-     "delay between polls of an unfinished prediction"},
+     "longest delay between polls of an unfinished prediction"},
     {"keepalive_interval", OPT_DURATION, OFF(keepalive_interval_ms), "5s", 1, 600000, 0,
      "SSE keep-alive comment period while a stream is idle"},
     {"shutdown_grace", OPT_DURATION, OFF(shutdown_grace_ms), "5s", 0, 3600000, 0,
@@ -115,6 +115,9 @@ static const struct option_row OPTIONS[] = {
     {"extra_models", OPT_LIST, OFF(extra_models), "", 0, 0, 0,
      "comma-separated further model names or globs (claude-*) that /v1/messages "
      "serves with the configured model; empty = none"},
+    {"upstream_ca_file", OPT_STRING, OFF(upstream_ca_file), "", 0, 0, OPT_RESTART,
+     "PEM file of CA certificates trusted for Replicate's hosts instead of the system's "
+     "(for a private or test upstream; never needed for api.replicate.com)"},
     {"log_format", OPT_LOG_FORMAT, OFF(log_format), "text", 0, 0, 0,
      "access log: text, or json (one object per request, with its X-Request-Id)"},
     {"upstream_max_retries", OPT_INT, OFF(upstream_max_retries), "2", 0, 10, 0,

@@ -66,6 +66,10 @@ struct config {
 
   /* Client dialects. */
   struct str_list extra_models;  /* names/globs /v1/messages maps to `model` */
+
+  /* Upstream TLS. */
+  char *upstream_ca_file;        /* PEM CA bundle to trust instead of the system's; "" = system */
+
   /* Operations. */
   enum log_format log_format;    /* access log lines: text or JSON */
   long upstream_max_retries;     /* create retries before the client sees an error */
