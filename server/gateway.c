@@ -59,6 +59,8 @@ static int ledger_sink(void *ctx, const struct ledger_row *rows, size_t n) {
 /* --------------------------------------------------------------- lifecycle */
 
 char *gateway_db_path(const struct config *cfg, const char *config_path) {
+  if (cfg->database_url && cfg->database_url[0]) /* PostgreSQL, shared by replicas */
+    return strdup(cfg->database_url);
   if (cfg->database && cfg->database[0])
     return strdup(cfg->database);
   const char *slash = config_path ? strrchr(config_path, '/') : NULL;
@@ -83,7 +85,8 @@ int gateway_open(const struct config *cfg, const char *db_path, char *err, size_
   if (!G.admin_store)
     goto fail;
   if (store_secret(G.snap_store, G.secret) != 0) {
-    snprintf(err, errlen, "cannot read or create the database secret in %s", db_path);
+    snprintf(err, errlen, "cannot read or create the database secret in %s",
+             store_path_is_pg(db_path) ? "PostgreSQL" : db_path); /* a URL may hold a password */
     goto fail;
   }
   if (keys_hmac_init(&G.hmac, G.secret, sizeof G.secret) != 0 ||
@@ -103,7 +106,8 @@ int gateway_open(const struct config *cfg, const char *db_path, char *err, size_
   }
   G.snapshot_started = 1;
   if (key_snapshot_start(G.snap_store, G.limits, G.ledger, SNAPSHOT_POLL_MS) != 0) {
-    snprintf(err, errlen, "cannot load the keys from %s", db_path);
+    snprintf(err, errlen, "cannot load the keys from %s",
+             store_path_is_pg(db_path) ? "PostgreSQL" : db_path);
     goto fail;
   }
   G.open = 1;

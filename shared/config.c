@@ -111,6 +111,9 @@ static const struct option_row OPTIONS[] = {
      "USD per million completion tokens"},
     {"log_level", OPT_LOG_LEVEL, OFF(log_level), "info", 0, 0, 0,
      "error|warn|info|debug"},
+    {"database_url", OPT_STRING, OFF(database_url), "", 0, 0, OPT_SECRET | OPT_RESTART,
+     "postgresql://user:pass@host/db: keys and the ledger in PostgreSQL, shared by "
+     "several replicas (instead of the database file)"},
 };
 
 #define N_OPTIONS (sizeof OPTIONS / sizeof OPTIONS[0])
