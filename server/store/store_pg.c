@@ -73,7 +73,9 @@ static int ready(struct store_pg *s) {
 static PGresult *q(struct store_pg *s, const char *sql, int n, const char *const *vals) {
   if (ready(s) != 0)
     return NULL;
-  PGresult *r = PQexecParams(s->conn, sql, n, NULL, vals, NULL, NULL, 0);
+  /* Without parameters, PQexec: a migration is several statements. */
+  PGresult *r = n ? PQexecParams(s->conn, sql, n, NULL, vals, NULL, NULL, 0)
+                  : PQexec(s->conn, sql);
   ExecStatusType st = PQresultStatus(r);
   if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
     return r;

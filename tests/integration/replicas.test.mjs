@@ -1,0 +1,151 @@
+// Several replicas on one PostgreSQL store (database_url): three proxy
+// processes share keys and the ledger; schema migrations run once when they
+// start together; a key made or blocked on one is seen by all within a second;
+// the CLI works against PostgreSQL; a replica killed with SIGKILL loses no
+// settled row; PostgreSQL restarted loses no row. Real PostgreSQL (engines.mjs).
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { assertErrorReply, itExitsCleanly, runProxy, setup, sleep, startProxy, user } from './helpers.mjs';
+import { MASTER } from './gateway_helpers.mjs';
+import { PG_BIN, startPostgres } from './engines.mjs';
+
+// Polls fn until it returns a truthy value; the spec's bound, not a speed test.
+async function within(ms, fn, what) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) assert.fail(`${what}: not within ${ms} ms`);
+    await sleep(25);
+  }
+}
+
+describe('replicas: keys and the ledger in PostgreSQL', { skip: !PG_BIN && 'postgresql not installed' }, () => {
+  let pg;
+  let bed;
+  let replicas; // three proxies on one database
+  const config = () => ({ master_key: MASTER, database_url: pg.url('gw'), workers: 2 });
+  const admin = (p, method, path, body) => bed.request(method, path, { key: MASTER, body, base: p.url });
+  const chatOn = (p, key, text = 'hi') => bed.chat(user(text), { key, base: p.url });
+  const logs = async (p, token) => (await admin(p, 'GET', `/spend/logs?api_key=${token}`)).json;
+
+  before(async () => {
+    pg = await startPostgres();
+    pg.createdb('gw');
+    // Three replicas start at once on an empty database: the migration runs once.
+    bed = await setup({ config: config(), apiKey: MASTER });
+    const more = await Promise.all([1, 2].map(() => startProxy({ fake: bed.fake, config: config() })));
+    bed.proxies.push(...more);
+    replicas = [bed.proxy, ...more];
+    for (const p of replicas) { p.addSecret(MASTER); p.addSecret(pg.password); }
+  });
+  after(async () => { await bed?.finish(); pg?.close(); });
+
+  it('replicas starting together on one empty database migrate it exactly once', async () => {
+    pg.createdb('fresh');
+    const ps = await Promise.all([0, 1, 2].map(() => startProxy({ fake: bed.fake, config: { ...config(), database_url: pg.url('fresh') } })));
+    try {
+      assert.deepEqual(pg.sql('SELECT version FROM schema_migrations', 'fresh'), [['1']]);
+      assert.deepEqual(pg.sql("SELECT count(*) FROM meta WHERE name = 'secret'", 'fresh'), [['1']]);
+    } finally {
+      for (const p of ps) { p.addSecret(pg.password); await p.stop(); }
+    }
+  });
+
+  it('a key made on one replica works on all three, within a second', async () => {
+    const r = await admin(replicas[0], 'POST', '/key/generate', { key_alias: 'shared' });
+    assert.equal(r.status, 200, r.text);
+    for (const p of replicas) p.addSecret(r.json.key);
+    for (const p of replicas) {
+      await within(1000, async () => (await chatOn(p, r.json.key)).status === 200, `key on ${p.url}`);
+    }
+    // Stored only as its hash: the key itself is nowhere in the database.
+    const dump = JSON.stringify(pg.sql('SELECT * FROM keys', 'gw'));
+    assert.ok(!dump.includes(r.json.key));
+    assert.ok(dump.includes(r.json.token));
+  });
+
+  it('a key blocked on one replica is refused by all within a second; unblocked, served again', async () => {
+    const k = (await admin(replicas[1], 'POST', '/key/generate', {})).json;
+    for (const p of replicas) p.addSecret(k.key);
+    for (const p of replicas) await within(1000, async () => (await chatOn(p, k.key)).status === 200, 'key seen');
+    assert.equal((await admin(replicas[1], 'POST', '/key/block', { key: k.key })).status, 200);
+    for (const p of replicas) {
+      const r = await within(1000, async () => { const x = await chatOn(p, k.key); return x.status === 401 && x; }, `block on ${p.url}`);
+      assertErrorReply(r, 401, { code: 'invalid_api_key' });
+    }
+    assert.equal((await admin(replicas[2], 'POST', '/key/unblock', { key: k.key })).status, 200);
+    for (const p of replicas) await within(1000, async () => (await chatOn(p, k.key)).status === 200, 'unblocked');
+  });
+
+  it('the CLI works against PostgreSQL: keys generate, info, spend', async () => {
+    const env = { REPLICATE_PROXY_DATABASE_URL: pg.url('gw') };
+    const g = await runProxy(['keys', 'generate', '--key_alias', 'from-cli', '--rpm_limit', '100'], { env });
+    assert.equal(g.code, 0, g.stderr);
+    const made = JSON.parse(g.stdout);
+    for (const p of replicas) p.addSecret(made.key);
+    assert.equal(made.key_alias, 'from-cli');
+    for (const p of replicas) await within(1000, async () => (await chatOn(p, made.key)).status === 200, 'CLI key');
+    await within(2000, async () => (await logs(replicas[0], made.token)).length === 3, 'rows');
+    const info = await runProxy(['keys', 'info', '--key', made.token], { env });
+    assert.equal(info.code, 0, info.stderr);
+    assert.equal(JSON.parse(info.stdout).info.rpm_limit, 100);
+    const spend = await runProxy(['spend', '--group_by', 'api_key'], { env });
+    assert.equal(spend.code, 0, spend.stderr);
+    const mine = JSON.parse(spend.stdout).find((row) => row.api_key === made.token);
+    assert.equal(mine.requests, 3);
+    assert.ok(!g.stderr.includes(pg.password) && !spend.stderr.includes(pg.password));
+  });
+
+  it('every request on any replica is one ledger row; the shared spend is their sum', async () => {
+    const k = (await admin(replicas[0], 'POST', '/key/generate', {})).json;
+    for (const p of replicas) p.addSecret(k.key);
+    for (const p of replicas) await within(1000, async () => (await chatOn(p, k.key)).status === 200, 'key seen');
+    const rs = await Promise.all(Array.from({ length: 30 }, (_, i) => chatOn(replicas[i % 3], k.key)));
+    assert.ok(rs.every((r) => r.status === 200));
+    const rows = await within(2000, async () => { const l = await logs(replicas[1], k.token); return l.length === 33 && l; }, '33 rows');
+    assert.equal(new Set(rows.map((r) => r.request_id)).size, 33);
+    const answered = rs.reduce((s, r) => s + r.json.usage.cost, 0);
+    const first3 = rows.slice(0, 3).reduce((s, r) => s + r.spend, 0);
+    const total = rows.reduce((s, r) => s + r.spend, 0);
+    assert.equal(Math.round((total - first3) * 1e6), Math.round(answered * 1e6));
+    const info = (await admin(replicas[2], 'GET', `/key/info?key=${k.token}`)).json.info;
+    await within(1000, async () => Math.round((await admin(replicas[2], 'GET', `/key/info?key=${k.token}`)).json.info.spend * 1e6) === Math.round(total * 1e6), `spend ${info.spend}`);
+  });
+
+  it('a replica killed with SIGKILL after answering loses no settled row', async () => {
+    const victim = await startProxy({ fake: bed.fake, config: config() });
+    victim.addSecret(MASTER);
+    const k = (await admin(replicas[0], 'POST', '/key/generate', {})).json;
+    victim.addSecret(k.key);
+    await within(1000, async () => (await chatOn(victim, k.key)).status === 200, 'key on the victim');
+    const rs = await Promise.all(Array.from({ length: 20 }, () => chatOn(victim, k.key)));
+    assert.ok(rs.every((r) => r.status === 200));
+    // Settled: answered and past the ledger's batch window (100 ms); then the kill.
+    await within(1000, async () => (await logs(replicas[0], k.token)).length === 21, 'rows written');
+    victim.proc.kill('SIGKILL');
+    await victim.exitPromise;
+    const rows = await logs(replicas[1], k.token);
+    assert.equal(rows.length, 21);
+    assert.equal(new Set(rows.map((r) => r.request_id)).size, 21);
+  });
+
+  it('PostgreSQL restarted: requests are served meanwhile, their rows are written when it returns', async () => {
+    const k = (await admin(replicas[0], 'POST', '/key/generate', {})).json;
+    for (const p of replicas) p.addSecret(k.key);
+    for (const p of replicas) await within(1000, async () => (await chatOn(p, k.key)).status === 200, 'key seen');
+    await within(2000, async () => (await logs(replicas[0], k.token)).length === 3, 'first rows');
+    pg.stop();
+    try {
+      const rs = await Promise.all(Array.from({ length: 9 }, (_, i) => chatOn(replicas[i % 3], k.key)));
+      assert.deepEqual(rs.map((r) => r.status), Array(9).fill(200));
+    } finally {
+      pg.start();
+    }
+    // The ledger retries with a pause that doubles up to 5 s.
+    const rows = await within(12000, async () => { const l = await logs(replicas[2], k.token); return l?.length === 12 && l; }, 'rows after the restart');
+    assert.equal(new Set(rows.map((r) => r.request_id)).size, 12);
+  });
+
+  itExitsCleanly(() => bed, it);
+});
