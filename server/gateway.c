@@ -22,6 +22,7 @@
 #define SNAPSHOT_POLL_MS 200  /* a CLI change is seen within this */
 #define LEDGER_BATCH_MS 100   /* what kill -9 can lose (README) */
 #define ADMIN_BUSY_MS 2000    /* admin writes wait this long for a lock */
+#define LEDGER_MAX_PENDING 200000 /* rows held while the database is unreachable (~100 MB) */
 #define MODEL_DEFAULT_MAX_TOKENS 1024
 
 static struct {
@@ -104,6 +105,7 @@ int gateway_open(const struct config *cfg, const char *db_path, char *err, size_
     snprintf(err, errlen, "cannot start the ledger writer");
     goto fail;
   }
+  ledger_set_max_pending(G.ledger, LEDGER_MAX_PENDING);
   G.snapshot_started = 1;
   if (key_snapshot_start(G.snap_store, G.limits, G.ledger, SNAPSHOT_POLL_MS) != 0) {
     snprintf(err, errlen, "cannot load the keys from %s",
