@@ -14,6 +14,7 @@
 
 struct store_pg {
   PGconn *conn;
+  int in_tx; /* inside BEGIN: a lost connection cannot be retried */
 };
 
 /* Migrations in order; one version each, never edited once released (add a
@@ -69,15 +70,30 @@ static int ready(struct store_pg *s) {
   return PQstatus(s->conn) == CONNECTION_OK ? 0 : -1;
 }
 
+static PGresult *send_sql(struct store_pg *s, const char *sql, int n, const char *const *vals) {
+  /* Without parameters, PQexec: a migration is several statements. */
+  return n ? PQexecParams(s->conn, sql, n, NULL, vals, NULL, NULL, 0) : PQexec(s->conn, sql);
+}
+
+static int ok(const PGresult *r) {
+  ExecStatusType st = PQresultStatus(r);
+  return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+}
+
 /* Run a statement; NULL (result cleared) unless it succeeded. */
 static PGresult *q(struct store_pg *s, const char *sql, int n, const char *const *vals) {
   if (ready(s) != 0)
     return NULL;
-  /* Without parameters, PQexec: a migration is several statements. */
-  PGresult *r = n ? PQexecParams(s->conn, sql, n, NULL, vals, NULL, NULL, 0)
-                  : PQexec(s->conn, sql);
-  ExecStatusType st = PQresultStatus(r);
-  if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+  PGresult *r = send_sql(s, sql, n, vals);
+  /* An idle connection learns that the server restarted only when used: open
+   * a new one and send again, unless a transaction was cut (its caller
+   * retries the whole of it). */
+  if (!ok(r) && !s->in_tx && PQstatus(s->conn) == CONNECTION_BAD) {
+    PQclear(r);
+    PQreset(s->conn);
+    r = PQstatus(s->conn) == CONNECTION_OK ? send_sql(s, sql, n, vals) : NULL;
+  }
+  if (r && ok(r))
     return r;
   /* Only the primary message: its DETAIL may quote a row's values. */
   const char *m = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
@@ -93,7 +109,19 @@ static int exec0(struct store_pg *s, const char *sql, int n, const char *const *
   return r ? 0 : -1;
 }
 
+static int begin(struct store_pg *s) {
+  s->in_tx = exec0(s, "BEGIN", 0, NULL) == 0;
+  return s->in_tx ? 0 : -1;
+}
+
+static int commit(struct store_pg *s) {
+  int rc = exec0(s, "COMMIT", 0, NULL);
+  s->in_tx = rc != 0; /* a failed COMMIT still needs its ROLLBACK */
+  return rc;
+}
+
 static void rollback(struct store_pg *s) {
+  s->in_tx = 0;
   if (PQstatus(s->conn) == CONNECTION_OK)
     PQclear(PQexec(s->conn, "ROLLBACK"));
 }
@@ -101,7 +129,7 @@ static void rollback(struct store_pg *s) {
 static int migrate(struct store_pg *s) {
   char lock[64];
   snprintf(lock, sizeof lock, "SELECT pg_advisory_xact_lock(%lld)", MIGRATION_LOCK);
-  if (exec0(s, "BEGIN", 0, NULL) != 0)
+  if (begin(s) != 0)
     return -1;
   int rc = exec0(s, lock, 0, NULL);
   if (rc == 0)
@@ -120,7 +148,7 @@ static int migrate(struct store_pg *s) {
     if (rc == 0)
       rc = exec0(s, "INSERT INTO schema_migrations(version) VALUES ($1)", 1, p);
   }
-  if (rc == 0 && exec0(s, "COMMIT", 0, NULL) == 0)
+  if (rc == 0 && commit(s) == 0)
     return 0;
   rollback(s);
   return -1;
@@ -320,13 +348,13 @@ int pg_store_key_update(struct store_pg *s, const struct key_record *k) {
 int pg_store_key_retoken(struct store_pg *s, const char *old_token, const char *new_token,
                          const char *display) {
   const char *p[] = {old_token, new_token, display};
-  if (exec0(s, "BEGIN", 0, NULL) != 0)
+  if (begin(s) != 0)
     return -1;
   int rc = changed(q(s, "UPDATE keys SET token = $2, display = $3 WHERE token = $1", 3, p));
   /* The key's history follows it: its spend and budget carry over. */
   if (rc == 0)
     rc = exec0(s, "UPDATE spend_logs SET api_key = $2 WHERE api_key = $1", 2, p);
-  if (rc == 0 && exec0(s, "COMMIT", 0, NULL) == 0)
+  if (rc == 0 && commit(s) == 0)
     return 0;
   rollback(s);
   return rc == 1 ? 1 : -1;
@@ -389,7 +417,7 @@ int pg_store_key_spend(struct store_pg *s, const char *token, int64_t since_ms,
 /* ------------------------------------------------------------------ ledger */
 
 int pg_store_ledger_insert(struct store_pg *s, const struct ledger_row *rows, size_t n) {
-  if (exec0(s, "BEGIN", 0, NULL) != 0)
+  if (begin(s) != 0)
     return -1;
   int failed = 0;
   for (size_t i = 0; !failed && i < n; i++) {
@@ -427,7 +455,7 @@ int pg_store_ledger_insert(struct store_pg *s, const struct ledger_row *rows, si
                       "$13,$14,$15,$16,$17,$18,$19,$20,$21) ON CONFLICT (request_id) DO NOTHING",
                    p.n, p.v) != 0;
   }
-  if (!failed && exec0(s, "COMMIT", 0, NULL) == 0)
+  if (!failed && commit(s) == 0)
     return 0;
   rollback(s);
   return -1;

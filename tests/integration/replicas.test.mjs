@@ -26,8 +26,16 @@ describe('replicas: keys and the ledger in PostgreSQL', { skip: !PG_BIN && 'post
   let replicas; // three proxies on one database
   const config = () => ({ master_key: MASTER, database_url: pg.url('gw'), workers: 2 });
   const admin = (p, method, path, body) => bed.request(method, path, { key: MASTER, body, base: p.url });
-  const chatOn = (p, key, text = 'hi') => bed.chat(user(text), { key, base: p.url });
+  const chatOn = (p, key, text = 'hi') => { assert.ok(key, 'a key'); return bed.chat(user(text), { key, base: p.url }); };
   const logs = async (p, token) => (await admin(p, 'GET', `/spend/logs?api_key=${token}`)).json;
+  // A new key made on replica p (asserted: a failed generate must not leave the
+  // test running on with the master key), registered as a secret everywhere.
+  const newKey = async (p, fields = {}, extra = []) => {
+    const r = await admin(p, 'POST', '/key/generate', fields);
+    assert.equal(r.status, 200, r.text);
+    for (const x of [...replicas, ...extra]) x.addSecret(r.json.key);
+    return r.json;
+  };
 
   before(async () => {
     pg = await startPostgres();
@@ -53,9 +61,7 @@ describe('replicas: keys and the ledger in PostgreSQL', { skip: !PG_BIN && 'post
   });
 
   it('a key made on one replica works on all three, within a second', async () => {
-    const r = await admin(replicas[0], 'POST', '/key/generate', { key_alias: 'shared' });
-    assert.equal(r.status, 200, r.text);
-    for (const p of replicas) p.addSecret(r.json.key);
+    const r = { json: await newKey(replicas[0], { key_alias: 'shared' }) };
     for (const p of replicas) {
       await within(1000, async () => (await chatOn(p, r.json.key)).status === 200, `key on ${p.url}`);
     }
@@ -66,8 +72,7 @@ describe('replicas: keys and the ledger in PostgreSQL', { skip: !PG_BIN && 'post
   });
 
   it('a key blocked on one replica is refused by all within a second; unblocked, served again', async () => {
-    const k = (await admin(replicas[1], 'POST', '/key/generate', {})).json;
-    for (const p of replicas) p.addSecret(k.key);
+    const k = await newKey(replicas[1]);
     for (const p of replicas) await within(1000, async () => (await chatOn(p, k.key)).status === 200, 'key seen');
     assert.equal((await admin(replicas[1], 'POST', '/key/block', { key: k.key })).status, 200);
     for (const p of replicas) {
@@ -98,8 +103,7 @@ describe('replicas: keys and the ledger in PostgreSQL', { skip: !PG_BIN && 'post
   });
 
   it('every request on any replica is one ledger row; the shared spend is their sum', async () => {
-    const k = (await admin(replicas[0], 'POST', '/key/generate', {})).json;
-    for (const p of replicas) p.addSecret(k.key);
+    const k = await newKey(replicas[0]);
     for (const p of replicas) await within(1000, async () => (await chatOn(p, k.key)).status === 200, 'key seen');
     const rs = await Promise.all(Array.from({ length: 30 }, (_, i) => chatOn(replicas[i % 3], k.key)));
     assert.ok(rs.every((r) => r.status === 200));
@@ -116,8 +120,7 @@ describe('replicas: keys and the ledger in PostgreSQL', { skip: !PG_BIN && 'post
   it('a replica killed with SIGKILL after answering loses no settled row', async () => {
     const victim = await startProxy({ fake: bed.fake, config: config() });
     victim.addSecret(MASTER);
-    const k = (await admin(replicas[0], 'POST', '/key/generate', {})).json;
-    victim.addSecret(k.key);
+    const k = await newKey(replicas[0], {}, [victim]);
     await within(1000, async () => (await chatOn(victim, k.key)).status === 200, 'key on the victim');
     const rs = await Promise.all(Array.from({ length: 20 }, () => chatOn(victim, k.key)));
     assert.ok(rs.every((r) => r.status === 200));
@@ -131,8 +134,7 @@ describe('replicas: keys and the ledger in PostgreSQL', { skip: !PG_BIN && 'post
   });
 
   it('PostgreSQL restarted: requests are served meanwhile, their rows are written when it returns', async () => {
-    const k = (await admin(replicas[0], 'POST', '/key/generate', {})).json;
-    for (const p of replicas) p.addSecret(k.key);
+    const k = await newKey(replicas[0]);
     for (const p of replicas) await within(1000, async () => (await chatOn(p, k.key)).status === 200, 'key seen');
     await within(2000, async () => (await logs(replicas[0], k.token)).length === 3, 'first rows');
     pg.stop();
@@ -145,6 +147,32 @@ describe('replicas: keys and the ledger in PostgreSQL', { skip: !PG_BIN && 'post
     // The ledger retries with a pause that doubles up to 5 s.
     const rows = await within(12000, async () => { const l = await logs(replicas[2], k.token); return l?.length === 12 && l; }, 'rows after the restart');
     assert.equal(new Set(rows.map((r) => r.request_id)).size, 12);
+    // Every replica's admin connection sat idle through the restart: the first
+    // call on it reconnects instead of failing.
+    for (const p of replicas) await newKey(p);
+  });
+
+  it('a replica stopped with SIGTERM right after answering has written every row', async () => {
+    const p = await startProxy({ fake: bed.fake, config: config() });
+    p.addSecret(MASTER);
+    p.addSecret(pg.password);
+    const k = await newKey(replicas[0], {}, [p]);
+    await within(1000, async () => (await chatOn(p, k.key)).status === 200, 'key seen');
+    const rs = await Promise.all(Array.from({ length: 15 }, () => chatOn(p, k.key)));
+    assert.ok(rs.every((r) => r.status === 200));
+    await p.stop(); // at once: no wait for the batch window
+    assert.equal((await logs(replicas[0], k.token)).length, 16);
+  });
+
+  it('PostgreSQL unreachable at start: exit 1 with a message that has no password', async () => {
+    const url = `postgresql://rp:${pg.password}@127.0.0.1:1/none`;
+    const r = await runProxy(['keys', 'list'], { env: { REPLICATE_PROXY_DATABASE_URL: url } });
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /cannot connect to PostgreSQL/);
+    assert.ok(!r.stderr.includes(pg.password));
+    const fake = bed.fake;
+    const started = startProxy({ fake, config: { ...config(), database_url: url } });
+    await assert.rejects(started, (e) => /exited \(code [12]/.test(e.message) && /cannot connect to PostgreSQL/.test(e.message) && !e.message.includes(pg.password));
   });
 
   itExitsCleanly(() => bed, it);
