@@ -6,9 +6,9 @@
 
 CC       ?= cc
 BUILD    ?= build
-PKGS      = libmicrohttpd libcurl libcjson sqlite3 libcrypto libpq
+PKGS      = libmicrohttpd libcurl libcjson sqlite3 libcrypto libpq hiredis
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lmicrohttpd -lcurl -lcjson -lsqlite3 -lcrypto -lpq)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lmicrohttpd -lcurl -lcjson -lsqlite3 -lcrypto -lpq -lhiredis)
 CFLAGS   ?= -O2 -g
 SANITIZE ?=
 WARN      = -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral
@@ -23,8 +23,8 @@ SERVER_SRC = $(wildcard server/*.c server/store/*.c)
 UNIT_SRC   = $(wildcard tests/unit/*.c) server/ledger.c $(wildcard server/store/*.c)
 
 # Debian packages each target needs; installed by `make deps` / `make test-deps`.
-BUILD_DEBS = build-essential pkg-config libmicrohttpd-dev libcurl4-openssl-dev libcjson-dev libsqlite3-dev libssl-dev libpq-dev
-TEST_DEBS  = $(BUILD_DEBS) curl clang postgresql
+BUILD_DEBS = build-essential pkg-config libmicrohttpd-dev libcurl4-openssl-dev libcjson-dev libsqlite3-dev libssl-dev libpq-dev libhiredis-dev
+TEST_DEBS  = $(BUILD_DEBS) curl clang postgresql redis-server
 
 .PHONY: build-clang all run test test-unit test-integration test-asan unit deps test-deps clean install bench fuzz
 

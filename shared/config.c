@@ -114,6 +114,11 @@ static const struct option_row OPTIONS[] = {
     {"database_url", OPT_STRING, OFF(database_url), "", 0, 0, OPT_SECRET | OPT_RESTART,
      "postgresql://user:pass@host/db: keys and the ledger in PostgreSQL, shared by "
      "several replicas (instead of the database file)"},
+    {"redis_url", OPT_STRING, OFF(redis_url), "", 0, 0, OPT_SECRET | OPT_RESTART,
+     "redis://[:password@]host[:port][/db]: rpm, tpm and parallel limits shared by "
+     "several replicas"},
+    {"redis_failure", OPT_STRING, OFF(redis_failure), "open", 0, 0, 0,
+     "while Redis is down: open = serve, counting limits per replica; closed = 503"},
 };
 
 #define N_OPTIONS (sizeof OPTIONS / sizeof OPTIONS[0])

@@ -1,0 +1,437 @@
+#include "limits_redis.h"
+
+#include <errno.h>
+#include <hiredis/hiredis.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../shared/keys.h"
+#include "loop.h"
+#include "worker.h"
+
+#define IO_TIMEOUT_MS 1000  /* a Redis call longer than this counts as Redis down */
+#define RECONNECT_MS 1000   /* while down, one connection attempt per this */
+
+/* KEYS: rpm, tpm, parallel sorted sets. ARGV: now, rpm, tpm, parallel,
+ * tokens, member, lease. TPM members are "member:tokens". Returns
+ * {status, kind, limit, used, retry_ms, rpm_used, rpm_reset, tpm_used, tpm_reset}.
+ * ARGV[1] (the replica's clock) is unused: the script reads Redis's. */
+static const char ADMIT[] =
+    /* Redis's clock, not the replicas': one clock for every replica. */
+    "local tm = redis.call('TIME')\n"
+    "local now = tonumber(tm[1]) * 1000 + math.floor(tonumber(tm[2]) / 1000)\n"
+    "local rpm, tpm, par = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])\n"
+    "local tokens, member, lease = tonumber(ARGV[5]), ARGV[6], tonumber(ARGV[7])\n"
+    "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - 60000)\n"
+    "redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - 60000)\n"
+    "redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)\n"
+    "local r = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')\n"
+    "local t = redis.call('ZRANGE', KEYS[2], 0, -1, 'WITHSCORES')\n"
+    "local used_r, used_t, used_p = #r / 2, 0, redis.call('ZCARD', KEYS[3])\n"
+    "for i = 1, #t, 2 do used_t = used_t + tonumber(string.match(t[i], ':(%d+)$')) end\n"
+    "local function reset(z) if #z > 0 then return tonumber(z[2]) + 60000 - now end return 0 end\n"
+    "if rpm > 0 and used_r >= rpm then\n"
+    "  return {1, 1, rpm, used_r, reset(r), used_r, reset(r), used_t, reset(t)} end\n"
+    "if tpm > 0 and used_t + tokens > tpm then\n"
+    "  local need, freed, wait = used_t + tokens - tpm, 0, -1\n"
+    "  if tokens <= tpm then for i = 1, #t, 2 do\n"
+    "    freed = freed + tonumber(string.match(t[i], ':(%d+)$'))\n"
+    "    if freed >= need then wait = tonumber(t[i + 1]) + 60000 - now break end end end\n"
+    "  return {1, 2, tpm, used_t, wait, used_r, reset(r), used_t, reset(t)} end\n"
+    "if par > 0 and used_p >= par then\n"
+    "  return {1, 3, par, used_p, 1000, used_r, reset(r), used_t, reset(t)} end\n"
+    "if rpm > 0 then redis.call('ZADD', KEYS[1], now, member)"
+    " redis.call('PEXPIRE', KEYS[1], 61000) end\n"
+    "if tpm > 0 then redis.call('ZADD', KEYS[2], now, member .. ':' .. tokens)"
+    " redis.call('PEXPIRE', KEYS[2], 61000) end\n"
+    "if par > 0 then redis.call('ZADD', KEYS[3], now + lease, member)"
+    " redis.call('PEXPIRE', KEYS[3], lease + 1000) end\n"
+    "if #r == 0 then r = {member, now} end\n"
+    "if #t == 0 then t = {member, now} end\n"
+    "return {0, 0, 0, 0, 0, used_r + 1, reset(r), used_t + tokens, reset(t)}\n";
+
+/* KEYS: tpm, parallel. ARGV: member, reserved, used. */
+static const char SETTLE[] =
+    "redis.call('ZREM', KEYS[2], ARGV[1])\n"
+    "local old = ARGV[1] .. ':' .. ARGV[2]\n"
+    "local at = redis.call('ZSCORE', KEYS[1], old)\n"
+    "if at then redis.call('ZREM', KEYS[1], old)"
+    " redis.call('ZADD', KEYS[1], at, ARGV[1] .. ':' .. ARGV[3]) end\n"
+    "return 0\n";
+
+/* One worker's mailbox: answers to hand back on its thread. */
+struct mailbox {
+  struct mailbox *next;
+  struct worker *w;
+  int fd;
+  struct loop_watch watch;
+  struct job *done;
+};
+
+struct job {
+  struct job *next;
+  int settle;                 /* a settlement: no answer */
+  char key[KEYS_TOKEN_LEN + 1];
+  char member[40];
+  struct limit_spec spec;
+  long tokens, used;
+  int64_t lease_ms;
+  struct mailbox *box;
+  redis_done_fn done;
+  void *ctx;
+  struct redis_answer answer;
+};
+
+static struct {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  pthread_t thread;
+  int started, stopping;
+  struct job *head, **tail;
+  struct mailbox *boxes;
+  char host[256], password[256];
+  int port, db;
+  redisContext *c;   /* the client thread's only */
+  int down;          /* last call failed (client thread only) */
+  int64_t next_try;  /* while down: no connection attempt before this */
+} R = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
+static int64_t wall_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int redis_limits_enabled(void) { return R.started; }
+
+/* ------------------------------------------------------------ the client */
+
+static void drop_connection(void) {
+  if (R.c)
+    redisFree(R.c);
+  R.c = NULL;
+}
+
+static int connect_redis(void) {
+  struct timeval tv = {IO_TIMEOUT_MS / 1000, (IO_TIMEOUT_MS % 1000) * 1000};
+  R.c = redisConnectWithTimeout(R.host, R.port, tv);
+  if (!R.c || R.c->err || redisSetTimeout(R.c, tv) != REDIS_OK) {
+    drop_connection();
+    return -1;
+  }
+  redisReply *r = NULL;
+  if (R.password[0]) {
+    r = redisCommand(R.c, "AUTH %s", R.password);
+    if (!r || r->type == REDIS_REPLY_ERROR) {
+      freeReplyObject(r);
+      drop_connection();
+      return -1;
+    }
+    freeReplyObject(r);
+  }
+  if (R.db) {
+    r = redisCommand(R.c, "SELECT %d", R.db);
+    if (!r || r->type == REDIS_REPLY_ERROR) {
+      freeReplyObject(r);
+      drop_connection();
+      return -1;
+    }
+    freeReplyObject(r);
+  }
+  return 0;
+}
+
+/* Connected, or -1 (at most one attempt per RECONNECT_MS while down). */
+static int ensure(void) {
+  if (R.c)
+    return 0;
+  if (R.down && mono_ms() < R.next_try)
+    return -1;
+  if (connect_redis() == 0)
+    return 0;
+  R.next_try = mono_ms() + RECONNECT_MS;
+  return -1;
+}
+
+/* Logged once per change: never silent, never a flood. */
+static void set_down(int down) {
+  if (down && !R.down)
+    log_msg(LOG_ERROR, "redis: unreachable; see redis_failure for what requests get meanwhile");
+  else if (!down && R.down)
+    log_msg(LOG_INFO, "redis: reachable again; limits are shared across replicas again");
+  R.down = down;
+}
+
+static void run_job(struct job *j) {
+  char k1[KEYS_TOKEN_LEN + 16], k2[KEYS_TOKEN_LEN + 16], k3[KEYS_TOKEN_LEN + 16];
+  snprintf(k1, sizeof k1, "rp:%s:rpm", j->key);
+  snprintf(k2, sizeof k2, "rp:%s:tpm", j->key);
+  snprintf(k3, sizeof k3, "rp:%s:par", j->key);
+  redisReply *r = NULL;
+  if (ensure() == 0) {
+    if (j->settle)
+      r = redisCommand(R.c, "EVAL %s 2 %s %s %s %ld %ld", SETTLE, k2, k3, j->member, j->tokens,
+                       j->used);
+    else
+      r = redisCommand(R.c, "EVAL %s 3 %s %s %s %lld %ld %ld %ld %ld %s %lld", ADMIT, k1, k2, k3,
+                       (long long)wall_ms(), j->spec.rpm, j->spec.tpm, j->spec.parallel,
+                       j->tokens, j->member, (long long)j->lease_ms);
+    if (!r || R.c->err) {
+      freeReplyObject(r);
+      r = NULL;
+      drop_connection();
+      R.next_try = mono_ms() + RECONNECT_MS;
+    }
+  }
+  int good = r && r->type == REDIS_REPLY_ARRAY && r->elements == 9;
+  if (r && !good && !j->settle && r->type == REDIS_REPLY_ERROR)
+    log_msg(LOG_WARN, "redis: the admission script failed: %.200s", r->str);
+  set_down(!r);
+  struct redis_answer *a = &j->answer;
+  memset(a, 0, sizeof *a);
+  a->status = -1;
+  if (good) {
+    long long v[9];
+    for (int i = 0; i < 9; i++)
+      v[i] = r->element[i]->type == REDIS_REPLY_INTEGER ? r->element[i]->integer : 0;
+    a->status = (int)v[0];
+    a->st.refused = (enum limit_kind)v[1];
+    a->st.limit = (double)v[2];
+    a->st.used = (double)v[3];
+    a->st.retry_after_ms = v[4];
+    if (j->spec.rpm > 0) {
+      a->st.req_limit = j->spec.rpm;
+      a->st.req_remaining = j->spec.rpm > v[5] ? j->spec.rpm - (long)v[5] : 0;
+      a->st.req_reset_ms = v[6];
+    }
+    if (j->spec.tpm > 0) {
+      a->st.tok_limit = j->spec.tpm;
+      a->st.tok_remaining = j->spec.tpm > v[7] ? j->spec.tpm - (long)v[7] : 0;
+      a->st.tok_reset_ms = v[8];
+    }
+  }
+  freeReplyObject(r);
+}
+
+static void *client_thread(void *arg) {
+  (void)arg;
+  pthread_mutex_lock(&R.mu);
+  for (;;) {
+    while (!R.head && !R.stopping)
+      pthread_cond_wait(&R.cv, &R.mu);
+    struct job *j = R.head;
+    if (!j)
+      break;
+    R.head = j->next;
+    if (!R.head)
+      R.tail = &R.head;
+    pthread_mutex_unlock(&R.mu);
+    run_job(j);
+    pthread_mutex_lock(&R.mu);
+    if (j->settle) {
+      free(j);
+      continue;
+    }
+    j->next = j->box->done;
+    j->box->done = j;
+    uint64_t one = 1;
+    if (write(j->box->fd, &one, sizeof one) < 0)
+      log_msg(LOG_WARN, "redis: cannot wake a worker");
+  }
+  pthread_mutex_unlock(&R.mu);
+  drop_connection();
+  return NULL;
+}
+
+/* ----------------------------------------------------------- the workers */
+
+static void on_mail(struct loop *l, uint32_t events, void *ud) {
+  (void)l;
+  (void)events;
+  struct mailbox *box = ud;
+  uint64_t v;
+  if (read(box->fd, &v, sizeof v) < 0 && errno != EAGAIN)
+    log_msg(LOG_WARN, "redis: mailbox read failed");
+  pthread_mutex_lock(&R.mu);
+  struct job *j = box->done;
+  box->done = NULL;
+  pthread_mutex_unlock(&R.mu);
+  while (j) {
+    struct job *next = j->next;
+    j->done(j->ctx, &j->answer);
+    free(j);
+    j = next;
+  }
+}
+
+/* Made on the worker's first call, on its thread. R.mu held. */
+static struct mailbox *mailbox_for(struct worker *w) {
+  for (struct mailbox *b = R.boxes; b; b = b->next)
+    if (b->w == w)
+      return b;
+  struct mailbox *b = calloc(1, sizeof *b);
+  if (!b)
+    return NULL;
+  b->w = w;
+  b->fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  loop_watch_init(&b->watch, b->fd, on_mail, b);
+  if (b->fd < 0 || loop_watch_set(&w->loop, &b->watch, EPOLLIN) != 0) {
+    if (b->fd >= 0)
+      close(b->fd);
+    free(b);
+    return NULL;
+  }
+  b->next = R.boxes;
+  R.boxes = b;
+  return b;
+}
+
+static int enqueue(struct job *j, struct worker *w) {
+  pthread_mutex_lock(&R.mu);
+  if (w)
+    j->box = mailbox_for(w);
+  if ((w && !j->box) || !R.started || R.stopping) {
+    pthread_mutex_unlock(&R.mu);
+    free(j);
+    return -1;
+  }
+  *R.tail = j;
+  R.tail = &j->next;
+  pthread_cond_signal(&R.cv);
+  pthread_mutex_unlock(&R.mu);
+  return 0;
+}
+
+int redis_limits_admit(struct worker *w, const char *key_id, const struct limit_spec *spec,
+                       long tokens, const char *member, int64_t lease_ms, redis_done_fn done,
+                       void *ctx) {
+  struct job *j = calloc(1, sizeof *j);
+  if (!j)
+    return -1;
+  snprintf(j->key, sizeof j->key, "%s", key_id);
+  snprintf(j->member, sizeof j->member, "%s", member);
+  j->spec = *spec;
+  j->tokens = tokens;
+  j->lease_ms = lease_ms;
+  j->done = done;
+  j->ctx = ctx;
+  return enqueue(j, w);
+}
+
+void redis_limits_settle(const char *key_id, const char *member, long reserved, long used) {
+  struct job *j = calloc(1, sizeof *j);
+  if (!j) {
+    log_msg(LOG_ERROR, "redis: out of memory: a parallel slot stays taken until its lease ends");
+    return;
+  }
+  j->settle = 1;
+  snprintf(j->key, sizeof j->key, "%s", key_id);
+  snprintf(j->member, sizeof j->member, "%s", member);
+  j->tokens = reserved;
+  j->used = used;
+  if (enqueue(j, NULL) != 0)
+    log_msg(LOG_WARN, "redis: stopping: a settlement was not sent");
+}
+
+/* -------------------------------------------------------------- lifecycle */
+
+/* redis://[[user]:password@]host[:port][/db] */
+static int parse_url(const char *url, char *err, size_t errlen) {
+  const char *p = url;
+  if (strncmp(p, "redis://", 8) != 0) {
+    snprintf(err, errlen, "redis_url must start with redis://");
+    return -1;
+  }
+  p += 8;
+  const char *at = strchr(p, '@');
+  if (at) {
+    const char *colon = memchr(p, ':', (size_t)(at - p));
+    const char *pw = colon ? colon + 1 : p;
+    size_t n = (size_t)(at - pw);
+    if (n >= sizeof R.password) {
+      snprintf(err, errlen, "redis_url: the password is too long");
+      return -1;
+    }
+    memcpy(R.password, pw, n);
+    R.password[n] = '\0';
+    p = at + 1;
+  }
+  size_t hl = strcspn(p, ":/");
+  if (hl == 0 || hl >= sizeof R.host) {
+    snprintf(err, errlen, "redis_url: no host");
+    return -1;
+  }
+  memcpy(R.host, p, hl);
+  R.host[hl] = '\0';
+  p += hl;
+  R.port = 6379;
+  char *end;
+  if (*p == ':') {
+    long port = strtol(p + 1, &end, 10);
+    if (end == p + 1 || port <= 0 || port > 65535 || (*end && *end != '/')) {
+      snprintf(err, errlen, "redis_url: bad port");
+      return -1;
+    }
+    R.port = (int)port;
+    p = end;
+  }
+  R.db = 0;
+  if (*p == '/' && p[1]) {
+    long db = strtol(p + 1, &end, 10);
+    if (*end || db < 0 || db > 1000000) {
+      snprintf(err, errlen, "redis_url: bad database number");
+      return -1;
+    }
+    R.db = (int)db;
+  }
+  return 0;
+}
+
+int redis_limits_start(const char *url, char *err, size_t errlen) {
+  if (parse_url(url, err, errlen) != 0)
+    return -1;
+  R.tail = &R.head;
+  R.stopping = 0;
+  if (pthread_create(&R.thread, NULL, client_thread, NULL) != 0) {
+    snprintf(err, errlen, "cannot start the Redis client thread");
+    return -1;
+  }
+  R.started = 1;
+  return 0;
+}
+
+void redis_limits_stop(void) {
+  if (!R.started)
+    return;
+  pthread_mutex_lock(&R.mu);
+  R.stopping = 1;
+  pthread_cond_signal(&R.cv);
+  pthread_mutex_unlock(&R.mu);
+  pthread_join(R.thread, NULL);
+  R.started = 0;
+  /* The workers are gone: answers nobody will read. */
+  while (R.boxes) {
+    struct mailbox *b = R.boxes;
+    R.boxes = b->next;
+    while (b->done) {
+      struct job *j = b->done;
+      b->done = j->next;
+      free(j);
+    }
+    close(b->fd);
+    free(b);
+  }
+  memset(R.password, 0, sizeof R.password);
+}

@@ -1,0 +1,40 @@
+/* RPM, TPM and parallel-request limits shared by every replica, in Redis:
+ * each admission and each settlement is one atomic server-side script, so
+ * replicas racing for a key's last slot cannot overshoot it. A client thread
+ * owns the (blocking) connection; a worker submits and goes on, and the
+ * answer comes back to that worker's loop through an eventfd. */
+#ifndef RP_LIMITS_REDIS_H
+#define RP_LIMITS_REDIS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../shared/limits.h"
+
+struct worker;
+
+struct redis_answer {
+  int status;             /* 0 admitted, 1 refused (st says which), -1 Redis unavailable */
+  struct limit_state st;
+};
+/* Called on the submitting worker's thread with the answer. */
+typedef void (*redis_done_fn)(void *ctx, const struct redis_answer *a);
+
+/* Parse redis://[:password@]host[:port][/db] and start the client thread
+ * (connecting lazily). 0, or -1 with a message (never the password). */
+int redis_limits_start(const char *url, char *err, size_t errlen);
+/* After the workers stopped. */
+void redis_limits_stop(void);
+int redis_limits_enabled(void);
+
+/* Admit a request of key_id reserving tokens under spec's rpm/tpm/parallel
+ * (member names the reservation; a parallel slot left by a replica that died
+ * expires after lease_ms). 0: done will be called on w's thread; -1 out of memory. */
+int redis_limits_admit(struct worker *w, const char *key_id, const struct limit_spec *spec,
+                       long tokens, const char *member, int64_t lease_ms, redis_done_fn done,
+                       void *ctx);
+/* The request ended: free its parallel slot, and its TPM reservation becomes
+ * tokens_used. Fire and forget. */
+void redis_limits_settle(const char *key_id, const char *member, long reserved, long used);
+
+#endif
