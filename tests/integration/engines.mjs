@@ -1,7 +1,7 @@
 // Real PostgreSQL for the replica tests: a throwaway cluster (initdb into a
 // temp dir) on a loopback port, run as the postgres user when the tests run as
 // root (PostgreSQL refuses root). Debian's postgresql package provides it.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { closedPort, tempDir } from './helpers.mjs';
@@ -50,4 +50,44 @@ export async function startPostgres({ password = 'pg-Secret-Pass-For-Tests-77' }
   };
   pg.start();
   return pg;
+}
+
+// Real Redis (Debian's redis-server) on a loopback port, no persistence.
+// stop()/start() keep the port, as a restart does.
+export const REDIS_BIN = ['/usr/bin/redis-server', '/usr/local/bin/redis-server'].find((p) => existsSync(p)) ?? null;
+
+export async function startRedis({ password = 'redis-Secret-Pass-For-Tests-42' } = {}) {
+  if (!REDIS_BIN) throw new Error('redis-server not installed (Debian package redis-server)');
+  const port = await closedPort();
+  const r = {
+    port,
+    password,
+    url: `redis://:${password}@127.0.0.1:${port}`,
+    proc: null,
+    async start() {
+      r.proc = spawn(REDIS_BIN, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
+        '--requirepass', password], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      await new Promise((resolveR, reject) => {
+        const t = setTimeout(() => reject(new Error(`redis-server did not start:\n${out}`)), 10000);
+        r.proc.stdout.on('data', (d) => {
+          out += d;
+          if (/Ready to accept connections/.test(out)) { clearTimeout(t); resolveR(); }
+        });
+        r.proc.on('exit', (code) => { clearTimeout(t); reject(new Error(`redis-server exited ${code}:\n${out}`)); });
+      });
+      r.proc.removeAllListeners('exit');
+    },
+    async stop() {
+      if (!r.proc) return;
+      const p = r.proc;
+      r.proc = null;
+      const gone = new Promise((res) => p.on('close', res));
+      p.kill('SIGKILL');
+      await gone;
+    },
+    close: () => r.stop(),
+  };
+  await r.start();
+  return r;
 }

@@ -5,9 +5,9 @@
 // settled row; PostgreSQL restarted loses no row. Real PostgreSQL (engines.mjs).
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { assertErrorReply, itExitsCleanly, runProxy, setup, sleep, startProxy, user } from './helpers.mjs';
+import { assertErrorReply, itExitsCleanly, runProxy, setup, sleep, sseRequest, startProxy, user } from './helpers.mjs';
 import { MASTER } from './gateway_helpers.mjs';
-import { PG_BIN, startPostgres } from './engines.mjs';
+import { PG_BIN, REDIS_BIN, startPostgres, startRedis } from './engines.mjs';
 
 // Polls fn until it returns a truthy value; the spec's bound, not a speed test.
 async function within(ms, fn, what) {
@@ -173,6 +173,125 @@ describe('replicas: keys and the ledger in PostgreSQL', { skip: !PG_BIN && 'post
     const fake = bed.fake;
     const started = startProxy({ fake, config: { ...config(), database_url: url } });
     await assert.rejects(started, (e) => /exited \(code [12]/.test(e.message) && /cannot connect to PostgreSQL/.test(e.message) && !e.message.includes(pg.password));
+  });
+
+  itExitsCleanly(() => bed, it);
+});
+
+describe('replicas: rpm, tpm and parallel limits shared through Redis', { skip: (!PG_BIN || !REDIS_BIN) && 'postgresql or redis-server not installed' }, () => {
+  let pg;
+  let redis;
+  let bed;
+  let replicas;
+  let closed; // a fourth replica with redis_failure = closed
+  const config = (extra = {}) => ({ master_key: MASTER, database_url: pg.url('gw'), redis_url: redis.url, workers: 2, ...extra });
+  const admin = (method, path, body) => bed.request(method, path, { key: MASTER, body, base: replicas[0].url });
+  const chatOn = (p, key, body = user('hi')) => { assert.ok(key, 'a key'); return bed.chat(body, { key, base: p.url }); };
+  // Known to replica p: a body that cannot be parsed gets 400 (not 401) and uses no limit.
+  const seenBy = async (key, ps) => {
+    for (const p of ps) await within(1000, async () => (await chatOn(p, key, {})).status === 400, `key on ${p.url}`);
+  };
+  const newKey = async (fields) => {
+    const r = await admin('POST', '/key/generate', fields);
+    assert.equal(r.status, 200, r.text);
+    for (const p of bed.proxies) p.addSecret(r.json.key);
+    await seenBy(r.json.key, [...replicas, closed]);
+    return r.json;
+  };
+
+  before(async () => {
+    pg = await startPostgres();
+    pg.createdb('gw');
+    redis = await startRedis();
+    bed = await setup({ config: config(), apiKey: MASTER });
+    const more = await Promise.all([config(), config(), config({ redis_failure: 'closed' })]
+      .map((c) => startProxy({ fake: bed.fake, config: c })));
+    bed.proxies.push(...more);
+    replicas = [bed.proxy, more[0], more[1]];
+    closed = more[2];
+    for (const p of bed.proxies) { p.addSecret(MASTER); p.addSecret(pg.password); p.addSecret(redis.password); }
+  });
+  after(async () => { await bed?.finish(); await redis?.close(); pg?.close(); });
+
+  it('rpm_limit 10 with 50 concurrent requests over three replicas: exactly 10 succeed', async () => {
+    bed.fake.reset();
+    const k = await newKey({ key_alias: 'rpm', rpm_limit: 10 });
+    const rs = await Promise.all(Array.from({ length: 50 }, (_, i) => chatOn(replicas[i % 3], k.key)));
+    const ok = rs.filter((r) => r.status === 200);
+    assert.equal(ok.length, 10);
+    assert.equal(bed.fake.creates().length, 10);
+    for (const r of rs.filter((x) => x.status !== 200)) {
+      const e = assertErrorReply(r, 429, { code: 'rate_limit_exceeded' });
+      assert.match(e.message, /RPM\): Limit 10, Used 10, Requested 1/);
+      assert.ok(Number(r.headers['retry-after']) >= 1);
+      assert.equal(r.headers['x-ratelimit-limit-requests'], '10');
+      assert.equal(r.headers['x-ratelimit-remaining-requests'], '0');
+    }
+    const remaining = ok.map((r) => Number(r.headers['x-ratelimit-remaining-requests'])).sort((a, b) => a - b);
+    assert.deepEqual(remaining, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  });
+
+  it('max_parallel_requests 2 holds across replicas; the slots free when the streams end', async () => {
+    const k = await newKey({ max_parallel_requests: 2 });
+    bed.fake.setDefault({ output: ['a', 'b', 'c', 'd'], tokenDelay: 150 });
+    try {
+      const body = { ...user('hi'), stream: true };
+      const outs = await Promise.all(Array.from({ length: 6 }, (_, i) => sseRequest(replicas[i % 3].url, '/v1/chat/completions', body, { apiKey: k.key })));
+      assert.equal(outs.filter((o) => o.status === 200).length, 2);
+      const refused = outs.filter((o) => o.status === 429);
+      assert.equal(refused.length, 4);
+      for (const o of refused) assert.match(JSON.parse(o.text).error.message, /parallel requests.*Limit 2, Used 2/);
+    } finally {
+      bed.fake.setDefault({});
+    }
+    // Settled on every replica: two more run at once, on two other replicas.
+    const again = await within(1000, async () => {
+      const rs = await Promise.all([chatOn(replicas[1], k.key), chatOn(replicas[2], k.key)]);
+      return rs.every((r) => r.status === 200) && rs;
+    }, 'slots freed');
+    assert.ok(again);
+  });
+
+  it('tpm_limit holds across replicas: reservations from every replica count', async () => {
+    bed.fake.reset();
+    const k = await newKey({ tpm_limit: 1000 });
+    // Each reserves its max_tokens (300) plus a small prompt estimate: 3 fit, not 4.
+    const body = { ...user('hi'), max_tokens: 300 };
+    // Slow answers: none settles (and gives back its unused reservation) before all are admitted.
+    bed.fake.setDefault({ output: ['a', 'b', 'c', 'd'], tokenDelay: 150 });
+    let rs;
+    try {
+      rs = await Promise.all(Array.from({ length: 9 }, (_, i) => chatOn(replicas[i % 3], k.key, body)));
+    } finally {
+      bed.fake.setDefault({});
+    }
+    assert.equal(rs.filter((r) => r.status === 200).length, 3);
+    for (const r of rs.filter((x) => x.status !== 200)) assertErrorReply(r, 429, { code: 'rate_limit_exceeded' });
+  });
+
+  it('Redis down: open replicas serve and count locally, the closed one answers 503; shared again when it returns', async () => {
+    const k = await newKey({ rpm_limit: 3 });
+    await redis.stop();
+    try {
+      // open: each replica counts alone (3 each), logged; closed: 503.
+      const rs = await Promise.all(Array.from({ length: 12 }, (_, i) => chatOn(replicas[i % 3], k.key)));
+      assert.equal(rs.filter((r) => r.status === 200).length, 9);
+      const c = await chatOn(closed, k.key);
+      const e = assertErrorReply(c, 503, { code: 'limits_unavailable' });
+      assert.match(e.message, /Redis/);
+      for (const p of replicas) assert.match(p.stderr, /redis: unreachable/);
+    } finally {
+      await redis.start();
+    }
+    // Each replica tries Redis again at most once a second: wait until all have.
+    const probe = await newKey({ rpm_limit: 1000 });
+    for (const p of [...replicas, closed]) {
+      await within(3000, async () => (await chatOn(p, probe.key)).status === 200 && /redis: reachable again/.test(p.stderr), `Redis back on ${p.url}`);
+    }
+    // One count for all replicas again (a new key: the local counts above stay local).
+    const k2 = await newKey({ rpm_limit: 4 });
+    const rs = await Promise.all(Array.from({ length: 12 }, (_, i) => chatOn([...replicas, closed][i % 4], k2.key)));
+    assert.equal(rs.filter((r) => r.status === 200).length, 4);
   });
 
   itExitsCleanly(() => bed, it);
