@@ -17,20 +17,20 @@ ALL_LDFLAGS = $(LDFLAGS) $(SANITIZE)
 LDLIBS   += $(PKG_LIBS) -lpthread -lm
 SAN       = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-SHARED_SRC = $(wildcard shared/*.c)
+SHARED_SRC = $(wildcard shared/*.c shared/dialects/*.c)
 SERVER_SRC = $(wildcard server/*.c server/store/*.c)
 # The ledger queue and the store (server/) are tested in the unit binary too.
 UNIT_SRC   = $(wildcard tests/unit/*.c) server/ledger.c $(wildcard server/store/*.c)
 
 # Debian packages each target needs; installed by `make deps` / `make test-deps`.
 BUILD_DEBS = build-essential pkg-config libmicrohttpd-dev libcurl4-openssl-dev libcjson-dev libsqlite3-dev libssl-dev libpq-dev libhiredis-dev
-TEST_DEBS  = $(BUILD_DEBS) curl clang postgresql redis-server
+TEST_DEBS  = $(BUILD_DEBS) curl clang chromium postgresql redis-server
 
 .PHONY: build-clang all run test test-unit test-integration test-asan unit deps test-deps clean install bench fuzz
 
 all: $(BUILD)/replicate-proxy
 
-$(BUILD)/%.o: %.c $(wildcard shared/*.h server/*.h server/store/*.h tests/unit/*.h)
+$(BUILD)/%.o: %.c $(wildcard shared/*.h shared/dialects/*.h server/*.h server/store/*.h tests/unit/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
@@ -93,7 +93,7 @@ bench: $(BUILD)/replicate-proxy test-deps
 
 # libFuzzer targets (clang + libclang-rt-14-dev); FUZZ_SECONDS each.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS  = sse stop think toolcall prediction request
+FUZZ_TARGETS  = sse stop think toolcall prediction request json_scan dialects
 fuzz:
 	$(call install_debs,clang libclang-rt-14-dev)
 	@mkdir -p build/fuzz

@@ -1,5 +1,6 @@
 /* libFuzzer target: Replicate replies (create/get/cancel bodies) through
- * prediction_parse and the upstream error mapping. Invariants: parsing never
+ * prediction_parse, prediction_peek_id, prediction_list_find and the upstream
+ * error mapping. Invariants: parsing never
  * reads past len, and a parsed prediction's output can be re-encoded as a
  * chat.completion that is valid JSON. */
 #include <cJSON.h>
@@ -8,6 +9,7 @@
 #include <string.h>
 
 #include "../shared/prediction.h"
+#include "../shared/prediction_list.h"
 #include "../shared/response.h"
 #include "../shared/upstream_error.h"
 
@@ -38,6 +40,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     upstream_error_from_prediction(&p, &e);
     prediction_free(&p);
   }
+  /* A reply cut off at any length: the id peek must stay inside it. */
+  free(prediction_peek_id(text, size));
+  /* The same bytes as a list of predictions (GET /v1/predictions). */
+  int covered;
+  if (prediction_list_find(text, size, "{\"input\":{\"prompt\":\"hi\"}}", 0, NULL, 0, &p,
+                           &covered) == 1)
+    prediction_free(&p);
   struct oai_error e;
   upstream_error_from_http(size ? 400 + data[0] % 200 : 500, text, size, "1", &e);
   free(text);

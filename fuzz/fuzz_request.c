@@ -29,7 +29,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   text[size] = '\0';
   struct oai_error e;
   struct chat_request r;
-  if (chat_request_parse(text, size, "deepseek-ai/deepseek-v3.1", &r, &e) == 0) {
+  if (chat_request_parse(text, size, "deepseek-ai/deepseek-v3.1", 8, &r, &e) == 0) {
     for (int f = PROMPT_PLAIN; f <= PROMPT_DEEPSEEK; f++) {
       struct buf prompt = BUF_INIT;
       if (prompt_render((enum prompt_format)f, &r, &prompt) == 0)
@@ -41,7 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     abort();
   }
   struct completion_request c;
-  if (completion_request_parse(text, size, "deepseek-ai/deepseek-v3.1", &c, &e) == 0) {
+  if (completion_request_parse(text, size, "deepseek-ai/deepseek-v3.1", 8, &c, &e) == 0) {
     for (size_t i = 0; i < c.n_prompts; i++)
       check_body(chat_request_prediction_body(&c.base, c.prompts[i]));
     completion_request_free(&c);

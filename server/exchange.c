@@ -9,6 +9,7 @@
 #include "../shared/deepseek_tokens.h"
 #include "../shared/pipeline.h"
 #include "../shared/prediction.h"
+#include "../shared/prediction_list.h"
 #include "../shared/prompt.h"
 #include "../shared/response.h"
 #include "../shared/sse.h"
@@ -25,6 +26,7 @@ static const char *const IMPLICIT_STOPS[] = {DS_EOS, DS_USER};
 
 enum choice_state {
   CH_CREATING,  /* POST create in flight */
+  CH_RESOLVING, /* the create's answer was lost: looking for it in the list */
   CH_PARKED,    /* created; a stream waits until every choice exists */
   CH_POLL_WAIT, /* waiting for the next poll */
   CH_POLLING,   /* GET urls.get in flight */
@@ -46,15 +48,19 @@ struct choice {
   char *pred_id, *url_get, *url_cancel, *url_stream;
   int upstream_finished; /* the prediction is known to be over */
   int saw_done;          /* SSE `done` arrived: now only metrics are wanted */
+  int retries;           /* consecutive transient failures of polls */
   int done_reason;       /* enum done_reason of that `done` */
   int stop_matched;      /* a stop sequence matched inside the SSE callback */
   int out_of_memory;     /* ... or memory ran out there */
   long input_tokens, output_tokens;
   size_t seen_len; /* bytes of raw output processed */
+  long long create_sent_ms; /* wall clock when the create went out */
+  int recreated;            /* created again after the list proved it absent */
   struct pipeline *pipe;
   struct sse_parser sse;
   struct buf sse_error; /* detail of an SSE `error` event */
   const char *finish_reason;
+  const char *stop_sequence; /* the client's stop that matched, or NULL */
 };
 
 struct exchange {
@@ -66,6 +72,7 @@ struct exchange {
   size_t n_prompts;
   int echo;
   char **bodies;             /* one create body per distinct prompt */
+  char *create_url;
   size_t *prompt_lens;       /* ... and its prompt's length (usage estimate) */
   size_t n_bodies;
   const char *stops[CHAT_STOP_MAX + N_IMPLICIT_STOPS];
@@ -80,7 +87,11 @@ struct exchange {
   int stream_open;  /* headers sent: errors now go in-band */
   int stream_ended; /* [DONE] queued */
   int failed;
-  struct buf out;   /* SSE bytes waiting for the client */
+  struct buf out;   /* SSE bytes for the client; those before out_pos are sent */
+  size_t out_pos;
+  int paused;       /* back-pressure: upstream streams paused */
+  struct loop_timer resume;
+  struct encoder enc; /* the client's wire format */
   uint64_t last_write_ms;
   struct loop_timer deadline;
   struct loop_timer keepalive;
@@ -89,6 +100,7 @@ struct exchange {
 static void choice_start_poll(struct choice *c);
 static void choice_terminal(struct choice *c, const struct prediction *p);
 static void on_create_done(struct up_transfer *t);
+static void on_list_done(struct up_transfer *t);
 static void on_poll_done(struct up_transfer *t);
 static void on_stream_done(struct up_transfer *t);
 static int on_stream_data(struct up_transfer *t, const char *data, size_t len);
@@ -116,19 +128,40 @@ static void cancel_prediction(struct choice *c) {
   if (c->upstream_finished || !c->url_cancel)
     return;
   c->upstream_finished = 1;
-  if (up_post_detached(&c->ex->w->up, c->url_cancel, c->ex->token) != 0)
+  if (up_post_detached(&c->ex->w->up, c->url_cancel, c->ex->token, c->pred_id) != 0)
     log_msg(LOG_WARN, "could not send cancel for prediction %s", c->pred_id);
+}
+
+/* A create answered with a prediction too large to read (the sync reply
+ * carries the output): cancel it by the id at the start of the reply, or it
+ * runs on, paid for nothing. */
+static void cancel_oversized(const struct up_transfer *t, const char *token) {
+  char *id = prediction_peek_id(t->body.data, t->body.len);
+  struct buf url = BUF_INIT;
+  if (!id || buf_printf(&url, "%s/v1/predictions/%s/cancel", t->client->upstream, id) != 0 ||
+      up_post_detached(t->client, url.data, token, id) != 0)
+    log_msg(LOG_ERROR, "a prediction whose reply was over max_upstream_reply could not be "
+            "canceled (%s)", id ? id : "no id before the cut");
+  free(id);
+  buf_free(&url);
 }
 
 /* A create that finished after its exchange was given up: cancel what it
  * made, with the token the transfer carries. */
 static void on_orphan_create_done(struct up_transfer *t) {
   struct prediction p;
+  if (t->too_large && t->status >= 200 && t->status <= 299) {
+    cancel_oversized(t, t->owned);
+    return;
+  }
+  if (up_fate_unknown(t))
+    log_msg(LOG_ERROR, "an abandoned create got no answer after sending (%s): a prediction "
+            "may run that nobody cancels", up_result_phrase(t));
   if (t->result != CURLE_OK || t->status < 200 || t->status > 299 ||
       prediction_parse(t->body.data ? t->body.data : "", t->body.len, &p) != 0)
     return;
   if (!prediction_is_terminal(p.status) && p.url_cancel &&
-      up_post_detached(t->client, p.url_cancel, t->owned) != 0)
+      up_post_detached(t->client, p.url_cancel, t->owned, p.id) != 0)
     log_msg(LOG_WARN, "could not send cancel for prediction %s", p.id);
   prediction_free(&p);
 }
@@ -152,6 +185,7 @@ static void choice_stop_work(struct choice *c) {
 static void stop_everything(struct exchange *ex) {
   loop_timer_disarm(&ex->w->loop, &ex->deadline);
   loop_timer_disarm(&ex->w->loop, &ex->keepalive);
+  loop_timer_disarm(&ex->w->loop, &ex->resume);
   for (int i = 0; i < ex->n; i++) {
     choice_stop_work(&ex->choices[i]);
     if (ex->choices[i].state != CH_DONE)
@@ -159,9 +193,39 @@ static void stop_everything(struct exchange *ex) {
   }
 }
 
+static size_t pending(const struct exchange *ex) { return ex->out.len - ex->out_pos; }
+
+/* A client that reads slower than Replicate writes must not make the proxy
+ * buffer the difference: above client_output_buffer the upstream streams
+ * are paused (each stops at its next piece) until the client drains. */
+static void apply_backpressure(struct exchange *ex) {
+  if (ex->paused || pending(ex) <= (size_t)cfg(ex)->client_output_buffer)
+    return;
+  ex->paused = 1;
+  loop_timer_disarm(&ex->w->loop, &ex->resume);
+  log_msg(LOG_DEBUG, "%s: %zu bytes waiting for the client; upstream paused", ex->id,
+          pending(ex));
+  for (int i = 0; i < ex->n; i++)
+    if (ex->choices[i].xfer && up_running(ex->choices[i].xfer))
+      up_pause(ex->choices[i].xfer, 1);
+}
+
+/* Deferred to a timer: unpausing may deliver data at once, which must not
+ * happen inside the client's read callback. */
+static void on_resume(struct loop *l, struct loop_timer *t) {
+  (void)l;
+  struct exchange *ex = t->ud;
+  ex->paused = 0;
+  log_msg(LOG_DEBUG, "%s: client drained; upstream resumed", ex->id);
+  for (int i = 0; i < ex->n && !ex->paused; i++) /* data delivered may pause again */
+    if (ex->choices[i].xfer && up_running(ex->choices[i].xfer))
+      up_pause(ex->choices[i].xfer, 0);
+}
+
 static void stream_write(struct exchange *ex, int rc) {
   if (rc != 0)
     log_msg(LOG_ERROR, "out of memory building a stream chunk");
+  apply_backpressure(ex);
   ex->last_write_ms = loop_now_ms();
   if (ex->hr)
     http_request_wake(ex->hr);
@@ -178,15 +242,19 @@ static void exchange_fail(struct exchange *ex, const struct oai_error *e) {
   if (!ex->hr)
     return;
   if (!ex->stream_open) {
-    http_request_respond_error(ex->hr, e);
+    int status = e->status;
+    char *body = ex->enc.ops->error_body ? ex->enc.ops->error_body(e, &status) : NULL;
+    if (body && e->retry_after[0])
+      http_request_add_header(ex->hr, "Retry-After", e->retry_after);
+    if (body)
+      http_request_respond(ex->hr, status, body);
+    else
+      http_request_respond_error(ex->hr, e);
     http_request_wake(ex->hr);
     return;
   }
-  char *event = oai_error_sse(e);
-  int rc = event ? buf_append_str(&ex->out, event) : -1;
-  free(event);
-  if (rc == 0)
-    rc = response_done(&ex->out);
+  struct response_meta m = meta(ex);
+  int rc = ex->enc.ops->fail(ex->enc.st, &ex->out, &m, e);
   ex->stream_ended = 1;
   stream_write(ex, rc);
 }
@@ -241,6 +309,7 @@ static void finish_nonstream(struct exchange *ex) {
     struct choice *c = &ex->choices[i];
     pipeline_result(c->pipe, &results[i]);
     results[i].finish_reason = c->finish_reason;
+    results[i].stop_sequence = c->stop_sequence;
     if (c->echo) {
       oom |= buf_append_str(&echoed[i], c->echo) != 0 ||
              buf_append(&echoed[i], results[i].content, results[i].content_len) != 0;
@@ -250,9 +319,7 @@ static void finish_nonstream(struct exchange *ex) {
   }
   struct usage u = total_usage(ex);
   struct response_meta m = meta(ex);
-  char *body = oom ? NULL
-               : ex->kind == PIPE_TEXT ? response_text_completion(&m, results, (size_t)ex->n, &u)
-                                       : response_chat_completion(&m, results, (size_t)ex->n, &u);
+  char *body = oom ? NULL : ex->enc.ops->whole(ex->enc.st, &m, results, (size_t)ex->n, &u);
   for (int i = 0; i < ex->n; i++)
     buf_free(&echoed[i]);
   free(echoed);
@@ -273,15 +340,9 @@ static void finish_nonstream(struct exchange *ex) {
 static void finish_stream(struct exchange *ex) {
   loop_timer_disarm(&ex->w->loop, &ex->deadline);
   loop_timer_disarm(&ex->w->loop, &ex->keepalive);
-  int rc = 0;
-  if (ex->req.include_usage) {
-    struct usage u = total_usage(ex);
-    struct response_meta m = meta(ex);
-    rc = ex->kind == PIPE_TEXT ? response_text_usage(&ex->out, &m, &u)
-                               : response_chunk_usage(&ex->out, &m, &u);
-  }
-  if (rc == 0)
-    rc = response_done(&ex->out);
+  struct usage u = total_usage(ex);
+  struct response_meta m = meta(ex);
+  int rc = ex->enc.ops->end(ex->enc.st, &ex->out, &m, &u);
   ex->stream_ended = 1;
   stream_write(ex, rc);
 }
@@ -308,14 +369,17 @@ static void choice_complete(struct choice *c) {
     return;
   }
   c->state = CH_DONE;
+  const char *matched = pipeline_matched_stop(c->pipe);
+  for (size_t i = 0; matched && i < ex->req.n_stop; i++)
+    if (matched == ex->req.stop[i]) /* not one of the implicit end markers */
+      c->stop_sequence = matched;
   const char *calls = pipeline_call_finish_reason(c->pipe);
   c->finish_reason = calls                          ? calls
                      : pipeline_stop_matched(c->pipe) ? "stop"
                                                     : limit_reason;
   if (ex->req.stream) {
-    rc = ex->kind == PIPE_TEXT
-             ? response_text_chunk(&ex->out, &m, c->index, "", 0, c->finish_reason)
-             : response_chunk_finish(&ex->out, &m, c->index, c->finish_reason);
+    rc = ex->enc.ops->finish(ex->enc.st, &ex->out, &m, c->index, c->finish_reason,
+                             c->stop_sequence);
     stream_write(ex, rc);
   }
   if (++ex->n_done == ex->n)
@@ -389,17 +453,25 @@ static void choice_terminal(struct choice *c, const struct prediction *p) {
 
 /* ------------------------------------------------------------- upstream */
 
+/* The client hears what kind of failure it was; curl's detail (it names
+ * Replicate's host and port) goes to the log only. */
 static void fail_transport(struct exchange *ex, const struct up_transfer *t) {
   struct oai_error e;
-  if (t->result == CURLE_OPERATION_TIMEDOUT)
+  const char *why = up_result_phrase(t);
+  log_msg(LOG_WARN, "upstream transfer failed: %s", t->error);
+  if (t->too_large)
+    oai_error_set(&e, 502, "server_error", "upstream_error", NULL,
+                  "Replicate's reply was larger than max_upstream_reply (%lld bytes)",
+                  cfg(ex)->max_upstream_reply);
+  else if (t->result == CURLE_OPERATION_TIMEDOUT)
     oai_error_set(&e, 504, "server_error", "upstream_timeout", NULL,
                   "Replicate did not answer in time");
   else if (up_result_is_unreachable(t->result))
     oai_error_set(&e, 502, "server_error", "upstream_unreachable", NULL,
-                  "Replicate is unreachable: %s", t->error);
+                  "could not reach Replicate (%s)", why);
   else
     oai_error_set(&e, 502, "server_error", "upstream_error", NULL,
-                  "Replicate connection failed: %s", t->error);
+                  "Replicate connection failed (%s)", why);
   exchange_fail(ex, &e);
 }
 
@@ -449,8 +521,12 @@ static void start_or_fail(struct choice *c, const struct up_request *r) {
 }
 
 static void on_poll_timer(struct loop *l, struct loop_timer *t) {
-  (void)l;
   struct choice *c = t->ud;
+  /* A poll of a stream brings more output: not while the client lags (if
+   * the timer cannot be armed, poll anyway rather than hang). */
+  if (c->ex->paused && !c->saw_done &&
+      loop_timer_arm(l, t, (uint64_t)cfg(c->ex)->poll_interval_ms) == 0)
+    return;
   if (!c->url_get) {
     struct oai_error e;
     oai_error_set(&e, 502, "server_error", "upstream_error", NULL,
@@ -462,7 +538,8 @@ static void on_poll_timer(struct loop *l, struct loop_timer *t) {
   up_transfer_free(c->xfer); /* the previous transfer's body */
   up_transfer_init(c->xfer, on_poll_done, NULL, c);
   struct up_request r = {.method = "GET", .url = c->url_get, .token = c->ex->token,
-                         .timeout_ms = remaining_ms(c->ex)};
+                         .timeout_ms = remaining_ms(c->ex),
+                         .max_body = (size_t)cfg(c->ex)->max_upstream_reply};
   start_or_fail(c, &r);
 }
 
@@ -475,9 +552,13 @@ static void choice_start_stream(struct choice *c) {
   c->state = CH_STREAMING;
   up_transfer_free(c->xfer);
   up_transfer_init(c->xfer, on_stream_done, on_stream_data, c);
+  /* max_body bounds an error reply's body; the stream itself is relayed. */
   struct up_request r = {.method = "GET", .url = c->url_stream, .token = c->ex->token,
-                         .sse = 1, .timeout_ms = remaining_ms(c->ex)};
+                         .sse = 1, .timeout_ms = remaining_ms(c->ex),
+                         .max_body = (size_t)cfg(c->ex)->max_upstream_reply};
   start_or_fail(c, &r);
+  if (c->ex->paused && up_running(c->xfer))
+    up_pause(c->xfer, 1);
 }
 
 /* Every prediction of a streaming request exists: commit to 200, send each
@@ -489,10 +570,9 @@ static void open_stream(struct exchange *ex) {
   struct response_meta m = meta(ex);
   for (int i = 0; i < ex->n && rc == 0; i++) {
     const struct choice *c = &ex->choices[i];
-    if (ex->kind == PIPE_CHAT)
-      rc = response_chunk_role(&ex->out, &m, i);
-    else if (c->echo)
-      rc = response_text_chunk(&ex->out, &m, i, c->echo, strlen(c->echo), NULL);
+    rc = ex->enc.ops->open(ex->enc.st, &ex->out, &m, i);
+    if (rc == 0 && c->echo)
+      rc = ex->enc.ops->text(ex->enc.st, &ex->out, &m, i, c->echo, strlen(c->echo));
   }
   stream_write(ex, rc);
   if (rc != 0) {
@@ -509,43 +589,209 @@ static void open_stream(struct exchange *ex) {
   }
 }
 
-static void on_create_done(struct up_transfer *t) {
-  struct choice *c = t->ud;
+/* A prediction exists for this choice (from the create reply, or found in
+ * the list after the reply was lost). */
+static void choice_created(struct choice *c, const struct prediction *p) {
   struct exchange *ex = c->ex;
-  struct prediction p;
-  if (read_prediction(c, &p) != 0)
-    return;
-  replace(&c->pred_id, p.id);
-  replace(&c->url_get, p.url_get);
-  replace(&c->url_cancel, p.url_cancel);
-  replace(&c->url_stream, p.url_stream);
+  replace(&c->pred_id, p->id);
+  replace(&c->url_get, p->url_get);
+  replace(&c->url_cancel, p->url_cancel);
+  replace(&c->url_stream, p->url_stream);
   if (c->index == 0)
-    snprintf(ex->id, sizeof ex->id, "%s%s", ex->kind == PIPE_TEXT ? "cmpl-" : "chatcmpl-",
-             p.id);
+    snprintf(ex->id, sizeof ex->id, "%s%s", ex->enc.ops->id_prefix, p->id);
   ex->n_created++;
-  log_msg(LOG_DEBUG, "prediction %s created (%s)", p.id, prediction_status_name(p.status));
+  log_msg(LOG_DEBUG, "prediction %s created (%s)", p->id, prediction_status_name(p->status));
   if (ex->req.stream) {
     /* Nothing is sent before every choice exists (errors stay plain JSON). */
     c->state = CH_PARKED;
-    if (prediction_is_terminal(p.status)) { /* finished already: one poll */
+    if (prediction_is_terminal(p->status)) { /* finished already: one poll */
       free(c->url_stream);
       c->url_stream = NULL;
     }
     if (ex->n_created == ex->n)
       open_stream(ex);
-  } else if (prediction_is_terminal(p.status)) {
-    choice_terminal(c, &p);
+  } else if (prediction_is_terminal(p->status)) {
+    choice_terminal(c, p);
   } else {
     choice_start_poll(c);
   }
+}
+
+static long long wall_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The request's deadline is the exchange's timer; the create itself may
+ * outlive it by this much, so that a create still running then (handed to
+ * up_orphan) learns its prediction's id and cancels it instead of timing out
+ * blind. Prefer: wait holds a reply for at most 60 s. */
+#define CREATE_GRACE_MS 70000
+
+/* Each create is a paid prediction: curl must never send one twice on its
+ * own (no_resend), and one whose answer is lost is looked up first. */
+static void choice_create(struct choice *c) {
+  struct exchange *ex = c->ex;
+  c->state = CH_CREATING;
+  c->create_sent_ms = wall_ms();
+  up_transfer_free(c->xfer);
+  up_transfer_init(c->xfer, on_create_done, NULL, c);
+  /* Sync mode saves the polls for short answers; streams want urls.stream
+   * at once. */
+  struct up_request r = {.method = "POST", .url = ex->create_url, .body = c->body,
+                         .token = ex->token, .prefer_wait = !ex->req.stream,
+                         .timeout_ms = remaining_ms(ex) + CREATE_GRACE_MS, .no_resend = 1,
+                         .max_body = (size_t)cfg(ex)->max_upstream_reply};
+  start_or_fail(c, &r);
+}
+
+/* Replicate's clock may run a little behind ours: a prediction created
+ * this long before we sent still counts as ours. */
+#define CLOCK_SKEW_MS 5000
+
+static void choice_resolve(struct choice *c) {
+  struct exchange *ex = c->ex;
+  log_msg(LOG_WARN, "create for choice %d: %s after sending (%s); looking for its prediction "
+          "before creating again", c->index, up_result_phrase(c->xfer), c->xfer->error);
+  c->state = CH_RESOLVING;
+  struct buf url = BUF_INIT;
+  if (buf_printf(&url, "%s/v1/predictions", cfg(ex)->upstream) != 0) {
+    buf_free(&url);
+    fail_oom(ex);
+    return;
+  }
+  up_transfer_free(c->xfer);
+  up_transfer_init(c->xfer, on_list_done, NULL, c);
+  struct up_request r = {.method = "GET", .url = url.data, .token = ex->token,
+                         .timeout_ms = remaining_ms(ex),
+                         .max_body = (size_t)cfg(ex)->max_upstream_reply};
+  start_or_fail(c, &r);
+  buf_free(&url);
+}
+
+static void fail_unresolved(struct choice *c, const char *why) {
+  log_msg(LOG_ERROR, "create for choice %d: %s; a prediction may exist that nobody cancels",
+          c->index, why);
+  struct oai_error e;
+  oai_error_set(&e, 502, "server_error", "upstream_error", NULL,
+                "Replicate's answer to the prediction request was lost and it could not be "
+                "told whether the prediction exists; not created again to avoid paying twice");
+  exchange_fail(c->ex, &e);
+}
+
+static void on_list_done(struct up_transfer *t) {
+  struct choice *c = t->ud;
+  struct exchange *ex = c->ex;
+  if (t->result != CURLE_OK || t->status < 200 || t->status > 299) {
+    char why[CURL_ERROR_SIZE + 64];
+    snprintf(why, sizeof why, "listing predictions failed (%s, HTTP %ld)",
+             t->result != CURLE_OK ? t->error : "reply", t->status);
+    fail_unresolved(c, why);
+    return;
+  }
+  const char **mine = calloc((size_t)ex->n, sizeof *mine);
+  if (!mine) {
+    fail_oom(ex);
+    return;
+  }
+  size_t n_mine = 0;
+  for (int i = 0; i < ex->n; i++)
+    if (ex->choices[i].pred_id)
+      mine[n_mine++] = ex->choices[i].pred_id;
+  struct prediction p;
+  int covered = 0;
+  int rc = prediction_list_find(t->body.data, t->body.len, c->body,
+                                c->create_sent_ms - CLOCK_SKEW_MS, mine, n_mine, &p, &covered);
+  free(mine);
+  if (rc == 1) {
+    log_msg(LOG_INFO, "prediction %s found in the list: the lost create made it", p.id);
+    choice_created(c, &p);
+    prediction_free(&p);
+  } else if (rc == 0 && covered && !c->recreated) {
+    log_msg(LOG_INFO, "create for choice %d: no prediction was made; creating it again",
+            c->index);
+    c->recreated = 1;
+    choice_create(c);
+  } else {
+    fail_unresolved(c, rc < 0 ? "the list of predictions was unreadable"
+                       : covered ? "the create was lost twice"
+                                 : "the list did not reach back far enough");
+  }
+}
+
+static void on_create_done(struct up_transfer *t) {
+  struct choice *c = t->ud;
+  struct prediction p;
+  if (up_fate_unknown(t)) {
+    choice_resolve(c);
+    return;
+  }
+  if (t->too_large && t->status >= 200 && t->status <= 299)
+    cancel_oversized(t, c->ex->token);
+  if (read_prediction(c, &p) != 0)
+    return;
+  choice_created(c, &p);
   prediction_free(&p);
+}
+
+/* While a prediction runs, a throttled or failed poll is no reason to give
+ * up on it (and pay for nothing): retry with backoff, within bounds. */
+#define POLL_RETRIES 5
+#define BACKOFF_CAP_MS 10000
+
+static int transient(const struct up_transfer *t) {
+  if (t->too_large)
+    return 0;
+  if (t->result != CURLE_OK) /* a timeout is the request's own deadline */
+    return t->result != CURLE_OPERATION_TIMEDOUT;
+  return t->status == 429 || t->status >= 500;
+}
+
+/* Returns 1 when the failed poll will be retried. */
+static int retry_poll(struct choice *c) {
+  struct up_transfer *t = c->xfer;
+  struct exchange *ex = c->ex;
+  if (!transient(t) || c->retries >= POLL_RETRIES)
+    return 0;
+  long delay = cfg(ex)->poll_interval_ms << c->retries;
+  if (delay > BACKOFF_CAP_MS)
+    delay = BACKOFF_CAP_MS;
+  long hint = up_retry_after_ms(t);
+  if (hint > delay)
+    delay = hint;
+  if (delay >= remaining_ms(ex))
+    return 0; /* the retry would come after the deadline */
+  if (loop_timer_arm(&ex->w->loop, &c->poll_timer, (uint64_t)delay) != 0)
+    return 0; /* out of memory: fail now rather than hang */
+  c->retries++;
+  if (t->result != CURLE_OK)
+    log_msg(LOG_WARN, "prediction %s: poll failed (%s: %s); retry %d of %d in %ld ms",
+            c->pred_id, up_result_phrase(t), t->error, c->retries, POLL_RETRIES, delay);
+  else
+    log_msg(LOG_WARN, "prediction %s: poll failed (HTTP %ld); retry %d of %d in %ld ms",
+            c->pred_id, t->status, c->retries, POLL_RETRIES, delay);
+  c->state = CH_POLL_WAIT;
+  return 1;
 }
 
 static void on_poll_done(struct up_transfer *t) {
   struct choice *c = t->ud;
   struct prediction p;
+  if (retry_poll(c))
+    return;
+  if (c->saw_done && (t->result != CURLE_OK || t->status < 200 || t->status > 299)) {
+    /* The stream delivered all the output; only Replicate's token counts are
+     * missing (e.g. a reply over max_upstream_reply): estimate them. */
+    log_msg(LOG_WARN, "prediction %s: no final state (%s, HTTP %ld); usage estimated",
+            c->pred_id, t->result != CURLE_OK ? up_result_phrase(t) : "reply", t->status);
+    c->upstream_finished = 1;
+    choice_complete(c);
+    return;
+  }
   if (read_prediction(c, &p) != 0)
     return;
+  c->retries = 0;
   if (prediction_is_terminal(p.status)) {
     choice_terminal(c, &p);
   } else if (!c->saw_done && c->ex->req.stream) {
@@ -627,6 +873,15 @@ static void stream_ended_by_done(struct choice *c) {
     exchange_fail(ex, &e);
     return;
   }
+  if (c->seen_len >= (size_t)cfg(ex)->max_upstream_reply) {
+    /* The final state carries the whole output again: over the bound for
+     * sure, so skip it and estimate the token counts. */
+    log_msg(LOG_INFO, "prediction %s: %zu bytes of output; usage estimated", c->pred_id,
+            c->seen_len);
+    c->upstream_finished = 1;
+    choice_complete(c);
+    return;
+  }
   /* Output complete: fetch the finished prediction for its token counts. */
   on_poll_timer(&ex->w->loop, &c->poll_timer);
 }
@@ -646,6 +901,27 @@ static void on_stream_done(struct up_transfer *t) {
   }
   if (c->saw_done) {
     stream_ended_by_done(c);
+    return;
+  }
+  int cut = t->status >= 200 && t->status <= 299 && t->result != CURLE_OPERATION_TIMEDOUT;
+  if ((cut || transient(t)) && c->url_get) {
+    /* The stream was cut, or could not be opened for a reason that may pass
+     * (429, 5xx, its host unreachable), while the prediction runs on: follow
+     * it by polling and send only the part of the output not sent yet
+     * (Replicate's replay of a re-opened stream is not documented). */
+    if (!cut && t->result != CURLE_OK)
+      log_msg(LOG_WARN, "prediction %s: stream failed (%s: %s); following it by polling",
+              c->pred_id, up_result_phrase(t), t->error);
+    else if (!cut)
+      log_msg(LOG_WARN, "prediction %s: stream failed (HTTP %ld); following it by polling",
+              c->pred_id, t->status);
+    else
+      log_msg(LOG_WARN, "prediction %s: stream cut after %zu bytes (%s); following it by "
+              "polling", c->pred_id, c->seen_len,
+              t->result == CURLE_OK ? "closed" : up_result_phrase(t));
+    free(c->url_stream);
+    c->url_stream = NULL;
+    choice_start_poll(c);
     return;
   }
   struct oai_error e;
@@ -701,6 +977,7 @@ static struct exchange *exchange_new(struct worker *w, struct http_request *hr,
   /* Timers first: freeing a half-built exchange disarms them. */
   loop_timer_init(&ex->deadline, on_deadline, ex);
   loop_timer_init(&ex->keepalive, on_keepalive, ex);
+  loop_timer_init(&ex->resume, on_resume, ex);
   int no_memory = 0;
   for (int i = 0; ex->choices && i < n_choices; i++) {
     ex->choices[i].ex = ex;
@@ -743,13 +1020,13 @@ static struct exchange *exchange_launch(struct exchange *ex) {
     c->echo = ex->echo ? ex->prompts[prompt_index] : NULL;
     c->prompt_estimate = usage_estimate_tokens(NULL, ex->prompt_lens[prompt_index]);
     c->input_tokens = c->output_tokens = -1;
-    up_transfer_init(c->xfer, on_create_done, NULL, c);
     struct pipeline_opts o = {
         .kind = ex->kind, .stream = ex->req.stream, .index = i,
         .thinking = ex->kind == PIPE_CHAT && ex->req.thinking,
         .stops = ex->stops, .n_stops = ex->n_stops,
         .req = ex->kind == PIPE_CHAT ? &ex->req : NULL,
-        .id_seed = seed + (uint64_t)i * 0x9E3779B97F4A7C15ull};
+        .id_seed = seed + (uint64_t)i * 0x9E3779B97F4A7C15ull,
+        .enc = &ex->enc, .call_id_prefix = ex->enc.ops->call_id_prefix};
     c->pipe = pipeline_new(&o);
     if (!c->pipe)
       init_failed = 1;
@@ -757,27 +1034,32 @@ static struct exchange *exchange_launch(struct exchange *ex) {
   struct buf url = BUF_INIT;
   if (buf_printf(&url, "%s/v1/models/%s/predictions", w->cfg->upstream, w->cfg->model) != 0)
     init_failed = 1;
-  if (init_failed)
+  ex->create_url = buf_take(&url);
+  if (init_failed || !ex->create_url)
     fail_oom(ex);
-  for (int i = 0; i < ex->n && !ex->failed; i++) {
-    struct choice *c = &ex->choices[i];
-    c->state = CH_CREATING;
-    /* Sync mode saves the polls for short answers; streams want urls.stream
-     * at once. */
-    struct up_request r = {.method = "POST", .url = url.data, .body = c->body,
-                           .token = ex->token, .prefer_wait = !ex->req.stream,
-                           .timeout_ms = remaining_ms(ex)};
-    start_or_fail(c, &r);
-  }
-  buf_free(&url);
+  for (int i = 0; i < ex->n && !ex->failed; i++)
+    choice_create(&ex->choices[i]);
   return ex;
 }
 
 struct exchange *exchange_start(struct worker *w, struct http_request *hr,
                                 struct chat_request *req, const char *token) {
-  struct exchange *ex = exchange_new(w, hr, token, req->n > 0 ? req->n : 1, 1);
-  if (!ex)
+  struct encoder enc;
+  if (encoder_chat(&enc, req->legacy_functions, req->include_usage) != 0)
     return NULL;
+  return exchange_start_with(w, hr, req, token, &enc);
+}
+
+struct exchange *exchange_start_with(struct worker *w, struct http_request *hr,
+                                     struct chat_request *req, const char *token,
+                                     struct encoder *enc) {
+  struct exchange *ex = exchange_new(w, hr, token, req->n > 0 ? req->n : 1, 1);
+  if (!ex) {
+    encoder_free(enc);
+    return NULL;
+  }
+  ex->enc = *enc;
+  enc->st = NULL;
   struct buf prompt = BUF_INIT;
   if (prompt_render(w->cfg->prompt_format, req, &prompt) != 0 ||
       !(ex->bodies[0] = chat_request_prediction_body(req, prompt.data ? prompt.data : ""))) {
@@ -800,6 +1082,10 @@ struct exchange *exchange_start_text(struct worker *w, struct http_request *hr,
       exchange_new(w, hr, token, per_prompt * (int)req->n_prompts, req->n_prompts);
   if (!ex)
     return NULL;
+  if (encoder_text(&ex->enc, req->base.include_usage) != 0) {
+    exchange_free(ex);
+    return NULL;
+  }
   for (size_t i = 0; i < req->n_prompts; i++) {
     ex->bodies[i] = chat_request_prediction_body(&req->base, req->prompts[i]);
     ex->prompt_lens[i] = strlen(req->prompts[i]);
@@ -817,12 +1103,28 @@ struct exchange *exchange_start_text(struct worker *w, struct http_request *hr,
   return exchange_launch(ex);
 }
 
+/* Bytes sent are skipped by out_pos and compacted away only once they are
+ * the larger part: moving the rest down on every small read would copy a
+ * full buffer over and over. */
+#define COMPACT_MIN (64 * 1024)
+
 ssize_t exchange_read(struct exchange *ex, char *out, size_t max) {
-  if (ex->out.len == 0)
+  size_t avail = pending(ex);
+  if (avail == 0)
     return ex->stream_ended ? -1 : 0;
-  size_t n = ex->out.len < max ? ex->out.len : max;
-  memcpy(out, ex->out.data, n);
-  buf_consume(&ex->out, n);
+  size_t n = avail < max ? avail : max;
+  memcpy(out, ex->out.data + ex->out_pos, n);
+  ex->out_pos += n;
+  if (ex->out_pos == ex->out.len) {
+    buf_reset(&ex->out);
+    ex->out_pos = 0;
+  } else if (ex->out_pos >= COMPACT_MIN && ex->out_pos >= ex->out.len / 2) {
+    buf_consume(&ex->out, ex->out_pos);
+    ex->out_pos = 0;
+  }
+  if (ex->paused && pending(ex) < (size_t)cfg(ex)->client_output_buffer / 2 &&
+      !loop_timer_armed(&ex->resume))
+    loop_timer_arm(&ex->w->loop, &ex->resume, 0);
   return (ssize_t)n;
 }
 
@@ -861,6 +1163,7 @@ void exchange_free(struct exchange *ex) {
   for (size_t i = 0; ex->bodies && i < ex->n_bodies; i++)
     free(ex->bodies[i]);
   free(ex->bodies);
+  free(ex->create_url);
   free(ex->prompt_lens);
   for (size_t i = 0; i < ex->n_prompts; i++)
     free(ex->prompts[i]);
@@ -870,6 +1173,7 @@ void exchange_free(struct exchange *ex) {
   free(ex->token);
   chat_request_free(&ex->req);
   buf_free(&ex->out);
+  encoder_free(&ex->enc);
   free(ex);
 }
 

@@ -9,6 +9,7 @@
 
 #include "../shared/chat_request.h"
 #include "../shared/completion_request.h"
+#include "../shared/dialects/encoder.h"
 #include "worker.h"
 
 struct exchange;
@@ -18,6 +19,12 @@ struct http_request;
  * upstream work; answers through hr. NULL when out of memory. */
 struct exchange *exchange_start(struct worker *w, struct http_request *hr,
                                 struct chat_request *req, const char *token);
+
+/* The same, answering in another wire format: takes ownership of *enc
+ * (its state is freed with the exchange, or here on failure). */
+struct exchange *exchange_start_with(struct worker *w, struct http_request *hr,
+                                     struct chat_request *req, const char *token,
+                                     struct encoder *enc);
 
 /* The same for POST /v1/completions (takes ownership of *req). */
 struct exchange *exchange_start_text(struct worker *w, struct http_request *hr,

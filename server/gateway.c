@@ -237,7 +237,8 @@ static void settle(struct http_request *hr, void *ctx) {
       .upstream_model = strdup(cfg->model),
       .stream = a->stream,
       .n = have ? o.n : a->n,
-      .status = end.status,
+      /* nginx's 499: the client left before any answer was sent. */
+      .status = end.status ? end.status : end.client_gone ? 499 : 0,
       .error_code = dup_or_null(a->error_code),
       .prompt_tokens = pt,
       .completion_tokens = ct,
@@ -342,29 +343,31 @@ static int model_allowed(const struct snap_key *k, const char *model) {
   return 0;
 }
 
-static void add_long_header(struct http_request *hr, const char *name, long v) {
+/* Header helpers: 0, or -1 when out of memory (the header is then missing;
+ * callers log it and answer anyway: the headers are advice). */
+static int add_long_header(struct http_request *hr, const char *name, long v) {
   char text[32];
   snprintf(text, sizeof text, "%ld", v);
-  http_request_add_header(hr, name, text);
+  return http_request_add_header(hr, name, text);
 }
 
-static void add_duration_header(struct http_request *hr, const char *name, int64_t ms) {
+static int add_duration_header(struct http_request *hr, const char *name, int64_t ms) {
   char text[32];
   limit_format_duration(ms, text, sizeof text);
-  http_request_add_header(hr, name, text);
+  return http_request_add_header(hr, name, text);
 }
 
-static void ratelimit_headers(struct http_request *hr, const struct limit_state *st) {
-  if (st->req_limit > 0) {
-    add_long_header(hr, "x-ratelimit-limit-requests", st->req_limit);
-    add_long_header(hr, "x-ratelimit-remaining-requests", st->req_remaining);
-    add_duration_header(hr, "x-ratelimit-reset-requests", st->req_reset_ms);
-  }
-  if (st->tok_limit > 0) {
-    add_long_header(hr, "x-ratelimit-limit-tokens", st->tok_limit);
-    add_long_header(hr, "x-ratelimit-remaining-tokens", st->tok_remaining);
-    add_duration_header(hr, "x-ratelimit-reset-tokens", st->tok_reset_ms);
-  }
+static int ratelimit_headers(struct http_request *hr, const struct limit_state *st) {
+  int rc = 0;
+  if (st->req_limit > 0)
+    rc |= add_long_header(hr, "x-ratelimit-limit-requests", st->req_limit) |
+          add_long_header(hr, "x-ratelimit-remaining-requests", st->req_remaining) |
+          add_duration_header(hr, "x-ratelimit-reset-requests", st->req_reset_ms);
+  if (st->tok_limit > 0)
+    rc |= add_long_header(hr, "x-ratelimit-limit-tokens", st->tok_limit) |
+          add_long_header(hr, "x-ratelimit-remaining-tokens", st->tok_remaining) |
+          add_duration_header(hr, "x-ratelimit-reset-tokens", st->tok_reset_ms);
+  return rc;
 }
 
 static const struct {
@@ -388,7 +391,8 @@ static void refuse(struct http_request *hr, struct admission *a, const struct li
                   alias[0] ? alias : "(no alias)", st->used, st->limit, cost,
                   st->retry_after_ms < 0 ? "; the budget does not reset"
                                          : "; the budget resets at budget_reset_at");
-    http_request_add_header(hr, "x-should-retry", "false");
+    if (http_request_add_header(hr, "x-should-retry", "false") != 0)
+      log_msg(LOG_WARN, "gateway: out of memory: x-should-retry not sent");
   } else {
     const char *name = "a limit";
     for (size_t i = 0; i < sizeof LIMIT_NAMES / sizeof LIMIT_NAMES[0]; i++)
@@ -405,7 +409,8 @@ static void refuse(struct http_request *hr, struct admission *a, const struct li
   if (st->retry_after_ms >= 0) {
     long secs = (long)((st->retry_after_ms + 999) / 1000);
     snprintf(e.retry_after, sizeof e.retry_after, "%ld", secs > 0 ? secs : 1);
-    add_long_header(hr, "retry-after-ms", (long)st->retry_after_ms);
+    if (add_long_header(hr, "retry-after-ms", (long)st->retry_after_ms) != 0)
+      log_msg(LOG_WARN, "gateway: out of memory: retry-after-ms not sent");
   }
   http_request_respond_error(hr, &e);
 }
@@ -425,7 +430,7 @@ static void on_redis_answer(void *ctx, const struct redis_answer *ans) {
   a->answer = *ans;
   free(wait);
   resuming = a;
-  routes_dispatch(a->hr);
+  routes_redispatch(a->hr);
   resuming = NULL;
   http_request_wake(a->hr);
 }
@@ -530,7 +535,8 @@ int gateway_admit(struct http_request *hr, struct admission *a, const struct gat
     respond(hr, 500, "server_error", "internal_error", NULL, "out of memory");
     return -1;
   }
-  ratelimit_headers(hr, &st);
+  if (ratelimit_headers(hr, &st) != 0)
+    log_msg(LOG_WARN, "gateway: out of memory: rate-limit headers not sent");
   if (rc == 1) {
     refuse(hr, a, &st, prompt + out, cost);
     return -1;

@@ -36,6 +36,7 @@ struct http_request {
   struct exchange *ex;
   uint64_t started_ms;
   uint64_t first_byte_ms; /* 0 until the reply's first byte is handed over */
+  http_error_format_fn error_format; /* a dialect's error shape, or NULL */
   http_done_fn on_done;   /* set by a handler: called once when the request ends */
   void *done_ctx;
   struct http_request *next, *prev; /* worker->requests */
@@ -51,9 +52,18 @@ void http_request_respond(struct http_request *hr, int status, char *body) {
 }
 
 void http_request_respond_error(struct http_request *hr, const struct oai_error *e) {
-  char *json = oai_error_json(e);
+  int status = e->status;
+  char *json = hr->error_format ? hr->error_format(e, &status) : NULL;
+  if (!json) {
+    json = oai_error_json(e);
+    status = e->status;
+  }
   snprintf(hr->retry_after, sizeof hr->retry_after, "%s", e->retry_after);
-  http_request_respond(hr, e->status, json);
+  http_request_respond(hr, status, json);
+}
+
+void http_request_set_error_format(struct http_request *hr, http_error_format_fn fn) {
+  hr->error_format = fn;
 }
 
 void http_request_open_stream(struct http_request *hr) {

@@ -78,6 +78,10 @@ void http_request_wake(struct http_request *hr);
 /* Answer with a JSON body (takes ownership of body). */
 void http_request_respond(struct http_request *hr, int status, char *body);
 void http_request_respond_error(struct http_request *hr, const struct oai_error *e);
+/* A dialect's error body for e (malloc'd; may change *status), or NULL for
+ * the OpenAI shape. Set by a handler before anything can fail. */
+typedef char *(*http_error_format_fn)(const struct oai_error *e, int *status);
+void http_request_set_error_format(struct http_request *hr, http_error_format_fn fn);
 /* Switch to an SSE response; the exchange then feeds exchange_read. */
 void http_request_open_stream(struct http_request *hr);
 

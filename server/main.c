@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,19 +24,21 @@
 #include "exchange.h"
 #include "gateway.h"
 #include "http.h"
+#include "reload.h"
 #include "worker.h"
 
 #define VERSION "0.1.0"
 
 /* ---------------------------------------------------------------- logging */
 
-static enum log_level current_level = LOG_INFO;
+/* Set by the main thread on SIGHUP, read by every worker. */
+static atomic_int current_level = LOG_INFO;
 
-void log_set_level(enum log_level level) { current_level = level; }
+void log_set_level(enum log_level level) { atomic_store(&current_level, (int)level); }
 
 void log_msg(enum log_level level, const char *fmt, ...) {
   static const char *const names[] = {"error", "warn", "info", "debug"};
-  if (level > current_level)
+  if ((int)level > atomic_load_explicit(&current_level, memory_order_relaxed))
     return;
   char line[2048];
   struct timespec ts;
@@ -55,78 +58,34 @@ void log_msg(enum log_level level, const char *fmt, ...) {
 
 /* ----------------------------------------------------------------- options */
 
-struct flag {
-  char key[64]; /* the option name, without "--" and "=value" */
-  const char *value;
-};
-
-static int usage_error(const char *fmt, const char *arg) {
-  fprintf(stderr, "replicate-proxy: ");
-  fprintf(stderr, fmt, arg);
-  fprintf(stderr, "\n(see --help)\n");
-  return 2;
+/* --config's value (the database's default place is beside it), or NULL. */
+static const char *config_path_arg(int argc, char **argv) {
+  for (int i = 1; i < argc; i++) {
+    if (strncmp(argv[i], "--config=", 9) == 0)
+      return argv[i] + 9;
+    if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+      return argv[i + 1];
+  }
+  return NULL;
 }
-
-static const char *config_path; /* --config, for the database's default place */
 
 /* Returns -1 to go on, or an exit status. */
 static int parse_args(int argc, char **argv, struct config *c) {
-  struct flag *flags = calloc((size_t)argc, sizeof *flags);
-  size_t n_flags = 0;
-  int status = -1;
-  if (!flags)
-    return 1;
-  for (int i = 1; i < argc && status < 0; i++) {
-    const char *a = argv[i];
-    if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-      config_print_help(stdout);
-      status = 0;
-      break;
-    }
-    if (strcmp(a, "--version") == 0) {
-      printf("replicate-proxy %s\n", VERSION);
-      status = 0;
-      break;
-    }
-    if (strncmp(a, "--", 2) != 0) {
-      status = usage_error("unexpected argument '%s'", a);
-      break;
-    }
-    const char *name = a + 2, *eq = strchr(name, '='), *value;
-    size_t klen = eq ? (size_t)(eq - name) : strlen(name);
-    if (klen >= sizeof flags->key) {
-      status = usage_error("unknown option '%s'", a);
-      break;
-    }
-    if (eq) {
-      value = eq + 1;
-    } else if (i + 1 < argc) {
-      value = argv[++i];
-    } else {
-      status = usage_error("option '%s' needs a value", a);
-      break;
-    }
-    struct flag *f = &flags[n_flags];
-    memcpy(f->key, name, klen);
-    f->key[klen] = '\0';
-    f->value = value;
-    if (strcmp(f->key, "config") == 0)
-      config_path = value;
-    else if (config_has_option(f->key))
-      n_flags++;
-    else
-      status = usage_error("unknown option '%s'", a);
+  char err[CONFIG_ERR_MAX + 128];
+  switch (reload_read(argc, argv, c, err, sizeof err)) {
+  case READ_OK:
+    return -1;
+  case READ_HELP:
+    config_print_help(stdout);
+    return 0;
+  case READ_VERSION:
+    printf("replicate-proxy %s\n", VERSION);
+    return 0;
+  case READ_ERROR:
+    break;
   }
-  char err[CONFIG_ERR_MAX + 64];
-  if (status < 0 && config_path && config_load_file(c, config_path, err, sizeof err) != 0)
-    status = usage_error("%s", err);
-  if (status < 0 && config_load_env(c, getenv, err, sizeof err) != 0)
-    status = usage_error("%s", err);
-  for (size_t i = 0; status < 0 && i < n_flags; i++)
-    if (config_set(c, flags[i].key, flags[i].value, err, sizeof err) != 0)
-      status = usage_error("--%s", err);
-  free(flags);
-  return status;
+  fprintf(stderr, "replicate-proxy: %s\n(see --help)\n", err);
+  return 2;
 }
 
 /* --------------------------------------------------------------- sockets */
@@ -170,6 +129,19 @@ static int listen_socket(const char *host, int port, int *bound_port) {
 
 /* ---------------------------------------------------------------- workers */
 
+/* The wake eventfd means "look": at a new config (SIGHUP) and at this flag. */
+static atomic_int stop_requested;
+
+/* Take up the config a reload published; requests already running keep
+ * what they captured, such as their token (see reload.h). */
+static void take_config(struct worker *w) {
+  const struct config *cfg = reload_current();
+  if (cfg == w->cfg)
+    return;
+  w->cfg = cfg;
+  w->up.connect_timeout_ms = cfg->connect_timeout_ms; /* read per transfer */
+}
+
 static void on_wake(struct loop *l, uint32_t events, void *ud) {
   (void)l;
   (void)events;
@@ -177,7 +149,8 @@ static void on_wake(struct loop *l, uint32_t events, void *ud) {
   uint64_t v;
   if (read(w->wake_fd, &v, sizeof v) < 0 && errno != EAGAIN)
     log_msg(LOG_WARN, "worker %d: eventfd read failed", w->index);
-  if (w->stopping)
+  take_config(w);
+  if (w->stopping || !atomic_load(&stop_requested))
     return;
   w->stopping = 1;
   w->stop_deadline_ms = loop_now_ms() + (uint64_t)w->cfg->shutdown_grace_ms;
@@ -260,6 +233,14 @@ static void worker_free(struct worker *w) {
     loop_free(&w->loop);
 }
 
+static void wake_workers(struct worker *workers, int n) {
+  for (int i = 0; i < n; i++) {
+    uint64_t one = 1;
+    if (write(workers[i].wake_fd, &one, sizeof one) < 0)
+      log_msg(LOG_WARN, "cannot wake worker %d", i);
+  }
+}
+
 /* Is the listen host reachable only from this machine? */
 static int loopback_host(const char *host) {
   return strcmp(host, "localhost") == 0 || strcmp(host, "::1") == 0 ||
@@ -289,6 +270,12 @@ static int refuse_unsafe(const struct config *c) {
 int main(int argc, char **argv) {
   if (argc > 1 && cli_is_command(argv[1]))
     return cli_main(argc, argv); /* keys ... / spend: work on the database, then exit */
+  /* A SIGHUP during startup waits for the sigwait below (a reload), rather
+   * than killing the process. */
+  sigset_t hup;
+  sigemptyset(&hup);
+  sigaddset(&hup, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &hup, NULL);
   struct config cfg;
   if (config_init(&cfg) != 0) {
     fprintf(stderr, "replicate-proxy: out of memory\n");
@@ -304,6 +291,7 @@ int main(int argc, char **argv) {
     config_free(&cfg);
     return status;
   }
+  reload_publish_initial(&cfg);
 
   /* Each stream holds two sockets (client and Replicate): the default soft
    * limit of 1024 descriptors would cap it near 500 streams. */
@@ -325,6 +313,7 @@ int main(int argc, char **argv) {
   sigemptyset(&sigs);
   sigaddset(&sigs, SIGTERM);
   sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGHUP); /* reload, not the default: terminate */
   pthread_sigmask(SIG_BLOCK, &sigs, NULL);
   signal(SIGPIPE, SIG_IGN);
 
@@ -336,7 +325,7 @@ int main(int argc, char **argv) {
 
   /* Keys, limits and the ledger: before any request can arrive. */
   char gw_err[512];
-  char *db_path = gateway_db_path(&cfg, config_path);
+  char *db_path = gateway_db_path(&cfg, config_path_arg(argc, argv));
   if (!db_path || gateway_open(&cfg, db_path, gw_err, sizeof gw_err) != 0) {
     log_msg(LOG_ERROR, "%s", db_path ? gw_err : "out of memory");
     free(db_path);
@@ -382,15 +371,16 @@ int main(int argc, char **argv) {
             VERSION, v6 ? "[" : "", cfg.listen_host, v6 ? "]" : "", port, started,
             started == 1 ? "" : "s", cfg.model, cfg.upstream);
     int sig = 0;
-    sigwait(&sigs, &sig);
+    while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP) {
+      log_msg(LOG_INFO, "received SIGHUP, reloading the configuration");
+      if (reload_apply(argc, argv))
+        wake_workers(workers, started);
+    }
     log_msg(LOG_INFO, "received %s, stopping (grace %ld ms)", sig == SIGTERM ? "SIGTERM" : "SIGINT",
-            cfg.shutdown_grace_ms);
+            reload_current()->shutdown_grace_ms);
   }
-  for (int i = 0; i < started; i++) {
-    uint64_t one = 1;
-    if (write(workers[i].wake_fd, &one, sizeof one) < 0)
-      log_msg(LOG_WARN, "cannot wake worker %d", i);
-  }
+  atomic_store(&stop_requested, 1);
+  wake_workers(workers, started);
   for (int i = 0; i < started; i++) {
     if (rc == 0 || workers[i].thread)
       pthread_join(workers[i].thread, NULL);
@@ -400,6 +390,7 @@ int main(int argc, char **argv) {
   gateway_close(); /* flushes the ledger: SIGTERM loses no row */
   curl_global_cleanup();
   log_msg(LOG_INFO, "stopped");
+  reload_free_all();
   config_free(&cfg);
   return rc;
 }

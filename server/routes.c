@@ -6,6 +6,8 @@
 #include "../shared/chat_request.h"
 #include "../shared/completion_request.h"
 #include "../shared/models.h"
+#include "../shared/origin.h"
+#include "dialect_routes.h"
 #include "admin.h"
 #include "exchange.h"
 #include "gateway.h"
@@ -33,6 +35,11 @@ static const struct route ROUTES[] = {
     {"GET", "/v1/models/", 1, handle_models_get},
     {"POST", "/v1/chat/completions", 0, handle_chat},
     {"POST", "/v1/completions", 0, handle_completions},
+    {"POST", "/v1/responses", 0, handle_responses},
+    {"POST", "/v1/messages", 0, handle_messages},
+    {"POST", "/v1/messages/count_tokens", 0, handle_count_tokens},
+    {"HEAD", "/", 0, handle_root},
+    {"GET", "/", 0, handle_root},
     /* The team gateway's admin API (LiteLLM's paths): admin.c. */
     {"POST", "/key/generate", 0, admin_handle},
     {"POST", "/key/update", 0, admin_handle},
@@ -66,7 +73,49 @@ static int route_matches(const struct route *rt, const char *path, const char **
   return 1;
 }
 
+static int add_headers(struct http_request *hr, const struct origin_header *h, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (http_request_add_header(hr, h[i].name, h[i].value) != 0)
+      return -1;
+  return 0;
+}
+
+/* Browser safety before any route runs (shared/origin.h): a foreign Host or
+ * Origin is refused, an allowed Origin gets CORS headers, and OPTIONS (a
+ * preflight) is answered here for every path. Returns 1 when answered. */
+static int check_origin(struct http_request *hr, const char *method) {
+  const char *origin = http_request_header(hr, "Origin");
+  int preflight = strcmp(method, "OPTIONS") == 0;
+  struct oai_error e;
+  if (origin_check(http_request_config(hr), http_request_header(hr, "Host"), origin, &e) != 0) {
+    http_request_respond_error(hr, &e);
+    return 1;
+  }
+  struct origin_header h[ORIGIN_HEADERS_MAX];
+  size_t n = 0;
+  if (origin && preflight)
+    n = origin_preflight_headers(
+        origin, http_request_header(hr, "Access-Control-Request-Headers"), h);
+  else if (origin)
+    n = origin_reply_headers(origin, h);
+  else if (preflight)
+    h[n++] = (struct origin_header){"Allow", ORIGIN_ALLOWED_METHODS};
+  if (add_headers(hr, h, n) != 0) {
+    respond_simple_error(hr, 500, "server_error", "internal_error", "out of memory");
+    return 1;
+  }
+  if (preflight)
+    http_request_respond(hr, 204, strdup(""));
+  return preflight;
+}
+
 void routes_dispatch(struct http_request *hr) {
+  if (check_origin(hr, http_request_method(hr)))
+    return;
+  routes_redispatch(hr);
+}
+
+void routes_redispatch(struct http_request *hr) {
   const char *method = http_request_method(hr), *path = http_request_path(hr);
   /* Clients configured with a base URL lacking /v1 (".../chat/completions")
    * are served too. */
@@ -130,8 +179,8 @@ static void handle_chat(struct http_request *hr, const char *subpath) {
   const char *body = http_request_body(hr, &body_len);
   struct chat_request req;
   struct oai_error e;
-  if (chat_request_parse(body, body_len,
-                         http_request_config(hr)->model, &req, &e) != 0) {
+  const struct config *cfg = http_request_config(hr);
+  if (chat_request_parse(body, body_len, cfg->model, cfg->max_n, &req, &e) != 0) {
     http_request_respond_error(hr, &e);
     return;
   }
@@ -160,8 +209,8 @@ static void handle_completions(struct http_request *hr, const char *subpath) {
   const char *body = http_request_body(hr, &body_len);
   struct completion_request req;
   struct oai_error e;
-  if (completion_request_parse(body, body_len,
-                               http_request_config(hr)->model, &req, &e) != 0) {
+  const struct config *cfg = http_request_config(hr);
+  if (completion_request_parse(body, body_len, cfg->model, cfg->max_n, &req, &e) != 0) {
     http_request_respond_error(hr, &e);
     return;
   }

@@ -1,9 +1,25 @@
 #include "upstream.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/epoll.h>
+
+#include "worker.h"
+
+/* Cancels: a failed one leaves a prediction billing, so it is retried. */
+#define CANCEL_ATTEMPTS 5
+#define CANCEL_BACKOFF_MS 250
+#define CANCEL_TIMEOUT_MS 30000
+#define CANCEL_MAX_REPLY (64 * 1024)
+
+struct up_retry {
+  struct loop_timer timer;
+  struct up_transfer *t;
+  char *url, *token, *label;
+  int attempt; /* 1-based: the attempt in flight or due */
+};
 
 /* One per socket curl tells us about; freed through the loop's graveyard
  * because a later event of the same batch may still name it. */
@@ -13,6 +29,7 @@ struct up_socket {
 };
 
 static void drain_done(struct up_client *c);
+static void free_retry(struct up_transfer *t);
 
 static void on_socket_event(struct loop *l, uint32_t events, void *ud) {
   (void)l;
@@ -147,13 +164,39 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *ud) {
     curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &t->status);
   /* An error reply's body is buffered for the error message, not streamed. */
   if (t->on_data && t->status >= 200 && t->status <= 299) {
-    if (t->on_data(t, data, len) != 0) {
+    if (t->want_pause) {
+      /* curl keeps this piece and hands it over again after up_pause(t, 0). */
+      t->paused = 1;
+      return CURL_WRITEFUNC_PAUSE;
+    }
+    t->in_write = 1;
+    int rc = t->on_data(t, data, len);
+    t->in_write = 0;
+    if (rc != 0) {
       t->aborted_by_callback = 1;
       return 0; /* makes curl end the transfer with CURLE_WRITE_ERROR */
     }
     return len;
   }
+  if (t->max_body && len > t->max_body - t->body.len) {
+    t->too_large = 1; /* memory stays bounded: the reply is cut off */
+    return 0;
+  }
   return buf_append(&t->body, data, len) == 0 ? len : 0;
+}
+
+/* Called each time curl is about to send the request on a connection. A
+ * second call means curl is re-sending it on a new connection because a
+ * reused one died: for a create that could be a second paid prediction. */
+static int on_prereq(void *ud, char *primary_ip, char *local_ip, int primary_port,
+                     int local_port) {
+  (void)primary_ip, (void)local_ip, (void)primary_port, (void)local_port;
+  struct up_transfer *t = ud;
+  if (t->sends++ > 0 && t->no_resend) {
+    t->resend_refused = 1;
+    return CURL_PREREQFUNC_ABORT;
+  }
+  return CURL_PREREQFUNC_OK;
 }
 
 static size_t on_header(char *data, size_t size, size_t nmemb, void *ud) {
@@ -179,7 +222,9 @@ static void release(struct up_transfer *t) {
   if (t->easy) {
     struct up_client *c = t->client;
     curl_multi_remove_handle(c->multi, t->easy);
-    if (c->n_idle < (int)(sizeof c->idle / sizeof c->idle[0])) {
+    /* A handle stopped while paused may keep pause state and held data
+     * through curl_easy_reset: not worth the risk of reusing it. */
+    if (!t->paused && c->n_idle < (int)(sizeof c->idle / sizeof c->idle[0])) {
       curl_easy_reset(t->easy);
       c->idle[c->n_idle++] = t->easy;
     } else {
@@ -233,6 +278,10 @@ int up_start(struct up_client *c, struct up_transfer *t, const struct up_request
   t->aborted_by_callback = 0;
   t->retry_after[0] = '\0';
   t->error[0] = '\0';
+  t->sends = t->resend_refused = t->too_large = t->os_errno = 0;
+  t->want_pause = t->paused = t->in_write = 0;
+  t->max_body = r->max_body;
+  t->no_resend = r->no_resend;
   buf_reset(&t->body);
   t->easy = c->n_idle ? c->idle[--c->n_idle] : curl_easy_init();
   if (!t->easy)
@@ -261,6 +310,8 @@ int up_start(struct up_client *c, struct up_transfer *t, const struct up_request
   curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
   curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
   curl_easy_setopt(e, CURLOPT_PRIVATE, t);
+  curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, on_prereq);
+  curl_easy_setopt(e, CURLOPT_PREREQDATA, t);
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->error);
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
@@ -291,6 +342,7 @@ void up_stop(struct up_transfer *t) { release(t); }
 
 void up_transfer_free(struct up_transfer *t) {
   release(t);
+  free_retry(t);
   buf_free(&t->body);
   if (t->owned) {
     memset(t->owned, 0, strlen(t->owned)); /* it is usually a token */
@@ -311,6 +363,9 @@ static void drain_done(struct up_client *c) {
     curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&t);
     t->result = msg->data.result;
     curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &t->status);
+    long os_errno = 0;
+    curl_easy_getinfo(msg->easy_handle, CURLINFO_OS_ERRNO, &os_errno);
+    t->os_errno = (int)os_errno;
     if (t->result != CURLE_OK && !t->error[0])
       snprintf(t->error, sizeof t->error, "%s", curl_easy_strerror(t->result));
     release(t);
@@ -320,23 +375,115 @@ static void drain_done(struct up_client *c) {
 
 /* ---- detached POSTs (cancels) ---- */
 
-static void detached_done(struct up_transfer *t) {
-  if (t->then)
-    t->then(t);
+static void free_retry(struct up_transfer *t) {
+  struct up_retry *r = t->retry;
+  if (!r)
+    return;
+  loop_timer_disarm(t->client->loop, &r->timer);
+  free(r->url);
+  if (r->token) {
+    memset(r->token, 0, strlen(r->token));
+    free(r->token);
+  }
+  free(r->label);
+  free(r);
+  t->retry = NULL;
+}
+
+static void detached_free(struct up_transfer *t) {
   unlink_detached(t);
   up_transfer_free(t);
   free(t);
 }
 
-int up_post_detached(struct up_client *c, const char *url, const char *token) {
+static int start_attempt(struct up_transfer *t) {
+  struct up_retry *r = t->retry;
+  struct up_request req = {.method = "POST", .url = r->url, .token = r->token,
+                           .timeout_ms = CANCEL_TIMEOUT_MS,
+                           .max_body = CANCEL_MAX_REPLY};
+  return up_start(t->client, t, &req);
+}
+
+static void on_retry_timer(struct loop *l, struct loop_timer *timer) {
+  (void)l;
+  struct up_retry *r = timer->ud;
+  struct up_transfer *t = r->t;
+  if (start_attempt(t) != 0) {
+    log_msg(LOG_ERROR, "cancel of prediction %s not sent (%s): it may still run and bill",
+            r->label, t->error);
+    detached_free(t);
+  }
+}
+
+/* What went wrong with a cancel, for the log (curl's detail names only
+ * Replicate's host, never the token). */
+static void describe(const struct up_transfer *t, char *out, size_t len) {
+  if (t->result != CURLE_OK)
+    snprintf(out, len, "%s: %s", up_result_phrase(t), t->error);
+  else
+    snprintf(out, len, "HTTP %ld", t->status);
+}
+
+/* A finished cancel attempt: retry it, or log how it ended. Returns 1 when
+ * a retry is scheduled (the transfer lives on). */
+static int cancel_outcome(struct up_transfer *t) {
+  struct up_retry *r = t->retry;
+  char why[CURL_ERROR_SIZE + 64];
+  describe(t, why, sizeof why);
+  int transient = t->result != CURLE_OK || t->status == 429 || t->status >= 500;
+  if (!transient) {
+    if (t->status >= 200 && t->status <= 299)
+      log_msg(LOG_DEBUG, "prediction %s canceled", r->label);
+    else /* e.g. 404: Replicate knows nothing to cancel; retrying cannot help */
+      log_msg(LOG_WARN, "cancel of prediction %s refused (%s)", r->label, why);
+    return 0;
+  }
+  if (r->attempt >= CANCEL_ATTEMPTS) {
+    log_msg(LOG_ERROR, "cancel of prediction %s failed %d times (last: %s): it may still run and bill",
+            r->label, r->attempt, why);
+    return 0;
+  }
+  long delay = (long)CANCEL_BACKOFF_MS << (r->attempt - 1);
+  long hint = up_retry_after_ms(t);
+  if (hint > delay)
+    delay = hint;
+  log_msg(LOG_WARN, "cancel of prediction %s failed (%s); retry %d of %d in %ld ms", r->label,
+          why, r->attempt, CANCEL_ATTEMPTS - 1, delay);
+  r->attempt++;
+  if (loop_timer_arm(t->client->loop, &r->timer, (uint64_t)delay) != 0) {
+    log_msg(LOG_ERROR, "cancel of prediction %s not retried (out of memory)", r->label);
+    return 0;
+  }
+  return 1;
+}
+
+static void detached_done(struct up_transfer *t) {
+  if (t->retry && cancel_outcome(t))
+    return;
+  if (t->then)
+    t->then(t);
+  detached_free(t);
+}
+
+int up_post_detached(struct up_client *c, const char *url, const char *token,
+                     const char *label) {
   struct up_transfer *t = malloc(sizeof *t);
-  if (!t)
+  struct up_retry *r = calloc(1, sizeof *r);
+  if (!t || !r) {
+    free(t);
+    free(r);
     return -1;
+  }
   up_transfer_init(t, detached_done, NULL, NULL);
   t->client = c;
-  struct up_request r = {.method = "POST", .url = url, .token = token,
-                         .timeout_ms = 30000};
-  if (up_start(c, t, &r) != 0) {
+  t->retry = r;
+  r->t = t;
+  r->attempt = 1;
+  loop_timer_init(&r->timer, on_retry_timer, r);
+  r->url = strdup(url);
+  r->token = strdup(token ? token : "");
+  r->label = strdup(label ? label : "?");
+  if (!r->url || !r->token || !r->label || start_attempt(t) != 0) {
     up_transfer_free(t);
     free(t);
     return -1;
@@ -363,4 +510,75 @@ int up_detached_count(const struct up_client *c) {
 int up_result_is_unreachable(CURLcode rc) {
   return rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ||
          rc == CURLE_COULDNT_RESOLVE_PROXY || rc == CURLE_SSL_CONNECT_ERROR;
+}
+
+void up_pause(struct up_transfer *t, int pause) {
+  t->want_pause = pause;
+  /* Pausing waits for the next piece of data (on_write returns PAUSE):
+   * calling curl_easy_pause from inside another transfer's callback is not
+   * safe, and one more piece is small. */
+  if (!pause && t->paused && t->easy && !t->in_write) {
+    t->paused = 0;
+    curl_easy_pause(t->easy, CURLPAUSE_CONT); /* may deliver the held piece now */
+  }
+}
+
+long up_retry_after_ms(const struct up_transfer *t) {
+  const char *v = t->retry_after;
+  if (*v < '0' || *v > '9')
+    return -1; /* absent, or an HTTP date: back off on our own */
+  char *end;
+  long secs = strtol(v, &end, 10);
+  if (*end != '\0' || secs < 0)
+    return -1;
+  return secs > 60 ? 60000 : secs * 1000;
+}
+
+int up_fate_unknown(const struct up_transfer *t) {
+  /* A timeout is left out: it comes with the request's own deadline. */
+  return t->result != CURLE_OK && t->status == 0 && t->sends > 0 && !t->too_large &&
+         t->result != CURLE_OPERATION_TIMEDOUT;
+}
+
+/* By errno first (a failed connect says why through it), then by result. */
+static const struct {
+  int err;
+  const char *phrase;
+} errno_phrases[] = {
+    {ECONNREFUSED, "connection refused"}, {ETIMEDOUT, "connection timed out"},
+    {EHOSTUNREACH, "host unreachable"},   {ENETUNREACH, "network unreachable"},
+    {ECONNRESET, "connection reset"},
+};
+
+static const struct {
+  CURLcode rc;
+  const char *phrase;
+} result_phrases[] = {
+    {CURLE_COULDNT_RESOLVE_HOST, "host name not found"},
+    {CURLE_COULDNT_RESOLVE_PROXY, "proxy name not found"},
+    {CURLE_COULDNT_CONNECT, "connection failed"},
+    {CURLE_SSL_CONNECT_ERROR, "TLS handshake failed"},
+    {CURLE_PEER_FAILED_VERIFICATION, "TLS certificate not trusted"},
+    {CURLE_OPERATION_TIMEDOUT, "timed out"},
+    {CURLE_GOT_NOTHING, "empty reply"},
+    {CURLE_RECV_ERROR, "connection reset"},
+    {CURLE_SEND_ERROR, "connection reset while sending"},
+    {CURLE_PARTIAL_FILE, "reply cut short"},
+    {CURLE_ABORTED_BY_CALLBACK, "connection lost after sending"},
+    {CURLE_WRITE_ERROR, "reply not accepted"},
+    {CURLE_OUT_OF_MEMORY, "out of memory"},
+};
+
+const char *up_result_phrase(const struct up_transfer *t) {
+  if (t->too_large)
+    return "reply too large";
+  if (t->resend_refused)
+    return "connection lost after sending";
+  for (size_t i = 0; i < sizeof errno_phrases / sizeof errno_phrases[0]; i++)
+    if (t->os_errno == errno_phrases[i].err)
+      return errno_phrases[i].phrase;
+  for (size_t i = 0; i < sizeof result_phrases / sizeof result_phrases[0]; i++)
+    if (t->result == result_phrases[i].rc)
+      return result_phrases[i].phrase;
+  return "transfer failed";
 }

@@ -39,7 +39,11 @@ struct up_request {
   int prefer_wait;    /* send Prefer: wait */
   int sse;            /* Accept: text/event-stream */
   long timeout_ms;    /* whole transfer; 0 = none */
+  int no_resend;      /* never send it twice (creates: each one is paid) */
+  size_t max_body;    /* bound on a buffered body; 0 = none */
 };
+
+struct up_retry;
 
 struct up_transfer {
   CURL *easy; /* non-NULL while running */
@@ -57,6 +61,16 @@ struct up_transfer {
   struct up_transfer *next, *prev; /* in client->detached */
   up_done_cb then;   /* up_orphan: runs before a detached transfer is freed */
   char *owned;       /* up_orphan: freed with the transfer */
+  int sends;         /* times the request was about to go out on a connection */
+  int resend_refused; /* curl wanted to send it again: refused (no_resend) */
+  int too_large;     /* the buffered body passed max_body: cut off */
+  int os_errno;      /* errno of a failed connect, for up_result_phrase */
+  size_t max_body;
+  int no_resend;
+  int want_pause;    /* up_pause(t, 1): the owner has no room for more data */
+  int paused;        /* curl holds the transfer paused */
+  int in_write;      /* inside on_write (curl_easy_pause must wait) */
+  struct up_retry *retry; /* detached POSTs that retry (cancels) */
 };
 
 int up_client_init(struct up_client *c, struct loop *l, const char *upstream,
@@ -75,8 +89,30 @@ void up_stop(struct up_transfer *t);
 /* Release the body buffer too (after up_stop or done). */
 void up_transfer_free(struct up_transfer *t);
 
-/* Fire-and-forget POST (e.g. cancel): the transfer owns itself. */
-int up_post_detached(struct up_client *c, const char *url, const char *token);
+/* Fire-and-forget POST (a cancel): the transfer owns itself (and a copy of
+ * url and token). A failure that may be transient (no answer, 429, 5xx) is
+ * retried with backoff a few times; each failure is logged naming label
+ * (the prediction id), the last one as an error. */
+int up_post_detached(struct up_client *c, const char *url, const char *token,
+                     const char *label);
+
+/* Back-pressure on a streaming transfer: pause (1) stops reading from
+ * Replicate until resume (0). Safe from any callback but on_data itself
+ * (there, pausing takes effect with the next piece). */
+void up_pause(struct up_transfer *t, int pause);
+
+/* Client-facing words for a failed transfer ("connection refused",
+ * "connection reset"...): curl's own message names the host and port, so it
+ * goes to the log only. */
+const char *up_result_phrase(const struct up_transfer *t);
+
+/* The reply's Retry-After in ms (delta-seconds only, capped at a minute),
+ * or -1 when absent or unusable. */
+long up_retry_after_ms(const struct up_transfer *t);
+
+/* Did the request possibly reach Replicate without an answer coming back
+ * (sent, then reset/empty reply, or a re-send that no_resend refused)? */
+int up_fate_unknown(const struct up_transfer *t);
 /* Hand a running, malloc'd transfer over to the client: when it ends,
  * then(t) runs (t->owned is the caller's string, e.g. a token) and the
  * transfer is freed. Used for creates whose exchange is gone: the

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "json_scan.h"
 
 /* Error texts follow OpenAI's wording so clients and people recognise them. */
 
@@ -951,7 +952,19 @@ static int parse_logit_bias(const cJSON *root, struct oai_error *err) {
   return 0;
 }
 
-static int parse_numbers(const cJSON *root, unsigned flags,
+/* Each choice is one prediction: the operator's max_n bounds the cost of
+ * one request. */
+static int check_n(long n, long max_n, struct oai_error *err) {
+  if (max_n > 0 && n > max_n) {
+    oai_invalid(err, "n", "Invalid 'n': %ld is greater than this proxy's "
+                "maximum of %ld (max_n). Each choice is one prediction; ask "
+                "for at most %ld.", n, max_n, max_n);
+    return -1;
+  }
+  return 0;
+}
+
+static int parse_numbers(const cJSON *root, unsigned flags, long max_n,
                          struct chat_request *out, struct oai_error *err) {
   long mct = 0, mt = 0, n = 1, seed = 0;
   int has_mct = 0, has_mt, has_n, has_seed;
@@ -961,7 +974,8 @@ static int parse_numbers(const cJSON *root, unsigned flags,
       req_get_int(root, "max_tokens", 1, MAX_TOKENS_LIMIT, &mt, &has_mt,
                   err) != 0 ||
       req_get_int(root, "n", 1, 128, &n, &has_n, err) != 0 ||
-      req_get_int(root, "seed", LONG_MIN, LONG_MAX, &seed, &has_seed, err) != 0)
+      req_get_int(root, "seed", LONG_MIN, LONG_MAX, &seed, &has_seed, err) != 0 ||
+      check_n(n, max_n, err) != 0)
     return -1;
   if (has_mct || has_mt) {
     /* max_completion_tokens supersedes the deprecated max_tokens. */
@@ -981,9 +995,9 @@ static int parse_numbers(const cJSON *root, unsigned flags,
   return 0;
 }
 
-int req_parse_sampling(const cJSON *root, unsigned flags,
+int req_parse_sampling(const cJSON *root, unsigned flags, long max_n,
                        struct chat_request *out, struct oai_error *err) {
-  if (parse_numbers(root, flags, out, err) != 0 ||
+  if (parse_numbers(root, flags, max_n, out, err) != 0 ||
       parse_stream(root, out, err) != 0 || parse_stop(root, out, err) != 0 ||
       parse_logit_bias(root, err) != 0)
     return -1;
@@ -1021,6 +1035,9 @@ void req_init(struct chat_request *r) {
 /* cJSON stops at the end of the first value; OpenAI rejects trailing
  * garbage, so anything but whitespace after it is a parse error. */
 cJSON *req_parse_object(const char *body, size_t len, struct oai_error *err) {
+  /* cJSON passes invalid UTF-8 through and cuts strings at \u0000. */
+  if (json_scan(body, len, err) != 0)
+    return NULL;
   const char *end = NULL;
   cJSON *root = body && len ? cJSON_ParseWithLengthOpts(body, len, &end, 0)
                             : NULL;
@@ -1048,8 +1065,8 @@ int chat_request_tools_active(const struct chat_request *r) {
 }
 
 int chat_request_parse(const char *body, size_t len,
-                       const char *configured_model, struct chat_request *out,
-                       struct oai_error *err) {
+                       const char *configured_model, long max_n,
+                       struct chat_request *out, struct oai_error *err) {
   req_init(out);
   cJSON *root = req_parse_object(body, len, err);
   if (!root)
@@ -1057,7 +1074,7 @@ int chat_request_parse(const char *body, size_t len,
   int rc = -1;
   if (req_parse_model(root, configured_model, out, err) != 0 ||
       parse_messages(root, out, err) != 0 ||
-      req_parse_sampling(root, REQ_CHAT, out, err) != 0 ||
+      req_parse_sampling(root, REQ_CHAT, max_n, out, err) != 0 ||
       parse_logprobs(root, err) != 0 || parse_tools(root, out, err) != 0 ||
       parse_tool_choice(root, out, err) != 0 ||
       req_get_bool(root, "parallel_tool_calls", "parallel_tool_calls",

@@ -103,10 +103,12 @@ int chat_request_tools_active(const struct chat_request *r);
 
 /* Parse and validate. On failure fills err (400 with `param`, or 404
  * model_not_found) and returns -1; *out is then already freed. On success
- * returns 0 and the caller owns *out (chat_request_free). */
+ * returns 0 and the caller owns *out (chat_request_free). The body is first
+ * scanned (json_scan.h): invalid UTF-8 or a NUL in a string is a 400. `n`
+ * above max_n (the config's cap; 0 = only n's own limit, 128) is a 400. */
 int chat_request_parse(const char *body, size_t len,
-                       const char *configured_model, struct chat_request *out,
-                       struct oai_error *err);
+                       const char *configured_model, long max_n,
+                       struct chat_request *out, struct oai_error *err);
 void chat_request_free(struct chat_request *r);
 
 /* The create-prediction body {"input":{"prompt":...,...}} with only the
@@ -123,7 +125,8 @@ char *chat_request_prediction_body(const struct chat_request *r,
  * NONE. */
 void req_init(struct chat_request *r);
 /* The body as one JSON object (trailing non-space refused); NULL with err
- * set (OpenAI's "could not parse" hint, or not an object). */
+ * set (json_scan's encoding/NUL errors, OpenAI's "could not parse" hint, or
+ * not an object). */
 struct cJSON *req_parse_object(const char *body, size_t len,
                                struct oai_error *err);
 /* `model` (required) -> model, alias, thinking (the alias's default). */
@@ -133,9 +136,9 @@ int req_parse_model(const struct cJSON *root, const char *configured_model,
 enum req_flags {
   REQ_CHAT = 1u << 0, /* also max_completion_tokens (chat only) */
 };
-/* max_tokens, n, seed, temperature, top_p, presence/frequency_penalty,
- * stream, stream_options, stop, logit_bias. */
-int req_parse_sampling(const struct cJSON *root, unsigned flags,
+/* max_tokens, n (at most max_n when > 0), seed, temperature, top_p,
+ * presence/frequency_penalty, stream, stream_options, stop, logit_bias. */
+int req_parse_sampling(const struct cJSON *root, unsigned flags, long max_n,
                        struct chat_request *out, struct oai_error *err);
 
 /* Field helpers: absent and null both mean "not given". */

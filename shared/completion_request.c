@@ -105,7 +105,7 @@ static int parse_unsupported(const cJSON *root, struct completion_request *out,
 }
 
 int completion_request_parse(const char *body, size_t len,
-                             const char *configured_model,
+                             const char *configured_model, long max_n,
                              struct completion_request *out,
                              struct oai_error *err) {
   memset(out, 0, sizeof *out);
@@ -116,7 +116,7 @@ int completion_request_parse(const char *body, size_t len,
   int rc = -1;
   if (req_parse_model(root, configured_model, &out->base, err) != 0 ||
       parse_prompt(root, out, err) != 0 ||
-      req_parse_sampling(root, 0, &out->base, err) != 0 ||
+      req_parse_sampling(root, 0, max_n, &out->base, err) != 0 ||
       req_get_bool(root, "echo", "echo", &out->echo, err) != 0 ||
       parse_unsupported(root, out, err) != 0)
     goto done;

@@ -20,10 +20,11 @@ struct completion_request {
 /* Same contract as chat_request_parse. `suffix` is rejected (400, param
  * "suffix"); `logprobs` (an integer here), `best_of` other than n,
  * `logit_bias` are 400s naming the parameter. max_tokens absent: nothing
- * is sent (the model's default, not OpenAI's legacy 16). prompts x n is
- * at most 128. See completion_request.c. */
+ * is sent (the model's default, not OpenAI's legacy 16). n is at most
+ * max_n (a best_of above it differs from n, so it is refused too); prompts
+ * x n is at most 128. See completion_request.c. */
 int completion_request_parse(const char *body, size_t len,
-                             const char *configured_model,
+                             const char *configured_model, long max_n,
                              struct completion_request *out,
                              struct oai_error *err);
 void completion_request_free(struct completion_request *r);

@@ -111,6 +111,9 @@ static const struct option_row OPTIONS[] = {
      "USD per million completion tokens"},
     {"log_level", OPT_LOG_LEVEL, OFF(log_level), "info", 0, 0, 0,
      "error|warn|info|debug"},
+    {"extra_models", OPT_LIST, OFF(extra_models), "", 0, 0, 0,
+     "comma-separated further model names or globs (claude-*) that /v1/messages "
+     "serves with the configured model; empty = none"},
     {"database_url", OPT_STRING, OFF(database_url), "", 0, 0, OPT_SECRET | OPT_RESTART,
      "postgresql://user:pass@host/db: keys and the ledger in PostgreSQL, shared by "
      "several replicas (instead of the database file)"},
@@ -534,6 +537,46 @@ int config_diff(const struct config *a, const struct config *b, char *out,
     }
   }
   return count;
+}
+
+static int copy_list(struct str_list *to, const struct str_list *from) {
+  struct str_list l = {calloc(from->n ? from->n : 1, sizeof(char *)), 0};
+  if (!l.items)
+    return -1;
+  for (; l.n < from->n; l.n++) {
+    if (!(l.items[l.n] = strdup(from->items[l.n]))) {
+      free_list(&l);
+      return -1;
+    }
+  }
+  free_list(to);
+  *to = l;
+  return 0;
+}
+
+int config_keep_restart(struct config *to, const struct config *from) {
+  for (size_t i = 0; i < N_OPTIONS; i++) {
+    const struct option_row *o = &OPTIONS[i];
+    if (!(o->flags & OPT_RESTART))
+      continue;
+    char *t = (char *)to + o->offset;
+    const char *f = (const char *)from + o->offset;
+    int rc = 0;
+    if (o->type == OPT_HOSTPORT) {
+      rc = replace_string(&to->listen_host, from->listen_host, strlen(from->listen_host));
+      to->listen_port = from->listen_port;
+    } else if (o->type == OPT_LIST) {
+      rc = copy_list((void *)t, (const void *)f);
+    } else if (OPS[o->type].size == 0) { /* an owned string */
+      const char *v = *(char *const *)(const void *)f;
+      rc = replace_string((char **)(void *)t, v, strlen(v));
+    } else {
+      memcpy(t, f, OPS[o->type].size);
+    }
+    if (rc != 0)
+      return -1;
+  }
+  return 0;
 }
 
 static char *trim(char *s) {

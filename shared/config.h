@@ -65,6 +65,9 @@ struct config {
 
   /* Deployment. */
   long drain_delay_ms;           /* on SIGTERM: /ready fails, still serving */
+
+  /* Client dialects. */
+  struct str_list extra_models;  /* names/globs /v1/messages maps to `model` */
 };
 
 #define CONFIG_ERR_MAX 256
@@ -101,6 +104,10 @@ int config_is_secret(const char *name);
  * when one of them cannot change without a restart. Returns the count. */
 int config_diff(const struct config *a, const struct config *b, char *out,
                 size_t outlen, int *needs_restart);
+
+/* Copy from's values of the options that need a restart into `to` (a
+ * reloaded config keeps the running values of those). Returns 0 or -1 (OOM). */
+int config_keep_restart(struct config *to, const struct config *from);
 
 /* Parse helpers shared with tests: "500ms", "10s", "5m", "2h", bare
  * number = seconds; "8MiB", "512KiB", "1GiB", "100k", bare = bytes. */

@@ -24,6 +24,9 @@ struct pipeline {
   int truncated_ok; /* pipeline_allow_truncated_json */
   int failed; /* out of memory somewhere: the result is unusable */
   struct buf scratch;   /* text the stop matcher released */
+  struct buf unreleased; /* content the stop matcher holds: after a match it
+                            starts with the stop that matched */
+  const char *matched_stop;
   struct buf reasoning; /* non-streaming */
   struct buf content;   /* non-streaming text, or the JSON-mode buffer */
   size_t output_bytes;  /* everything fed */
@@ -34,6 +37,8 @@ struct pipeline {
   /* The destination of the feed in progress. */
   struct buf *out;
   const struct response_meta *m;
+  struct encoder own; /* the default encoder when opts.enc is NULL */
+  const struct encoder *enc;
 };
 
 /* splitmix64: tool call ids need to be unique, not secret. */
@@ -52,6 +57,7 @@ struct pipeline *pipeline_new(const struct pipeline_opts *o) {
   p->rng = o->id_seed;
   think_init(&p->think);
   buf_init(&p->scratch);
+  buf_init(&p->unreleased);
   buf_init(&p->reasoning);
   buf_init(&p->content);
   int ok = stop_matcher_init(&p->stop, o->stops, o->n_stops) == 0;
@@ -64,6 +70,12 @@ struct pipeline *pipeline_new(const struct pipeline_opts *o) {
     ok = p->tc != NULL;
   }
   p->json_mode = r && r->response_kind != RESPONSE_TEXT;
+  p->enc = o->enc;
+  if (ok && !o->enc) {
+    ok = (o->kind == PIPE_TEXT ? encoder_text(&p->own, 0)
+                               : encoder_chat(&p->own, r && r->legacy_functions, 0)) == 0;
+    p->enc = &p->own;
+  }
   if (!ok) {
     pipeline_free(p);
     return NULL;
@@ -78,6 +90,7 @@ void pipeline_free(struct pipeline *p) {
   stop_matcher_free(&p->stop);
   tc_parser_free(p->tc);
   buf_free(&p->scratch);
+  buf_free(&p->unreleased);
   buf_free(&p->reasoning);
   buf_free(&p->content);
   for (size_t i = 0; i < p->n_calls; i++) {
@@ -86,6 +99,7 @@ void pipeline_free(struct pipeline *p) {
   }
   free(p->calls);
   free(p->views);
+  encoder_free(&p->own);
   free(p);
 }
 
@@ -99,20 +113,17 @@ static void check(struct pipeline *p, int rc) {
 static void emit_text(struct pipeline *p, const char *text, size_t len) {
   if (!len)
     return;
-  if (p->json_mode || !p->o.stream) {
+  if (p->json_mode || !p->o.stream)
     check(p, buf_append(&p->content, text, len));
-  } else if (p->o.kind == PIPE_TEXT) {
-    check(p, response_text_chunk(p->out, p->m, p->o.index, text, len, NULL));
-  } else {
-    check(p, response_chunk_content(p->out, p->m, p->o.index, text, len));
-  }
+  else
+    check(p, p->enc->ops->text(p->enc->st, p->out, p->m, p->o.index, text, len));
 }
 
 static void emit_reasoning(struct pipeline *p, const char *text, size_t len) {
   if (!len)
     return;
   if (p->o.stream)
-    check(p, response_chunk_reasoning(p->out, p->m, p->o.index, text, len));
+    check(p, p->enc->ops->reasoning(p->enc->st, p->out, p->m, p->o.index, text, len));
   else
     check(p, buf_append(&p->reasoning, text, len));
 }
@@ -135,26 +146,21 @@ static void emit_call(struct pipeline *p, const struct tc_event *ev) {
     for (size_t j = 0; j < 8 && i + j < sizeof rnd; j++)
       rnd[i + j] = (unsigned char)(v >> (8 * j));
   }
-  response_make_id(c->id, sizeof c->id, "call_", rnd, sizeof rnd);
+  response_make_id(c->id, sizeof c->id, p->o.call_id_prefix ? p->o.call_id_prefix : "call_",
+                   rnd, sizeof rnd);
   buf_init(&c->name);
   buf_init(&c->args);
   check(p, buf_append(&c->name, ev->name, ev->name_len));
   check(p, buf_append(&c->args, ev->arguments, ev->arguments_len));
   if (!p->o.stream || p->failed)
     return;
-  int legacy = p->o.req && p->o.req->legacy_functions;
-  if (legacy) {
-    if (p->n_calls == 1) /* the deprecated API has room for one call */
-      check(p, response_chunk_function_call(p->out, p->m, p->o.index, ev->name,
-                                            ev->name_len, ev->arguments,
-                                            ev->arguments_len));
-    return;
-  }
-  struct tool_call view = {c->id, c->name.data, c->name.len, NULL, 0};
+  const struct encoder *e = p->enc;
+  struct tool_call view = {c->id, c->name.data, c->name.len, c->args.data, c->args.len};
   int index = (int)(p->n_calls - 1);
-  check(p, response_chunk_tool_call(p->out, p->m, p->o.index, &view, index));
-  check(p, response_chunk_tool_args(p->out, p->m, p->o.index, index, ev->arguments,
-                                    ev->arguments_len));
+  check(p, e->ops->call_start(e->st, p->out, p->m, p->o.index, &view, index));
+  check(p, e->ops->call_args(e->st, p->out, p->m, p->o.index, index, ev->arguments,
+                             ev->arguments_len));
+  check(p, e->ops->call_end(e->st, p->out, p->m, p->o.index, index));
 }
 
 /* ---- the stages ---- */
@@ -175,6 +181,22 @@ static void text_in(struct pipeline *p, const char *text, size_t len) {
     emit_text(p, text, len);
 }
 
+/* Which stop matched (Anthropic's answer names it): the released text ends
+ * right before the match, so what is still unreleased starts with it. */
+static void note_unreleased(struct pipeline *p, const char *text, size_t len, int matched) {
+  if (!p->o.n_stops)
+    return;
+  check(p, buf_append(&p->unreleased, text, len));
+  buf_consume(&p->unreleased, p->scratch.len < p->unreleased.len ? p->scratch.len
+                                                                 : p->unreleased.len);
+  for (size_t i = 0; matched && i < p->o.n_stops && !p->matched_stop; i++) {
+    const char *s = p->o.stops[i];
+    size_t n = s ? strlen(s) : 0;
+    if (n && n <= p->unreleased.len && memcmp(p->unreleased.data, s, n) == 0)
+      p->matched_stop = s;
+  }
+}
+
 static void content_in(struct pipeline *p, const char *text, size_t len) {
   if (p->stop_hit)
     return;
@@ -187,6 +209,7 @@ static void content_in(struct pipeline *p, const char *text, size_t len) {
   text_in(p, p->scratch.data, p->scratch.len);
   if (rc == 1)
     p->stop_hit = 1;
+  note_unreleased(p, text, len, rc == 1);
 }
 
 static int on_think(void *ud, enum think_part part, const char *text, size_t len) {
@@ -242,7 +265,8 @@ int pipeline_finish(struct pipeline *p, struct buf *out,
     buf_free(&clean);
     if (p->truncated_ok) { /* cut by max_tokens: the client sees "length" */
       if (p->o.stream && p->content.len &&
-          response_chunk_content(out, m, p->o.index, p->content.data, p->content.len) != 0)
+          p->enc->ops->text(p->enc->st, out, m, p->o.index, p->content.data,
+                            p->content.len) != 0)
         return -1;
       return 0;
     }
@@ -253,7 +277,7 @@ int pipeline_finish(struct pipeline *p, struct buf *out,
   buf_free(&p->content);
   p->content = clean;
   if (p->o.stream && p->content.len &&
-      response_chunk_content(out, m, p->o.index, p->content.data, p->content.len) != 0)
+      p->enc->ops->text(p->enc->st, out, m, p->o.index, p->content.data, p->content.len) != 0)
     return -1;
   return 0;
 }
@@ -261,6 +285,8 @@ int pipeline_finish(struct pipeline *p, struct buf *out,
 void pipeline_allow_truncated_json(struct pipeline *p) { p->truncated_ok = 1; }
 
 int pipeline_stop_matched(const struct pipeline *p) { return p->stop_hit; }
+
+const char *pipeline_matched_stop(const struct pipeline *p) { return p->matched_stop; }
 
 const char *pipeline_call_finish_reason(const struct pipeline *p) {
   if (!p->n_calls)

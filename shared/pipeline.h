@@ -2,8 +2,9 @@
  *   raw output -> think splitter (thinking mode) -> reasoning | content
  *   content -> stop matcher -> tool-call parser (tools offered) -> text | calls
  *   text -> JSON-mode buffer (response_format) | the client
- * Pure: bytes in, chunk bytes (streams) or a result (non-streaming) out,
- * fed in any chunking. One pipeline per choice. */
+ * Pure: bytes in, typed events to an encoder (streams: text, reasoning,
+ * calls; see dialects/encoder.h) or a result (non-streaming) out, fed in
+ * any chunking. One pipeline per choice. */
 #ifndef RP_PIPELINE_H
 #define RP_PIPELINE_H
 
@@ -12,6 +13,7 @@
 
 #include "buf.h"
 #include "chat_request.h"
+#include "dialects/encoder.h"
 #include "oai_error.h"
 #include "response.h"
 
@@ -26,6 +28,10 @@ struct pipeline_opts {
   size_t n_stops;
   const struct chat_request *req; /* tools and JSON mode (NULL: none) */
   uint64_t id_seed; /* tool call ids come from this (getrandom in the server) */
+  /* Where stream events go (borrowed); NULL: Chat Completions chunks
+   * (PIPE_CHAT) or text completion events (PIPE_TEXT). */
+  const struct encoder *enc;
+  const char *call_id_prefix; /* NULL: "call_" */
 };
 
 struct pipeline;
@@ -50,6 +56,8 @@ void pipeline_allow_truncated_json(struct pipeline *p);
 
 /* After pipeline_finish. */
 int pipeline_stop_matched(const struct pipeline *p);
+/* The stop sequence that matched (one of opts.stops, borrowed), or NULL. */
+const char *pipeline_matched_stop(const struct pipeline *p);
 /* "tool_calls"/"function_call" when calls were made, else NULL. */
 const char *pipeline_call_finish_reason(const struct pipeline *p);
 /* Bytes of reasoning and of everything else the model produced. */

@@ -522,6 +522,34 @@ int prediction_parse(const char *json, size_t len, struct prediction *out) {
   return rc;
 }
 
+char *prediction_peek_id(const char *json, size_t len) {
+  struct reader r = {json, json ? len : 0, 0, 0};
+  struct buf key = BUF_INIT, id = BUF_INIT;
+  int first = 1, found = 0;
+  if (r.len >= 3 && memcmp(r.s, "\xEF\xBB\xBF", 3) == 0)
+    r.pos = 3;
+  if (obj_open(&r) == 0) {
+    while (!found && obj_next(&r, &key, &first) == 1) {
+      if (key_is(&key, "id") && peek(&r) == '"')
+        found = read_string(&r, &id) == 0;
+      else if (skip_value(&r) != 0)
+        break; /* the cut: the id did not come before it */
+    }
+  }
+  buf_free(&key);
+  /* It goes into a URL path: only the characters ids are made of. */
+  for (size_t i = 0; found && i < id.len; i++) {
+    char c = id.data[i];
+    found = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '_';
+  }
+  if (!found || id.len == 0) {
+    buf_free(&id);
+    return NULL;
+  }
+  return buf_take(&id);
+}
+
 void prediction_free(struct prediction *p) {
   free(p->id);
   free(p->output);

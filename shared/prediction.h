@@ -35,6 +35,11 @@ struct prediction {
 int prediction_parse(const char *json, size_t len, struct prediction *out);
 void prediction_free(struct prediction *p);
 
+/* The top-level `id` of a prediction object that may be cut off (a reply
+ * over the size bound): malloc'd, or NULL when it is not there before the
+ * cut or holds characters no id has (it goes into a URL). */
+char *prediction_peek_id(const char *json, size_t len);
+
 int prediction_is_terminal(enum pred_status s);
 const char *prediction_status_name(enum pred_status s);
 

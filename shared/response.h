@@ -51,6 +51,9 @@ struct choice_result {
    * tool_calls[0] instead of "tool_calls" (still only when n_tool_calls > 0;
    * the other calls and the id are not sent). */
   int legacy_function_call;
+  /* The client's stop sequence that ended the output, or NULL (not sent by
+   * the chat and text builders; Anthropic's answer names it). */
+  const char *stop_sequence;
 };
 
 /* The identity every chunk of one response shares. */

@@ -12,6 +12,8 @@
 //   node tests/fake-replicate.mjs --port 8080 [--stream-port 8081] [--host 127.0.0.1]
 //        [--tokens r8_a,r8_b] [--scenario '{"tokenDelay":20}'] [--stream-hold MS]
 //        [--raw-streams] [--no-log] [--quiet]
+//   GET /v1/predictions lists the predictions, newest first ({next, previous, results});
+//   fake.listFaults: faults (as getFaults) for the next list requests.
 //   control routes on the API port: POST /_fake/script (a scenario or an array),
 //   POST /_fake/default, POST /_fake/reset, POST /_fake/tokens (array or null),
 //   GET /_fake/log, GET /_fake/stats.
@@ -59,9 +61,24 @@
 //   streamHttp      {status, body, headers}: answer the stream GET with this HTTP reply.
 //   streamBase      base URL reported in urls.stream instead of the stream server's
 //                   (e.g. a closed port); the path stays /v1/streams/<token>.
+//   getBase         base URL reported in urls.get instead of the API's (e.g. a closed
+//                   port: polls fail to connect).
 //   statusLag       after the stream's `done`, this many GETs still say 'processing'
 //                   (full output, no metrics) before the terminal state, as Replicate
 //                   may lag behind its stream (only for a 'succeeded' ending).
+//   burst           output events written per timer tick (default 1); with burst > 1
+//                   the writer also waits for the socket to drain (fast large streams
+//                   whose reader may stop: the fake itself stays bounded).
+//   Faults (issue 7; each applies to this prediction only):
+//   createFault     'reset-after-create': the prediction is created, then the
+//                   connection is destroyed without an answer; 'reset-before-create':
+//                   destroyed without creating anything. Later creates of the same
+//                   scenario object are not affected (a resend takes a new scenario).
+//   getFaults       array, consumed one per GET of the prediction: {status, body,
+//                   headers} (an HTTP reply, as getHttp) or 'reset' (connection
+//                   destroyed); once empty, GETs are answered normally.
+//   cancelFaults    the same for POST .../cancel (a reset cancel is not applied;
+//                   an HTTP-error one is not either).
 //   rawStream       write the stream straight to the socket (Connection: close, no
 //                   chunked encoding; cheaper); default opts.rawStreams (false).
 //
@@ -153,11 +170,13 @@ export async function startFake(opts = {}) {
   const predictions = new Map(); // id → prediction
   const streamTokens = new Map(); // stream token → prediction
   const cancels = []; // prediction ids, in order
+  const listFaults = []; // faults for the next GET /v1/predictions (as getFaults)
   const unknownInputKeys = []; // {predictionId, key}
   const sockets = new Set();
   const timers = new Set();
   const openStreams = new Set();
   let seq = 0;
+  let predictionSeq = 0;
 
   function later(ms, fn) {
     const t = setTimeout(() => { timers.delete(t); fn(); }, ms);
@@ -264,12 +283,20 @@ export async function startFake(opts = {}) {
       if (!auth(req)) return send(401, problem(401));
       return create(req, res, entry, send, { model: null, allowVersion: true });
     }
+    if (method === 'GET' && path === '/v1/predictions') {
+      entry.kind = 'list';
+      if (!auth(req)) return send(401, problem(401));
+      if (listFaults.length) return fault(req, entry, send, listFaults.shift());
+      const results = [...predictions.values()].sort((a, b) => b.createdAt - a.createdAt || b.seq - a.seq).map(view);
+      return send(200, { next: null, previous: null, results }, RL(2999));
+    }
     if (method === 'GET' && route(/^\/v1\/predictions\/([^/]+)$/)) {
       entry.kind = 'get';
       entry.predictionId = m[1];
       if (!auth(req)) return send(401, problem(401));
       const p = predictions.get(m[1]);
       if (!p) return send(404, problem(404));
+      if (p.scenario.getFaults?.length) return fault(req, entry, send, p.scenario.getFaults.shift());
       p.gets++;
       const reply = () => {
         if (p.scenario.getHttp) return sendScripted(send, p.scenario.getHttp);
@@ -286,6 +313,7 @@ export async function startFake(opts = {}) {
       if (!auth(req)) return send(401, problem(401));
       const p = predictions.get(m[1]);
       if (!p) return send(404, problem(404));
+      if (p.scenario.cancelFaults?.length) return fault(req, entry, send, p.scenario.cancelFaults.shift());
       cancels.push(p.id);
       cancel(p);
       return send(200, view(p), RL(2999));
@@ -298,6 +326,16 @@ export async function startFake(opts = {}) {
       return send(200, modelObject(model), RL(2999));
     }
     return send(404, problem(404));
+  }
+
+  // A scripted fault: 'reset' destroys the connection, an object is an HTTP reply.
+  function fault(req, entry, send, f) {
+    if (f === 'reset') {
+      entry.status = 'reset';
+      req.socket.destroy();
+      return;
+    }
+    return sendScripted(send, f);
   }
 
   function sendScripted(send, h) {
@@ -385,8 +423,16 @@ export async function startFake(opts = {}) {
     entry.scenario = scenario;
     const reply = () => {
       if (scenario.http) return sendScripted(send, scenario.http);
+      if (scenario.createFault === 'reset-before-create') {
+        entry.status = 'reset';
+        return req.socket.destroy();
+      }
       const p = newPrediction(body, scenario, route, req);
       entry.predictionId = p.id;
+      if (scenario.createFault === 'reset-after-create') {
+        entry.status = 'reset';
+        return req.socket.destroy();
+      }
       const headers = RL(599);
       if (prefer !== undefined) headers['Preference-Applied'] = prefer;
       if (prefer !== undefined) {
@@ -415,6 +461,7 @@ export async function startFake(opts = {}) {
     for (const key of unknown) unknownInputKeys.push({ predictionId: id, key });
     const p = {
       id,
+      seq: ++predictionSeq,
       scenario,
       input,
       model: scenario.model ?? route.model ?? (typeof body.version === 'string' && body.version.includes('/') ? body.version.split(':')[0] : 'replicate/unknown'),
@@ -510,7 +557,7 @@ export async function startFake(opts = {}) {
     if (p.webhook) o.webhook = p.webhook;
     o.urls = {
       cancel: `${url}/v1/predictions/${p.id}/cancel`,
-      get: `${url}/v1/predictions/${p.id}`,
+      get: `${s.getBase ?? url}/v1/predictions/${p.id}`,
       web: `https://replicate.com/p/${p.id}`,
     };
     if (p.streamToken) o.urls.stream = `${s.streamBase ?? streamUrl}/v1/streams/${p.streamToken}`;
@@ -642,6 +689,7 @@ export async function startFake(opts = {}) {
       cleanup();
     });
     const write = out.write;
+    const writeRaw = (t) => (raw ? (sock.destroyed ? true : sock.write(t)) : (res.destroyed ? true : res.write(t)));
     entry.events = [];
     const emit = (type, data) => {
       if (state.logEnabled) entry.events.push({ type, data, at: Date.now() });
@@ -682,6 +730,22 @@ export async function startFake(opts = {}) {
       if (finished) return;
       // canceled (or ended by polls) while streaming: finish at once
       if (TERMINAL.has(p.status) && p.status !== 'succeeded' && !replay) return end();
+      const burst = s.burst ?? 1;
+      if (burst > 1 && i < p.chunks.length) {
+        // fast path: many events per tick, pausing while the socket is full
+        let ok = true;
+        for (let k = 0; k < burst && i < p.chunks.length && ok; k++, i++) {
+          if (state.logEnabled) entry.events.push({ type: 'output', data: p.chunks[i], at: Date.now() });
+          ok = writeRaw(sseEvent('output', `${idBase}:${n++}`, p.chunks[i]));
+        }
+        if (p.status !== 'succeeded') p.visible = Math.max(p.visible, i);
+        if (i < p.chunks.length) {
+          if (ok) timer = later(0, step);
+          else (raw ? sock : res).once('drain', () => { if (!finished) step(); });
+          return;
+        }
+        return end();
+      }
       if (i < p.chunks.length) {
         if (s.dropAfter !== undefined && i >= s.dropAfter) {
           entry.closedBy = 'drop';
@@ -737,6 +801,7 @@ export async function startFake(opts = {}) {
     state.queue.length = 0;
     log.length = 0;
     cancels.length = 0;
+    listFaults.length = 0;
     unknownInputKeys.length = 0;
     for (const [id, p] of predictions) {
       if (!p.streamActive) { predictions.delete(id); if (p.streamToken) streamTokens.delete(p.streamToken); }
@@ -778,6 +843,7 @@ export async function startFake(opts = {}) {
     log,
     predictions,
     cancels,
+    listFaults,
     unknownInputKeys,
     script,
     reset,

@@ -245,6 +245,28 @@ describe('gateway: restarts and what the database holds', () => {
   });
 });
 
+describe('gateway: budgets across a restart', () => {
+  let bed;
+  before(async () => { bed = await gatewayBed(); });
+  after(async () => { await bed?.finish(); });
+
+  it('a key that spent its budget is still refused after a restart (spend reloaded from the ledger)', async () => {
+    // As in the window test: two requests fit in $0.000035, a third does not.
+    const k = await bed.newKey({ max_budget: 0.000035 });
+    const one = (base) => { bed.fake.script({ output: ['x'] }); return bed.chat({ ...user('hi'), max_tokens: 1 }, { key: k.key, base }); };
+    assert.equal((await one()).status, 200);
+    assert.equal((await one()).status, 200);
+    assertErrorReply(await one(), 429, { code: 'insufficient_quota' });
+    await bed.proxy.stop();
+    const p = await bed.addProxy({ config: { master_key: MASTER, database: bed.database }, secrets: [MASTER, k.key] });
+    assertErrorReply(await one(p.url), 429, { code: 'insufficient_quota' });
+    // Raising the budget applies at once.
+    const up = await bed.request('POST', '/key/update', { key: MASTER, base: p.url, body: { key: k.token, max_budget: 1 } });
+    assert.equal(up.status, 200, up.text);
+    assert.equal((await one(p.url)).status, 200);
+  });
+});
+
 describe('gateway: startup refusals', () => {
   it('master_key without replicate_api_token → exit 2 naming replicate_api_token', async () => {
     const r = await runProxy(['--listen', '127.0.0.1:0', '--master_key', MASTER, '--database', join(tempDir(), 'x.db')]);

@@ -78,6 +78,28 @@ describe('gateway: limits, exact under concurrency', () => {
     }
   });
 
+  it('a stream whose client hangs up frees its parallel slot', async () => {
+    const k = await bed.newKey({ max_parallel_requests: 1 });
+    bed.fake.script({ output: ['1', '2', '3', '4', '5', '6', '7', '8'], tokenDelay: 100 });
+    let started;
+    const first = new Promise((r) => { started = r; });
+    let hangUp;
+    const busy = sseRequest(bed.url, '/v1/chat/completions', { ...user('long'), stream: true }, {
+      apiKey: k.key, onEvent: (ev, req) => { hangUp = () => req.hangUp(); started(); },
+    });
+    await first;
+    assertErrorReply(await bed.chat(user('while busy'), { key: k.key }), 429, { code: 'rate_limit_exceeded' });
+    hangUp();
+    await busy;
+    let status = 0;
+    for (let i = 0; i < 40 && status !== 200; i++) {
+      await sleep(50);
+      bed.fake.script({ output: ['free'] });
+      status = (await bed.chat(user('after'), { key: k.key })).status;
+    }
+    assert.equal(status, 200, 'the slot was released when the client left');
+  });
+
   it('x-ratelimit-* headers on keyed answers, streams included (OpenAI duration format)', async () => {
     const k = await bed.newKey({ rpm_limit: 100, tpm_limit: 1000000 });
     const r = await bed.chat({ ...user('hi'), max_tokens: 50 }, { key: k.key });
@@ -232,6 +254,20 @@ describe('gateway: the ledger equals usage × prices', () => {
     assert.equal(micro(mine.spend), micro(total));
     const byModel = (await bed.admin('GET', '/global/spend/report?group_by=model')).json;
     assert.ok(byModel.some((g) => g.model === 'deepseek-v3.1'));
+  });
+
+  it('a client that leaves before any answer: a row with status 499', async () => {
+    const k = await bed.newKey({ key_alias: 'gone' });
+    bed.fake.script({ syncStatus: 'starting', terminalAfterMs: 1500, output: ['late'] });
+    await assert.rejects(bed.chat(user('bye'), { key: k.key, timeoutMs: 300 }));
+    let rows = [];
+    for (let i = 0; i < 40 && rows.length === 0; i++) {
+      await sleep(50);
+      rows = (await bed.admin('GET', `/spend/logs?api_key=${k.token}`)).json;
+    }
+    assert.equal(rows.length, 1);
+    assert.equal(rows[0].status, 499);
+    assert.equal(rows[0].prediction_ids.split(',').length, 1);
   });
 
   it('the user field and refusals are recorded; N concurrent requests make N rows', async () => {

@@ -184,7 +184,7 @@ describe('replicas: rpm, tpm and parallel limits shared through Redis', { skip: 
   let bed;
   let replicas;
   let closed; // a fourth replica with redis_failure = closed
-  const config = (extra = {}) => ({ master_key: MASTER, database_url: pg.url('gw'), redis_url: redis.url, workers: 2, ...extra });
+  const config = (extra = {}) => ({ master_key: MASTER, database_url: pg.url('gw'), redis_url: redis.url, workers: 2, cors_origins: 'https://app.example', ...extra });
   const admin = (method, path, body) => bed.request(method, path, { key: MASTER, body, base: replicas[0].url });
   const chatOn = (p, key, body = user('hi')) => { assert.ok(key, 'a key'); return bed.chat(body, { key, base: p.url }); };
   // Known to replica p: a body that cannot be parsed gets 400 (not 401) and uses no limit.
@@ -229,6 +229,18 @@ describe('replicas: rpm, tpm and parallel limits shared through Redis', { skip: 
     }
     const remaining = ok.map((r) => Number(r.headers['x-ratelimit-remaining-requests'])).sort((a, b) => a - b);
     assert.deepEqual(remaining, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  });
+
+  it('a request that waited for Redis is answered once, with its CORS headers once, on every API', async () => {
+    const k = await newKey({ rpm_limit: 100 });
+    const r = await bed.chat(user('hi'), { key: k.key, base: replicas[1].url, headers: { Origin: 'https://app.example' } });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.headers['access-control-allow-origin'], 'https://app.example');
+    assert.equal(r.headers['x-ratelimit-limit-requests'], '100');
+    assert.equal(r.json.choices[0].message.content, 'Hello! How can I help you today?');
+    const resp = await bed.request('POST', '/v1/responses', { key: k.key, base: replicas[2].url, body: { model: 'deepseek-ai/deepseek-v3.1', input: 'hi' } });
+    assert.equal(resp.status, 200, resp.text);
+    assert.equal(resp.headers['x-ratelimit-remaining-requests'], '98');
   });
 
   it('max_parallel_requests 2 holds across replicas; the slots free when the streams end', async () => {

@@ -236,14 +236,14 @@ describe('streaming: failures', () => {
     assert.equal(a.contents[0], 'partial');
   });
 
-  it('upstream connection dropped without done: in-band error, prediction canceled', async () => {
+  it('upstream connection dropped without done: followed by polling (issue 7), then an in-band error if polls fail too', async () => {
     bed.fake.script({ output: ['one ', 'two ', 'three'], dropAfter: 2, tokenDelay: 10 });
-    const r = await raw(ask('drop'));
-    assertInBandError(r, { code: 'upstream_stream_ended' });
-    assert.equal(assertChunks(r.chunks, { finished: false }).contents[0], 'one two ');
+    const ok = await raw(ask('drop'));
+    assert.equal(ok.error, null, ok.text);
+    assert.equal(assertChunks(ok.chunks).contents[0], 'one two three');
     assert.equal(bed.fake.streams()[0].closedBy, 'drop');
 
-    bed.fake.script({ output: ['one ', 'two ', 'three'], dropAfter: 1 });
+    bed.fake.script({ output: ['one ', 'two ', 'three'], dropAfter: 1, getHttp: { status: 500 } });
     const { error } = await sdkStream(bed.client, ask('drop sdk'));
     assert.ok(error instanceof OpenAI.APIError, `APIError, got ${error?.constructor?.name}: ${error?.message}`);
   });
@@ -273,8 +273,8 @@ describe('streaming: failures', () => {
     assertInBandError(r, { code: 'prediction_canceled' });
   });
 
-  it('the stream GET answered with an HTTP error (after the role chunk): in-band error, prediction canceled', async () => {
-    bed.fake.script({ output: tail(5), streamHttp: { status: 500 } });
+  it('the stream GET answered with an HTTP error (after the role chunk) and polls failing too (issue 7): in-band error, prediction canceled', async () => {
+    bed.fake.script({ output: tail(5), streamHttp: { status: 500 }, getFaults: Array.from({ length: 6 }, () => ({ status: 500 })) });
     let r = await raw(ask('stream 500'));
     assertInBandError(r, { code: 'upstream_error' });
     const id = bed.fake.creates()[0].predictionId;
@@ -289,9 +289,9 @@ describe('streaming: failures', () => {
     assert.equal(r.events.at(-1).data, '[DONE]');
   });
 
-  it('urls.stream unreachable (closed port): in-band error after the role chunk, prediction canceled', async () => {
+  it('urls.stream and urls.get unreachable (closed port; issue 7: a stream alone falls back to polls): in-band error after the role chunk, prediction canceled', async () => {
     const port = await closedPort();
-    bed.fake.script({ output: tail(5), streamBase: `http://127.0.0.1:${port}` });
+    bed.fake.script({ output: tail(5), streamBase: `http://127.0.0.1:${port}`, getBase: `http://127.0.0.1:${port}` });
     const r = await raw(ask('stream host down'));
     assert.equal(r.status, 200);
     assert.deepEqual(r.bad, []);

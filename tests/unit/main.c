@@ -25,6 +25,7 @@ void test_fail(const char *file, int line, const char *fmt, ...) {
   X(chat_request)                                                              \
   X(prompt)                                                                    \
   X(prediction)                                                                \
+  X(prediction_list)                                                           \
   X(upstream_error)                                                            \
   X(response)                                                                  \
   X(sse)                                                                       \
@@ -37,6 +38,9 @@ void test_fail(const char *file, int line, const char *fmt, ...) {
   X(keys)                                                                      \
   X(limits)                                                                    \
   X(ledger)                                                                    \
+  X(json_scan)                                                                 \
+  X(origin)                                                                    \
+  X(dialects)                                                                  \
   X(store)
 
 #define DECLARE(name) void suite_##name(void);

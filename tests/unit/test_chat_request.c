@@ -33,7 +33,7 @@ static const char *call_name(const cJSON *calls) {
 static int parse(const char *body, struct chat_request *r,
                  struct oai_error *e) {
   const char *b = q(body);
-  return chat_request_parse(b, strlen(b), CONF, r, e);
+  return chat_request_parse(b, strlen(b), CONF, 0, r, e);
 }
 
 /* Expect a failure with this status and param ("" = null), a message, and
@@ -118,10 +118,10 @@ static void test_basics(void) {
   {
     const char *b = q("{" BASE "}\r\n GARBAGE");
     size_t len = strlen(b) - strlen("GARBAGE");
-    CHECK_INT(chat_request_parse(b, len, CONF, &r, &e), 0);
+    CHECK_INT(chat_request_parse(b, len, CONF, 0, &r, &e), 0);
     chat_request_free(&r);
-    CHECK_INT(chat_request_parse(b, strlen(b), CONF, &r, &e), -1);
-    CHECK_INT(chat_request_parse(NULL, 0, CONF, &r, &e), -1);
+    CHECK_INT(chat_request_parse(b, strlen(b), CONF, 0, &r, &e), -1);
+    CHECK_INT(chat_request_parse(NULL, 0, CONF, 0, &r, &e), -1);
     CHECK_INT(e.status, 400);
   }
 }
@@ -170,17 +170,17 @@ static void test_model(void) {
   }
   snprintf(body, sizeof body, "{'model':'acme/my-model',%s}", msgs);
   const char *b = q(body);
-  CHECK_INT(chat_request_parse(b, strlen(b), "acme/my-model", &r, &e), 0);
+  CHECK_INT(chat_request_parse(b, strlen(b), "acme/my-model", 0, &r, &e), 0);
   CHECK_STR(r.model, "acme/my-model");
   CHECK(r.alias == models_resolve("acme/my-model", "acme/my-model"));
   chat_request_free(&r);
   /* ...but not when another model is configured. */
-  CHECK_INT(chat_request_parse(b, strlen(b), CONF, &r, &e), -1);
+  CHECK_INT(chat_request_parse(b, strlen(b), CONF, 0, &r, &e), -1);
   CHECK_INT(e.status, 404);
   /* Aliases still route to whatever is configured. */
   snprintf(body, sizeof body, "{'model':'deepseek-chat',%s}", msgs);
   b = q(body);
-  CHECK_INT(chat_request_parse(b, strlen(b), "acme/my-model", &r, &e), 0);
+  CHECK_INT(chat_request_parse(b, strlen(b), "acme/my-model", 0, &r, &e), 0);
   chat_request_free(&r);
 }
 
@@ -1043,6 +1043,57 @@ static void test_prediction_body(void) {
   }
 }
 
+/* max_n and the body scan, through the whole parse. */
+static void test_limits_and_encoding(void) {
+  struct chat_request r;
+  struct oai_error e;
+  const char *b;
+
+  TEST("n above max_n is refused, naming the cap");
+  b = q("{" BASE ",'n':9}");
+  CHECK_INT(chat_request_parse(b, strlen(b), CONF, 8, &r, &e), -1);
+  CHECK_INT(e.status, 400);
+  CHECK_STR(e.param, "n");
+  CHECK(strstr(e.message, "maximum of 8") != NULL);
+  CHECK(r.messages == NULL && r.model == NULL);
+  b = q("{" BASE ",'n':8}");
+  CHECK_INT(chat_request_parse(b, strlen(b), CONF, 8, &r, &e), 0);
+  CHECK_INT(r.n, 8);
+  chat_request_free(&r);
+  b = q("{" BASE ",'n':2}");
+  CHECK_INT(chat_request_parse(b, strlen(b), CONF, 1, &r, &e), -1);
+  CHECK_STR(e.param, "n");
+  b = q("{" BASE ",'n':128}");
+  CHECK_INT(chat_request_parse(b, strlen(b), CONF, 0, &r, &e), 0); /* 0: n's own limit */
+  chat_request_free(&r);
+  b = q("{" BASE ",'n':129}");
+  CHECK_INT(chat_request_parse(b, strlen(b), CONF, 0, &r, &e), -1);
+
+  TEST("a NUL in content is a 400 naming the field, not a cut prompt");
+  EXPECT_ERR("{'model':'deepseek-v3.1','messages':[{'role':'system','content':'s'},"
+             "{'role':'user','content':'before\\u0000after'}]}", 400, "messages[1].content");
+  EXPECT_ERR("{'model':'deepseek-v3.1','messages':[{'role':'user','content':"
+             "[{'type':'text','text':'\\u0000'}]}]}", 400, "messages[0].content[0].text");
+  memset(&e, 0, sizeof e);
+  b = q("{" BASE ",'user':'\\u0000'}");
+  CHECK_INT(chat_request_parse(b, strlen(b), CONF, 0, &r, &e), -1);
+  CHECK_STR(e.code, "invalid_value");
+
+  TEST("invalid UTF-8 is a 400 invalid_encoding");
+  b = q("{'model':'deepseek-v3.1','messages':[{'role':'user','content':'\xff'}]}");
+  CHECK_INT(chat_request_parse(b, strlen(b), CONF, 0, &r, &e), -1);
+  CHECK_INT(e.status, 400);
+  CHECK_STR(e.code, "invalid_encoding");
+  CHECK_STR(e.param, "messages[0].content");
+
+  TEST("escaped non-NUL control characters still pass intact");
+  if (EXPECT_OK("{'model':'deepseek-v3.1','messages':[{'role':'user','content':'a\\u0001b'}]}",
+                &r) == 0) {
+    CHECK_STR(r.messages[0].content, "a\001b");
+    chat_request_free(&r);
+  }
+}
+
 void suite_chat_request(void) {
   test_basics();
   test_model();
@@ -1055,4 +1106,5 @@ void suite_chat_request(void) {
   test_response_format();
   test_reasoning_effort();
   test_prediction_body();
+  test_limits_and_encoding();
 }

@@ -21,7 +21,7 @@ static const char *q(const char *s) {
 static int parse(const char *body, struct completion_request *r,
                  struct oai_error *e) {
   const char *b = q(body);
-  return completion_request_parse(b, strlen(b), CONF, r, e);
+  return completion_request_parse(b, strlen(b), CONF, 0, r, e);
 }
 
 #define EXPECT_ERR(body, status, param) expect_err(__LINE__, body, status, param)
@@ -85,7 +85,7 @@ static void test_basics(void) {
   EXPECT_ERR("{", 400, "");
   EXPECT_ERR("[]", 400, "");
   EXPECT_ERR("{" BASE "} x", 400, "");
-  CHECK_INT(completion_request_parse(NULL, 0, CONF, &r, &e), -1);
+  CHECK_INT(completion_request_parse(NULL, 0, CONF, 0, &r, &e), -1);
 
   TEST("model");
   EXPECT_ERR("{'prompt':'x'}", 400, "model");
@@ -214,8 +214,38 @@ static void test_fields(void) {
   }
 }
 
+static void test_limits_and_encoding(void) {
+  struct completion_request r;
+  struct oai_error e;
+  const char *b;
+
+  TEST("n above max_n is refused; best_of above it too (it must equal n)");
+  b = q("{" BASE ",'n':9}");
+  CHECK_INT(completion_request_parse(b, strlen(b), CONF, 8, &r, &e), -1);
+  CHECK_STR(e.param, "n");
+  CHECK(strstr(e.message, "maximum of 8") != NULL);
+  CHECK(r.prompts == NULL);
+  b = q("{" BASE ",'n':8,'best_of':8}");
+  CHECK_INT(completion_request_parse(b, strlen(b), CONF, 8, &r, &e), 0);
+  completion_request_free(&r);
+  b = q("{" BASE ",'n':8,'best_of':9}");
+  CHECK_INT(completion_request_parse(b, strlen(b), CONF, 8, &r, &e), -1);
+  CHECK_STR(e.param, "best_of");
+
+  TEST("a NUL in a prompt, string or array, names it");
+  EXPECT_ERR("{'model':'deepseek-v3.1','prompt':'a\\u0000b'}", 400, "prompt");
+  EXPECT_ERR("{'model':'deepseek-v3.1','prompt':['a','b\\u0000']}", 400, "prompt[1]");
+
+  TEST("invalid UTF-8 in a prompt");
+  b = q("{'model':'deepseek-v3.1','prompt':['ok','\xc3\x28']}");
+  CHECK_INT(completion_request_parse(b, strlen(b), CONF, 0, &r, &e), -1);
+  CHECK_STR(e.code, "invalid_encoding");
+  CHECK_STR(e.param, "prompt[1]");
+}
+
 void suite_completion_request(void) {
   test_basics();
   test_prompt();
   test_fields();
+  test_limits_and_encoding();
 }

@@ -154,6 +154,23 @@ void suite_config(void) {
     CHECK_INT(config_diff(&a, &b, out, sizeof out, &restart), 4);
     CHECK_INT(restart, 1);
     CHECK(strstr(out, "listen (needs a restart)") != NULL);
+
+    TEST("keep_restart: a reload keeps the running values of restart-only options");
+    config_set(&a, "workers", "4", err, sizeof err);
+    config_set(&a, "upstream", "http://old.example", err, sizeof err);
+    config_set(&b, "upstream", "http://new.example", err, sizeof err);
+    config_set(&b, "connection_memory", "64KiB", err, sizeof err);
+    CHECK_INT(config_keep_restart(&b, &a), 0);
+    CHECK_STR(b.listen_host, "127.0.0.1");
+    CHECK_INT(b.listen_port, 8080);
+    CHECK_INT(b.workers, 4);
+    CHECK_STR(b.upstream, "http://old.example");
+    CHECK_INT(b.connection_memory, 8192);
+    CHECK_STR(b.replicate_api_token, "r8_new"); /* not restart-only: the new value */
+    CHECK_INT(b.poll_interval_ms, 1000);
+    CHECK_INT(b.server_names.n, 2);
+    CHECK_INT(config_diff(&a, &b, out, sizeof out, &restart), 3);
+    CHECK_INT(restart, 0);
     config_free(&a);
     config_free(&b);
   }

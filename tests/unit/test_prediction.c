@@ -332,7 +332,40 @@ static void test_rejects(void) {
   }
 }
 
+/* The id of a reply cut off by the size bound (exact-size copies for ASan). */
+static char *peek_n(const char *json, size_t len) {
+  char *copy = malloc(len ? len : 1);
+  memcpy(copy, json, len);
+  char *id = prediction_peek_id(copy, len);
+  free(copy);
+  return id;
+}
+
+static void test_peek_id(void) {
+  char *id = peek_n(recorded, 60);
+  CHECK(id && strcmp(id, "pw050dtb51rj40cjb2vrcw97b8") == 0);
+  free(id);
+  id = peek_n(recorded, sizeof recorded - 1);
+  CHECK(id && strcmp(id, "pw050dtb51rj40cjb2vrcw97b8") == 0);
+  free(id);
+  /* The id after the cut, or not yet whole: none. */
+  CHECK(peek_n("{\"output\":[\"aaaa", 15) == NULL);
+  CHECK(peek_n("{\"id\":\"abc", 11) == NULL);
+  /* After other members, skipped whole. */
+  const char *later = "{\"input\":{\"id\":\"inner\"},\"id\":\"outer_1-x\",\"output\":[\"";
+  id = peek_n(later, strlen(later));
+  CHECK(id && strcmp(id, "outer_1-x") == 0);
+  free(id);
+  /* Not URL-safe, empty, or not a string. */
+  CHECK(peek_n("{\"id\":\"a/../b\"", 15) == NULL);
+  CHECK(peek_n("{\"id\":\"\"", 8) == NULL);
+  CHECK(peek_n("{\"id\":42,", 10) == NULL);
+  CHECK(peek_n("[1]", 3) == NULL);
+  CHECK(peek_n("", 0) == NULL);
+}
+
 void suite_prediction(void) {
+  test_peek_id();
   test_recorded();
   test_output_forms();
   test_fields();

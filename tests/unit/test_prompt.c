@@ -25,7 +25,7 @@ static char *render_ex(enum prompt_format f, const char *msgs,
   const char *b = q(body);
   struct chat_request r;
   struct oai_error e;
-  if (chat_request_parse(b, strlen(b), "deepseek-ai/deepseek-v3.1", &r, &e) != 0) {
+  if (chat_request_parse(b, strlen(b), "deepseek-ai/deepseek-v3.1", 0, &r, &e) != 0) {
     fprintf(stderr, "render: %s (%s)\n", e.message, e.param);
     return NULL;
   }

@@ -1,0 +1,155 @@
+#include "dialect_routes.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "../shared/dialects/messages_encoder.h"
+#include "../shared/dialects/messages_request.h"
+#include "../shared/dialects/responses_encoder.h"
+#include "../shared/dialects/responses_request.h"
+#include "../shared/prompt.h"
+#include "exchange.h"
+#include "gateway.h"
+#include "http.h"
+
+/* Answer an error in the dialect's shape. */
+typedef void (*error_fn)(struct http_request *hr, const struct oai_error *e);
+
+static void openai_error(struct http_request *hr, const struct oai_error *e) {
+  http_request_respond_error(hr, e);
+}
+
+static void oom(struct http_request *hr, error_fn fail) {
+  struct oai_error e;
+  oai_error_set(&e, 500, "server_error", "internal_error", NULL, "out of memory");
+  fail(hr, &e);
+}
+
+/* Admit (model access, limits, budget: the same gateway as chat), then
+ * start the exchange; on failure everything given is freed and answered. */
+static void start(struct http_request *hr, struct admission *adm, struct chat_request *req,
+                  struct encoder *enc, error_fn fail) {
+  size_t len;
+  const char *body = http_request_body(hr, &len);
+  struct gateway_request gr = {req->model, req->has & HAS_MAX_TOKENS ? req->max_tokens : 0, 1,
+                               req->stream, body, len};
+  if (gateway_admit(hr, adm, &gr) != 0) {
+    encoder_free(enc);
+    chat_request_free(req);
+    return;
+  }
+  struct exchange *ex = exchange_start_with(http_request_worker(hr), hr, req,
+                                            gateway_upstream_token(adm), enc);
+  if (ex) {
+    http_request_attach(hr, ex);
+    return;
+  }
+  chat_request_free(req);
+  oom(hr, fail);
+}
+
+void handle_responses(struct http_request *hr, const char *subpath) {
+  (void)subpath;
+  struct admission *adm = gateway_authorize(hr, "/v1/responses");
+  if (!adm)
+    return;
+  size_t len;
+  const char *body = http_request_body(hr, &len);
+  struct responses_request req;
+  struct oai_error e;
+  if (responses_request_parse(body, len, http_request_config(hr)->model, &req, &e) != 0) {
+    http_request_respond_error(hr, &e);
+    return;
+  }
+  struct encoder enc;
+  int rc = encoder_responses(&enc, req.history, req.store);
+  req.history = NULL; /* the encoder owns it now */
+  if (rc != 0) {
+    responses_request_free(&req);
+    oom(hr, openai_error);
+    return;
+  }
+  start(hr, adm, &req.chat, &enc, openai_error);
+}
+
+/* Claude Code probes the base URL with HEAD / before its first request.
+ * GET / is routed here too so that it stays the 404 it was (a HEAD-only
+ * route would make it a 405). */
+void handle_root(struct http_request *hr, const char *subpath) {
+  (void)subpath;
+  if (strcmp(http_request_method(hr), "HEAD") == 0) {
+    http_request_respond(hr, 200, strdup(""));
+    return;
+  }
+  struct oai_error e;
+  oai_error_set(&e, 404, "invalid_request_error", "not_found", NULL, "Invalid URL (%s /)",
+                http_request_method(hr));
+  http_request_respond_error(hr, &e);
+}
+
+/* ---- Anthropic Messages ---- */
+
+static void anthropic_error(struct http_request *hr, const struct oai_error *e) {
+  int status;
+  char *body = messages_error_json(e, &status);
+  if (!body) {
+    http_request_respond_error(hr, e);
+    return;
+  }
+  if (e->retry_after[0])
+    http_request_add_header(hr, "Retry-After", e->retry_after);
+  http_request_respond(hr, status, body);
+}
+
+void handle_messages(struct http_request *hr, const char *subpath) {
+  (void)subpath;
+  http_request_set_error_format(hr, messages_error_json); /* gateway refusals too */
+  struct admission *adm = gateway_authorize(hr, "/v1/messages");
+  if (!adm)
+    return;
+  size_t len;
+  const char *body = http_request_body(hr, &len);
+  const struct config *cfg = http_request_config(hr);
+  struct chat_request req;
+  struct oai_error e;
+  if (messages_request_parse(body, len, cfg->model, &cfg->extra_models, 0, &req, &e) != 0) {
+    anthropic_error(hr, &e);
+    return;
+  }
+  struct encoder enc;
+  if (encoder_messages(&enc) != 0) {
+    chat_request_free(&req);
+    oom(hr, anthropic_error);
+    return;
+  }
+  start(hr, adm, &req, &enc, anthropic_error);
+}
+
+/* The local estimate of the prompt the model would see; no upstream call. */
+void handle_count_tokens(struct http_request *hr, const char *subpath) {
+  (void)subpath;
+  http_request_set_error_format(hr, messages_error_json);
+  if (!gateway_authorize(hr, "/v1/messages/count_tokens"))
+    return;
+  size_t len;
+  const char *body = http_request_body(hr, &len);
+  const struct config *cfg = http_request_config(hr);
+  struct chat_request req;
+  struct oai_error e;
+  if (messages_request_parse(body, len, cfg->model, &cfg->extra_models, 1, &req, &e) != 0) {
+    anthropic_error(hr, &e);
+    return;
+  }
+  struct buf prompt = BUF_INIT, out = BUF_INIT;
+  int rc = prompt_render(cfg->prompt_format, &req, &prompt);
+  long n = usage_estimate_tokens(prompt.data, prompt.len);
+  chat_request_free(&req);
+  buf_free(&prompt);
+  if (rc != 0 || buf_printf(&out, "{\"input_tokens\":%ld}", n) != 0) {
+    buf_free(&out);
+    oom(hr, anthropic_error);
+    return;
+  }
+  http_request_respond(hr, 200, buf_take(&out));
+}
