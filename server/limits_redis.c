@@ -18,51 +18,69 @@
 #define IO_TIMEOUT_MS 1000  /* a Redis call longer than this counts as Redis down */
 #define RECONNECT_MS 1000   /* while down, one connection attempt per this */
 
-/* KEYS: rpm, tpm, parallel sorted sets. ARGV: now, rpm, tpm, parallel,
- * tokens, member, lease. TPM members are "member:tokens". Returns
- * {status, kind, limit, used, retry_ms, rpm_used, rpm_reset, tpm_used, tpm_reset}.
- * ARGV[1] (the replica's clock) is unused: the script reads Redis's. */
+/* KEYS: rpm, tpm, parallel sorted sets, the tpm sum. ARGV: now (unused: the
+ * script reads Redis's clock, one clock for every replica), rpm, tpm,
+ * parallel, tokens, member, lease. TPM members are "member:tokens" and the
+ * sum key holds their total, so an admission costs O(log n) plus the entries
+ * that expire now, never a scan of the window. Returns {status, kind, limit,
+ * used, retry_ms, rpm_used, rpm_reset, tpm_used, tpm_reset}. */
 static const char ADMIT[] =
-    /* Redis's clock, not the replicas': one clock for every replica. */
     "local tm = redis.call('TIME')\n"
     "local now = tonumber(tm[1]) * 1000 + math.floor(tonumber(tm[2]) / 1000)\n"
     "local rpm, tpm, par = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])\n"
     "local tokens, member, lease = tonumber(ARGV[5]), ARGV[6], tonumber(ARGV[7])\n"
-    "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - 60000)\n"
-    "redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - 60000)\n"
+    "local cut = now - 60000\n"
+    "local function weight(m) return tonumber(string.match(m, ':(%d+)$')) end\n"
+    "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', cut)\n"
+    "local old = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', cut)\n"
+    "if #old > 0 then\n"
+    "  local gone = 0\n"
+    "  for i = 1, #old do gone = gone + weight(old[i]) end\n"
+    "  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', cut)\n"
+    "  redis.call('DECRBY', KEYS[4], gone)\n"
+    "end\n"
     "redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)\n"
-    "local r = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')\n"
-    "local t = redis.call('ZRANGE', KEYS[2], 0, -1, 'WITHSCORES')\n"
-    "local used_r, used_t, used_p = #r / 2, 0, redis.call('ZCARD', KEYS[3])\n"
-    "for i = 1, #t, 2 do used_t = used_t + tonumber(string.match(t[i], ':(%d+)$')) end\n"
-    "local function reset(z) if #z > 0 then return tonumber(z[2]) + 60000 - now end return 0 end\n"
+    "local used_r = redis.call('ZCARD', KEYS[1])\n"
+    "local used_t = tonumber(redis.call('GET', KEYS[4]) or '0')\n"
+    "local used_p = redis.call('ZCARD', KEYS[3])\n"
+    "local function reset(k)\n"
+    "  local z = redis.call('ZRANGE', k, 0, 0, 'WITHSCORES')\n"
+    "  if #z > 0 then return tonumber(z[2]) + 60000 - now end return 0 end\n"
     "if rpm > 0 and used_r >= rpm then\n"
-    "  return {1, 1, rpm, used_r, reset(r), used_r, reset(r), used_t, reset(t)} end\n"
+    "  return {1, 1, rpm, used_r, reset(KEYS[1]), used_r, reset(KEYS[1]), used_t, reset(KEYS[2])} end\n"
     "if tpm > 0 and used_t + tokens > tpm then\n"
+    /* The wait: until enough of the oldest reservations leave the window
+     * (a request larger than the limit never fits: -1). */
     "  local need, freed, wait = used_t + tokens - tpm, 0, -1\n"
-    "  if tokens <= tpm then for i = 1, #t, 2 do\n"
-    "    freed = freed + tonumber(string.match(t[i], ':(%d+)$'))\n"
-    "    if freed >= need then wait = tonumber(t[i + 1]) + 60000 - now break end end end\n"
-    "  return {1, 2, tpm, used_t, wait, used_r, reset(r), used_t, reset(t)} end\n"
+    "  if tokens <= tpm then\n"
+    "    wait = 60000\n"
+    "    local t = redis.call('ZRANGE', KEYS[2], 0, 999, 'WITHSCORES')\n"
+    "    for i = 1, #t, 2 do\n"
+    "      freed = freed + weight(t[i])\n"
+    "      if freed >= need then wait = tonumber(t[i + 1]) + 60000 - now break end end end\n"
+    "  return {1, 2, tpm, used_t, wait, used_r, reset(KEYS[1]), used_t, reset(KEYS[2])} end\n"
     "if par > 0 and used_p >= par then\n"
-    "  return {1, 3, par, used_p, 1000, used_r, reset(r), used_t, reset(t)} end\n"
+    "  return {1, 3, par, used_p, 1000, used_r, reset(KEYS[1]), used_t, reset(KEYS[2])} end\n"
     "if rpm > 0 then redis.call('ZADD', KEYS[1], now, member)"
     " redis.call('PEXPIRE', KEYS[1], 61000) end\n"
     "if tpm > 0 then redis.call('ZADD', KEYS[2], now, member .. ':' .. tokens)"
-    " redis.call('PEXPIRE', KEYS[2], 61000) end\n"
+    " redis.call('INCRBY', KEYS[4], tokens)"
+    " redis.call('PEXPIRE', KEYS[2], 61000) redis.call('PEXPIRE', KEYS[4], 61000) end\n"
     "if par > 0 then redis.call('ZADD', KEYS[3], now + lease, member)"
     " redis.call('PEXPIRE', KEYS[3], lease + 1000) end\n"
-    "if #r == 0 then r = {member, now} end\n"
-    "if #t == 0 then t = {member, now} end\n"
-    "return {0, 0, 0, 0, 0, used_r + 1, reset(r), used_t + tokens, reset(t)}\n";
+    "return {0, 0, 0, 0, 0, used_r + 1, reset(KEYS[1]), used_t + tokens, reset(KEYS[2])}\n";
 
-/* KEYS: tpm, parallel. ARGV: member, reserved, used. */
+/* KEYS: tpm, parallel, the tpm sum. ARGV: member, reserved, used. A
+ * reservation already out of the window is left alone. */
 static const char SETTLE[] =
     "redis.call('ZREM', KEYS[2], ARGV[1])\n"
     "local old = ARGV[1] .. ':' .. ARGV[2]\n"
     "local at = redis.call('ZSCORE', KEYS[1], old)\n"
-    "if at then redis.call('ZREM', KEYS[1], old)"
-    " redis.call('ZADD', KEYS[1], at, ARGV[1] .. ':' .. ARGV[3]) end\n"
+    "if at then\n"
+    "  redis.call('ZREM', KEYS[1], old)\n"
+    "  redis.call('ZADD', KEYS[1], at, ARGV[1] .. ':' .. ARGV[3])\n"
+    "  redis.call('INCRBY', KEYS[3], tonumber(ARGV[3]) - tonumber(ARGV[2]))\n"
+    "end\n"
     "return 0\n";
 
 /* One worker's mailbox: answers to hand back on its thread. */
@@ -175,17 +193,21 @@ static void set_down(int down) {
 }
 
 static void run_job(struct job *j) {
-  char k1[KEYS_TOKEN_LEN + 16], k2[KEYS_TOKEN_LEN + 16], k3[KEYS_TOKEN_LEN + 16];
-  snprintf(k1, sizeof k1, "rp:%s:rpm", j->key);
-  snprintf(k2, sizeof k2, "rp:%s:tpm", j->key);
-  snprintf(k3, sizeof k3, "rp:%s:par", j->key);
+  /* One hash tag per key: a Redis Cluster keeps a key's counters on one node. */
+  char k1[KEYS_TOKEN_LEN + 16], k2[KEYS_TOKEN_LEN + 16], k3[KEYS_TOKEN_LEN + 16],
+      k4[KEYS_TOKEN_LEN + 16];
+  snprintf(k1, sizeof k1, "rp:{%s}:rpm", j->key);
+  snprintf(k2, sizeof k2, "rp:{%s}:tpm", j->key);
+  snprintf(k3, sizeof k3, "rp:{%s}:par", j->key);
+  snprintf(k4, sizeof k4, "rp:{%s}:tps", j->key);
   redisReply *r = NULL;
   if (ensure() == 0) {
     if (j->settle)
-      r = redisCommand(R.c, "EVAL %s 2 %s %s %s %ld %ld", SETTLE, k2, k3, j->member, j->tokens,
-                       j->used);
+      r = redisCommand(R.c, "EVAL %s 3 %s %s %s %s %ld %ld", SETTLE, k2, k3, k4, j->member,
+                       j->tokens, j->used);
     else
-      r = redisCommand(R.c, "EVAL %s 3 %s %s %s %lld %ld %ld %ld %ld %s %lld", ADMIT, k1, k2, k3,
+      r = redisCommand(R.c, "EVAL %s 4 %s %s %s %s %lld %ld %ld %ld %ld %s %lld", ADMIT, k1, k2,
+                       k3, k4,
                        (long long)wall_ms(), j->spec.rpm, j->spec.tpm, j->spec.parallel,
                        j->tokens, j->member, (long long)j->lease_ms);
     if (!r || R.c->err) {
@@ -196,8 +218,9 @@ static void run_job(struct job *j) {
     }
   }
   int good = r && r->type == REDIS_REPLY_ARRAY && r->elements == 9;
-  if (r && !good && !j->settle && r->type == REDIS_REPLY_ERROR)
-    log_msg(LOG_WARN, "redis: the admission script failed: %.200s", r->str);
+  if (r && r->type == REDIS_REPLY_ERROR) /* the script's own message: names no secret */
+    log_msg(LOG_WARN, "redis: the %s script failed: %.200s", j->settle ? "settle" : "admission",
+            r->str);
   set_down(!r);
   struct redis_answer *a = &j->answer;
   memset(a, 0, sizeof *a);
