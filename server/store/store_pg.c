@@ -33,7 +33,7 @@ static const char *const MIGRATIONS[] = {
     " max_parallel_requests bigint, blocked integer NOT NULL DEFAULT 0,"
     " created_at bigint NOT NULL);"
     "CREATE TABLE spend_logs("
-    " id bigserial PRIMARY KEY, request_id text UNIQUE, api_key text, key_alias text,"
+    " id bigserial PRIMARY KEY, request_id text, api_key text, key_alias text,"
     " route text, model text, upstream_model text, stream integer, n integer,"
     " status integer, error_code text, prompt_tokens bigint, completion_tokens bigint,"
     " tokens_estimated integer, spend double precision, \"startTime\" bigint,"
@@ -416,10 +416,25 @@ int pg_store_key_spend(struct store_pg *s, const char *token, int64_t since_ms,
 
 /* ------------------------------------------------------------------ ledger */
 
+/* The connection broke during COMMIT: did it commit? PostgreSQL keeps the
+ * answer (txid_status), so a batch is neither lost nor written twice. */
+static int committed_anyway(struct store_pg *s, const char *xid) {
+  const char *p[] = {xid};
+  PGresult *r = q(s, "SELECT txid_status($1::bigint)", 1, p);
+  int yes = r && PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "committed") == 0;
+  PQclear(r);
+  return yes;
+}
+
 int pg_store_ledger_insert(struct store_pg *s, const struct ledger_row *rows, size_t n) {
   if (begin(s) != 0)
     return -1;
-  int failed = 0;
+  PGresult *x = q(s, "SELECT txid_current()", 0, NULL);
+  char xid[32] = "";
+  if (x)
+    snprintf(xid, sizeof xid, "%s", PQgetvalue(x, 0, 0));
+  PQclear(x);
+  int failed = !xid[0];
   for (size_t i = 0; !failed && i < n; i++) {
     const struct ledger_row *w = &rows[i];
     struct params p = {0};
@@ -444,20 +459,21 @@ int pg_store_ledger_insert(struct store_pg *s, const struct ledger_row *rows, si
     p_text(&p, w->finish_reason);
     p_text(&p, w->user);
     p_text(&p, w->client_addr);
-    /* A batch whose COMMIT reached the server but whose answer was lost is
-     * sent again by the ledger's retry: the request id keeps it one row, so
-     * settled spend never counts twice. */
     failed = exec0(s, "INSERT INTO spend_logs (request_id, api_key, key_alias, route, model,"
                       " upstream_model, stream, n, status, error_code, prompt_tokens,"
                       " completion_tokens, tokens_estimated, spend, \"startTime\", \"endTime\","
                       " \"completionStartTime\", prediction_ids, finish_reason, \"user\","
                       " requester_ip_address) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,"
-                      "$13,$14,$15,$16,$17,$18,$19,$20,$21) ON CONFLICT (request_id) DO NOTHING",
+                      "$13,$14,$15,$16,$17,$18,$19,$20,$21)",
                    p.n, p.v) != 0;
   }
   if (!failed && commit(s) == 0)
     return 0;
   rollback(s);
+  if (!failed && PQstatus(s->conn) == CONNECTION_BAD && committed_anyway(s, xid)) {
+    log_msg(LOG_INFO, "postgresql: a batch's COMMIT answer was lost; it was committed");
+    return 0;
+  }
   return -1;
 }
 
