@@ -116,6 +116,7 @@ static struct {
   char host[256], password[256];
   int port, db;
   redisContext *c;   /* the client thread's only */
+  char admit_sha[48], settle_sha[48]; /* the scripts as loaded on c */
   int down;          /* last call failed (client thread only) */
   int64_t next_try;  /* while down: no connection attempt before this */
 } R = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
@@ -168,6 +169,19 @@ static int connect_redis(void) {
     }
     freeReplyObject(r);
   }
+  /* The scripts once per connection; then each call names them by hash. */
+  const struct { const char *text; char *sha; } scripts[] = {{ADMIT, R.admit_sha},
+                                                              {SETTLE, R.settle_sha}};
+  for (size_t i = 0; i < 2; i++) {
+    r = redisCommand(R.c, "SCRIPT LOAD %s", scripts[i].text);
+    if (!r || r->type != REDIS_REPLY_STRING || r->len >= sizeof R.admit_sha) {
+      freeReplyObject(r);
+      drop_connection();
+      return -1;
+    }
+    memcpy(scripts[i].sha, r->str, r->len + 1);
+    freeReplyObject(r);
+  }
   return 0;
 }
 
@@ -192,7 +206,8 @@ static void set_down(int down) {
   R.down = down;
 }
 
-static void run_job(struct job *j) {
+/* Queue a job's script on the connection (sent with the batch). 0 or -1. */
+static int append_job(const struct job *j) {
   /* One hash tag per key: a Redis Cluster keeps a key's counters on one node. */
   char k1[KEYS_TOKEN_LEN + 16], k2[KEYS_TOKEN_LEN + 16], k3[KEYS_TOKEN_LEN + 16],
       k4[KEYS_TOKEN_LEN + 16];
@@ -200,78 +215,107 @@ static void run_job(struct job *j) {
   snprintf(k2, sizeof k2, "rp:{%s}:tpm", j->key);
   snprintf(k3, sizeof k3, "rp:{%s}:par", j->key);
   snprintf(k4, sizeof k4, "rp:{%s}:tps", j->key);
-  redisReply *r = NULL;
-  if (ensure() == 0) {
-    if (j->settle)
-      r = redisCommand(R.c, "EVAL %s 3 %s %s %s %s %ld %ld", SETTLE, k2, k3, k4, j->member,
-                       j->tokens, j->used);
-    else
-      r = redisCommand(R.c, "EVAL %s 4 %s %s %s %s %lld %ld %ld %ld %ld %s %lld", ADMIT, k1, k2,
-                       k3, k4,
-                       (long long)wall_ms(), j->spec.rpm, j->spec.tpm, j->spec.parallel,
-                       j->tokens, j->member, (long long)j->lease_ms);
-    if (!r || R.c->err) {
-      freeReplyObject(r);
-      r = NULL;
-      drop_connection();
-      R.next_try = mono_ms() + RECONNECT_MS;
-    }
-  }
-  int good = r && r->type == REDIS_REPLY_ARRAY && r->elements == 9;
+  /* hiredis checks no format: every conversion here is matched by hand. */
+  if (j->settle)
+    return redisAppendCommand(R.c, "EVALSHA %s 3 %s %s %s %s %ld %ld", R.settle_sha, k2, k3, k4,
+                              j->member, j->tokens, j->used) == REDIS_OK ? 0 : -1;
+  return redisAppendCommand(R.c, "EVALSHA %s 4 %s %s %s %s %lld %ld %ld %ld %ld %s %lld",
+                            R.admit_sha, k1, k2, k3, k4, (long long)wall_ms(), j->spec.rpm,
+                            j->spec.tpm, j->spec.parallel, j->tokens, j->member,
+                            (long long)j->lease_ms) == REDIS_OK ? 0 : -1;
+}
+
+/* Fill the job's answer from its reply (NULL: Redis unavailable). */
+static void read_answer(struct job *j, const redisReply *r) {
   if (r && r->type == REDIS_REPLY_ERROR) /* the script's own message: names no secret */
     log_msg(LOG_WARN, "redis: the %s script failed: %.200s", j->settle ? "settle" : "admission",
             r->str);
-  set_down(!r);
   struct redis_answer *a = &j->answer;
   memset(a, 0, sizeof *a);
   a->status = -1;
-  if (good) {
-    long long v[9];
-    for (int i = 0; i < 9; i++)
-      v[i] = r->element[i]->type == REDIS_REPLY_INTEGER ? r->element[i]->integer : 0;
-    a->status = (int)v[0];
-    a->st.refused = (enum limit_kind)v[1];
-    a->st.limit = (double)v[2];
-    a->st.used = (double)v[3];
-    a->st.retry_after_ms = v[4];
-    if (j->spec.rpm > 0) {
-      a->st.req_limit = j->spec.rpm;
-      a->st.req_remaining = j->spec.rpm > v[5] ? j->spec.rpm - (long)v[5] : 0;
-      a->st.req_reset_ms = v[6];
-    }
-    if (j->spec.tpm > 0) {
-      a->st.tok_limit = j->spec.tpm;
-      a->st.tok_remaining = j->spec.tpm > v[7] ? j->spec.tpm - (long)v[7] : 0;
-      a->st.tok_reset_ms = v[8];
-    }
+  if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 9)
+    return;
+  long long v[9];
+  for (int i = 0; i < 9; i++)
+    v[i] = r->element[i]->type == REDIS_REPLY_INTEGER ? r->element[i]->integer : 0;
+  a->status = (int)v[0];
+  a->st.refused = (enum limit_kind)v[1];
+  a->st.limit = (double)v[2];
+  a->st.used = (double)v[3];
+  a->st.retry_after_ms = v[4];
+  if (j->spec.rpm > 0) {
+    a->st.req_limit = j->spec.rpm;
+    a->st.req_remaining = j->spec.rpm > v[5] ? j->spec.rpm - (long)v[5] : 0;
+    a->st.req_reset_ms = v[6];
   }
-  freeReplyObject(r);
+  if (j->spec.tpm > 0) {
+    a->st.tok_limit = j->spec.tpm;
+    a->st.tok_remaining = j->spec.tpm > v[7] ? j->spec.tpm - (long)v[7] : 0;
+    a->st.tok_reset_ms = v[8];
+  }
 }
+
+/* Every job waiting, in one pipeline: one round trip for the lot, so the
+ * rate is not one request per round trip. */
+static void run_batch(struct job **jobs, size_t n) {
+  size_t sent = 0;
+  if (ensure() == 0)
+    while (sent < n && append_job(jobs[sent]) == 0)
+      sent++;
+  int broken = sent < n;
+  for (size_t i = 0; i < n; i++) {
+    redisReply *r = NULL;
+    if (i < sent && !broken && (redisGetReply(R.c, (void **)&r) != REDIS_OK || !r)) {
+      freeReplyObject(r);
+      r = NULL;
+      broken = 1;
+    }
+    /* NOSCRIPT (a SCRIPT FLUSH): reconnecting loads the scripts again. */
+    if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0)
+      broken = 1;
+    read_answer(jobs[i], r);
+    freeReplyObject(r);
+  }
+  if (broken && R.c) {
+    drop_connection();
+    R.next_try = mono_ms() + RECONNECT_MS;
+  }
+  set_down(broken);
+}
+
+#define BATCH_MAX 256
 
 static void *client_thread(void *arg) {
   (void)arg;
+  struct job *jobs[BATCH_MAX];
   pthread_mutex_lock(&R.mu);
   for (;;) {
     while (!R.head && !R.stopping)
       pthread_cond_wait(&R.cv, &R.mu);
-    struct job *j = R.head;
-    if (!j)
-      break;
-    R.head = j->next;
+    if (!R.head)
+      break; /* stopping, and nothing left */
+    size_t n = 0;
+    while (R.head && n < BATCH_MAX) {
+      jobs[n++] = R.head;
+      R.head = R.head->next;
+    }
     if (!R.head)
       R.tail = &R.head;
     pthread_mutex_unlock(&R.mu);
-    run_job(j);
+    run_batch(jobs, n);
     pthread_mutex_lock(&R.mu);
-    if (j->settle) {
-      free(j);
-      continue;
+    for (size_t i = 0; i < n; i++) {
+      struct job *j = jobs[i];
+      if (j->settle) {
+        free(j);
+        continue;
+      }
+      j->next = j->box->done;
+      j->box->done = j;
+      uint64_t one = 1;
+      if (write(j->box->fd, &one, sizeof one) < 0)
+        log_msg(LOG_WARN, "redis: cannot wake a worker");
     }
-    j->next = j->box->done;
-    j->box->done = j;
-    uint64_t one = 1;
-    if (write(j->box->fd, &one, sizeof one) < 0)
-      log_msg(LOG_WARN, "redis: cannot wake a worker");
   }
   pthread_mutex_unlock(&R.mu);
   drop_connection();
