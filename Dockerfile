@@ -1,35 +1,58 @@
-# Build stage: compile against Debian's -dev packages.
+# replicate-proxy image: build with `podman build --format docker .` (the
+# docker format keeps the HEALTHCHECK) or `docker build .`.
+#   --build-arg VERSION=1.2.3  sets `replicate-proxy --version` and the label.
+# Configuration: /etc/replicate-proxy/proxy.conf (deploy/container.conf);
+# mount another file over it or set REPLICATE_PROXY_<KEY> variables.
+
+# ---- build: the Makefile's own dependency list and build, then the runtime
+# packages derived from what the binary links (so the image follows the
+# Makefile when its libraries change).
 FROM debian:bookworm-slim AS build
-RUN apt-get update \
- && apt-get install -y --no-install-recommends build-essential pkg-config \
-      libmicrohttpd-dev libcurl4-openssl-dev libcjson-dev libsqlite3-dev libssl-dev \
- && rm -rf /var/lib/apt/lists/*
+ARG DEBIAN_FRONTEND=noninteractive
+RUN apt-get update -qq \
+ && apt-get install -y -qq --no-install-recommends make >/dev/null
 WORKDIR /src
 COPY Makefile ./
+RUN make deps && rm -rf /var/lib/apt/lists/*
 COPY shared shared
 COPY server server
-RUN make build/replicate-proxy
+# Declared late: a build argument changes the cache key of every RUN after it.
+ARG VERSION=dev
+RUN make -j"$(nproc)" build/replicate-proxy VERSION="$VERSION" \
+ && strip --strip-unneeded build/replicate-proxy \
+ && ./build/replicate-proxy --version
+# Each shared library the binary loads -> the package that ships it.
+RUN set -e; for lib in $(ldd build/replicate-proxy | awk '$2 == "=>" && $3 ~ /^\// {print $3}'); do \
+      dpkg -S "*/$(basename "$lib")" | cut -d: -f1 ; \
+    done | sort -u | grep -v -- '-dev$' > runtime-debs.txt \
+ && echo "runtime packages: $(tr '\n' ' ' < runtime-debs.txt)"
 
-# Runtime stage: the binary, its shared libraries, CA certificates; non-root.
+# ---- runtime: those packages, CA certificates, the binary; no compiler, no
+# curl. User `replicate-proxy` (uid/gid 10001): Debian already has a `proxy`.
 FROM debian:bookworm-slim
-RUN apt-get update \
- && apt-get install -y --no-install-recommends libmicrohttpd12 libcurl4 libcjson1 \
-      libsqlite3-0 libssl3 ca-certificates curl \
- && rm -rf /var/lib/apt/lists/* \
- && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin proxy \
- && mkdir /data && chown 10001 /data
+ARG DEBIAN_FRONTEND=noninteractive
+COPY --from=build /src/runtime-debs.txt /tmp/runtime-debs.txt
+RUN apt-get update -qq \
+ && xargs -a /tmp/runtime-debs.txt apt-get install -y -qq --no-install-recommends ca-certificates >/dev/null \
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /tmp/runtime-debs.txt \
+ && groupadd --gid 10001 replicate-proxy \
+ && useradd --no-log-init --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
+      --shell /usr/sbin/nologin replicate-proxy \
+ && install -d -o 10001 -g 10001 -m 0750 /var/lib/replicate-proxy
 COPY --from=build /src/build/replicate-proxy /usr/local/bin/replicate-proxy
-COPY proxy.conf /etc/replicate-proxy/proxy.conf
-USER 10001
-# Listen on all interfaces inside the container; one worker per core.
-# Keys and the spend ledger live on a volume. A server-side token on this
-# public address needs REPLICATE_PROXY_MASTER_KEY (gateway mode).
-ENV REPLICATE_PROXY_LISTEN=0.0.0.0:8080 \
-    REPLICATE_PROXY_WORKERS=0 \
-    REPLICATE_PROXY_DATABASE=/data/replicate-proxy.db
-VOLUME /data
+COPY deploy/container.conf /etc/replicate-proxy/proxy.conf
+ARG VERSION=dev
+LABEL org.opencontainers.image.title="replicate-proxy" \
+      org.opencontainers.image.description="OpenAI-compatible API for DeepSeek V3.1 on Replicate" \
+      org.opencontainers.image.version="$VERSION" \
+      org.opencontainers.image.base.name="docker.io/library/debian:bookworm-slim"
+# The gateway's database; the root filesystem can then be read-only.
+VOLUME /var/lib/replicate-proxy
+USER 10001:10001
 EXPOSE 8080
+# Probes the address `listen` names (file or env), so a changed port stays healthy.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
-  CMD curl -fsS http://127.0.0.1:8080/health || exit 1
+  CMD ["/usr/local/bin/replicate-proxy", "--config", "/etc/replicate-proxy/proxy.conf", "--healthcheck"]
+# drain_delay 1s + shutdown_grace 5s + cancels <= 3s fit the default 10 s stop timeout.
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["/usr/local/bin/replicate-proxy", "--config", "/etc/replicate-proxy/proxy.conf"]

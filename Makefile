@@ -1,19 +1,25 @@
 # replicate-proxy — build, run, test.
 #   make run        install missing build deps (as root), build, start with proxy.conf
-#   make test       install missing test deps, then every test (plain and sanitized)
+#   make test       install missing test deps, then every test (plain and sanitized),
+#                   then image-test (IMAGE_TEST=0 skips it)
+#   make image-test build the container image with podman, run and test it; check deploy/
 #   make test-asan  the unit and integration suites under ASan + UBSan only
 #   make bench      the benchmarks in bench/ (prints figures)
 
 CC       ?= cc
 BUILD    ?= build
-PKGS      = libmicrohttpd libcurl libcjson sqlite3 libcrypto libpq hiredis
+PKGS      = libcurl libcjson sqlite3 libcrypto libpq hiredis
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lmicrohttpd -lcurl -lcjson -lsqlite3 -lcrypto -lpq -lhiredis)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lcurl -lcjson -lsqlite3 -lcrypto -lpq -lhiredis)
 CFLAGS   ?= -O2 -g
 SANITIZE ?=
 WARN      = -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral
 ALL_CFLAGS = -std=c11 $(WARN) -D_GNU_SOURCE -I/usr/include/cjson $(PKG_CFLAGS) $(CFLAGS) $(SANITIZE)
 ALL_LDFLAGS = $(LDFLAGS) $(SANITIZE)
+# `make VERSION=1.2.3` stamps `--version` (the image's VERSION build argument).
+ifeq ($(origin VERSION),command line)
+ALL_CFLAGS += -DVERSION='"$(VERSION)"'
+endif
 LDLIBS   += $(PKG_LIBS) -lpthread -lm
 SAN       = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
@@ -23,10 +29,13 @@ SERVER_SRC = $(wildcard server/*.c server/store/*.c)
 UNIT_SRC   = $(wildcard tests/unit/*.c) server/ledger.c $(wildcard server/store/*.c)
 
 # Debian packages each target needs; installed by `make deps` / `make test-deps`.
-BUILD_DEBS = build-essential pkg-config libmicrohttpd-dev libcurl4-openssl-dev libcjson-dev libsqlite3-dev libssl-dev libpq-dev libhiredis-dev
+BUILD_DEBS = build-essential pkg-config libcurl4-openssl-dev libcjson-dev libsqlite3-dev libssl-dev libpq-dev libhiredis-dev
 TEST_DEBS  = $(BUILD_DEBS) curl clang chromium postgresql redis-server
+# make image-test: podman (with runc), debootstrap for the base image, and the
+# validators of deploy/ (docker-compose config, nginx -t, systemd-analyze).
+IMAGE_TEST_DEBS = podman runc uidmap debootstrap docker-compose nginx-light systemd
 
-.PHONY: build-clang all run test test-unit test-integration test-asan unit deps test-deps clean install bench fuzz
+.PHONY: build-clang all run test test-unit test-integration test-asan unit deps test-deps clean install bench fuzz image-test image-test-deps
 
 all: $(BUILD)/replicate-proxy
 
@@ -61,6 +70,14 @@ test-deps:
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; }
 	@cd tests && { [ -d node_modules/openai ] && [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund --loglevel=error; }
 
+image-test-deps: test-deps
+	$(call install_debs,$(IMAGE_TEST_DEBS))
+
+# Build the container image with podman and test it (tests/image/run.sh); also
+# validates deploy/ (Kubernetes schemas, compose, nginx, systemd).
+image-test: image-test-deps $(BUILD)/replicate-proxy
+	PROXY_BIN=$(abspath $(BUILD)/replicate-proxy) bash tests/image/run.sh
+
 run: deps
 	@$(MAKE) --no-print-directory all
 	./$(BUILD)/replicate-proxy --config proxy.conf
@@ -77,6 +94,8 @@ test: test-deps
 	@$(MAKE) --no-print-directory build-clang
 	@$(MAKE) --no-print-directory unit test-integration
 	@$(MAKE) --no-print-directory test-asan
+	@if [ "$(IMAGE_TEST)" != 0 ]; then $(MAKE) --no-print-directory image-test; \
+	 else echo "image-test skipped (IMAGE_TEST=0)"; fi
 
 # The code must also build warning-free with clang.
 build-clang:
@@ -93,7 +112,7 @@ bench: $(BUILD)/replicate-proxy test-deps
 
 # libFuzzer targets (clang + libclang-rt-14-dev); FUZZ_SECONDS each.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS  = sse stop think toolcall prediction request json_scan dialects
+FUZZ_TARGETS  = sse stop think toolcall prediction request json_scan dialects http
 fuzz:
 	$(call install_debs,clang libclang-rt-14-dev)
 	@mkdir -p build/fuzz

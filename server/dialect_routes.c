@@ -73,12 +73,11 @@ void handle_responses(struct http_request *hr, const char *subpath) {
   start(hr, adm, &req.chat, &enc, openai_error);
 }
 
-/* Claude Code probes the base URL with HEAD / before its first request.
- * GET / is routed here too so that it stays the 404 it was (a HEAD-only
- * route would make it a 405). */
+/* Claude Code probes the base URL with HEAD / before its first request
+ * (the front presents HEAD as GET); GET / stays a 404. */
 void handle_root(struct http_request *hr, const char *subpath) {
   (void)subpath;
-  if (strcmp(http_request_method(hr), "HEAD") == 0) {
+  if (http_request_is_head(hr)) {
     http_request_respond(hr, 200, strdup(""));
     return;
   }

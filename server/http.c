@@ -1,34 +1,96 @@
+/* The HTTP/1.1 front on the worker's own loop (h2o/Redis style): accept,
+ * one struct per connection, read a head (shared/http1.c parses it), read
+ * the body, dispatch to routes, write the answer, keep-alive and pipelining
+ * in order. Timeouts are deadlines per phase, never restarted by a byte. */
 #include "http.h"
 
-#include <microhttpd.h>
+#include <errno.h>
 #include <netdb.h>
-#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "../shared/http1.h"
 #include "exchange.h"
 #include "routes.h"
 
+#define container_of(p, type, field) ((type *)(void *)((char *)(p) - offsetof(type, field)))
+
 enum reply_kind { REPLY_NONE, REPLY_JSON, REPLY_STREAM };
+
+enum conn_state {
+  CS_HEAD,   /* waiting for or reading a request head */
+  CS_BODY,   /* reading the request body */
+  CS_ACTIVE, /* dispatched: waiting for the answer, writing it */
+  CS_LINGER, /* answered and closing: our side shut, the client's input drained */
+};
+
+/* Reads for a body come in pieces of this; a stream is pulled from its
+ * exchange in pieces of this while the socket takes them. */
+#define IO_CHUNK 16384
+/* How long a closing connection's unread input is drained, so that the
+ * kernel does not answer it with a reset that destroys our reply. */
+#define LINGER_MS 2000
+/* The first read buffer; it grows to max_header_size for a head. */
+#define IN_START 2048
+
+struct http_conn {
+  struct worker *w;
+  int fd;
+  struct loop_watch watch;
+  struct loop_timer timer; /* the current phase's deadline */
+  uint32_t events;
+  enum conn_state state;
+  int head_started;  /* a byte of the current head has arrived */
+  int close_after;   /* close once the current answer is out */
+  char *in;          /* bytes read, not yet used */
+  size_t in_len, in_cap;
+  struct buf out;    /* output the socket did not take yet */
+  size_t out_off;
+  const char *body_ptr; /* a JSON body written after out, from hr->reply_body */
+  size_t body_left;
+  uint64_t body_want; /* Content-Length bytes still to read */
+  int body_chunked;
+  struct http1_chunked chunked;
+  struct http_request *hr; /* the request being read or answered */
+  struct sockaddr_storage addr;
+  struct http_list all, idle, pending;
+  int in_idle, in_pending;
+  int wrote; /* some output went out since the send deadline was set */
+  int closed;
+};
+
+struct query_value {
+  struct query_value *next;
+  char *value;
+  char name[];
+};
 
 struct http_request {
   struct worker *w;
-  struct http_daemon *d;
-  struct MHD_Connection *conn;
-  char method[8];
+  struct http_conn *c; /* always valid: a connection outlives its request */
+  char method[HTTP1_METHOD_MAX + 1]; /* what routes see (HEAD → GET) */
+  char log_method[HTTP1_METHOD_MAX + 1];
   char path[HTTP_PATH_MAX];
+  const char *query;   /* raw, in head */
+  size_t query_len;
+  struct http1_header *headers; /* names and values NUL-terminated in head */
+  size_t n_headers;
+  char *head;          /* a copy of the request head */
+  int minor_version, keep_alive, is_head, chunked_reply, stream_done, head_sent;
   struct http_header *extra_headers; /* added by handlers, sent on the reply */
+  struct query_value *query_values;  /* decoded on lookup, freed with the request */
   struct buf body;
-  int too_large;
   int dispatched;
-  int suspended;
   int client_gone;
-  struct loop_watch hup_watch; /* client socket: hang-ups while suspended */
-  struct loop_timer hup_timer; /* arms hup_watch for waits that last */
   enum reply_kind reply;
   int status;
   char *reply_body;
@@ -41,6 +103,55 @@ struct http_request {
   void *done_ctx;
   struct http_request *next, *prev; /* worker->requests */
 };
+
+static void conn_progress(struct http_conn *c);
+static void conn_close(struct http_conn *c);
+static void process_input(struct http_conn *c);
+
+/* ------------------------------------------------------------------ lists */
+
+static void list_init(struct http_list *l) { l->prev = l->next = l; }
+static int list_empty(const struct http_list *l) { return l->next == l; }
+
+static void list_push(struct http_list *l, struct http_list *n) {
+  n->prev = l->prev;
+  n->next = l;
+  l->prev->next = n;
+  l->prev = n;
+}
+
+static void list_del(struct http_list *n) {
+  n->prev->next = n->next;
+  n->next->prev = n->prev;
+  n->prev = n->next = n;
+}
+
+static void idle_enter(struct http_conn *c) {
+  if (!c->in_idle)
+    list_push(&c->w->idle, &c->idle);
+  c->in_idle = 1;
+}
+
+static void idle_leave(struct http_conn *c) {
+  if (c->in_idle)
+    list_del(&c->idle);
+  c->in_idle = 0;
+}
+
+/* Run the connection from http_run, after the current batch of events:
+ * never re-entered from inside an exchange's own call. */
+static void conn_schedule(struct http_conn *c) {
+  if (!c->in_pending)
+    list_push(&c->w->pending, &c->pending);
+  c->in_pending = 1;
+}
+
+static void set_events(struct http_conn *c, uint32_t events) {
+  if (c->events == events && c->watch.registered)
+    return;
+  if (loop_watch_set(&c->w->loop, &c->watch, events) == 0)
+    c->events = events;
+}
 
 /* ---------------------------------------------------------------- replies */
 
@@ -62,6 +173,8 @@ void http_request_respond_error(struct http_request *hr, const struct oai_error 
   http_request_respond(hr, status, json);
 }
 
+int http_request_is_head(const struct http_request *hr) { return hr->is_head; }
+
 void http_request_set_error_format(struct http_request *hr, http_error_format_fn fn) {
   hr->error_format = fn;
 }
@@ -69,6 +182,14 @@ void http_request_set_error_format(struct http_request *hr, http_error_format_fn
 void http_request_open_stream(struct http_request *hr) {
   hr->reply = REPLY_STREAM;
   hr->status = 200;
+}
+
+static void respond_oai(struct http_request *hr, int status, const char *code,
+                        const char *message) {
+  struct oai_error e;
+  const char *type = status == 500 || status == 503 ? "server_error" : "invalid_request_error";
+  oai_error_set(&e, status, type, code, NULL, "%s", message);
+  http_request_respond_error(hr, &e);
 }
 
 /* ------------------------------------------------------------- accessors */
@@ -84,20 +205,37 @@ const char *http_request_body(const struct http_request *hr, size_t *len) {
 }
 
 const char *http_request_header(const struct http_request *hr, const char *name) {
-  return MHD_lookup_connection_value(hr->conn, MHD_HEADER_KIND, name);
+  for (size_t i = 0; i < hr->n_headers; i++)
+    if (strcasecmp(hr->headers[i].name, name) == 0)
+      return hr->headers[i].value;
+  return NULL;
 }
 
 const char *http_request_query(const struct http_request *hr, const char *name) {
-  return MHD_lookup_connection_value(hr->conn, MHD_GET_ARGUMENT_KIND, name);
+  struct http_request *mut = (struct http_request *)hr; /* the cache only */
+  for (struct query_value *q = mut->query_values; q; q = q->next)
+    if (strcmp(q->name, name) == 0)
+      return q->value;
+  size_t nl = strlen(name) + 1, cap = hr->query_len + 1;
+  struct query_value *q = malloc(sizeof *q + nl + cap);
+  if (!q)
+    return NULL;
+  memcpy(q->name, name, nl);
+  q->value = q->name + nl;
+  if (http1_query_get(hr->query, hr->query_len, name, q->value, cap) < 0) {
+    free(q);
+    return NULL;
+  }
+  q->next = mut->query_values;
+  mut->query_values = q;
+  return q->value;
 }
 
 int http_request_client_addr(const struct http_request *hr, char *out, size_t len) {
-  const union MHD_ConnectionInfo *ci =
-      MHD_get_connection_info(hr->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-  if (!ci || !ci->client_addr || len == 0)
+  const struct sockaddr *sa = (const struct sockaddr *)&hr->c->addr;
+  if (len == 0 || (sa->sa_family != AF_INET && sa->sa_family != AF_INET6))
     return -1;
   char host[NI_MAXHOST];
-  const struct sockaddr *sa = ci->client_addr;
   socklen_t sl = sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
   if (getnameinfo(sa, sl, host, sizeof host, NULL, 0, NI_NUMERICHOST) != 0)
     return -1;
@@ -105,7 +243,17 @@ int http_request_client_addr(const struct http_request *hr, char *out, size_t le
   return 0;
 }
 
+/* A header line must not be able to end early (response splitting). */
+static int header_text_ok(const char *s) {
+  for (; *s; s++)
+    if (*s == '\r' || *s == '\n')
+      return 0;
+  return 1;
+}
+
 int http_request_add_header(struct http_request *hr, const char *name, const char *value) {
+  if (!header_text_ok(name) || !header_text_ok(value) || strchr(name, ':'))
+    return -1;
   size_t nl = strlen(name) + 1, vl = strlen(value) + 1;
   struct http_header *h = malloc(sizeof *h + nl + vl);
   if (!h)
@@ -135,189 +283,75 @@ struct http_request_end http_request_end_info(const struct http_request *hr) {
   return e;
 }
 
-static void on_client_hangup(struct loop *l, uint32_t events, void *ud) {
-  (void)l;
-  (void)events;
-  struct http_request *hr = ud;
-  hr->client_gone = 1;
-  if (hr->ex)
-    exchange_abort(hr->ex, 0);
-  http_request_wake(hr);
-}
-
-static void watch_hangup(struct http_request *hr) {
-  if (hr->hup_watch.registered)
-    return;
-  const union MHD_ConnectionInfo *ci =
-      MHD_get_connection_info(hr->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-  if (ci) {
-    loop_watch_init(&hr->hup_watch, ci->connect_fd, on_client_hangup, hr);
-    loop_watch_set(&hr->w->loop, &hr->hup_watch, EPOLLRDHUP | EPOLLET);
-  }
-}
-
-static void on_hup_timer(struct loop *l, struct loop_timer *t) {
-  (void)l;
-  watch_hangup(t->ud);
-}
-
-/* Waits that last longer than this get the hang-up watch; most
- * non-streaming answers come sooner and save the two epoll_ctl calls. */
-#define HUP_WATCH_DELAY_MS 250
-
-/* While suspended, libmicrohttpd does not look at the socket, so a client
- * that hangs up would go unnoticed until the next write: watch it here.
- * The watch stays for the request's life (edge-triggered: one report), not
- * per suspension: a stream suspends after every token. */
-static void suspend(struct http_request *hr) {
-  if (hr->suspended)
-    return;
-  MHD_suspend_connection(hr->conn);
-  hr->suspended = 1;
-  if (hr->reply == REPLY_STREAM)
-    watch_hangup(hr);
-  else if (!hr->hup_watch.registered && !loop_timer_armed(&hr->hup_timer))
-    loop_timer_arm(&hr->w->loop, &hr->hup_timer, HUP_WATCH_DELAY_MS);
-}
-
 void http_request_wake(struct http_request *hr) {
-  if (!hr->suspended)
-    return;
-  hr->suspended = 0;
-  MHD_resume_connection(hr->conn);
-  hr->d->pending = 1;
-  hr->w->mhd_pending = 1;
+  if (hr->dispatched && hr->c->hr == hr)
+    conn_schedule(hr->c);
 }
 
-static ssize_t stream_reader(void *cls, uint64_t pos, char *out, size_t max) {
-  (void)pos;
-  struct http_request *hr = cls;
-  if (hr->client_gone || !hr->ex)
-    return MHD_CONTENT_READER_END_WITH_ERROR;
-  ssize_t n = exchange_read(hr->ex, out, max);
-  if (n < 0)
-    return MHD_CONTENT_READER_END_OF_STREAM;
-  if (n == 0)
-    suspend(hr); /* returning 0 without suspending would busy-loop */
-  else if (!hr->first_byte_ms)
-    hr->first_byte_ms = loop_now_ms();
-  return n;
-}
+/* ------------------------------------------------------------ request life */
 
-static enum MHD_Result queue_reply(struct http_request *hr) {
-  struct MHD_Response *r;
-  if (hr->reply == REPLY_STREAM) {
-    r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 1024,
-                                          stream_reader, hr, NULL);
-    if (!r)
-      return MHD_NO;
-    MHD_add_response_header(r, "Content-Type", "text/event-stream; charset=utf-8");
-    MHD_add_response_header(r, "Cache-Control", "no-cache");
-    MHD_add_response_header(r, "X-Accel-Buffering", "no");
-  } else {
-    const char *body = hr->reply_body ? hr->reply_body : "{}";
-    r = MHD_create_response_from_buffer(strlen(body), (void *)body,
-                                        MHD_RESPMEM_MUST_COPY);
-    if (!r)
-      return MHD_NO;
-    MHD_add_response_header(r, "Content-Type", "application/json");
-    if (hr->retry_after[0])
-      MHD_add_response_header(r, "Retry-After", hr->retry_after);
-  }
-  for (const struct http_header *h = hr->extra_headers; h; h = h->next)
-    MHD_add_response_header(r, h->name, h->value);
-  if (hr->reply != REPLY_STREAM)
-    hr->first_byte_ms = loop_now_ms();
-  enum MHD_Result rc = MHD_queue_response(hr->conn, (unsigned)hr->status, r);
-  MHD_destroy_response(r);
-  return rc;
-}
-
-/* ---------------------------------------------------- libmicrohttpd glue */
-
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
-                                  const char *url, const char *method,
-                                  const char *version, const char *upload_data,
-                                  size_t *upload_data_size, void **req_cls) {
-  (void)version;
-  struct http_daemon *d = cls;
-  struct worker *w = d->w;
-  struct http_request *hr = *req_cls;
-  if (!hr) {
-    hr = calloc(1, sizeof *hr);
-    if (!hr)
-      return MHD_NO;
-    hr->w = w;
-    hr->d = d;
-    hr->conn = conn;
-    loop_timer_init(&hr->hup_timer, on_hup_timer, hr);
-    hr->started_ms = loop_now_ms();
-    snprintf(hr->method, sizeof hr->method, "%s", method);
-    snprintf(hr->path, sizeof hr->path, "%s", url);
-    buf_init(&hr->body);
-    hr->next = w->requests;
-    if (w->requests)
-      w->requests->prev = hr;
-    w->requests = hr;
-    w->n_requests++;
-    *req_cls = hr;
-    const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
-    if (cl) {
-      char *end;
-      unsigned long long n = strtoull(cl, &end, 10);
-      if (*end == '\0' && n > (unsigned long long)w->cfg->max_body_size)
-        hr->too_large = 1;
-    }
-    return MHD_YES;
-  }
-  if (*upload_data_size) {
-    if (!hr->too_large &&
-        hr->body.len + *upload_data_size > (size_t)w->cfg->max_body_size)
-      hr->too_large = 1;
-    if (!hr->too_large && buf_append(&hr->body, upload_data, *upload_data_size) != 0)
-      return MHD_NO;
-    *upload_data_size = 0;
-    return MHD_YES;
-  }
-  if (hr->client_gone)
-    return MHD_NO;
-  if (!hr->dispatched) {
-    hr->dispatched = 1;
-    if (hr->too_large) {
-      struct oai_error e;
-      oai_error_set(&e, 413, "invalid_request_error", "request_too_large", NULL,
-                    "Request body is larger than the limit of %lld bytes",
-                    (long long)w->cfg->max_body_size);
-      http_request_respond_error(hr, &e);
+/* Escape what must not reach a log line raw: control characters, DEL,
+ * non-ASCII and the backslash itself, as \xNN. */
+static void log_escape(const char *s, char *out, size_t outlen) {
+  static const char hex[] = "0123456789abcdef";
+  size_t n = 0;
+  for (; *s && n + 5 < outlen; s++) {
+    unsigned char ch = (unsigned char)*s;
+    if (ch < 0x20 || ch >= 0x7f || ch == '\\') {
+      out[n++] = '\\';
+      out[n++] = 'x';
+      out[n++] = hex[ch >> 4];
+      out[n++] = hex[ch & 15];
     } else {
-      routes_dispatch(hr);
+      out[n++] = (char)ch;
     }
   }
-  if (hr->reply != REPLY_NONE)
-    return queue_reply(hr);
-  suspend(hr);
-  return MHD_YES;
+  out[n] = '\0';
 }
 
-static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
-                         enum MHD_RequestTerminationCode toe) {
-  (void)conn;
-  struct http_daemon *d = cls;
-  struct worker *w = d->w;
-  struct http_request *hr = *req_cls;
+static struct http_request *request_new(struct http_conn *c, size_t head_len, size_t n_headers) {
+  struct http_request *hr = calloc(1, sizeof *hr);
   if (!hr)
-    return;
-  *req_cls = NULL;
-  if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
-    hr->client_gone = 1;
-  loop_watch_remove(&w->loop, &hr->hup_watch);
-  loop_timer_disarm(&w->loop, &hr->hup_timer);
+    return NULL;
+  hr->head = malloc(head_len + 1);
+  hr->headers = n_headers ? malloc(n_headers * sizeof *hr->headers) : NULL;
+  if (!hr->head || (n_headers && !hr->headers)) {
+    free(hr->head);
+    free(hr->headers);
+    free(hr);
+    return NULL;
+  }
+  struct worker *w = c->w;
+  hr->w = w;
+  hr->c = c;
+  hr->started_ms = loop_now_ms();
+  hr->query = "";
+  snprintf(hr->method, sizeof hr->method, "-");
+  snprintf(hr->log_method, sizeof hr->log_method, "-");
+  snprintf(hr->path, sizeof hr->path, "-");
+  buf_init(&hr->body);
+  hr->next = w->requests;
+  if (w->requests)
+    w->requests->prev = hr;
+  w->requests = hr;
+  w->n_requests++;
+  c->hr = hr;
+  return hr;
+}
+
+/* The one place a request ends: settle, free the exchange, log, free. */
+static void request_end(struct http_request *hr) {
+  struct worker *w = hr->w;
+  if (hr->client_gone && hr->ex)
+    exchange_abort(hr->ex, 0);
   if (hr->on_done)
     hr->on_done(hr, hr->done_ctx); /* settles while the exchange still exists */
   if (hr->ex)
     exchange_free(hr->ex);
-  log_msg(LOG_INFO, "%s %s %d %llums%s", hr->method, hr->path, hr->status,
+  char method[4 * sizeof hr->log_method + 1], path[4 * HTTP_PATH_MAX + 1];
+  log_escape(hr->log_method, method, sizeof method);
+  log_escape(hr->path, path, sizeof path);
+  log_msg(LOG_INFO, "%s %s %d %llums%s", method, path, hr->status,
           (unsigned long long)(loop_now_ms() - hr->started_ms),
           hr->client_gone ? " (client gone)" : "");
   if (hr->prev)
@@ -327,6 +361,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
   if (hr->next)
     hr->next->prev = hr->prev;
   w->n_requests--;
+  if (hr->c->hr == hr)
+    hr->c->hr = NULL;
   free(hr->reply_body);
   buf_free(&hr->body);
   while (hr->extra_headers) {
@@ -334,57 +370,718 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     hr->extra_headers = h->next;
     free(h);
   }
+  while (hr->query_values) {
+    struct query_value *q = hr->query_values;
+    hr->query_values = q->next;
+    free(q);
+  }
+  free(hr->headers);
+  free(hr->head);
   free(hr);
 }
 
-static void on_mhd_ready(struct loop *l, uint32_t events, void *ud) {
-  (void)l;
-  (void)events;
-  struct http_daemon *d = ud;
-  d->pending = 1; /* run after this batch: it may free requests */
-  d->w->mhd_pending = 1;
+/* Copy the parsed head into the request: names, values, method and target
+ * become NUL-terminated strings that live as long as the request. */
+static void request_take_head(struct http_request *hr, const char *in, const struct http1_request *req) {
+  memcpy(hr->head, in, req->head_len);
+  hr->head[req->head_len] = '\0';
+#define REBASE(p) (hr->head + ((p) - in))
+  for (size_t i = 0; i < req->n_headers; i++) {
+    struct http1_header *h = &hr->headers[i];
+    h->name = REBASE(req->headers[i].name);
+    h->value = REBASE(req->headers[i].value);
+    h->name_len = req->headers[i].name_len;
+    h->value_len = req->headers[i].value_len;
+    ((char *)h->name)[h->name_len] = '\0';  /* the ':' */
+    ((char *)h->value)[h->value_len] = '\0'; /* whitespace or CR */
+  }
+  hr->n_headers = req->n_headers;
+#undef REBASE
 }
 
-static void mhd_log(void *cls, const char *fmt, va_list ap) {
-  (void)cls;
-  char line[512];
-  vsnprintf(line, sizeof line, fmt, ap);
-  size_t n = strlen(line);
-  while (n && line[n - 1] == '\n')
-    line[--n] = '\0';
-  log_msg(LOG_DEBUG, "libmicrohttpd: %s", line);
+/* --------------------------------------------------------------- writing */
+
+static const struct {
+  int status;
+  const char *reason;
+} REASONS[] = {
+    {100, "Continue"}, {200, "OK"}, {400, "Bad Request"}, {401, "Unauthorized"},
+    {402, "Payment Required"}, {403, "Forbidden"}, {404, "Not Found"},
+    {405, "Method Not Allowed"}, {408, "Request Timeout"}, {409, "Conflict"},
+    {413, "Content Too Large"}, {414, "URI Too Long"}, {415, "Unsupported Media Type"},
+    {421, "Misdirected Request"}, {422, "Unprocessable Content"}, {429, "Too Many Requests"},
+    {431, "Request Header Fields Too Large"}, {500, "Internal Server Error"},
+    {501, "Not Implemented"}, {502, "Bad Gateway"}, {503, "Service Unavailable"},
+    {504, "Gateway Timeout"}, {505, "HTTP Version Not Supported"},
+};
+
+static const char *reason(int status) {
+  for (size_t i = 0; i < sizeof REASONS / sizeof REASONS[0]; i++)
+    if (REASONS[i].status == status)
+      return REASONS[i].reason;
+  return "Unknown";
 }
 
-static int start_daemon(struct http_daemon *d) {
-  struct worker *w = d->w;
-  d->mhd = MHD_start_daemon(
-      MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL,
-      NULL, on_request, d,
-      /* The logger must come first to also see errors about later options. */
-      MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, d->listen_fd,
-      MHD_OPTION_NOTIFY_COMPLETED, on_completed, d,
-      MHD_OPTION_CONNECTION_LIMIT, (unsigned int)w->cfg->max_connections,
-      MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120,
-      /* Small per-connection pools: thousands of idle streams add up. Request
-       * bodies are copied out as they arrive, so this bounds headers only. */
-      MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)w->cfg->connection_memory, MHD_OPTION_END);
-  if (!d->mhd)
+/* The reply head into c->out; it grows as needed, so an answer never fails
+ * for the size of what the handler added. Returns 0 or -1 (OOM). */
+static int build_head(struct http_conn *c, struct http_request *hr, size_t body_len) {
+  struct buf *b = &c->out;
+  char date[64];
+  struct tm tm;
+  time_t now = time(NULL);
+  gmtime_r(&now, &tm);
+  strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  int rc = buf_printf(b, "HTTP/1.1 %d %s\r\nDate: %s\r\n", hr->status, reason(hr->status), date);
+  if (hr->reply == REPLY_STREAM) {
+    hr->chunked_reply = hr->minor_version == 1;
+    rc |= buf_append_str(b, "Content-Type: text/event-stream; charset=utf-8\r\n"
+                            "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n");
+    if (hr->chunked_reply)
+      rc |= buf_append_str(b, "Transfer-Encoding: chunked\r\n");
+    else
+      c->close_after = 1; /* HTTP/1.0: the end of the stream is the close */
+  } else {
+    rc |= buf_printf(b, "Content-Type: application/json\r\nContent-Length: %zu\r\n", body_len);
+    if (hr->retry_after[0])
+      rc |= buf_printf(b, "Retry-After: %s\r\n", hr->retry_after);
+  }
+  for (const struct http_header *h = hr->extra_headers; h; h = h->next)
+    rc |= buf_printf(b, "%s: %s\r\n", h->name, h->value);
+  if (!hr->keep_alive || c->w->stopping)
+    c->close_after = 1;
+  if (c->close_after)
+    rc |= buf_append_str(b, "Connection: close\r\n");
+  else if (hr->minor_version == 0)
+    rc |= buf_append_str(b, "Connection: keep-alive\r\n");
+  rc |= buf_append_str(b, "\r\n");
+  return rc ? -1 : 0;
+}
+
+static int has_output(const struct http_conn *c) {
+  return c->out.len > c->out_off || c->body_left;
+}
+
+/* Write iov; what the socket does not take is kept in c->out. 1: all sent,
+ * 0: some left (would block), -1: the client is gone. */
+static int write_or_keep(struct http_conn *c, struct iovec *iov, int n_iov) {
+  size_t total = 0;
+  for (int i = 0; i < n_iov; i++)
+    total += iov[i].iov_len;
+  ssize_t n;
+  do
+    n = writev(c->fd, iov, n_iov);
+  while (n < 0 && errno == EINTR);
+  if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
     return -1;
-  d->listen_fd = -1; /* libmicrohttpd owns and closes it now */
-  const union MHD_DaemonInfo *info = MHD_get_daemon_info(d->mhd, MHD_DAEMON_INFO_EPOLL_FD);
-  if (!info)
-    return -1;
-  loop_watch_init(&d->watch, info->epoll_fd, on_mhd_ready, d);
-  return loop_watch_set(&w->loop, &d->watch, EPOLLIN);
-}
-
-int http_start(struct worker *w) {
-  for (int i = 0; i < w->n_daemons; i++) {
-    w->daemons[i].w = w;
-    if (start_daemon(&w->daemons[i]) != 0)
+  if (n > 0)
+    c->wrote = 1;
+  size_t done = n < 0 ? 0 : (size_t)n;
+  if (done == total)
+    return 1;
+  for (int i = 0; i < n_iov; i++) {
+    size_t skip = done < iov[i].iov_len ? done : iov[i].iov_len;
+    done -= skip;
+    if (buf_append(&c->out, (char *)iov[i].iov_base + skip, iov[i].iov_len - skip) != 0)
       return -1;
   }
   return 0;
+}
+
+/* Flush pending output. 1: all sent, 0: would block, -1: gone. */
+static int flush(struct http_conn *c) {
+  while (has_output(c)) {
+    struct iovec iov[2];
+    int n_iov = 0;
+    if (c->out.len > c->out_off)
+      iov[n_iov++] = (struct iovec){c->out.data + c->out_off, c->out.len - c->out_off};
+    if (c->body_left)
+      iov[n_iov++] = (struct iovec){(void *)c->body_ptr, c->body_left};
+    ssize_t n = writev(c->fd, iov, n_iov);
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+    }
+    size_t done = (size_t)n, head = c->out.len - c->out_off;
+    if (done >= head) {
+      buf_reset(&c->out);
+      c->out_off = 0;
+      c->body_ptr += done - head;
+      c->body_left -= done - head;
+    } else {
+      c->out_off += done;
+    }
+    if (n > 0)
+      c->wrote = 1;
+  }
+  /* A stream's leftovers can make the buffer grow; idle streams keep none. */
+  if (c->out.cap > IO_CHUNK)
+    buf_free(&c->out);
+  return 1;
+}
+
+/* The request is answered (or its client gone): end it, then close the
+ * connection or wait for the next request on it. */
+static void conn_request_done(struct http_conn *c) {
+  struct http_request *hr = c->hr;
+  int gone = hr && hr->client_gone;
+  if (hr)
+    request_end(hr);
+  c->hr = NULL;
+  c->body_ptr = NULL;
+  c->body_left = 0;
+  loop_timer_disarm(&c->w->loop, &c->timer);
+  if (gone) {
+    conn_close(c);
+    return;
+  }
+  if (c->close_after || c->w->stopping) {
+    /* Half-close, then drain what the client still sends (a body we did
+     * not read, pipelined requests): closing with unread input would reset
+     * the connection and could destroy the answer in flight. */
+    shutdown(c->fd, SHUT_WR);
+    c->state = CS_LINGER;
+    c->in_len = 0;
+    set_events(c, EPOLLIN | EPOLLRDHUP);
+    loop_timer_arm(&c->w->loop, &c->timer, LINGER_MS);
+    return;
+  }
+  c->state = CS_HEAD;
+  c->head_started = 0;
+  set_events(c, EPOLLIN);
+  if (c->in_len) {
+    conn_schedule(c); /* a pipelined request: read it after this batch */
+  } else {
+    idle_enter(c);
+    loop_timer_arm(&c->w->loop, &c->timer, (uint64_t)c->w->cfg->keepalive_timeout_ms);
+  }
+}
+
+/* Output is blocked: wait for EPOLLOUT under the send deadline, which only
+ * progress pushes back. */
+static void wait_writable(struct http_conn *c) {
+  set_events(c, EPOLLOUT | EPOLLRDHUP);
+  if (c->wrote || !loop_timer_armed(&c->timer)) {
+    c->wrote = 0;
+    loop_timer_arm(&c->w->loop, &c->timer, (uint64_t)c->w->cfg->client_send_timeout_ms);
+  }
+}
+
+/* Pull a stream's bytes from its exchange and frame them. 1: something was
+ * written or queued, 0: nothing ready, -1: gone. */
+static int pull_stream(struct http_conn *c, struct http_request *hr) {
+  char data[IO_CHUNK];
+  ssize_t n = hr->ex && !hr->is_head ? exchange_read(hr->ex, data, sizeof data) : -1;
+  if (n == 0)
+    return 0;
+  if (n < 0) {
+    hr->stream_done = 1;
+    if (hr->chunked_reply && !hr->is_head)
+      return buf_append_str(&c->out, "0\r\n\r\n") == 0 ? 1 : -1;
+    return 1;
+  }
+  if (!hr->first_byte_ms)
+    hr->first_byte_ms = loop_now_ms();
+  char size[24];
+  int sl = hr->chunked_reply ? snprintf(size, sizeof size, "%zx\r\n", (size_t)n) : 0;
+  struct iovec iov[3] = {{size, (size_t)sl}, {data, (size_t)n}, {"\r\n", hr->chunked_reply ? 2u : 0u}};
+  return write_or_keep(c, iov, 3) < 0 ? -1 : 1;
+}
+
+/* Move the current answer forward as far as the socket allows. */
+static void conn_progress(struct http_conn *c) {
+  struct http_request *hr = c->hr;
+  if (!hr || c->state != CS_ACTIVE)
+    return;
+  if (hr->client_gone) {
+    conn_close(c);
+    return;
+  }
+  if (hr->reply == REPLY_NONE) {
+    set_events(c, EPOLLRDHUP); /* hang-ups while the answer is pending */
+    return;
+  }
+  if (!hr->head_sent) {
+    hr->head_sent = 1;
+    if (hr->reply == REPLY_JSON && !hr->reply_body) /* a handler's body failed (OOM) */
+      respond_oai(hr, 500, "internal_error", "out of memory");
+    size_t len = hr->reply == REPLY_JSON && hr->reply_body ? strlen(hr->reply_body) : 0;
+    if ((hr->reply == REPLY_JSON && !hr->reply_body) || build_head(c, hr, len) != 0) {
+      log_msg(LOG_ERROR, "out of memory building a reply head");
+      hr->client_gone = 1;
+      conn_close(c);
+      return;
+    }
+    if (hr->reply == REPLY_JSON) {
+      hr->first_byte_ms = loop_now_ms();
+      c->body_ptr = hr->reply_body;
+      c->body_left = hr->is_head ? 0 : len;
+    }
+  }
+  for (;;) {
+    int rc = flush(c);
+    if (rc < 0) {
+      hr->client_gone = 1;
+      conn_close(c);
+      return;
+    }
+    if (rc == 0) {
+      wait_writable(c);
+      return;
+    }
+    if (hr->reply == REPLY_JSON || hr->stream_done) {
+      conn_request_done(c);
+      return;
+    }
+    rc = pull_stream(c, hr);
+    if (rc < 0) {
+      hr->client_gone = 1;
+      conn_close(c);
+      return;
+    }
+    if (rc == 0) { /* nothing ready: http_request_wake brings us back */
+      loop_timer_disarm(&c->w->loop, &c->timer);
+      set_events(c, EPOLLRDHUP);
+      return;
+    }
+  }
+}
+
+/* ------------------------------------------------------- reading requests */
+
+static void dispatch(struct http_conn *c) {
+  struct http_request *hr = c->hr;
+  c->state = CS_ACTIVE;
+  loop_timer_disarm(&c->w->loop, &c->timer);
+  set_events(c, EPOLLRDHUP);
+  if (c->in_len == 0) { /* a long stream keeps no read buffer */
+    free(c->in);
+    c->in = NULL;
+    c->in_cap = 0;
+  }
+  hr->started_ms = loop_now_ms();
+  hr->dispatched = 1;
+  if (hr->reply == REPLY_NONE)
+    routes_dispatch(hr);
+  conn_progress(c);
+}
+
+/* Answer with an error of our own and close after it. */
+static void reject(struct http_conn *c, int status, const char *code, const char *message) {
+  respond_oai(c->hr, status, code, message);
+  c->close_after = 1;
+  dispatch(c);
+}
+
+/* A refused head still gets a request, so it is answered and logged. */
+static void reject_head(struct http_conn *c, const struct http1_request *req,
+                        const struct http1_error *err) {
+  struct http_request *hr = request_new(c, 0, 0);
+  if (!hr) {
+    conn_close(c);
+    return;
+  }
+  if (req->method_len) {
+    snprintf(hr->method, sizeof hr->method, "%.*s", (int)req->method_len, req->method);
+    snprintf(hr->log_method, sizeof hr->log_method, "%s", hr->method);
+  }
+  if (req->target_len)
+    snprintf(hr->path, sizeof hr->path, "%.*s", (int)req->target_len, req->target);
+  reject(c, err->status, err->code, err->message);
+}
+
+static void consume_in(struct http_conn *c, size_t n) {
+  memmove(c->in, c->in + n, c->in_len - n);
+  c->in_len -= n;
+}
+
+static int body_too_large(struct http_conn *c, uint64_t len) {
+  if (len <= (uint64_t)c->w->cfg->max_body_size)
+    return 0;
+  struct oai_error e;
+  oai_error_set(&e, 413, "invalid_request_error", "request_too_large", NULL,
+                "Request body is larger than the limit of %lld bytes",
+                (long long)c->w->cfg->max_body_size);
+  http_request_respond_error(c->hr, &e);
+  c->close_after = 1;
+  dispatch(c);
+  return 1;
+}
+
+/* A complete head: make the request, then read its body or dispatch. */
+static void start_request(struct http_conn *c, const struct http1_request *req) {
+  struct http_request *hr = request_new(c, req->head_len, req->n_headers);
+  if (!hr) {
+    conn_close(c);
+    return;
+  }
+  request_take_head(hr, c->in, req);
+  hr->minor_version = req->minor_version;
+  hr->keep_alive = req->keep_alive;
+  snprintf(hr->log_method, sizeof hr->log_method, "%.*s", (int)req->method_len, req->method);
+  hr->is_head = strcmp(hr->log_method, "HEAD") == 0;
+  /* HEAD is GET to routes; the front drops the body. */
+  snprintf(hr->method, sizeof hr->method, "%s", hr->is_head ? "GET" : hr->log_method);
+  const char *target = hr->head + (req->target - c->in);
+  struct http1_error err;
+  int path_rc = http1_decode_path(target, req->target_len, hr->path, sizeof hr->path,
+                                  &hr->query, &hr->query_len, &err);
+  consume_in(c, req->head_len);
+  if (path_rc != 0) {
+    snprintf(hr->path, sizeof hr->path, "%.*s", (int)req->target_len, target);
+    reject(c, err.status, err.code, err.message);
+    return;
+  }
+  if (!req->chunked && (!req->has_length || req->content_length == 0)) {
+    dispatch(c);
+    return;
+  }
+  if (body_too_large(c, req->has_length ? req->content_length : 0))
+    return; /* at once, without 100 Continue */
+  c->state = CS_BODY;
+  c->body_want = req->chunked ? 0 : req->content_length;
+  c->body_chunked = req->chunked;
+  http1_chunked_init(&c->chunked);
+  if (req->expect_continue && req->minor_version == 1 && c->in_len == 0) {
+    static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    struct iovec iov = {(void *)cont, sizeof cont - 1};
+    if (write_or_keep(c, &iov, 1) < 0) {
+      hr->client_gone = 1;
+      conn_close(c);
+      return;
+    }
+  }
+  loop_timer_arm(&c->w->loop, &c->timer, (uint64_t)c->w->cfg->client_body_timeout_ms);
+}
+
+/* Use what is in c->in for the current phase. */
+static void process_input(struct http_conn *c) {
+  const struct config *cfg = c->w->cfg;
+  while (c->in_len && !c->closed) {
+    if (c->state == CS_HEAD) {
+      if (!c->head_started) {
+        c->head_started = 1;
+        idle_leave(c);
+        loop_timer_arm(&c->w->loop, &c->timer, (uint64_t)cfg->client_header_timeout_ms);
+      }
+      struct http1_request req;
+      struct http1_error err;
+      struct http1_limits lim = {(size_t)cfg->max_header_size, (size_t)cfg->max_header_size};
+      int rc = http1_parse_head(c->in, c->in_len, &lim, &req, &err);
+      if (rc == HTTP1_NEED_MORE)
+        return;
+      if (rc == HTTP1_ERROR) {
+        c->in_len = 0;
+        reject_head(c, &req, &err);
+        return;
+      }
+      start_request(c, &req);
+      continue;
+    }
+    if (c->state != CS_BODY)
+      return; /* pipelined bytes wait for the current answer */
+    struct http_request *hr = c->hr;
+    if (!c->body_chunked) {
+      size_t n = c->in_len < c->body_want ? c->in_len : (size_t)c->body_want;
+      if (buf_append(&hr->body, c->in, n) != 0) {
+        reject(c, 500, "internal_error", "out of memory");
+        return;
+      }
+      consume_in(c, n);
+      c->body_want -= n;
+      if (c->body_want == 0) {
+        dispatch(c);
+        return;
+      }
+      continue;
+    }
+    size_t got;
+    long rc = http1_chunked_decode(&c->chunked, c->in, c->in_len, &got);
+    if (rc == HTTP1_CHUNKED_ERROR) {
+      c->in_len = 0;
+      reject(c, 400, "bad_request", "Malformed chunked request body");
+      return;
+    }
+    if (body_too_large(c, hr->body.len + got)) {
+      c->in_len = 0;
+      return;
+    }
+    if (buf_append(&hr->body, c->in, got) != 0) {
+      reject(c, 500, "internal_error", "out of memory");
+      return;
+    }
+    if (rc == HTTP1_CHUNKED_MORE) {
+      c->in_len = 0;
+      return;
+    }
+    consume_in(c, (size_t)rc);
+    dispatch(c);
+    return;
+  }
+}
+
+/* The client closed or broke the connection while we were reading. */
+static void read_ended(struct http_conn *c) {
+  if (c->hr)
+    c->hr->client_gone = 1; /* a body was coming: its request is logged */
+  conn_close(c);
+}
+
+static void conn_read(struct http_conn *c) {
+  const struct config *cfg = c->w->cfg;
+  /* A few reads per event, so one fast client cannot hold the loop. */
+  for (int round = 0; round < 8 && !c->closed; round++) {
+    if (c->state == CS_ACTIVE)
+      return; /* pipelined bytes stay in the socket until the answer is out */
+    size_t limit = c->state == CS_HEAD ? (size_t)cfg->max_header_size + 1 : IO_CHUNK;
+    if (c->state == CS_LINGER)
+      c->in_len = 0;
+    if (c->in_len == c->in_cap && c->in_cap < limit) {
+      size_t cap = c->in_cap ? c->in_cap * 2 : IN_START;
+      char *in = realloc(c->in, cap < limit ? cap : limit);
+      if (!in) {
+        read_ended(c);
+        return;
+      }
+      c->in = in;
+      c->in_cap = cap < limit ? cap : limit;
+    }
+    if (c->in_len == c->in_cap)
+      return; /* cannot happen: the parser refuses a full head buffer */
+    ssize_t n = read(c->fd, c->in + c->in_len, c->in_cap - c->in_len);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+      return;
+    if (n <= 0) {
+      read_ended(c);
+      return;
+    }
+    if (c->state == CS_LINGER)
+      continue; /* drained and dropped */
+    c->in_len += (size_t)n;
+    process_input(c);
+  }
+}
+
+static void on_conn_event(struct loop *l, uint32_t events, void *ud) {
+  (void)l;
+  struct http_conn *c = ud;
+  if (c->state == CS_ACTIVE) {
+    if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+      if (c->hr)
+        c->hr->client_gone = 1;
+      conn_close(c);
+    } else if (events & EPOLLOUT) {
+      conn_progress(c);
+    }
+    return;
+  }
+  conn_read(c); /* also finds hang-ups and errors */
+}
+
+static void on_conn_timer(struct loop *l, struct loop_timer *t) {
+  (void)l;
+  struct http_conn *c = t->ud;
+  switch (c->state) {
+  case CS_HEAD:
+    if (!c->head_started) {
+      conn_close(c); /* idle keep-alive, or nothing sent since the connect */
+      return;
+    }
+    c->in_len = 0;
+    if (!request_new(c, 0, 0)) {
+      conn_close(c);
+      return;
+    }
+    reject(c, 408, "request_timeout", "The request header did not arrive in time");
+    return;
+  case CS_BODY:
+    c->in_len = 0;
+    reject(c, 408, "request_timeout", "The request body did not arrive in time");
+    return;
+  case CS_ACTIVE: /* no write progress for client_send_timeout */
+    if (c->hr)
+      c->hr->client_gone = 1;
+    conn_close(c);
+    return;
+  case CS_LINGER:
+    conn_close(c);
+    return;
+  }
+}
+
+static void conn_close(struct http_conn *c) {
+  if (c->closed)
+    return;
+  c->closed = 1;
+  struct worker *w = c->w;
+  if (c->hr) {
+    c->hr->client_gone = 1;
+    request_end(c->hr);
+  }
+  idle_leave(c);
+  if (c->in_pending)
+    list_del(&c->pending);
+  c->in_pending = 0;
+  list_del(&c->all);
+  w->n_conns--;
+  loop_watch_remove(&w->loop, &c->watch);
+  loop_timer_disarm(&w->loop, &c->timer);
+  close(c->fd);
+  free(c->in);
+  c->in = NULL;
+  c->in_len = c->in_cap = 0;
+  buf_free(&c->out);
+  c->watch.cb = NULL; /* an event for it later in this batch is skipped */
+  loop_defer_free(&w->loop, c);
+}
+
+/* ------------------------------------------------------------- accepting */
+
+static int evict_idle(struct worker *w) {
+  if (list_empty(&w->idle))
+    return 0;
+  conn_close(container_of(w->idle.next, struct http_conn, idle));
+  return 1;
+}
+
+/* At the cap with nobody idle: say so instead of leaving the client in the
+ * accept queue. Best effort: one non-blocking write, then close. */
+static void refuse(struct worker *w, int fd) {
+  static const char body[] =
+      "{\"error\":{\"message\":\"The server has too many open connections; retry later\","
+      "\"type\":\"server_error\",\"param\":null,\"code\":\"too_many_connections\"}}";
+  char reply[512];
+  int len = snprintf(reply, sizeof reply,
+                     "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+                     "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+                     sizeof body - 1, body);
+  if (len > 0 && write(fd, reply, (size_t)len) < 0)
+    log_msg(LOG_DEBUG, "worker %d: 503 not sent: %s", w->index, strerror(errno));
+  close(fd);
+  uint64_t now = loop_now_ms();
+  if (now - w->refused_log_ms >= 1000) {
+    w->refused_log_ms = now;
+    log_msg(LOG_WARN, "worker %d: at max_connections (%zu), refusing new connections",
+            w->index, w->max_conns);
+  }
+}
+
+static void conn_new(struct worker *w, int fd, const struct sockaddr_storage *addr) {
+  struct http_conn *c = calloc(1, sizeof *c);
+  if (!c) {
+    close(fd);
+    return;
+  }
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one); /* tokens go out at once */
+  c->w = w;
+  c->fd = fd;
+  c->addr = *addr;
+  c->state = CS_HEAD;
+  buf_init(&c->out);
+  list_init(&c->idle);
+  list_init(&c->pending);
+  list_push(&w->conns, &c->all);
+  w->n_conns++;
+  loop_watch_init(&c->watch, fd, on_conn_event, c);
+  loop_timer_init(&c->timer, on_conn_timer, c);
+  set_events(c, EPOLLIN);
+  if (!c->watch.registered) {
+    conn_close(c);
+    return;
+  }
+  idle_enter(c);
+  loop_timer_arm(&w->loop, &c->timer, (uint64_t)w->cfg->client_header_timeout_ms);
+}
+
+static void listeners_watch(struct worker *w, int on) {
+  for (int i = 0; i < w->n_listeners; i++) {
+    struct http_listener *li = &w->listeners[i];
+    if (li->fd < 0)
+      continue;
+    if (on)
+      loop_watch_set(&w->loop, &li->watch, EPOLLIN);
+    else
+      loop_watch_remove(&w->loop, &li->watch);
+  }
+}
+
+static void on_accept_timer(struct loop *l, struct loop_timer *t) {
+  (void)l;
+  struct worker *w = t->ud;
+  if (!w->stopping)
+    listeners_watch(w, 1);
+}
+
+static void on_accept(struct loop *l, uint32_t events, void *ud) {
+  (void)l;
+  (void)events;
+  struct http_listener *li = ud;
+  struct worker *w = li->w;
+  for (int i = 0; i < 64; i++) {
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    int fd = accept4(li->fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EINTR || errno == ECONNABORTED)
+        continue;
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        if (evict_idle(w))
+          continue;
+        /* Level-triggered: without a pause the loop would spin on it. */
+        listeners_watch(w, 0);
+        loop_timer_arm(&w->loop, &w->accept_timer, 100);
+        log_msg(LOG_WARN, "worker %d: accept: %s", w->index, strerror(errno));
+      }
+      return;
+    }
+    if (w->n_conns >= w->max_conns && !evict_idle(w)) {
+      refuse(w, fd);
+      continue;
+    }
+    conn_new(w, fd, &ss);
+  }
+}
+
+/* ------------------------------------------------------------- lifecycle */
+
+int http_start(struct worker *w) {
+  list_init(&w->conns);
+  list_init(&w->idle);
+  list_init(&w->pending);
+  loop_timer_init(&w->accept_timer, on_accept_timer, w);
+  long workers = w->cfg->workers;
+  if (workers <= 0) {
+    workers = sysconf(_SC_NPROCESSORS_ONLN);
+    if (workers <= 0)
+      workers = 1;
+  }
+  w->max_conns = (size_t)(w->cfg->max_connections / workers);
+  if (w->max_conns < 1)
+    w->max_conns = 1;
+  for (int i = 0; i < w->n_listeners; i++) {
+    struct http_listener *li = &w->listeners[i];
+    li->w = w;
+    loop_watch_init(&li->watch, li->fd, on_accept, li);
+    if (loop_watch_set(&w->loop, &li->watch, EPOLLIN) != 0)
+      return -1;
+  }
+  return 0;
+}
+
+void http_stop_accepting(struct worker *w) {
+  listeners_watch(w, 0);
+  for (int i = 0; i < w->n_listeners; i++) {
+    if (w->listeners[i].fd >= 0)
+      close(w->listeners[i].fd);
+    w->listeners[i].fd = -1;
+  }
+  if (w->conns.next)
+    loop_timer_disarm(&w->loop, &w->accept_timer);
+  while (w->idle.next && evict_idle(w)) /* nothing in progress on these */
+    ;
 }
 
 void http_end_requests(struct worker *w) {
@@ -397,62 +1094,35 @@ void http_end_requests(struct worker *w) {
 }
 
 void http_resume_all(struct worker *w) {
-  for (struct http_request *hr = w->requests; hr; hr = hr->next) {
-    hr->client_gone = 1; /* makes the reader and handler end the connection */
-    http_request_wake(hr);
-  }
-}
-
-void http_stop_accepting(struct worker *w) {
-  for (int i = 0; i < w->n_daemons; i++) {
-    struct http_daemon *d = &w->daemons[i];
-    if (!d->mhd)
-      continue;
-    MHD_socket fd = MHD_quiesce_daemon(d->mhd);
-    if (fd != MHD_INVALID_SOCKET)
-      close(fd);
-  }
+  /* Whatever still runs ends as "client gone" when http_free closes it. */
+  for (struct http_request *hr = w->requests; hr; hr = hr->next)
+    hr->client_gone = 1;
 }
 
 void http_free(struct worker *w) {
-  for (int i = 0; i < w->n_daemons; i++) {
-    struct http_daemon *d = &w->daemons[i];
-    if (d->listen_fd >= 0)
-      close(d->listen_fd);
-    d->listen_fd = -1;
-    if (!d->mhd)
-      continue;
-    loop_watch_remove(&w->loop, &d->watch);
-    MHD_stop_daemon(d->mhd);
-    d->mhd = NULL;
-  }
+  http_stop_accepting(w);
+  if (!w->conns.next)
+    return;
+  while (!list_empty(&w->conns))
+    conn_close(container_of(w->conns.next, struct http_conn, all));
 }
 
-/* Run the daemons that have work: ready sockets, resumed connections, or
- * their own timeouts. An idle daemon is not touched. */
+/* Connections woken during the loop's batch (new answer data, a pipelined
+ * request): run them now, outside any exchange's own call stack. */
 void http_run(struct worker *w) {
-  uint64_t now = loop_now_ms();
-  w->mhd_pending = 0;
-  for (int i = 0; i < w->n_daemons; i++) {
-    struct http_daemon *d = &w->daemons[i];
-    if (!d->mhd || (!d->pending && now < d->due_ms))
-      continue;
-    d->pending = 0;
-    MHD_run(d->mhd);
-    MHD_UNSIGNED_LONG_LONG t;
-    d->due_ms = MHD_get_timeout(d->mhd, &t) == MHD_YES ? now + (t > 60000 ? 60000 : t)
-                                                       : now + 60000;
+  if (!w->pending.next)
+    return;
+  while (!list_empty(&w->pending)) {
+    struct http_conn *c = container_of(w->pending.next, struct http_conn, pending);
+    list_del(&c->pending);
+    c->in_pending = 0;
+    if (c->state == CS_ACTIVE)
+      conn_progress(c);
+    else if (c->state == CS_HEAD || c->state == CS_BODY)
+      process_input(c);
   }
 }
 
 int http_timeout_ms(struct worker *w) {
-  if (w->mhd_pending)
-    return 0;
-  uint64_t now = loop_now_ms(), next = UINT64_MAX;
-  for (int i = 0; i < w->n_daemons; i++)
-    if (w->daemons[i].mhd && w->daemons[i].due_ms < next)
-      next = w->daemons[i].due_ms;
-  if (next == UINT64_MAX)
-    return -1;
-  return next <= now ? 0 : (int)(next - now > 60000 ? 60000 : next - now);
+  return w->pending.next && !list_empty(&w->pending) ? 0 : -1;
 }

@@ -1,5 +1,6 @@
-/* The HTTP front: libmicrohttpd callbacks, the route table, request bodies,
- * suspend/resume, and the one place where a request is authorized. */
+/* The HTTP/1.1 front (server/http.c): connections, request heads and bodies,
+ * replies (JSON or SSE), keep-alive, deadlines; routes_dispatch is called
+ * once a request's head and body are complete. */
 #ifndef RP_HTTP_H
 #define RP_HTTP_H
 
@@ -13,19 +14,20 @@
 
 struct exchange;
 
-/* Start the worker's daemon on its listening socket (made by main). */
+/* Start accepting on the worker's listening sockets (made by main). */
 int http_start(struct worker *w);
 /* Stop accepting new connections (shutdown begins). */
 void http_stop_accepting(struct worker *w);
 /* Shutdown grace is over: tell every running exchange to end now. */
 void http_end_requests(struct worker *w);
-/* Resume every suspended connection (before http_free). */
+/* Hard stop: whatever still runs ends as "client gone" in http_free. */
 void http_resume_all(struct worker *w);
-/* Free the daemon; all requests must be gone. */
+/* Close every connection (ending its request) and the listeners. */
 void http_free(struct worker *w);
-/* Run libmicrohttpd's pending work; called by the worker loop. */
+/* Run connections woken during the loop's last batch (answers ready,
+ * pipelined requests); called by the worker loop after each batch. */
 void http_run(struct worker *w);
-/* Milliseconds until libmicrohttpd needs to run again, or -1. */
+/* 0 when http_run has work, else -1 (the loop's timers do the rest). */
 int http_timeout_ms(struct worker *w);
 
 /* ---- what route handlers and exchanges may ask of a request ---- */
@@ -40,6 +42,8 @@ struct http_header {
 };
 
 const char *http_request_method(const struct http_request *hr);
+/* A HEAD request (routes see it as GET; the front sends no body). */
+int http_request_is_head(const struct http_request *hr);
 /* The path without the query string. */
 const char *http_request_path(const struct http_request *hr);
 struct worker *http_request_worker(const struct http_request *hr);
@@ -73,7 +77,7 @@ typedef void (*http_done_fn)(struct http_request *hr, void *ctx);
 void http_request_on_done(struct http_request *hr, http_done_fn fn, void *ctx);
 struct http_request_end http_request_end_info(const struct http_request *hr);
 
-/* New response data or state: resume the connection if it is suspended. */
+/* New response data or state: the connection runs after this batch. */
 void http_request_wake(struct http_request *hr);
 /* Answer with a JSON body (takes ownership of body). */
 void http_request_respond(struct http_request *hr, int status, char *body);

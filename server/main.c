@@ -20,14 +20,18 @@
 #include <unistd.h>
 
 #include "../shared/config.h"
+#include "../shared/cpus.h"
 #include "cli.h"
 #include "exchange.h"
 #include "gateway.h"
+#include "healthcheck.h"
 #include "http.h"
 #include "reload.h"
 #include "worker.h"
 
+#ifndef VERSION /* `make VERSION=x` (the image's build argument) overrides it */
 #define VERSION "0.1.0"
+#endif
 
 /* ---------------------------------------------------------------- logging */
 
@@ -57,6 +61,20 @@ void log_msg(enum log_level level, const char *fmt, ...) {
 }
 
 /* ----------------------------------------------------------------- options */
+
+/* Remove a bare flag from argv; 1 when it was there. */
+static int take_flag(int *argc, char **argv, const char *flag) {
+  int found = 0, out = 1;
+  for (int i = 1; i < *argc; i++) {
+    if (strcmp(argv[i], flag) == 0)
+      found = 1;
+    else
+      argv[out++] = argv[i];
+  }
+  argv[out] = NULL;
+  *argc = out;
+  return found;
+}
 
 /* --config's value (the database's default place is beside it), or NULL. */
 static const char *config_path_arg(int argc, char **argv) {
@@ -90,7 +108,29 @@ static int parse_args(int argc, char **argv, struct config *c) {
 
 /* --------------------------------------------------------------- sockets */
 
-static int listen_socket(const char *host, int port, int *bound_port) {
+/* With reuse_port off, first bind without SO_REUSEPORT: a port another
+ * process already listens on (shared or not) then fails here, instead of
+ * being silently shared by the per-worker SO_REUSEPORT sockets. */
+static int port_is_free(const struct addrinfo *ai, const char *host, int *port) {
+  int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return 0;
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  int ok = bind(fd, ai->ai_addr, ai->ai_addrlen) == 0;
+  if (!ok)
+    log_msg(LOG_ERROR, "cannot listen on %s:%d: %s (another process has it; set reuse_port = true to share it)",
+            host, *port, strerror(errno));
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof ss;
+  if (ok && *port == 0 && getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
+    *port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                           : ((struct sockaddr_in *)&ss)->sin_port);
+  close(fd);
+  return ok;
+}
+
+static int listen_socket(const char *host, int port, int *bound_port, int probe) {
   char port_text[16];
   snprintf(port_text, sizeof port_text, "%d", port);
   struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
@@ -103,6 +143,8 @@ static int listen_socket(const char *host, int port, int *bound_port) {
   }
   int fd = -1;
   for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next) {
+    if (probe && !port_is_free(ai, host, &port))
+      break;
     fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0)
       continue;
@@ -110,7 +152,13 @@ static int listen_socket(const char *host, int port, int *bound_port) {
     /* Every worker listens on the same port; the kernel spreads clients. */
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
-    if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 4096) != 0) {
+    struct sockaddr_storage at;
+    memcpy(&at, ai->ai_addr, ai->ai_addrlen); /* the probe may have picked the port */
+    if (ai->ai_family == AF_INET6)
+      ((struct sockaddr_in6 *)&at)->sin6_port = htons((uint16_t)port);
+    else
+      ((struct sockaddr_in *)&at)->sin_port = htons((uint16_t)port);
+    if (bind(fd, (struct sockaddr *)&at, ai->ai_addrlen) != 0 || listen(fd, 4096) != 0) {
       log_msg(LOG_ERROR, "cannot listen on %s:%d: %s", host, port, strerror(errno));
       close(fd);
       fd = -1;
@@ -207,8 +255,8 @@ static int worker_init(struct worker *w, int index, const struct config *cfg,
   w->index = index;
   w->cfg = cfg;
   for (int i = 0; i < n_fds; i++)
-    w->daemons[i].listen_fd = listen_fds[i];
-  w->n_daemons = n_fds;
+    w->listeners[i].fd = listen_fds[i];
+  w->n_listeners = n_fds;
   w->wake_fd = -1;
   if (loop_init(&w->loop) != 0)
     return -1;
@@ -267,6 +315,42 @@ static int refuse_unsafe(const struct config *c) {
   return -1;
 }
 
+/* SIGTERM's first step: /ready fails for drain_delay so load balancers
+ * take this instance out, while everything (new connections included) is
+ * still served. A second SIGTERM or SIGINT ends it early. A Ctrl-C alone
+ * skips it: nobody balances load onto a terminal. */
+static void drain(struct worker *workers, int n, long delay_ms, const sigset_t *sigs) {
+  if (delay_ms <= 0)
+    return;
+  for (int i = 0; i < n; i++)
+    atomic_store(&workers[i].draining, 1);
+  log_msg(LOG_INFO, "received SIGTERM, draining for %ld ms (/ready fails, still serving)", delay_ms);
+  struct timespec end, now;
+  clock_gettime(CLOCK_MONOTONIC, &end);
+  end.tv_sec += delay_ms / 1000;
+  end.tv_nsec += (delay_ms % 1000) * 1000000L;
+  if (end.tv_nsec >= 1000000000L) {
+    end.tv_sec++;
+    end.tv_nsec -= 1000000000L;
+  }
+  for (;;) {
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    struct timespec left = {end.tv_sec - now.tv_sec, end.tv_nsec - now.tv_nsec};
+    if (left.tv_nsec < 0) {
+      left.tv_sec--;
+      left.tv_nsec += 1000000000L;
+    }
+    if (left.tv_sec < 0)
+      return;
+    if (sigtimedwait(sigs, NULL, &left) >= 0) {
+      log_msg(LOG_INFO, "second signal: draining ends early");
+      return;
+    }
+    if (errno != EINTR)
+      return; /* EAGAIN: the delay is over */
+  }
+}
+
 int main(int argc, char **argv) {
   if (argc > 1 && cli_is_command(argv[1]))
     return cli_main(argc, argv); /* keys ... / spend: work on the database, then exit */
@@ -281,7 +365,12 @@ int main(int argc, char **argv) {
     fprintf(stderr, "replicate-proxy: out of memory\n");
     return 1;
   }
+  /* --healthcheck: probe the configured server instead of being one. Taken
+   * out of argv, which SIGHUP re-reads. */
+  int healthcheck = take_flag(&argc, argv, "--healthcheck");
   int status = parse_args(argc, argv, &cfg);
+  if (status < 0 && healthcheck)
+    status = healthcheck_run(&cfg);
   if (status >= 0) {
     config_free(&cfg);
     return status;
@@ -303,10 +392,8 @@ int main(int argc, char **argv) {
   }
 
   long n_workers = cfg.workers;
-  if (n_workers == 0) {
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    n_workers = cores > 0 ? cores : 1;
-  }
+  if (n_workers == 0)
+    n_workers = cpus_available(); /* affinity and cgroup quota, not the host's count */
 
   /* Signals are taken by sigwait in this thread only. */
   sigset_t sigs;
@@ -338,11 +425,12 @@ int main(int argc, char **argv) {
   struct worker *workers = calloc((size_t)n_workers, sizeof *workers);
   int port = cfg.listen_port, started = 0, rc = 0;
   for (long i = 0; workers && i < n_workers; i++) {
-    int fds[DAEMONS_PER_WORKER], n_fds = 0;
-    for (; n_fds < DAEMONS_PER_WORKER; n_fds++)
-      if ((fds[n_fds] = listen_socket(cfg.listen_host, port, &port)) < 0)
+    int fds[LISTENERS_PER_WORKER], n_fds = 0;
+    for (; n_fds < LISTENERS_PER_WORKER; n_fds++)
+      if ((fds[n_fds] = listen_socket(cfg.listen_host, port, &port,
+                                      i == 0 && n_fds == 0 && !cfg.reuse_port)) < 0)
         break;
-    if (n_fds < DAEMONS_PER_WORKER) {
+    if (n_fds < LISTENERS_PER_WORKER) {
       for (int k = 0; k < n_fds; k++)
         close(fds[k]);
       rc = 1;
@@ -376,6 +464,8 @@ int main(int argc, char **argv) {
       if (reload_apply(argc, argv))
         wake_workers(workers, started);
     }
+    if (sig == SIGTERM)
+      drain(workers, started, reload_current()->drain_delay_ms, &sigs);
     log_msg(LOG_INFO, "received %s, stopping (grace %ld ms)", sig == SIGTERM ? "SIGTERM" : "SIGINT",
             reload_current()->shutdown_grace_ms);
   }

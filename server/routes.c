@@ -23,6 +23,7 @@ struct route {
 };
 
 static void handle_health(struct http_request *hr, const char *subpath);
+static void handle_ready(struct http_request *hr, const char *subpath);
 static void handle_models_list(struct http_request *hr, const char *subpath);
 static void handle_models_get(struct http_request *hr, const char *subpath);
 static void handle_chat(struct http_request *hr, const char *subpath);
@@ -31,6 +32,7 @@ static void handle_completions(struct http_request *hr, const char *subpath);
 /* The one routing table. */
 static const struct route ROUTES[] = {
     {"GET", "/health", 0, handle_health},
+    {"GET", "/ready", 0, handle_ready},
     {"GET", "/v1/models", 0, handle_models_list},
     {"GET", "/v1/models/", 1, handle_models_get},
     {"POST", "/v1/chat/completions", 0, handle_chat},
@@ -38,7 +40,6 @@ static const struct route ROUTES[] = {
     {"POST", "/v1/responses", 0, handle_responses},
     {"POST", "/v1/messages", 0, handle_messages},
     {"POST", "/v1/messages/count_tokens", 0, handle_count_tokens},
-    {"HEAD", "/", 0, handle_root},
     {"GET", "/", 0, handle_root},
     /* The team gateway's admin API (LiteLLM's paths): admin.c. */
     {"POST", "/key/generate", 0, admin_handle},
@@ -151,6 +152,20 @@ void routes_redispatch(struct http_request *hr) {
 static void handle_health(struct http_request *hr, const char *subpath) {
   (void)subpath;
   http_request_respond(hr, 200, strdup("{\"status\":\"ok\"}"));
+}
+
+/* /health = the process is alive; /ready = send traffic here. Not ready
+ * once SIGTERM is seen (draining, then stopping), so load balancers move
+ * new requests elsewhere before the listener closes. */
+static void handle_ready(struct http_request *hr, const char *subpath) {
+  (void)subpath;
+  const struct worker *w = http_request_worker(hr);
+  if (atomic_load(&w->draining) || w->stopping) {
+    respond_simple_error(hr, 503, "server_error", "shutting_down",
+                         "The proxy is shutting down; send new requests to another instance");
+    return;
+  }
+  http_request_respond(hr, 200, strdup("{\"status\":\"ready\"}"));
 }
 
 static void handle_models_list(struct http_request *hr, const char *subpath) {

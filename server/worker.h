@@ -1,10 +1,12 @@
-/* A worker: one thread that owns an event loop, a libmicrohttpd daemon in
- * external-epoll mode and a libcurl multi handle. A request lives its whole
- * life on one worker, so nothing on the request path takes a lock. */
+/* A worker: one thread that owns an event loop, its HTTP/1.1 front
+ * (server/http.c: listening socket, client connections) and a libcurl multi
+ * handle. A request lives its whole life on one worker, so nothing on the
+ * request path takes a lock. */
 #ifndef RP_WORKER_H
 #define RP_WORKER_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -12,23 +14,23 @@
 #include "loop.h"
 #include "upstream.h"
 
-struct MHD_Daemon;
 struct http_request;
 struct worker;
 
-/* libmicrohttpd walks all of a daemon's suspended connections whenever one
- * is resumed, and every idle stream is suspended: splitting a worker's
- * connections over several daemons (each with its own SO_REUSEPORT socket)
- * divides that cost per token. */
-#define DAEMONS_PER_WORKER 8
+/* Listening sockets per worker, each its own SO_REUSEPORT socket: each has
+ * its own accept queue (listen backlog, capped by somaxconn), so a burst of
+ * thousands of connects while the worker is busy is queued, not reset. */
+#define LISTENERS_PER_WORKER 4
 
-struct http_daemon {
+struct http_listener {
   struct worker *w;
-  struct MHD_Daemon *mhd;
-  int listen_fd;  /* until libmicrohttpd owns it */
+  int fd;
   struct loop_watch watch;
-  int pending;    /* ready or a connection resumed: run it */
-  uint64_t due_ms; /* libmicrohttpd's own next timeout */
+};
+
+/* An intrusive doubly-linked list node (a list is a node used as its head). */
+struct http_list {
+  struct http_list *prev, *next;
 };
 
 struct worker {
@@ -36,11 +38,17 @@ struct worker {
   const struct config *cfg;
   struct loop loop;
   struct up_client up;
-  struct http_daemon daemons[DAEMONS_PER_WORKER];
-  int n_daemons;
+  struct http_listener listeners[LISTENERS_PER_WORKER];
+  int n_listeners;
+  struct http_list conns;   /* every client connection */
+  struct http_list idle;    /* waiting for a request's first byte, oldest first */
+  struct http_list pending; /* woken: run by http_run after the loop's batch */
+  size_t n_conns, max_conns; /* max_connections' share of this worker */
+  struct loop_timer accept_timer; /* resumes accepting after EMFILE */
+  uint64_t refused_log_ms;  /* last "at max_connections" warning */
   int wake_fd; /* eventfd: the main thread asks for shutdown through it */
   struct loop_watch wake_watch;
-  int mhd_pending;    /* some daemon is pending: run before sleeping */
+  atomic_int draining; /* SIGTERM seen, drain_delay running: /ready fails (set by main) */
   int stopping;       /* SIGTERM seen: no new connections */
   int grace_expired;  /* running requests were told to end */
   uint64_t stop_deadline_ms;

@@ -67,7 +67,7 @@ static const struct option_row OPTIONS[] = {
      "delay between polls of an unfinished prediction"},
     {"keepalive_interval", OPT_DURATION, OFF(keepalive_interval_ms), "5s", 1, 600000, 0,
      "SSE keep-alive comment period while a stream is idle"},
-    {"shutdown_grace", OPT_DURATION, OFF(shutdown_grace_ms), "30s", 0, 3600000, 0,
+    {"shutdown_grace", OPT_DURATION, OFF(shutdown_grace_ms), "5s", 0, 3600000, 0,
      "on SIGTERM, how long running requests may take to finish"},
     {"drain_delay", OPT_DURATION, OFF(drain_delay_ms), "0s", 0, 600000, 0,
      "on SIGTERM, how long /ready fails while new requests are still served"},
@@ -684,6 +684,8 @@ void config_print_help(FILE *out) {
     fprintf(out, "  --%-20s %s [%s]\n", OPTIONS[i].name, OPTIONS[i].help,
             OPTIONS[i].def[0] ? OPTIONS[i].def : "none");
   fprintf(out, "\n  --config FILE          read options from FILE\n"
+               "  --healthcheck          GET /health on the configured listen address;\n"
+               "                         exit 0 on 200, else 1 (for container HEALTHCHECKs)\n"
                "  --help                 show this help\n"
                "  --version              show the version\n");
 }

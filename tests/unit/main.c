@@ -41,7 +41,9 @@ void test_fail(const char *file, int line, const char *fmt, ...) {
   X(json_scan)                                                                 \
   X(origin)                                                                    \
   X(dialects)                                                                  \
-  X(store)
+  X(store)                                                                     \
+  X(http1)                                                                     \
+  X(cpus)
 
 #define DECLARE(name) void suite_##name(void);
 SUITES(DECLARE)
