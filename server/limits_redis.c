@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <hiredis/hiredis.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,6 +119,7 @@ static struct {
   redisContext *c;   /* the client thread's only */
   char admit_sha[48], settle_sha[48]; /* the scripts as loaded on c */
   int down;          /* last call failed (client thread only) */
+  atomic_int down_seen; /* the same, for other threads */
   int64_t next_try;  /* while down: no connection attempt before this */
 } R = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
@@ -204,7 +206,10 @@ static void set_down(int down) {
   else if (!down && R.down)
     log_msg(LOG_INFO, "redis: reachable again; limits are shared across replicas again");
   R.down = down;
+  atomic_store(&R.down_seen, down);
 }
+
+int redis_limits_down(void) { return R.started && atomic_load(&R.down_seen); }
 
 /* Queue a job's script on the connection (sent with the batch). 0 or -1. */
 static int append_job(const struct job *j) {

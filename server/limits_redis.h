@@ -26,6 +26,8 @@ int redis_limits_start(const char *url, char *err, size_t errlen);
 /* After the workers stopped. */
 void redis_limits_stop(void);
 int redis_limits_enabled(void);
+/* 1 while the last call to Redis failed (any thread: /ready reports it). */
+int redis_limits_down(void);
 
 /* Admit a request of key_id reserving tokens under spec's rpm/tpm/parallel
  * (member names the reservation; a parallel slot left by a replica that died

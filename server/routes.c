@@ -12,6 +12,7 @@
 #include "exchange.h"
 #include "gateway.h"
 #include "http.h"
+#include "limits_redis.h"
 
 typedef void (*route_fn)(struct http_request *hr, const char *subpath);
 
@@ -163,6 +164,17 @@ static void handle_ready(struct http_request *hr, const char *subpath) {
   if (atomic_load(&w->draining) || w->stopping) {
     respond_simple_error(hr, 503, "server_error", "shutting_down",
                          "The proxy is shutting down; send new requests to another instance");
+    return;
+  }
+  /* Redis down is not a reason to send traffic elsewhere (every replica
+   * shares it), but it is never silent: redis_failure says what happens. */
+  if (redis_limits_enabled()) {
+    const char *failure = http_request_config(hr)->redis_failure;
+    char body[128];
+    snprintf(body, sizeof body, "{\"status\":\"ready\",\"redis\":\"%s\",\"redis_failure\":\"%s\"}",
+             redis_limits_down() ? "down" : "up",
+             failure && strcmp(failure, "closed") == 0 ? "closed" : "open");
+    http_request_respond(hr, 200, strdup(body));
     return;
   }
   http_request_respond(hr, 200, strdup("{\"status\":\"ready\"}"));
