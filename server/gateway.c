@@ -77,13 +77,8 @@ char *gateway_db_path(const struct config *cfg, const char *config_path) {
   return b.data;
 }
 
-/* Shared limits (several replicas): redis_failure says what Redis down means. */
+/* Shared limits (several replicas). */
 static int open_redis(const struct config *cfg, char *err, size_t errlen) {
-  const char *mode = cfg->redis_failure ? cfg->redis_failure : "open";
-  if (strcmp(mode, "open") != 0 && strcmp(mode, "closed") != 0) {
-    snprintf(err, errlen, "redis_failure: expected open or closed");
-    return -1;
-  }
   return redis_limits_start(cfg->redis_url, err, errlen);
 }
 
@@ -466,8 +461,7 @@ static int redis_admit(struct http_request *hr, struct admission *a, long tokens
     return 1;
   }
   if (a->answer.status < 0) {
-    const char *mode = http_request_config(hr)->redis_failure;
-    if (mode && strcmp(mode, "closed") == 0) {
+    if (http_request_config(hr)->redis_fail_closed) {
       a->error_code = "limits_unavailable";
       respond(hr, 503, "server_error", "limits_unavailable", NULL,
               "The shared rate limits (Redis) are unavailable; try again shortly.");

@@ -169,11 +169,10 @@ static void handle_ready(struct http_request *hr, const char *subpath) {
   /* Redis down is not a reason to send traffic elsewhere (every replica
    * shares it), but it is never silent: redis_failure says what happens. */
   if (redis_limits_enabled()) {
-    const char *failure = http_request_config(hr)->redis_failure;
     char body[128];
     snprintf(body, sizeof body, "{\"status\":\"ready\",\"redis\":\"%s\",\"redis_failure\":\"%s\"}",
              redis_limits_down() ? "down" : "up",
-             failure && strcmp(failure, "closed") == 0 ? "closed" : "open");
+             http_request_config(hr)->redis_fail_closed ? "closed" : "open");
     http_request_respond(hr, 200, strdup(body));
     return;
   }

@@ -23,6 +23,7 @@ enum opt_type {
   OPT_BOOL,
   OPT_LIST,
   OPT_PRICE,
+  OPT_FAILURE_MODE,
 };
 
 /* Row flags. */
@@ -120,7 +121,7 @@ static const struct option_row OPTIONS[] = {
     {"redis_url", OPT_STRING, OFF(redis_url), "", 0, 0, OPT_SECRET | OPT_RESTART,
      "redis://[:password@]host[:port][/db]: rpm, tpm and parallel limits shared by "
      "several replicas"},
-    {"redis_failure", OPT_STRING, OFF(redis_failure), "open", 0, 0, 0,
+    {"redis_failure", OPT_FAILURE_MODE, OFF(redis_fail_closed), "open", 0, 0, 0,
      "while Redis is down: open = serve, counting limits per replica; closed = 503"},
 };
 
@@ -352,6 +353,19 @@ static int parse_bool(struct config *c, const struct option_row *o, void *field,
   return -1;
 }
 
+/* What a shared engine being down means: "open" (0, serve) or "closed" (1). */
+static int parse_failure_mode(struct config *c, const struct option_row *o, void *field,
+                              const char *v, char *err, size_t errlen) {
+  (void)c;
+  (void)o;
+  if (strcmp(v, "open") != 0 && strcmp(v, "closed") != 0) {
+    set_err(err, errlen, "expected open or closed, got '%s'", v);
+    return -1;
+  }
+  *(int *)field = strcmp(v, "closed") == 0;
+  return 0;
+}
+
 static void free_list(void *field) {
   struct str_list *l = field;
   for (size_t i = 0; i < l->n; i++)
@@ -443,6 +457,7 @@ static const struct opt_ops OPS[] = {
     [OPT_BOOL] = {parse_bool, NULL, sizeof(int)},
     [OPT_LIST] = {parse_list, free_list, 0},
     [OPT_PRICE] = {parse_price, NULL, sizeof(double)},
+    [OPT_FAILURE_MODE] = {parse_failure_mode, NULL, sizeof(int)},
 };
 
 static int set_value(struct config *c, const struct option_row *o,

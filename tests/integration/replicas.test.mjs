@@ -213,6 +213,15 @@ describe('replicas: rpm, tpm and parallel limits shared through Redis', { skip: 
   });
   after(async () => { await bed?.finish(); await redis?.close(); pg?.close(); });
 
+  it('redis_failure other than open|closed: exit 2; a bad redis_url: exit 1, the password not shown', async () => {
+    const bad = await runProxy(['--redis_failure', 'maybe']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /redis_failure: expected open or closed, got 'maybe'/);
+    const url = `redis://:${redis.password}@127.0.0.1:notaport`;
+    const p = startProxy({ fake: bed.fake, config: config({ redis_url: url }) });
+    await assert.rejects(p, (e) => /code 1/.test(e.message) && /redis_url: bad port/.test(e.message) && !e.message.includes(redis.password));
+  });
+
   it('rpm_limit 10 with 50 concurrent requests over three replicas: exactly 10 succeed', async () => {
     bed.fake.reset();
     const k = await newKey({ key_alias: 'rpm', rpm_limit: 10 });
