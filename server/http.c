@@ -1052,12 +1052,8 @@ int http_start(struct worker *w) {
   list_init(&w->idle);
   list_init(&w->pending);
   loop_timer_init(&w->accept_timer, on_accept_timer, w);
-  long workers = w->cfg->workers;
-  if (workers <= 0) {
-    workers = sysconf(_SC_NPROCESSORS_ONLN);
-    if (workers <= 0)
-      workers = 1;
-  }
+  /* max_connections is for the process: each worker takes its share. */
+  int workers = w->n_workers > 0 ? w->n_workers : 1;
   w->max_conns = (size_t)(w->cfg->max_connections / workers);
   if (w->max_conns < 1)
     w->max_conns = 1;

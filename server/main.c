@@ -241,18 +241,19 @@ static void *worker_main(void *arg) {
     if (w->grace_expired && now >= hard_deadline) {
       log_msg(LOG_WARN, "worker %d: %zu request(s) did not end in time", w->index,
               w->n_requests);
-      http_resume_all(w); /* libmicrohttpd may only stop with none suspended */
+      http_resume_all(w); /* every waiting request ends before the front is freed */
       break;
     }
   }
   return NULL;
 }
 
-static int worker_init(struct worker *w, int index, const struct config *cfg,
+static int worker_init(struct worker *w, int index, int n_workers, const struct config *cfg,
                        const int *listen_fds, int n_fds) {
   memset(w, 0, sizeof *w);
   w->loop.epfd = -1;
   w->index = index;
+  w->n_workers = n_workers;
   w->cfg = cfg;
   for (int i = 0; i < n_fds; i++)
     w->listeners[i].fd = listen_fds[i];
@@ -436,7 +437,7 @@ int main(int argc, char **argv) {
       rc = 1;
       break;
     }
-    if (worker_init(&workers[i], (int)i, &cfg, fds, n_fds) != 0) {
+    if (worker_init(&workers[i], (int)i, (int)n_workers, &cfg, fds, n_fds) != 0) {
       log_msg(LOG_ERROR, "cannot start worker %ld", i);
       worker_free(&workers[i]); /* closes the sockets too */
       rc = 1;

@@ -35,6 +35,7 @@ struct http_list {
 
 struct worker {
   int index;
+  int n_workers; /* how many were started (limits are shared among them) */
   const struct config *cfg;
   struct loop loop;
   struct up_client up;

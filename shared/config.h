@@ -34,7 +34,7 @@ struct config {
   long keepalive_interval_ms;
   long shutdown_grace_ms;
   long long max_body_size;
-  long long connection_memory; /* libmicrohttpd's per-connection pool */
+  long long connection_memory; /* ignored (was libmicrohttpd's pool); old files load */
   long max_connections;
   enum log_level log_level;
 
