@@ -156,6 +156,7 @@ struct redis_wait {
   struct admission *a; /* NULL once the request ended meanwhile */
   char key[KEYS_TOKEN_LEN + 1], member[24]; /* to give back what it got then */
   long reserved;
+  struct redis_budget rb;
 };
 
 struct admission {
@@ -175,6 +176,7 @@ struct admission {
   struct redis_answer answer;
   char member[24];            /* names this request's reservation in Redis */
   long reserved;              /* TPM tokens reserved there */
+  struct redis_budget rb;     /* the cost reserved there, and its window */
   int64_t start_wall_ms;
   const char *error_code; /* a refusal made here */
 };
@@ -222,7 +224,9 @@ static void settle(struct http_request *hr, void *ctx) {
   if (a->wait) /* gone while Redis decides: the answer finds nobody */
     a->wait->a = NULL;
   if (a->redis_admitted)
-    redis_limits_settle(a->key->token, a->member, a->reserved, pt + ct);
+    redis_limits_settle(a->key->token, a->member, a->reserved, pt + ct,
+                        &(struct redis_budget){.reserved = a->rb.cost, .cost = cost,
+                                               .window = a->rb.window});
   struct ledger_row row = {
       .request_id = request_id(&o, have),
       .api_key = a->key ? strdup(a->key->token) : NULL,
@@ -416,7 +420,9 @@ static void on_redis_answer(void *ctx, const struct redis_answer *ans) {
   struct admission *a = wait->a;
   if (!a) { /* the client left meanwhile: give back what was reserved for it */
     if (ans->status == 0)
-      redis_limits_settle(wait->key, wait->member, wait->reserved, 0);
+      redis_limits_settle(wait->key, wait->member, wait->reserved, 0,
+                          &(struct redis_budget){.reserved = wait->rb.cost,
+                                                 .window = wait->rb.window});
     free(wait);
     return;
   }
@@ -430,10 +436,21 @@ static void on_redis_answer(void *ctx, const struct redis_answer *ans) {
   http_request_wake(a->hr);
 }
 
+/* The budget window's reset time now, as every replica computes it from the
+ * key's record (0: the budget never resets). */
+static int64_t budget_window(const struct limit_spec *sp, int64_t now) {
+  int64_t at = sp->budget_reset_at_ms;
+  if (at <= 0 || now < at)
+    return at > 0 ? at : 0;
+  return sp->budget_window_ms > 0
+             ? at + ((now - at) / sp->budget_window_ms + 1) * sp->budget_window_ms
+             : 0;
+}
+
 /* The shared limits: 1 = the request waits for Redis (answered later),
  * -1 = refused (answered), 0 = go on to the local limits with *spec
  * reduced to what is still counted here. */
-static int redis_admit(struct http_request *hr, struct admission *a, long tokens,
+static int redis_admit(struct http_request *hr, struct admission *a, long tokens, double cost,
                        struct limit_spec *spec, struct limit_state *st) {
   if (!a->redis_decided) {
     unsigned char raw[12];
@@ -445,13 +462,18 @@ static int redis_admit(struct http_request *hr, struct admission *a, long tokens
     }
     keys_base64url(raw, sizeof raw, a->member, sizeof a->member);
     a->reserved = tokens;
+    int64_t now = now_wall_ms();
+    a->rb = (struct redis_budget){.cost = cost, .window = budget_window(spec, now),
+                                  .settled = limit_spend(G.limits, a->key->token, now)};
+    wait->rb = a->rb;
     wait->a = a;
     memcpy(wait->key, a->key->token, sizeof wait->key);
     memcpy(wait->member, a->member, sizeof wait->member);
     wait->reserved = tokens;
     /* A slot left by a replica that died is freed after the longest a request may run. */
     int64_t lease = http_request_config(hr)->request_timeout_ms + 120000;
-    if (redis_limits_admit(http_request_worker(hr), a->key->token, spec, tokens, a->member, lease,
+    if (redis_limits_admit(http_request_worker(hr), a->key->token, spec, tokens, &a->rb, a->member,
+                           lease,
                            on_redis_answer, wait) != 0) {
       free(wait);
       respond(hr, 500, "server_error", "internal_error", NULL, "out of memory");
@@ -472,11 +494,12 @@ static int redis_admit(struct http_request *hr, struct admission *a, long tokens
   *st = a->answer.st;
   if (a->answer.status == 1) {
     ratelimit_headers(hr, st);
-    refuse(hr, a, st, tokens, 0);
+    refuse(hr, a, st, tokens, cost);
     return -1;
   }
   a->redis_admitted = 1;
-  spec->rpm = spec->tpm = spec->parallel = 0; /* counted in Redis; the budget stays here */
+  spec->rpm = spec->tpm = spec->parallel = 0; /* all counted in Redis */
+  spec->max_budget = -1;
   return 0;
 }
 
@@ -506,16 +529,18 @@ int gateway_admit(struct http_request *hr, struct admission *a, const struct gat
   struct limit_state st;
   memset(&st, 0, sizeof st);
   struct limit_spec spec = a->key->spec;
-  int shared = redis_limits_enabled() && (spec.rpm > 0 || spec.tpm > 0 || spec.parallel > 0);
+  int shared = redis_limits_enabled() &&
+               (spec.rpm > 0 || spec.tpm > 0 || spec.parallel > 0 || spec.max_budget >= 0);
   if (shared) {
-    int got = redis_admit(hr, a, prompt + out, &spec, &st);
+    int got = redis_admit(hr, a, prompt + out, cost, &spec, &st);
     if (got != 0)
       return got;
   }
   int rc = limit_admit(G.limits, a->key->token, &spec, prompt + out, cost, now_mono_ms(),
                        now_wall_ms(), &a->ticket, &st);
   if (rc != 0 && a->redis_admitted) { /* refused here (the budget): give the slot back */
-    redis_limits_settle(a->key->token, a->member, a->reserved, 0);
+    redis_limits_settle(a->key->token, a->member, a->reserved, 0,
+                        &(struct redis_budget){.reserved = a->rb.cost, .window = a->rb.window});
     a->redis_admitted = 0;
   }
   if (a->redis_admitted) { /* the headers tell the shared counts */

@@ -1,6 +1,7 @@
 #include "limits_redis.h"
 
 #include <errno.h>
+#include <math.h>
 #include <hiredis/hiredis.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -19,9 +20,12 @@
 #define IO_TIMEOUT_MS 1000  /* a Redis call longer than this counts as Redis down */
 #define RECONNECT_MS 1000   /* while down, one connection attempt per this */
 
-/* KEYS: rpm, tpm, parallel sorted sets, the tpm sum. ARGV: now (unused: the
- * script reads Redis's clock, one clock for every replica), rpm, tpm,
- * parallel, tokens, member, lease. TPM members are "member:tokens" and the
+/* KEYS: rpm, tpm, parallel sorted sets, the tpm sum, the budget hash. ARGV:
+ * now (unused: the script reads Redis's clock, one clock for every replica),
+ * rpm, tpm, parallel, tokens, member, lease, max budget (nano-USD, -1 none),
+ * cost (nano-USD), the budget window (its reset time, the same on every
+ * replica), the settled spend to start a window from (the ledger's). The
+ * budget hash holds win, settled and reserved (nano-USD). TPM members are "member:tokens" and the
  * sum key holds their total, so an admission costs O(log n) plus the entries
  * that expire now, never a scan of the window. Returns {status, kind, limit,
  * used, retry_ms, rpm_used, rpm_reset, tpm_used, tpm_reset}. */
@@ -30,6 +34,7 @@ static const char ADMIT[] =
     "local now = tonumber(tm[1]) * 1000 + math.floor(tonumber(tm[2]) / 1000)\n"
     "local rpm, tpm, par = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])\n"
     "local tokens, member, lease = tonumber(ARGV[5]), ARGV[6], tonumber(ARGV[7])\n"
+    "local maxb, cost, win, seed = tonumber(ARGV[8]), tonumber(ARGV[9]), ARGV[10], ARGV[11]\n"
     "local cut = now - 60000\n"
     "local function weight(m) return tonumber(string.match(m, ':(%d+)$')) end\n"
     "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', cut)\n"
@@ -62,6 +67,17 @@ static const char ADMIT[] =
     "  return {1, 2, tpm, used_t, wait, used_r, reset(KEYS[1]), used_t, reset(KEYS[2])} end\n"
     "if par > 0 and used_p >= par then\n"
     "  return {1, 3, par, used_p, 1000, used_r, reset(KEYS[1]), used_t, reset(KEYS[2])} end\n"
+    "if maxb >= 0 then\n"
+    "  if redis.call('HGET', KEYS[5], 'win') ~= win then\n"
+    "    redis.call('HSET', KEYS[5], 'win', win, 'settled', seed, 'reserved', 0) end\n"
+    "  local b = redis.call('HMGET', KEYS[5], 'settled', 'reserved')\n"
+    "  local used_b = tonumber(b[1]) + tonumber(b[2])\n"
+    "  if used_b + cost > maxb then\n"
+    "    local wait = -1\n"
+    "    if cost <= maxb and tonumber(win) > 0 then wait = tonumber(win) - now end\n"
+    "    return {1, 4, maxb, used_b, wait, used_r, reset(KEYS[1]), used_t, reset(KEYS[2])} end\n"
+    "  redis.call('HINCRBY', KEYS[5], 'reserved', cost)\n"
+    "end\n"
     "if rpm > 0 then redis.call('ZADD', KEYS[1], now, member)"
     " redis.call('PEXPIRE', KEYS[1], 61000) end\n"
     "if tpm > 0 then redis.call('ZADD', KEYS[2], now, member .. ':' .. tokens)"
@@ -71,10 +87,14 @@ static const char ADMIT[] =
     " redis.call('PEXPIRE', KEYS[3], lease + 1000) end\n"
     "return {0, 0, 0, 0, 0, used_r + 1, reset(KEYS[1]), used_t + tokens, reset(KEYS[2])}\n";
 
-/* KEYS: tpm, parallel, the tpm sum. ARGV: member, reserved, used. A
- * reservation already out of the window is left alone. */
+/* KEYS: tpm, parallel, the tpm sum, the budget hash. ARGV: member, reserved,
+ * used (tokens), cost reserved, cost (nano-USD), the budget window. A
+ * reservation already out of its window is left alone. */
 static const char SETTLE[] =
     "redis.call('ZREM', KEYS[2], ARGV[1])\n"
+    "if tonumber(ARGV[4]) > 0 and redis.call('HGET', KEYS[4], 'win') == ARGV[6] then\n"
+    "  redis.call('HINCRBY', KEYS[4], 'reserved', -tonumber(ARGV[4]))\n"
+    "  redis.call('HINCRBY', KEYS[4], 'settled', tonumber(ARGV[5])) end\n"
     "local old = ARGV[1] .. ':' .. ARGV[2]\n"
     "local at = redis.call('ZSCORE', KEYS[1], old)\n"
     "if at then\n"
@@ -101,6 +121,7 @@ struct job {
   struct limit_spec spec;
   long tokens, used;
   int64_t lease_ms;
+  int64_t max_n, cost_n, used_n, seed_n, window; /* the budget (nano-USD; max_n -1: none) */
   struct mailbox *box;
   redis_done_fn done;
   void *ctx;
@@ -215,19 +236,25 @@ int redis_limits_down(void) { return R.started && atomic_load(&R.down_seen); }
 static int append_job(const struct job *j) {
   /* One hash tag per key: a Redis Cluster keeps a key's counters on one node. */
   char k1[KEYS_TOKEN_LEN + 16], k2[KEYS_TOKEN_LEN + 16], k3[KEYS_TOKEN_LEN + 16],
-      k4[KEYS_TOKEN_LEN + 16];
+      k4[KEYS_TOKEN_LEN + 16], k5[KEYS_TOKEN_LEN + 16];
   snprintf(k1, sizeof k1, "rp:{%s}:rpm", j->key);
   snprintf(k2, sizeof k2, "rp:{%s}:tpm", j->key);
   snprintf(k3, sizeof k3, "rp:{%s}:par", j->key);
   snprintf(k4, sizeof k4, "rp:{%s}:tps", j->key);
+  snprintf(k5, sizeof k5, "rp:{%s}:bud", j->key);
   /* hiredis checks no format: every conversion here is matched by hand. */
   if (j->settle)
-    return redisAppendCommand(R.c, "EVALSHA %s 3 %s %s %s %s %ld %ld", R.settle_sha, k2, k3, k4,
-                              j->member, j->tokens, j->used) == REDIS_OK ? 0 : -1;
-  return redisAppendCommand(R.c, "EVALSHA %s 4 %s %s %s %s %lld %ld %ld %ld %ld %s %lld",
-                            R.admit_sha, k1, k2, k3, k4, (long long)wall_ms(), j->spec.rpm,
+    return redisAppendCommand(R.c, "EVALSHA %s 4 %s %s %s %s %s %ld %ld %lld %lld %lld",
+                              R.settle_sha, k2, k3, k4, k5, j->member, j->tokens, j->used,
+                              (long long)j->cost_n, (long long)j->used_n,
+                              (long long)j->window) == REDIS_OK ? 0 : -1;
+  return redisAppendCommand(R.c,
+                            "EVALSHA %s 5 %s %s %s %s %s %lld %ld %ld %ld %ld %s %lld %lld %lld "
+                            "%lld %lld",
+                            R.admit_sha, k1, k2, k3, k4, k5, (long long)wall_ms(), j->spec.rpm,
                             j->spec.tpm, j->spec.parallel, j->tokens, j->member,
-                            (long long)j->lease_ms) == REDIS_OK ? 0 : -1;
+                            (long long)j->lease_ms, (long long)j->max_n, (long long)j->cost_n,
+                            (long long)j->window, (long long)j->seed_n) == REDIS_OK ? 0 : -1;
 }
 
 /* Fill the job's answer from its reply (NULL: Redis unavailable). */
@@ -245,8 +272,10 @@ static void read_answer(struct job *j, const redisReply *r) {
     v[i] = r->element[i]->type == REDIS_REPLY_INTEGER ? r->element[i]->integer : 0;
   a->status = (int)v[0];
   a->st.refused = (enum limit_kind)v[1];
-  a->st.limit = (double)v[2];
-  a->st.used = (double)v[3];
+  /* Money travels in nano-USD, as in limits.c. */
+  double unit = a->st.refused == LIMIT_BUDGET ? 1e9 : 1;
+  a->st.limit = (double)v[2] / unit;
+  a->st.used = (double)v[3] / unit;
   a->st.retry_after_ms = v[4];
   if (j->spec.rpm > 0) {
     a->st.req_limit = j->spec.rpm;
@@ -386,12 +415,18 @@ static int enqueue(struct job *j, struct worker *w) {
   return 0;
 }
 
+static int64_t nano(double usd) { return usd > 0 ? (int64_t)llround(usd * 1e9) : 0; }
+
 int redis_limits_admit(struct worker *w, const char *key_id, const struct limit_spec *spec,
-                       long tokens, const char *member, int64_t lease_ms, redis_done_fn done,
-                       void *ctx) {
+                       long tokens, const struct redis_budget *b, const char *member,
+                       int64_t lease_ms, redis_done_fn done, void *ctx) {
   struct job *j = calloc(1, sizeof *j);
   if (!j)
     return -1;
+  j->max_n = spec->max_budget >= 0 ? nano(spec->max_budget) : -1;
+  j->cost_n = nano(b->cost);
+  j->seed_n = nano(b->settled);
+  j->window = b->window;
   snprintf(j->key, sizeof j->key, "%s", key_id);
   snprintf(j->member, sizeof j->member, "%s", member);
   j->spec = *spec;
@@ -402,7 +437,8 @@ int redis_limits_admit(struct worker *w, const char *key_id, const struct limit_
   return enqueue(j, w);
 }
 
-void redis_limits_settle(const char *key_id, const char *member, long reserved, long used) {
+void redis_limits_settle(const char *key_id, const char *member, long reserved, long used,
+                         const struct redis_budget *b) {
   struct job *j = calloc(1, sizeof *j);
   if (!j) {
     log_msg(LOG_ERROR, "redis: out of memory: a parallel slot stays taken until its lease ends");
@@ -413,6 +449,9 @@ void redis_limits_settle(const char *key_id, const char *member, long reserved, 
   snprintf(j->member, sizeof j->member, "%s", member);
   j->tokens = reserved;
   j->used = used;
+  j->cost_n = nano(b->reserved);
+  j->used_n = nano(b->cost);
+  j->window = b->window;
   if (enqueue(j, NULL) != 0)
     log_msg(LOG_WARN, "redis: stopping: a settlement was not sent");
 }

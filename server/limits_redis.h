@@ -29,14 +29,25 @@ int redis_limits_enabled(void);
 /* 1 while the last call to Redis failed (any thread: /ready reports it). */
 int redis_limits_down(void);
 
-/* Admit a request of key_id reserving tokens under spec's rpm/tpm/parallel
- * (member names the reservation; a parallel slot left by a replica that died
- * expires after lease_ms). 0: done will be called on w's thread; -1 out of memory. */
+/* A request's money (USD). window: the budget window's reset time (unix ms,
+ * 0 = never), the same on every replica: a new one starts from settled. */
+struct redis_budget {
+  double cost;      /* admit: worst case reserved; settle: the real cost */
+  double reserved;  /* settle: what admit reserved */
+  double settled;   /* admit: the ledger's spend in the window (a new window's start) */
+  int64_t window;
+};
+
+/* Admit a request of key_id reserving tokens and b->cost under spec's
+ * rpm/tpm/parallel/budget (member names the reservation; a parallel slot left
+ * by a replica that died expires after lease_ms). 0: done will be called on
+ * w's thread; -1 out of memory. */
 int redis_limits_admit(struct worker *w, const char *key_id, const struct limit_spec *spec,
-                       long tokens, const char *member, int64_t lease_ms, redis_done_fn done,
-                       void *ctx);
-/* The request ended: free its parallel slot, and its TPM reservation becomes
- * tokens_used. Fire and forget. */
-void redis_limits_settle(const char *key_id, const char *member, long reserved, long used);
+                       long tokens, const struct redis_budget *b, const char *member,
+                       int64_t lease_ms, redis_done_fn done, void *ctx);
+/* The request ended: free its parallel slot, its TPM reservation becomes
+ * used tokens, its budget reservation b->cost settled. Fire and forget. */
+void redis_limits_settle(const char *key_id, const char *member, long reserved, long used,
+                         const struct redis_budget *b);
 
 #endif

@@ -290,6 +290,28 @@ describe('replicas: rpm, tpm and parallel limits shared through Redis', { skip: 
     for (const r of rs.filter((x) => x.status !== 200)) assertErrorReply(r, 429, { code: 'rate_limit_exceeded' });
   });
 
+  it('a budget holds across replicas under concurrency: 20 requests over three replicas, 5 fit', async () => {
+    // As gateway_limits: worst case ≈ $0.00202 a request, five fit in $0.0105 at once.
+    const k = await newKey({ max_budget: 0.0105 });
+    bed.fake.setDefault({ terminalAfterMs: 300, syncStatus: 'starting' });
+    let rs;
+    try {
+      rs = await Promise.all(Array.from({ length: 20 }, (_, i) => chatOn(replicas[i % 3], k.key, { ...user('hi'), max_tokens: 1000 })));
+    } finally {
+      bed.fake.setDefault({});
+    }
+    const ok = rs.filter((r) => r.status === 200);
+    assert.equal(ok.length, 5);
+    for (const r of rs.filter((x) => x.status !== 200)) {
+      const e = assertErrorReply(r, 429, { code: 'insufficient_quota', type: 'insufficient_quota' });
+      assert.match(e.message, /Budget exceeded/);
+      assert.equal(r.headers['x-should-retry'], 'false');
+    }
+    // Settled at the real cost: the reservations are given back, so more fit now, on any replica.
+    const more = await chatOn(replicas[2], k.key, { ...user('hi'), max_tokens: 1000 });
+    assert.equal(more.status, 200, more.text);
+  });
+
   it('Redis down: open replicas serve and count locally, the closed one answers 503; shared again when it returns', async () => {
     const k = await newKey({ rpm_limit: 3 });
     await redis.stop();
