@@ -119,8 +119,8 @@ static const struct option_row OPTIONS[] = {
      "postgresql://user:pass@host/db: keys and the ledger in PostgreSQL, shared by "
      "several replicas (instead of the database file)"},
     {"redis_url", OPT_STRING, OFF(redis_url), "", 0, 0, OPT_SECRET | OPT_RESTART,
-     "redis://[:password@]host[:port][/db]: rpm, tpm and parallel limits shared by "
-     "several replicas"},
+     "redis://[:password@]host[:port][/db]: rpm, tpm, parallel and budget limits "
+     "shared by several replicas"},
     {"redis_failure", OPT_FAILURE_MODE, OFF(redis_fail_closed), "open", 0, 0, 0,
      "while Redis is down: open = serve, counting limits per replica; closed = 503"},
 };
