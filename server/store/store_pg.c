@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../shared/buf.h"
 #include "../../shared/keys.h"
 #include "../worker.h" /* log_msg */
 #include "store_engine.h"
@@ -416,6 +417,60 @@ int pg_store_key_spend(struct store_pg *s, const char *token, int64_t since_ms,
 
 /* ------------------------------------------------------------------ ledger */
 
+#define LEDGER_COLS 21
+#define LEDGER_CHUNK 64 /* rows per INSERT: one round trip each, not one per row */
+
+static void row_params(struct params *p, const struct ledger_row *w) {
+  p->n = 0;
+  p_text(p, w->request_id);
+  p_text(p, w->api_key);
+  p_text(p, w->key_alias);
+  p_text(p, w->route);
+  p_text(p, w->model);
+  p_text(p, w->upstream_model);
+  p_int(p, w->stream);
+  p_int(p, w->n);
+  p_int(p, w->status);
+  p_text(p, w->error_code);
+  p_int(p, w->prompt_tokens);
+  p_int(p, w->completion_tokens);
+  p_int(p, w->tokens_estimated);
+  p_double(p, w->spend);
+  p_int(p, w->start_ms);
+  p_int(p, w->end_ms);
+  p_int0(p, w->completion_start_ms);
+  p_text(p, w->prediction_ids);
+  p_text(p, w->finish_reason);
+  p_text(p, w->user);
+  p_text(p, w->client_addr);
+}
+
+/* Rows [0, k) in one INSERT. 0 or -1. */
+static int insert_chunk(struct store_pg *s, const struct ledger_row *rows, size_t k,
+                        struct params *ps, const char **vals) {
+  struct buf sql = BUF_INIT;
+  int rc = buf_append_str(&sql, "INSERT INTO spend_logs (request_id, api_key, key_alias, route,"
+                                " model, upstream_model, stream, n, status, error_code,"
+                                " prompt_tokens, completion_tokens, tokens_estimated, spend,"
+                                " \"startTime\", \"endTime\", \"completionStartTime\","
+                                " prediction_ids, finish_reason, \"user\", requester_ip_address)"
+                                " VALUES ");
+  for (size_t i = 0; rc == 0 && i < k; i++) {
+    row_params(&ps[i], &rows[i]);
+    for (int c = 0; c < LEDGER_COLS; c++)
+      vals[i * LEDGER_COLS + (size_t)c] = ps[i].v[c];
+    for (int c = 0; rc == 0 && c < LEDGER_COLS; c++)
+      rc = buf_printf(&sql, "%s$%zu%s", c ? "" : i ? ",(" : "(", i * LEDGER_COLS + (size_t)c + 1,
+                      c + 1 < LEDGER_COLS ? "," : ")");
+  }
+  if (rc == 0 && buf_append_char(&sql, '\0') == 0)
+    rc = exec0(s, sql.data, (int)(k * LEDGER_COLS), vals);
+  else
+    rc = -1;
+  buf_free(&sql);
+  return rc;
+}
+
 /* The connection broke during COMMIT: did it commit? PostgreSQL keeps the
  * answer (txid_status), so a batch is neither lost nor written twice. */
 static int committed_anyway(struct store_pg *s, const char *xid) {
@@ -427,46 +482,23 @@ static int committed_anyway(struct store_pg *s, const char *xid) {
 }
 
 int pg_store_ledger_insert(struct store_pg *s, const struct ledger_row *rows, size_t n) {
-  if (begin(s) != 0)
+  struct params *ps = malloc(LEDGER_CHUNK * sizeof *ps);
+  const char **vals = malloc(LEDGER_CHUNK * LEDGER_COLS * sizeof *vals);
+  if (!ps || !vals || begin(s) != 0) {
+    free(ps);
+    free(vals);
     return -1;
+  }
   PGresult *x = q(s, "SELECT txid_current()", 0, NULL);
   char xid[32] = "";
   if (x)
     snprintf(xid, sizeof xid, "%s", PQgetvalue(x, 0, 0));
   PQclear(x);
   int failed = !xid[0];
-  for (size_t i = 0; !failed && i < n; i++) {
-    const struct ledger_row *w = &rows[i];
-    struct params p = {0};
-    p_text(&p, w->request_id);
-    p_text(&p, w->api_key);
-    p_text(&p, w->key_alias);
-    p_text(&p, w->route);
-    p_text(&p, w->model);
-    p_text(&p, w->upstream_model);
-    p_int(&p, w->stream);
-    p_int(&p, w->n);
-    p_int(&p, w->status);
-    p_text(&p, w->error_code);
-    p_int(&p, w->prompt_tokens);
-    p_int(&p, w->completion_tokens);
-    p_int(&p, w->tokens_estimated);
-    p_double(&p, w->spend);
-    p_int(&p, w->start_ms);
-    p_int(&p, w->end_ms);
-    p_int0(&p, w->completion_start_ms);
-    p_text(&p, w->prediction_ids);
-    p_text(&p, w->finish_reason);
-    p_text(&p, w->user);
-    p_text(&p, w->client_addr);
-    failed = exec0(s, "INSERT INTO spend_logs (request_id, api_key, key_alias, route, model,"
-                      " upstream_model, stream, n, status, error_code, prompt_tokens,"
-                      " completion_tokens, tokens_estimated, spend, \"startTime\", \"endTime\","
-                      " \"completionStartTime\", prediction_ids, finish_reason, \"user\","
-                      " requester_ip_address) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,"
-                      "$13,$14,$15,$16,$17,$18,$19,$20,$21)",
-                   p.n, p.v) != 0;
-  }
+  for (size_t i = 0; !failed && i < n; i += LEDGER_CHUNK)
+    failed = insert_chunk(s, rows + i, n - i < LEDGER_CHUNK ? n - i : LEDGER_CHUNK, ps, vals) != 0;
+  free(ps);
+  free(vals);
   if (!failed && commit(s) == 0)
     return 0;
   rollback(s);
