@@ -4,12 +4,14 @@
 #   bash bench/run.sh            everything: streaming, then non-streaming
 #   bash bench/run.sh stream     5,000 concurrent SSE streams: tokens, RSS, added latency per token
 #   bash bench/run.sh http       non-streaming throughput and added latency vs nginx proxy_pass
+#   bash bench/run.sh poll       non-streamed calls whose sync reply says "processing": time to answer
 #   bash bench/run.sh gateway    the team gateway's cost: bare vs keys vs keys+limits+ledger, c=16 and c=64
 #
 # Figures go to stdout (tables), progress to stderr, every figure as JSON to
 # build/bench/*.json. Knobs (environment):
 #   BENCH_STREAMS=5000  BENCH_TOKENS=40  BENCH_TOKEN_DELAY=500  BENCH_RAMP_MS=5000
 #   BENCH_STREAM_WORKERS=1,2  BENCH_TIMELINE=1 (per-second figures in the stream JSON)
+#   BENCH_TLS=1 (0 = skip the stream run over TLS + HTTP/2 and the wrong-CA check)
 #   BENCH_DURATION=10  BENCH_CONNS=1,16,64  BENCH_HTTP_WORKERS=1,2
 #   BENCH_GATEWAY_CONNS=16,64  BENCH_GATEWAY_ROUNDS=2
 #   BENCH_QUIET_WAIT=120 (s to wait for other processes to stop using the CPU; 0 = don't)
@@ -23,9 +25,9 @@ cd "$(dirname "$self")/.."
 
 part="${1:-all}"
 case "$part" in
-  all|stream|http|gateway) ;;
-  -h|--help) sed -n '2,19p' "$self"; exit 0 ;;
-  *) echo "usage: bash bench/run.sh [all|stream|http|gateway]" >&2; exit 2 ;;
+  all|stream|http|poll|gateway) ;;
+  -h|--help) sed -n '2,21p' "$self"; exit 0 ;;
+  *) echo "usage: bash bench/run.sh [all|stream|http|poll|gateway]" >&2; exit 2 ;;
 esac
 
 log() { echo "[bench] $*" >&2; }
@@ -35,6 +37,7 @@ need_debs=""
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need_debs="$need_debs nginx-light"
 command -v wrk >/dev/null 2>&1 || need_debs="$need_debs wrk"
 command -v node >/dev/null 2>&1 || need_debs="$need_debs nodejs"
+command -v openssl >/dev/null 2>&1 || need_debs="$need_debs openssl" # the TLS run makes its own CA
 if [ -n "$need_debs" ]; then
   if [ "$(id -u)" = 0 ]; then
     log "installing:$need_debs"
@@ -96,7 +99,14 @@ if [ "$part" = all ] || [ "$part" = stream ]; then
     --streams "${BENCH_STREAMS:-5000}" --tokens "${BENCH_TOKENS:-40}" \
     --token-delay "${BENCH_TOKEN_DELAY:-500}" --first-token-delay 1000 \
     --ramp-ms "${BENCH_RAMP_MS:-5000}" --workers "${BENCH_STREAM_WORKERS:-1,2}" \
-    --port 19100 --json "build/bench/stream-$stamp.json" ${BENCH_TIMELINE:+--timeline}
+    --port 19100 --json "build/bench/stream-$stamp.json" ${BENCH_TIMELINE:+--timeline} \
+    $([ "${BENCH_TLS:-1}" = 0 ] || echo --tls)
+fi
+
+if [ "$part" = all ] || [ "$part" = poll ]; then
+  quiet
+  log "no fixed waits: non-streamed calls after a 'processing' sync reply"
+  run_node bench/poll-latency.mjs --bin "$PROXY_BIN" --runs 10
 fi
 
 if [ "$part" = all ] || [ "$part" = http ]; then

@@ -3,7 +3,11 @@
 //
 //   node bench/stream-bench.mjs [--proxy build/replicate-proxy] [--streams 5000]
 //        [--ramp-ms 5000] [--tokens 40] [--token-delay 500] [--first-token-delay 1000]
-//        [--workers 1,2] [--port 19100] [--json FILE] [--timeline]
+//        [--workers 1,2] [--port 19100] [--json FILE] [--timeline] [--tls]
+//
+// --tls: then one more proxy run (the first --workers value) against the same fake
+// served over TLS with HTTP/2 (a CA made for the run, given as upstream_ca_file),
+// and a check that a proxy trusting another CA is refused (502).
 //
 // Ports used: port (fake API), port+1 (fake streams), port+2 (proxy).
 // Prints a table on stdout; --json also writes every figure to FILE (with
@@ -12,6 +16,7 @@
 
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,6 +42,7 @@ const o = {
       case '--port': o.port = Number(v()); break;
       case '--json': o.json = v(); break;
       case '--timeline': o.timeline = true; break;
+      case '--tls': o.tls = true; break;
       default: throw new Error(`unknown option ${a[i]}`);
     }
   }
@@ -106,10 +112,42 @@ async function runClient(args) {
 
 const results = { when: new Date().toISOString(), params: { ...o, proxy: undefined }, runs: [] };
 
+async function proxyRun(fake, w, upstream, extra, label) {
+  const px = start(o.proxy, ['--listen', `127.0.0.1:${PROXY}`, '--upstream', upstream,
+    '--workers', String(w), '--poll_interval', '20ms', '--log_level', 'warn', '--shutdown_grace', '2s', ...extra], 'proxy');
+  await waitHttp(PROXY, '/health', 10000);
+  const r = await runClient(['--mode', 'proxy', '--url', `http://127.0.0.1:${PROXY}`, '--watch-pid', String(px.pid),
+    '--cpu-pids', `proxy=${px.pid},fake=${fake.pid}`]);
+  r.label = label;
+  r.workers = w;
+  r.proxyStderr = px.stderrText.slice(0, 4000);
+  const ex = await stop(px);
+  r.proxyExit = ex.code ?? ex.sig;
+  results.runs.push(r);
+  await sleep(1500);
+  return r;
+}
+
+// One non-streamed request through a proxy that trusts another CA: must be 502.
+async function wrongCaCheck(upstream, caFile) {
+  const px = start(o.proxy, ['--listen', `127.0.0.1:${PROXY}`, '--upstream', upstream, '--upstream_ca_file', caFile,
+    '--replicate_api_token', 'r8_bench', '--log_level', 'error', '--shutdown_grace', '1s'], 'proxy-wrong-ca');
+  await waitHttp(PROXY, '/health', 10000);
+  const status = await new Promise((r) => {
+    const req = http.request({ host: '127.0.0.1', port: PROXY, method: 'POST', path: '/v1/chat/completions', agent: false,
+      headers: { 'content-type': 'application/json' } }, (res) => { res.resume(); res.on('end', () => r(res.statusCode)); });
+    req.on('error', () => r(0));
+    req.end(JSON.stringify({ model: 'deepseek-v3.1', messages: [{ role: 'user', content: 'x' }] }));
+  });
+  await stop(px);
+  return status;
+}
+
 async function main() {
   const scenario = { firstTokenDelay: o.firstTokenDelay, tokenDelay: o.tokenDelay, tokenCount: o.tokens };
-  const fake = start(process.execPath, [path.join(here, 'stream-fake.mjs'), '--port', String(FAKE_API),
-    '--stream-port', String(FAKE_STREAM), '--scenario', JSON.stringify(scenario)], 'fake');
+  const startFakeProc = (extra) => start(process.execPath, [path.join(here, 'stream-fake.mjs'), '--port', String(FAKE_API),
+    '--stream-port', String(FAKE_STREAM), '--scenario', JSON.stringify(scenario), ...extra], 'fake');
+  let fake = startFakeProc([]);
   await waitLine(fake, /^ready /m, 10000);
   const log = (s) => process.stderr.write(`[stream] ${s}\n`);
   log(`${o.streams} streams, ramp ${o.rampMs} ms, ${o.tokens} tokens/stream, 1st token after ${o.firstTokenDelay} ms, then every ${o.tokenDelay} ms`);
@@ -122,20 +160,27 @@ async function main() {
 
   for (const w of o.workers) {
     log(`proxy --workers ${w}: client -> proxy -> fake`);
-    const px = start(o.proxy, ['--listen', `127.0.0.1:${PROXY}`, '--upstream', `http://127.0.0.1:${FAKE_API}`,
-      '--workers', String(w), '--poll_interval', '20ms', '--log_level', 'warn', '--shutdown_grace', '2s'], 'proxy');
-    await waitHttp(PROXY, '/health', 10000);
-    const r = await runClient(['--mode', 'proxy', '--url', `http://127.0.0.1:${PROXY}`, '--watch-pid', String(px.pid),
-      '--cpu-pids', `proxy=${px.pid},fake=${fake.pid}`]);
-    r.label = `proxy --workers ${w}`;
-    r.workers = w;
-    r.proxyStderr = px.stderrText.slice(0, 4000);
-    const ex = await stop(px);
-    r.proxyExit = ex.code ?? ex.sig;
-    results.runs.push(r);
-    await sleep(1500);
+    await proxyRun(fake, w, `http://127.0.0.1:${FAKE_API}`, [], `proxy --workers ${w}`);
   }
   await stop(fake);
+  if (o.tls) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rp-bench-tls-'));
+    const otherDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rp-bench-ca2-'));
+    fake = startFakeProc(['--tls-dir', dir, '--http2']);
+    await waitLine(fake, /^ready /m, 10000);
+    const upstream = `https://127.0.0.1:${FAKE_API}`;
+    const w = o.workers[0];
+    log(`proxy --workers ${w}: client -> proxy -> fake over TLS + HTTP/2`);
+    await proxyRun(fake, w, upstream, ['--upstream_ca_file', path.join(dir, 'ca.pem')], `TLS+h2 --workers ${w}`);
+    // Another CA, made with the same helper the fake uses.
+    const { makeTestCA } = await import('../tests/fake-replicate.mjs');
+    const other = makeTestCA(otherDir, { cn: 'another CA' });
+    results.wrongCaStatus = await wrongCaCheck(upstream, other.caFile);
+    log(`proxy trusting another CA: HTTP ${results.wrongCaStatus}`);
+    await stop(fake);
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.rmSync(otherDir, { recursive: true, force: true });
+  }
   report();
 }
 
@@ -183,6 +228,15 @@ function report() {
       L.push(`  ${r.label}: ${r.failed} failed streams, ${r.streamsWithWrongCount} with a wrong token count, errors ${JSON.stringify(r.errors)}`);
     }
     if (r.proxyStderr) L.push(`  ${r.label}: proxy stderr: ${r.proxyStderr.split('\n').slice(0, 5).join(' / ')}`);
+  }
+  if (o.tls) {
+    const plain = results.runs.find((r) => r.label === `proxy --workers ${o.workers[0]}`);
+    const tls = results.runs.find((r) => r.label.startsWith('TLS+h2'));
+    const per = (r) => (r.cpuSeconds.proxy * 1e6) / Math.max(1, r.tokensReceived);
+    if (plain && tls) L.push(`TLS+HTTP/2 vs plain HTTP (--workers ${o.workers[0]}): CPU per token ${(per(tls) / per(plain)).toFixed(2)}x (target <= 1.5x); ` +
+      `peak RSS ${mb(Math.max(tls.watched.hwmKb ?? 0, tls.watched.rssAllOpenKb ?? 0))} MB vs ${mb(Math.max(plain.watched.hwmKb ?? 0, plain.watched.rssAllOpenKb ?? 0))} MB; ` +
+      `fds with all open ${tls.watched.fdsAllOpen ?? '-'} vs ${plain.watched.fdsAllOpen ?? '-'}`);
+    L.push(`proxy trusting another CA: HTTP ${results.wrongCaStatus} (${results.wrongCaStatus === 502 ? 'refused, as it must be' : 'NOT REFUSED'})`);
   }
   L.push('targets: every token delivered; proxy RSS < 150 MB with all streams open; median added latency per token < 1 ms (hold phase)');
   for (const r of results.runs.filter((x) => x.mode === 'proxy')) {

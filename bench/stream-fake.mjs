@@ -12,7 +12,7 @@
 // p.chunks in a Proxy makes that read return the current time.
 // Prints "ready" on stdout once both servers listen.
 
-import { startFake } from '../tests/fake-replicate.mjs';
+import { makeTestCA, startFake } from '../tests/fake-replicate.mjs';
 
 function args(argv) {
   const o = { port: 0, streamPort: 0, scenario: {}, hold: 2000 };
@@ -23,6 +23,8 @@ function args(argv) {
     else if (a === '--stream-port') o.streamPort = Number(v());
     else if (a === '--scenario') o.scenario = JSON.parse(v());
     else if (a === '--stream-hold') o.hold = Number(v());
+    else if (a === '--tls-dir') o.tlsDir = v(); // make a CA there (ca.pem), serve TLS
+    else if (a === '--http2') o.http2 = true;
     else throw new Error(`unknown option ${a}`);
   }
   return o;
@@ -43,7 +45,11 @@ function stamped(chunks) {
 }
 
 const o = args(process.argv.slice(2));
+const ca = o.tlsDir ? makeTestCA(o.tlsDir) : null;
 const fake = await startFake({
+  tls: ca ? { key: ca.key, cert: ca.cert } : undefined,
+  http2: !!o.http2,
+  maxConcurrentStreams: 1000,
   host: '127.0.0.1',
   port: o.port,
   streamPort: o.streamPort,

@@ -55,6 +55,8 @@ struct choice {
   long input_tokens, output_tokens;
   size_t seen_len; /* bytes of raw output processed */
   long long create_sent_ms; /* wall clock when the create went out */
+  uint64_t create_mono_ms;  /* loop clock then: the poll schedule's origin */
+  int polls;                /* polls of the prediction so far */
   int recreated;            /* created again after the list proved it absent */
   struct pipeline *pipe;
   struct sse_parser sse;
@@ -535,6 +537,7 @@ static void on_poll_timer(struct loop *l, struct loop_timer *t) {
     return;
   }
   c->state = CH_POLLING;
+  c->polls++;
   up_transfer_free(c->xfer); /* the previous transfer's body */
   up_transfer_init(c->xfer, on_poll_done, NULL, c);
   struct up_request r = {.method = "GET", .url = c->url_get, .token = c->ex->token,
@@ -543,9 +546,29 @@ static void on_poll_timer(struct loop *l, struct loop_timer *t) {
   start_or_fail(c, &r);
 }
 
+/* No fixed waits: the first poll goes out at once (a `Prefer: wait` reply
+ * saying processing often comes just before the end), later ones wait a
+ * tenth of the time the prediction has run so far, at least
+ * POLL_MIN_DELAY_MS and at most poll_interval, so the end is found within
+ * about 10% of the real duration, with few polls for long predictions. */
+#define POLL_MIN_DELAY_MS 20
+
+static uint64_t next_poll_delay(const struct choice *c) {
+  uint64_t cap = (uint64_t)cfg(c->ex)->poll_interval_ms;
+  if (c->polls == 0)
+    return 0;
+  uint64_t now = loop_now_ms();
+  uint64_t d = now > c->create_mono_ms ? (now - c->create_mono_ms) / 10 : 0;
+  if (d < POLL_MIN_DELAY_MS)
+    d = POLL_MIN_DELAY_MS;
+  return d < cap ? d : cap;
+}
+
 static void choice_start_poll(struct choice *c) {
   c->state = CH_POLL_WAIT;
-  loop_timer_arm(&c->ex->w->loop, &c->poll_timer, (uint64_t)cfg(c->ex)->poll_interval_ms);
+  /* If the timer cannot be armed, poll now rather than hang. */
+  if (loop_timer_arm(&c->ex->w->loop, &c->poll_timer, next_poll_delay(c)) != 0)
+    on_poll_timer(&c->ex->w->loop, &c->poll_timer);
 }
 
 static void choice_start_stream(struct choice *c) {
@@ -635,6 +658,7 @@ static void choice_create(struct choice *c) {
   struct exchange *ex = c->ex;
   c->state = CH_CREATING;
   c->create_sent_ms = wall_ms();
+  c->create_mono_ms = loop_now_ms();
   up_transfer_free(c->xfer);
   up_transfer_init(c->xfer, on_create_done, NULL, c);
   /* Sync mode saves the polls for short answers; streams want urls.stream

@@ -216,7 +216,7 @@ static void settle(struct http_request *hr, void *ctx) {
   struct exchange_outcome o;
   int have = end.ex && exchange_outcome(end.ex, &o) == 0;
   long pt = have ? o.prompt_tokens : 0, ct = have ? o.completion_tokens : 0;
-  const struct config *cfg = G.cfg;
+  const struct config *cfg = http_request_config(hr); /* a reload's prices and model */
   double cost = usage_cost(pt, ct, cfg->input_price_per_mtok, cfg->output_price_per_mtok);
   int64_t wall = now_wall_ms();
   if (a->admitted)
@@ -520,7 +520,7 @@ int gateway_admit(struct http_request *hr, struct admission *a, const struct gat
     http_request_respond_error(hr, &e);
     return -1;
   }
-  const struct config *cfg = G.cfg;
+  const struct config *cfg = http_request_config(hr);
   /* The worst case: every prediction reads the prompt (estimated from the
    * whole body, an overestimate) and writes max_tokens. */
   long prompt = usage_estimate_tokens(NULL, r->body_len) * (long)r->n;

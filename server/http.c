@@ -673,6 +673,13 @@ static void reject(struct http_conn *c, int status, const char *code, const char
   dispatch(c);
 }
 
+/* The target without its query: what a refused request logs (a query may
+ * hold a key, such as /key/info?key=sk-...). */
+static size_t target_path_len(const char *target, size_t len) {
+  const char *q = memchr(target, '?', len);
+  return q ? (size_t)(q - target) : len;
+}
+
 /* A refused head still gets a request, so it is answered and logged. */
 static void reject_head(struct http_conn *c, const struct http1_request *req,
                         const struct http1_error *err) {
@@ -686,7 +693,8 @@ static void reject_head(struct http_conn *c, const struct http1_request *req,
     snprintf(hr->log_method, sizeof hr->log_method, "%s", hr->method);
   }
   if (req->target_len)
-    snprintf(hr->path, sizeof hr->path, "%.*s", (int)req->target_len, req->target);
+    snprintf(hr->path, sizeof hr->path, "%.*s", (int)target_path_len(req->target, req->target_len),
+             req->target);
   reject(c, err->status, err->code, err->message);
 }
 
@@ -728,7 +736,8 @@ static void start_request(struct http_conn *c, const struct http1_request *req) 
                                   &hr->query, &hr->query_len, &err);
   consume_in(c, req->head_len);
   if (path_rc != 0) {
-    snprintf(hr->path, sizeof hr->path, "%.*s", (int)req->target_len, target);
+    snprintf(hr->path, sizeof hr->path, "%.*s", (int)target_path_len(target, req->target_len),
+             target);
     reject(c, err.status, err.code, err.message);
     return;
   }

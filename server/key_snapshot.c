@@ -202,6 +202,11 @@ static int snapshot_reload(struct store *st, int force) {
   return 0;
 }
 
+/* The last poll of the store worked (for /ready). */
+static atomic_int store_reachable = 1;
+
+int key_snapshot_store_ok(void) { return atomic_load(&store_reachable); }
+
 static void *snapshot_thread(void *arg) {
   (void)arg;
   pthread_mutex_lock(&G.stop_mu);
@@ -217,8 +222,10 @@ static void *snapshot_thread(void *arg) {
     if (G.stopping)
       break;
     pthread_mutex_unlock(&G.stop_mu);
-    if (snapshot_reload(G.poll_store, 0) != 0)
+    int ok = snapshot_reload(G.poll_store, 0) == 0;
+    if (!ok)
       log_msg(LOG_WARN, "gateway: cannot reload the keys; serving the previous snapshot");
+    atomic_store(&store_reachable, ok);
     pthread_mutex_lock(&G.stop_mu);
   }
   pthread_mutex_unlock(&G.stop_mu);

@@ -36,6 +36,8 @@ int key_snapshot_start(struct store *st, struct limit_table *limits, struct ledg
                        int poll_ms);
 /* Stop the thread and free the snapshot. */
 void key_snapshot_stop(void);
+/* Did the last poll of the store work? (1 before the first; for /ready) */
+int key_snapshot_store_ok(void);
 /* Reload now through the caller's connection when keys changed. 0 or -1. */
 int key_snapshot_reload(struct store *st);
 

@@ -92,6 +92,12 @@ static int parse_args(int argc, char **argv, struct config *c) {
   char err[CONFIG_ERR_MAX + 128];
   switch (reload_read(argc, argv, c, err, sizeof err)) {
   case READ_OK:
+    /* A CA file curl cannot read would fail every request: say so now. */
+    if (c->upstream_ca_file[0] && access(c->upstream_ca_file, R_OK) != 0) {
+      snprintf(err, sizeof err, "upstream_ca_file: cannot read %s: %s", c->upstream_ca_file,
+               strerror(errno));
+      break;
+    }
     return -1;
   case READ_HELP:
     config_print_help(stdout);
@@ -263,6 +269,7 @@ static int worker_init(struct worker *w, int index, int n_workers, const struct 
     return -1;
   if (up_client_init(&w->up, &w->loop, cfg->upstream, cfg->connect_timeout_ms) != 0)
     return -1;
+  up_client_set_ca(&w->up, cfg->upstream_ca_file);
   w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (w->wake_fd < 0)
     return -1;
@@ -462,7 +469,7 @@ int main(int argc, char **argv) {
     int sig = 0;
     while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP) {
       log_msg(LOG_INFO, "received SIGHUP, reloading the configuration");
-      if (reload_apply(argc, argv))
+      if (reload_apply(argc, argv, refuse_unsafe))
         wake_workers(workers, started);
     }
     if (sig == SIGTERM)

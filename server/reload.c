@@ -94,7 +94,7 @@ static void discard(struct config *c) {
   free(c);
 }
 
-int reload_apply(int argc, char **argv) {
+int reload_apply(int argc, char **argv, int (*unsafe)(const struct config *)) {
   const struct config *old = reload_current();
   struct config *next = malloc(sizeof *next);
   struct config **list = realloc(reloaded, (n_reloaded + 1) * sizeof *list);
@@ -122,6 +122,12 @@ int reload_apply(int argc, char **argv) {
   }
   if (config_keep_restart(next, old) != 0) {
     log_msg(LOG_ERROR, "reload: out of memory; the running configuration stays");
+    discard(next);
+    return 0;
+  }
+  /* What startup refuses (a server token open to anyone) a reload refuses too. */
+  if (unsafe && unsafe(next) >= 0) {
+    log_msg(LOG_ERROR, "reload: refused (see above); the running configuration stays");
     discard(next);
     return 0;
   }

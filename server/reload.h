@@ -31,9 +31,11 @@ void reload_publish_initial(const struct config *cfg);
 /* Re-read the sources (main thread, on SIGHUP). On an error the running
  * config stays; otherwise the changes are logged (names only), options
  * that need a restart keep their running values, the log level applies at
- * once and the new config is published. Returns 1 when a new config was
- * published (wake the workers), else 0. */
-int reload_apply(int argc, char **argv);
+ * once and the new config is published. unsafe (may be NULL) is the
+ * startup's refusal check: >= 0 refuses the new config as startup would,
+ * and the running one stays. Returns 1 when a new config was published
+ * (wake the workers), else 0. */
+int reload_apply(int argc, char **argv, int (*unsafe)(const struct config *));
 
 /* Free every config published by reload_apply (workers stopped). */
 void reload_free_all(void);

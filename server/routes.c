@@ -12,6 +12,7 @@
 #include "exchange.h"
 #include "gateway.h"
 #include "http.h"
+#include "key_snapshot.h"
 #include "limits_redis.h"
 
 typedef void (*route_fn)(struct http_request *hr, const char *subpath);
@@ -164,6 +165,11 @@ static void handle_ready(struct http_request *hr, const char *subpath) {
   if (atomic_load(&w->draining) || w->stopping) {
     respond_simple_error(hr, 503, "server_error", "shutting_down",
                          "The proxy is shutting down; send new requests to another instance");
+    return;
+  }
+  if (!key_snapshot_store_ok()) {
+    respond_simple_error(hr, 503, "server_error", "database_unavailable",
+                         "The proxy cannot read its database (keys and ledger)");
     return;
   }
   /* Redis down is not a reason to send traffic elsewhere (every replica

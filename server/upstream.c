@@ -14,6 +14,16 @@
 #define CANCEL_TIMEOUT_MS 30000
 #define CANCEL_MAX_REPLY (64 * 1024)
 
+/* HTTP/2 (Replicate's hosts speak it): many transfers share a few
+ * connections. PIPEWAIT alone lets a burst of transfers each open its own
+ * connection once one is full (thousands of TLS connections for 5,000
+ * streams), so connections per host are capped and each may carry many
+ * streams (the server's SETTINGS still bound them). The cap would starve an
+ * HTTP/1.1 host (one transfer per connection, streams held for minutes):
+ * it is lifted for good at the first HTTP/1.x reply. */
+#define H2_MAX_HOST_CONNECTIONS 64L
+#define H2_MAX_CONCURRENT_STREAMS 1000L
+
 struct up_retry {
   struct loop_timer timer;
   struct up_transfer *t;
@@ -109,7 +119,37 @@ int up_client_init(struct up_client *c, struct loop *l, const char *upstream,
   curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
   /* Keep idle connections to Replicate for reuse by later requests. */
   curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, 256L);
+  curl_multi_setopt(c->multi, CURLMOPT_MAX_CONCURRENT_STREAMS, H2_MAX_CONCURRENT_STREAMS);
+  /* Only an https upstream can be HTTP/2 (curl speaks h2c only if told). */
+  if (strncasecmp(upstream, "https:", 6) == 0) {
+    curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, H2_MAX_HOST_CONNECTIONS);
+    c->capped = 1;
+  }
+  /* TLS resumption saves a full handshake per new connection; one share
+   * per worker, used from its thread only, so no locks. */
+  c->share = curl_share_init();
+  if (!c->share ||
+      curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK ||
+      curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) != CURLSHE_OK)
+    return -1;
   return 0;
+}
+
+void up_client_set_ca(struct up_client *c, const char *ca_file) { c->ca_file = ca_file; }
+
+/* An HTTP/1.x reply: this upstream (or its stream host) cannot multiplex,
+ * so the per-host cap would queue transfers behind held streams. */
+static void note_http_version(struct up_transfer *t) {
+  struct up_client *c = t->client;
+  t->version_seen = 1;
+  long v = 0;
+  if (!c->capped || curl_easy_getinfo(t->easy, CURLINFO_HTTP_VERSION, &v) != CURLE_OK)
+    return;
+  if (v == CURL_HTTP_VERSION_1_0 || v == CURL_HTTP_VERSION_1_1) {
+    curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 0L);
+    c->capped = 0;
+    log_msg(LOG_INFO, "upstream answers over HTTP/1.1: no cap on connections per host");
+  }
 }
 
 static void unlink_detached(struct up_transfer *t) {
@@ -144,6 +184,10 @@ void up_client_free(struct up_client *c) {
   if (c->multi)
     curl_multi_cleanup(c->multi);
   c->multi = NULL;
+  /* Last: the share must outlive every easy handle that used it. */
+  if (c->share)
+    curl_share_cleanup(c->share);
+  c->share = NULL;
 }
 
 void up_transfer_init(struct up_transfer *t, up_done_cb done, up_data_cb on_data,
@@ -203,6 +247,8 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *ud) {
   struct up_transfer *t = ud;
   size_t len = size * nmemb;
   static const char name[] = "retry-after:";
+  if (!t->version_seen)
+    note_http_version(t);
   if (len > sizeof name - 1 && strncasecmp(data, name, sizeof name - 1) == 0) {
     const char *v = data + sizeof name - 1;
     size_t n = len - (sizeof name - 1);
@@ -280,6 +326,7 @@ int up_start(struct up_client *c, struct up_transfer *t, const struct up_request
   t->error[0] = '\0';
   t->sends = t->resend_refused = t->too_large = t->os_errno = 0;
   t->want_pause = t->paused = t->in_write = 0;
+  t->version_seen = 0;
   t->max_body = r->max_body;
   t->no_resend = r->no_resend;
   buf_reset(&t->body);
@@ -318,15 +365,34 @@ int up_start(struct up_client *c, struct up_transfer *t, const struct up_request
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(e, CURLOPT_USERAGENT, "replicate-proxy/0.1");
   curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+  /* Set on every start: curl_easy_reset of a pooled handle wipes them. */
+  curl_easy_setopt(e, CURLOPT_SHARE, c->share);
+  curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+  /* Wait for a connection that may multiplex rather than open another; only
+   * over TLS, where ALPN settles it at the handshake. Over plain HTTP curl
+   * learns it from a reply, so a transfer would wait behind a slow one. */
+  if (strncasecmp(r->url, "https:", 6) == 0)
+    curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+  if (c->ca_file && c->ca_file[0]) {
+    /* Instead of the system's CAs, not beside them; verification stays on. */
+    curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file);
+    curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
+  }
   if (r->timeout_ms > 0)
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, r->timeout_ms);
   /* Token events are tiny; the smallest receive buffer (1 KiB) keeps
-   * thousands of open streams cheap (curl's default is 16 KiB each). */
-  if (r->sse)
+   * thousands of open streams cheap (curl's default is 16 KiB each). Not
+   * over https: libcurl 7.88's HTTP/2 code copies a whole DATA frame (up to
+   * 16 KiB) into a stream's buffer without bounding it by a smaller size
+   * (a heap overflow ASan caught with 1,500 TLS streams). */
+  if (r->sse && strncasecmp(r->url, "http:", 5) == 0)
     curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 1024L);
   if (strcmp(r->method, "POST") == 0) {
     curl_easy_setopt(e, CURLOPT_POST, 1L);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body ? r->body : "");
+    /* Copied: a create handed to up_orphan outlives its exchange, which
+     * owns r->body, and curl may not have sent the body yet. */
+    if (curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, r->body ? r->body : "") != CURLE_OK)
+      goto fail;
   }
   if (curl_multi_add_handle(c->multi, e) != CURLM_OK)
     goto fail;

@@ -20,6 +20,9 @@ struct up_client {
   struct up_transfer *detached; /* fire-and-forget transfers still running */
   CURL *idle[64]; /* easy handles kept for reuse (creating one is costly) */
   int n_idle;
+  CURLSH *share;       /* TLS sessions and DNS shared by every transfer */
+  const char *ca_file; /* PEM CA bundle for every transfer, or NULL/"" */
+  int capped;          /* per-host connection cap on (HTTP/2 hosts only) */
 };
 
 struct up_transfer;
@@ -71,10 +74,15 @@ struct up_transfer {
   int paused;        /* curl holds the transfer paused */
   int in_write;      /* inside on_write (curl_easy_pause must wait) */
   struct up_retry *retry; /* detached POSTs that retry (cancels) */
+  int version_seen;  /* the reply's HTTP version was checked */
 };
 
 int up_client_init(struct up_client *c, struct loop *l, const char *upstream,
                    long connect_timeout_ms);
+/* Trust the CAs in this PEM file (upstream_ca_file) for every transfer:
+ * creates, polls, streams on any host, cancels, lists. The string must
+ * outlive the client. Verification always stays on. */
+void up_client_set_ca(struct up_client *c, const char *ca_file);
 /* Owned transfers must have been stopped; detached ones still running are
  * stopped and freed here. */
 void up_client_free(struct up_client *c);

@@ -65,7 +65,7 @@ static const struct option_row OPTIONS[] = {
     {"request_timeout", OPT_DURATION, OFF(request_timeout_ms), "10m", 1, 86400000, 0,
      "longest wait for a whole prediction (504 after it)"},
     {"poll_interval", OPT_DURATION, OFF(poll_interval_ms), "500ms", 1, 60000, 0,
-     "delay between polls of an unfinished prediction"},
+     "longest delay between polls of an unfinished prediction"},
     {"keepalive_interval", OPT_DURATION, OFF(keepalive_interval_ms), "5s", 1, 600000, 0,
      "SSE keep-alive comment period while a stream is idle"},
     {"shutdown_grace", OPT_DURATION, OFF(shutdown_grace_ms), "5s", 0, 3600000, 0,
@@ -99,7 +99,7 @@ static const struct option_row OPTIONS[] = {
      "empty = none, * = any"},
     {"server_names", OPT_LIST, OFF(server_names), "", 0, 0, 0,
      "comma-separated Host names served besides the listen address and localhost"},
-    {"master_key", OPT_STRING, OFF(master_key), "", 0, 0, OPT_SECRET,
+    {"master_key", OPT_STRING, OFF(master_key), "", 0, 0, OPT_SECRET | OPT_RESTART,
      "gateway mode: clients need a virtual key or this key (also env "
      "REPLICATE_PROXY_MASTER_KEY)"},
     {"database", OPT_STRING, OFF(database), "", 0, 0, OPT_RESTART,
@@ -115,6 +115,9 @@ static const struct option_row OPTIONS[] = {
     {"extra_models", OPT_LIST, OFF(extra_models), "", 0, 0, 0,
      "comma-separated further model names or globs (claude-*) that /v1/messages "
      "serves with the configured model; empty = none"},
+    {"upstream_ca_file", OPT_STRING, OFF(upstream_ca_file), "", 0, 0, OPT_RESTART,
+     "PEM file of CA certificates trusted for Replicate's hosts instead of the system's "
+     "(for a private or test upstream; never needed for api.replicate.com)"},
     {"database_url", OPT_STRING, OFF(database_url), "", 0, 0, OPT_SECRET | OPT_RESTART,
      "postgresql://user:pass@host/db: keys and the ledger in PostgreSQL, shared by "
      "several replicas (instead of the database file)"},

@@ -68,6 +68,9 @@ struct config {
 
   /* Client dialects. */
   struct str_list extra_models;  /* names/globs /v1/messages maps to `model` */
+
+  /* Upstream TLS. */
+  char *upstream_ca_file;        /* PEM CA bundle to trust instead of the system's; "" = system */
 };
 
 #define CONFIG_ERR_MAX 256

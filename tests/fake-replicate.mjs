@@ -74,6 +74,11 @@
 //                   connection is destroyed without an answer; 'reset-before-create':
 //                   destroyed without creating anything. Later creates of the same
 //                   scenario object are not affected (a resend takes a new scenario).
+//                   Over HTTP/2 only (opts.http2): 'h2-rst-after-create' resets the
+//                   create's stream (INTERNAL_ERROR) once the prediction exists;
+//                   'h2-goaway-after-create' creates it, then sends GOAWAY with a last
+//                   stream id below this stream's (claiming it was not processed: a
+//                   client may retry it) and closes the session.
 //   getFaults       array, consumed one per GET of the prediction: {status, body,
 //                   headers} (an HTTP reply, as getHttp) or 'reset' (connection
 //                   destroyed); once empty, GETs are answered normally.
@@ -88,7 +93,12 @@
 // doneAt, closedAt and closedBy ('client'|'server'|'drop'), and events: one
 // {type, data, at} per SSE event written (at: Date.now() when written).
 
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
+import http2 from 'node:http2';
+import https from 'node:https';
+import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 
@@ -192,8 +202,20 @@ export async function startFake(opts = {}) {
   }
 
   // ---------------------------------------------------------------- servers
-  const api = http.createServer({ keepAliveTimeout: 60000, requestTimeout: 0 }, (req, res) => handle(req, res, 'api'));
-  const stream = http.createServer({ keepAliveTimeout: 60000, requestTimeout: 0 }, (req, res) => handle(req, res, 'stream'));
+  // opts.tls {key, cert} (PEM, e.g. from makeTestCA): both servers speak TLS; with
+  // opts.http2 they offer HTTP/2 by ALPN (and HTTP/1.1 to clients without it),
+  // at most opts.maxConcurrentStreams (default 256) streams per connection.
+  const makeServer = (name) => {
+    const handler = (req, res) => handle(req, res, name);
+    if (!opts.tls) return http.createServer({ keepAliveTimeout: 60000, requestTimeout: 0 }, handler);
+    if (!opts.http2) return https.createServer({ ...opts.tls, keepAliveTimeout: 60000, requestTimeout: 0 }, handler);
+    return http2.createSecureServer({
+      ...opts.tls, allowHTTP1: true,
+      settings: { maxConcurrentStreams: opts.maxConcurrentStreams ?? 256 },
+    }, handler);
+  };
+  const api = makeServer('api');
+  const stream = makeServer('stream');
   for (const srv of [api, stream]) {
     srv.maxHeadersCount = 200;
     srv.on('connection', (sock) => {
@@ -206,8 +228,9 @@ export async function startFake(opts = {}) {
     new Promise((ok, ko) => { api.once('error', ko); api.listen(opts.port ?? 0, host, 4096, ok); }),
     new Promise((ok, ko) => { stream.once('error', ko); stream.listen(opts.streamPort ?? 0, host, 4096, ok); }),
   ]);
-  const url = `http://${host}:${api.address().port}`;
-  const streamUrl = `http://${host}:${stream.address().port}`;
+  const scheme = opts.tls ? 'https' : 'http';
+  const url = `${scheme}://${host}:${api.address().port}`;
+  const streamUrl = `${scheme}://${host}:${stream.address().port}`;
 
   function handle(req, res, server) {
     const chunks = [];
@@ -220,6 +243,7 @@ export async function startFake(opts = {}) {
       const entry = {
         server, kind: 'other', method: req.method, path, url: req.url,
         headers: { ...req.headers }, rawBody, body, time: Date.now(), predictionId: null, status: null,
+        httpVersion: req.httpVersion,
       };
       const send = (status, obj, headers = {}) => {
         entry.status = status;
@@ -433,6 +457,16 @@ export async function startFake(opts = {}) {
         entry.status = 'reset';
         return req.socket.destroy();
       }
+      if (scenario.createFault === 'h2-rst-after-create' && req.stream) {
+        entry.status = 'rst';
+        return req.stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+      }
+      if (scenario.createFault === 'h2-goaway-after-create' && req.stream) {
+        entry.status = 'goaway';
+        const { session, id } = req.stream;
+        session.goaway(http2.constants.NGHTTP2_NO_ERROR, Math.max(0, id - 2));
+        return later(50, () => session.destroy());
+      }
       const headers = RL(599);
       if (prefer !== undefined) headers['Preference-Applied'] = prefer;
       if (prefer !== undefined) {
@@ -637,7 +671,8 @@ export async function startFake(opts = {}) {
     // Two ways to send: through http.ServerResponse (chunked, keep-alive: the faithful
     // default) or straight to the socket (no chunking, Connection: close; about half
     // the CPU per event, for benchmarks: opts.rawStreams or scenario.rawStream).
-    const raw = s.rawStream ?? state.rawStreams;
+    const h2 = req.httpVersionMajor === 2; // no raw socket, no connection headers
+    const raw = !h2 && (s.rawStream ?? state.rawStreams);
     const sock = req.socket;
     const out = raw
       ? {
@@ -658,7 +693,7 @@ export async function startFake(opts = {}) {
       res.writeHead(200, {
         'Content-Type': 'text/event-stream',
         'Cache-Control': 'no-cache',
-        Connection: 'keep-alive',
+        ...(h2 ? {} : { Connection: 'keep-alive' }),
         'X-Accel-Buffering': 'no',
       });
       res.write(`: hi\n\n${extra}`);
@@ -867,6 +902,24 @@ export async function startFake(opts = {}) {
   };
 }
 
+// A CA made for one run and a server certificate it signs for 127.0.0.1 (IP SAN:
+// an upstream given as an IP gets no SNI) and localhost, with the openssl CLI.
+// Returns {caFile, key, cert} (caFile: the CA's PEM path, for upstream_ca_file).
+export function makeTestCA(dir, { cn = 'fake-replicate test CA' } = {}) {
+  const f = (n) => join(dir, n);
+  const run = (...args) => execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  run('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+    '-keyout', f('ca.key'), '-out', f('ca.pem'), '-days', '2', '-subj', `/CN=${cn}`,
+    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
+  run('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+    '-keyout', f('server.key'), '-out', f('server.csr'), '-subj', '/CN=127.0.0.1');
+  const ext = f('server.ext');
+  execFileSync('sh', ['-c', `printf '%s\n' 'subjectAltName=IP:127.0.0.1,DNS:localhost' 'extendedKeyUsage=serverAuth' > "$1"`, 'sh', ext]);
+  run('x509', '-req', '-in', f('server.csr'), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-CAcreateserial',
+    '-out', f('server.pem'), '-days', '2', '-extfile', ext);
+  return { caFile: f('ca.pem'), key: readFileSync(f('server.key')), cert: readFileSync(f('server.pem')) };
+}
+
 // ------------------------------------------------------------------ standalone
 async function main(argv) {
   const opts = { log: true };
@@ -886,9 +939,11 @@ async function main(argv) {
     else if (a === '--model') (opts.models ??= [DEFAULT_MODEL]).push(next());
     else if (a === '--no-log') opts.log = false;
     else if (a === '--raw-streams') opts.rawStreams = true;
+    else if (a === '--tls-dir') { const ca = makeTestCA(next()); opts.tls = { key: ca.key, cert: ca.cert }; }
+    else if (a === '--http2') opts.http2 = true;
     else if (a === '--quiet') quiet = true;
     else if (a === '--help' || a === '-h') {
-      console.log('usage: node fake-replicate.mjs [--port N] [--stream-port N] [--host H] [--tokens a,b] [--scenario JSON] [--stream-hold MS] [--model o/n] [--raw-streams] [--no-log] [--quiet]');
+      console.log('usage: node fake-replicate.mjs [--port N] [--stream-port N] [--host H] [--tokens a,b] [--scenario JSON] [--stream-hold MS] [--model o/n] [--raw-streams] [--tls-dir DIR (make a CA there, serve TLS)] [--http2] [--no-log] [--quiet]');
       return;
     } else throw new Error(`unknown option ${a}`);
   }

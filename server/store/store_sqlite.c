@@ -1,10 +1,12 @@
 /* The embedded store: one SQLite file in WAL mode. The only file that
  * knows SQL. */
 #include "store_sqlite_names.h" /* this file is the sqlite_store_ engine */
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../../shared/keys.h"
 #include "store.h"
@@ -48,6 +50,13 @@ struct store *store_open(const char *path, int busy_timeout_ms, char *err, size_
   if (!s) {
     set_err(err, errlen, "cannot open the database", NULL);
     return NULL;
+  }
+  /* Keys' hashes, the HMAC secret, spend and client addresses: a new file
+   * is readable by its owner only (SQLite gives its WAL the same mode). */
+  if (strcmp(path, ":memory:") != 0) {
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd >= 0)
+      close(fd);
   }
   int rc = sqlite3_open_v2(path, &s->db,
                            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);

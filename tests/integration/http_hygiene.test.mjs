@@ -225,6 +225,16 @@ describe('http hygiene', () => {
     }
   });
 
+  it('a refused request logs its path without the query (a key may be in it)', async () => {
+    const secret = 'sk-InTheQueryOfARefusedRequest0123';
+    bed.proxy.addSecret(secret);
+    await raw(port, head([`GET /key/info?key=${secret} HTTP/1.1`])); // no Host: 400 from the parser
+    await raw(port, head([`GET /%zz?key=${secret} HTTP/1.1`, 'Host: localhost'])); // bad path: 400
+    assert.ok(await waitFor(() => /GET \/%zz 400/.test(bed.proxy.stderr)), bed.proxy.stderr.slice(-1500));
+    assert.match(bed.proxy.stderr, /GET \/key\/info 400/);
+    assert.ok(!bed.proxy.stderr.includes(secret), bed.proxy.stderr.slice(-1500));
+  });
+
   it('pipelined requests are answered in order on one connection', async () => {
     const req = (p) => head([`GET ${p} HTTP/1.1`, 'Host: localhost']);
     const { text } = await raw(port, req('/health') + req('/v1/models/nope') + req('/v1/models') + head(['GET /health HTTP/1.1', 'Host: localhost', 'Connection: close']));
