@@ -8,9 +8,9 @@
 
 CC       ?= cc
 BUILD    ?= build
-PKGS      = libcurl libcjson sqlite3 libcrypto
+PKGS      = libcurl libcjson sqlite3 libcrypto libpq hiredis
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lcurl -lcjson -lsqlite3 -lcrypto)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lcurl -lcjson -lsqlite3 -lcrypto -lpq -lhiredis)
 CFLAGS   ?= -O2 -g
 SANITIZE ?=
 WARN      = -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral
@@ -29,8 +29,8 @@ SERVER_SRC = $(wildcard server/*.c server/store/*.c)
 UNIT_SRC   = $(wildcard tests/unit/*.c) server/ledger.c $(wildcard server/store/*.c)
 
 # Debian packages each target needs; installed by `make deps` / `make test-deps`.
-BUILD_DEBS = build-essential pkg-config libcurl4-openssl-dev libcjson-dev libsqlite3-dev libssl-dev
-TEST_DEBS  = $(BUILD_DEBS) curl clang chromium openssl
+BUILD_DEBS = build-essential pkg-config libcurl4-openssl-dev libcjson-dev libsqlite3-dev libssl-dev libpq-dev libhiredis-dev
+TEST_DEBS  = $(BUILD_DEBS) curl clang chromium openssl postgresql redis-server
 # make image-test: podman (with runc), debootstrap for the base image, and the
 # validators of deploy/ (docker-compose config, nginx -t, systemd-analyze).
 IMAGE_TEST_DEBS = podman runc uidmap debootstrap docker-compose nginx-light systemd

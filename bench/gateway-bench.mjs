@@ -3,11 +3,14 @@
 //   keys          master_key set; a virtual key without limits (HMAC + snapshot lookup)
 //   keys+limits   a virtual key with rpm/tpm/parallel/budget (reservation, settlement)
 //                 and its ledger rows
+//   shared        (--shared) keys+limits+ledger with the keys and ledger in PostgreSQL
+//                 and rpm/tpm/parallel in Redis (a throwaway initdb cluster and
+//                 redis-server on loopback ports, as tests/integration/engines.mjs)
 // wrk drives POST /v1/chat/completions; the upstream is nginx answering a fixed
 // "succeeded" prediction (as bench/http-bench.mjs), so the proxy's own cost shows.
 //
 //   node bench/gateway-bench.mjs [--proxy build/replicate-proxy] [--duration 10]
-//        [--conns 16,64] [--workers 1] [--rounds 2] [--port 19300] [--json FILE]
+//        [--conns 16,64] [--workers 1] [--rounds 2] [--port 19300] [--json FILE] [--shared]
 //
 // Modes are interleaved (bare, keys, keys+limits, then again for each round) so
 // drift on a shared machine hits them alike; the table gives the median round.
@@ -37,6 +40,7 @@ const o = { proxy: path.join(here, '..', 'build', 'replicate-proxy'), duration: 
       case '--json': o.json = v(); break;
       case '--nginx': o.nginx = v(); break;
       case '--wrk': o.wrk = v(); break;
+      case '--shared': o.shared = true; break;
       default: throw new Error(`unknown option ${a[i]}`);
     }
   }
@@ -142,7 +146,7 @@ async function runWrk(conns, key) {
 
 // One proxy per mode for the whole run, each with its own database.
 async function startMode(mode, dir) {
-  const db = path.join(dir, `${mode.name}.db`);
+  const db = mode.db ?? path.join(dir, `${mode.name}.db`);
   let key = 'r8_bench';
   if (mode.keyArgs) {
     const out = execFileSync(o.proxy, ['keys', 'generate', '--database', db, ...mode.keyArgs], { encoding: 'utf8' });
@@ -151,6 +155,7 @@ async function startMode(mode, dir) {
   const args = ['--listen', `127.0.0.1:${PROXY}`, '--upstream', up, '--workers', String(o.workers),
     '--log_level', 'warn', '--shutdown_grace', '2s', '--database', db, '--replicate_api_token', 'r8_bench'];
   if (mode.gateway) args.push('--master_key', MASTER);
+  if (mode.redis) args.push('--redis_url', mode.redis);
   const p = start(o.proxy, args, `proxy-${mode.name}`);
   const first = await waitReady(PROXY, key);
   if (!first.body.includes('"cost"')) throw new Error(`${mode.name}: unexpected reply ${first.body}`);
@@ -166,6 +171,16 @@ const MODES = [
 ];
 
 async function main() {
+  let engines = [];
+  if (o.shared) {
+    const { startPostgres, startRedis } = await import('../tests/integration/engines.mjs');
+    const pg = await startPostgres();
+    pg.createdb('bench');
+    const redis = await startRedis();
+    engines = [pg, redis];
+    const limits = MODES[MODES.length - 1];
+    MODES.push({ ...limits, name: 'shared(pg+redis)', db: pg.url('bench'), redis: redis.url });
+  }
   const prefix = fs.mkdtempSync(path.join(os.tmpdir(), 'rp-gwbench-'));
   fs.mkdirSync(path.join(prefix, 'tmp'));
   const asRoot = process.getuid?.() === 0;
@@ -193,7 +208,8 @@ async function main() {
             const rep = JSON.parse(execFileSync(o.proxy, ['spend', '--database', m.db], { encoding: 'utf8' }));
             r.ledgerRows = rep.reduce((s, g) => s + g.requests, 0);
           }
-          fs.rmSync(m.db, { force: true });
+          if (!mode.db) fs.rmSync(m.db, { force: true });
+          else execFileSync('psql', [mode.db, '-Xqc', 'TRUNCATE spend_logs']);
           log(`${mode.name.padEnd(19)} c=${c} round ${round}: ${Math.round(r.rps)} req/s, p99 ${(r.p99_us / 1000).toFixed(3)} ms, ${r.cpuUsPerReq.toFixed(1)} CPU us/req, errors ${r.errors}, ledger rows ${r.ledgerRows}`);
           results.runs.push(r);
         }
@@ -203,6 +219,7 @@ async function main() {
     await stop(ngx, 'SIGQUIT');
     fs.rmSync(prefix, { recursive: true, force: true });
     fs.rmSync(dbDir, { recursive: true, force: true });
+    for (const e of engines) await e.close();
   }
   const L = ['', `== gateway overhead: wrk -t${o.threads} -d${o.duration}s, ${o.workers} worker(s), median of ${o.rounds} interleaved round(s) ==`];
   L.push('mode                | conns |   req/s |  p50 ms |  p99 ms | vs bare req/s | vs bare p99 | CPU us/req | vs bare CPU');

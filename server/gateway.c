@@ -16,12 +16,15 @@
 #include "http.h"
 #include "key_snapshot.h"
 #include "ledger.h"
+#include "limits_redis.h"
+#include "routes.h"
 #include "store/store.h"
 #include "worker.h"
 
 #define SNAPSHOT_POLL_MS 200  /* a CLI change is seen within this */
 #define LEDGER_BATCH_MS 100   /* what kill -9 can lose (README) */
 #define ADMIN_BUSY_MS 2000    /* admin writes wait this long for a lock */
+#define LEDGER_MAX_PENDING 200000 /* rows held while the database is unreachable (~100 MB) */
 #define MODEL_DEFAULT_MAX_TOKENS 1024
 
 static struct {
@@ -59,6 +62,8 @@ static int ledger_sink(void *ctx, const struct ledger_row *rows, size_t n) {
 /* --------------------------------------------------------------- lifecycle */
 
 char *gateway_db_path(const struct config *cfg, const char *config_path) {
+  if (cfg->database_url && cfg->database_url[0]) /* PostgreSQL, shared by replicas */
+    return strdup(cfg->database_url);
   if (cfg->database && cfg->database[0])
     return strdup(cfg->database);
   const char *slash = config_path ? strrchr(config_path, '/') : NULL;
@@ -72,6 +77,11 @@ char *gateway_db_path(const struct config *cfg, const char *config_path) {
   return b.data;
 }
 
+/* Shared limits (several replicas). */
+static int open_redis(const struct config *cfg, char *err, size_t errlen) {
+  return redis_limits_start(cfg->redis_url, err, errlen);
+}
+
 int gateway_open(const struct config *cfg, const char *db_path, char *err, size_t errlen) {
   G.cfg = cfg;
   G.enabled = cfg->master_key && cfg->master_key[0];
@@ -83,7 +93,8 @@ int gateway_open(const struct config *cfg, const char *db_path, char *err, size_
   if (!G.admin_store)
     goto fail;
   if (store_secret(G.snap_store, G.secret) != 0) {
-    snprintf(err, errlen, "cannot read or create the database secret in %s", db_path);
+    snprintf(err, errlen, "cannot read or create the database secret in %s",
+             store_path_is_pg(db_path) ? "PostgreSQL" : db_path); /* a URL may hold a password */
     goto fail;
   }
   if (keys_hmac_init(&G.hmac, G.secret, sizeof G.secret) != 0 ||
@@ -101,11 +112,15 @@ int gateway_open(const struct config *cfg, const char *db_path, char *err, size_
     snprintf(err, errlen, "cannot start the ledger writer");
     goto fail;
   }
+  ledger_set_max_pending(G.ledger, LEDGER_MAX_PENDING);
   G.snapshot_started = 1;
   if (key_snapshot_start(G.snap_store, G.limits, G.ledger, SNAPSHOT_POLL_MS) != 0) {
-    snprintf(err, errlen, "cannot load the keys from %s", db_path);
+    snprintf(err, errlen, "cannot load the keys from %s",
+             store_path_is_pg(db_path) ? "PostgreSQL" : db_path);
     goto fail;
   }
+  if (cfg->redis_url && cfg->redis_url[0] && open_redis(cfg, err, errlen) != 0)
+    goto fail;
   G.open = 1;
   return 0;
 fail:
@@ -115,6 +130,7 @@ fail:
 
 void gateway_close(void) {
   admin_queue_stop(); /* it writes through the admin connection */
+  redis_limits_stop();
   if (G.snapshot_started)
     key_snapshot_stop(); /* before the ledger: a reload may flush it */
   G.snapshot_started = 0;
@@ -136,6 +152,13 @@ void gateway_close(void) {
 
 /* ------------------------------------------------------------- admission */
 
+struct redis_wait {
+  struct admission *a; /* NULL once the request ended meanwhile */
+  char key[KEYS_TOKEN_LEN + 1], member[24]; /* to give back what it got then */
+  long reserved;
+  struct redis_budget rb;
+};
+
 struct admission {
   struct snapshot *snap;      /* referenced while key is used */
   const struct snap_key *key; /* NULL: the master key, or no gateway */
@@ -145,6 +168,15 @@ struct admission {
   int stream, n;
   int admitted;
   struct limit_ticket ticket;
+  /* Shared limits (Redis): the request waits suspended for the script's
+   * answer, then its route handler runs again and finds it decided. */
+  struct http_request *hr;
+  struct redis_wait *wait;    /* while the answer is awaited */
+  int redis_decided, redis_admitted;
+  struct redis_answer answer;
+  char member[24];            /* names this request's reservation in Redis */
+  long reserved;              /* TPM tokens reserved there */
+  struct redis_budget rb;     /* the cost reserved there, and its window */
   int64_t start_wall_ms;
   const char *error_code; /* a refusal made here */
 };
@@ -178,6 +210,12 @@ static void settle(struct http_request *hr, void *ctx) {
   int64_t wall = now_wall_ms();
   if (a->admitted)
     limit_settle(G.limits, &a->ticket, pt + ct, cost, now_mono_ms(), wall);
+  if (a->wait) /* gone while Redis decides: the answer finds nobody */
+    a->wait->a = NULL;
+  if (a->redis_admitted)
+    redis_limits_settle(a->key->token, a->member, a->reserved, pt + ct,
+                        &(struct redis_budget){.reserved = a->rb.cost, .cost = cost,
+                                               .window = a->rb.window});
   struct ledger_row row = {
       .request_id = strdup(http_request_id(hr)), /* X-Request-Id: answer, log, Replicate */
       .api_key = a->key ? strdup(a->key->token) : NULL,
@@ -211,7 +249,12 @@ static void settle(struct http_request *hr, void *ctx) {
   admission_free(a);
 }
 
+/* The admission whose route handler runs again with Redis's answer. */
+static _Thread_local struct admission *resuming;
+
 struct admission *gateway_authorize(struct http_request *hr, const char *route) {
+  if (resuming && resuming->hr == hr)
+    return resuming;
   const struct config *cfg = http_request_config(hr);
   const char *presented = keys_from_headers(http_request_header(hr, "Authorization"),
                                             http_request_header(hr, "x-api-key"));
@@ -221,6 +264,7 @@ struct admission *gateway_authorize(struct http_request *hr, const char *route) 
     return NULL;
   }
   a->route = route;
+  a->hr = hr;
   a->start_wall_ms = now_wall_ms();
   char addr[64];
   if (http_request_client_addr(hr, addr, sizeof addr) == 0)
@@ -361,9 +405,100 @@ static void refuse(struct http_request *hr, struct admission *a, const struct li
   http_request_respond_error(hr, &e);
 }
 
+/* Redis's answer reached the request's worker: run its handler again. */
+static void on_redis_answer(void *ctx, const struct redis_answer *ans) {
+  struct redis_wait *wait = ctx;
+  struct admission *a = wait->a;
+  if (!a) { /* the client left meanwhile: give back what was reserved for it */
+    if (ans->status == 0)
+      redis_limits_settle(wait->key, wait->member, wait->reserved, 0,
+                          &(struct redis_budget){.reserved = wait->rb.cost,
+                                                 .window = wait->rb.window});
+    free(wait);
+    return;
+  }
+  a->wait = NULL;
+  a->redis_decided = 1;
+  a->answer = *ans;
+  free(wait);
+  resuming = a;
+  routes_redispatch(a->hr);
+  resuming = NULL;
+  http_request_wake(a->hr);
+}
+
+/* The budget window's reset time now, as every replica computes it from the
+ * key's record (0: the budget never resets). */
+static int64_t budget_window(const struct limit_spec *sp, int64_t now) {
+  int64_t at = sp->budget_reset_at_ms;
+  if (at <= 0 || now < at)
+    return at > 0 ? at : 0;
+  return sp->budget_window_ms > 0
+             ? at + ((now - at) / sp->budget_window_ms + 1) * sp->budget_window_ms
+             : 0;
+}
+
+/* The shared limits: 1 = the request waits for Redis (answered later),
+ * -1 = refused (answered), 0 = go on to the local limits with *spec
+ * reduced to what is still counted here. */
+static int redis_admit(struct http_request *hr, struct admission *a, long tokens, double cost,
+                       struct limit_spec *spec, struct limit_state *st) {
+  if (!a->redis_decided) {
+    unsigned char raw[12];
+    struct redis_wait *wait = calloc(1, sizeof *wait);
+    if (!wait || keys_random(raw, sizeof raw) != 0) {
+      free(wait);
+      respond(hr, 500, "server_error", "internal_error", NULL, "out of memory");
+      return -1;
+    }
+    keys_base64url(raw, sizeof raw, a->member, sizeof a->member);
+    a->reserved = tokens;
+    int64_t now = now_wall_ms();
+    a->rb = (struct redis_budget){.cost = cost, .window = budget_window(spec, now),
+                                  .settled = limit_spend(G.limits, a->key->token, now)};
+    wait->rb = a->rb;
+    wait->a = a;
+    memcpy(wait->key, a->key->token, sizeof wait->key);
+    memcpy(wait->member, a->member, sizeof wait->member);
+    wait->reserved = tokens;
+    /* A slot left by a replica that died is freed after the longest a request may run. */
+    int64_t lease = http_request_config(hr)->request_timeout_ms + 120000;
+    if (redis_limits_admit(http_request_worker(hr), a->key->token, spec, tokens, &a->rb, a->member,
+                           lease,
+                           on_redis_answer, wait) != 0) {
+      free(wait);
+      respond(hr, 500, "server_error", "internal_error", NULL, "out of memory");
+      return -1;
+    }
+    a->wait = wait;
+    return 1;
+  }
+  if (a->answer.status < 0) {
+    if (http_request_config(hr)->redis_fail_closed) {
+      a->error_code = "limits_unavailable";
+      respond(hr, 503, "server_error", "limits_unavailable", NULL,
+              "The shared rate limits (Redis) are unavailable; try again shortly.");
+      return -1;
+    }
+    return 0; /* open: this replica counts every limit itself until Redis returns */
+  }
+  *st = a->answer.st;
+  if (a->answer.status == 1) {
+    ratelimit_headers(hr, st);
+    refuse(hr, a, st, tokens, cost);
+    return -1;
+  }
+  a->redis_admitted = 1;
+  spec->rpm = spec->tpm = spec->parallel = 0; /* all counted in Redis */
+  spec->max_budget = -1;
+  return 0;
+}
+
 int gateway_admit(struct http_request *hr, struct admission *a, const struct gateway_request *r) {
   a->stream = r->stream;
   a->n = r->n;
+  free(a->model); /* set already when the handler runs again (Redis) */
+  free(a->user);
   a->model = r->model ? strdup(r->model) : NULL;
   a->user = find_user(r->body, r->body_len);
   if (!a->key)
@@ -384,8 +519,28 @@ int gateway_admit(struct http_request *hr, struct admission *a, const struct gat
   double cost = usage_cost(prompt, out, cfg->input_price_per_mtok, cfg->output_price_per_mtok);
   struct limit_state st;
   memset(&st, 0, sizeof st);
-  int rc = limit_admit(G.limits, a->key->token, &a->key->spec, prompt + out, cost, now_mono_ms(),
+  struct limit_spec spec = a->key->spec;
+  int shared = redis_limits_enabled() &&
+               (spec.rpm > 0 || spec.tpm > 0 || spec.parallel > 0 || spec.max_budget >= 0);
+  if (shared) {
+    int got = redis_admit(hr, a, prompt + out, cost, &spec, &st);
+    if (got != 0)
+      return got;
+  }
+  int rc = limit_admit(G.limits, a->key->token, &spec, prompt + out, cost, now_mono_ms(),
                        now_wall_ms(), &a->ticket, &st);
+  if (rc != 0 && a->redis_admitted) { /* refused here (the budget): give the slot back */
+    redis_limits_settle(a->key->token, a->member, a->reserved, 0,
+                        &(struct redis_budget){.reserved = a->rb.cost, .window = a->rb.window});
+    a->redis_admitted = 0;
+  }
+  if (a->redis_admitted) { /* the headers tell the shared counts */
+    const struct limit_state *rs = &a->answer.st;
+    st.req_limit = rs->req_limit, st.req_remaining = rs->req_remaining;
+    st.req_reset_ms = rs->req_reset_ms;
+    st.tok_limit = rs->tok_limit, st.tok_remaining = rs->tok_remaining;
+    st.tok_reset_ms = rs->tok_reset_ms;
+  }
   if (rc < 0) {
     respond(hr, 500, "server_error", "internal_error", NULL, "out of memory");
     return -1;

@@ -42,7 +42,10 @@ struct gateway_request {
   size_t body_len;
 };
 /* Step 2 (after parsing): model access, limits and budget, reserved at once.
- * 0 admitted (rate-limit headers added), -1 after answering 403/429/500. */
+ * 0 admitted (rate-limit headers added), -1 after answering 403/429/500.
+ * With redis_url, 1: the request waits for the shared limits' answer, then
+ * routes_dispatch runs it again (same admission, decided); on 1 the handler
+ * returns as on -1. */
 int gateway_admit(struct http_request *hr, struct admission *a, const struct gateway_request *r);
 
 /* ---- for the admin API (admin.c) ---- */

@@ -31,6 +31,8 @@ struct ledger {
   int64_t first_ms;        /* when the oldest pending row arrived */
   uint64_t submitted, written; /* rows counted in submission order */
   uint64_t flush_to;       /* write without waiting until written reaches it */
+  size_t max_pending;      /* 0 = unbounded */
+  uint64_t dropped;        /* rows refused at max_pending */
   int stopping;
 };
 
@@ -163,6 +165,17 @@ struct ledger *ledger_start(ledger_sink_fn sink, void *ctx, int batch_ms) {
 
 int ledger_submit(struct ledger *l, struct ledger_row *row) {
   pthread_mutex_lock(&l->lock);
+  if (l->max_pending && l->n - l->head >= l->max_pending) {
+    uint64_t dropped = ++l->dropped;
+    pthread_mutex_unlock(&l->lock);
+    /* The first drop, then one line per 1000: the log must not flood. */
+    if (dropped % 1000 == 1)
+      log_msg(LOG_ERROR, "ledger: %zu rows wait for the database; rows are dropped "
+              "(%llu so far)", l->max_pending, (unsigned long long)dropped);
+    ledger_row_free(row);
+    memset(row, 0, sizeof *row);
+    return 0;
+  }
   if (l->n == l->cap) {
     if (l->head > 0) { /* reuse the space the writer has taken */
       memmove(l->rows, l->rows + l->head, (l->n - l->head) * sizeof *l->rows);
@@ -194,6 +207,19 @@ int ledger_submit(struct ledger *l, struct ledger_row *row) {
     pthread_cond_signal(&l->wake);
   pthread_mutex_unlock(&l->lock);
   return 0;
+}
+
+void ledger_set_max_pending(struct ledger *l, size_t max_pending) {
+  pthread_mutex_lock(&l->lock);
+  l->max_pending = max_pending;
+  pthread_mutex_unlock(&l->lock);
+}
+
+void ledger_counts(struct ledger *l, size_t *pending, uint64_t *dropped) {
+  pthread_mutex_lock(&l->lock);
+  *pending = l->n - l->head;
+  *dropped = l->dropped;
+  pthread_mutex_unlock(&l->lock);
 }
 
 void ledger_flush(struct ledger *l) {

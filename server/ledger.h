@@ -40,6 +40,11 @@ struct ledger *ledger_start(ledger_sink_fn sink, void *ctx, int batch_ms);
 /* Queue a row (takes ownership of *row's strings; *row is zeroed). Never blocks on the disk;
  * thread-safe. -1 only when out of memory (the row is freed). */
 int ledger_submit(struct ledger *l, struct ledger_row *row);
+/* Bound the rows waiting for the sink (a shared database may be unreachable for
+ * a while): past max_pending, new rows are dropped, counted and logged. 0 = no bound. */
+void ledger_set_max_pending(struct ledger *l, size_t max_pending);
+/* Rows waiting for the sink now, and rows dropped at the bound since the start. */
+void ledger_counts(struct ledger *l, size_t *pending, uint64_t *dropped);
 /* Blocks until every row submitted so far has reached the sink (tests, CLI, shutdown). */
 void ledger_flush(struct ledger *l);
 /* Flush everything, stop the thread, free. NULL is fine. */

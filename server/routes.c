@@ -14,6 +14,7 @@
 #include "http.h"
 #include "key_snapshot.h"
 #include "metrics_route.h"
+#include "limits_redis.h"
 
 typedef void (*route_fn)(struct http_request *hr, const char *subpath);
 
@@ -114,9 +115,13 @@ static int check_origin(struct http_request *hr, const char *method) {
 }
 
 void routes_dispatch(struct http_request *hr) {
-  const char *method = http_request_method(hr), *path = http_request_path(hr);
-  if (check_origin(hr, method))
+  if (check_origin(hr, http_request_method(hr)))
     return;
+  routes_redispatch(hr);
+}
+
+void routes_redispatch(struct http_request *hr) {
+  const char *method = http_request_method(hr), *path = http_request_path(hr);
   /* Clients configured with a base URL lacking /v1 (".../chat/completions")
    * are served too. */
   char v1_path[HTTP_PATH_MAX + 3];
@@ -159,27 +164,37 @@ static void handle_health(struct http_request *hr, const char *subpath) {
 static void handle_ready(struct http_request *hr, const char *subpath) {
   (void)subpath;
   const struct worker *w = http_request_worker(hr);
+  const struct config *cfg = http_request_config(hr);
   if (atomic_load(&w->draining) || w->stopping) {
     respond_simple_error(hr, 503, "server_error", "shutting_down",
                          "The proxy is shutting down; send new requests to another instance");
     return;
   }
-  if (!key_snapshot_store_ok()) {
+  /* The embedded database is this instance's own: unreadable, it cannot
+   * serve keys. A shared one (PostgreSQL) down is down for every replica:
+   * reported, not a reason for all of them to leave the pool at once
+   * (the ledger queues meanwhile). Likewise an open circuit (every
+   * instance sees the same Replicate) and Redis (redis_failure decides). */
+  int shared_db = cfg->database_url && cfg->database_url[0];
+  int db_ok = key_snapshot_store_ok();
+  if (!db_ok && !shared_db) {
     respond_simple_error(hr, 503, "server_error", "database_unavailable",
                          "The proxy cannot read its database (keys and ledger)");
     return;
   }
-  /* An open circuit (Replicate failing) is reported, not a reason to leave
-   * the pool: every instance sees the same Replicate. */
+  char body[256];
+  int n = snprintf(body, sizeof body, "{\"status\":\"ready\"");
   const struct circuit *cb = &w->up.circuit;
-  if (cb->state != CIRCUIT_CLOSED) {
-    char body[64];
-    snprintf(body, sizeof body, "{\"status\":\"ready\",\"circuit\":\"%s\"}",
-             circuit_state_name(cb->state));
-    http_request_respond(hr, 200, strdup(body));
-    return;
-  }
-  http_request_respond(hr, 200, strdup("{\"status\":\"ready\"}"));
+  if (cb->state != CIRCUIT_CLOSED)
+    n += snprintf(body + n, sizeof body - (size_t)n, ",\"circuit\":\"%s\"",
+                  circuit_state_name(cb->state));
+  if (shared_db)
+    n += snprintf(body + n, sizeof body - (size_t)n, ",\"database\":\"%s\"", db_ok ? "up" : "down");
+  if (redis_limits_enabled())
+    n += snprintf(body + n, sizeof body - (size_t)n, ",\"redis\":\"%s\",\"redis_failure\":\"%s\"",
+                  redis_limits_down() ? "down" : "up", cfg->redis_fail_closed ? "closed" : "open");
+  snprintf(body + n, sizeof body - (size_t)n, "}");
+  http_request_respond(hr, 200, strdup(body));
 }
 
 static void handle_models_list(struct http_request *hr, const char *subpath) {

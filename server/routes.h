@@ -9,5 +9,9 @@ struct http_request;
 /* Answer or start the request (exactly one of: a reply set through
  * http_request_respond*, a stream opened, or an exchange attached). */
 void routes_dispatch(struct http_request *hr);
+/* Run the request's route handler again, without the browser checks that
+ * routes_dispatch made already (their headers are set): the gateway's
+ * resumption once the shared limits (Redis) answered. */
+void routes_redispatch(struct http_request *hr);
 
 #endif

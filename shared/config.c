@@ -24,6 +24,7 @@ enum opt_type {
   OPT_LIST,
   OPT_PRICE,
   OPT_LOG_FORMAT,
+  OPT_FAILURE_MODE,
 };
 
 /* Row flags. */
@@ -127,6 +128,14 @@ static const struct option_row OPTIONS[] = {
      "after Replicate kept failing (5 creates in a row, or half of the last 20 within a "
      "minute), creates are refused with 503 this long, then one probe goes through; "
      "0 = no circuit breaker"},
+    {"database_url", OPT_STRING, OFF(database_url), "", 0, 0, OPT_SECRET | OPT_RESTART,
+     "postgresql://user:pass@host/db: keys and the ledger in PostgreSQL, shared by "
+     "several replicas (instead of the database file)"},
+    {"redis_url", OPT_STRING, OFF(redis_url), "", 0, 0, OPT_SECRET | OPT_RESTART,
+     "redis://[:password@]host[:port][/db]: rpm, tpm, parallel and budget limits "
+     "shared by several replicas"},
+    {"redis_failure", OPT_FAILURE_MODE, OFF(redis_fail_closed), "open", 0, 0, 0,
+     "while Redis is down: open = serve, counting limits per replica; closed = 503"},
 };
 
 #define N_OPTIONS (sizeof OPTIONS / sizeof OPTIONS[0])
@@ -373,6 +382,19 @@ static int parse_bool(struct config *c, const struct option_row *o, void *field,
   return -1;
 }
 
+/* What a shared engine being down means: "open" (0, serve) or "closed" (1). */
+static int parse_failure_mode(struct config *c, const struct option_row *o, void *field,
+                              const char *v, char *err, size_t errlen) {
+  (void)c;
+  (void)o;
+  if (strcmp(v, "open") != 0 && strcmp(v, "closed") != 0) {
+    set_err(err, errlen, "expected open or closed, got '%s'", v);
+    return -1;
+  }
+  *(int *)field = strcmp(v, "closed") == 0;
+  return 0;
+}
+
 static void free_list(void *field) {
   struct str_list *l = field;
   for (size_t i = 0; i < l->n; i++)
@@ -465,6 +487,7 @@ static const struct opt_ops OPS[] = {
     [OPT_LIST] = {parse_list, free_list, 0},
     [OPT_PRICE] = {parse_price, NULL, sizeof(double)},
     [OPT_LOG_FORMAT] = {parse_log_format, NULL, sizeof(enum log_format)},
+    [OPT_FAILURE_MODE] = {parse_failure_mode, NULL, sizeof(int)},
 };
 
 static int set_value(struct config *c, const struct option_row *o,

@@ -57,6 +57,9 @@ struct config {
   /* Team gateway. */
   char *master_key;              /* "" = no gateway; clients pass tokens through */
   char *database;                /* SQLite file for keys and the ledger */
+  char *database_url;            /* postgresql://...: shared store, wins over database */
+  char *redis_url;               /* redis://...: limits shared by replicas */
+  int redis_fail_closed;         /* redis_failure: 0 open (serve, count locally), 1 closed (503) */
   int open_gateway;              /* a server token on a public address without master_key */
   double input_price_per_mtok;   /* USD per million prompt tokens */
   double output_price_per_mtok;  /* USD per million completion tokens */

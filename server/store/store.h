@@ -36,6 +36,8 @@ void key_record_free(struct key_record *k);
  * NULL with a message in err (no secrets in it). */
 struct store *store_open(const char *path, int busy_timeout_ms, char *err, size_t errlen);
 void store_close(struct store *s);
+/* 1 when path is a postgresql:// URL (store_pg.c) rather than a file. */
+int store_path_is_pg(const char *path);
 
 /* The per-database HMAC secret (made on first use). 0 or -1. */
 int store_secret(struct store *s, unsigned char out[KEYS_SECRET_BYTES]);

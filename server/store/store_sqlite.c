@@ -1,5 +1,6 @@
 /* The embedded store: one SQLite file in WAL mode. The only file that
  * knows SQL. */
+#include "store_sqlite_names.h" /* this file is the sqlite_store_ engine */
 #include <fcntl.h>
 #include <sqlite3.h>
 #include <stdio.h>

@@ -236,6 +236,37 @@ static void test_fail_at_stop(void) {
   sink_free(&s);
 }
 
+static void test_bounded(void) {
+  TEST("rows past max_pending are dropped and counted; the rest are written");
+  struct sink s;
+  sink_init(&s, 20);
+  /* A long batch window: rows stay pending, as while the database is down. */
+  struct ledger *l = ledger_start(count_sink, &s, 3600000);
+  ledger_set_max_pending(l, 5);
+  struct ledger_row r;
+  for (int i = 0; i < 8; i++) {
+    make_row(&r, i);
+    CHECK_INT(ledger_submit(l, &r), 0);
+    CHECK(r.request_id == NULL); /* taken (queued or freed) either way */
+  }
+  size_t pending;
+  uint64_t dropped;
+  ledger_counts(l, &pending, &dropped);
+  CHECK_INT(pending, 5);
+  CHECK_INT(dropped, 3);
+  ledger_flush(l);
+  CHECK_INT(sink_rows(&s), 5);
+  CHECK_INT(s.seen[4], 4); /* the oldest rows are kept */
+  ledger_counts(l, &pending, &dropped);
+  CHECK_INT(pending, 0);
+  make_row(&r, 8); /* room again */
+  ledger_submit(l, &r);
+  ledger_flush(l);
+  CHECK_INT(sink_rows(&s), 6);
+  ledger_stop(l);
+  sink_free(&s);
+}
+
 void suite_ledger(void) {
   test_many_threads();
   test_flush();
@@ -243,4 +274,5 @@ void suite_ledger(void) {
   test_stop_flushes();
   test_retry();
   test_fail_at_stop();
+  test_bounded();
 }
