@@ -326,9 +326,9 @@ describe('replicas: rpm, tpm and parallel limits shared through Redis', { skip: 
       // Still ready (every replica shares Redis), and saying so.
       const ready = await bed.request('GET', '/ready', { base: replicas[0].url, auth: false });
       assert.equal(ready.status, 200);
-      assert.deepEqual(ready.json, { status: 'ready', redis: 'down', redis_failure: 'open' });
+      assert.deepEqual(ready.json, { status: 'ready', database: 'up', redis: 'down', redis_failure: 'open' });
       assert.deepEqual((await bed.request('GET', '/ready', { base: closed.url, auth: false })).json,
-        { status: 'ready', redis: 'down', redis_failure: 'closed' });
+        { status: 'ready', database: 'up', redis: 'down', redis_failure: 'closed' });
     } finally {
       await redis.start();
     }
@@ -338,7 +338,7 @@ describe('replicas: rpm, tpm and parallel limits shared through Redis', { skip: 
       await within(3000, async () => (await chatOn(p, probe.key)).status === 200 && /redis: reachable again/.test(p.stderr), `Redis back on ${p.url}`);
     }
     assert.deepEqual((await bed.request('GET', '/ready', { base: closed.url, auth: false })).json,
-      { status: 'ready', redis: 'up', redis_failure: 'closed' });
+      { status: 'ready', database: 'up', redis: 'up', redis_failure: 'closed' });
     // One count for all replicas again (a new key: the local counts above stay local).
     const k2 = await newKey({ rpm_limit: 4 });
     const rs = await Promise.all(Array.from({ length: 12 }, (_, i) => chatOn([...replicas, closed][i % 4], k2.key)));
