@@ -10,6 +10,7 @@ import { createOpenAI } from '@ai-sdk/openai';
 import { generateText, streamText } from 'ai';
 import { z } from 'zod';
 import { zodTextFormat } from 'openai/helpers/zod';
+import OpenAI from 'openai';
 import { CLIENT_KEY, setup, itExitsCleanly } from './helpers.mjs';
 import { block, call } from './deepseek.mjs';
 
@@ -17,13 +18,21 @@ const M = 'deepseek-v3.1';
 
 describe('sdks: Responses API clients', () => {
   let bed;
+  let paths = []; // "METHOD /path" of every request an SDK sent: proves which API it spoke
   const prompts = () => bed.fake.creates().map((c) => c.body.input.prompt);
+  const recordingFetch = (url, init) => {
+    paths.push(`${init?.method ?? 'GET'} ${new URL(url).pathname}`);
+    return fetch(url, init);
+  };
   before(async () => { bed = await setup(); });
   after(async () => { await bed?.finish(); });
-  beforeEach(() => bed.fake.reset());
+  beforeEach(() => { bed.fake.reset(); paths = []; });
 
+  // The provider's own defaults (useResponses unset): the Responses model.
   const runner = () => new Runner({
-    modelProvider: new OpenAIProvider({ baseURL: `${bed.url}/v1`, apiKey: CLIENT_KEY, useResponses: true }),
+    modelProvider: new OpenAIProvider({
+      openAIClient: new OpenAI({ baseURL: `${bed.url}/v1`, apiKey: CLIENT_KEY, maxRetries: 0, fetch: recordingFetch }),
+    }),
     tracingDisabled: true,
   });
 
@@ -35,6 +44,20 @@ describe('sdks: Responses API clients', () => {
     assert.equal(bed.fake.creates().length, 1);
     const p = prompts()[0];
     assert.ok(p.includes('Answer in French.') && p.includes('Say hello.'), p);
+    assert.deepEqual(paths, ['POST /v1/responses']);
+  });
+
+  it('@openai/agents: a streamed run yields the text deltas and the final output', async () => {
+    bed.fake.script({ output: ['Un', ', deux', ', trois.'] });
+    const agent = new Agent({ name: 'counter', instructions: 'Count.', model: M });
+    const r = await runner().run(agent, 'Count to three.', { stream: true });
+    let text = '';
+    for await (const piece of r.toTextStream()) text += piece;
+    await r.completed;
+    assert.equal(text, 'Un, deux, trois.');
+    assert.equal(r.finalOutput, 'Un, deux, trois.');
+    assert.equal(bed.fake.creates()[0].body.input.prompt.includes('Count to three.'), true);
+    assert.deepEqual(paths, ['POST /v1/responses']);
   });
 
   it('@openai/agents: a function tool round trip (call, local execution, output back in, final answer)', async () => {
@@ -54,10 +77,11 @@ describe('sdks: Responses API clients', () => {
     assert.equal(bed.fake.creates().length, 2);
     assert.ok(prompts()[0].includes('get_weather'), 'the tool reaches the prompt');
     assert.ok(prompts()[1].includes('sunny, 21C in Paris'), `the tool output reaches the second prompt: ${prompts()[1]}`);
+    assert.deepEqual(paths, ['POST /v1/responses', 'POST /v1/responses']);
   });
 
   it('AI SDK openai(id) (Responses): generateText and streamText', async () => {
-    const openai = createOpenAI({ baseURL: `${bed.url}/v1`, apiKey: CLIENT_KEY });
+    const openai = createOpenAI({ baseURL: `${bed.url}/v1`, apiKey: CLIENT_KEY, fetch: recordingFetch });
     bed.fake.script({ output: ['Four', '.'], metrics: { input_token_count: 5, output_token_count: 2 } });
     const g = await generateText({ model: openai(M), prompt: 'What is 2+2?', maxRetries: 0 });
     assert.equal(g.text, 'Four.');
@@ -72,6 +96,7 @@ describe('sdks: Responses API clients', () => {
     assert.equal(await s.finishReason, 'stop');
     assert.equal(bed.fake.creates().length, 2);
     assert.ok(prompts()[1].includes('Stream please.'));
+    assert.deepEqual(paths, ['POST /v1/responses', 'POST /v1/responses']);
   });
 
   it('openai responses.parse with a zod schema: JSON mode upstream, output_parsed', async () => {
