@@ -12,6 +12,7 @@
 #include "exchange.h"
 #include "gateway.h"
 #include "http.h"
+#include "routes.h"
 
 /* Answer an error in the dialect's shape. */
 typedef void (*error_fn)(struct http_request *hr, const struct oai_error *e);
@@ -81,10 +82,7 @@ void handle_root(struct http_request *hr, const char *subpath) {
     http_request_respond(hr, 200, strdup(""));
     return;
   }
-  struct oai_error e;
-  oai_error_set(&e, 404, "invalid_request_error", "not_found", NULL, "Invalid URL (%s /)",
-                http_request_method(hr));
-  http_request_respond_error(hr, &e);
+  routes_respond_not_found(hr);
 }
 
 /* ---- Anthropic Messages ---- */

@@ -710,6 +710,8 @@ static int body_too_large(struct http_conn *c, uint64_t len) {
   oai_error_set(&e, 413, "invalid_request_error", "request_too_large", NULL,
                 "Request body is larger than the limit of %lld bytes",
                 (long long)c->w->cfg->max_body_size);
+  if (!c->hr->error_format) /* routes never ran: the path picks the shape */
+    c->hr->error_format = routes_error_format(c->hr->path);
   http_request_respond_error(c->hr, &e);
   c->close_after = 1;
   dispatch(c);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "../shared/chat_request.h"
+#include "../shared/dialects/messages_request.h"
 #include "../shared/completion_request.h"
 #include "../shared/models.h"
 #include "../shared/origin.h"
@@ -142,15 +143,50 @@ void routes_redispatch(struct http_request *hr) {
     if (path_match)
       break;
   }
+  http_error_format_fn fmt = routes_error_format(path);
+  if (fmt)
+    http_request_set_error_format(hr, fmt);
+  if (!path_match) {
+    routes_respond_not_found(hr);
+    return;
+  }
   struct oai_error e;
-  if (path_match) {
-    http_request_add_header(hr, "Allow", path_match->method);
-    oai_error_set(&e, 405, "invalid_request_error", "method_not_allowed", NULL,
-                  "Method %s is not allowed for %s", method, path);
-  } else
-    oai_error_set(&e, 404, "invalid_request_error", "not_found", NULL,
-                  "Invalid URL (%s %s)", method, path);
+  http_request_add_header(hr, "Allow", path_match->method);
+  oai_error_set(&e, 405, "invalid_request_error", "method_not_allowed", NULL,
+                "Method %s is not allowed for %s", method, path);
   http_request_respond_error(hr, &e);
+}
+
+/* "Invalid URL (GET /x). This server serves: POST /v1/chat/completions, ..."
+ * built from ROUTES, so a client with a wrong base URL learns the right
+ * paths. Only the /v1 API is listed: health and admin paths are for
+ * operators, who have the README. */
+void routes_respond_not_found(struct http_request *hr) {
+  char list[640] = "";
+  size_t used = 0;
+  for (size_t i = 0; i < N_ROUTES; i++) {
+    if (strncmp(ROUTES[i].path, "/v1/", 4) != 0)
+      continue;
+    int n = snprintf(list + used, sizeof list - used, "%s%s %s%s", used ? ", " : "",
+                     ROUTES[i].method, ROUTES[i].path, ROUTES[i].prefix ? "{id}" : "");
+    if (n < 0 || (size_t)n >= sizeof list - used)
+      break; /* cannot happen with this table; the list stays whole up to here */
+    used += (size_t)n;
+  }
+  /* The path is clipped so a long one cannot push the list out. */
+  struct oai_error e;
+  oai_error_set(&e, 404, "invalid_request_error", "not_found", NULL,
+                "Invalid URL (%s %.200s). This server serves: %s", http_request_method(hr),
+                http_request_path(hr), list);
+  http_request_respond_error(hr, &e);
+}
+
+/* Anthropic clients parse errors in Anthropic's shape, so anything under
+ * /v1/messages (a mistyped subpath, a GET, a too-large body) answers in it. */
+http_error_format_fn routes_error_format(const char *path) {
+  if (strncmp(path, "/v1/messages", 12) == 0 || strncmp(path, "/messages", 9) == 0)
+    return messages_error_json;
+  return NULL;
 }
 
 static void handle_health(struct http_request *hr, const char *subpath) {

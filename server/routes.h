@@ -4,6 +4,8 @@
 #ifndef RP_ROUTES_H
 #define RP_ROUTES_H
 
+#include "http.h"
+
 struct http_request;
 
 /* Answer or start the request (exactly one of: a reply set through
@@ -13,5 +15,12 @@ void routes_dispatch(struct http_request *hr);
  * routes_dispatch made already (their headers are set): the gateway's
  * resumption once the shared limits (Redis) answered. */
 void routes_redispatch(struct http_request *hr);
+
+/* The 404 for an unknown path, naming the paths this server serves. */
+void routes_respond_not_found(struct http_request *hr);
+
+/* The error shape a path's clients expect (Anthropic's under /v1/messages),
+ * or NULL for OpenAI's. */
+http_error_format_fn routes_error_format(const char *path);
 
 #endif

@@ -177,6 +177,31 @@ describe('messages: non-streaming and errors', () => {
   itExitsCleanly(() => bed, it);
 });
 
+describe('messages: 404, 405 and 413 under /v1/messages in Anthropic\'s shape', () => {
+  let bed;
+  before(async () => { bed = await setup({ config: { max_body_size: '1KiB' } }); });
+  after(async () => { await bed?.finish(); });
+
+  it('a mistyped subpath 404s as not_found_error naming the served paths, a GET 405s with Allow, a big body 413s', async () => {
+    let r = await bed.request('POST', '/v1/messages/count-tokens?beta=true', { body: ask('x') });
+    assertAnthropicError(r, 404, 'not_found_error');
+    assert.match(r.json.error.message, /^Invalid URL \(POST \/v1\/messages\/count-tokens\)\. This server serves: .*POST \/v1\/messages\/count_tokens$/);
+    r = await bed.request('GET', '/v1/messages');
+    assertAnthropicError(r, 405, 'invalid_request_error');
+    assert.equal(r.headers.allow, 'POST');
+    r = await bed.request('POST', '/v1/messages', { body: ask('x'.repeat(4096)) });
+    assertAnthropicError(r, 413, 'request_too_large');
+    // Without /v1 (a base URL lacking it) the shape is Anthropic's too; elsewhere OpenAI's.
+    r = await bed.request('POST', '/messages/nope', { body: ask('x') });
+    assertAnthropicError(r, 404, 'not_found_error');
+    r = await bed.request('POST', '/v1/nope', { body: ask('x') });
+    assert.equal(r.status, 404);
+    assert.deepEqual(Object.keys(r.json), ['error']);
+    assert.equal(bed.fake.creates().length, 0);
+  });
+  itExitsCleanly(() => bed, it);
+});
+
 describe('messages: the proxy without a server token (401 in Anthropic\'s shape)', () => {
   let bed;
   before(async () => { bed = await setup({ config: { replicate_api_token: '' } }); });

@@ -30,5 +30,21 @@ describe('routing', () => {
     assert.deepEqual(bed.fake.requests(), []);
   });
 
+  it('a 404 names the method, the path and the /v1 endpoints this server serves (from the route table)', async () => {
+    const r = await request(bed.url, 'GET', '/v1/chat/completion?x=1');
+    assertErrorReply(r, 404, { code: 'not_found', type: 'invalid_request_error', param: null });
+    assert.equal(r.json.error.message, 'Invalid URL (GET /v1/chat/completion). This server serves: '
+      + 'GET /v1/models, GET /v1/models/{id}, POST /v1/chat/completions, POST /v1/completions, '
+      + 'POST /v1/responses, POST /v1/messages, POST /v1/messages/count_tokens');
+    const root = await request(bed.url, 'GET', '/');
+    assertErrorReply(root, 404, { code: 'not_found' });
+    assert.match(root.json.error.message, /^Invalid URL \(GET \/\)\. This server serves: GET \/v1\/models, /);
+    // A long path (up to the 256-byte limit) is clipped so the list still fits.
+    const long = await request(bed.url, 'POST', `/${'a'.repeat(250)}`, { body: {} });
+    assertErrorReply(long, 404, { code: 'not_found' });
+    assert.match(long.json.error.message, /POST \/v1\/messages\/count_tokens$/);
+    assert.deepEqual(bed.fake.requests(), []);
+  });
+
   itExitsCleanly(() => bed, it);
 });
