@@ -424,7 +424,17 @@ int main(int argc, char **argv) {
   /* Keys, limits and the ledger: before any request can arrive. */
   char gw_err[512];
   char *db_path = gateway_db_path(&cfg, config_path_arg(argc, argv));
-  if (!db_path || gateway_open(&cfg, db_path, gw_err, sizeof gw_err) != 0) {
+  int opened = db_path && gateway_open(&cfg, db_path, gw_err, sizeof gw_err) == 0;
+  /* Without keys to keep, a default database file that cannot be made (a
+   * read-only directory, e.g. a config mounted into a container) is no
+   * reason to refuse to serve: the ledger is then kept in memory. */
+  int defaulted = !(cfg.database && cfg.database[0]) && !(cfg.database_url && cfg.database_url[0]);
+  if (db_path && !opened && defaulted && !(cfg.master_key && cfg.master_key[0])) {
+    log_msg(LOG_WARN, "%s; keeping the spend ledger in memory only (set database to keep it)",
+            gw_err);
+    opened = gateway_open(&cfg, ":memory:", gw_err, sizeof gw_err) == 0;
+  }
+  if (!opened) {
     log_msg(LOG_ERROR, "%s", db_path ? gw_err : "out of memory");
     free(db_path);
     curl_global_cleanup();
