@@ -35,7 +35,7 @@ TEST_DEBS  = $(BUILD_DEBS) curl clang chromium openssl postgresql redis-server
 # validators of deploy/ (docker-compose config, nginx -t, systemd-analyze).
 IMAGE_TEST_DEBS = podman runc uidmap debootstrap docker-compose nginx-light systemd
 
-.PHONY: build-clang all run test test-unit test-integration test-asan unit deps test-deps clean install bench fuzz image-test image-test-deps
+.PHONY: build-clang all run test test-unit test-integration test-asan unit deps test-deps clean install bench fuzz image-test image-test-deps test-cli
 
 all: $(BUILD)/replicate-proxy
 
@@ -69,6 +69,16 @@ test-deps:
 	  echo "installing: nodejs npm"; apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; }
 	@cd tests && { [ -d node_modules/openai ] && [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund --loglevel=error; }
+
+# The real Codex CLI and Claude Code against the fake (Responses and Messages
+# end to end). Not in `make test`: the two tools are ~800 MB from npm.
+CLI_TOOLS = @openai/codex@0.171.0 @anthropic-ai/claude-code@2.1.332
+test-cli: test-deps $(BUILD)/replicate-proxy
+	@[ -x build/cli/node_modules/.bin/codex ] && [ -x build/cli/node_modules/.bin/claude ] || \
+	  npm install --prefix build/cli --no-audit --no-fund --loglevel=error $(CLI_TOOLS)
+	cd tests && CODEX_BIN=$(abspath build/cli/node_modules/.bin/codex) \
+	  CLAUDE_BIN=$(abspath build/cli/node_modules/.bin/claude) \
+	  PROXY_BIN=$(abspath $(BUILD)/replicate-proxy) node --test integration/cli_e2e.test.mjs
 
 image-test-deps: test-deps
 	$(call install_debs,$(IMAGE_TEST_DEBS))
