@@ -21,30 +21,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cpuSeconds } from './proc.mjs';
-import { children, nginxConf, overheadTable, runWrk, sleep, start, stop, waitReady } from './rig.mjs';
+import { children, nginxConf, overheadTable, parseOptions, runWrk, sleep, start, stop, waitReady } from './rig.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const o = { proxy: path.join(here, '..', 'build', 'replicate-proxy'), duration: 10, conns: [16, 64], workers: 1,
   rounds: 2, threads: 2, port: 19300, json: '', nginx: 'nginx', wrk: 'wrk' };
-{
-  const a = process.argv.slice(2);
-  for (let i = 0; i < a.length; i++) {
-    const v = () => a[++i];
-    switch (a[i]) {
-      case '--proxy': o.proxy = v(); break;
-      case '--duration': o.duration = Number(v()); break;
-      case '--conns': o.conns = v().split(',').map(Number); break;
-      case '--workers': o.workers = Number(v()); break;
-      case '--rounds': o.rounds = Number(v()); break;
-      case '--port': o.port = Number(v()); break;
-      case '--json': o.json = v(); break;
-      case '--nginx': o.nginx = v(); break;
-      case '--wrk': o.wrk = v(); break;
-      case '--shared': o.shared = true; break;
-      default: throw new Error(`unknown option ${a[i]}`);
-    }
-  }
-}
+parseOptions(o, { '--shared': () => { o.shared = true; } });
 const STATIC = o.port, PROXY = o.port + 1;
 const up = `http://127.0.0.1:${STATIC}`;
 const MASTER = 'sk-bench-master-0123456789abcdef0123456789';

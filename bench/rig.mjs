@@ -128,3 +128,27 @@ export function overheadTable(runs, conns, modes, base) {
   }
   return L;
 }
+
+// Command-line options shared by the overhead benches, read into `o`;
+// `more` maps a bench's own flags to a handler given the value reader.
+export function parseOptions(o, more = {}) {
+  const a = process.argv.slice(2);
+  for (let i = 0; i < a.length; i++) {
+    const v = () => a[++i];
+    switch (a[i]) {
+      case '--proxy': o.proxy = v(); break;
+      case '--duration': o.duration = Number(v()); break;
+      case '--conns': o.conns = v().split(',').map(Number); break;
+      case '--workers': o.workers = Number(v()); break;
+      case '--rounds': o.rounds = Number(v()); break;
+      case '--port': o.port = Number(v()); break;
+      case '--json': o.json = v(); break;
+      case '--nginx': o.nginx = v(); break;
+      case '--wrk': o.wrk = v(); break;
+      default:
+        if (!Object.hasOwn(more, a[i])) throw new Error(`unknown option ${a[i]}`);
+        more[a[i]](v);
+    }
+  }
+  return o;
+}
