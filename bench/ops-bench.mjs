@@ -19,7 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cpuSeconds } from './proc.mjs';
-import { children, nginxConf, overheadTable, parseOptions, runWrk, sleep, start, stop, waitReady } from './rig.mjs';
+import { children, overheadTable, parseOptions, runWrk, sleep, start, startStatic, stop, waitReady } from './rig.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const o = { proxy: path.join(here, '..', 'build', 'replicate-proxy'), duration: 10, conns: [16, 64], workers: 1,
@@ -61,14 +61,7 @@ function scraper() {
 }
 
 async function main() {
-  const prefix = fs.mkdtempSync(path.join(os.tmpdir(), 'rp-opsbench-'));
-  fs.mkdirSync(path.join(prefix, 'tmp'));
-  const asRoot = process.getuid?.() === 0;
-  if (asRoot) { fs.chownSync(prefix, 65534, 65534); fs.chownSync(path.join(prefix, 'tmp'), 65534, 65534); }
-  fs.chmodSync(prefix, 0o755);
-  fs.writeFileSync(path.join(prefix, 'static.conf'), nginxConf(prefix, STATIC));
-  const ngx = start(o.nginx, ['-p', prefix, '-c', path.join(prefix, 'static.conf'), '-g', 'daemon off;'], 'nginx',
-    asRoot ? { uid: 65534, gid: 65534 } : {});
+  const upstream = startStatic(o, STATIC, 'opsbench');
   const dbDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rp-opsbench-db-'));
   const results = { when: new Date().toISOString(), params: o, runs: [] };
   try {
@@ -92,8 +85,7 @@ async function main() {
       }
     }
   } finally {
-    await stop(ngx, 'SIGQUIT');
-    fs.rmSync(prefix, { recursive: true, force: true });
+    await upstream.close();
     fs.rmSync(dbDir, { recursive: true, force: true });
   }
   const L = ['', `== operations overhead (metrics, access logs, scrapes): wrk -t${o.threads} -d${o.duration}s, ${o.workers} worker(s), median of ${o.rounds} interleaved round(s) ==`];

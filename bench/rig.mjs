@@ -1,7 +1,9 @@
 // Shared by the wrk benchmarks: child processes, a chat request, the fixed
 // "succeeded" prediction nginx answers as the upstream, one wrk run, medians.
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import http from 'node:http';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -151,4 +153,24 @@ export function parseOptions(o, more = {}) {
     }
   }
   return o;
+}
+
+// nginx as the static upstream, from a temporary prefix (as nobody when run as
+// root); close() stops it and removes the prefix.
+export function startStatic(o, staticPort, tag) {
+  const prefix = fs.mkdtempSync(path.join(os.tmpdir(), `rp-${tag}-`));
+  fs.mkdirSync(path.join(prefix, 'tmp'));
+  const asRoot = process.getuid?.() === 0;
+  if (asRoot) { fs.chownSync(prefix, 65534, 65534); fs.chownSync(path.join(prefix, 'tmp'), 65534, 65534); }
+  fs.chmodSync(prefix, 0o755);
+  fs.writeFileSync(path.join(prefix, 'static.conf'), nginxConf(prefix, staticPort));
+  const ngx = start(o.nginx, ['-p', prefix, '-c', path.join(prefix, 'static.conf'), '-g', 'daemon off;'], 'nginx',
+    asRoot ? { uid: 65534, gid: 65534 } : {});
+  return {
+    ngx,
+    async close() {
+      await stop(ngx, 'SIGQUIT');
+      fs.rmSync(prefix, { recursive: true, force: true });
+    },
+  };
 }
