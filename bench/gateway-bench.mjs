@@ -21,7 +21,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cpuSeconds } from './proc.mjs';
-import { children, overheadTable, parseOptions, runWrk, sleep, start, startStatic, stop, waitReady } from './rig.mjs';
+import { parseOptions, report, runBench, runWrk, sleep, start, startStatic, stop, waitReady } from './rig.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const o = { proxy: path.join(here, '..', 'build', 'replicate-proxy'), duration: 10, conns: [16, 64], workers: 1,
@@ -100,18 +100,8 @@ async function main() {
     fs.rmSync(dbDir, { recursive: true, force: true });
     for (const e of engines) await e.close();
   }
-  const L = ['', `== gateway overhead: wrk -t${o.threads} -d${o.duration}s, ${o.workers} worker(s), median of ${o.rounds} interleaved round(s) ==`];
-  L.push('mode                | conns |   req/s |  p50 ms |  p99 ms | vs bare req/s | vs bare p99 | CPU us/req | vs bare CPU');
-  L.push(...overheadTable(results.runs, o.conns, MODES, 'bare'));
-  L.push('target: gateway modes within 10% of bare throughput, p99 unchanged within noise (on a busy machine, read the CPU us/req columns:');
-  L.push('the proxy\'s own CPU per request, which other processes do not inflate the way they do req/s and p99)');
-  process.stdout.write(L.join('\n') + '\n');
-  if (o.json) fs.writeFileSync(o.json, JSON.stringify(results, null, 2));
+  report(o, results, MODES, 'gateway overhead',
+    'gateway modes within 10% of bare throughput, p99 unchanged within noise');
 }
 
-process.on('SIGINT', () => { for (const p of children) p.kill('SIGKILL'); process.exit(130); });
-main().catch((e) => {
-  process.stderr.write(`gateway-bench: ${e.stack}\n`);
-  for (const p of children) p.kill('SIGKILL');
-  process.exit(1);
-});
+runBench('gateway-bench', main);

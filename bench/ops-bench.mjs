@@ -19,7 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cpuSeconds } from './proc.mjs';
-import { children, overheadTable, parseOptions, runWrk, sleep, start, startStatic, stop, waitReady } from './rig.mjs';
+import { parseOptions, report, runBench, runWrk, sleep, start, startStatic, stop, waitReady } from './rig.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const o = { proxy: path.join(here, '..', 'build', 'replicate-proxy'), duration: 10, conns: [16, 64], workers: 1,
@@ -88,18 +88,8 @@ async function main() {
     await upstream.close();
     fs.rmSync(dbDir, { recursive: true, force: true });
   }
-  const L = ['', `== operations overhead (metrics, access logs, scrapes): wrk -t${o.threads} -d${o.duration}s, ${o.workers} worker(s), median of ${o.rounds} interleaved round(s) ==`];
-  L.push('mode                | conns |   req/s |  p50 ms |  p99 ms | vs quiet req/s | vs quiet p99 | CPU us/req | vs quiet CPU');
-  L.push(...overheadTable(results.runs, o.conns, MODES, 'quiet'));
-  L.push('target: logs + metrics + scrapes cost under 5% of throughput (on a busy machine, read the CPU us/req columns:');
-  L.push('the proxy\'s own CPU per request, which other processes do not inflate the way they do req/s and p99)');
-  process.stdout.write(L.join('\n') + '\n');
-  if (o.json) fs.writeFileSync(o.json, JSON.stringify(results, null, 2));
+  report(o, results, MODES, 'operations overhead (metrics, access logs, scrapes)',
+    'logs + metrics + scrapes cost under 5% of throughput');
 }
 
-process.on('SIGINT', () => { for (const p of children) p.kill('SIGKILL'); process.exit(130); });
-main().catch((e) => {
-  process.stderr.write(`ops-bench: ${e.stack}\n`);
-  for (const p of children) p.kill('SIGKILL');
-  process.exit(1);
-});
+runBench('ops-bench', main);

@@ -174,3 +174,26 @@ export function startStatic(o, staticPort, tag) {
     },
   };
 }
+
+// Prints the overhead table (modes against the first) with its heading and
+// target lines, and writes the JSON results if asked.
+export function report(o, results, modes, title, target) {
+  const base = modes[0].name;
+  const L = ['', `== ${title}: wrk -t${o.threads} -d${o.duration}s, ${o.workers} worker(s), median of ${o.rounds} interleaved round(s) ==`];
+  L.push(`mode                | conns |   req/s |  p50 ms |  p99 ms | vs ${base} req/s | vs ${base} p99 | CPU us/req | vs ${base} CPU`);
+  L.push(...overheadTable(results.runs, o.conns, modes, base));
+  L.push(`target: ${target} (on a busy machine, read the CPU us/req columns:`);
+  L.push('the proxy\'s own CPU per request, which other processes do not inflate the way they do req/s and p99)');
+  process.stdout.write(L.join('\n') + '\n');
+  if (o.json) fs.writeFileSync(o.json, JSON.stringify(results, null, 2));
+}
+
+// Runs main; on Ctrl-C or a failure, kills every child first.
+export function runBench(name, main) {
+  process.on('SIGINT', () => { for (const p of children) p.kill('SIGKILL'); process.exit(130); });
+  main().catch((e) => {
+    process.stderr.write(`${name}: ${e.stack}\n`);
+    for (const p of children) p.kill('SIGKILL');
+    process.exit(1);
+  });
+}
