@@ -14,13 +14,13 @@
 // nginx runs from a temporary prefix with its own config, as nobody when this
 // runs as root, and is stopped at the end. Prints a table on stdout.
 
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { childPids, childrenCpuSeconds, cpuSeconds, loadWindow, runqueueWaitSeconds } from './proc.mjs';
+import { children, sleep, start, stop as stopChild } from './rig.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const o = {
@@ -48,30 +48,9 @@ const o = {
 }
 const STATIC = o.port, HOP = o.port + 1, PROXY = o.port + 2;
 const log = (s) => process.stderr.write(`[http] ${s}\n`);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const children = new Set();
-
 // ------------------------------------------------------------------ processes
-function start(cmd, args, name, extra = {}) {
-  const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...extra });
-  children.add(p);
-  p.name = name;
-  p.out = '';
-  p.err = '';
-  p.stdout.on('data', (d) => { if (p.out.length < 100000) p.out += d; });
-  p.stderr.on('data', (d) => { if (p.err.length < 20000) p.err += d; });
-  p.exited = new Promise((r) => p.on('exit', (code, sig) => { children.delete(p); r({ code, sig }); }));
-  return p;
-}
-
-async function stop(p, sig = 'SIGTERM', graceMs = 5000) {
-  if (!children.has(p)) return p.exited;
-  p.kill(sig);
-  const t = setTimeout(() => { if (children.has(p)) p.kill('SIGKILL'); }, graceMs);
-  const r = await p.exited;
-  clearTimeout(t);
-  return r;
-}
+// A shorter SIGKILL grace than the rig's default.
+const stop = (p, sig = 'SIGTERM', graceMs = 5000) => stopChild(p, sig, graceMs);
 
 function request(port, method, pathName, headers, body) {
   return new Promise((ok) => {

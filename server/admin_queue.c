@@ -1,31 +1,20 @@
 #include "admin_queue.h"
 
-#include <errno.h>
 #include <pthread.h>
-#include <stdint.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
 
 #include "../shared/keys.h"
 #include "admin.h"
 #include "http.h"
+#include "mailbox.h"
 #include "worker.h"
-
-/* One worker's mailbox: jobs done by the store thread, to answer there. */
-struct mailbox {
-  struct mailbox *next;
-  struct worker *w;
-  int fd;
-  struct loop_watch watch;
-  struct job *done;
-};
 
 struct job {
   struct job *next;
+  struct mail mail; /* its answer, back to its worker */
   struct http_request *hr; /* NULL once the client is gone (worker thread only) */
   struct mailbox *box;
   char op[32];
@@ -36,14 +25,18 @@ struct job {
   char *body;
 };
 
+static void deliver(struct mail *m);
+
 static struct {
   pthread_mutex_t mu;
   pthread_cond_t cv;
   pthread_t thread;
   int started, stopping;
   struct job *head, **tail;
-  struct mailbox *boxes;
-} Q = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+  struct mailbox_set boxes;
+} Q = {.mu = PTHREAD_MUTEX_INITIALIZER,
+       .cv = PTHREAD_COND_INITIALIZER,
+       .boxes = {.mu = &Q.mu, .tag = "admin", .deliver = deliver}};
 
 static void job_free(struct job *j) {
   cJSON_Delete(j->args);
@@ -51,30 +44,23 @@ static void job_free(struct job *j) {
   free(j);
 }
 
-/* Worker thread: answer every finished job of this worker. */
-static void on_mail(struct loop *l, uint32_t events, void *ud) {
-  (void)l;
-  (void)events;
-  struct mailbox *box = ud;
-  uint64_t v;
-  if (read(box->fd, &v, sizeof v) < 0 && errno != EAGAIN)
-    log_msg(LOG_WARN, "admin: mailbox read failed");
-  pthread_mutex_lock(&Q.mu);
-  struct job *j = box->done;
-  box->done = NULL;
-  pthread_mutex_unlock(&Q.mu);
-  while (j) {
-    struct job *next = j->next;
-    if (j->hr) {
-      http_request_on_done(j->hr, NULL, NULL);
-      http_request_respond(j->hr, j->body ? j->status : 500, j->body);
-      j->body = NULL;
-      http_request_wake(j->hr);
-    }
-    job_free(j);
-    j = next;
-  }
+static struct job *job_of(struct mail *m) {
+  return (struct job *)(void *)((char *)m - offsetof(struct job, mail));
 }
+
+/* Worker thread: answer one finished job of this worker. */
+static void deliver(struct mail *m) {
+  struct job *j = job_of(m);
+  if (j->hr) {
+    http_request_on_done(j->hr, NULL, NULL);
+    http_request_respond(j->hr, j->body ? j->status : 500, j->body);
+    j->body = NULL;
+    http_request_wake(j->hr);
+  }
+  job_free(j);
+}
+
+static void discard(struct mail *m) { job_free(job_of(m)); }
 
 /* Worker thread: the request ended before its answer came. */
 static void on_request_gone(struct http_request *hr, void *ctx) {
@@ -98,37 +84,10 @@ static void *store_thread(void *arg) {
     pthread_mutex_unlock(&Q.mu);
     j->body = admin_execute(j->op, j->args, j->has_self ? j->self : NULL, &j->status);
     pthread_mutex_lock(&Q.mu);
-    j->next = j->box->done;
-    j->box->done = j;
-    uint64_t one = 1;
-    if (write(j->box->fd, &one, sizeof one) < 0)
-      log_msg(LOG_WARN, "admin: cannot wake a worker");
+    mailbox_post(j->box, &j->mail);
   }
   pthread_mutex_unlock(&Q.mu);
   return NULL;
-}
-
-/* The worker's mailbox, made on its first admin call (on its own thread, so
- * its loop is only touched there). Called with Q.mu held. */
-static struct mailbox *mailbox_for(struct worker *w) {
-  for (struct mailbox *b = Q.boxes; b; b = b->next)
-    if (b->w == w)
-      return b;
-  struct mailbox *b = calloc(1, sizeof *b);
-  if (!b)
-    return NULL;
-  b->w = w;
-  b->fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  loop_watch_init(&b->watch, b->fd, on_mail, b);
-  if (b->fd < 0 || loop_watch_set(&w->loop, &b->watch, EPOLLIN) != 0) {
-    if (b->fd >= 0)
-      close(b->fd);
-    free(b);
-    return NULL;
-  }
-  b->next = Q.boxes;
-  Q.boxes = b;
-  return b;
 }
 
 int admin_queue_submit(struct http_request *hr, const char *op, cJSON *args,
@@ -147,7 +106,7 @@ int admin_queue_submit(struct http_request *hr, const char *op, cJSON *args,
     snprintf(j->self, sizeof j->self, "%s", self_token);
   }
   pthread_mutex_lock(&Q.mu);
-  j->box = mailbox_for(http_request_worker(hr));
+  j->box = mailbox_for(&Q.boxes, http_request_worker(hr));
   if (j->box && !Q.started && !Q.stopping) {
     Q.tail = &Q.head;
     Q.started = pthread_create(&Q.thread, NULL, store_thread, NULL) == 0;
@@ -175,15 +134,5 @@ void admin_queue_stop(void) {
     pthread_join(Q.thread, NULL);
   Q.started = 0;
   /* The workers are gone: nobody reads the mailboxes any more. */
-  while (Q.boxes) {
-    struct mailbox *b = Q.boxes;
-    Q.boxes = b->next;
-    while (b->done) {
-      struct job *j = b->done;
-      b->done = j->next;
-      job_free(j);
-    }
-    close(b->fd);
-    free(b);
-  }
+  mailbox_free_all(&Q.boxes, discard);
 }

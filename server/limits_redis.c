@@ -1,20 +1,19 @@
 #include "limits_redis.h"
 
-#include <errno.h>
 #include <math.h>
 #include <hiredis/hiredis.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "../shared/keys.h"
 #include "loop.h"
+#include "mailbox.h"
 #include "worker.h"
 
 #define IO_TIMEOUT_MS 1000  /* a Redis call longer than this counts as Redis down */
@@ -104,17 +103,9 @@ static const char SETTLE[] =
     "end\n"
     "return 0\n";
 
-/* One worker's mailbox: answers to hand back on its thread. */
-struct mailbox {
-  struct mailbox *next;
-  struct worker *w;
-  int fd;
-  struct loop_watch watch;
-  struct job *done;
-};
-
 struct job {
   struct job *next;
+  struct mail mail; /* its answer, back to its worker */
   int settle;                 /* a settlement: no answer */
   char key[KEYS_TOKEN_LEN + 1];
   char member[40];
@@ -128,13 +119,15 @@ struct job {
   struct redis_answer answer;
 };
 
+static void deliver(struct mail *m);
+
 static struct {
   pthread_mutex_t mu;
   pthread_cond_t cv;
   pthread_t thread;
   int started, stopping;
   struct job *head, **tail;
-  struct mailbox *boxes;
+  struct mailbox_set boxes;
   char host[256], password[256];
   int port, db;
   redisContext *c;   /* the client thread's only */
@@ -142,7 +135,9 @@ static struct {
   int down;          /* last call failed (client thread only) */
   atomic_int down_seen; /* the same, for other threads */
   int64_t next_try;  /* while down: no connection attempt before this */
-} R = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+} R = {.mu = PTHREAD_MUTEX_INITIALIZER,
+       .cv = PTHREAD_COND_INITIALIZER,
+       .boxes = {.mu = &R.mu, .tag = "redis", .deliver = deliver}};
 
 static int64_t wall_ms(void) {
   struct timespec ts;
@@ -344,11 +339,7 @@ static void *client_thread(void *arg) {
         free(j);
         continue;
       }
-      j->next = j->box->done;
-      j->box->done = j;
-      uint64_t one = 1;
-      if (write(j->box->fd, &one, sizeof one) < 0)
-        log_msg(LOG_WARN, "redis: cannot wake a worker");
+      mailbox_post(j->box, &j->mail);
     }
   }
   pthread_mutex_unlock(&R.mu);
@@ -358,51 +349,23 @@ static void *client_thread(void *arg) {
 
 /* ----------------------------------------------------------- the workers */
 
-static void on_mail(struct loop *l, uint32_t events, void *ud) {
-  (void)l;
-  (void)events;
-  struct mailbox *box = ud;
-  uint64_t v;
-  if (read(box->fd, &v, sizeof v) < 0 && errno != EAGAIN)
-    log_msg(LOG_WARN, "redis: mailbox read failed");
-  pthread_mutex_lock(&R.mu);
-  struct job *j = box->done;
-  box->done = NULL;
-  pthread_mutex_unlock(&R.mu);
-  while (j) {
-    struct job *next = j->next;
-    j->done(j->ctx, &j->answer);
-    free(j);
-    j = next;
-  }
+static struct job *job_of(struct mail *m) {
+  return (struct job *)(void *)((char *)m - offsetof(struct job, mail));
 }
 
-/* Made on the worker's first call, on its thread. R.mu held. */
-static struct mailbox *mailbox_for(struct worker *w) {
-  for (struct mailbox *b = R.boxes; b; b = b->next)
-    if (b->w == w)
-      return b;
-  struct mailbox *b = calloc(1, sizeof *b);
-  if (!b)
-    return NULL;
-  b->w = w;
-  b->fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  loop_watch_init(&b->watch, b->fd, on_mail, b);
-  if (b->fd < 0 || loop_watch_set(&w->loop, &b->watch, EPOLLIN) != 0) {
-    if (b->fd >= 0)
-      close(b->fd);
-    free(b);
-    return NULL;
-  }
-  b->next = R.boxes;
-  R.boxes = b;
-  return b;
+/* Worker thread: hand one answer to its caller. */
+static void deliver(struct mail *m) {
+  struct job *j = job_of(m);
+  j->done(j->ctx, &j->answer);
+  free(j);
 }
+
+static void discard(struct mail *m) { free(job_of(m)); }
 
 static int enqueue(struct job *j, struct worker *w) {
   pthread_mutex_lock(&R.mu);
   if (w)
-    j->box = mailbox_for(w);
+    j->box = mailbox_for(&R.boxes, w);
   if ((w && !j->box) || !R.started || R.stopping) {
     pthread_mutex_unlock(&R.mu);
     free(j);
@@ -533,16 +496,6 @@ void redis_limits_stop(void) {
   pthread_join(R.thread, NULL);
   R.started = 0;
   /* The workers are gone: answers nobody will read. */
-  while (R.boxes) {
-    struct mailbox *b = R.boxes;
-    R.boxes = b->next;
-    while (b->done) {
-      struct job *j = b->done;
-      b->done = j->next;
-      free(j);
-    }
-    close(b->fd);
-    free(b);
-  }
+  mailbox_free_all(&R.boxes, discard);
   memset(R.password, 0, sizeof R.password);
 }
