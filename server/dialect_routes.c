@@ -14,23 +14,18 @@
 #include "http.h"
 #include "routes.h"
 
-/* Answer an error in the dialect's shape. */
-typedef void (*error_fn)(struct http_request *hr, const struct oai_error *e);
-
-static void openai_error(struct http_request *hr, const struct oai_error *e) {
-  http_request_respond_error(hr, e);
-}
-
-static void oom(struct http_request *hr, error_fn fail) {
+/* Errors go through http_request_respond_error: the Messages handlers set
+ * their error format first, so every answer there is in Anthropic's shape. */
+static void oom(struct http_request *hr) {
   struct oai_error e;
   oai_error_set(&e, 500, "server_error", "internal_error", NULL, "out of memory");
-  fail(hr, &e);
+  http_request_respond_error(hr, &e);
 }
 
 /* Admit (model access, limits, budget: the same gateway as chat), then
  * start the exchange; on failure everything given is freed and answered. */
 static void start(struct http_request *hr, struct admission *adm, struct chat_request *req,
-                  struct encoder *enc, error_fn fail) {
+                  struct encoder *enc) {
   size_t len;
   const char *body = http_request_body(hr, &len);
   struct gateway_request gr = {req->model, req->has & HAS_MAX_TOKENS ? req->max_tokens : 0, 1,
@@ -47,7 +42,7 @@ static void start(struct http_request *hr, struct admission *adm, struct chat_re
     return;
   }
   chat_request_free(req);
-  oom(hr, fail);
+  oom(hr);
 }
 
 void handle_responses(struct http_request *hr, const char *subpath) {
@@ -68,10 +63,10 @@ void handle_responses(struct http_request *hr, const char *subpath) {
   req.history = NULL; /* the encoder owns it now */
   if (rc != 0) {
     responses_request_free(&req);
-    oom(hr, openai_error);
+    oom(hr);
     return;
   }
-  start(hr, adm, &req.chat, &enc, openai_error);
+  start(hr, adm, &req.chat, &enc);
 }
 
 /* Claude Code probes the base URL with HEAD / before its first request
@@ -87,18 +82,6 @@ void handle_root(struct http_request *hr, const char *subpath) {
 
 /* ---- Anthropic Messages ---- */
 
-static void anthropic_error(struct http_request *hr, const struct oai_error *e) {
-  int status;
-  char *body = messages_error_json(e, &status);
-  if (!body) {
-    http_request_respond_error(hr, e);
-    return;
-  }
-  if (e->retry_after[0])
-    http_request_add_header(hr, "Retry-After", e->retry_after);
-  http_request_respond(hr, status, body);
-}
-
 void handle_messages(struct http_request *hr, const char *subpath) {
   (void)subpath;
   http_request_set_error_format(hr, messages_error_json); /* gateway refusals too */
@@ -111,16 +94,16 @@ void handle_messages(struct http_request *hr, const char *subpath) {
   struct chat_request req;
   struct oai_error e;
   if (messages_request_parse(body, len, cfg->model, &cfg->extra_models, 0, &req, &e) != 0) {
-    anthropic_error(hr, &e);
+    http_request_respond_error(hr, &e);
     return;
   }
   struct encoder enc;
   if (encoder_messages(&enc) != 0) {
     chat_request_free(&req);
-    oom(hr, anthropic_error);
+    oom(hr);
     return;
   }
-  start(hr, adm, &req, &enc, anthropic_error);
+  start(hr, adm, &req, &enc);
 }
 
 /* The local estimate of the prompt the model would see; no upstream call. */
@@ -135,7 +118,7 @@ void handle_count_tokens(struct http_request *hr, const char *subpath) {
   struct chat_request req;
   struct oai_error e;
   if (messages_request_parse(body, len, cfg->model, &cfg->extra_models, 1, &req, &e) != 0) {
-    anthropic_error(hr, &e);
+    http_request_respond_error(hr, &e);
     return;
   }
   struct buf prompt = BUF_INIT, out = BUF_INIT;
@@ -145,7 +128,7 @@ void handle_count_tokens(struct http_request *hr, const char *subpath) {
   buf_free(&prompt);
   if (rc != 0 || buf_printf(&out, "{\"input_tokens\":%ld}", n) != 0) {
     buf_free(&out);
-    oom(hr, anthropic_error);
+    oom(hr);
     return;
   }
   http_request_respond(hr, 200, buf_take(&out));
