@@ -77,21 +77,10 @@ static int take_flag(int *argc, char **argv, const char *flag) {
   return found;
 }
 
-/* --config's value (the database's default place is beside it), or NULL. */
-static const char *config_path_arg(int argc, char **argv) {
-  for (int i = 1; i < argc; i++) {
-    if (strncmp(argv[i], "--config=", 9) == 0)
-      return argv[i] + 9;
-    if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
-      return argv[i + 1];
-  }
-  return NULL;
-}
-
-/* Returns -1 to go on, or an exit status. */
-static int parse_args(int argc, char **argv, struct config *c) {
+/* Returns -1 to go on, or an exit status. *file: --config's value or NULL. */
+static int parse_args(int argc, char **argv, struct config *c, const char **file) {
   char err[CONFIG_ERR_MAX + 128];
-  switch (reload_read(argc, argv, c, err, sizeof err)) {
+  switch (reload_read(argc, argv, c, file, err, sizeof err)) {
   case READ_OK:
     /* A CA file curl cannot read would fail every request: say so now. */
     if (c->upstream_ca_file[0] && access(c->upstream_ca_file, R_OK) != 0) {
@@ -379,7 +368,8 @@ int main(int argc, char **argv) {
   /* --healthcheck: probe the configured server instead of being one. Taken
    * out of argv, which SIGHUP re-reads. */
   int healthcheck = take_flag(&argc, argv, "--healthcheck");
-  int status = parse_args(argc, argv, &cfg);
+  const char *config_file = NULL;
+  int status = parse_args(argc, argv, &cfg, &config_file);
   if (status < 0 && healthcheck)
     status = healthcheck_run(&cfg);
   if (status >= 0) {
@@ -423,7 +413,7 @@ int main(int argc, char **argv) {
 
   /* Keys, limits and the ledger: before any request can arrive. */
   char gw_err[512];
-  char *db_path = gateway_db_path(&cfg, config_path_arg(argc, argv));
+  char *db_path = gateway_db_path(&cfg, config_file);
   int opened = db_path && gateway_open(&cfg, db_path, gw_err, sizeof gw_err) == 0;
   /* Without keys to keep, a default database file that cannot be made (a
    * read-only directory, e.g. a config mounted into a container) is no

@@ -55,8 +55,8 @@ static enum read_result read_flags(int argc, char **argv, struct flag *flags,
   return READ_OK;
 }
 
-enum read_result reload_read(int argc, char **argv, struct config *c, char *err,
-                             size_t errlen) {
+enum read_result reload_read(int argc, char **argv, struct config *c, const char **file,
+                             char *err, size_t errlen) {
   const char *config_path = NULL;
   size_t n_flags = 0;
   struct flag *flags = calloc(argc > 0 ? (size_t)argc : 1, sizeof *flags);
@@ -73,6 +73,8 @@ enum read_result reload_read(int argc, char **argv, struct config *c, char *err,
     if (config_set(c, flags[i].key, flags[i].value, detail, sizeof detail) != 0)
       rc = fail(err, errlen, "--%s", detail);
   free(flags);
+  if (file)
+    *file = config_path; /* points into argv */
   return rc;
 }
 
@@ -107,7 +109,7 @@ int reload_apply(int argc, char **argv, int (*unsafe)(const struct config *)) {
     return 0;
   }
   char err[CONFIG_ERR_MAX + 128];
-  if (reload_read(argc, argv, next, err, sizeof err) != READ_OK) {
+  if (reload_read(argc, argv, next, NULL, err, sizeof err) != READ_OK) {
     log_msg(LOG_ERROR, "reload: %s; the running configuration stays", err);
     discard(next);
     return 0;

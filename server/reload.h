@@ -19,9 +19,10 @@ enum read_result {
   READ_VERSION,    /* argv asked for --version */
 };
 
-/* Read every source named by argv into c (config_init'ed by the caller). */
-enum read_result reload_read(int argc, char **argv, struct config *c, char *err,
-                             size_t errlen);
+/* Read every source named by argv into c (config_init'ed by the caller).
+ * *file (when file is not NULL) is set to --config's value, or NULL. */
+enum read_result reload_read(int argc, char **argv, struct config *c, const char **file,
+                             char *err, size_t errlen);
 
 /* The config new work should run under: the startup one until a reload.
  * Safe from any thread. */
