@@ -1,0 +1,186 @@
+// The proxy against nginx proxy_pass on the same non-streamed request (issue 11, goal 3):
+//   direct  wrk -> static upstream (nginx, 1 worker, a fixed 201 "succeeded" prediction)
+//   nginx   wrk -> nginx proxy_pass (1 worker, keep-alive upstream pool) -> static upstream
+//   proxy   wrk -> replicate-proxy (--workers 1) -> static upstream
+// nginx only forwards: it is the floor. Both hops run for the whole benchmark (the
+// same process in every round, so a swing between identical rounds is the process's
+// own, not a fresh start's) and the rounds interleave the targets at each concurrency.
+// For each run: req/s, p50/p99 (wrk), and each hop's CPU per request from
+// /proc/PID/stat utime+stime (nginx: master + worker).
+//
+//   node bench/nginx-compare.mjs [--proxy build/replicate-proxy] [--duration 5]
+//        [--conns 16,64] [--rounds 4] [--port 19400] [--pin] [--json FILE]
+//
+// --pin: taskset the hop under test (nginx's worker, the proxy) to CPU 1 and wrk plus
+// the static upstream to CPU 0, so the hop never migrates and never shares its core
+// with the load generator.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { childPids, cpuSeconds, loadWindow, runqueueWaitSeconds } from './proc.mjs';
+import { runBench, sleep, start, startStatic, stop } from './rig.mjs';
+import os from 'node:os';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const o = { proxy: path.join(here, '..', 'build', 'replicate-proxy'), duration: 5, conns: [16, 64], rounds: 4,
+  threads: 2, port: 19400, json: '', nginx: 'nginx', wrk: 'wrk', pin: false, perf: '' };
+{
+  const a = process.argv.slice(2);
+  for (let i = 0; i < a.length; i++) {
+    const v = () => a[++i];
+    switch (a[i]) {
+      case '--proxy': o.proxy = v(); break;
+      case '--duration': o.duration = Number(v()); break;
+      case '--conns': o.conns = v().split(',').map(Number); break;
+      case '--rounds': o.rounds = Number(v()); break;
+      case '--port': o.port = Number(v()); break;
+      case '--json': o.json = v(); break;
+      case '--nginx': o.nginx = v(); break;
+      case '--wrk': o.wrk = v(); break;
+      case '--pin': o.pin = true; break;
+      default: throw new Error(`unknown option ${a[i]}`);
+    }
+  }
+}
+const STATIC = o.port, HOP = o.port + 1, PROXY = o.port + 2;
+const log = (s) => process.stderr.write(`[nginx-compare] ${s}\n`);
+const pidsOf = (p) => [p.pid, ...childPids(p.pid)];
+const cpuOf = (pids) => pids.reduce((s, pid) => s + (cpuSeconds(pid) ?? 0), 0);
+const rqOf = (pids) => pids.reduce((s, pid) => s + (runqueueWaitSeconds(pid) ?? 0), 0);
+const asRoot = process.getuid?.() === 0;
+const pin = (pids, cpu) => { if (o.pin) for (const pid of pids) execFileSync('taskset', ['-a', '-p', '-c', String(cpu), String(pid)], { stdio: 'ignore' }); };
+
+function hopConf(prefix) {
+  return `worker_processes 1;
+pid ${prefix}/hop.pid;
+error_log ${prefix}/hop-error.log warn;
+events { worker_connections 8192; }
+http {
+  access_log off;
+  client_body_temp_path ${prefix}/tmp/hbody;
+  proxy_temp_path ${prefix}/tmp/hproxy;
+  fastcgi_temp_path ${prefix}/tmp/hfastcgi;
+  uwsgi_temp_path ${prefix}/tmp/huwsgi;
+  scgi_temp_path ${prefix}/tmp/hscgi;
+  keepalive_requests 10000000;
+  upstream static_upstream {
+    server 127.0.0.1:${STATIC};
+    keepalive 128;
+    keepalive_requests 10000000;
+  }
+  server {
+    listen 127.0.0.1:${HOP} backlog=4096;
+    location / {
+      proxy_pass http://static_upstream;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+}
+`;
+}
+
+async function runWrk(port, mode, conns) {
+  const args = ['-t', String(Math.min(o.threads, conns)), '-c', String(conns), '-d', `${o.duration}s`, '--timeout', '5s',
+    '-s', path.join(here, 'wrk-post.lua'), `http://127.0.0.1:${port}`];
+  const cmd = o.pin ? 'taskset' : o.wrk;
+  const w = start(cmd, o.pin ? ['-c', '0', o.wrk, ...args] : args, 'wrk', { env: { ...process.env, WRK_MODE: mode } });
+  const r = await w.exited;
+  const m = /WRKJSON (\{.*\})/.exec(w.out);
+  if (r.code !== 0 || !m) throw new Error(`wrk failed: ${w.out}\n${w.err}`);
+  const j = JSON.parse(m[1]);
+  j.rps = j.requests / (j.duration_us / 1e6);
+  j.errors = j.errors_connect + j.errors_read + j.errors_write + j.errors_status + j.errors_timeout;
+  return j;
+}
+
+async function measure(target, port, mode, conns, hopPids, round, allPids) {
+  const c0 = cpuOf(hopPids), q0 = rqOf(hopPids);
+  const load = loadWindow(allPids);
+  const r = await runWrk(port, mode, conns);
+  const win = load.end();
+  r.target = target; r.conns = conns; r.round = round;
+  r.otherCores = win.otherCores;
+  if (hopPids.length) {
+    r.cpuUsPerReq = ((cpuOf(hopPids) - c0) * 1e6) / Math.max(1, r.requests);
+    r.rqWaitPct = ((rqOf(hopPids) - q0) / win.wallS) * 100;
+  }
+  log(`${target.padEnd(6)} c=${conns} round ${round}: ${Math.round(r.rps)} req/s, p50 ${(r.p50_us / 1000).toFixed(3)} ms, ` +
+    `p99 ${(r.p99_us / 1000).toFixed(3)} ms` + (hopPids.length ? `, ${r.cpuUsPerReq.toFixed(1)} CPU us/req, rq-wait ${r.rqWaitPct.toFixed(0)}%` : '') +
+    `, errors ${r.errors}, others ${win.otherCores.toFixed(2)} cores`);
+  return r;
+}
+
+const median = (v) => { const s = [...v].sort((a, b) => a - b); return s[Math.floor((s.length - 1) / 2)]; };
+const spread = (v) => { const m = median(v); return [(Math.min(...v) / m - 1) * 100, (Math.max(...v) / m - 1) * 100]; };
+
+async function main() {
+  const upstream = startStatic(o, STATIC, 'ngxcmp');
+  const prefix = fs.mkdtempSync(path.join(os.tmpdir(), 'rp-ngxcmp-hop-'));
+  fs.mkdirSync(path.join(prefix, 'tmp'));
+  if (asRoot) { fs.chownSync(prefix, 65534, 65534); fs.chownSync(path.join(prefix, 'tmp'), 65534, 65534); }
+  fs.chmodSync(prefix, 0o755);
+  fs.writeFileSync(path.join(prefix, 'hop.conf'), hopConf(prefix));
+  const hop = start(o.nginx, ['-p', prefix, '-c', path.join(prefix, 'hop.conf'), '-e', path.join(prefix, 'hop-error.log'),
+    '-g', 'daemon off;'], 'nginx-hop', asRoot ? { uid: 65534, gid: 65534 } : {});
+  const px = start(o.proxy, ['--listen', `127.0.0.1:${PROXY}`, '--upstream', `http://127.0.0.1:${STATIC}`, '--workers', '1',
+    '--log_level', 'warn', '--shutdown_grace', '2s', '--replicate_api_token', 'r8_bench'], 'proxy');
+  const results = { when: new Date().toISOString(), params: o, runs: [] };
+  try {
+    await sleep(500);
+    // One warm-up request each (and a check that the proxy answers a chat completion).
+    await runWrk(PROXY, 'chat', 1).catch((e) => { throw new Error(`proxy not answering: ${e.message}\n${px.err}`); });
+    await runWrk(HOP, 'predict', 1);
+    pin(pidsOf(upstream.ngx), 0);
+    pin(pidsOf(hop), 1);
+    pin([px.pid], 1);
+    const allPids = () => [process.pid, ...pidsOf(upstream.ngx), ...pidsOf(hop), px.pid];
+    for (const c of o.conns) {
+      for (let round = 0; round < o.rounds; round++) {
+        // Alternate which hop goes first so slow drift hits both alike.
+        const order = round % 2 ? ['proxy', 'nginx', 'direct'] : ['direct', 'nginx', 'proxy'];
+        for (const t of order) {
+          if (t === 'direct') results.runs.push(await measure('direct', STATIC, 'predict', c, [], round, allPids));
+          if (t === 'nginx') results.runs.push(await measure('nginx', HOP, 'predict', c, pidsOf(hop), round, allPids));
+          if (t === 'proxy') results.runs.push(await measure('proxy', PROXY, 'chat', c, [px.pid], round, allPids));
+        }
+      }
+    }
+  } finally {
+    await stop(px);
+    await stop(hop, 'SIGQUIT');
+    await upstream.close();
+    fs.rmSync(prefix, { recursive: true, force: true });
+  }
+  const L = ['', `== proxy vs nginx proxy_pass: wrk -t${o.threads} -d${o.duration}s, 1 worker each, ${o.rounds} interleaved rounds, ` +
+    `pinned: ${o.pin ? 'yes (hops CPU 1, wrk + upstream CPU 0)' : 'no'} ==`,
+  'conns | target | req/s (median) | p50 ms | p99 ms | CPU us/req median [min..max vs median] | others (cores)'];
+  const sum = {};
+  for (const c of o.conns) {
+    for (const t of ['direct', 'nginx', 'proxy']) {
+      const rs = results.runs.filter((r) => r.conns === c && r.target === t);
+      const s = { rps: median(rs.map((r) => r.rps)), p50: median(rs.map((r) => r.p50_us)), p99: median(rs.map((r) => r.p99_us)),
+        others: Math.max(...rs.map((r) => r.otherCores)) };
+      if (t !== 'direct') { s.cpu = median(rs.map((r) => r.cpuUsPerReq)); s.cpuSpread = spread(rs.map((r) => r.cpuUsPerReq)); }
+      sum[`${t}${c}`] = s;
+      L.push(`${String(c).padStart(5)} | ${t.padEnd(6)} | ${String(Math.round(s.rps)).padStart(14)} | ${(s.p50 / 1000).toFixed(3).padStart(6)} | ` +
+        `${(s.p99 / 1000).toFixed(3).padStart(6)} | ` + (s.cpu === undefined ? '-'.padStart(37)
+        : `${s.cpu.toFixed(1).padStart(6)} [${s.cpuSpread[0].toFixed(0)}%..+${s.cpuSpread[1].toFixed(0)}%]`.padEnd(37)) +
+        ` | ${s.others.toFixed(2)}`);
+    }
+  }
+  L.push('', 'conns | proxy/nginx CPU per req (target <= 2) | proxy/nginx req/s (target >= 0.5) | added p99 vs direct (c=16 target < 1 ms) | vs nginx');
+  for (const c of o.conns) {
+    const n = sum[`nginx${c}`], p = sum[`proxy${c}`], d = sum[`direct${c}`];
+    L.push(`${String(c).padStart(5)} | ${(p.cpu / n.cpu).toFixed(2).padStart(38)} | ${(p.rps / n.rps).toFixed(2).padStart(33)} | ` +
+      `${((p.p99 - d.p99) / 1000).toFixed(3).padStart(38)} ms | ${((p.p99 - n.p99) / 1000).toFixed(3)} ms`);
+  }
+  L.push('others: the most cores used by processes outside the benchmark in any round of that row (> 0.25: disturbed, rerun on a quiet machine)');
+  process.stdout.write(L.join('\n') + '\n');
+  results.summary = sum;
+  if (o.json) fs.writeFileSync(o.json, JSON.stringify(results, null, 2));
+}
+
+runBench('nginx-compare', main);
