@@ -9,7 +9,10 @@
 // /proc/PID/stat utime+stime (nginx: master + worker).
 //
 //   node bench/nginx-compare.mjs [--proxy build/replicate-proxy] [--duration 5]
-//        [--conns 16,64] [--rounds 4] [--port 19400] [--pin] [--json FILE]
+//        [--conns 16,64] [--rounds 4] [--port 19400] [--pin] [--json FILE] [--proxy-b OTHER_BINARY]
+//
+// --proxy-b: a second proxy binary (e.g. a build of main) as one more target,
+// "proxyB", interleaved with the rest, for a before/after in one run.
 //
 // --pin: taskset the hop under test (nginx's worker, the proxy) to CPU 1 and wrk plus
 // the static upstream to CPU 0, so the hop never migrates and never shares its core
@@ -25,13 +28,14 @@ import os from 'node:os';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const o = { proxy: path.join(here, '..', 'build', 'replicate-proxy'), duration: 5, conns: [16, 64], rounds: 4,
-  threads: 2, port: 19400, json: '', nginx: 'nginx', wrk: 'wrk', pin: false, perf: '' };
+  threads: 2, port: 19400, json: '', nginx: 'nginx', wrk: 'wrk', pin: false, proxyB: '' };
 {
   const a = process.argv.slice(2);
   for (let i = 0; i < a.length; i++) {
     const v = () => a[++i];
     switch (a[i]) {
       case '--proxy': o.proxy = v(); break;
+      case '--proxy-b': o.proxyB = v(); break;
       case '--duration': o.duration = Number(v()); break;
       case '--conns': o.conns = v().split(',').map(Number); break;
       case '--rounds': o.rounds = Number(v()); break;
@@ -44,7 +48,7 @@ const o = { proxy: path.join(here, '..', 'build', 'replicate-proxy'), duration: 
     }
   }
 }
-const STATIC = o.port, HOP = o.port + 1, PROXY = o.port + 2;
+const STATIC = o.port, HOP = o.port + 1, PROXY = o.port + 2, PROXY_B = o.port + 3;
 const log = (s) => process.stderr.write(`[nginx-compare] ${s}\n`);
 const pidsOf = (p) => [p.pid, ...childPids(p.pid)];
 const cpuOf = (pids) => pids.reduce((s, pid) => s + (cpuSeconds(pid) ?? 0), 0);
@@ -125,41 +129,48 @@ async function main() {
   fs.writeFileSync(path.join(prefix, 'hop.conf'), hopConf(prefix));
   const hop = start(o.nginx, ['-p', prefix, '-c', path.join(prefix, 'hop.conf'), '-e', path.join(prefix, 'hop-error.log'),
     '-g', 'daemon off;'], 'nginx-hop', asRoot ? { uid: 65534, gid: 65534 } : {});
-  const px = start(o.proxy, ['--listen', `127.0.0.1:${PROXY}`, '--upstream', `http://127.0.0.1:${STATIC}`, '--workers', '1',
-    '--log_level', 'warn', '--shutdown_grace', '2s', '--replicate_api_token', 'r8_bench'], 'proxy');
+  const dbDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rp-ngxcmp-db-'));
+  const startProxy = (bin, port, name) => start(bin, ['--listen', `127.0.0.1:${port}`, '--upstream', `http://127.0.0.1:${STATIC}`,
+    '--workers', '1', '--log_level', 'warn', '--shutdown_grace', '2s', '--replicate_api_token', 'r8_bench',
+    '--database', path.join(dbDir, `${name}.db`)], name);
+  const proxies = [{ name: 'proxy', port: PROXY, p: startProxy(o.proxy, PROXY, 'proxy') }];
+  if (o.proxyB) proxies.push({ name: 'proxyB', port: PROXY_B, p: startProxy(o.proxyB, PROXY_B, 'proxyB') });
+  const TARGETS = ['direct', 'nginx', ...proxies.map((x) => x.name)];
   const results = { when: new Date().toISOString(), params: o, runs: [] };
   try {
     await sleep(500);
     // One warm-up request each (and a check that the proxy answers a chat completion).
-    await runWrk(PROXY, 'chat', 1).catch((e) => { throw new Error(`proxy not answering: ${e.message}\n${px.err}`); });
+    for (const x of proxies) await runWrk(x.port, 'chat', 1).catch((e) => { throw new Error(`${x.name} not answering: ${e.message}\n${x.p.err}`); });
     await runWrk(HOP, 'predict', 1);
     pin(pidsOf(upstream.ngx), 0);
     pin(pidsOf(hop), 1);
-    pin([px.pid], 1);
-    const allPids = () => [process.pid, ...pidsOf(upstream.ngx), ...pidsOf(hop), px.pid];
+    for (const x of proxies) pin([x.p.pid], 1);
+    const allPids = () => [process.pid, ...pidsOf(upstream.ngx), ...pidsOf(hop), ...proxies.map((x) => x.p.pid)];
     for (const c of o.conns) {
       for (let round = 0; round < o.rounds; round++) {
         // Alternate which hop goes first so slow drift hits both alike.
-        const order = round % 2 ? ['proxy', 'nginx', 'direct'] : ['direct', 'nginx', 'proxy'];
+        const order = round % 2 ? [...TARGETS].reverse() : TARGETS;
         for (const t of order) {
+          const x = proxies.find((y) => y.name === t);
           if (t === 'direct') results.runs.push(await measure('direct', STATIC, 'predict', c, [], round, allPids));
-          if (t === 'nginx') results.runs.push(await measure('nginx', HOP, 'predict', c, pidsOf(hop), round, allPids));
-          if (t === 'proxy') results.runs.push(await measure('proxy', PROXY, 'chat', c, [px.pid], round, allPids));
+          else if (t === 'nginx') results.runs.push(await measure('nginx', HOP, 'predict', c, pidsOf(hop), round, allPids));
+          else results.runs.push(await measure(t, x.port, 'chat', c, [x.p.pid], round, allPids));
         }
       }
     }
   } finally {
-    await stop(px);
+    for (const x of proxies) await stop(x.p);
     await stop(hop, 'SIGQUIT');
     await upstream.close();
     fs.rmSync(prefix, { recursive: true, force: true });
+    fs.rmSync(dbDir, { recursive: true, force: true });
   }
   const L = ['', `== proxy vs nginx proxy_pass: wrk -t${o.threads} -d${o.duration}s, 1 worker each, ${o.rounds} interleaved rounds, ` +
     `pinned: ${o.pin ? 'yes (hops CPU 1, wrk + upstream CPU 0)' : 'no'} ==`,
   'conns | target | req/s (median) | p50 ms | p99 ms | CPU us/req median [min..max vs median] | others (cores)'];
   const sum = {};
   for (const c of o.conns) {
-    for (const t of ['direct', 'nginx', 'proxy']) {
+    for (const t of TARGETS) {
       const rs = results.runs.filter((r) => r.conns === c && r.target === t);
       const s = { rps: median(rs.map((r) => r.rps)), p50: median(rs.map((r) => r.p50_us)), p99: median(rs.map((r) => r.p99_us)),
         others: Math.max(...rs.map((r) => r.otherCores)) };
@@ -173,7 +184,8 @@ async function main() {
   }
   L.push('', 'conns | proxy/nginx CPU per req (target <= 2) | proxy/nginx req/s (target >= 0.5) | added p99 vs direct (c=16 target < 1 ms) | vs nginx');
   for (const c of o.conns) {
-    const n = sum[`nginx${c}`], p = sum[`proxy${c}`], d = sum[`direct${c}`];
+    const n = sum[`nginx${c}`], p = sum[`proxy${c}`], d = sum[`direct${c}`], b = sum[`proxyB${c}`];
+    if (b) L.push(`${String(c).padStart(5)} | proxyB/nginx CPU ${(b.cpu / n.cpu).toFixed(2)}, req/s ${(b.rps / n.rps).toFixed(2)}; proxy/proxyB CPU ${(p.cpu / b.cpu).toFixed(2)}`);
     L.push(`${String(c).padStart(5)} | ${(p.cpu / n.cpu).toFixed(2).padStart(38)} | ${(p.rps / n.rps).toFixed(2).padStart(33)} | ` +
       `${((p.p99 - d.p99) / 1000).toFixed(3).padStart(38)} ms | ${((p.p99 - n.p99) / 1000).toFixed(3)} ms`);
   }

@@ -3,7 +3,6 @@
 #include <cJSON.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
 #include "../shared/backoff.h"
@@ -12,6 +11,7 @@
 #include "../shared/prediction.h"
 #include "../shared/prediction_list.h"
 #include "../shared/prompt.h"
+#include "../shared/rand_pool.h"
 #include "../shared/response.h"
 #include "../shared/sse.h"
 #include "../shared/upstream_error.h"
@@ -818,7 +818,7 @@ static int retry_create(struct choice *c) {
       ex->w->up.circuit.state != CIRCUIT_CLOSED)
     return 0;
   uint32_t rnd = 0;
-  if (getrandom(&rnd, sizeof rnd, GRND_NONBLOCK) != (ssize_t)sizeof rnd)
+  if (rand_pool_fill(&rnd, sizeof rnd) != 0)
     rnd = (uint32_t)loop_now_ms();
   long delay = backoff_full_jitter_ms(c->create_retries, rnd);
   long hint = up_retry_after_ms(t), text = backoff_resets_in_ms(t->body.data, t->body.len);
@@ -1136,7 +1136,7 @@ static struct exchange *exchange_launch(struct exchange *ex) {
   loop_timer_arm(&w->loop, &ex->deadline, (uint64_t)w->cfg->request_timeout_ms);
 
   uint64_t seed = 0;
-  if (getrandom(&seed, sizeof seed, GRND_NONBLOCK) != (ssize_t)sizeof seed)
+  if (rand_pool_fill(&seed, sizeof seed) != 0)
     seed = loop_now_ms() ^ (uint64_t)(uintptr_t)ex;
   int per_prompt = ex->req.n > 0 ? ex->req.n : 1;
   int init_failed = 0;

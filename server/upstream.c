@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/epoll.h>
 #include <time.h>
 
+#include "up_sockets.h"
 #include "worker.h"
 
 /* Cancels: a failed one leaves a prediction billing, so it is retried. */
@@ -32,60 +32,10 @@ struct up_retry {
   int attempt; /* 1-based: the attempt in flight or due */
 };
 
-/* One per socket curl tells us about; freed through the loop's graveyard
- * because a later event of the same batch may still name it. */
-struct up_socket {
-  struct loop_watch watch;
-  struct up_client *client;
-};
-
 static void drain_done(struct up_client *c);
 static void free_retry(struct up_transfer *t);
 
-static void on_socket_event(struct loop *l, uint32_t events, void *ud) {
-  (void)l;
-  struct up_socket *s = ud;
-  struct up_client *c = s->client;
-  int flags = 0;
-  if (events & (EPOLLIN | EPOLLHUP | EPOLLRDHUP))
-    flags |= CURL_CSELECT_IN;
-  if (events & EPOLLOUT)
-    flags |= CURL_CSELECT_OUT;
-  if (events & EPOLLERR)
-    flags |= CURL_CSELECT_ERR;
-  curl_multi_socket_action(c->multi, s->watch.fd, flags, &c->running);
-  drain_done(c);
-}
-
-static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp,
-                          void *socketp) {
-  (void)easy;
-  struct up_client *c = userp;
-  struct up_socket *s = socketp;
-  if (what == CURL_POLL_REMOVE) {
-    if (s) {
-      loop_watch_remove(c->loop, &s->watch);
-      s->watch.cb = NULL;
-      curl_multi_assign(c->multi, fd, NULL);
-      loop_defer_free(c->loop, s);
-    }
-    return 0;
-  }
-  if (!s) {
-    s = calloc(1, sizeof *s);
-    if (!s)
-      return -1;
-    s->client = c;
-    loop_watch_init(&s->watch, fd, on_socket_event, s);
-    curl_multi_assign(c->multi, fd, s);
-  }
-  uint32_t ev = 0;
-  if (what == CURL_POLL_IN || what == CURL_POLL_INOUT)
-    ev |= EPOLLIN;
-  if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT)
-    ev |= EPOLLOUT;
-  return loop_watch_set(c->loop, &s->watch, ev) == 0 ? 0 : -1;
-}
+void up_client_drain(struct up_client *c) { drain_done(c); }
 
 static void on_timer(struct loop *l, struct loop_timer *t) {
   (void)l;
@@ -114,8 +64,7 @@ int up_client_init(struct up_client *c, struct loop *l, const char *upstream,
   c->multi = curl_multi_init();
   if (!c->multi)
     return -1;
-  curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
-  curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
+  up_sockets_init(c);
   curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
   curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
   /* Keep idle connections to Replicate for reuse by later requests. */
@@ -185,6 +134,7 @@ void up_client_free(struct up_client *c) {
   if (c->multi)
     curl_multi_cleanup(c->multi);
   c->multi = NULL;
+  up_sockets_free(c); /* after: curl closed its sockets through it */
   /* Last: the share must outlive every easy handle that used it. */
   if (c->share)
     curl_share_cleanup(c->share);
@@ -394,6 +344,7 @@ int up_start(struct up_client *c, struct up_transfer *t, const struct up_request
   curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
   /* Set on every start: curl_easy_reset of a pooled handle wipes them. */
   curl_easy_setopt(e, CURLOPT_SHARE, c->share);
+  up_sockets_setopt(c, e);
   curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
   /* Wait for a connection that may multiplex rather than open another; only
    * over TLS, where ALPN settles it at the handshake. Over plain HTTP curl

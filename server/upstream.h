@@ -27,6 +27,8 @@ struct up_client {
   int capped;          /* per-host connection cap on (HTTP/2 hosts only) */
   struct metrics_block *metrics; /* the worker's; NULL = not counted */
   struct circuit circuit;       /* creates at Replicate, this worker's view */
+  struct up_socket **socks;     /* by fd: sockets curl opened through up_sockets.c */
+  size_t n_socks;
 };
 
 struct up_transfer;
@@ -93,6 +95,8 @@ void up_client_set_ca(struct up_client *c, const char *ca_file);
 /* Owned transfers must have been stopped; detached ones still running are
  * stopped and freed here. */
 void up_client_free(struct up_client *c);
+/* Hand finished transfers to their callbacks (after curl_multi_socket_action). */
+void up_client_drain(struct up_client *c);
 
 void up_transfer_init(struct up_transfer *t, up_done_cb done, up_data_cb on_data,
                       void *ud);
