@@ -53,6 +53,22 @@ const log = (s) => process.stderr.write(`[nginx-compare] ${s}\n`);
 const pidsOf = (p) => [p.pid, ...childPids(p.pid)];
 const cpuOf = (pids) => pids.reduce((s, pid) => s + (cpuSeconds(pid) ?? 0), 0);
 const rqOf = (pids) => pids.reduce((s, pid) => s + (runqueueWaitSeconds(pid) ?? 0), 0);
+// Context switches of every thread: [voluntary (went to sleep), involuntary (preempted)].
+function ctxsw(pids) {
+  const n = [0, 0];
+  for (const pid of pids) {
+    let tids = [];
+    try { tids = fs.readdirSync(`/proc/${pid}/task`); } catch { continue; }
+    for (const tid of tids) {
+      try {
+        const st = fs.readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
+        n[0] += Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(st)?.[1] ?? 0);
+        n[1] += Number(/^nonvoluntary_ctxt_switches:\s+(\d+)/m.exec(st)?.[1] ?? 0);
+      } catch { /* exited */ }
+    }
+  }
+  return n;
+}
 const asRoot = process.getuid?.() === 0;
 const pin = (pids, cpu) => { if (o.pin) for (const pid of pids) execFileSync('taskset', ['-a', '-p', '-c', String(cpu), String(pid)], { stdio: 'ignore' }); };
 
@@ -101,7 +117,7 @@ async function runWrk(port, mode, conns) {
 }
 
 async function measure(target, port, mode, conns, hopPids, round, allPids) {
-  const c0 = cpuOf(hopPids), q0 = rqOf(hopPids);
+  const c0 = cpuOf(hopPids), q0 = rqOf(hopPids), x0 = ctxsw(hopPids);
   const load = loadWindow(allPids);
   const r = await runWrk(port, mode, conns);
   const win = load.end();
@@ -110,9 +126,13 @@ async function measure(target, port, mode, conns, hopPids, round, allPids) {
   if (hopPids.length) {
     r.cpuUsPerReq = ((cpuOf(hopPids) - c0) * 1e6) / Math.max(1, r.requests);
     r.rqWaitPct = ((rqOf(hopPids) - q0) / win.wallS) * 100;
+    const x1 = ctxsw(hopPids);
+    r.volCsPerReq = (x1[0] - x0[0]) / Math.max(1, r.requests);
+    r.invCsPerReq = (x1[1] - x0[1]) / Math.max(1, r.requests);
   }
   log(`${target.padEnd(6)} c=${conns} round ${round}: ${Math.round(r.rps)} req/s, p50 ${(r.p50_us / 1000).toFixed(3)} ms, ` +
-    `p99 ${(r.p99_us / 1000).toFixed(3)} ms` + (hopPids.length ? `, ${r.cpuUsPerReq.toFixed(1)} CPU us/req, rq-wait ${r.rqWaitPct.toFixed(0)}%` : '') +
+    `p99 ${(r.p99_us / 1000).toFixed(3)} ms` + (hopPids.length ? `, ${r.cpuUsPerReq.toFixed(1)} CPU us/req, rq-wait ${r.rqWaitPct.toFixed(0)}%, ` +
+      `ctx switches/req ${r.volCsPerReq.toFixed(3)} vol ${r.invCsPerReq.toFixed(3)} preempted` : '') +
     `, errors ${r.errors}, others ${win.otherCores.toFixed(2)} cores`);
   return r;
 }
@@ -167,19 +187,22 @@ async function main() {
   }
   const L = ['', `== proxy vs nginx proxy_pass: wrk -t${o.threads} -d${o.duration}s, 1 worker each, ${o.rounds} interleaved rounds, ` +
     `pinned: ${o.pin ? 'yes (hops CPU 1, wrk + upstream CPU 0)' : 'no'} ==`,
-  'conns | target | req/s (median) | p50 ms | p99 ms | CPU us/req median [min..max vs median] | others (cores)'];
+  'conns | target | req/s (median) | p50 ms | p99 ms | CPU us/req median [min..max vs median] | ctx sw/req vol+preempted | others (cores)'];
   const sum = {};
   for (const c of o.conns) {
     for (const t of TARGETS) {
       const rs = results.runs.filter((r) => r.conns === c && r.target === t);
       const s = { rps: median(rs.map((r) => r.rps)), p50: median(rs.map((r) => r.p50_us)), p99: median(rs.map((r) => r.p99_us)),
         others: Math.max(...rs.map((r) => r.otherCores)) };
-      if (t !== 'direct') { s.cpu = median(rs.map((r) => r.cpuUsPerReq)); s.cpuSpread = spread(rs.map((r) => r.cpuUsPerReq)); }
+      if (t !== 'direct') {
+        s.cpu = median(rs.map((r) => r.cpuUsPerReq)); s.cpuSpread = spread(rs.map((r) => r.cpuUsPerReq));
+        s.vol = median(rs.map((r) => r.volCsPerReq)); s.inv = median(rs.map((r) => r.invCsPerReq));
+      }
       sum[`${t}${c}`] = s;
       L.push(`${String(c).padStart(5)} | ${t.padEnd(6)} | ${String(Math.round(s.rps)).padStart(14)} | ${(s.p50 / 1000).toFixed(3).padStart(6)} | ` +
         `${(s.p99 / 1000).toFixed(3).padStart(6)} | ` + (s.cpu === undefined ? '-'.padStart(37)
         : `${s.cpu.toFixed(1).padStart(6)} [${s.cpuSpread[0].toFixed(0)}%..+${s.cpuSpread[1].toFixed(0)}%]`.padEnd(37)) +
-        ` | ${s.others.toFixed(2)}`);
+        ` | ${s.vol === undefined ? '-'.padStart(24) : `${s.vol.toFixed(3)}+${s.inv.toFixed(3)}`.padStart(24)} | ${s.others.toFixed(2)}`);
     }
   }
   L.push('', 'conns | proxy/nginx CPU per req (target <= 2) | proxy/nginx req/s (target >= 0.5) | added p99 vs direct (c=16 target < 1 ms) | vs nginx');

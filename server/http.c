@@ -433,11 +433,16 @@ static const char *reason(int status) {
  * for the size of what the handler added. Returns 0 or -1 (OOM). */
 static int build_head(struct http_conn *c, struct http_request *hr, size_t body_len) {
   struct buf *b = &c->out;
-  char date[64];
-  struct tm tm;
+  /* Formatted once a second per thread, not once a request. */
+  static _Thread_local char date[64];
+  static _Thread_local time_t date_at = -1;
   time_t now = time(NULL);
-  gmtime_r(&now, &tm);
-  strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  if (now != date_at) {
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    date_at = now;
+  }
   int rc = buf_printf(b, "HTTP/1.1 %d %s\r\nDate: %s\r\n", hr->status, reason(hr->status), date);
   if (hr->reply == REPLY_STREAM) {
     hr->chunked_reply = hr->minor_version == 1;

@@ -183,6 +183,7 @@ export async function startFake(opts = {}) {
   const listFaults = []; // faults for the next GET /v1/predictions (as getFaults)
   const unknownInputKeys = []; // {predictionId, key}
   const sockets = new Set();
+  let connectionsOpened = 0; // TCP connections accepted, both servers
   const timers = new Set();
   const openStreams = new Set();
   let seq = 0;
@@ -220,6 +221,7 @@ export async function startFake(opts = {}) {
     srv.maxHeadersCount = 200;
     srv.on('connection', (sock) => {
       sockets.add(sock);
+      connectionsOpened++;
       sock.setNoDelay(true);
       sock.on('close', () => sockets.delete(sock));
     });
@@ -889,6 +891,9 @@ export async function startFake(opts = {}) {
     setDefault(s) { state.defaultScenario = s ?? {}; },
     get queued() { return state.queue.length; },
     get openStreams() { return openStreams.size; },
+    get connectionsOpened() { return connectionsOpened; },
+    // Close every connection now, as a server dropping idle keep-alive ones does.
+    dropConnections() { const n = sockets.size; for (const s of sockets) s.destroy(); return n; },
     creates() { return log.filter((e) => e.kind === 'create'); },
     gets(id) { return log.filter((e) => e.kind === 'get' && (id === undefined || e.predictionId === id)); },
     streams(id) { return log.filter((e) => e.kind === 'stream' && (id === undefined || e.predictionId === id)); },
