@@ -23,7 +23,7 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { childPids, cpuSeconds, loadWindow, runqueueWaitSeconds } from './proc.mjs';
-import { runBench, sleep, start, startStatic, stop } from './rig.mjs';
+import { nginxHopConf, runBench, runWrk as rigWrk, sleep, start, startNginx, startStatic, stop } from './rig.mjs';
 import os from 'node:os';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -69,52 +69,9 @@ function ctxsw(pids) {
   }
   return n;
 }
-const asRoot = process.getuid?.() === 0;
 const pin = (pids, cpu) => { if (o.pin) for (const pid of pids) execFileSync('taskset', ['-a', '-p', '-c', String(cpu), String(pid)], { stdio: 'ignore' }); };
 
-function hopConf(prefix) {
-  return `worker_processes 1;
-pid ${prefix}/hop.pid;
-error_log ${prefix}/hop-error.log warn;
-events { worker_connections 8192; }
-http {
-  access_log off;
-  client_body_temp_path ${prefix}/tmp/hbody;
-  proxy_temp_path ${prefix}/tmp/hproxy;
-  fastcgi_temp_path ${prefix}/tmp/hfastcgi;
-  uwsgi_temp_path ${prefix}/tmp/huwsgi;
-  scgi_temp_path ${prefix}/tmp/hscgi;
-  keepalive_requests 10000000;
-  upstream static_upstream {
-    server 127.0.0.1:${STATIC};
-    keepalive 128;
-    keepalive_requests 10000000;
-  }
-  server {
-    listen 127.0.0.1:${HOP} backlog=4096;
-    location / {
-      proxy_pass http://static_upstream;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-    }
-  }
-}
-`;
-}
-
-async function runWrk(port, mode, conns) {
-  const args = ['-t', String(Math.min(o.threads, conns)), '-c', String(conns), '-d', `${o.duration}s`, '--timeout', '5s',
-    '-s', path.join(here, 'wrk-post.lua'), `http://127.0.0.1:${port}`];
-  const cmd = o.pin ? 'taskset' : o.wrk;
-  const w = start(cmd, o.pin ? ['-c', '0', o.wrk, ...args] : args, 'wrk', { env: { ...process.env, WRK_MODE: mode } });
-  const r = await w.exited;
-  const m = /WRKJSON (\{.*\})/.exec(w.out);
-  if (r.code !== 0 || !m) throw new Error(`wrk failed: ${w.out}\n${w.err}`);
-  const j = JSON.parse(m[1]);
-  j.rps = j.requests / (j.duration_us / 1e6);
-  j.errors = j.errors_connect + j.errors_read + j.errors_write + j.errors_status + j.errors_timeout;
-  return j;
-}
+const runWrk = (port, mode, conns) => rigWrk(o, port, conns, 'r8_bench', mode, o.pin ? 0 : null);
 
 async function measure(target, port, mode, conns, hopPids, round, allPids) {
   const c0 = cpuOf(hopPids), q0 = rqOf(hopPids), x0 = ctxsw(hopPids);
@@ -142,13 +99,8 @@ const spread = (v) => { const m = median(v); return [(Math.min(...v) / m - 1) * 
 
 async function main() {
   const upstream = startStatic(o, STATIC, 'ngxcmp');
-  const prefix = fs.mkdtempSync(path.join(os.tmpdir(), 'rp-ngxcmp-hop-'));
-  fs.mkdirSync(path.join(prefix, 'tmp'));
-  if (asRoot) { fs.chownSync(prefix, 65534, 65534); fs.chownSync(path.join(prefix, 'tmp'), 65534, 65534); }
-  fs.chmodSync(prefix, 0o755);
-  fs.writeFileSync(path.join(prefix, 'hop.conf'), hopConf(prefix));
-  const hop = start(o.nginx, ['-p', prefix, '-c', path.join(prefix, 'hop.conf'), '-e', path.join(prefix, 'hop-error.log'),
-    '-g', 'daemon off;'], 'nginx-hop', asRoot ? { uid: 65534, gid: 65534 } : {});
+  const hopNginx = startNginx(o, (prefix) => nginxHopConf(prefix, HOP, STATIC), 'ngxcmp-hop');
+  const hop = hopNginx.ngx;
   const dbDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rp-ngxcmp-db-'));
   const startProxy = (bin, port, name) => start(bin, ['--listen', `127.0.0.1:${port}`, '--upstream', `http://127.0.0.1:${STATIC}`,
     '--workers', '1', '--log_level', 'warn', '--shutdown_grace', '2s', '--replicate_api_token', 'r8_bench',
@@ -180,9 +132,8 @@ async function main() {
     }
   } finally {
     for (const x of proxies) await stop(x.p);
-    await stop(hop, 'SIGQUIT');
+    await hopNginx.close();
     await upstream.close();
-    fs.rmSync(prefix, { recursive: true, force: true });
     fs.rmSync(dbDir, { recursive: true, force: true });
   }
   const L = ['', `== proxy vs nginx proxy_pass: wrk -t${o.threads} -d${o.duration}s, 1 worker each, ${o.rounds} interleaved rounds, ` +
