@@ -32,6 +32,9 @@ struct up_retry {
   int attempt; /* 1-based: the attempt in flight or due */
 };
 
+/* Idle connections kept for reuse (beyond those in use). */
+#define IDLE_CONNECTIONS 256L
+
 static void drain_done(struct up_client *c);
 static void free_retry(struct up_transfer *t);
 
@@ -68,7 +71,8 @@ int up_client_init(struct up_client *c, struct loop *l, const char *upstream,
   curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
   curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
   /* Keep idle connections to Replicate for reuse by later requests. */
-  curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, 256L);
+  c->maxconnects = IDLE_CONNECTIONS;
+  curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, c->maxconnects);
   curl_multi_setopt(c->multi, CURLMOPT_MAX_CONCURRENT_STREAMS, H2_MAX_CONCURRENT_STREAMS);
   /* Only an https upstream can be HTTP/2 (curl speaks h2c only if told). */
   if (strncasecmp(upstream, "https:", 6) == 0) {
@@ -215,10 +219,29 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *ud) {
   return len;
 }
 
+/* curl's cache limit counts the connections in use too. Past it, every
+ * finished transfer walks all connections (Curl_conncache_extract_oldest)
+ * and closes the oldest idle one, which is its own while thousands of
+ * streams hold the rest: a new connection per create, and 20-25% of the
+ * CPU at 5,000 streams. So the limit follows the transfers in flight, plus
+ * the idle connections worth keeping. */
+static void fit_cache(struct up_client *c) {
+  long want = c->n_in_multi + IDLE_CONNECTIONS;
+  if (want > c->maxconnects || want + IDLE_CONNECTIONS < c->maxconnects) {
+    c->maxconnects = want;
+    curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, want);
+  }
+}
+
 static void release(struct up_transfer *t) {
   if (t->easy) {
     struct up_client *c = t->client;
     curl_multi_remove_handle(c->multi, t->easy);
+    if (t->in_multi) {
+      t->in_multi = 0;
+      c->n_in_multi--;
+      fit_cache(c);
+    }
     /* A handle stopped while paused may keep pause state and held data
      * through curl_easy_reset: not worth the risk of reusing it. */
     if (!t->paused && c->n_idle < (int)(sizeof c->idle / sizeof c->idle[0])) {
@@ -374,6 +397,9 @@ int up_start(struct up_client *c, struct up_transfer *t, const struct up_request
   }
   if (curl_multi_add_handle(c->multi, e) != CURLM_OK)
     goto fail;
+  t->in_multi = 1;
+  c->n_in_multi++;
+  fit_cache(c);
   return 0;
 fail:
   if (!t->error[0])

@@ -29,6 +29,8 @@ struct up_client {
   struct circuit circuit;       /* creates at Replicate, this worker's view */
   struct up_socket **socks;     /* by fd: sockets curl opened through up_sockets.c */
   size_t n_socks;
+  long n_in_multi;  /* transfers added to the multi handle */
+  long maxconnects; /* CURLMOPT_MAXCONNECTS as last set */
 };
 
 struct up_transfer;
@@ -84,6 +86,7 @@ struct up_transfer {
   int version_seen;  /* the reply's HTTP version was checked */
   enum metrics_up_kind kind; /* for metrics: what this call is */
   uint64_t started_us;       /* monotonic, when it started */
+  int in_multi;              /* added to the client's multi handle */
 };
 
 int up_client_init(struct up_client *c, struct loop *l, const char *upstream,
