@@ -222,8 +222,8 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *ud) {
 /* curl's cache limit counts the connections in use too. Past it, every
  * finished transfer walks all connections (Curl_conncache_extract_oldest)
  * and closes the oldest idle one, which is its own while thousands of
- * streams hold the rest: a new connection per create, and 20-25% of the
- * CPU at 5,000 streams. So the limit follows the transfers in flight, plus
+ * streams hold the rest: a new connection per create (half the connects at
+ * 2,000 streams went). So the limit follows the transfers in flight, plus
  * the idle connections worth keeping. */
 static void fit_cache(struct up_client *c) {
   long want = c->n_in_multi + IDLE_CONNECTIONS;
