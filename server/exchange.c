@@ -103,6 +103,10 @@ struct exchange {
   struct loop_timer keepalive;
   enum metrics_cancel cancel_reason; /* why predictions still running get canceled */
   char request_id[REQUEST_ID_MAX + 1]; /* copied: hr goes away on a hang-up */
+  /* The window with Replicate at work (monotonic us): first call's start to
+   * the last call's end; poll gaps inside it are waits on Replicate too. */
+  uint64_t up_first_us, up_last_us;
+  char error_code[48]; /* exchange_fail's code (or type), for the access line */
 };
 
 static void choice_start_poll(struct choice *c);
@@ -247,6 +251,7 @@ static void exchange_fail(struct exchange *ex, const struct oai_error *e) {
   if (ex->failed || ex->stream_ended)
     return;
   ex->failed = 1;
+  snprintf(ex->error_code, sizeof ex->error_code, "%s", e->code[0] ? e->code : e->type);
   log_msg(LOG_WARN, "request failed: %d %s: %s", e->status, e->code, e->message);
   stop_everything(ex);
   if (!ex->hr)
@@ -535,6 +540,21 @@ static void start_or_fail(struct choice *c, const struct up_request *r0) {
   }
 }
 
+static uint64_t mono_now_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* A call to Replicate ended: widen the exchange's upstream window. */
+static void upstream_window(struct exchange *ex, const struct up_transfer *t) {
+  if (!ex->up_first_us || t->started_us < ex->up_first_us)
+    ex->up_first_us = t->started_us;
+  uint64_t now = mono_now_us();
+  if (now > ex->up_last_us)
+    ex->up_last_us = now;
+}
+
 static void choice_create(struct choice *c);
 
 static void on_poll_timer(struct loop *l, struct loop_timer *t) {
@@ -739,6 +759,7 @@ static void fail_unresolved(struct choice *c, const char *why) {
 
 static void on_list_done(struct up_transfer *t) {
   struct choice *c = t->ud;
+  upstream_window(c->ex, t);
   struct exchange *ex = c->ex;
   if (t->result != CURLE_OK || t->status < 200 || t->status > 299) {
     char why[CURL_ERROR_SIZE + 64];
@@ -843,6 +864,7 @@ static int retry_create(struct choice *c) {
 
 static void on_create_done(struct up_transfer *t) {
   struct choice *c = t->ud;
+  upstream_window(c->ex, t);
   struct prediction p;
   circuit_note(c->ex, t);
   if (up_fate_unknown(t)) {
@@ -903,6 +925,7 @@ static int retry_poll(struct choice *c) {
 
 static void on_poll_done(struct up_transfer *t) {
   struct choice *c = t->ud;
+  upstream_window(c->ex, t);
   struct prediction p;
   if (retry_poll(c))
     return;
@@ -1015,6 +1038,7 @@ static void stream_ended_by_done(struct choice *c) {
 static void on_stream_done(struct up_transfer *t) {
   struct choice *c = t->ud;
   struct exchange *ex = c->ex;
+  upstream_window(ex, t);
   if (c->state == CH_DONE || ex->failed)
     return;
   if (c->out_of_memory) {
@@ -1284,9 +1308,19 @@ void exchange_summary(const struct exchange *ex, struct exchange_summary *s) {
       .finish_reason = c ? c->finish_reason : NULL,
       .prediction_id = c ? c->pred_id : NULL,
       .n_choices = ex->n,
+      .error_code = ex->error_code[0] ? ex->error_code : NULL,
   };
-  for (int i = 0; i < ex->n; i++)
-    s->retries += ex->choices[i].retries + ex->choices[i].create_retries;
+  uint64_t first = ex->up_first_us, last = ex->up_last_us;
+  for (int i = 0; i < ex->n; i++) {
+    const struct choice *ci = &ex->choices[i];
+    s->retries += ci->retries + ci->create_retries;
+    if (ci->xfer && up_running(ci->xfer)) { /* still running (a hang-up): up to now */
+      last = mono_now_us();
+      if (!first || ci->xfer->started_us < first)
+        first = ci->xfer->started_us;
+    }
+  }
+  s->upstream_us = first && last > first ? last - first : 0;
 }
 
 void exchange_free(struct exchange *ex) {

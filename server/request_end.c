@@ -61,12 +61,16 @@ void request_end_observe(struct http_request *hr) {
   struct http_request_end end = http_request_end_info(hr);
   uint64_t now = loop_now_ms();
   uint64_t dur_ms = now - end.started_ms;
+  struct timespec mono;
+  clock_gettime(CLOCK_MONOTONIC, &mono); /* loop_now_ms's clock, in us */
+  uint64_t now_us = (uint64_t)mono.tv_sec * 1000000u + (uint64_t)mono.tv_nsec / 1000u;
+  uint64_t dur_us = now_us > end.started_ms * 1000 ? now_us - end.started_ms * 1000 : 0;
   struct metrics_request r = {
       .route = metrics_route_of(http_request_path(hr)),
       .key_alias = http_request_key_alias(hr), /* the gateway settled before this */
       /* nginx's 499: the client left before any answer */
       .status = end.client_gone && !end.first_byte_ms ? 499 : end.status,
-      .duration_us = dur_ms * 1000,
+      .duration_us = dur_us,
       .first_byte = end.first_byte_ms != 0,
       .ttft_us = end.first_byte_ms ? (end.first_byte_ms - end.started_ms) * 1000 : 0,
       .input_tokens = -1,
@@ -78,6 +82,7 @@ void request_end_observe(struct http_request *hr) {
     r.model = s.model;
     r.stream = s.stream;
     r.input_tokens = s.prompt_tokens;
+    r.upstream_us = s.upstream_us;
     r.output_tokens = s.completion_tokens;
     r.cost_usd = ((double)(s.prompt_tokens > 0 ? s.prompt_tokens : 0) * cfg->input_price_per_mtok +
                   (double)(s.completion_tokens > 0 ? s.completion_tokens : 0) *
@@ -110,6 +115,9 @@ void request_end_observe(struct http_request *hr) {
       .retries = s.retries,
       .finish_reason = s.finish_reason,
       .prediction_id = s.prediction_id,
+      /* the exchange's failure (also one sent mid-stream), else the error answered */
+      .error_code = s.error_code ? s.error_code : end.error_code,
+      .upstream_ms = s.upstream_us ? (long)(s.upstream_us / 1000) : -1,
   };
   write_log(cfg, &e);
 }

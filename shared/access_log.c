@@ -91,7 +91,9 @@ int access_log_json(struct buf *out, const struct access_log_entry *e) {
                       e->duration_ms, e->retries) != 0 ||
            json_str(out, e->finish_reason) != 0 ||
            buf_append_str(out, ",\"prediction_id\":") != 0 ||
-           json_str(out, e->prediction_id) != 0 || buf_append_str(out, "}\n") != 0;
+           json_str(out, e->prediction_id) != 0 ||
+           buf_append_str(out, ",\"error_code\":") != 0 || json_str(out, e->error_code) != 0 ||
+           json_long(out, "upstream_ms", e->upstream_ms) != 0 || buf_append_str(out, "}\n") != 0;
   if (rc) {
     out->len = start; /* no half line */
     if (out->data)
@@ -116,6 +118,8 @@ int access_log_text(struct buf *out, const struct access_log_entry *e) {
     rc = buf_printf(out, " model=%s stream=%d tokens=%ld/%ld retries=%d pred=%s", e->model,
                     e->stream, e->prompt_tokens, e->completion_tokens, e->retries,
                     e->prediction_id ? e->prediction_id : "-") != 0;
+  if (!rc && e->error_code)
+    rc = buf_printf(out, " error=%s", e->error_code) != 0;
   rc = rc || buf_append_char(out, '\n') != 0;
   if (rc) {
     out->len = start;

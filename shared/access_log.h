@@ -31,6 +31,8 @@ struct access_log_entry {
   int retries;
   const char *finish_reason; /* or NULL */
   const char *prediction_id; /* choice 0's, or NULL */
+  const char *error_code;    /* an error answer's code (or type), or NULL */
+  long upstream_ms;          /* first call to Replicate to the last one's end; -1: none */
 };
 
 /* A client's X-Request-Id is kept when it is 1..REQUEST_ID_MAX characters of

@@ -121,10 +121,8 @@ void metrics_request_done(struct metrics_block *b, const struct metrics_request 
   add(&m->requests[r->route][status_index(r->status)], 1);
   add(&k->requests[r->route][status_index(r->status)], 1);
   observe_us(&b->duration[r->route], r->duration_us);
-  if (r->upstream_us > 0) { /* only when the caller measured it */
-    uint64_t over = r->duration_us > r->upstream_us ? r->duration_us - r->upstream_us : 0;
-    observe_us(&b->overhead, over);
-  }
+  /* Every request: one with no call to Replicate is all overhead. */
+  observe_us(&b->overhead, r->duration_us > r->upstream_us ? r->duration_us - r->upstream_us : 0);
   if (r->first_byte && r->model)
     observe_us(&b->ttft, r->ttft_us);
   if (r->input_tokens > 0) {
@@ -439,7 +437,7 @@ static int render_hists(struct buf *out, struct metrics_block *const *blocks, si
       return -1;
   }
   if (header(out, "replicate_proxy_overhead_seconds", "histogram",
-             "Time of a completion spent in the proxy, with no call to Replicate running.") != 0 ||
+             "Time of a request spent in the proxy: its duration less the window from its first call to Replicate's start to its last one's end.") != 0 ||
       hist_series(out, "replicate_proxy_overhead_seconds", "", blocks, n, at_overhead, 0,
                   TIME_BOUNDS, METRICS_N_BUCKETS, us) != 0 ||
       header(out, "gen_ai_server_time_to_first_token_seconds", "histogram",

@@ -85,7 +85,7 @@ struct metrics_request {
   uint64_t duration_us;
   int first_byte;          /* a byte of the answer was sent */
   uint64_t ttft_us;        /* arrival to that byte (may be 0 on a fast path) */
-  uint64_t upstream_us;    /* time with an upstream call running (overhead = duration - this) */
+  uint64_t upstream_us;    /* first upstream call's start to the last one's end (overhead = duration - this) */
   long input_tokens, output_tokens; /* -1: unknown */
   double cost_usd;
 };

@@ -76,18 +76,44 @@ describe('log_format = json', () => {
     const l = await lineFor('json-1');
     const pred = bed.fake.creates()[0].predictionId;
     assert.deepEqual(
-      { ...l, time: typeof l.time, duration_ms: typeof l.duration_ms, ttfb_ms: typeof l.ttfb_ms },
+      { ...l, time: typeof l.time, duration_ms: typeof l.duration_ms, ttfb_ms: typeof l.ttfb_ms, upstream_ms: typeof l.upstream_ms },
       {
         request_id: 'json-1', time: 'string', client: '127.0.0.1', method: 'POST',
         path: '/v1/chat/completions', route: 'chat', key_alias: null, model: 'deepseek-v3.1', stream: false,
         status: 200, client_gone: false, prompt_tokens: 11, completion_tokens: 3,
         cost_usd: 0.017, ttfb_ms: 'number', duration_ms: 'number', retries: 0,
-        finish_reason: 'stop', prediction_id: pred,
+        finish_reason: 'stop', prediction_id: pred, error_code: null, upstream_ms: 'number',
       });
     assert.ok(Math.abs(Date.parse(l.time) - Date.now()) < 60000, l.time);
     const err = bed.proxy.stderr;
     for (const secret of [CLIENT_KEY, REPLICATE_TOKEN, 'a private prompt', 'secret'])
       assert.ok(!err.includes(secret), `the log has no ${secret}`);
+  });
+
+  it('every error answer names its error code (or type); successes have null', async () => {
+    const nf = await bed.request('GET', '/v1/nope', { headers: { 'X-Request-Id': 'code-404' } });
+    assert.equal(nf.status, 404);
+    assert.equal((await lineFor('code-404')).error_code, nf.json.error.code ?? nf.json.error.type);
+    const bad = await bed.chat({ model: 'deepseek-v3.1' }, { headers: { 'X-Request-Id': 'code-400' } });
+    assert.equal(bad.status, 400);
+    assert.equal((await lineFor('code-400')).error_code, bad.json.error.code ?? bad.json.error.type);
+    bed.fake.script({ status: 'failed', error: 'E1001 out of memory', syncStatus: 'terminal' });
+    const failed = await bed.chat(user('fails'), { headers: { 'X-Request-Id': 'code-5xx' } });
+    assert.ok(failed.status >= 500, failed.text);
+    const l = await lineFor('code-5xx');
+    assert.ok(l.error_code, 'named');
+    assert.equal(l.error_code, failed.json.error.code ?? failed.json.error.type);
+    // After the first byte of a stream the error is an SSE event: the line still names it.
+    bed.fake.script({ output: ['a', 'b', 'c'], tokenDelay: 20, dropAfter: 1, status: 'failed' });
+    const s = await sseRequest(bed.url, '/v1/chat/completions', { ...user('drops'), stream: true },
+      { headers: { 'X-Request-Id': 'code-sse' } });
+    assert.equal(s.status, 200);
+    const ls = await lineFor('code-sse');
+    assert.ok(s.error, 'the stream ended with an error event');
+    assert.equal(ls.error_code, s.error.code ?? s.error.type);
+    const ok = await bed.chat(user('fine'), { headers: { 'X-Request-Id': 'code-ok' } });
+    assert.equal(ok.status, 200);
+    assert.equal((await lineFor('code-ok')).error_code, null);
   });
 
   it('a path with a newline and quotes stays inside its own line', async () => {

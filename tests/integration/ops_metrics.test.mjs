@@ -107,6 +107,26 @@ describe('GET /metrics (no gateway: open on the main port)', () => {
     assert.equal(value(m, 'replicate_proxy_predictions_canceled_total', { reason: 'stop' }), 1);
   });
 
+  it('the proxy-overhead histogram counts every request, without the wait on Replicate', async () => {
+    const before = await scrape();
+    const total = (m) => ['chat', 'completions', 'responses', 'messages', 'models', 'health', 'metrics', 'other']
+      .reduce((n, route) => n + histogram(m, 'replicate_proxy_request_duration_seconds', `route="${route}"`).count, 0);
+    const o0 = histogram(before, 'replicate_proxy_overhead_seconds');
+    const d0 = histogram(before, 'replicate_proxy_request_duration_seconds', 'route="chat"');
+    // Replicate takes 400 ms to answer each create: the requests last that long,
+    // the proxy's own share does not.
+    for (let i = 0; i < 3; i++) bed.fake.script({ output: ['slow'], createDelay: 400, syncStatus: 'terminal' });
+    for (let i = 0; i < 3; i++) assert.equal((await bed.chat(user(`slow ${i}`))).status, 200);
+    assert.equal((await bed.request('GET', '/health')).status, 200);
+    const m = await scrape();
+    const o = histogram(m, 'replicate_proxy_overhead_seconds');
+    assert.equal(o.count, total(m), 'one observation per request ended');
+    assert.equal(o.count - o0.count, 4 + 1, 'the 4 sent here and the scrape before them');
+    const d = histogram(m, 'replicate_proxy_request_duration_seconds', 'route="chat"');
+    assert.ok(d.sum - d0.sum >= 1.2, `the chats took ${d.sum - d0.sum}s`);
+    assert.ok(o.sum - o0.sum < 0.3, `the proxy's own share: ${o.sum - o0.sum}s`);
+  });
+
   itExitsCleanly(() => bed, it);
 });
 

@@ -35,7 +35,7 @@ void suite_access_log(void) {
       .method = "POST", .path = "/v1/chat/completions", .route = "chat", .key_alias = "team-a",
       .model = "deepseek-v3.1", .stream = 1, .status = 200, .prompt_tokens = 12,
       .completion_tokens = 7, .cost_usd = 0.5, .ttfb_ms = 40, .duration_ms = 900,
-      .retries = 1, .finish_reason = "stop", .prediction_id = "p1"};
+      .retries = 1, .finish_reason = "stop", .prediction_id = "p1", .upstream_ms = 850};
   struct buf out;
   buf_init(&out);
   CHECK_INT(access_log_json(&out, &e), 0);
@@ -44,14 +44,17 @@ void suite_access_log(void) {
             "\"method\":\"POST\",\"path\":\"/v1/chat/completions\",\"route\":\"chat\",\"key_alias\":\"team-a\","
             "\"model\":\"deepseek-v3.1\",\"stream\":true,\"status\":200,\"client_gone\":false,"
             "\"prompt_tokens\":12,\"completion_tokens\":7,\"cost_usd\":0.5,\"ttfb_ms\":40,"
-            "\"duration_ms\":900,\"retries\":1,\"finish_reason\":\"stop\",\"prediction_id\":\"p1\"}\n");
+            "\"duration_ms\":900,\"retries\":1,\"finish_reason\":\"stop\",\"prediction_id\":\"p1\","
+            "\"error_code\":null,\"upstream_ms\":850}\n");
 
   /* Control characters and quotes in a path cannot break the line. */
   struct access_log_entry bad = {.request_id = "r", .method = "GET", .path = "/x\n\"y\\\x01",
                                  .route = "other", .status = 404, .prompt_tokens = -1,
-                                 .completion_tokens = -1, .ttfb_ms = -1, .duration_ms = 1};
+                                 .completion_tokens = -1, .ttfb_ms = -1, .duration_ms = 1,
+                                 .upstream_ms = -1};
   buf_reset(&out);
   CHECK_INT(access_log_json(&out, &bad), 0);
+  CHECK(strstr(out.data, "\"upstream_ms\":null") != NULL);
   CHECK(strstr(out.data, "\"path\":\"/x\\u000a\\\"y\\\\\\u0001\"") != NULL);
   CHECK(strstr(out.data, "\"model\":null") != NULL);
   CHECK(strstr(out.data, "\"prompt_tokens\":null") != NULL);
@@ -61,6 +64,14 @@ void suite_access_log(void) {
   buf_reset(&out);
   CHECK_INT(access_log_text(&out, &bad), 0);
   CHECK_STR(out.data, "GET /x\\x0a\"y\\x5c\\x01 404 1ms rid=r\n");
+  bad.error_code = "not_found";
+  buf_reset(&out);
+  CHECK_INT(access_log_text(&out, &bad), 0);
+  CHECK_STR(out.data, "GET /x\\x0a\"y\\x5c\\x01 404 1ms rid=r error=not_found\n");
+  buf_reset(&out);
+  CHECK_INT(access_log_json(&out, &bad), 0);
+  CHECK(strstr(out.data, "\"error_code\":\"not_found\"") != NULL);
+  bad.error_code = NULL;
   buf_reset(&out);
   CHECK_INT(access_log_text(&out, &e), 0);
   CHECK_STR(out.data, "POST /v1/chat/completions 200 900ms rid=req_1 model=deepseek-v3.1 "

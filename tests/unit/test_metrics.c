@@ -88,8 +88,10 @@ void suite_metrics(void) {
   /* (2 s - 0.5 s) / 100 tokens = 15 ms per token. */
   CHECK(has_line(t, "gen_ai_server_time_per_output_token_seconds_bucket{le=\"0.01\"} 0"));
   CHECK(has_line(t, "gen_ai_server_time_per_output_token_seconds_bucket{le=\"0.025\"} 2"));
-  /* overhead: 2 s - 1.5 s upstream */
-  CHECK(has_line(t, "replicate_proxy_overhead_seconds_bucket{le=\"0.5\"} 2"));
+  /* overhead: 2 s - 1.5 s upstream; the two 5 ms requests with no upstream call count whole */
+  CHECK(has_line(t, "replicate_proxy_overhead_seconds_bucket{le=\"0.01\"} 2"));
+  CHECK(has_line(t, "replicate_proxy_overhead_seconds_bucket{le=\"0.5\"} 4"));
+  CHECK(has_line(t, "replicate_proxy_overhead_seconds_count 4"));
   CHECK(has_line(t, "gen_ai_client_token_usage_bucket{gen_ai_token_type=\"output\",le=\"64\"} 0"));
   CHECK(has_line(t, "gen_ai_client_token_usage_bucket{gen_ai_token_type=\"output\",le=\"256\"} 2"));
   CHECK(has_line(t, "gen_ai_client_token_usage_sum{gen_ai_token_type=\"input\"} 20.000000"));
