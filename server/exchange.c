@@ -699,7 +699,7 @@ static void choice_create(struct choice *c) {
   struct exchange *ex = c->ex;
   uint64_t wait_ms = 0;
   if (cfg(ex)->circuit_cooldown_ms > 0 &&
-      !circuit_allow(&ex->w->up.circuit, loop_now_ms(), &wait_ms)) {
+      !circuit_allow(ex->w->up.circuit, loop_now_ms(), &wait_ms)) {
     struct oai_error e;
     oai_error_set(&e, 503, "server_error", "upstream_unavailable", NULL,
                   "Replicate is failing; the proxy stops sending it predictions for a "
@@ -809,19 +809,16 @@ static void circuit_note(struct exchange *ex, const struct up_transfer *t) {
   struct up_client *up = &ex->w->up;
   if (cfg(ex)->circuit_cooldown_ms == 0)
     return;
-  enum circuit_state was = up->circuit.state;
-  int opened = circuit_record(&up->circuit, loop_now_ms(), !down);
-  if (was != CIRCUIT_CLOSED && up->circuit.state == CIRCUIT_CLOSED)
+  /* The circuit is the process's: the worker whose outcome changed it logs it. */
+  int changed = circuit_record(up->circuit, loop_now_ms(), !down);
+  if (changed == CIRCUIT_CLOSED_NOW)
     log_msg(LOG_WARN, "circuit to Replicate closed: a create succeeded");
-  if (opened) {
+  if (changed == CIRCUIT_OPENED) {
     log_msg(LOG_ERROR, "circuit to Replicate open: creates refused for %ld ms, then one probe",
             cfg(ex)->circuit_cooldown_ms);
     if (up->metrics)
       atomic_fetch_add_explicit(&up->metrics->circuit_opened, 1, memory_order_relaxed);
   }
-  if (up->metrics)
-    atomic_store_explicit(&up->metrics->circuit_state, (int)up->circuit.state,
-                          memory_order_relaxed);
 }
 
 /* A create that surely made nothing (refused connection, 429, 5xx) is sent
@@ -836,7 +833,7 @@ static int retry_create(struct choice *c) {
                        : t->result != CURLE_OK ? t->result != CURLE_OPERATION_TIMEDOUT
                                                : t->status == 429 || t->status >= 500;
   if (!transient_fail || c->create_retries >= cfg(ex)->upstream_max_retries ||
-      ex->w->up.circuit.state != CIRCUIT_CLOSED)
+      circuit_state_get(ex->w->up.circuit) != CIRCUIT_CLOSED)
     return 0;
   uint32_t rnd = 0;
   if (getrandom(&rnd, sizeof rnd, GRND_NONBLOCK) != (ssize_t)sizeof rnd)

@@ -261,7 +261,7 @@ static int worker_init(struct worker *w, int index, int n_workers, const struct 
     return -1;
   up_client_set_ca(&w->up, cfg->upstream_ca_file);
   w->up.metrics = metrics_global_block((size_t)index);
-  circuit_init(&w->up.circuit, (uint64_t)cfg->circuit_cooldown_ms);
+  w->up.circuit = circuit_global(); /* one for the process: main initialised it */
   w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (w->wake_fd < 0)
     return -1;
@@ -435,6 +435,7 @@ int main(int argc, char **argv) {
 
   struct worker *workers = calloc((size_t)n_workers, sizeof *workers);
   int port = cfg.listen_port, started = 0, rc = 0;
+  circuit_init(circuit_global(), (uint64_t)cfg.circuit_cooldown_ms);
   if (!workers || metrics_global_init((size_t)n_workers, VERSION) != 0) {
     log_msg(LOG_ERROR, "out of memory starting the workers");
     free(workers);

@@ -8,6 +8,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "../shared/circuit.h"
 #include "../shared/metrics.h"
 #include "http.h"
 
@@ -72,6 +73,7 @@ void metrics_route_handle(struct http_request *hr, const char *subpath) {
   }
   struct metrics_process proc = {0};
   process_figures(&proc);
+  proc.circuit_state = (int)circuit_state_get(circuit_global());
   struct buf out = BUF_INIT;
   if (metrics_global_render(&out, &proc) != 0) {
     buf_free(&out);

@@ -26,7 +26,7 @@ struct up_client {
   const char *ca_file; /* PEM CA bundle for every transfer, or NULL/"" */
   int capped;          /* per-host connection cap on (HTTP/2 hosts only) */
   struct metrics_block *metrics; /* the worker's; NULL = not counted */
-  struct circuit circuit;       /* creates at Replicate, this worker's view */
+  struct circuit *circuit;      /* creates at Replicate: the process's (circuit_global) */
 };
 
 struct up_transfer;

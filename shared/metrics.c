@@ -364,7 +364,8 @@ static int64_t gauge_sum(struct metrics_block *const *blocks, size_t n, size_t o
   return s;
 }
 
-static int render_simple(struct buf *out, struct metrics_block *const *blocks, size_t n) {
+static int render_simple(struct buf *out, struct metrics_block *const *blocks, size_t n,
+                         const struct metrics_process *proc) {
   if (header(out, "replicate_proxy_requests_in_flight", "gauge", "Requests being served.") != 0 ||
       buf_printf(out, "replicate_proxy_requests_in_flight %lld\n",
                  (long long)gauge_sum(blocks, n, offsetof(struct metrics_block, in_flight))) != 0 ||
@@ -407,15 +408,11 @@ static int render_simple(struct buf *out, struct metrics_block *const *blocks, s
       return -1;
   }
   uint64_t opened = 0;
-  int state = 0;
-  for (size_t k = 0; k < n; k++) {
+  for (size_t k = 0; k < n; k++)
     opened += get(&blocks[k]->circuit_opened);
-    int s = atomic_load_explicit(&blocks[k]->circuit_state, memory_order_relaxed);
-    state = s > state ? s : state;
-  }
   if (header(out, "replicate_proxy_circuit_state", "gauge",
-             "Circuit to Replicate: 0 closed, 1 open, 2 half-open (the worst worker).") != 0 ||
-      buf_printf(out, "replicate_proxy_circuit_state %d\n", state) != 0 ||
+             "Circuit to Replicate (one for the process): 0 closed, 1 open, 2 half-open.") != 0 ||
+      buf_printf(out, "replicate_proxy_circuit_state %d\n", proc->circuit_state) != 0 ||
       header(out, "replicate_proxy_circuit_opened_total", "counter",
              "Times the circuit to Replicate opened.") != 0 ||
       buf_printf(out, "replicate_proxy_circuit_opened_total %llu\n",
@@ -512,7 +509,7 @@ int metrics_render(struct buf *out, struct metrics_block *const *blocks, size_t 
                              "Requests answered, by route, gateway key alias and HTTP status.") != 0 ||
                render_model_counters(out, blocks, n, MT_KEY, mn, "replicate_proxy_key",
                                      "key_alias") != 0 ||
-               render_simple(out, blocks, n) != 0 || render_hists(out, blocks, n) != 0 ||
+               render_simple(out, blocks, n, proc) != 0 || render_hists(out, blocks, n) != 0 ||
                render_process(out, proc) != 0
            ? -1
            : 0;

@@ -62,7 +62,6 @@ struct metrics_block {
   metrics_u64 retries[MU__N];
   metrics_u64 cancels[MC__N];
   metrics_u64 circuit_opened;
-  _Atomic int circuit_state; /* 0 closed, 1 open, 2 half-open: last one written */
 };
 
 /* What the scrape adds about the process (filled by the caller). */
@@ -73,6 +72,7 @@ struct metrics_process {
   long long rss_bytes;
   long open_fds;
   long max_fds;
+  int circuit_state;     /* the process's circuit: 0 closed, 1 open, 2 half-open */
 };
 
 /* One request's end, as metrics_request_done records it. */

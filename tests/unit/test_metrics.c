@@ -56,7 +56,7 @@ void suite_metrics(void) {
   metrics_retry(b[1], MU_CREATE);
   metrics_cancel(b[0], MC_STOP);
 
-  struct metrics_process proc = {"1.2.3", 1700000000.0, 1.5, 4096, 12, 1024};
+  struct metrics_process proc = {"1.2.3", 1700000000.0, 1.5, 4096, 12, 1024, 1};
   struct buf out;
   buf_init(&out);
   test_current = "render";
@@ -98,6 +98,7 @@ void suite_metrics(void) {
   CHECK(has_line(t, "replicate_proxy_upstream_duration_seconds_bucket{kind=\"poll\",le=\"10\"} 0"));
   CHECK(has_line(t, "replicate_proxy_upstream_duration_seconds_bucket{kind=\"poll\",le=\"20\"} 1"));
   CHECK(has_line(t, "replicate_proxy_build_info{version=\"1.2.3\"} 1"));
+  CHECK(has_line(t, "replicate_proxy_circuit_state 1")); /* the process's, as given */
   /* By the gateway key's alias too; requests without a key under "". */
   CHECK(has_line(t, "replicate_proxy_key_requests_total{route=\"chat\",key_alias=\"team-a\",status=\"200\"} 2"));
   CHECK(has_line(t, "replicate_proxy_key_requests_total{route=\"other\",key_alias=\"\",status=\"404\"} 1"));
