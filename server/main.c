@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../shared/circuit.h"
 #include "../shared/config.h"
 #include "../shared/cpus.h"
 #include "../shared/metrics.h"
@@ -26,6 +27,7 @@
 #include "exchange.h"
 #include "gateway.h"
 #include "healthcheck.h"
+#include "metrics_listen.h"
 #include "http.h"
 #include "reload.h"
 #include "worker.h"
@@ -471,6 +473,16 @@ int main(int argc, char **argv) {
       started = i;
     }
   }
+  if (rc == 0 && cfg.metrics_listen[0]) {
+    char merr[320];
+    int mport = 0;
+    if (metrics_listen_start(cfg.metrics_listen, &mport, merr, sizeof merr) != 0) {
+      log_msg(LOG_ERROR, "%s", merr);
+      rc = 1;
+    } else {
+      log_msg(LOG_INFO, "metrics on %s (port %d), not on the main port", cfg.metrics_listen, mport);
+    }
+  }
   if (rc == 0) {
     int v6 = strchr(cfg.listen_host, ':') != NULL;
     log_msg(LOG_INFO, "replicate-proxy %s listening on http://%s%s%s:%d (%d worker%s, model %s, upstream %s)",
@@ -495,6 +507,7 @@ int main(int argc, char **argv) {
     worker_free(&workers[i]);
   }
   free(workers);
+  metrics_listen_stop(); /* before the blocks it reads are freed */
   metrics_global_free();
   gateway_close(); /* flushes the ledger: SIGTERM loses no row */
   curl_global_cleanup();

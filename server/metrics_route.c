@@ -11,6 +11,7 @@
 #include "../shared/circuit.h"
 #include "../shared/metrics.h"
 #include "http.h"
+#include "routes.h"
 
 /* Same length and bytes, in time independent of where they differ. */
 static int secret_equal(const char *a, const char *b) {
@@ -62,20 +63,29 @@ static void process_figures(struct metrics_process *p) {
     p->max_fds = (long)rl.rlim_cur;
 }
 
+int metrics_route_render(struct buf *out) {
+  struct metrics_process proc = {0};
+  process_figures(&proc);
+  proc.circuit_state = (int)circuit_state_get(circuit_global());
+  return metrics_global_render(out, &proc);
+}
+
 void metrics_route_handle(struct http_request *hr, const char *subpath) {
   (void)subpath;
   struct oai_error e;
+  const char *own = http_request_config(hr)->metrics_listen;
+  if (own && own[0]) { /* served on metrics_listen only: the public port has no such path */
+    routes_respond_not_found(hr);
+    return;
+  }
   if (!authorized(hr)) {
     oai_error_set(&e, 401, "invalid_request_error", "invalid_api_key", NULL,
                   "The metrics need the master key (Authorization: Bearer <master_key>).");
     http_request_respond_error(hr, &e);
     return;
   }
-  struct metrics_process proc = {0};
-  process_figures(&proc);
-  proc.circuit_state = (int)circuit_state_get(circuit_global());
   struct buf out = BUF_INIT;
-  if (metrics_global_render(&out, &proc) != 0) {
+  if (metrics_route_render(&out) != 0) {
     buf_free(&out);
     oai_error_set(&e, 500, "server_error", "internal_error", NULL, "out of memory");
     http_request_respond_error(hr, &e);
