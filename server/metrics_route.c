@@ -10,7 +10,11 @@
 
 #include "../shared/circuit.h"
 #include "../shared/metrics.h"
+#include "gateway.h"
 #include "http.h"
+#include "key_snapshot.h"
+#include "limits_redis.h"
+#include "reload.h"
 #include "routes.h"
 
 /* Same length and bytes, in time independent of where they differ. */
@@ -67,6 +71,22 @@ int metrics_route_render(struct buf *out) {
   struct metrics_process proc = {0};
   process_figures(&proc);
   proc.circuit_state = (int)circuit_state_get(circuit_global());
+  size_t queued = 0;
+  uint64_t written = 0, dropped = 0;
+  if (gateway_ledger_counts(&queued, &written, &dropped) == 0) {
+    const struct config *cfg = reload_current();
+    proc.has_ledger = 1;
+    proc.ledger_queued = queued;
+    proc.ledger_written = written;
+    proc.ledger_dropped = dropped;
+    proc.db_shared = cfg->database_url && cfg->database_url[0];
+    proc.db_up = key_snapshot_store_ok();
+  }
+  if (redis_limits_enabled()) {
+    proc.redis_enabled = 1;
+    proc.redis_up = !redis_limits_down();
+    proc.redis_fail_closed = reload_current()->redis_fail_closed;
+  }
   return metrics_global_render(out, &proc);
 }
 

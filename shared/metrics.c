@@ -24,6 +24,9 @@ static const char *const OUTCOME_NAMES[MO__N] = {"ok", "client_error", "rate_lim
                                                  "server_error", "transport_error"};
 static const char *const CANCEL_NAMES[MC__N] = {"hangup", "stop", "timeout", "shutdown",
                                                 "other"};
+static const char *const REFUSAL_NAMES[MF__N] = {"rpm",    "tpm",
+                                                 "parallel", "budget",
+                                                 "model_not_allowed", "invalid_key"};
 
 /* Path -> route label; prefixes match the route table (with or without /v1). */
 static const struct {
@@ -168,6 +171,12 @@ void metrics_cancel(struct metrics_block *b, enum metrics_cancel reason) {
   add(&b->cancels[reason], 1);
 }
 
+void metrics_refusal(struct metrics_block *b, const char *key_alias, enum metrics_refusal why) {
+  add(&model_slot(&b->tables[MT_KEY], key_alias)->refusals[why], 1);
+}
+
+void metrics_redis_fallback(struct metrics_block *b) { add(&b->redis_fallbacks, 1); }
+
 /* ---- rendering ---- */
 
 /* A label value with \, " and newline escaped (text format 0.0.4). */
@@ -291,6 +300,69 @@ static const metrics_u64 *at_out(const struct metrics_model *m, size_t a, size_t
 static const metrics_u64 *at_cost(const struct metrics_model *m, size_t a, size_t b) {
   (void)a, (void)b;
   return &m->cost_nusd;
+}
+
+static const metrics_u64 *at_refusal(const struct metrics_model *m, size_t why, size_t b) {
+  (void)b;
+  return &m->refusals[why];
+}
+
+/* Refusals by key alias and reason (the key table). */
+static int render_refusals(struct buf *out, struct metrics_block *const *blocks, size_t n,
+                           const struct model_names *mn) {
+  if (header(out, "replicate_proxy_refusals_total", "counter",
+             "Requests the gateway refused, by key alias and reason (rpm, tpm, parallel, "
+             "budget, model_not_allowed, invalid_key).") != 0)
+    return -1;
+  for (size_t j = 0; j < mn->n; j++)
+    for (size_t why = 0; why < MF__N; why++) {
+      uint64_t v = model_sum(blocks, n, MT_KEY, j, mn->name[j], at_refusal, why, 0);
+      if (!v)
+        continue;
+      if (buf_append_str(out, "replicate_proxy_refusals_total{key_alias=\"") != 0 ||
+          label_value(out, mn->name[j]) != 0 ||
+          buf_printf(out, "\",reason=\"%s\"} %llu\n", REFUSAL_NAMES[why],
+                     (unsigned long long)v) != 0)
+        return -1;
+    }
+  return 0;
+}
+
+/* The gateway's ledger, its database and Redis, as read at scrape time. */
+static int render_stores(struct buf *out, struct metrics_block *const *blocks, size_t n,
+                         const struct metrics_process *p) {
+  uint64_t fallbacks = 0;
+  for (size_t k = 0; k < n; k++)
+    fallbacks += get(&blocks[k]->redis_fallbacks);
+  if (p->has_ledger &&
+      (header(out, "replicate_proxy_ledger_rows_written_total", "counter",
+              "Ledger rows stored in the database.") != 0 ||
+       buf_printf(out, "replicate_proxy_ledger_rows_written_total %llu\n", p->ledger_written) != 0 ||
+       header(out, "replicate_proxy_ledger_rows_queued", "gauge",
+              "Ledger rows waiting for the database.") != 0 ||
+       buf_printf(out, "replicate_proxy_ledger_rows_queued %llu\n", p->ledger_queued) != 0 ||
+       header(out, "replicate_proxy_ledger_rows_dropped_total", "counter",
+              "Ledger rows dropped because too many waited for the database.") != 0 ||
+       buf_printf(out, "replicate_proxy_ledger_rows_dropped_total %llu\n", p->ledger_dropped) != 0 ||
+       header(out, "replicate_proxy_database_up", "gauge",
+              "1 when the last read of the keys' database worked, by backend.") != 0 ||
+       buf_printf(out, "replicate_proxy_database_up{backend=\"%s\"} %d\n",
+                  p->db_shared ? "postgresql" : "sqlite", p->db_up ? 1 : 0) != 0))
+    return -1;
+  if (p->redis_enabled &&
+      (header(out, "replicate_proxy_redis_up", "gauge",
+              "1 when the last call to Redis (shared limits) worked.") != 0 ||
+       buf_printf(out, "replicate_proxy_redis_up %d\n", p->redis_up ? 1 : 0) != 0 ||
+       header(out, "replicate_proxy_redis_failure_mode", "gauge",
+              "What requests get while Redis is down (redis_failure): 1 for the mode set.") != 0 ||
+       buf_printf(out, "replicate_proxy_redis_failure_mode{mode=\"%s\"} 1\n",
+                  p->redis_fail_closed ? "closed" : "open") != 0 ||
+       header(out, "replicate_proxy_redis_local_fallbacks_total", "counter",
+              "Admissions decided by this replica's own counts because Redis was down.") != 0 ||
+       buf_printf(out, "replicate_proxy_redis_local_fallbacks_total %llu\n",
+                  (unsigned long long)fallbacks) != 0))
+    return -1;
+  return 0;
 }
 
 static int status_label(char *code, size_t len, size_t s) {
@@ -509,6 +581,7 @@ int metrics_render(struct buf *out, struct metrics_block *const *blocks, size_t 
                              "Requests answered, by route, gateway key alias and HTTP status.") != 0 ||
                render_model_counters(out, blocks, n, MT_KEY, mn, "replicate_proxy_key",
                                      "key_alias") != 0 ||
+               render_refusals(out, blocks, n, mn) != 0 || render_stores(out, blocks, n, proc) != 0 ||
                render_simple(out, blocks, n, proc) != 0 || render_hists(out, blocks, n) != 0 ||
                render_process(out, proc) != 0
            ? -1
