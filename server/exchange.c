@@ -252,7 +252,9 @@ static void exchange_fail(struct exchange *ex, const struct oai_error *e) {
     return;
   ex->failed = 1;
   snprintf(ex->error_code, sizeof ex->error_code, "%s", e->code[0] ? e->code : e->type);
+  int entered = log_request_enter(ex->request_id); /* also from a stream's data callback */
   log_msg(LOG_WARN, "request failed: %d %s: %s", e->status, e->code, e->message);
+  log_request_leave(entered);
   stop_everything(ex);
   if (!ex->hr)
     return;
@@ -812,10 +814,14 @@ static void circuit_note(struct exchange *ex, const struct up_transfer *t) {
   /* The circuit is the process's: the worker whose outcome changed it logs it. */
   int changed = circuit_record(up->circuit, loop_now_ms(), !down);
   if (changed == CIRCUIT_CLOSED_NOW)
-    log_msg(LOG_WARN, "circuit to Replicate closed: a create succeeded");
+    log_fields(LOG_WARN, &(struct log_field){"circuit", "closed"}, 1,
+               "circuit to Replicate closed: a create succeeded");
   if (changed == CIRCUIT_OPENED) {
-    log_msg(LOG_ERROR, "circuit to Replicate open: creates refused for %ld ms, then one probe",
-            cfg(ex)->circuit_cooldown_ms);
+    char ms[24];
+    snprintf(ms, sizeof ms, "%ld", cfg(ex)->circuit_cooldown_ms);
+    struct log_field f[] = {{"circuit", "open"}, {"cooldown_ms", ms}};
+    log_fields(LOG_ERROR, f, 2, "circuit to Replicate open: creates refused for %ld ms, then one probe",
+               cfg(ex)->circuit_cooldown_ms);
     if (up->metrics)
       atomic_fetch_add_explicit(&up->metrics->circuit_opened, 1, memory_order_relaxed);
   }

@@ -664,8 +664,11 @@ static void dispatch(struct http_conn *c) {
   }
   hr->started_ms = loop_now_ms();
   hr->dispatched = 1;
-  if (hr->reply == REPLY_NONE)
+  if (hr->reply == REPLY_NONE) {
+    int entered = log_request_enter(hr->request_id); /* its log lines carry its id */
     routes_dispatch(hr);
+    log_request_leave(entered);
+  }
   conn_progress(c);
 }
 

@@ -36,33 +36,6 @@
 #define VERSION "0.1.0"
 #endif
 
-/* ---------------------------------------------------------------- logging */
-
-/* Set by the main thread on SIGHUP, read by every worker. */
-static atomic_int current_level = LOG_INFO;
-
-void log_set_level(enum log_level level) { atomic_store(&current_level, (int)level); }
-
-void log_msg(enum log_level level, const char *fmt, ...) {
-  static const char *const names[] = {"error", "warn", "info", "debug"};
-  if ((int)level > atomic_load_explicit(&current_level, memory_order_relaxed))
-    return;
-  char line[2048];
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  struct tm tm;
-  gmtime_r(&ts.tv_sec, &tm);
-  int n = snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %-5s ",
-                   tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                   tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000, names[level]);
-  va_list ap;
-  va_start(ap, fmt);
-  if (n > 0 && (size_t)n < sizeof line)
-    vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
-  va_end(ap);
-  fprintf(stderr, "%s\n", line); /* one call: lines from workers don't mix */
-}
-
 /* ----------------------------------------------------------------- options */
 
 /* Remove a bare flag from argv; 1 when it was there. */
@@ -379,6 +352,7 @@ int main(int argc, char **argv) {
     return status;
   }
   log_set_level(cfg.log_level);
+  log_set_format(cfg.log_format);
   if ((status = refuse_unsafe(&cfg)) >= 0) {
     config_free(&cfg);
     return status;

@@ -51,7 +51,7 @@ static void write_log(const struct config *cfg, const struct access_log_entry *e
       fwrite(line.data, 1, line.len, stderr);
   } else if (access_log_text(&line, e) == 0) {
     line.data[--line.len] = '\0'; /* log_msg adds the newline */
-    log_msg(LOG_INFO, "%s", line.data);
+    log_access_text(line.data); /* names its rid itself */
   }
   buf_free(&line);
 }

@@ -3,15 +3,20 @@
 // writes one object per request with its figures and never a key or token.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { CLIENT_KEY, REPLICATE_TOKEN, itExitsCleanly, setup, sleep, sseRequest, user } from './helpers.mjs';
+import { writeFileSync } from 'node:fs';
+import { CLIENT_KEY, REPLICATE_TOKEN, configText, itExitsCleanly, setup, sleep, sseRequest, user } from './helpers.mjs';
 import { MASTER, gatewayBed } from './gateway_helpers.mjs';
 
 let bed;
 const GENERATED = /^req_[A-Za-z0-9]{24}$/;
 
-// The JSON access lines on the proxy's stderr so far.
-function jsonLines() {
+// Every JSON line on the proxy's stderr so far (each must parse).
+function allJsonLines() {
   return bed.proxy.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+}
+// The access lines (the others have level and msg).
+function jsonLines() {
+  return allJsonLines().filter((l) => 'status' in l && !('msg' in l));
 }
 
 async function lineFor(id) {
@@ -33,6 +38,16 @@ describe('X-Request-Id (text log)', () => {
     for (const c of calls) assert.equal(c.headers['x-request-id'], id, `${c.method} ${c.path}`);
     await bed.fake.waitFor(() => bed.proxy.stderr.includes(`rid=${id}`), 5000, 'the access line');
     assert.match(bed.proxy.stderr, new RegExp(`POST /v1/chat/completions 200 \\d+ms rid=${id.replace(/\./g, '\\.')} model=deepseek-v3.1`));
+  });
+
+  it('a warning about a request ends with its rid; the access line names it once', async () => {
+    bed.fake.script({ http: { status: 503 } });
+    bed.fake.script({ output: ['ok'] });
+    const r = await bed.chat(user('retried'), { headers: { 'X-Request-Id': 'txt-warn' } });
+    assert.equal(r.status, 200, r.text);
+    await bed.fake.waitFor(() => /POST \/v1\/chat\/completions 200 .*rid=txt-warn/.test(bed.proxy.stderr), 5000, 'the access line');
+    assert.match(bed.proxy.stderr, /warn  create for choice 0 failed [^\n]* rid=txt-warn\n/);
+    assert.doesNotMatch(bed.proxy.stderr, /rid=txt-warn[^\n]*rid=/);
   });
 
   it('none, or a malformed one: a new id per request', async () => {
@@ -114,6 +129,47 @@ describe('log_format = json', () => {
     const ok = await bed.chat(user('fine'), { headers: { 'X-Request-Id': 'code-ok' } });
     assert.equal(ok.status, 200);
     assert.equal((await lineFor('code-ok')).error_code, null);
+  });
+
+  it('the other lines are JSON too: time, level, msg; those about a request carry its id', async () => {
+    const lines = bed.proxy.stderr.split('\n').filter((l) => l.trim());
+    for (const l of lines) assert.ok(l.startsWith('{') && l.endsWith('}'), `a JSON object per line: ${l}`);
+    const started = allJsonLines().find((l) => /listening on http:/.test(l.msg ?? ''));
+    assert.ok(started, 'the startup line');
+    assert.equal(started.level, 'info');
+    assert.ok(Math.abs(Date.parse(started.time) - Date.now()) < 120000, started.time);
+    assert.equal(started.request_id, undefined, 'not about a request');
+    // A create that fails and is retried: the warning names the request.
+    bed.fake.script({ http: { status: 503 } });
+    bed.fake.script({ output: ['ok'] });
+    const r = await bed.chat(user('retried'), { headers: { 'X-Request-Id': 'warn-1' } });
+    assert.equal(r.status, 200, r.text);
+    await lineFor('warn-1');
+    const warn = allJsonLines().find((l) => l.level === 'warn' && /create for choice 0 failed/.test(l.msg));
+    assert.ok(warn, bed.proxy.stderr);
+    assert.equal(warn.request_id, 'warn-1');
+    // A failed prediction's "request failed" line too (written from the exchange).
+    bed.fake.script({ status: 'failed', error: 'E1001 out of memory', syncStatus: 'terminal' });
+    await bed.chat(user('fails again'), { headers: { 'X-Request-Id': 'warn-2' } });
+    await lineFor('warn-2');
+    const failed = allJsonLines().find((l) => l.request_id === 'warn-2' && /request failed/.test(l.msg ?? ''));
+    assert.ok(failed, bed.proxy.stderr);
+    assert.equal(failed.level, 'warn');
+  });
+
+  it('a reload (SIGHUP) is logged as JSON objects too', async () => {
+    const p = bed.proxy;
+    writeFileSync(p.file, configText({ ...p.config, keepalive_interval: '7s' }));
+    const from = p.stderr.length;
+    p.proc.kill('SIGHUP');
+    await bed.fake.waitFor(() => /reload: 1 option changed/.test(p.stderr.slice(from)), 5000, 'the reload line');
+    const lines = p.stderr.slice(from).split('\n').filter((l) => l.trim());
+    assert.ok(lines.length >= 2);
+    for (const l of lines) {
+      const o = JSON.parse(l);
+      assert.deepEqual(Object.keys(o).slice(0, 3), ['time', 'level', 'msg']);
+    }
+    assert.ok(lines.some((l) => JSON.parse(l).msg.startsWith('reload: 1 option changed: keepalive_interval')));
   });
 
   it('a path with a newline and quotes stays inside its own line', async () => {

@@ -114,6 +114,7 @@ describe('circuit breaker with workers = 2: one circuit for the process', () => 
     assert.equal(await metric('replicate_proxy_circuit_state'), 1);
     assert.equal(await metric('replicate_proxy_circuit_opened_total'), 1);
     assert.equal(bed.proxy.stderr.match(/circuit to Replicate open/g)?.length, 1, 'logged once');
+    assert.match(bed.proxy.stderr, /circuit to Replicate open: [^\n]* circuit=open cooldown_ms=30000/);
     // Both workers answer /ready with it (12 connections reach both).
     for (let i = 0; i < 6; i++)
       assert.deepEqual((await bed.request('GET', '/ready', { auth: false })).json, { status: 'ready', circuit: 'open' });
