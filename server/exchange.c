@@ -107,6 +107,8 @@ struct exchange {
    * the last call's end; poll gaps inside it are waits on Replicate too. */
   uint64_t up_first_us, up_last_us;
   char error_code[48]; /* exchange_fail's code (or type), for the access line */
+  struct buf logged_output; /* log_bodies: choice 0's first raw output bytes */
+  int logged_cut;           /* ... and there was more */
 };
 
 static void choice_start_poll(struct choice *c);
@@ -420,6 +422,13 @@ static void choice_stopped(struct choice *c) {
 static int choice_output(struct choice *c, const char *text, size_t len) {
   struct exchange *ex = c->ex;
   c->seen_len += len;
+  if (c->index == 0 && cfg(ex)->log_bodies) { /* bounded: the access line shows this much */
+    size_t room = ACCESS_LOG_BODY_MAX - ex->logged_output.len;
+    if (len > room)
+      ex->logged_cut = 1;
+    if (buf_append(&ex->logged_output, text, len < room ? len : room) != 0)
+      return -1;
+  }
   struct response_meta m = meta(ex);
   size_t before = ex->out.len;
   int rc = pipeline_feed(c->pipe, text, len, &ex->out, &m);
@@ -1312,6 +1321,9 @@ void exchange_summary(const struct exchange *ex, struct exchange_summary *s) {
       .prediction_id = c ? c->pred_id : NULL,
       .n_choices = ex->n,
       .error_code = ex->error_code[0] ? ex->error_code : NULL,
+      .output = ex->logged_output.data,
+      .output_len = ex->logged_output.len,
+      .output_cut = ex->logged_cut,
   };
   uint64_t first = ex->up_first_us, last = ex->up_last_us;
   for (int i = 0; i < ex->n; i++) {
@@ -1357,6 +1369,7 @@ void exchange_free(struct exchange *ex) {
   free(ex->token);
   chat_request_free(&ex->req);
   buf_free(&ex->out);
+  buf_free(&ex->logged_output);
   encoder_free(&ex->enc);
   free(ex);
 }

@@ -1,6 +1,7 @@
 #include "request_end.h"
 
 #include <stdio.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <time.h>
 
@@ -54,6 +55,29 @@ static void write_log(const struct config *cfg, const struct access_log_entry *e
     log_access_text(line.data); /* names its rid itself */
   }
   buf_free(&line);
+}
+
+/* log_bodies: the body and the answer, clipped, every key and token the
+ * request or the config holds redacted. 0, or -1 (OOM: logged without). */
+static int clip_bodies(struct http_request *hr, const struct config *cfg,
+                       const struct exchange_summary *s, struct buf *body, struct buf *answer,
+                       struct access_log_entry *e) {
+  const char *auth = http_request_header(hr, "Authorization");
+  if (auth && strncasecmp(auth, "Bearer ", 7) == 0)
+    auth += 7;
+  const char *secrets[] = {auth, http_request_header(hr, "x-api-key"), cfg->master_key,
+                           cfg->replicate_api_token};
+  size_t n = sizeof secrets / sizeof secrets[0];
+  size_t len = 0;
+  const char *b = http_request_body(hr, &len);
+  if (access_log_clip(body, b, len, ACCESS_LOG_BODY_MAX, secrets, n, &e->request_body_cut) != 0 ||
+      access_log_clip(answer, s->output ? s->output : "", s->output ? s->output_len : 0,
+                      ACCESS_LOG_BODY_MAX, secrets, n, &e->answer_cut) != 0)
+    return -1;
+  e->request_body = body->data;
+  e->answer = answer->data;
+  e->answer_cut |= s->output_cut;
+  return 0;
 }
 
 void request_end_observe(struct http_request *hr) {
@@ -119,5 +143,13 @@ void request_end_observe(struct http_request *hr) {
       .error_code = s.error_code ? s.error_code : end.error_code,
       .upstream_ms = s.upstream_us ? (long)(s.upstream_us / 1000) : -1,
   };
+  struct buf body = BUF_INIT, answer = BUF_INIT;
+  if (cfg->log_bodies && cfg->log_format == LOG_FORMAT_JSON && cfg->log_level >= LOG_INFO &&
+      clip_bodies(hr, cfg, &s, &body, &answer, &e) != 0) {
+    e.request_body = e.answer = NULL;
+    log_msg(LOG_WARN, "out of memory: the access line goes without its bodies");
+  }
   write_log(cfg, &e);
+  buf_free(&body);
+  buf_free(&answer);
 }

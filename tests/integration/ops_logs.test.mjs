@@ -98,7 +98,7 @@ describe('log_format = json', () => {
         status: 200, client_gone: false, prompt_tokens: 11, completion_tokens: 3,
         cost_usd: 0.017, ttfb_ms: 'number', duration_ms: 'number', retries: 0,
         finish_reason: 'stop', prediction_id: pred, error_code: null, upstream_ms: 'number',
-      });
+      }, 'no request_body or answer unless log_bodies');
     assert.ok(Math.abs(Date.parse(l.time) - Date.now()) < 60000, l.time);
     const err = bed.proxy.stderr;
     for (const secret of [CLIENT_KEY, REPLICATE_TOKEN, 'a private prompt', 'secret'])
@@ -183,6 +183,49 @@ describe('log_format = json', () => {
     assert.equal(l.model, null);
     assert.equal(l.prompt_tokens, null);
     assert.ok(!jsonLines().some((x) => x.request_id === 'forged'));
+  });
+
+  itExitsCleanly(() => bed, it);
+});
+
+describe('log_bodies = true (log_format = json)', () => {
+  before(async () => { bed = await setup({ config: { log_format: 'json', log_bodies: 'true' } }); });
+  after(async () => { await bed?.finish(); });
+
+  it('the line carries the request body and the answer text; keys and tokens redacted', async () => {
+    bed.fake.script({ output: ['Hel', 'lo ', 'there'] });
+    const body = { ...user(`my key is ${CLIENT_KEY} and the token ${REPLICATE_TOKEN}`), max_tokens: 50 };
+    const r = await bed.chat(body, { headers: { 'X-Request-Id': 'body-1' } });
+    assert.equal(r.status, 200, r.text);
+    const l = await lineFor('body-1');
+    const expected = JSON.stringify(body).replace(CLIENT_KEY, '[redacted]').replace(REPLICATE_TOKEN, '[redacted]');
+    assert.equal(l.request_body, expected);
+    assert.equal(l.request_body_truncated, false);
+    assert.equal(l.answer, 'Hello there');
+    assert.equal(l.answer_truncated, false);
+    for (const secret of [CLIENT_KEY, REPLICATE_TOKEN])
+      assert.ok(!bed.proxy.stderr.includes(secret), 'never a key or token');
+  });
+
+  it('a stream\'s answer too; long ones are cut at 4 KiB and marked', async () => {
+    const long = 'x'.repeat(6000);
+    bed.fake.script({ output: ['a'.repeat(3000), 'b'.repeat(3000)] });
+    const s = await sseRequest(bed.url, '/v1/chat/completions', { ...user(long), stream: true },
+      { headers: { 'X-Request-Id': 'body-2' } });
+    assert.equal(s.status, 200);
+    const l = await lineFor('body-2');
+    assert.equal(l.request_body.length, 4096);
+    assert.equal(l.request_body_truncated, true);
+    assert.equal(l.answer, 'a'.repeat(3000) + 'b'.repeat(1096));
+    assert.equal(l.answer_truncated, true);
+  });
+
+  it('an error answer has its body logged and no answer', async () => {
+    const r = await bed.chat({ model: 'deepseek-v3.1', messages: 'not a list' }, { headers: { 'X-Request-Id': 'body-3' } });
+    assert.equal(r.status, 400);
+    const l = await lineFor('body-3');
+    assert.equal(l.request_body, JSON.stringify({ model: 'deepseek-v3.1', messages: 'not a list' }));
+    assert.equal(l.answer, '');
   });
 
   itExitsCleanly(() => bed, it);

@@ -86,5 +86,32 @@ void suite_access_log(void) {
   buf_reset(&out);
   CHECK_INT(access_log_json(&out, &caf), 0);
   CHECK(strstr(out.data, "\"path\":\"/caf\\u00c3\\u00a9\"") != NULL);
+
+  test_current = "clip";
+  const char *secrets[] = {"sk-secret-123456", NULL, "short"};
+  int cut = -1;
+  buf_reset(&out);
+  CHECK_INT(access_log_clip(&out, "a sk-secret-123456 b short", 26, 100, secrets, 3, &cut), 0);
+  CHECK_STR(out.data, "a [redacted] b short"); /* under 8 bytes: not a secret */
+  CHECK_INT(cut, 0);
+  /* A secret at the bound is dropped whole, never shown in part. */
+  buf_reset(&out);
+  CHECK_INT(access_log_clip(&out, "abcd sk-secret-123456", 21, 10, secrets, 3, &cut), 0);
+  CHECK_STR(out.data, "abcd ");
+  CHECK_INT(cut, 1);
+  buf_reset(&out);
+  CHECK_INT(access_log_clip(&out, "x\0y", 3, 10, secrets, 3, &cut), 0);
+  CHECK_INT(out.len, 3);
+  CHECK_STR(out.data, "x y");
+  buf_reset(&out);
+  CHECK_INT(access_log_clip(&out, "", 0, 10, secrets, 3, &cut), 0);
+  CHECK_STR(out.data, "");
+  e.request_body = "{}";
+  e.answer = "hi";
+  e.answer_cut = 1;
+  buf_reset(&out);
+  CHECK_INT(access_log_json(&out, &e), 0);
+  CHECK(strstr(out.data, ",\"request_body\":\"{}\",\"request_body_truncated\":false,"
+                         "\"answer\":\"hi\",\"answer_truncated\":true}\n") != NULL);
   buf_free(&out);
 }
