@@ -57,7 +57,10 @@ static int64_t now_mono_ms(void) {
 /* ---------------------------------------------------------------- ledger */
 
 static int ledger_sink(void *ctx, const struct ledger_row *rows, size_t n) {
-  return store_ledger_insert(ctx, rows, n);
+  int rc = store_ledger_insert(ctx, rows, n);
+  if (rc != 0)
+    metrics_database_error(MD_LEDGER);
+  return rc;
 }
 
 /* --------------------------------------------------------------- lifecycle */

@@ -328,6 +328,8 @@ static int render_refusals(struct buf *out, struct metrics_block *const *blocks,
   return 0;
 }
 
+static int render_db_errors(struct buf *out);
+
 /* The gateway's ledger, its database and Redis, as read at scrape time. */
 static int render_stores(struct buf *out, struct metrics_block *const *blocks, size_t n,
                          const struct metrics_process *p) {
@@ -348,6 +350,8 @@ static int render_stores(struct buf *out, struct metrics_block *const *blocks, s
               "1 when the last read of the keys' database worked, by backend.") != 0 ||
        buf_printf(out, "replicate_proxy_database_up{backend=\"%s\"} %d\n",
                   p->db_shared ? "postgresql" : "sqlite", p->db_up ? 1 : 0) != 0))
+    return -1;
+  if (p->has_ledger && render_db_errors(out) != 0)
     return -1;
   if (p->redis_enabled &&
       (header(out, "replicate_proxy_redis_up", "gauge",
@@ -588,6 +592,36 @@ int metrics_render(struct buf *out, struct metrics_block *const *blocks, size_t 
            : 0;
   free(mn);
   return rc;
+}
+
+/* ---- the database's failures ---- */
+
+static metrics_u64 db_errors[MD__N];
+static _Atomic double db_last_error_s;
+static const char *const DB_OP_NAMES[MD__N] = {"keys", "ledger"};
+
+void metrics_database_error(enum metrics_db_op op) {
+  atomic_fetch_add_explicit(&db_errors[op], 1, memory_order_relaxed);
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  atomic_store_explicit(&db_last_error_s, (double)ts.tv_sec + (double)ts.tv_nsec / 1e9,
+                        memory_order_relaxed);
+}
+
+static int render_db_errors(struct buf *out) {
+  if (header(out, "replicate_proxy_database_errors_total", "counter",
+             "Failed reads of the keys and failed ledger writes (the message is in the log).") != 0)
+    return -1;
+  for (size_t op = 0; op < MD__N; op++)
+    if (buf_printf(out, "replicate_proxy_database_errors_total{op=\"%s\"} %llu\n", DB_OP_NAMES[op],
+                   (unsigned long long)get(&db_errors[op])) != 0)
+      return -1;
+  return header(out, "replicate_proxy_database_last_error_timestamp_seconds", "gauge",
+                "When the database last failed (unix time; 0 = never).") != 0 ||
+                 buf_printf(out, "replicate_proxy_database_last_error_timestamp_seconds %.3f\n",
+                            atomic_load_explicit(&db_last_error_s, memory_order_relaxed)) != 0
+             ? -1
+             : 0;
 }
 
 /* ---- the process-wide set ---- */

@@ -126,6 +126,10 @@ const char *metrics_route_name(enum metrics_route r);
 int metrics_render(struct buf *out, struct metrics_block *const *blocks, size_t n,
                    const struct metrics_process *proc);
 
+/* ---- the database's failures (any thread: process-wide atomics) ---- */
+enum metrics_db_op { MD_KEYS, MD_LEDGER, MD__N };
+void metrics_database_error(enum metrics_db_op op);
+
 /* ---- the process-wide set of blocks (one per worker) ---- */
 /* Allocate n blocks; 0 or -1. Called once before the workers start;
  * version (static) and the start time go into every scrape. */

@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { itExitsCleanly, setup, sleep, user } from './helpers.mjs';
 import { MASTER, gatewayBed } from './gateway_helpers.mjs';
-import { REDIS_BIN, startRedis } from './engines.mjs';
+import { PG_BIN, REDIS_BIN, startPostgres, startRedis } from './engines.mjs';
 
 let bed;
 
@@ -125,6 +125,45 @@ describe('Redis state in /metrics', { skip: !REDIS_BIN && 'redis-server not inst
     m = await scrape();
     assert.equal(value(m, 'replicate_proxy_redis_up'), 0);
     assert.equal(value(m, 'replicate_proxy_redis_local_fallbacks_total'), 2);
+  });
+
+  itExitsCleanly(() => bed, it);
+});
+
+describe('PostgreSQL state in /metrics', { skip: !PG_BIN && 'postgresql not installed' }, () => {
+  let pg;
+  before(async () => {
+    pg = await startPostgres();
+    pg.createdb('gw');
+    bed = await setup({ config: { master_key: MASTER, database_url: pg.url('gw') }, apiKey: MASTER });
+    bed.proxy.addSecret(MASTER);
+    bed.proxy.addSecret(pg.password);
+  });
+  after(async () => { await bed?.finish(); pg?.close(); });
+
+  it('up, no errors; once it stops: down, the reads that failed counted with the time of the last', async () => {
+    let m = await scrape();
+    assert.equal(value(m, 'replicate_proxy_database_up', { backend: 'postgresql' }), 1);
+    assert.equal(value(m, 'replicate_proxy_database_errors_total', { op: 'keys' }), 0);
+    assert.equal(value(m, 'replicate_proxy_database_last_error_timestamp_seconds'), 0);
+    pg.stop();
+    const stopped = Date.now() / 1000;
+    for (let i = 0; i < 50; i++) {
+      m = await scrape();
+      if (value(m, 'replicate_proxy_database_up', { backend: 'postgresql' }) === 0) break;
+      await sleep(100);
+    }
+    assert.equal(value(m, 'replicate_proxy_database_up', { backend: 'postgresql' }), 0);
+    assert.ok(value(m, 'replicate_proxy_database_errors_total', { op: 'keys' }) >= 1);
+    const last = value(m, 'replicate_proxy_database_last_error_timestamp_seconds');
+    assert.ok(last >= stopped - 1 && last <= Date.now() / 1000 + 1, `${last}`);
+    pg.start();
+    for (let i = 0; i < 100; i++) {
+      m = await scrape();
+      if (value(m, 'replicate_proxy_database_up', { backend: 'postgresql' }) === 1) break;
+      await sleep(100);
+    }
+    assert.equal(value(m, 'replicate_proxy_database_up', { backend: 'postgresql' }), 1, 'up again');
   });
 
   itExitsCleanly(() => bed, it);
