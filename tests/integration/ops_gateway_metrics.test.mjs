@@ -3,9 +3,9 @@
 // Redis (up, failure mode, admissions decided locally while it is down).
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { itExitsCleanly, setup, sleep, user } from './helpers.mjs';
 import { MASTER, gatewayBed } from './gateway_helpers.mjs';
+import { metricValue, parseMetrics } from './ops_prom.mjs';
 import { PG_BIN, REDIS_BIN, startPostgres, startRedis } from './engines.mjs';
 
 let bed;
@@ -13,19 +13,10 @@ let bed;
 async function scrape() {
   const r = await bed.request('GET', '/metrics', { auth: false, headers: { Authorization: `Bearer ${MASTER}` } });
   assert.equal(r.status, 200, r.text);
-  return parsePrometheusTextFormat(r.text);
+  return parseMetrics(r.text);
 }
 
-function value(families, name, labels = {}) {
-  const f = families.find((x) => x.name === name);
-  assert.ok(f, `${name} is exposed`);
-  const m = f.metrics.find((s) => {
-    const l = s.labels ?? {};
-    return Object.keys(l).length === Object.keys(labels).length &&
-      Object.entries(labels).every(([k, v]) => l[k] === v);
-  });
-  return m ? Number(m.value) : 0;
-}
+const value = metricValue;
 
 describe('gateway refusals, ledger and database in /metrics', () => {
   before(async () => { bed = await gatewayBed(); });

@@ -3,23 +3,14 @@
 // the main port then has no /metrics at all.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { itExitsCleanly, request, runProxy, user } from './helpers.mjs';
 import { MASTER, gatewayBed } from './gateway_helpers.mjs';
+import { metricValue, parseMetrics } from './ops_prom.mjs';
 
 let bed;
 let metricsUrl;
 
-function value(families, name, labels = {}) {
-  const f = families.find((x) => x.name === name);
-  assert.ok(f, `${name} is exposed`);
-  const m = f.metrics.find((s) => {
-    const l = s.labels ?? {};
-    return Object.keys(l).length === Object.keys(labels).length &&
-      Object.entries(labels).every(([k, v]) => l[k] === v);
-  });
-  return m ? Number(m.value) : 0;
-}
+const value = metricValue;
 
 describe('metrics_listen in gateway mode', () => {
   before(async () => {
@@ -38,7 +29,7 @@ describe('metrics_listen in gateway mode', () => {
     const s = await request(metricsUrl, 'GET', '/metrics');
     assert.equal(s.status, 200, s.text);
     assert.equal(s.headers['content-type'], 'text/plain; version=0.0.4; charset=utf-8');
-    const families = parsePrometheusTextFormat(s.text);
+    const families = parseMetrics(s.text);
     assert.equal(value(families, 'replicate_proxy_key_requests_total', { route: 'chat', key_alias: 'team-l', status: '200' }), 1);
     assert.equal(value(families, 'replicate_proxy_key_tokens_total', { key_alias: 'team-l', type: 'input' }), 9);
     assert.equal(value(families, 'replicate_proxy_requests_in_flight'), 0, 'the scrape is not a main-port request');
