@@ -181,6 +181,7 @@ describe('log_format = json', () => {
     assert.ok(r.status === 400 || r.status === 404, r.text); // the front may refuse a decoded newline
     const l = await lineFor('evil-1');
     assert.equal(l.status, r.status);
+    assert.equal(l.error_code, r.json.error.code ?? r.json.error.type, 'refused by the front or by the routes');
     assert.equal(l.model, null);
     assert.equal(l.prompt_tokens, null);
     assert.ok(!jsonLines().some((x) => x.request_id === 'forged'));
