@@ -47,6 +47,7 @@ struct exchange_summary {
   const char *prediction_id; /* choice 0's, or NULL */
   int n_choices;
   int retries;               /* upstream calls made again */
+  int failed;                /* ended in an error (in-band, once a stream is open) */
 };
 void exchange_summary(const struct exchange *ex, struct exchange_summary *s);
 

@@ -10,6 +10,7 @@
 
 #include "../shared/metrics.h"
 #include "http.h"
+#include "otlp.h"
 
 /* Same length and bytes, in time independent of where they differ. */
 static int secret_equal(const char *a, const char *b) {
@@ -59,6 +60,10 @@ static void process_figures(struct metrics_process *p) {
   struct rlimit rl;
   if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
     p->max_fds = (long)rl.rlim_cur;
+  uint64_t exported, dropped;
+  otlp_counts(&exported, &dropped);
+  p->otlp_exported = exported;
+  p->otlp_dropped = dropped;
 }
 
 void metrics_route_handle(struct http_request *hr, const char *subpath) {

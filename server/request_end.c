@@ -7,6 +7,7 @@
 #include "../shared/metrics.h"
 #include "exchange.h"
 #include "http.h"
+#include "spans.h"
 
 void request_id_assign(char out[REQUEST_ID_MAX + 1], const char *client_value) {
   if (access_log_request_id_ok(client_value)) {
@@ -112,4 +113,13 @@ void request_end_observe(struct http_request *hr) {
       .prediction_id = s.prediction_id,
   };
   write_log(cfg, &e);
+  if (http_request_trace(hr)->recording) {
+    struct server_span_info x = {
+        .operation = !r.model ? NULL : r.route == MR_COMPLETIONS ? "text_completion" : "chat",
+        .http_route = r.route == MR_OTHER ? NULL : http_request_path(hr),
+        .response_model = cfg->model,
+        .failed = s.failed,
+    };
+    spans_request_end(http_request_trace(hr), &e, &x);
+  }
 }

@@ -491,8 +491,17 @@ static int render_process(struct buf *out, const struct metrics_process *p) {
                     "process_max_fds %ld\n"
                     "# HELP process_start_time_seconds Start time (unix).\n"
                     "# TYPE process_start_time_seconds gauge\n"
-                    "process_start_time_seconds %.3f\n",
-                    p->cpu_seconds, p->rss_bytes, p->open_fds, p->max_fds, p->start_time_s);
+                    "process_start_time_seconds %.3f\n"
+                    "# HELP replicate_proxy_otlp_spans_exported_total Spans the trace collector "
+                    "accepted.\n"
+                    "# TYPE replicate_proxy_otlp_spans_exported_total counter\n"
+                    "replicate_proxy_otlp_spans_exported_total %llu\n"
+                    "# HELP replicate_proxy_otlp_spans_dropped_total Spans dropped: export queue "
+                    "full or the collector failed.\n"
+                    "# TYPE replicate_proxy_otlp_spans_dropped_total counter\n"
+                    "replicate_proxy_otlp_spans_dropped_total %llu\n",
+                    p->cpu_seconds, p->rss_bytes, p->open_fds, p->max_fds, p->start_time_s,
+                    p->otlp_exported, p->otlp_dropped);
 }
 
 int metrics_render(struct buf *out, struct metrics_block *const *blocks, size_t n,

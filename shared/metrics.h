@@ -73,6 +73,7 @@ struct metrics_process {
   long long rss_bytes;
   long open_fds;
   long max_fds;
+  unsigned long long otlp_exported, otlp_dropped; /* spans (server/otlp.c) */
 };
 
 /* One request's end, as metrics_request_done records it. */

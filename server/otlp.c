@@ -1,0 +1,234 @@
+#include "otlp.h"
+
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "worker.h"
+
+struct item {
+  char *json;
+  size_t len;
+};
+
+static struct {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  struct item q[OTLP_QUEUE_MAX]; /* a ring */
+  size_t head, n;
+  int stopping;
+  long stop_bound_ms;
+  pthread_t thread;
+  char *url;
+  char *service, *version;
+} X = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
+static atomic_int on;
+static _Atomic uint64_t exported, dropped;
+
+int otlp_on(void) { return atomic_load_explicit(&on, memory_order_relaxed); }
+
+void otlp_counts(uint64_t *e, uint64_t *d) {
+  *e = atomic_load_explicit(&exported, memory_order_relaxed);
+  *d = atomic_load_explicit(&dropped, memory_order_relaxed);
+}
+
+uint64_t otlp_now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* splitmix64 per thread, seeded once from getrandom (ids need to be
+ * unique, not secret). */
+void otlp_new_id(unsigned char *out, size_t n) {
+  static _Thread_local uint64_t s;
+  static _Thread_local int seeded;
+  if (!seeded) {
+    if (getrandom(&s, sizeof s, GRND_NONBLOCK) != (ssize_t)sizeof s)
+      s = otlp_now_ns() ^ (uint64_t)(uintptr_t)&s;
+    seeded = 1;
+  }
+  for (size_t i = 0; i < n; i += 8) {
+    uint64_t z = (s += 0x9e3779b97f4a7c15u);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+    z ^= z >> 31;
+    memcpy(out + i, &z, n - i < 8 ? n - i : 8);
+  }
+}
+
+void otlp_submit(struct buf *b) {
+  struct item it = {b->data, b->len};
+  b->data = NULL;
+  b->len = b->cap = 0;
+  if (!it.json)
+    return;
+  pthread_mutex_lock(&X.mu);
+  int full = X.n == OTLP_QUEUE_MAX || X.stopping;
+  if (!full) {
+    X.q[(X.head + X.n) % OTLP_QUEUE_MAX] = it;
+    if (++X.n == OTLP_BATCH)
+      pthread_cond_signal(&X.cv);
+  }
+  pthread_mutex_unlock(&X.mu);
+  if (full) {
+    free(it.json);
+    atomic_fetch_add_explicit(&dropped, 1, memory_order_relaxed);
+  }
+}
+
+static size_t discard(char *p, size_t size, size_t n, void *ud) {
+  (void)p, (void)ud;
+  return size * n;
+}
+
+/* POST one batch; returns the HTTP status, or 0 when none came. */
+static long post(CURL *easy, const struct buf *body, long timeout_ms) {
+  curl_easy_setopt(easy, CURLOPT_POSTFIELDS, body->data);
+  curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body->len);
+  curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, timeout_ms);
+  curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms < 1000 ? timeout_ms : 1000L);
+  long status = 0;
+  if (curl_easy_perform(easy) == CURLE_OK)
+    curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+  return status;
+}
+
+/* Take up to OTLP_BATCH queued spans (the lock is held) into body. */
+static size_t take_batch(struct buf *body, int *oom) {
+  size_t k = 0;
+  *oom = otlp_batch_open(body, X.service, X.version) != 0;
+  for (; k < OTLP_BATCH && X.n; k++) {
+    struct item it = X.q[X.head];
+    X.head = (X.head + 1) % OTLP_QUEUE_MAX;
+    X.n--;
+    *oom = *oom || (k && buf_append_char(body, ',') != 0) || buf_append(body, it.json, it.len) != 0;
+    free(it.json);
+  }
+  *oom = *oom || otlp_batch_close(body) != 0;
+  return k;
+}
+
+static uint64_t mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void *run(void *arg) {
+  (void)arg;
+  CURL *easy = curl_easy_init();
+  struct curl_slist *headers = curl_slist_append(NULL, "Content-Type: application/json");
+  if (easy) {
+    curl_easy_setopt(easy, CURLOPT_URL, X.url);
+    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, discard);
+    curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(easy, CURLOPT_USERAGENT, "replicate-proxy-otlp");
+  }
+  int failing = 0;
+  uint64_t stop_by = 0;
+  struct buf body = BUF_INIT;
+  pthread_mutex_lock(&X.mu);
+  for (;;) {
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += OTLP_FLUSH_MS / 1000;
+    while (!X.stopping && X.n < OTLP_BATCH &&
+           pthread_cond_timedwait(&X.cv, &X.mu, &until) == 0)
+      ;
+    if (X.stopping && !stop_by)
+      stop_by = mono_ms() + (uint64_t)X.stop_bound_ms;
+    if (!X.n) {
+      if (X.stopping)
+        break;
+      continue;
+    }
+    int oom;
+    size_t k = take_batch(&body, &oom);
+    pthread_mutex_unlock(&X.mu);
+    long left = stop_by ? (long)(stop_by - mono_ms()) : OTLP_POST_TIMEOUT_MS;
+    if (left > OTLP_POST_TIMEOUT_MS)
+      left = OTLP_POST_TIMEOUT_MS;
+    long status = !oom && easy && left > 0 ? post(easy, &body, left) : 0;
+    buf_reset(&body);
+    int ok = status >= 200 && status <= 299;
+    atomic_fetch_add_explicit(ok ? &exported : &dropped, k, memory_order_relaxed);
+    /* One line when the collector goes away and one when it is back. */
+    if (ok == failing) {
+      failing = !ok;
+      if (ok)
+        log_msg(LOG_INFO, "otlp: the trace collector accepts spans again");
+      else
+        log_msg(LOG_WARN, "otlp: spans dropped: the trace collector answered %ld%s", status,
+                status ? "" : " (no answer)");
+    }
+    pthread_mutex_lock(&X.mu);
+    if (X.stopping && mono_ms() >= stop_by) {
+      /* Out of time: what is left is dropped. */
+      atomic_fetch_add_explicit(&dropped, X.n, memory_order_relaxed);
+      while (X.n) {
+        free(X.q[X.head].json);
+        X.head = (X.head + 1) % OTLP_QUEUE_MAX;
+        X.n--;
+      }
+    }
+  }
+  pthread_mutex_unlock(&X.mu);
+  buf_free(&body);
+  curl_slist_free_all(headers);
+  if (easy)
+    curl_easy_cleanup(easy);
+  return NULL;
+}
+
+/* <endpoint>/v1/traces, as OTEL_EXPORTER_OTLP_ENDPOINT means; a URL that
+ * already ends in /v1/traces is taken as it is. */
+static char *traces_url(const char *endpoint) {
+  struct buf b = BUF_INIT;
+  size_t n = strlen(endpoint);
+  const char *suffix = n >= 10 && strcmp(endpoint + n - 10, "/v1/traces") == 0 ? "" : "/v1/traces";
+  if (buf_printf(&b, "%s%s", endpoint, suffix) != 0) {
+    buf_free(&b);
+    return NULL;
+  }
+  return buf_take(&b);
+}
+
+int otlp_start(const char *endpoint, const char *service_name, const char *version) {
+  if (!endpoint || !endpoint[0])
+    return 0;
+  X.url = traces_url(endpoint);
+  X.service = strdup(service_name);
+  X.version = strdup(version);
+  if (!X.url || !X.service || !X.version ||
+      pthread_create(&X.thread, NULL, run, NULL) != 0) {
+    log_msg(LOG_ERROR, "otlp: cannot start the trace exporter");
+    free(X.url), free(X.service), free(X.version);
+    X.url = X.service = X.version = NULL;
+    return -1;
+  }
+  atomic_store(&on, 1);
+  log_msg(LOG_INFO, "otlp: exporting traces to %s", X.url);
+  return 0;
+}
+
+void otlp_stop(long bound_ms) {
+  if (!otlp_on())
+    return;
+  pthread_mutex_lock(&X.mu);
+  X.stopping = 1;
+  X.stop_bound_ms = bound_ms;
+  pthread_cond_signal(&X.cv);
+  pthread_mutex_unlock(&X.mu);
+  pthread_join(X.thread, NULL);
+  atomic_store(&on, 0);
+  free(X.url), free(X.service), free(X.version);
+  X.url = X.service = X.version = NULL;
+}
