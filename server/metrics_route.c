@@ -60,10 +60,6 @@ static void process_figures(struct metrics_process *p) {
   struct rlimit rl;
   if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
     p->max_fds = (long)rl.rlim_cur;
-  uint64_t exported, dropped;
-  otlp_counts(&exported, &dropped);
-  p->otlp_exported = exported;
-  p->otlp_dropped = dropped;
 }
 
 void metrics_route_handle(struct http_request *hr, const char *subpath) {
@@ -78,7 +74,10 @@ void metrics_route_handle(struct http_request *hr, const char *subpath) {
   struct metrics_process proc = {0};
   process_figures(&proc);
   struct buf out = BUF_INIT;
-  if (metrics_global_render(&out, &proc) != 0) {
+  uint64_t exported, dropped;
+  otlp_counts(&exported, &dropped);
+  if (metrics_global_render(&out, &proc) != 0 ||
+      metrics_render_otlp(&out, exported, dropped) != 0) {
     buf_free(&out);
     oai_error_set(&e, 500, "server_error", "internal_error", NULL, "out of memory");
     http_request_respond_error(hr, &e);

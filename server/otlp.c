@@ -21,7 +21,7 @@ static struct {
   struct item q[OTLP_QUEUE_MAX]; /* a ring */
   size_t head, n;
   int stopping;
-  long stop_bound_ms;
+  _Atomic uint64_t stop_by; /* monotonic ms: shutdown's flush ends by then (0: running) */
   pthread_t thread;
   char *url;
   char *service, *version;
@@ -87,6 +87,19 @@ static size_t discard(char *p, size_t size, size_t n, void *ud) {
   return size * n;
 }
 
+static uint64_t mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* A POST under way when shutdown's bound runs out is abandoned. */
+static int on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un) {
+  (void)ud, (void)dt, (void)dn, (void)ut, (void)un;
+  uint64_t by = atomic_load(&X.stop_by);
+  return by && mono_ms() >= by;
+}
+
 /* POST one batch; returns the HTTP status, or 0 when none came. */
 static long post(CURL *easy, const struct buf *body, long timeout_ms) {
   curl_easy_setopt(easy, CURLOPT_POSTFIELDS, body->data);
@@ -114,12 +127,6 @@ static size_t take_batch(struct buf *body, int *oom) {
   return k;
 }
 
-static uint64_t mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 static void *run(void *arg) {
   (void)arg;
   CURL *easy = curl_easy_init();
@@ -131,9 +138,10 @@ static void *run(void *arg) {
     curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, discard);
     curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(easy, CURLOPT_USERAGENT, "replicate-proxy-otlp");
+    curl_easy_setopt(easy, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(easy, CURLOPT_NOPROGRESS, 0L);
   }
   int failing = 0;
-  uint64_t stop_by = 0;
   struct buf body = BUF_INIT;
   pthread_mutex_lock(&X.mu);
   for (;;) {
@@ -143,8 +151,7 @@ static void *run(void *arg) {
     while (!X.stopping && X.n < OTLP_BATCH &&
            pthread_cond_timedwait(&X.cv, &X.mu, &until) == 0)
       ;
-    if (X.stopping && !stop_by)
-      stop_by = mono_ms() + (uint64_t)X.stop_bound_ms;
+    uint64_t stop_by = atomic_load(&X.stop_by);
     if (!X.n) {
       if (X.stopping)
         break;
@@ -153,7 +160,8 @@ static void *run(void *arg) {
     int oom;
     size_t k = take_batch(&body, &oom);
     pthread_mutex_unlock(&X.mu);
-    long left = stop_by ? (long)(stop_by - mono_ms()) : OTLP_POST_TIMEOUT_MS;
+    uint64_t now = mono_ms();
+    long left = !stop_by ? OTLP_POST_TIMEOUT_MS : stop_by > now ? (long)(stop_by - now) : 0;
     if (left > OTLP_POST_TIMEOUT_MS)
       left = OTLP_POST_TIMEOUT_MS;
     long status = !oom && easy && left > 0 ? post(easy, &body, left) : 0;
@@ -170,7 +178,8 @@ static void *run(void *arg) {
                 status ? "" : " (no answer)");
     }
     pthread_mutex_lock(&X.mu);
-    if (X.stopping && mono_ms() >= stop_by) {
+    stop_by = atomic_load(&X.stop_by);
+    if (stop_by && mono_ms() >= stop_by) {
       /* Out of time: what is left is dropped. */
       atomic_fetch_add_explicit(&dropped, X.n, memory_order_relaxed);
       while (X.n) {
@@ -215,7 +224,9 @@ int otlp_start(const char *endpoint, const char *service_name, const char *versi
     return -1;
   }
   atomic_store(&on, 1);
-  log_msg(LOG_INFO, "otlp: exporting traces to %s", X.url);
+  char shown[512]; /* no user:password@ in the log */
+  log_msg(LOG_INFO, "otlp: exporting traces to %s",
+          trace_url_redact(shown, sizeof shown, X.url) == 0 ? shown : "(a long URL)");
   return 0;
 }
 
@@ -224,7 +235,7 @@ void otlp_stop(long bound_ms) {
     return;
   pthread_mutex_lock(&X.mu);
   X.stopping = 1;
-  X.stop_bound_ms = bound_ms;
+  atomic_store(&X.stop_by, mono_ms() + (uint64_t)(bound_ms > 0 ? bound_ms : 1));
   pthread_cond_signal(&X.cv);
   pthread_mutex_unlock(&X.mu);
   pthread_join(X.thread, NULL);

@@ -491,17 +491,21 @@ static int render_process(struct buf *out, const struct metrics_process *p) {
                     "process_max_fds %ld\n"
                     "# HELP process_start_time_seconds Start time (unix).\n"
                     "# TYPE process_start_time_seconds gauge\n"
-                    "process_start_time_seconds %.3f\n"
+                    "process_start_time_seconds %.3f\n",
+                    p->cpu_seconds, p->rss_bytes, p->open_fds, p->max_fds, p->start_time_s);
+}
+
+int metrics_render_otlp(struct buf *out, uint64_t exported, uint64_t dropped) {
+  return buf_printf(out,
                     "# HELP replicate_proxy_otlp_spans_exported_total Spans the trace collector "
                     "accepted.\n"
                     "# TYPE replicate_proxy_otlp_spans_exported_total counter\n"
                     "replicate_proxy_otlp_spans_exported_total %llu\n"
                     "# HELP replicate_proxy_otlp_spans_dropped_total Spans dropped: export queue "
-                    "full or the collector failed.\n"
+                    "full, or the collector down or failing.\n"
                     "# TYPE replicate_proxy_otlp_spans_dropped_total counter\n"
                     "replicate_proxy_otlp_spans_dropped_total %llu\n",
-                    p->cpu_seconds, p->rss_bytes, p->open_fds, p->max_fds, p->start_time_s,
-                    p->otlp_exported, p->otlp_dropped);
+                    (unsigned long long)exported, (unsigned long long)dropped);
 }
 
 int metrics_render(struct buf *out, struct metrics_block *const *blocks, size_t n,

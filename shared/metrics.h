@@ -73,7 +73,6 @@ struct metrics_process {
   long long rss_bytes;
   long open_fds;
   long max_fds;
-  unsigned long long otlp_exported, otlp_dropped; /* spans (server/otlp.c) */
 };
 
 /* One request's end, as metrics_request_done records it. */
@@ -110,6 +109,9 @@ const char *metrics_route_name(enum metrics_route r);
 /* Sum n blocks and append the exposition text to out. 0, or -1 (OOM). */
 int metrics_render(struct buf *out, struct metrics_block *const *blocks, size_t n,
                    const struct metrics_process *proc);
+
+/* The trace exporter's counters (server/otlp.c), appended after the rest. */
+int metrics_render_otlp(struct buf *out, uint64_t exported, uint64_t dropped);
 
 /* ---- the process-wide set of blocks (one per worker) ---- */
 /* Allocate n blocks; 0 or -1. Called once before the workers start;
