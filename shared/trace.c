@@ -93,6 +93,10 @@ int trace_url_redact(char *out, size_t len, const char *url) {
 }
 
 /* ---- OTLP/HTTP JSON ---- */
+/* No printf on this path: a span is encoded on a worker for every request,
+ * and vsnprintf made most of its cost. */
+
+static const char ESC_HEX[] = "0123456789abcdef";
 
 /* A JSON string; bytes >= 0x80 pass as they are (UTF-8 from our own
  * strings), control bytes and quotes are escaped. */
@@ -107,16 +111,44 @@ static int json_str(struct buf *out, const char *s) {
       return -1;
     if (!*p)
       break;
-    if ((*p == '"' || *p == '\\') ? buf_printf(out, "\\%c", *p) : buf_printf(out, "\\u%04x", *p))
+    char esc[6] = {'\\', (char)*p, 0, 0, 0, 0};
+    size_t n = 2;
+    if (*p < 0x20) {
+      memcpy(esc, "\\u00", 4);
+      esc[4] = ESC_HEX[*p >> 4];
+      esc[5] = ESC_HEX[*p & 15];
+      n = 6;
+    }
+    if (buf_append(out, esc, n) != 0)
       return -1;
   }
   return buf_append_char(out, '"');
 }
 
+/* Decimal digits of v (with a '-' when negative) appended. */
+static int put_ll(struct buf *out, long long v) {
+  char d[24], *e = d + sizeof d, *p = e;
+  unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+  do
+    *--p = (char)('0' + u % 10);
+  while (u /= 10);
+  if (v < 0)
+    *--p = '-';
+  return buf_append(out, p, (size_t)(e - p));
+}
+
+static int put_u64(struct buf *out, uint64_t v) {
+  char d[24], *e = d + sizeof d, *p = e;
+  do
+    *--p = (char)('0' + v % 10);
+  while (v /= 10);
+  return buf_append(out, p, (size_t)(e - p));
+}
+
 static int hex_field(struct buf *out, const char *key, const unsigned char *b, size_t n) {
   char hex[2 * TRACE_ID_LEN];
   put_hex(hex, b, n);
-  return buf_printf(out, ",\"%s\":\"%.*s\"", key, (int)(2 * n), hex);
+  return buf_append_str(out, key) || buf_append(out, hex, 2 * n) || buf_append_char(out, '"');
 }
 
 static int attr_value(struct buf *out, const struct span_attr *a) {
@@ -128,11 +160,12 @@ static int attr_value(struct buf *out, const struct span_attr *a) {
     return buf_append_str(out, "{\"arrayValue\":{\"values\":[{\"stringValue\":") ||
            json_str(out, a->s) || buf_append_str(out, "}]}}");
   case SA_INT: /* int64 is a JSON string in OTLP (proto3 JSON mapping) */
-    return buf_printf(out, "{\"intValue\":\"%lld\"}", a->i);
+    return buf_append_str(out, "{\"intValue\":\"") || put_ll(out, a->i) ||
+           buf_append_str(out, "\"}");
   case SA_DOUBLE:
     return buf_printf(out, "{\"doubleValue\":%.17g}", a->d);
   case SA_BOOL:
-    return buf_printf(out, "{\"boolValue\":%s}", a->i ? "true" : "false");
+    return buf_append_str(out, a->i ? "{\"boolValue\":true}" : "{\"boolValue\":false}");
   }
   return -1;
 }
@@ -164,16 +197,18 @@ static int is_zero(const unsigned char *b, size_t n) {
 int span_json(struct buf *out, const struct span *s) {
   size_t mark = out->len;
   const struct trace_ctx *c = s->ctx;
-  int rc = buf_append_str(out, "{\"kind\":") || buf_printf(out, "%d", (int)s->kind) ||
-           hex_field(out, "traceId", c->trace_id, TRACE_ID_LEN) ||
-           hex_field(out, "spanId", c->span_id, SPAN_ID_LEN) ||
+  static const char *const KINDS[] = {"0", "1", "2", "3", "4", "5"};
+  int rc = buf_reserve(out, 2048) || buf_append_str(out, "{\"kind\":") ||
+           buf_append_str(out, KINDS[(unsigned)s->kind < 6 ? s->kind : 0]) ||
+           hex_field(out, ",\"traceId\":\"", c->trace_id, TRACE_ID_LEN) ||
+           hex_field(out, ",\"spanId\":\"", c->span_id, SPAN_ID_LEN) ||
            (!is_zero(c->parent_id, SPAN_ID_LEN) &&
-            hex_field(out, "parentSpanId", c->parent_id, SPAN_ID_LEN)) ||
+            hex_field(out, ",\"parentSpanId\":\"", c->parent_id, SPAN_ID_LEN)) ||
            buf_append_str(out, ",\"name\":") || json_str(out, s->name) ||
-           buf_printf(out, ",\"startTimeUnixNano\":\"%llu\",\"endTimeUnixNano\":\"%llu\",",
-                      (unsigned long long)c->start_ns,
-                      (unsigned long long)(s->end_ns > c->start_ns ? s->end_ns : c->start_ns)) ||
-           attrs_json(out, s->attrs, s->n_attrs) ||
+           buf_append_str(out, ",\"startTimeUnixNano\":\"") || put_u64(out, c->start_ns) ||
+           buf_append_str(out, "\",\"endTimeUnixNano\":\"") ||
+           put_u64(out, s->end_ns > c->start_ns ? s->end_ns : c->start_ns) ||
+           buf_append_str(out, "\",") || attrs_json(out, s->attrs, s->n_attrs) ||
            /* status code 2 = ERROR; UNSET is the empty status */
            (s->error ? buf_append_str(out, ",\"status\":{\"code\":2") ||
                            (s->status_message && (buf_append_str(out, ",\"message\":") ||
