@@ -112,23 +112,32 @@ static long post(CURL *easy, const struct buf *body, long timeout_ms) {
   return status;
 }
 
-/* Take up to OTLP_BATCH queued spans (the lock is held) into body. */
-static size_t take_batch(struct buf *body, int *oom) {
+/* Take up to OTLP_BATCH queued spans (the lock is held: pointers only, so
+ * a worker's otlp_submit never waits on more than a few copies). */
+static size_t take_batch(struct item *batch) {
   size_t k = 0;
-  *oom = otlp_batch_open(body, X.service, X.version) != 0;
   for (; k < OTLP_BATCH && X.n; k++) {
-    struct item it = X.q[X.head];
+    batch[k] = X.q[X.head];
     X.head = (X.head + 1) % OTLP_QUEUE_MAX;
     X.n--;
-    *oom = *oom || (k && buf_append_char(body, ',') != 0) || buf_append(body, it.json, it.len) != 0;
-    free(it.json);
   }
-  *oom = *oom || otlp_batch_close(body) != 0;
   return k;
+}
+
+/* The request body of a batch (without the lock); frees the spans. 0 or -1. */
+static int encode_batch(struct buf *body, struct item *batch, size_t k) {
+  int oom = otlp_batch_open(body, X.service, X.version) != 0;
+  for (size_t i = 0; i < k; i++) {
+    oom = oom || (i && buf_append_char(body, ',') != 0) ||
+          buf_append(body, batch[i].json, batch[i].len) != 0;
+    free(batch[i].json);
+  }
+  return oom || otlp_batch_close(body) != 0 ? -1 : 0;
 }
 
 static void *run(void *arg) {
   (void)arg;
+  pthread_setname_np(pthread_self(), "rp-otlp"); /* for top -H and /proc */
   CURL *easy = curl_easy_init();
   struct curl_slist *headers = curl_slist_append(NULL, "Content-Type: application/json");
   if (easy) {
@@ -143,6 +152,7 @@ static void *run(void *arg) {
   }
   int failing = 0;
   struct buf body = BUF_INIT;
+  static struct item batch[OTLP_BATCH]; /* this thread's only */
   pthread_mutex_lock(&X.mu);
   for (;;) {
     struct timespec until;
@@ -157,9 +167,9 @@ static void *run(void *arg) {
         break;
       continue;
     }
-    int oom;
-    size_t k = take_batch(&body, &oom);
+    size_t k = take_batch(batch);
     pthread_mutex_unlock(&X.mu);
+    int oom = encode_batch(&body, batch, k) != 0;
     uint64_t now = mono_ms();
     long left = !stop_by ? OTLP_POST_TIMEOUT_MS : stop_by > now ? (long)(stop_by - now) : 0;
     if (left > OTLP_POST_TIMEOUT_MS)
