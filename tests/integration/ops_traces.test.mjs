@@ -85,8 +85,10 @@ async function traceOf(requestId) {
   return { server, children };
 }
 
-// The upstream calls the fake saw for a request, with their traceparent.
+// The upstream calls the fake saw for a request (cancels carry no X-Request-Id:
+// by the trace id of their traceparent).
 const callsOf = (requestId) => bed.fake.log.filter((e) => e.headers['x-request-id'] === requestId);
+const callsIn = (traceId) => bed.fake.log.filter((e) => e.headers.traceparent?.split('-')[1] === traceId);
 
 function checkChildren(server, children, calls, kinds) {
   assert.deepEqual(children.map((c) => c.attrs['replicate_proxy.upstream_call']).sort(), [...kinds].sort());
@@ -189,6 +191,27 @@ describe('traces: spans to an OTLP collector', () => {
     const stream = children().find((c) => c.attrs['replicate_proxy.upstream_call'] === 'stream');
     assert.match(stream.attrs['url.full'], /^http:\/\/127\.0\.0\.1:\d+\/v1\/streams\/[^?]+$/);
     assert.deepEqual(stream.status, {});
+  });
+
+  it('a client that hangs up mid-stream: the stream span ends as stopped, a cancel span follows', async () => {
+    bed.fake.reset();
+    bed.fake.script({ output: Array.from({ length: 50 }, (_, i) => `t${i} `), tokenDelay: 50 });
+    const s = await sseRequest(bed.url, '/v1/chat/completions', { ...user('hang up'), stream: true },
+      { apiKey: key, headers: { 'X-Request-Id': 'tr-hangup-1' }, onEvent: (e, req, out) => { if (out.chunks.length === 3) req.hangUp(); } });
+    assert.ok(s.aborted);
+    const { server, children } = await traceOf('tr-hangup-1');
+    assert.equal(server.attrs['replicate_proxy.stream'], true);
+    await bed.fake.waitFor(() => children().some((c) => c.attrs['replicate_proxy.upstream_call'] === 'cancel'), 5000, 'the cancel span');
+    await bed.fake.waitFor(() => children().length === callsIn(server.traceId).length, 5000, 'every child span');
+    checkChildren(server, children(), callsIn(server.traceId), ['create', 'stream', 'cancel']);
+    const stream = children().find((c) => c.attrs['replicate_proxy.upstream_call'] === 'stream');
+    assert.equal(stream.attrs['replicate_proxy.upstream_stopped'], true);
+    assert.deepEqual(stream.status, {}, 'stopped by us: not an error');
+    const cancel = children().find((c) => c.attrs['replicate_proxy.upstream_call'] === 'cancel');
+    const pred = bed.fake.creates().at(-1).predictionId;
+    assert.equal(cancel.attrs['url.full'], `${bed.fake.url}/v1/predictions/${pred}/cancel`);
+    assert.equal(cancel.attrs['http.request.method'], 'POST');
+    assert.equal(cancel.attrs['http.response.status_code'], 200);
   });
 
   it('a tool call: finish_reasons tool_calls', async () => {
@@ -296,8 +319,8 @@ describe('traces: spans to an OTLP collector', () => {
 });
 
 // Requests must stay fast whatever the collector does; the spans are dropped and counted.
-async function collectorFails(endpoint) {
-  const b = await setup({ config: { otlp_endpoint: endpoint } });
+async function collectorFails(opts) {
+  const b = await setup(opts);
   bed = b;
   const t0 = Date.now();
   for (let i = 0; i < 5; i++) {
@@ -320,7 +343,8 @@ describe('traces: a collector that is down', () => {
   after(async () => { await bed?.finish(); });
 
   it('closed port: requests stay fast; spans dropped and counted', async () => {
-    await collectorFails(`http://127.0.0.1:${await closedPort()}`);
+    // Set through the environment, as every option can be.
+    await collectorFails({ env: { REPLICATE_PROXY_OTLP_ENDPOINT: `http://127.0.0.1:${await closedPort()}` } });
     assert.match(bed.proxy.stderr, /otlp: spans dropped: the trace collector answered 0 \(no answer\)/);
   });
 
@@ -333,7 +357,7 @@ describe('traces: a collector that hangs', () => {
   after(async () => { await bed?.finish(); await hung?.close(); });
 
   it('requests stay fast; spans dropped once the POST times out; shutdown is bounded', async () => {
-    await collectorFails(hung.url);
+    await collectorFails({ config: { otlp_endpoint: hung.url } });
     assert.ok(hung.bodies.length >= 1, 'the exporter did try');
     const t0 = Date.now();
     await bed.proxy.stop();
