@@ -10,16 +10,15 @@
 
 #include "worker.h"
 
-struct item {
-  char *json;
-  size_t len;
-};
-
+/* The queue is one byte buffer of spans joined by commas: a submit copies a
+ * span in under the lock (no allocation once it has grown, no memory handed
+ * between threads); the exporter swaps it with its spare buffer and sends
+ * that without the lock. */
 static struct {
   pthread_mutex_t mu;
   pthread_cond_t cv;
-  struct item q[OTLP_QUEUE_MAX]; /* a ring */
-  size_t head, n;
+  struct buf queue;
+  size_t n; /* spans in queue */
   int stopping;
   _Atomic uint64_t stop_by; /* monotonic ms: shutdown's flush ends by then (0: running) */
   pthread_t thread;
@@ -62,24 +61,21 @@ void otlp_new_id(unsigned char *out, size_t n) {
   }
 }
 
-void otlp_submit(struct buf *b) {
-  struct item it = {b->data, b->len};
-  b->data = NULL;
-  b->len = b->cap = 0;
-  if (!it.json)
-    return;
+void otlp_submit(const char *span, size_t len) {
   pthread_mutex_lock(&X.mu);
-  int full = X.n == OTLP_QUEUE_MAX || X.stopping;
-  if (!full) {
-    X.q[(X.head + X.n) % OTLP_QUEUE_MAX] = it;
-    if (++X.n == OTLP_BATCH)
-      pthread_cond_signal(&X.cv);
+  size_t mark = X.queue.len;
+  int ok = !X.stopping && X.n < OTLP_QUEUE_MAX && mark + len < OTLP_QUEUE_BYTES &&
+           (!X.n || buf_append_char(&X.queue, ',') == 0) &&
+           buf_append(&X.queue, span, len) == 0;
+  if (ok && ++X.n == OTLP_BATCH)
+    pthread_cond_signal(&X.cv);
+  if (!ok && X.queue.data) {
+    X.queue.len = mark; /* no dangling comma */
+    X.queue.data[mark] = '\0';
   }
   pthread_mutex_unlock(&X.mu);
-  if (full) {
-    free(it.json);
+  if (!ok)
     atomic_fetch_add_explicit(&dropped, 1, memory_order_relaxed);
-  }
 }
 
 static size_t discard(char *p, size_t size, size_t n, void *ud) {
@@ -112,27 +108,14 @@ static long post(CURL *easy, const struct buf *body, long timeout_ms) {
   return status;
 }
 
-/* Take up to OTLP_BATCH queued spans (the lock is held: pointers only, so
- * a worker's otlp_submit never waits on more than a few copies). */
-static size_t take_batch(struct item *batch) {
-  size_t k = 0;
-  for (; k < OTLP_BATCH && X.n; k++) {
-    batch[k] = X.q[X.head];
-    X.head = (X.head + 1) % OTLP_QUEUE_MAX;
-    X.n--;
-  }
+/* Swap the queue with spare (the lock is held: O(1)); the spans taken. */
+static size_t take_batch(struct buf *spare) {
+  struct buf t = X.queue;
+  X.queue = *spare;
+  *spare = t;
+  size_t k = X.n;
+  X.n = 0;
   return k;
-}
-
-/* The request body of a batch (without the lock); frees the spans. 0 or -1. */
-static int encode_batch(struct buf *body, struct item *batch, size_t k) {
-  int oom = otlp_batch_open(body, X.service, X.version) != 0;
-  for (size_t i = 0; i < k; i++) {
-    oom = oom || (i && buf_append_char(body, ',') != 0) ||
-          buf_append(body, batch[i].json, batch[i].len) != 0;
-    free(batch[i].json);
-  }
-  return oom || otlp_batch_close(body) != 0 ? -1 : 0;
 }
 
 static void *run(void *arg) {
@@ -151,8 +134,7 @@ static void *run(void *arg) {
     curl_easy_setopt(easy, CURLOPT_NOPROGRESS, 0L);
   }
   int failing = 0;
-  struct buf body = BUF_INIT;
-  static struct item batch[OTLP_BATCH]; /* this thread's only */
+  struct buf body = BUF_INIT, spans = BUF_INIT;
   pthread_mutex_lock(&X.mu);
   for (;;) {
     struct timespec until;
@@ -167,9 +149,11 @@ static void *run(void *arg) {
         break;
       continue;
     }
-    size_t k = take_batch(batch);
+    size_t k = take_batch(&spans);
     pthread_mutex_unlock(&X.mu);
-    int oom = encode_batch(&body, batch, k) != 0;
+    int oom = otlp_batch_open(&body, X.service, X.version) != 0 ||
+              buf_append(&body, spans.data, spans.len) != 0 || otlp_batch_close(&body) != 0;
+    buf_reset(&spans); /* keeps its allocation: the next swap reuses it */
     uint64_t now = mono_ms();
     long left = !stop_by ? OTLP_POST_TIMEOUT_MS : stop_by > now ? (long)(stop_by - now) : 0;
     if (left > OTLP_POST_TIMEOUT_MS)
@@ -192,15 +176,14 @@ static void *run(void *arg) {
     if (stop_by && mono_ms() >= stop_by) {
       /* Out of time: what is left is dropped. */
       atomic_fetch_add_explicit(&dropped, X.n, memory_order_relaxed);
-      while (X.n) {
-        free(X.q[X.head].json);
-        X.head = (X.head + 1) % OTLP_QUEUE_MAX;
-        X.n--;
-      }
+      X.n = 0;
+      buf_reset(&X.queue);
     }
   }
+  buf_free(&X.queue);
   pthread_mutex_unlock(&X.mu);
   buf_free(&body);
+  buf_free(&spans);
   curl_slist_free_all(headers);
   if (easy)
     curl_easy_cleanup(easy);

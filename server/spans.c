@@ -24,7 +24,7 @@ void spans_request_begin(struct trace_ctx *t, const char *traceparent) {
 static void submit(const struct span *s) {
   struct buf b = BUF_INIT;
   if (span_json(&b, s) == 0)
-    otlp_submit(&b);
+    otlp_submit(b.data, b.len);
   buf_free(&b);
 }
 
