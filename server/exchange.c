@@ -152,7 +152,8 @@ static void cancel_oversized(const struct up_transfer *t, const char *token) {
   char *id = prediction_peek_id(t->body.data, t->body.len);
   struct buf url = BUF_INIT;
   if (!id || buf_printf(&url, "%s/v1/predictions/%s/cancel", t->client->upstream, id) != 0 ||
-      up_post_detached(t->client, url.data, token, id, spans_parent(t, &(struct trace_ctx){0})) != 0)
+      up_post_detached(t->client, url.data, token, id,
+                       spans_parent(t, &(struct trace_ctx){0})) != 0)
     log_msg(LOG_ERROR, "a prediction whose reply was over max_upstream_reply could not be "
             "canceled (%s)", id ? id : "no id before the cut");
   free(id);

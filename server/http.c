@@ -21,8 +21,8 @@
 #include "../shared/http1.h"
 #include "exchange.h"
 #include "request_end.h"
-#include "spans.h"
 #include "routes.h"
+#include "spans.h"
 
 #define container_of(p, type, field) ((type *)(void *)((char *)(p) - offsetof(type, field)))
 

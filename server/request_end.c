@@ -116,7 +116,7 @@ void request_end_observe(struct http_request *hr) {
   if (http_request_trace(hr)->recording) {
     struct server_span_info x = {
         .operation = !r.model ? NULL : r.route == MR_COMPLETIONS ? "text_completion" : "chat",
-        .http_route = r.route == MR_OTHER ? NULL : http_request_path(hr),
+        .http_route = r.route == MR_OTHER ? NULL : spans_route_template(http_request_path(hr)),
         .response_model = cfg->model,
         .failed = s.failed,
     };

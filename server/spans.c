@@ -21,6 +21,16 @@ void spans_request_begin(struct trace_ctx *t, const char *traceparent) {
   t->start_ns = otlp_now_ns();
 }
 
+const char *spans_route_template(const char *path) {
+  static const struct {
+    const char *prefix, *route;
+  } TEMPLATES[] = {{"/v1/models/", "/v1/models/{model}"}, {"/models/", "/models/{model}"}};
+  for (size_t i = 0; i < sizeof TEMPLATES / sizeof TEMPLATES[0]; i++)
+    if (strncmp(path, TEMPLATES[i].prefix, strlen(TEMPLATES[i].prefix)) == 0)
+      return TEMPLATES[i].route;
+  return path;
+}
+
 static void submit(const struct span *s) {
   struct buf b = BUF_INIT;
   if (span_json(&b, s) == 0)

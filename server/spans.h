@@ -21,6 +21,9 @@ struct server_span_info {
   const char *response_model; /* the Replicate model that answered, or NULL */
   int failed;                 /* ended in error though the status may be 200 (in-band) */
 };
+/* http.route of a known route's path: the path itself, but a model's own
+ * (/v1/models/<id>) as its template, so span names stay few. */
+const char *spans_route_template(const char *path);
 void spans_request_end(const struct trace_ctx *t, const struct access_log_entry *e,
                        const struct server_span_info *x);
 

@@ -254,6 +254,17 @@ describe('traces: spans to an OTLP collector', () => {
     assert.ok(!Object.keys(server.attrs).some((k) => k.startsWith('gen_ai.')), Object.keys(server.attrs).join());
   });
 
+  it("other routes: named by method and route, a model's own path by its template", async () => {
+    const a = await bed.request('GET', '/v1/models', { key, headers: { 'X-Request-Id': 'tr-models' } });
+    const b = await bed.request('GET', '/v1/models/deepseek-v3.1', { key, headers: { 'X-Request-Id': 'tr-model' } });
+    assert.equal(a.status, 200);
+    assert.equal(b.status, 200);
+    const sa = (await traceOf('tr-models')).server, sb = (await traceOf('tr-model')).server;
+    assert.deepEqual([sa.name, sa.attrs['http.route'], sa.attrs['url.path']], ['GET /v1/models', '/v1/models', '/v1/models']);
+    assert.deepEqual([sb.name, sb.attrs['http.route'], sb.attrs['url.path']],
+      ['GET /v1/models/{model}', '/v1/models/{model}', '/v1/models/deepseek-v3.1']);
+  });
+
   it('a client traceparent continues its trace: trace id kept, parent set, sent on to Replicate', async () => {
     bed.fake.reset();
     const tid = '4bf92f3577b34da6a3ce929d0e0e4736', pid = '00f067aa0ba902b7';
