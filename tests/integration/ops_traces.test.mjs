@@ -338,8 +338,9 @@ async function collectorFails(opts) {
     const r = await b.chat(user(`fast ${i}`));
     assert.equal(r.status, 200, r.text);
   }
+  // An export in the request's path would cost each one the POST's 2 s timeout.
   const took = Date.now() - t0;
-  assert.ok(took < 1500, `5 requests took ${took} ms`);
+  assert.ok(took < 4000, `5 requests took ${took} ms`);
   let dropped = 0;
   await until(async () => {
     const m = await b.request('GET', '/metrics');
