@@ -73,7 +73,8 @@ void spans_request_end(const struct trace_ctx *t, const struct access_log_entry 
       SPAN_STR("http.route", x->http_route),
       SPAN_STR("url.path", e->path),
       SPAN_INT("http.response.status_code", e->status),
-      SPAN_STR("error.type", error || e->status >= 400 ? status : NULL),
+      /* an in-band failure has no HTTP status to name */
+      SPAN_STR("error.type", e->status >= 400 ? status : error ? "stream_error" : NULL),
       SPAN_STR("client.address", e->client),
       SPAN_STR("replicate_proxy.request_id", e->request_id),
       SPAN_STR("replicate_proxy.key_alias", e->key_alias),

@@ -244,6 +244,19 @@ describe('traces: spans to an OTLP collector', () => {
       [[500, undefined, '500', 2], [500, 1, '500', 2]]);
   });
 
+  it('a stream that fails after its 200 (in-band error): ERROR on the server span all the same', async () => {
+    bed.fake.reset();
+    bed.fake.script({ output: ['partial'], status: 'failed', error: 'E1001 out of memory' });
+    const s = await sseRequest(bed.url, '/v1/chat/completions', { ...user('fail in band'), stream: true },
+      { apiKey: key, headers: { 'X-Request-Id': 'tr-inband-1' } });
+    assert.equal(s.status, 200);
+    assert.equal(s.error?.code, 'prediction_failed');
+    const { server } = await traceOf('tr-inband-1');
+    assert.equal(server.attrs['http.response.status_code'], 200);
+    assert.deepEqual(server.status, { code: 2, message: 'failed in the stream' });
+    assert.equal(server.attrs['error.type'], 'stream_error', 'no HTTP error status to name');
+  });
+
   it('a client error (404) is a span without ERROR status (HTTP semantic conventions) and without GenAI attributes', async () => {
     const r = await bed.request('GET', '/v1/nope', { key, headers: { 'X-Request-Id': 'tr-404' } });
     assert.equal(r.status, 404);
