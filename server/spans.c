@@ -73,8 +73,12 @@ void spans_request_end(const struct trace_ctx *t, const struct access_log_entry 
       SPAN_STR("http.route", x->http_route),
       SPAN_STR("url.path", e->path),
       SPAN_INT("http.response.status_code", e->status),
-      /* an in-band failure has no HTTP status to name */
-      SPAN_STR("error.type", e->status >= 400 ? status : error ? "stream_error" : NULL),
+      /* the error's code (invalid_api_key, upstream_error, prediction_failed...);
+       * else the status, as the HTTP conventions have it */
+      SPAN_STR("error.type", !error && e->status < 400 ? NULL
+                             : e->error_code           ? e->error_code
+                             : e->status >= 400        ? status
+                                                       : "_OTHER"),
       SPAN_STR("client.address", e->client),
       SPAN_STR("replicate_proxy.request_id", e->request_id),
       SPAN_STR("replicate_proxy.key_alias", e->key_alias),

@@ -235,7 +235,7 @@ describe('traces: spans to an OTLP collector', () => {
     const { server, children } = await traceOf('tr-err-1');
     assert.equal(server.status.code, 2, 'STATUS_CODE_ERROR');
     assert.equal(server.attrs['http.response.status_code'], 502);
-    assert.equal(server.attrs['error.type'], '502');
+    assert.equal(server.attrs['error.type'], 'upstream_error', 'the error code answered');
     assert.equal(server.attrs['replicate_proxy.retries'], 1);
     await bed.fake.waitFor(() => children().length === 2, 5000, 'two create spans');
     checkChildren(server, children(), callsOf('tr-err-1'), ['create', 'create']);
@@ -254,7 +254,7 @@ describe('traces: spans to an OTLP collector', () => {
     const { server } = await traceOf('tr-inband-1');
     assert.equal(server.attrs['http.response.status_code'], 200);
     assert.deepEqual(server.status, { code: 2, message: 'failed in the stream' });
-    assert.equal(server.attrs['error.type'], 'stream_error', 'no HTTP error status to name');
+    assert.equal(server.attrs['error.type'], 'prediction_failed', 'the in-band error code');
   });
 
   it('a client error (404) is a span without ERROR status (HTTP semantic conventions) and without GenAI attributes', async () => {
@@ -263,7 +263,7 @@ describe('traces: spans to an OTLP collector', () => {
     const { server } = await traceOf('tr-404');
     assert.equal(server.name, 'GET');
     assert.deepEqual(server.status, {});
-    assert.equal(server.attrs['error.type'], '404');
+    assert.equal(server.attrs['error.type'], 'not_found');
     assert.ok(!Object.keys(server.attrs).some((k) => k.startsWith('gen_ai.')), Object.keys(server.attrs).join());
   });
 
