@@ -9,7 +9,7 @@
 // /proc/PID/stat utime+stime (nginx: master + worker).
 //
 //   node bench/nginx-compare.mjs [--proxy build/replicate-proxy] [--duration 5]
-//        [--conns 16,64] [--rounds 4] [--port 19400] [--pin] [--json FILE] [--proxy-b OTHER_BINARY]
+//        [--conns 16,64] [--rounds 4] [--port 19600] [--pin] [--json FILE] [--proxy-b OTHER_BINARY]
 //
 // --proxy-b: a second proxy binary (e.g. a build of main) as one more target,
 // "proxyB", interleaved with the rest, for a before/after in one run.
@@ -28,7 +28,7 @@ import os from 'node:os';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const o = { proxy: path.join(here, '..', 'build', 'replicate-proxy'), duration: 5, conns: [16, 64], rounds: 4,
-  threads: 2, port: 19400, json: '', nginx: 'nginx', wrk: 'wrk', pin: false, proxyB: '' };
+  threads: 2, port: 19600, json: '', nginx: 'nginx', wrk: 'wrk', pin: false, proxyB: '' };
 {
   const a = process.argv.slice(2);
   for (let i = 0; i < a.length; i++) {

@@ -17,7 +17,7 @@
 #   BENCH_GATEWAY_CONNS=16,64  BENCH_GATEWAY_ROUNDS=2  BENCH_NGINX_ROUNDS=4
 #   BENCH_QUIET_WAIT=120 (s to wait for other processes to stop using the CPU; 0 = don't)
 #   PROXY_BIN=build/replicate-proxy
-# Uses loopback ports 19100-19102 (streaming), 19200-19202 (non-streaming), 19300-19301 (gateway), 19400-19403 (nginx).
+# Uses loopback ports 19100-19102 (streaming), 19200-19202 (non-streaming), 19300-19301 (gateway), 19600-19603 (nginx).
 # Installs what is missing (as root): nginx-light, wrk, nodejs; builds the proxy if needed.
 # nginx runs unprivileged (nobody) from a temporary prefix and config, never the system one.
 set -euo pipefail
@@ -129,6 +129,6 @@ if [ "$part" = all ] || [ "$part" = nginx ]; then
   log "CPU per request against nginx proxy_pass"
   run_node bench/nginx-compare.mjs --proxy "$PROXY_BIN" --nginx "$NGINX" \
     --duration 5 --conns "${BENCH_GATEWAY_CONNS:-16,64}" \
-    --rounds "${BENCH_NGINX_ROUNDS:-4}" --port 19400 --json "build/bench/nginx-$stamp.json"
+    --rounds "${BENCH_NGINX_ROUNDS:-4}" --port 19600 --json "build/bench/nginx-$stamp.json"
 fi
 log "JSON: build/bench/*-$stamp.json"
