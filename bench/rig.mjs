@@ -84,7 +84,12 @@ export function nginxConf(prefix, staticPort) {
 // nginx proxy_pass on hopPort to the static upstream (keep-alive pool): the floor
 // a forwarding hop costs (bench/nginx-compare.mjs).
 export function nginxHopConf(prefix, hopPort, staticPort) {
-  return nginxFrame(prefix, 'hop', `  upstream static_upstream {
+  return nginxFrame(prefix, 'hop', nginxHopServers(hopPort, staticPort));
+}
+
+// The hop's upstream pool and server blocks (also bench/http-bench.mjs's).
+export function nginxHopServers(hopPort, staticPort) {
+  return `  upstream static_upstream {
     server 127.0.0.1:${staticPort};
     keepalive 128;
     keepalive_requests 10000000;
@@ -96,7 +101,7 @@ export function nginxHopConf(prefix, hopPort, staticPort) {
       proxy_http_version 1.1;
       proxy_set_header Connection "";
     }
-  }`);
+  }`;
 }
 
 // One worker, its files under prefix named after `name`, no access log.
