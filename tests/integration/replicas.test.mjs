@@ -278,8 +278,9 @@ describe('replicas: rpm, tpm and parallel limits shared through Redis', { skip: 
     const k = await newKey({ tpm_limit: 1000 });
     // Each reserves its max_tokens (300) plus a small prompt estimate: 3 fit, not 4.
     const body = { ...user('hi'), max_tokens: 300 };
-    // Slow answers: none settles (and gives back its unused reservation) before all are admitted.
-    bed.fake.setDefault({ output: ['a', 'b', 'c', 'd'], tokenDelay: 500 });
+    // Slow answers (terminal only after 2 s of polling): none settles, giving back its unused
+    // reservation, before all nine are admitted.
+    bed.fake.setDefault({ output: ['a', 'b', 'c', 'd'], terminalAfterMs: 2000, syncStatus: 'starting' });
     let rs;
     try {
       rs = await Promise.all(Array.from({ length: 9 }, (_, i) => chatOn(replicas[i % 3], k.key, body)));
