@@ -265,6 +265,18 @@ struct admission *gateway_authorize(struct http_request *hr, const char *route) 
 
 const char *gateway_upstream_token(const struct admission *a) { return a->upstream_token; }
 
+int gateway_scope(struct http_request *hr, const struct admission *a,
+                  char out[KEYS_TOKEN_LEN + 1]) {
+  if (a->key) {
+    memcpy(out, a->key->token, KEYS_TOKEN_LEN + 1);
+    return 0;
+  }
+  const char *presented = keys_from_headers(http_request_header(hr, "Authorization"),
+                                            http_request_header(hr, "x-api-key"));
+  out[0] = '\0';
+  return presented ? keys_hmac_token(&G.hmac, presented, out) : 0;
+}
+
 /* The request's `user` field, read only when the body names one. */
 static char *find_user(const char *body, size_t len) {
   const char *p = body, *end = body + len;
