@@ -31,7 +31,7 @@ const CANCEL_S = 3;
 
 function k8sObjects() {
   const objs = [];
-  for (const f of readdirSync(deploy('k8s')).filter((n) => n.endsWith('.yaml')).sort()) {
+  for (const f of readdirSync(deploy('k8s')).filter((n) => n.endsWith('.yaml') && n !== 'kustomization.yaml').sort()) {
     for (const doc of parseAllDocuments(readFileSync(deploy('k8s', f), 'utf8'))) {
       assert.deepEqual(doc.errors, [], `${f}: YAML errors`);
       const obj = doc.toJS();
@@ -118,6 +118,86 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
       for (const [k, v] of Object.entries(sel)) assert.equal(labels[k], v);
     }
     assert.equal(byKind('Service').spec.ports[0].targetPort, 'http');
+  });
+});
+
+describe('Kubernetes manifests for several replicas (deploy/k8s-replicas, a kustomize overlay)', () => {
+  const kubectl = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' }).status === 0;
+  const skip = !kubectl && 'kubectl not installed (it renders the overlay offline: kubectl kustomize)';
+  // What `kubectl apply -k deploy/k8s-replicas` would send, rendered offline.
+  const rendered = () => parseAllDocuments(execFileSync('kubectl', ['kustomize', deploy('k8s-replicas')], { encoding: 'utf8' }))
+    .map((d) => d.toJS()).filter(Boolean);
+  const one = (objs, kind, name) => objs.find((o) => o.kind === kind && (!name || o.metadata.name === name));
+
+  it('the base kustomization lists every manifest of deploy/k8s', () => {
+    const k = parseYaml(readFileSync(deploy('k8s', 'kustomization.yaml'), 'utf8'));
+    assert.deepEqual([...k.resources].sort(), k8sObjects().map((o) => o.file).sort());
+  });
+
+  it('every rendered object validates against its Kubernetes schema', { skip }, () => {
+    const objs = rendered();
+    assert.deepEqual(objs.map((o) => `${o.kind}/${o.metadata.name}`).sort(), ['ConfigMap/replicate-proxy', 'Deployment/replicate-proxy',
+      'PodDisruptionBudget/replicate-proxy', 'Secret/replicate-proxy', 'Service/replicate-proxy', 'Service/replicate-proxy-postgres',
+      'Service/replicate-proxy-redis']);
+    for (const obj of objs) assert.doesNotThrow(() => new MODELS[`${obj.apiVersion}/${obj.kind}`](obj).validate(), `${obj.kind} ${obj.metadata.name}`);
+  });
+
+  it('several replicas, spread, no per-pod database; the base\'s probes, security and shutdown kept', { skip }, () => {
+    const objs = rendered();
+    const d = one(objs, 'Deployment');
+    const pod = d.spec.template.spec;
+    const c = pod.containers[0];
+    assert.ok(d.spec.replicas >= 2, `replicas ${d.spec.replicas}`);
+    assert.equal(pod.topologySpreadConstraints[0].topologyKey, 'kubernetes.io/hostname');
+    assert.deepEqual(c.volumeMounts.map((m) => m.mountPath), ['/etc/replicate-proxy'], 'no SQLite volume: the state is shared');
+    assert.deepEqual(pod.volumes.map((v) => v.name), ['config']);
+    assert.equal(c.livenessProbe.httpGet.path, '/health');
+    assert.equal(c.readinessProbe.httpGet.path, '/ready');
+    assert.equal(c.securityContext.readOnlyRootFilesystem, true);
+    const base = byKind('Deployment').spec.template.spec;
+    assert.equal(pod.terminationGracePeriodSeconds, base.terminationGracePeriodSeconds);
+    const conf = confValues(one(objs, 'ConfigMap').data['proxy.conf']);
+    const preStop = Number(c.lifecycle.preStop.exec.command[1]);
+    assert.ok(pod.terminationGracePeriodSeconds > preStop + seconds(conf.drain_delay) + seconds(conf.shutdown_grace) + CANCEL_S);
+    // The PDB lets a drain take one pod at a time and selects these pods.
+    const pdb = one(objs, 'PodDisruptionBudget');
+    assert.equal(pdb.spec.maxUnavailable, 1);
+    assert.equal(pdb.spec.minAvailable, undefined, 'one of minAvailable / maxUnavailable');
+    for (const [k, v] of Object.entries(pdb.spec.selector.matchLabels)) assert.equal(d.spec.template.metadata.labels[k], v);
+  });
+
+  it('database_url and redis_url come from the Secret and name the engines\' ExternalName Services; the proxy accepts the config', { skip }, () => {
+    const objs = rendered();
+    const c = one(objs, 'Deployment').spec.template.spec.containers[0];
+    const secret = one(objs, 'Secret');
+    assert.equal(c.envFrom[0].secretRef.name, secret.metadata.name);
+    const env = secret.stringData;
+    const db = new URL(env.REPLICATE_PROXY_DATABASE_URL);
+    const redis = new URL(env.REPLICATE_PROXY_REDIS_URL);
+    assert.equal(db.protocol, 'postgresql:');
+    assert.equal(redis.protocol, 'redis:');
+    for (const u of [db, redis]) {
+      const svc = one(objs, 'Service', u.hostname);
+      assert.ok(svc, `a Service named ${u.hostname}`);
+      assert.equal(svc.spec.type, 'ExternalName');
+      assert.ok(svc.spec.externalName);
+    }
+    const text = one(objs, 'ConfigMap').data['proxy.conf'];
+    const conf = confValues(text);
+    for (const k of ['database', 'database_url', 'redis_url']) assert.equal(conf[k], undefined, `${k} not in the ConfigMap`);
+    assert.ok(!/postgresql:|redis:/.test(text), 'no URL (password) in the ConfigMap');
+    assert.equal(conf.redis_failure, 'open');
+    const dir = mkdtempSync(join(tmpdir(), 'rp-k8s-'));
+    try {
+      writeFileSync(join(dir, 'proxy.conf'), text);
+      // As in the pod: the config file plus the Secret's variables (parse only: nothing listens on port 0).
+      const r = spawnSync(PROXY_BIN, ['--config', join(dir, 'proxy.conf'), '--listen', '127.0.0.1:0', '--healthcheck'],
+        { encoding: 'utf8', env: { ...process.env, ...env } });
+      assert.equal(r.status, 1, r.stderr);
+      assert.match(r.stderr, /port 0/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
