@@ -6,8 +6,15 @@
 #include <time.h>
 
 #include "limits_redis.h"
+#include "store/store.h"
 
 static struct limit_table *T;
+/* The seed's own connection, used on the Redis client thread only (opened
+ * at its first use there, closed after that thread stopped). */
+static struct {
+  char *path;
+  struct store *store;
+} S;
 
 static int64_t now_wall_ms(void) {
   struct timespec ts;
@@ -68,6 +75,19 @@ static void shared_give_back(const char *key, const char *member, long tokens,
                       &(struct redis_budget){.reserved = rb->cost, .window = rb->window});
 }
 
+/* A budget window Redis does not have: its settled spend from the ledger. */
+static int shared_seed(void *ctx, const char *key, int64_t since_ms, int64_t until_ms,
+                       double *spend) {
+  (void)ctx;
+  if (!S.store) {
+    char err[256];
+    S.store = store_open(S.path, 5000, err, sizeof err);
+    if (!S.store)
+      return -1;
+  }
+  return store_key_spend_until(S.store, key, since_ms, until_ms, spend);
+}
+
 /* Redis's answer reached the request's worker. */
 static void shared_answered(void *ctx, const struct redis_answer *ans) {
   struct limiter_wait *wait = ctx;
@@ -112,7 +132,8 @@ static enum limiter_status shared_ask(struct limiter_call *c, struct worker *w,
   return LIMITER_WAIT;
 }
 
-static void shared_settle(struct limiter_call *c, long tokens_used, double cost) {
+static void shared_settle(struct limiter_call *c, long tokens_used, double cost,
+                          int64_t end_wall_ms) {
   if (c->wait) /* gone while Redis decides: the answer finds nobody */
     c->wait->c = NULL;
   c->wait = NULL;
@@ -120,20 +141,22 @@ static void shared_settle(struct limiter_call *c, long tokens_used, double cost)
     return;
   redis_limits_settle(c->key, c->member, c->tokens, tokens_used,
                       &(struct redis_budget){.reserved = c->rb.cost, .cost = cost,
-                                             .window = c->rb.window});
+                                             .window = c->rb.window, .end_ms = end_wall_ms});
   c->shared_held = 0;
 }
 
 /* -------------------------------------------------------------- the choice */
 
 int limiter_open(const char *redis_url, const char *db_path, char *err, size_t errlen) {
-  (void)db_path;
   T = limit_table_new();
-  if (!T) {
+  S.path = db_path ? strdup(db_path) : NULL;
+  if (!T || (db_path && !S.path)) {
+    limiter_close();
     snprintf(err, errlen, "out of memory");
     return -1;
   }
-  if (redis_url && redis_url[0] && redis_limits_start(redis_url, err, errlen) != 0) {
+  if (redis_url && redis_url[0] &&
+      redis_limits_start(redis_url, S.path ? shared_seed : NULL, NULL, err, errlen) != 0) {
     limiter_close();
     return -1;
   }
@@ -142,6 +165,10 @@ int limiter_open(const char *redis_url, const char *db_path, char *err, size_t e
 
 void limiter_close(void) {
   redis_limits_stop();
+  store_close(S.store);
+  free(S.path);
+  S.store = NULL;
+  S.path = NULL;
   if (T)
     limit_table_free(T);
   T = NULL;
@@ -177,7 +204,7 @@ enum limiter_status limiter_admit(struct limiter_call *c, struct worker *w,
   memset(&st, 0, sizeof st);
   enum limiter_status rc = local_admit(c, &spec, &st);
   if (rc != LIMITER_ADMITTED)
-    shared_settle(c, 0, 0); /* refused here: give the shared slot back */
+    shared_settle(c, 0, 0, 0); /* refused here: give the shared slot back */
   if (c->shared_held) { /* the headers tell the shared counts */
     const struct limit_state *rs = &c->answer.st;
     st.req_limit = rs->req_limit, st.req_remaining = rs->req_remaining;
@@ -190,9 +217,8 @@ enum limiter_status limiter_admit(struct limiter_call *c, struct worker *w,
 }
 
 void limiter_settle(struct limiter_call *c, long tokens_used, double cost, int64_t end_wall_ms) {
-  (void)end_wall_ms;
   local_settle(c, tokens_used, cost);
-  shared_settle(c, tokens_used, cost);
+  shared_settle(c, tokens_used, cost, end_wall_ms);
 }
 
 void limiter_release(struct limiter_call *c) { limiter_settle(c, 0, 0, now_wall_ms()); }
