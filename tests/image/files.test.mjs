@@ -1,4 +1,5 @@
 // Offline checks of the deployment files in deploy/ and the Dockerfile:
+// (strict: unknown or misspelled fields are named too, see strictErrors)
 // Kubernetes manifests against the Kubernetes OpenAPI schemas (kubernetes-models'
 // validators, generated from the upstream OpenAPI spec), the compose file through
 // `docker-compose config`, nginx.conf through `nginx -t`, the systemd unit through
@@ -21,6 +22,46 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const deploy = (...p) => join(root, 'deploy', ...p);
 const PROXY_BIN = process.env.PROXY_BIN ?? join(root, 'build/replicate-proxy');
 const MODELS = { 'v1/ConfigMap': ConfigMap, 'v1/Secret': Secret, 'v1/Service': Service, 'apps/v1/Deployment': Deployment, 'policy/v1/PodDisruptionBudget': PodDisruptionBudget };
+
+// Unknown or misspelled fields: the schema validators ignore them (as kubectl
+// does without --validate=strict), and a misspelled field is a setting silently
+// not applied. kubernetes-models' type declarations list every field of every
+// type: walk the object along them and name each field that is not there.
+const typesOf = (spec) => join(dirname(fileURLToPath(import.meta.url)), 'node_modules', `${spec}.d.ts`);
+const MODEL_TYPES = { 'v1/ConfigMap': 'kubernetes-models/v1/ConfigMap', 'v1/Secret': 'kubernetes-models/v1/Secret',
+  'v1/Service': 'kubernetes-models/v1/Service', 'apps/v1/Deployment': 'kubernetes-models/apps/v1/Deployment',
+  'policy/v1/PodDisruptionBudget': 'kubernetes-models/policy/v1/PodDisruptionBudget' };
+const declared = new Map(); // .d.ts file -> {fields: Map(name -> type), imports: Map(type name -> file)}
+function declarations(file) {
+  if (declared.has(file)) return declared.get(file);
+  const text = readFileSync(file, 'utf8');
+  const imports = new Map();
+  for (const m of text.matchAll(/^import \{ (\w+) \} from "([^"]+)";$/gm)) {
+    const spec = m[2].replace(/\.js$/, '');
+    imports.set(m[1], spec.startsWith('.') ? resolve(dirname(file), `${spec}.d.ts`) : typesOf(spec));
+  }
+  // The first interface is the type itself; an alias (Quantity, IntOrString) has none.
+  const body = /^export interface \w+(?: extends \w+)? \{\n([\s\S]*?)^\}/m.exec(text)?.[1];
+  const fields = body ? new Map([...body.matchAll(/^ {4}"([^"]+)"\??: (.*?);?$/gm)].map((m) => [m[1], m[2]])) : null;
+  const d = { fields, imports };
+  declared.set(file, d);
+  return d;
+}
+function unknownFields(value, file, path, out = []) {
+  const { fields, imports } = declarations(file);
+  if (!fields || !value || typeof value !== 'object' || Array.isArray(value)) return out;
+  for (const [k, v] of Object.entries(value)) {
+    const type = fields.get(k);
+    if (type === undefined) { out.push(`${path}.${k}`); continue; }
+    const inner = /^Array<(\w+)>$/.exec(type)?.[1] ?? type;
+    const next = imports.get(inner);
+    if (!next) continue; // a scalar, an enum or a map
+    if (Array.isArray(v)) v.forEach((x, i) => unknownFields(x, next, `${path}.${k}[${i}]`, out));
+    else unknownFields(v, next, `${path}.${k}`, out);
+  }
+  return out;
+}
+const strictErrors = (obj) => unknownFields(obj, typesOf(MODEL_TYPES[`${obj.apiVersion}/${obj.kind}`]), obj.kind);
 
 const dockerfile = readFileSync(join(root, 'Dockerfile'), 'utf8');
 const seconds = (d) => { const m = /^(\d+)(ms|s|m)?$/.exec(String(d).trim()); assert.ok(m, `duration ${d}`); return Number(m[1]) * ({ ms: 0.001, s: 1, m: 60 }[m[2] ?? 's']); };
@@ -50,6 +91,7 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
       const Model = MODELS[`${obj.apiVersion}/${obj.kind}`];
       assert.ok(Model, `${file}: no schema for ${obj.apiVersion} ${obj.kind}`);
       assert.doesNotThrow(() => new Model(obj).validate(), `${file}: ${obj.kind}`);
+      assert.deepEqual(strictErrors(obj), [], `${file}: unknown fields`);
     }
   });
 
@@ -59,6 +101,15 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
     assert.throws(() => new Deployment(d).validate(), /containerPort must be integer/);
     delete d.spec.selector;
     assert.throws(() => new Deployment(d).validate(), /selector/);
+    // Misspelled or unknown fields, which the schemas let through, are named.
+    const e = structuredClone(byKind('Deployment'));
+    e.spec.template.spec.terminationGracePeriodSecond = 45;
+    e.spec.template.spec.containers[0].readinessProbe.httpGet.paht = '/ready';
+    e.spec.template.spec.containers[0].env = [{ name: 'A', value: 'b', secret: true }];
+    assert.doesNotThrow(() => new Deployment(e).validate());
+    assert.deepEqual(strictErrors(e).sort(), ['Deployment.spec.template.spec.containers[0].env[0].secret',
+      'Deployment.spec.template.spec.containers[0].readinessProbe.httpGet.paht',
+      'Deployment.spec.template.spec.terminationGracePeriodSecond']);
   });
 
   it('the Deployment matches the image: uid 10001, read-only root, no capabilities, probes, preStop, resources', () => {
@@ -139,7 +190,10 @@ describe('Kubernetes manifests for several replicas (deploy/k8s-replicas, a kust
     assert.deepEqual(objs.map((o) => `${o.kind}/${o.metadata.name}`).sort(), ['ConfigMap/replicate-proxy', 'Deployment/replicate-proxy',
       'PodDisruptionBudget/replicate-proxy', 'Secret/replicate-proxy', 'Service/replicate-proxy', 'Service/replicate-proxy-postgres',
       'Service/replicate-proxy-redis']);
-    for (const obj of objs) assert.doesNotThrow(() => new MODELS[`${obj.apiVersion}/${obj.kind}`](obj).validate(), `${obj.kind} ${obj.metadata.name}`);
+    for (const obj of objs) {
+      assert.doesNotThrow(() => new MODELS[`${obj.apiVersion}/${obj.kind}`](obj).validate(), `${obj.kind} ${obj.metadata.name}`);
+      assert.deepEqual(strictErrors(obj), [], `${obj.kind} ${obj.metadata.name}: unknown fields`);
+    }
   });
 
   it('several replicas, spread, no per-pod database; the base\'s probes, security and shutdown kept', { skip }, () => {
