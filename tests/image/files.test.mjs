@@ -1,7 +1,7 @@
 // Offline checks of the deployment files in deploy/ and the Dockerfile:
-// (strict: unknown or misspelled fields are named too, see strictErrors)
 // Kubernetes manifests against the Kubernetes OpenAPI schemas (kubernetes-models'
-// validators, generated from the upstream OpenAPI spec), the compose file through
+// validators, generated from the upstream OpenAPI spec; unknown fields too, see
+// strictErrors), the compose file through
 // `docker-compose config`, nginx.conf through `nginx -t`, the systemd unit through
 // `systemd-analyze verify` and `security --offline`, and the facts that must agree
 // between them (uid, port, probes, stop timeouts).
