@@ -3,8 +3,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "../shared/clock.h"
 #include "limits_redis.h"
 #include "store/store.h"
 
@@ -15,18 +15,6 @@ static struct {
   char *path;
   struct store *store;
 } S;
-
-static int64_t now_wall_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t now_mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* An answer awaited from Redis: outlives its call when the request ends first. */
 struct limiter_wait {
@@ -53,7 +41,7 @@ static int64_t budget_window(const struct limit_spec *sp, int64_t now) {
 
 static enum limiter_status local_admit(struct limiter_call *c, const struct limit_spec *spec,
                                        struct limit_state *st) {
-  int rc = limit_admit(T, c->key, spec, c->tokens, c->cost, now_mono_ms(), now_wall_ms(),
+  int rc = limit_admit(T, c->key, spec, c->tokens, c->cost, clock_mono_ms(), clock_wall_ms(),
                        &c->ticket, st);
   if (rc == 0)
     c->local_held = 1;
@@ -63,7 +51,7 @@ static enum limiter_status local_admit(struct limiter_call *c, const struct limi
 static void local_settle(struct limiter_call *c, long tokens_used, double cost) {
   if (!c->local_held)
     return;
-  limit_settle(T, &c->ticket, tokens_used, cost, now_mono_ms(), now_wall_ms());
+  limit_settle(T, &c->ticket, tokens_used, cost, clock_mono_ms(), clock_wall_ms());
   c->local_held = 0;
 }
 
@@ -116,7 +104,7 @@ static enum limiter_status shared_ask(struct limiter_call *c, struct worker *w,
     return LIMITER_NOMEM;
   }
   keys_base64url(raw, sizeof raw, c->member, sizeof c->member);
-  int64_t now = now_wall_ms();
+  int64_t now = clock_wall_ms();
   c->rb = (struct redis_budget){.cost = c->cost, .window = budget_window(&c->spec, now),
                                 .settled = limit_spend(T, c->key, now)};
   *wait = (struct limiter_wait){.c = c, .resume = resume, .ctx = ctx, .tokens = c->tokens,
@@ -221,4 +209,4 @@ void limiter_settle(struct limiter_call *c, long tokens_used, double cost, int64
   shared_settle(c, tokens_used, cost, end_wall_ms);
 }
 
-void limiter_release(struct limiter_call *c) { limiter_settle(c, 0, 0, now_wall_ms()); }
+void limiter_release(struct limiter_call *c) { limiter_settle(c, 0, 0, clock_wall_ms()); }

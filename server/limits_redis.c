@@ -8,8 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "../shared/clock.h"
 #include "../shared/keys.h"
 #include "loop.h"
 #include "mailbox.h"
@@ -169,18 +169,6 @@ static struct {
        .cv = PTHREAD_COND_INITIALIZER,
        .boxes = {.mu = &R.mu, .tag = "redis", .deliver = deliver}};
 
-static int64_t wall_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Money travels in nano-USD, as in limits.c. */
 static int64_t nano(double usd) { return usd > 0 ? (int64_t)llround(usd * 1e9) : 0; }
 
@@ -240,11 +228,11 @@ static int connect_redis(void) {
 static int ensure(void) {
   if (R.c)
     return 0;
-  if (R.down && mono_ms() < R.next_try)
+  if (R.down && clock_mono_ms() < R.next_try)
     return -1;
   if (connect_redis() == 0)
     return 0;
-  R.next_try = mono_ms() + RECONNECT_MS;
+  R.next_try = clock_mono_ms() + RECONNECT_MS;
   return -1;
 }
 
@@ -280,8 +268,8 @@ static int append_job(const struct job *j) {
   return redisAppendCommand(R.c,
                             "EVALSHA %s 6 %s %s %s %s %s %s %lld %ld %ld %ld %ld %s %lld %lld %lld "
                             "%lld %lld %lld",
-                            R.admit_sha, k1, k2, k3, k4, k5, k6, (long long)wall_ms(), j->spec.rpm,
-                            j->spec.tpm, j->spec.parallel, j->tokens, j->member,
+                            R.admit_sha, k1, k2, k3, k4, k5, k6, (long long)clock_wall_ms(),
+                            j->spec.rpm, j->spec.tpm, j->spec.parallel, j->tokens, j->member,
                             (long long)j->lease_ms, (long long)j->max_n, (long long)j->cost_n,
                             (long long)j->window, (long long)j->seed_n,
                             (long long)j->cut) == REDIS_OK ? 0 : -1;
@@ -342,7 +330,7 @@ static void run_batch(struct job **jobs, size_t n) {
   }
   if (broken && R.c) {
     drop_connection();
-    R.next_try = mono_ms() + RECONNECT_MS;
+    R.next_try = clock_mono_ms() + RECONNECT_MS;
   }
   set_down(broken);
 }
@@ -352,8 +340,9 @@ static void run_batch(struct job **jobs, size_t n) {
  * figure every replica agrees on, up to now (later ends settle into Redis
  * themselves). The ledger unreachable: this replica's own view, as before. */
 static void seed_job(struct job *j) {
-  int64_t now = wall_ms();
-  int64_t since = j->window > 0 && j->spec.budget_window_ms > 0 ? j->window - j->spec.budget_window_ms : 0;
+  int64_t now = clock_wall_ms();
+  int64_t win_ms = j->spec.budget_window_ms;
+  int64_t since = j->window > 0 && win_ms > 0 ? j->window - win_ms : 0;
   double spend = 0;
   j->cut = now;
   if (R.seed && R.seed(R.seed_ctx, j->key, since, now, &spend) == 0) {
