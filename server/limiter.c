@@ -184,7 +184,9 @@ enum limiter_status limiter_admit(struct limiter_call *c, struct worker *w,
       c->shared_held = 1;
       spec.rpm = spec.tpm = spec.parallel = 0; /* all counted in Redis */
       spec.max_budget = -1;
-    } /* else open: this replica counts every limit itself until Redis returns */
+    } else { /* open: this replica counts every limit itself until Redis returns */
+      c->fallback = 1;
+    }
   }
   /* Still admitted locally when shared: the local table keeps the key's
    * settled spend, what a budget starts from if Redis has none. */

@@ -37,6 +37,7 @@ struct limiter_call {
   int fail_closed;    /* redis_failure = closed */
   /* out: the state for headers and refusals (the shared counts when shared) */
   struct limit_state st;
+  int fallback;       /* decided here: the key's limits are shared but Redis was down (open) */
   /* private */
   struct limiter_wait *wait;
   int decided, local_held, shared_held;
