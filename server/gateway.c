@@ -17,7 +17,7 @@
 #include "http.h"
 #include "key_snapshot.h"
 #include "ledger.h"
-#include "limits_redis.h"
+#include "limiter.h"
 #include "routes.h"
 #include "store/store.h"
 #include "worker.h"
@@ -37,7 +37,6 @@ static struct {
   char master_token[KEYS_TOKEN_LEN + 1];
   struct store *snap_store, *ledger_store, *admin_store;
   pthread_mutex_t admin_lock;
-  struct limit_table *limits;
   struct ledger *ledger;
   int snapshot_started;
 } G = {.admin_lock = PTHREAD_MUTEX_INITIALIZER};
@@ -45,12 +44,6 @@ static struct {
 static int64_t now_wall_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t now_mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
@@ -81,11 +74,6 @@ char *gateway_db_path(const struct config *cfg, const char *config_path) {
   return b.data;
 }
 
-/* Shared limits (several replicas). */
-static int open_redis(const struct config *cfg, char *err, size_t errlen) {
-  return redis_limits_start(cfg->redis_url, err, errlen);
-}
-
 int gateway_open(const struct config *cfg, const char *db_path, char *err, size_t errlen) {
   G.cfg = cfg;
   G.enabled = cfg->master_key && cfg->master_key[0];
@@ -106,11 +94,9 @@ int gateway_open(const struct config *cfg, const char *db_path, char *err, size_
     snprintf(err, errlen, "cannot hash the master key (libcrypto)");
     goto fail;
   }
-  G.limits = limit_table_new();
-  if (!G.limits) {
-    snprintf(err, errlen, "out of memory");
+  /* Limits: local, or shared by the replicas with redis_url. */
+  if (limiter_open(cfg->redis_url, db_path, err, errlen) != 0)
     goto fail;
-  }
   G.ledger = ledger_start(ledger_sink, G.ledger_store, LEDGER_BATCH_MS);
   if (!G.ledger) {
     snprintf(err, errlen, "cannot start the ledger writer");
@@ -118,13 +104,11 @@ int gateway_open(const struct config *cfg, const char *db_path, char *err, size_
   }
   ledger_set_max_pending(G.ledger, LEDGER_MAX_PENDING);
   G.snapshot_started = 1;
-  if (key_snapshot_start(G.snap_store, G.limits, G.ledger, SNAPSHOT_POLL_MS) != 0) {
+  if (key_snapshot_start(G.snap_store, limiter_local_table(), G.ledger, SNAPSHOT_POLL_MS) != 0) {
     snprintf(err, errlen, "cannot load the keys from %s",
              store_path_is_pg(db_path) ? "PostgreSQL" : db_path);
     goto fail;
   }
-  if (cfg->redis_url && cfg->redis_url[0] && open_redis(cfg, err, errlen) != 0)
-    goto fail;
   G.open = 1;
   return 0;
 fail:
@@ -134,7 +118,6 @@ fail:
 
 void gateway_close(void) {
   admin_queue_stop(); /* it writes through the admin connection */
-  redis_limits_stop();
   if (G.snapshot_started)
     key_snapshot_stop(); /* before the ledger: a reload may flush it */
   G.snapshot_started = 0;
@@ -144,9 +127,7 @@ void gateway_close(void) {
   store_close(G.ledger_store);
   store_close(G.admin_store);
   G.snap_store = G.ledger_store = G.admin_store = NULL;
-  if (G.limits)
-    limit_table_free(G.limits);
-  G.limits = NULL;
+  limiter_close();
   if (G.hmac.inner)
     keys_hmac_free(&G.hmac);
   memset(G.secret, 0, sizeof G.secret);
@@ -156,13 +137,6 @@ void gateway_close(void) {
 
 /* ------------------------------------------------------------- admission */
 
-struct redis_wait {
-  struct admission *a; /* NULL once the request ended meanwhile */
-  char key[KEYS_TOKEN_LEN + 1], member[24]; /* to give back what it got then */
-  long reserved;
-  struct redis_budget rb;
-};
-
 struct admission {
   struct snapshot *snap;      /* referenced while key is used */
   const struct snap_key *key; /* NULL: the master key, or no gateway */
@@ -170,17 +144,10 @@ struct admission {
   const char *route;
   char *model, *user, *client_addr;
   int stream, n;
-  int admitted;
-  struct limit_ticket ticket;
-  /* Shared limits (Redis): the request waits suspended for the script's
-   * answer, then its route handler runs again and finds it decided. */
+  /* Its limits; shared ones (Redis) keep the request suspended until they
+   * answer, then its route handler runs again and finds them decided. */
+  struct limiter_call limits;
   struct http_request *hr;
-  struct redis_wait *wait;    /* while the answer is awaited */
-  int redis_decided, redis_admitted;
-  struct redis_answer answer;
-  char member[24];            /* names this request's reservation in Redis */
-  long reserved;              /* TPM tokens reserved there */
-  struct redis_budget rb;     /* the cost reserved there, and its window */
   int64_t start_wall_ms;
   const char *error_code; /* a refusal made here */
 };
@@ -212,14 +179,7 @@ static void settle(struct http_request *hr, void *ctx) {
   const struct config *cfg = http_request_config(hr); /* a reload's prices and model */
   double cost = usage_cost(pt, ct, cfg->input_price_per_mtok, cfg->output_price_per_mtok);
   int64_t wall = now_wall_ms();
-  if (a->admitted)
-    limit_settle(G.limits, &a->ticket, pt + ct, cost, now_mono_ms(), wall);
-  if (a->wait) /* gone while Redis decides: the answer finds nobody */
-    a->wait->a = NULL;
-  if (a->redis_admitted)
-    redis_limits_settle(a->key->token, a->member, a->reserved, pt + ct,
-                        &(struct redis_budget){.reserved = a->rb.cost, .cost = cost,
-                                               .window = a->rb.window});
+  limiter_settle(&a->limits, pt + ct, cost, wall);
   struct ledger_row row = {
       .request_id = strdup(http_request_id(hr)), /* X-Request-Id: answer, log, Replicate */
       .api_key = a->key ? strdup(a->key->token) : NULL,
@@ -318,6 +278,18 @@ struct admission *gateway_authorize(struct http_request *hr, const char *route) 
 }
 
 const char *gateway_upstream_token(const struct admission *a) { return a->upstream_token; }
+
+int gateway_scope(struct http_request *hr, const struct admission *a,
+                  char out[KEYS_TOKEN_LEN + 1]) {
+  if (a->key) {
+    memcpy(out, a->key->token, KEYS_TOKEN_LEN + 1);
+    return 0;
+  }
+  const char *presented = keys_from_headers(http_request_header(hr, "Authorization"),
+                                            http_request_header(hr, "x-api-key"));
+  out[0] = '\0';
+  return presented ? keys_hmac_token(&G.hmac, presented, out) : 0;
+}
 
 /* The request's `user` field, read only when the body names one. */
 static char *find_user(const char *body, size_t len) {
@@ -423,95 +395,13 @@ static void refuse(struct http_request *hr, struct admission *a, const struct li
   http_request_respond_error(hr, &e);
 }
 
-/* Redis's answer reached the request's worker: run its handler again. */
-static void on_redis_answer(void *ctx, const struct redis_answer *ans) {
-  struct redis_wait *wait = ctx;
-  struct admission *a = wait->a;
-  if (!a) { /* the client left meanwhile: give back what was reserved for it */
-    if (ans->status == 0)
-      redis_limits_settle(wait->key, wait->member, wait->reserved, 0,
-                          &(struct redis_budget){.reserved = wait->rb.cost,
-                                                 .window = wait->rb.window});
-    free(wait);
-    return;
-  }
-  a->wait = NULL;
-  a->redis_decided = 1;
-  a->answer = *ans;
-  free(wait);
+/* The shared limits answered: run the request's handler again. */
+static void resume_admission(void *ctx) {
+  struct admission *a = ctx;
   resuming = a;
   routes_redispatch(a->hr);
   resuming = NULL;
   http_request_wake(a->hr);
-}
-
-/* The budget window's reset time now, as every replica computes it from the
- * key's record (0: the budget never resets). */
-static int64_t budget_window(const struct limit_spec *sp, int64_t now) {
-  int64_t at = sp->budget_reset_at_ms;
-  if (at <= 0 || now < at)
-    return at > 0 ? at : 0;
-  return sp->budget_window_ms > 0
-             ? at + ((now - at) / sp->budget_window_ms + 1) * sp->budget_window_ms
-             : 0;
-}
-
-/* The shared limits: 1 = the request waits for Redis (answered later),
- * -1 = refused (answered), 0 = go on to the local limits with *spec
- * reduced to what is still counted here. */
-static int redis_admit(struct http_request *hr, struct admission *a, long tokens, double cost,
-                       struct limit_spec *spec, struct limit_state *st) {
-  if (!a->redis_decided) {
-    unsigned char raw[12];
-    struct redis_wait *wait = calloc(1, sizeof *wait);
-    if (!wait || keys_random(raw, sizeof raw) != 0) {
-      free(wait);
-      respond(hr, 500, "server_error", "internal_error", NULL, "out of memory");
-      return -1;
-    }
-    keys_base64url(raw, sizeof raw, a->member, sizeof a->member);
-    a->reserved = tokens;
-    int64_t now = now_wall_ms();
-    a->rb = (struct redis_budget){.cost = cost, .window = budget_window(spec, now),
-                                  .settled = limit_spend(G.limits, a->key->token, now)};
-    wait->rb = a->rb;
-    wait->a = a;
-    memcpy(wait->key, a->key->token, sizeof wait->key);
-    memcpy(wait->member, a->member, sizeof wait->member);
-    wait->reserved = tokens;
-    /* A slot left by a replica that died is freed after the longest a request may run. */
-    int64_t lease = http_request_config(hr)->request_timeout_ms + 120000;
-    if (redis_limits_admit(http_request_worker(hr), a->key->token, spec, tokens, &a->rb, a->member,
-                           lease,
-                           on_redis_answer, wait) != 0) {
-      free(wait);
-      respond(hr, 500, "server_error", "internal_error", NULL, "out of memory");
-      return -1;
-    }
-    a->wait = wait;
-    return 1;
-  }
-  if (a->answer.status < 0) {
-    if (http_request_config(hr)->redis_fail_closed) {
-      a->error_code = "limits_unavailable";
-      respond(hr, 503, "server_error", "limits_unavailable", NULL,
-              "The shared rate limits (Redis) are unavailable; try again shortly.");
-      return -1;
-    }
-    if (http_request_worker(hr)->up.metrics)
-      metrics_redis_fallback(http_request_worker(hr)->up.metrics);
-    return 0; /* open: this replica counts every limit itself until Redis returns */
-  }
-  *st = a->answer.st;
-  if (a->answer.status == 1) {
-    ratelimit_headers(hr, st);
-    refuse(hr, a, st, tokens, cost);
-    return -1;
-  }
-  a->redis_admitted = 1;
-  spec->rpm = spec->tpm = spec->parallel = 0; /* all counted in Redis */
-  spec->max_budget = -1;
-  return 0;
 }
 
 int gateway_admit(struct http_request *hr, struct admission *a, const struct gateway_request *r) {
@@ -538,41 +428,40 @@ int gateway_admit(struct http_request *hr, struct admission *a, const struct gat
   long prompt = usage_estimate_tokens(NULL, r->body_len) * (long)r->n;
   long out = (r->max_tokens > 0 ? r->max_tokens : MODEL_DEFAULT_MAX_TOKENS) * (long)r->n;
   double cost = usage_cost(prompt, out, cfg->input_price_per_mtok, cfg->output_price_per_mtok);
-  struct limit_state st;
-  memset(&st, 0, sizeof st);
-  struct limit_spec spec = a->key->spec;
-  int shared = redis_limits_enabled() &&
-               (spec.rpm > 0 || spec.tpm > 0 || spec.parallel > 0 || spec.max_budget >= 0);
-  if (shared) {
-    int got = redis_admit(hr, a, prompt + out, cost, &spec, &st);
-    if (got != 0)
-      return got;
+  struct limiter_call *c = &a->limits;
+  if (!c->decided) {
+    memcpy(c->key, a->key->token, sizeof c->key);
+    c->spec = a->key->spec;
+    c->tokens = prompt + out;
+    c->cost = cost;
+    /* A slot left by a replica that died is freed after the longest a request may run. */
+    c->lease_ms = cfg->request_timeout_ms + 120000;
+    c->fail_closed = cfg->redis_fail_closed;
   }
-  int rc = limit_admit(G.limits, a->key->token, &spec, prompt + out, cost, now_mono_ms(),
-                       now_wall_ms(), &a->ticket, &st);
-  if (rc != 0 && a->redis_admitted) { /* refused here (the budget): give the slot back */
-    redis_limits_settle(a->key->token, a->member, a->reserved, 0,
-                        &(struct redis_budget){.reserved = a->rb.cost, .window = a->rb.window});
-    a->redis_admitted = 0;
-  }
-  if (a->redis_admitted) { /* the headers tell the shared counts */
-    const struct limit_state *rs = &a->answer.st;
-    st.req_limit = rs->req_limit, st.req_remaining = rs->req_remaining;
-    st.req_reset_ms = rs->req_reset_ms;
-    st.tok_limit = rs->tok_limit, st.tok_remaining = rs->tok_remaining;
-    st.tok_reset_ms = rs->tok_reset_ms;
-  }
-  if (rc < 0) {
+  enum limiter_status got = limiter_admit(c, http_request_worker(hr), resume_admission, a);
+  if (c->fallback && http_request_worker(hr)->up.metrics)
+    metrics_redis_fallback(http_request_worker(hr)->up.metrics);
+  switch (got) {
+  case LIMITER_WAIT:
+    return 1;
+  case LIMITER_NOMEM:
     respond(hr, 500, "server_error", "internal_error", NULL, "out of memory");
     return -1;
-  }
-  if (ratelimit_headers(hr, &st) != 0)
-    log_msg(LOG_WARN, "gateway: out of memory: rate-limit headers not sent");
-  if (rc == 1) {
-    refuse(hr, a, &st, prompt + out, cost);
+  case LIMITER_UNAVAILABLE:
+    a->error_code = "limits_unavailable";
+    respond(hr, 503, "server_error", "limits_unavailable", NULL,
+            "The shared rate limits (Redis) are unavailable; try again shortly.");
     return -1;
+  case LIMITER_REFUSED:
+    if (ratelimit_headers(hr, &c->st) != 0)
+      log_msg(LOG_WARN, "gateway: out of memory: rate-limit headers not sent");
+    refuse(hr, a, &c->st, prompt + out, cost);
+    return -1;
+  case LIMITER_ADMITTED:
+    break;
   }
-  a->admitted = 1;
+  if (ratelimit_headers(hr, &c->st) != 0)
+    log_msg(LOG_WARN, "gateway: out of memory: rate-limit headers not sent");
   return 0;
 }
 
