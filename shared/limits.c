@@ -34,11 +34,14 @@ struct entry {
   struct entry *next; /* hash chain, or the orphan list once forgotten */
   char *key;
   int linked;         /* 0 once forgotten: freed when its last ticket settles */
-  long inflight;      /* admitted, not yet settled */
+  long tickets;       /* admitted, not yet settled: they point at this entry */
+  long inflight;      /* ... of which still hold a parallel slot */
   int64_t last_ms;    /* latest admission time: keeps the windows in order */
   uint64_t next_seq;
   struct window rpm, tpm;
   int64_t settled_n, reserved_n;  /* budget, nano-USD */
+  int64_t unwritten_n;            /* settled in this window, not yet in the store */
+  int64_t rolled_at;              /* wall clock of the last reset applied */
   int64_t reset_at, window_ms;    /* the budget window as last applied */
   int64_t spec_reset_at;          /* the spec's reset when we adopted it */
 };
@@ -238,17 +241,21 @@ static void budget_roll(struct entry *e, const struct limit_spec *spec, int64_t 
   if (e->reset_at <= 0 || now_wall < e->reset_at)
     return;
   e->settled_n = 0;
-  if (e->window_ms > 0)
-    e->reset_at += ((now_wall - e->reset_at) / e->window_ms + 1) * e->window_ms;
-  else
+  e->unwritten_n = 0; /* rows of a past window are not in this one's spend */
+  if (e->window_ms > 0) {
+    e->rolled_at = e->reset_at + (now_wall - e->reset_at) / e->window_ms * e->window_ms;
+    e->reset_at = e->rolled_at + e->window_ms;
+  } else {
+    e->rolled_at = e->reset_at;
     e->reset_at = 0; /* a one-off reset */
+  }
 }
 
 int limit_set_spend(struct limit_table *t, const char *key_id, double spend) {
   pthread_mutex_lock(&t->lock);
   struct entry *e = get_entry(t, key_id);
-  if (e)
-    e->settled_n = to_nano(spend);
+  if (e) /* the store has not seen what was settled since its rows were queued */
+    e->settled_n = to_nano(spend) + e->unwritten_n;
   pthread_mutex_unlock(&t->lock);
   return e ? 0 : -1;
 }
@@ -272,7 +279,7 @@ void limit_forget(struct limit_table *t, const char *key_id) {
     *p = e->next;
     t->count--;
     e->linked = 0;
-    if (e->inflight == 0) {
+    if (e->tickets == 0) {
       entry_free(e);
     } else { /* its tickets still point at it */
       e->next = t->orphans;
@@ -386,6 +393,7 @@ int limit_admit(struct limit_table *t, const char *key_id, const struct limit_sp
     ticket->seq = e->next_seq++;
     win_push(&e->tpm, now, tokens, ticket->seq);
   }
+  e->tickets++;
   e->inflight++;
   e->reserved_n += cost_n;
   ticket->slot = e;
@@ -397,6 +405,16 @@ int limit_admit(struct limit_table *t, const char *key_id, const struct limit_sp
   return 0;
 }
 
+void limit_release(struct limit_table *t, struct limit_ticket *ticket) {
+  struct entry *e = ticket->slot;
+  if (!e || ticket->released)
+    return;
+  pthread_mutex_lock(&t->lock);
+  ticket->released = 1;
+  e->inflight--;
+  pthread_mutex_unlock(&t->lock);
+}
+
 void limit_settle(struct limit_table *t, struct limit_ticket *ticket, long tokens_used,
                   double cost, int64_t now_ms, int64_t now_wall_ms) {
   struct entry *e = ticket->slot;
@@ -404,12 +422,16 @@ void limit_settle(struct limit_table *t, struct limit_ticket *ticket, long token
     return; /* never admitted, or settled already */
   if (tokens_used < 0)
     tokens_used = 0;
+  int64_t cost_n = to_nano(cost);
   pthread_mutex_lock(&t->lock);
   ticket->slot = NULL;
-  e->inflight--;
+  if (!ticket->released)
+    e->inflight--;
+  e->tickets--;
   e->reserved_n -= to_nano(ticket->cost);
   budget_roll(e, NULL, now_wall_ms);
-  e->settled_n += to_nano(cost);
+  e->settled_n += cost_n;
+  e->unwritten_n += cost_n;
   /* The window entry keeps its admission time; only its weight changes. */
   if (ticket->seq) {
     int64_t now = now_ms > e->last_ms ? now_ms : e->last_ms;
@@ -420,10 +442,22 @@ void limit_settle(struct limit_table *t, struct limit_ticket *ticket, long token
       x->weight = tokens_used;
     }
   }
-  if (!e->linked && e->inflight == 0) {
+  if (!e->linked && e->tickets == 0) {
     unlink_orphan(t, e);
     entry_free(e);
   }
+  pthread_mutex_unlock(&t->lock);
+}
+
+void limit_written(struct limit_table *t, const char *key_id, double cost,
+                   int64_t settled_wall_ms) {
+  int64_t cost_n = to_nano(cost);
+  if (!cost_n)
+    return;
+  pthread_mutex_lock(&t->lock);
+  struct entry *e = *find_link(t, key_id);
+  if (e && settled_wall_ms >= e->rolled_at) /* a past window's was dropped at the reset */
+    e->unwritten_n -= cost_n < e->unwritten_n ? cost_n : e->unwritten_n;
   pthread_mutex_unlock(&t->lock);
 }
 
