@@ -2,6 +2,7 @@
 
 #include <cJSON.h>
 #include <math.h>
+#include <openssl/crypto.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -315,6 +316,40 @@ static void settle(struct http_request *hr, void *ctx) {
   settle_final(a, &row, cfg->input_price_per_mtok, cfg->output_price_per_mtok);
 }
 
+/* The tokens of the keys this thread saw last: a key is hashed once per
+ * worker, not on every request (the HMAC is a microsecond of OpenSSL context
+ * copies). Compared in constant time; the table lives as long as the thread. */
+#define TOKEN_MEMO 16
+#define TOKEN_MEMO_KEY_MAX 96 /* longer keys are hashed every time */
+
+struct token_memo {
+  size_t len;
+  char key[TOKEN_MEMO_KEY_MAX];
+  char token[KEYS_TOKEN_LEN + 1];
+};
+
+static _Thread_local struct token_memo token_memo[TOKEN_MEMO];
+
+static int token_of(const char *key, char out[KEYS_TOKEN_LEN + 1]) {
+  size_t len = strlen(key);
+  if (len == 0 || len >= TOKEN_MEMO_KEY_MAX)
+    return keys_hmac_token(&G.hmac, key, out);
+  uint32_t h = 2166136261u; /* FNV-1a picks the slot */
+  for (size_t i = 0; i < len; i++)
+    h = (h ^ (unsigned char)key[i]) * 16777619u;
+  struct token_memo *m = &token_memo[h % TOKEN_MEMO];
+  if (m->len == len && CRYPTO_memcmp(m->key, key, len) == 0) {
+    memcpy(out, m->token, sizeof m->token);
+    return 0;
+  }
+  if (keys_hmac_token(&G.hmac, key, out) != 0)
+    return -1;
+  m->len = len;
+  memcpy(m->key, key, len);
+  memcpy(m->token, out, sizeof m->token);
+  return 0;
+}
+
 /* The admission whose route handler runs again with Redis's answer. */
 static _Thread_local struct admission *resuming;
 
@@ -350,7 +385,7 @@ struct admission *gateway_authorize(struct http_request *hr, const char *route) 
   }
   a->upstream_token = cfg->replicate_api_token;
   char token[KEYS_TOKEN_LEN + 1];
-  if (presented && keys_hmac_token(&G.hmac, presented, token) == 0) {
+  if (presented && token_of(presented, token) == 0) {
     if (keys_equal(token, G.master_token))
       return a;
     a->snap = key_snapshot_get();
@@ -594,7 +629,7 @@ int gateway_admit(struct http_request *hr, struct admission *a, const struct gat
       return got;
   }
   int rc = limit_admit(G.limits, a->key->token, &spec, prompt + out, cost, now_mono_ms(),
-                       now_wall_ms(), &a->ticket, &st);
+                       a->start_wall_ms, &a->ticket, &st); /* read a moment ago */
   if (rc != 0 && a->redis_admitted) { /* refused here (the budget): give the slot back */
     redis_limits_settle(a->key->token, a->member, a->reserved, 0,
                         &(struct redis_budget){.reserved = a->rb.cost, .window = a->rb.window});
