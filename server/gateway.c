@@ -438,7 +438,7 @@ static int model_allowed(const struct snap_key *k, const char *model) {
  * callers log it and answer anyway: the headers are advice). */
 static int add_long_header(struct http_request *hr, const char *name, long v) {
   char text[32];
-  snprintf(text, sizeof text, "%ld", v);
+  limit_format_long(v, text, sizeof text);
   return http_request_add_header(hr, name, text);
 }
 

@@ -48,51 +48,16 @@ static void deadline(struct timespec *ts, int64_t at_ms) {
   ts->tv_nsec = (long)(at_ms % 1000) * 1000000;
 }
 
-#define ROW_STRINGS(r)                                                                    \
-  {&(r)->request_id,    &(r)->api_key, &(r)->key_alias,     &(r)->route,                 \
-   &(r)->model,         &(r)->upstream_model, &(r)->error_code, &(r)->prediction_ids,     \
-   &(r)->finish_reason, &(r)->user,    &(r)->client_addr}
-#define N_ROW_STRINGS 11
-
 void ledger_row_free(struct ledger_row *r) {
   if (!r)
     return;
-  char **strs[N_ROW_STRINGS] = ROW_STRINGS(r);
-  for (size_t i = 0; i < N_ROW_STRINGS; i++) {
-    if (!r->block)
-      free(*strs[i]);
+  char **strs[] = {&r->request_id, &r->api_key,      &r->key_alias,     &r->route,
+                   &r->model,      &r->upstream_model, &r->error_code,  &r->prediction_ids,
+                   &r->finish_reason, &r->user,       &r->client_addr};
+  for (size_t i = 0; i < sizeof strs / sizeof *strs; i++) {
+    free(*strs[i]);
     *strs[i] = NULL;
   }
-  free(r->block);
-  r->block = NULL;
-}
-
-/* One allocation for every string of a row, made on the submitting thread:
- * the writer then frees one chunk per row, not a dozen that another thread
- * allocated (each a trip to that thread's locked malloc arena). Out of
- * memory: the row stays as it is. */
-static void row_pack(struct ledger_row *r) {
-  if (r->block)
-    return;
-  char **strs[N_ROW_STRINGS] = ROW_STRINGS(r);
-  size_t len[N_ROW_STRINGS], total = 0;
-  for (size_t i = 0; i < N_ROW_STRINGS; i++) {
-    len[i] = *strs[i] ? strlen(*strs[i]) + 1 : 0;
-    total += len[i];
-  }
-  char *block = total ? malloc(total) : NULL;
-  if (!block)
-    return;
-  char *p = block;
-  for (size_t i = 0; i < N_ROW_STRINGS; i++) {
-    if (!len[i])
-      continue;
-    memcpy(p, *strs[i], len[i]);
-    free(*strs[i]);
-    *strs[i] = p;
-    p += len[i];
-  }
-  r->block = block;
 }
 
 /* Sleep on the wake condition (a stop or a flush cuts it short). Lock held. */
@@ -203,7 +168,6 @@ struct ledger *ledger_start(ledger_sink_fn sink, void *ctx, int batch_ms) {
 }
 
 int ledger_submit(struct ledger *l, struct ledger_row *row) {
-  row_pack(row);
   pthread_mutex_lock(&l->lock);
   if (l->max_pending && l->n - l->head >= l->max_pending) {
     uint64_t dropped = ++l->dropped;

@@ -26,7 +26,6 @@ struct ledger_row {             /* one request; every string owned by the row (m
   char *finish_reason;
   char *user;                   /* the request's `user` field */
   char *client_addr;
-  char *block;                  /* ledger_submit packs the strings into this one allocation */
 };
 void ledger_row_free(struct ledger_row *r);   /* frees the strings, not r */
 

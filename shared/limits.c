@@ -8,7 +8,6 @@
 
 #include <math.h>
 #include <pthread.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -470,39 +469,79 @@ const char *limit_kind_name(enum limit_kind kind) {
   return (unsigned)kind < sizeof names / sizeof *names ? names[kind] : "";
 }
 
-/* Go's time.Duration format at millisecond precision, which is what OpenAI
- * sends: "120ms" below a second, else "[Nh][Nm]S[.fff]s" with trailing
- * zeros of the fraction dropped ("1.5s", "6m0s", "1h0m0s"); 0 is "0s".
- * Returns the length written, or 0 (out = "") when it does not fit. */
-size_t limit_format_duration(int64_t ms, char *out, size_t len) {
-  char tmp[64];
-  int n;
-  if (ms < 0)
-    ms = 0;
-  if (ms == 0) {
-    n = snprintf(tmp, sizeof tmp, "0s");
-  } else if (ms < 1000) {
-    n = snprintf(tmp, sizeof tmp, "%lldms", (long long)ms);
-  } else {
-    long long h = ms / 3600000, m = ms / 60000 % 60, s = ms / 1000 % 60, f = ms % 1000;
-    char frac[8] = "";
-    if (f) { /* ".5", ".25", ".125" */
-      int digits = f % 100 == 0 ? 1 : f % 10 == 0 ? 2 : 3;
-      snprintf(frac, sizeof frac, ".%0*lld", digits,
-               digits == 1 ? f / 100 : digits == 2 ? f / 10 : f);
-    }
-    if (h)
-      n = snprintf(tmp, sizeof tmp, "%lldh%lldm%lld%ss", h, m, s, frac);
-    else if (m)
-      n = snprintf(tmp, sizeof tmp, "%lldm%lld%ss", m, s, frac);
-    else
-      n = snprintf(tmp, sizeof tmp, "%lld%ss", s, frac);
+/* Decimal digits of v >= 0 at p; returns the end. */
+static char *put_uint(char *p, unsigned long long v) {
+  char tmp[24];
+  size_t n = 0;
+  do
+    tmp[n++] = (char)('0' + v % 10);
+  while ((v /= 10) != 0);
+  while (n)
+    *p++ = tmp[--n];
+  return p;
+}
+
+size_t limit_format_long(long v, char *out, size_t len) {
+  char tmp[24], *p = tmp;
+  unsigned long long u = (unsigned long long)v;
+  if (v < 0) {
+    *p++ = '-';
+    u = 0ull - u;
   }
-  if (n < 0 || (size_t)n >= len) {
+  p = put_uint(p, u);
+  size_t n = (size_t)(p - tmp);
+  if (n >= len) {
     if (len)
       out[0] = '\0';
     return 0;
   }
-  memcpy(out, tmp, (size_t)n + 1);
-  return (size_t)n;
+  memcpy(out, tmp, n);
+  out[n] = '\0';
+  return n;
+}
+
+/* Go's time.Duration format at millisecond precision, which is what OpenAI
+ * sends: "120ms" below a second, else "[Nh][Nm]S[.fff]s" with trailing
+ * zeros of the fraction dropped ("1.5s", "6m0s", "1h0m0s"); 0 is "0s".
+ * Returns the length written, or 0 (out = "") when it does not fit. Built by
+ * hand, not with snprintf: it is on every keyed answer (x-ratelimit-reset-*). */
+size_t limit_format_duration(int64_t ms, char *out, size_t len) {
+  char tmp[64], *p = tmp;
+  if (ms < 0)
+    ms = 0;
+  if (ms < 1000) {
+    p = put_uint(p, (unsigned long long)ms);
+    if (ms)
+      *p++ = 'm'; /* "120ms"; zero is "0s" */
+  } else {
+    long long h = ms / 3600000, m = ms / 60000 % 60, s = ms / 1000 % 60, f = ms % 1000;
+    if (h) {
+      p = put_uint(p, (unsigned long long)h);
+      *p++ = 'h';
+    }
+    if (h || m) {
+      p = put_uint(p, (unsigned long long)m);
+      *p++ = 'm';
+    }
+    p = put_uint(p, (unsigned long long)s);
+    if (f) { /* ".5", ".25", ".125" */
+      *p++ = '.';
+      *p++ = (char)('0' + f / 100);
+      if (f % 100) {
+        *p++ = (char)('0' + f / 10 % 10);
+        if (f % 10)
+          *p++ = (char)('0' + f % 10);
+      }
+    }
+  }
+  *p++ = 's';
+  size_t n = (size_t)(p - tmp);
+  if (n >= len) {
+    if (len)
+      out[0] = '\0';
+    return 0;
+  }
+  memcpy(out, tmp, n);
+  out[n] = '\0';
+  return n;
 }

@@ -81,5 +81,8 @@ const char *limit_kind_name(enum limit_kind kind);
 
 /* OpenAI's duration format for x-ratelimit-reset-*: "1s", "6m0s", "120ms", "1h2m3s". */
 size_t limit_format_duration(int64_t ms, char *out, size_t len);
+/* v in decimal (the x-ratelimit-* counts); both return the length, or 0 and "" when it does
+ * not fit in len. */
+size_t limit_format_long(long v, char *out, size_t len);
 
 #endif

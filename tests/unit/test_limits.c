@@ -511,6 +511,14 @@ static void test_duration(void) {
   CHECK_STR(out, "");
   CHECK_INT(limit_format_duration(360000, out, 5), 4);
   CHECK_STR(out, "6m0s");
+  CHECK_INT(limit_format_long(0, out, sizeof out), 1);
+  CHECK_STR(out, "0");
+  CHECK_INT(limit_format_long(9876543210L, out, sizeof out), 10);
+  CHECK_STR(out, "9876543210");
+  CHECK_INT(limit_format_long(-42, out, sizeof out), 3);
+  CHECK_STR(out, "-42");
+  CHECK_INT(limit_format_long(12345, out, 5), 0); /* needs 6 bytes */
+  CHECK_STR(out, "");
   CHECK_STR(limit_kind_name(LIMIT_RPM), "RPM");
   CHECK_STR(limit_kind_name(LIMIT_BUDGET), "budget");
   CHECK_STR(limit_kind_name(LIMIT_NONE), "");
