@@ -96,6 +96,7 @@ struct http_request {
   int status;
   char *reply_body;
   char retry_after[32];
+  char error_code[48]; /* the error object's code (or type): for the access line */
   struct exchange *ex;
   uint64_t started_ms;
   uint64_t first_byte_ms; /* 0 until the reply's first byte is handed over */
@@ -174,6 +175,7 @@ void http_request_respond_error(struct http_request *hr, const struct oai_error 
     status = e->status;
   }
   snprintf(hr->retry_after, sizeof hr->retry_after, "%s", e->retry_after);
+  snprintf(hr->error_code, sizeof hr->error_code, "%s", e->code[0] ? e->code : e->type);
   /* SDKs retry 408/409/429/5xx on their own; the same request cannot fix
    * any other 4xx, so they are told to stop (best effort: no memory, no
    * header). */
@@ -298,7 +300,8 @@ void http_request_on_done(struct http_request *hr, http_done_fn fn, void *ctx) {
 }
 
 struct http_request_end http_request_end_info(const struct http_request *hr) {
-  struct http_request_end e = {hr->status, hr->client_gone, hr->started_ms, hr->first_byte_ms, hr->ex};
+  struct http_request_end e = {hr->status, hr->client_gone, hr->started_ms, hr->first_byte_ms, hr->ex,
+                               hr->error_code[0] ? hr->error_code : NULL};
   return e;
 }
 
@@ -661,8 +664,11 @@ static void dispatch(struct http_conn *c) {
   }
   hr->started_ms = loop_now_ms();
   hr->dispatched = 1;
-  if (hr->reply == REPLY_NONE)
+  if (hr->reply == REPLY_NONE) {
+    int entered = log_request_enter(hr->request_id); /* its log lines carry its id */
     routes_dispatch(hr);
+    log_request_leave(entered);
+  }
   conn_progress(c);
 }
 

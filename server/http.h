@@ -80,6 +80,7 @@ struct http_request_end {
   uint64_t started_ms;    /* loop_now_ms() clock */
   uint64_t first_byte_ms; /* 0: nothing was sent */
   struct exchange *ex;    /* still alive during the callback, or NULL */
+  const char *error_code; /* an error object answered (its code, or type), or NULL */
 };
 typedef void (*http_done_fn)(struct http_request *hr, void *ctx);
 /* Called exactly once when the request ends (answered, failed or the client

@@ -340,6 +340,7 @@ static enum metrics_up_kind kind_of(const struct up_request *r) {
 int up_start(struct up_client *c, struct up_transfer *t, const struct up_request *r) {
   t->kind = kind_of(r);
   t->started_us = mono_us();
+  snprintf(t->request_id, sizeof t->request_id, "%s", r->request_id ? r->request_id : "");
   t->client = c;
   t->status = 0;
   t->result = CURLE_OK;
@@ -466,7 +467,9 @@ static void drain_done(struct up_client *c) {
       metrics_upstream_call(c->metrics, t->kind, t->status,
                             t->result != CURLE_OK && !t->aborted_by_callback,
                             mono_us() - t->started_us);
+    int entered = log_request_enter(t->request_id); /* lines about it carry its id */
     t->done(t);
+    log_request_leave(entered);
   }
 }
 

@@ -7,6 +7,7 @@
 
 #include <curl/curl.h>
 
+#include "../shared/access_log.h" /* REQUEST_ID_MAX */
 #include "../shared/buf.h"
 #include "../shared/circuit.h"
 #include "../shared/metrics.h"
@@ -26,7 +27,7 @@ struct up_client {
   const char *ca_file; /* PEM CA bundle for every transfer, or NULL/"" */
   int capped;          /* per-host connection cap on (HTTP/2 hosts only) */
   struct metrics_block *metrics; /* the worker's; NULL = not counted */
-  struct circuit circuit;       /* creates at Replicate, this worker's view */
+  struct circuit *circuit;      /* creates at Replicate: the process's (circuit_global) */
 };
 
 struct up_transfer;
@@ -82,6 +83,7 @@ struct up_transfer {
   int version_seen;  /* the reply's HTTP version was checked */
   enum metrics_up_kind kind; /* for metrics: what this call is */
   uint64_t started_us;       /* monotonic, when it started */
+  char request_id[REQUEST_ID_MAX + 1]; /* its request's, for log lines ("" = none) */
 };
 
 int up_client_init(struct up_client *c, struct loop *l, const char *upstream,

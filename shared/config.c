@@ -128,6 +128,13 @@ static const struct option_row OPTIONS[] = {
      "after Replicate kept failing (5 creates in a row, or half of the last 20 within a "
      "minute), creates are refused with 503 this long, then one probe goes through; "
      "0 = no circuit breaker"},
+    {"metrics_listen", OPT_STRING, OFF(metrics_listen), "", 0, 0, OPT_RESTART,
+     "HOST:PORT to serve /metrics on alone, with no key asked (for a private interface); "
+     "when set, the main port no longer serves /metrics; empty = /metrics on the main "
+     "port (behind master_key in gateway mode)"},
+    {"log_bodies", OPT_BOOL, OFF(log_bodies), "false", 0, 0, 0,
+     "log_format = json: the access line also carries the request body and the answer "
+     "text (each cut at 4 KiB, marked); keys and tokens are redacted"},
     {"database_url", OPT_STRING, OFF(database_url), "", 0, 0, OPT_SECRET | OPT_RESTART,
      "postgresql://user:pass@host/db: keys and the ledger in PostgreSQL, shared by "
      "several replicas (instead of the database file)"},
