@@ -26,6 +26,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { gatewayModes, MASTER } from './gateway-modes.mjs';
 import { cpuSeconds } from './proc.mjs';
 import { parseOptions, report, runBench, runWrk, sleep, start, startStatic, stop, waitReady } from './rig.mjs';
 
@@ -40,7 +41,6 @@ parseOptions(o, {
 });
 const STATIC = o.port, PROXY = o.port + 1;
 const up = `http://127.0.0.1:${STATIC}`;
-const MASTER = 'sk-bench-master-0123456789abcdef0123456789';
 const log = (s) => process.stderr.write(`[gateway] ${s}\n`);
 // One proxy per mode for the whole run, each with its own database.
 async function startMode(mode, dir) {
@@ -61,13 +61,7 @@ async function startMode(mode, dir) {
   return { p, key, db };
 }
 
-const MODES = [
-  { name: 'bare' },
-  { name: 'keys', gateway: true, keyArgs: ['--key_alias', 'bench'] },
-  { name: 'keys+limits+ledger', gateway: true,
-    keyArgs: ['--key_alias', 'bench', '--rpm_limit', '100000000', '--tpm_limit', '100000000000',
-      '--max_parallel_requests', '100000', '--max_budget', '1000000000', '--budget_duration', '30d'] },
-];
+const MODES = gatewayModes();
 
 async function main() {
   let engines = [];

@@ -21,6 +21,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { gatewayModes, MASTER } from './gateway-modes.mjs';
 import { runBench, sleep, start, startStatic, stop, waitReady } from './rig.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -40,17 +41,10 @@ for (let i = 0; i < a.length; i++) {
   }
 }
 const STATIC = o.port, PROXY = o.port + 1;
-const MASTER = 'sk-bench-master-0123456789abcdef0123456789';
 const CONCURRENCY = 8;
 const log = (s) => process.stderr.write(`[gateway-instr] ${s}\n`);
 
-const MODES = [
-  { name: 'bare' },
-  { name: 'keys', gateway: true, keyArgs: ['--key_alias', 'bench'] },
-  { name: 'keys+limits+ledger', gateway: true,
-    keyArgs: ['--key_alias', 'bench', '--rpm_limit', '100000000', '--tpm_limit', '100000000000',
-      '--max_parallel_requests', '100000', '--max_budget', '1000000000', '--budget_duration', '30d'] },
-];
+const MODES = gatewayModes();
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
 const BODY = '{"model":"deepseek-v3.1","messages":[{"role":"user","content":"bench"}]}';

@@ -144,9 +144,11 @@ fail:
 }
 
 void gateway_close(void) {
+  /* The workers are gone: hang-ups still waiting for Replicate's counts settle
+   * on their estimates, while Redis and the ledger still take settlements. */
+  final_usage_shutdown();
   admin_queue_stop(); /* it writes through the admin connection */
   redis_limits_stop();
-  final_usage_shutdown(); /* the workers are gone: hang-ups pending settle on estimates */
   if (G.snapshot_started)
     key_snapshot_stop(); /* before the ledger: a reload may hold its commits */
   G.snapshot_started = 0;

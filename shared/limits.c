@@ -481,6 +481,18 @@ static char *put_uint(char *p, unsigned long long v) {
   return p;
 }
 
+/* n bytes of text into out with its NUL: n, or 0 and "" when they do not fit. */
+static size_t copy_out(const char *text, size_t n, char *out, size_t len) {
+  if (n >= len) {
+    if (len)
+      out[0] = '\0';
+    return 0;
+  }
+  memcpy(out, text, n);
+  out[n] = '\0';
+  return n;
+}
+
 size_t limit_format_long(long v, char *out, size_t len) {
   char tmp[24], *p = tmp;
   unsigned long long u = (unsigned long long)v;
@@ -489,15 +501,7 @@ size_t limit_format_long(long v, char *out, size_t len) {
     u = 0ull - u;
   }
   p = put_uint(p, u);
-  size_t n = (size_t)(p - tmp);
-  if (n >= len) {
-    if (len)
-      out[0] = '\0';
-    return 0;
-  }
-  memcpy(out, tmp, n);
-  out[n] = '\0';
-  return n;
+  return copy_out(tmp, (size_t)(p - tmp), out, len);
 }
 
 /* Go's time.Duration format at millisecond precision, which is what OpenAI
@@ -535,13 +539,5 @@ size_t limit_format_duration(int64_t ms, char *out, size_t len) {
     }
   }
   *p++ = 's';
-  size_t n = (size_t)(p - tmp);
-  if (n >= len) {
-    if (len)
-      out[0] = '\0';
-    return 0;
-  }
-  memcpy(out, tmp, n);
-  out[n] = '\0';
-  return n;
+  return copy_out(tmp, (size_t)(p - tmp), out, len);
 }
