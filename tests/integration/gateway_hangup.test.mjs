@@ -73,6 +73,21 @@ describe('gateway: a hang-up is settled with the canceled prediction\'s final me
     assert.ok(gets.length <= 12, `backoff, not a busy loop: ${gets.length} GETs`);
   });
 
+  it('n = 2: both predictions are read to the end and their final counts summed', async () => {
+    const k = await bed.newKey({ key_alias: 'two' });
+    bed.fake.script(
+      { output: EIGHT, tokenDelay: 80, metrics: { input_token_count: 5, output_token_count: 7 } },
+      { output: EIGHT, tokenDelay: 80, cancelLagMs: 300, metrics: { input_token_count: 6, output_token_count: 9 } },
+    );
+    await cutStream(bed, k.key, 4, { n: 2 });
+    const [row] = await rowsOf(bed, k.token);
+    assert.equal(row.n, 2);
+    assert.equal(row.prediction_ids.split(',').length, 2);
+    assert.deepEqual([row.prompt_tokens, row.completion_tokens, row.tokens_estimated], [11, 16, 0]);
+    assert.equal(micro(row.spend), micro(price(11, 16)));
+    assert.equal(bed.fake.cancels.length, 2);
+  });
+
   it('the fake\'s default: a canceled prediction reports the chunks it produced', async () => {
     const k = await bed.newKey({ key_alias: 'default' });
     bed.fake.script({ output: EIGHT, tokenDelay: 80 });
