@@ -19,7 +19,8 @@ struct final_usage_result {
   int estimated; /* some prediction's final counts could not be had: its estimate is used */
 };
 
-/* Called exactly once: on the worker's thread, or in final_usage_shutdown. */
+/* Called exactly once: on the worker's thread (possibly before final_usage_start
+ * returns), or in final_usage_shutdown. */
 typedef void (*final_usage_fn)(void *ctx, const struct final_usage_result *r);
 
 /* Start reading the final counts of preds (n entries, from exchange_pred_usage) with token;

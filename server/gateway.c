@@ -270,13 +270,14 @@ static int defer_settle(struct http_request *hr, struct admission *a, struct led
   }
   *d = (struct deferred){.a = a, .row = *row, .in_price = cfg->input_price_per_mtok,
                          .out_price = cfg->output_price_per_mtok};
+  /* Before the start: the settlement may run inside it (and free a). */
+  if (a->admitted)
+    limit_release(G.limits, &a->ticket);
   if (final_usage_start(http_request_worker(hr), u, n, token, FINAL_USAGE_DEADLINE_MS,
                         on_final_usage, d) != 0) {
     free(d);
-    return -1;
+    return -1; /* settled now, on the estimate (the slot is free already) */
   }
-  if (a->admitted)
-    limit_release(G.limits, &a->ticket);
   memset(row, 0, sizeof *row); /* d owns its strings now */
   return 0;
 }
