@@ -16,6 +16,7 @@
 #include "../shared/sse.h"
 #include "../shared/upstream_error.h"
 #include "http.h"
+#include "spans.h"
 
 /* The model's own default when the client sends no max_tokens. */
 #define MODEL_DEFAULT_MAX_TOKENS 1024
@@ -103,6 +104,7 @@ struct exchange {
   struct loop_timer keepalive;
   enum metrics_cancel cancel_reason; /* why predictions still running get canceled */
   char request_id[REQUEST_ID_MAX + 1]; /* copied: hr goes away on a hang-up */
+  struct trace_ctx trace; /* the request's span: upstream calls are its children */
   /* The window with Replicate at work (monotonic us): first call's start to
    * the last call's end; poll gaps inside it are waits on Replicate too. */
   uint64_t up_first_us, up_last_us;
@@ -144,7 +146,8 @@ static void cancel_prediction(struct choice *c) {
   c->upstream_finished = 1;
   if (c->ex->w->up.metrics)
     metrics_cancel(c->ex->w->up.metrics, c->ex->cancel_reason);
-  if (up_post_detached(&c->ex->w->up, c->url_cancel, c->ex->token, c->pred_id) != 0)
+  if (up_post_detached(&c->ex->w->up, c->url_cancel, c->ex->token, c->pred_id,
+                       &c->ex->trace) != 0)
     log_msg(LOG_WARN, "could not send cancel for prediction %s", c->pred_id);
 }
 
@@ -155,7 +158,8 @@ static void cancel_oversized(const struct up_transfer *t, const char *token) {
   char *id = prediction_peek_id(t->body.data, t->body.len);
   struct buf url = BUF_INIT;
   if (!id || buf_printf(&url, "%s/v1/predictions/%s/cancel", t->client->upstream, id) != 0 ||
-      up_post_detached(t->client, url.data, token, id) != 0)
+      up_post_detached(t->client, url.data, token, id,
+                       spans_parent(t, &(struct trace_ctx){0})) != 0)
     log_msg(LOG_ERROR, "a prediction whose reply was over max_upstream_reply could not be "
             "canceled (%s)", id ? id : "no id before the cut");
   free(id);
@@ -177,7 +181,8 @@ static void on_orphan_create_done(struct up_transfer *t) {
       prediction_parse(t->body.data ? t->body.data : "", t->body.len, &p) != 0)
     return;
   if (!prediction_is_terminal(p.status) && p.url_cancel &&
-      up_post_detached(t->client, p.url_cancel, t->owned, p.id) != 0)
+      up_post_detached(t->client, p.url_cancel, t->owned, p.id,
+                       spans_parent(t, &(struct trace_ctx){0})) != 0)
     log_msg(LOG_WARN, "could not send cancel for prediction %s", p.id);
   prediction_free(&p);
 }
@@ -544,6 +549,9 @@ static long remaining_ms(const struct exchange *ex) {
 static void start_or_fail(struct choice *c, const struct up_request *r0) {
   struct up_request r = *r0;
   r.request_id = c->ex->request_id;
+  r.trace = &c->ex->trace;
+  r.resend_count = c->state == CH_CREATING ? c->create_retries
+                   : c->state == CH_POLLING ? c->retries : 0;
   if (up_start(&c->ex->w->up, c->xfer, &r) != 0) {
     struct oai_error e;
     oai_error_set(&e, 502, "server_error", "upstream_error", NULL, "%s", c->xfer->error);
@@ -1132,6 +1140,7 @@ static struct exchange *exchange_new(struct worker *w, struct http_request *hr,
   ex->hr = hr;
   ex->cancel_reason = MC_OTHER;
   snprintf(ex->request_id, sizeof ex->request_id, "%s", http_request_id(hr));
+  ex->trace = *http_request_trace(hr);
   ex->token = strdup(token);
   ex->n = n_choices;
   ex->choices = calloc((size_t)n_choices, sizeof *ex->choices);
@@ -1320,6 +1329,7 @@ void exchange_summary(const struct exchange *ex, struct exchange_summary *s) {
       .finish_reason = c ? c->finish_reason : NULL,
       .prediction_id = c ? c->pred_id : NULL,
       .n_choices = ex->n,
+      .failed = ex->failed,
       .error_code = ex->error_code[0] ? ex->error_code : NULL,
       .output = ex->logged_output.data,
       .output_len = ex->logged_output.len,

@@ -22,6 +22,7 @@
 #include "exchange.h"
 #include "request_end.h"
 #include "routes.h"
+#include "spans.h"
 
 #define container_of(p, type, field) ((type *)(void *)((char *)(p) - offsetof(type, field)))
 
@@ -105,6 +106,7 @@ struct http_request {
   void *done_ctx;
   char request_id[REQUEST_ID_MAX + 1]; /* X-Request-Id: the client's or ours */
   char key_alias[64];                  /* the gateway key's alias, for the log */
+  struct trace_ctx trace;              /* its server span (zeros: tracing off) */
   const char *content_type;            /* static; NULL = application/json */
   struct http_request *next, *prev; /* worker->requests */
 };
@@ -209,6 +211,7 @@ const char *http_request_method(const struct http_request *hr) { return hr->meth
 const char *http_request_path(const struct http_request *hr) { return hr->path; }
 struct worker *http_request_worker(const struct http_request *hr) { return hr->w; }
 const char *http_request_id(const struct http_request *hr) { return hr->request_id; }
+const struct trace_ctx *http_request_trace(const struct http_request *hr) { return &hr->trace; }
 void http_request_set_content_type(struct http_request *hr, const char *type) {
   hr->content_type = type;
 }
@@ -735,6 +738,7 @@ static void start_request(struct http_conn *c, const struct http1_request *req) 
   const char *rid = http_request_header(hr, "X-Request-Id");
   if (access_log_request_id_ok(rid))
     snprintf(hr->request_id, sizeof hr->request_id, "%s", rid);
+  spans_request_begin(&hr->trace, http_request_header(hr, "traceparent"));
   hr->minor_version = req->minor_version;
   hr->keep_alive = req->keep_alive;
   snprintf(hr->log_method, sizeof hr->log_method, "%.*s", (int)req->method_len, req->method);

@@ -29,6 +29,7 @@
 #include "healthcheck.h"
 #include "metrics_listen.h"
 #include "http.h"
+#include "otlp.h"
 #include "reload.h"
 #include "worker.h"
 
@@ -408,6 +409,8 @@ int main(int argc, char **argv) {
     return 1;
   }
   free(db_path);
+  /* Tracing is optional: an exporter that cannot start leaves it off. */
+  otlp_start(cfg.otlp_endpoint, cfg.otlp_service_name, VERSION);
 
   struct worker *workers = calloc((size_t)n_workers, sizeof *workers);
   int port = cfg.listen_port, started = 0, rc = 0;
@@ -482,6 +485,7 @@ int main(int argc, char **argv) {
   }
   free(workers);
   metrics_listen_stop(); /* before the blocks it reads are freed */
+  otlp_stop(OTLP_STOP_BOUND_MS); /* after the workers: their last spans are queued */
   metrics_global_free();
   gateway_close(); /* flushes the ledger: SIGTERM loses no row */
   curl_global_cleanup();

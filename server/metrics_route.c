@@ -14,6 +14,7 @@
 #include "http.h"
 #include "key_snapshot.h"
 #include "limits_redis.h"
+#include "otlp.h"
 #include "reload.h"
 #include "routes.h"
 
@@ -87,7 +88,12 @@ int metrics_route_render(struct buf *out) {
     proc.redis_up = !redis_limits_down();
     proc.redis_fail_closed = reload_current()->redis_fail_closed;
   }
-  return metrics_global_render(out, &proc);
+  uint64_t spans_exported, spans_dropped;
+  otlp_counts(&spans_exported, &spans_dropped);
+  return metrics_global_render(out, &proc) != 0 ||
+                 metrics_render_otlp(out, spans_exported, spans_dropped) != 0
+             ? -1
+             : 0;
 }
 
 void metrics_route_handle(struct http_request *hr, const char *subpath) {

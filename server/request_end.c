@@ -8,6 +8,7 @@
 #include "../shared/metrics.h"
 #include "exchange.h"
 #include "http.h"
+#include "spans.h"
 
 void request_id_assign(char out[REQUEST_ID_MAX + 1], const char *client_value) {
   if (access_log_request_id_ok(client_value)) {
@@ -150,6 +151,15 @@ void request_end_observe(struct http_request *hr) {
     log_msg(LOG_WARN, "out of memory: the access line goes without its bodies");
   }
   write_log(cfg, &e);
+  if (http_request_trace(hr)->recording) {
+    struct server_span_info x = {
+        .operation = !r.model ? NULL : r.route == MR_COMPLETIONS ? "text_completion" : "chat",
+        .http_route = r.route == MR_OTHER ? NULL : spans_route_template(http_request_path(hr)),
+        .response_model = cfg->model,
+        .failed = s.failed,
+    };
+    spans_request_end(http_request_trace(hr), &e, &x);
+  }
   buf_free(&body);
   buf_free(&answer);
 }

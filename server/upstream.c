@@ -7,6 +7,7 @@
 #include <sys/epoll.h>
 #include <time.h>
 
+#include "spans.h"
 #include "worker.h"
 
 /* Cancels: a failed one leaves a prediction billing, so it is retried. */
@@ -30,6 +31,7 @@ struct up_retry {
   struct up_transfer *t;
   char *url, *token, *label;
   int attempt; /* 1-based: the attempt in flight or due */
+  struct trace_ctx trace; /* the request's span, or zeros */
 };
 
 /* One per socket curl tells us about; freed through the loop's graveyard
@@ -376,6 +378,14 @@ int up_start(struct up_client *c, struct up_transfer *t, const struct up_request
     ok = buf_printf(&h, "X-Request-Id: %s", r->request_id) == 0 && add_header(t, h.data) == 0;
     buf_free(&h);
   }
+  char traceparent[TRACEPARENT_LEN + 1];
+  t->resend_count = r->resend_count;
+  spans_upstream_begin(t, r->trace, traceparent);
+  if (ok && traceparent[0]) {
+    char h[sizeof "traceparent: " + TRACEPARENT_LEN];
+    snprintf(h, sizeof h, "traceparent: %s", traceparent);
+    ok = add_header(t, h) == 0;
+  }
   if (!ok)
     goto fail;
   curl_easy_setopt(e, CURLOPT_URL, r->url);
@@ -432,7 +442,11 @@ fail:
   return -1;
 }
 
-void up_stop(struct up_transfer *t) { release(t); }
+void up_stop(struct up_transfer *t) {
+  if (t->span.recording)
+    spans_upstream_end(t, 1);
+  release(t);
+}
 
 void up_transfer_free(struct up_transfer *t) {
   release(t);
@@ -462,6 +476,8 @@ static void drain_done(struct up_client *c) {
     t->os_errno = (int)os_errno;
     if (t->result != CURLE_OK && !t->error[0])
       snprintf(t->error, sizeof t->error, "%s", curl_easy_strerror(t->result));
+    if (t->span.recording)
+      spans_upstream_end(t, 0);
     release(t);
     if (c->metrics)
       metrics_upstream_call(c->metrics, t->kind, t->status,
@@ -500,7 +516,9 @@ static int start_attempt(struct up_transfer *t) {
   struct up_retry *r = t->retry;
   struct up_request req = {.method = "POST", .url = r->url, .token = r->token,
                            .timeout_ms = CANCEL_TIMEOUT_MS,
-                           .max_body = CANCEL_MAX_REPLY};
+                           .max_body = CANCEL_MAX_REPLY,
+                           .trace = r->trace.active ? &r->trace : NULL,
+                           .resend_count = r->attempt - 1};
   return up_start(t->client, t, &req);
 }
 
@@ -566,7 +584,7 @@ static void detached_done(struct up_transfer *t) {
 }
 
 int up_post_detached(struct up_client *c, const char *url, const char *token,
-                     const char *label) {
+                     const char *label, const struct trace_ctx *trace) {
   struct up_transfer *t = malloc(sizeof *t);
   struct up_retry *r = calloc(1, sizeof *r);
   if (!t || !r) {
@@ -579,6 +597,8 @@ int up_post_detached(struct up_client *c, const char *url, const char *token,
   t->retry = r;
   r->t = t;
   r->attempt = 1;
+  if (trace)
+    r->trace = *trace;
   loop_timer_init(&r->timer, on_retry_timer, r);
   r->url = strdup(url);
   r->token = strdup(token ? token : "");

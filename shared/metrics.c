@@ -566,6 +566,19 @@ static int render_process(struct buf *out, const struct metrics_process *p) {
                     p->cpu_seconds, p->rss_bytes, p->open_fds, p->max_fds, p->start_time_s);
 }
 
+int metrics_render_otlp(struct buf *out, uint64_t exported, uint64_t dropped) {
+  return buf_printf(out,
+                    "# HELP replicate_proxy_otlp_spans_exported_total Spans the trace collector "
+                    "accepted.\n"
+                    "# TYPE replicate_proxy_otlp_spans_exported_total counter\n"
+                    "replicate_proxy_otlp_spans_exported_total %llu\n"
+                    "# HELP replicate_proxy_otlp_spans_dropped_total Spans dropped: export queue "
+                    "full, or the collector down or failing.\n"
+                    "# TYPE replicate_proxy_otlp_spans_dropped_total counter\n"
+                    "replicate_proxy_otlp_spans_dropped_total %llu\n",
+                    (unsigned long long)exported, (unsigned long long)dropped);
+}
+
 int metrics_render(struct buf *out, struct metrics_block *const *blocks, size_t n,
                    const struct metrics_process *proc) {
   struct model_names *mn = malloc(sizeof *mn);

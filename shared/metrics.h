@@ -126,6 +126,9 @@ const char *metrics_route_name(enum metrics_route r);
 int metrics_render(struct buf *out, struct metrics_block *const *blocks, size_t n,
                    const struct metrics_process *proc);
 
+/* The trace exporter's counters (server/otlp.c), appended after the rest. */
+int metrics_render_otlp(struct buf *out, uint64_t exported, uint64_t dropped);
+
 /* ---- the database's failures (any thread: process-wide atomics) ---- */
 enum metrics_db_op { MD_KEYS, MD_LEDGER, MD__N };
 void metrics_database_error(enum metrics_db_op op);
