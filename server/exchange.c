@@ -1414,3 +1414,48 @@ int exchange_outcome(const struct exchange *ex, struct exchange_outcome *o) {
   o->prediction_ids = ids.data; /* NULL when none was created */
   return 0;
 }
+
+int exchange_pred_usage(const struct exchange *ex, struct exchange_pred_usage **out, size_t *n,
+                        char **token) {
+  *out = NULL;
+  *n = 0;
+  *token = NULL;
+  struct exchange_pred_usage *u = calloc((size_t)(ex->n > 0 ? ex->n : 1), sizeof *u);
+  char *tok = strdup(ex->token ? ex->token : "");
+  if (!u || !tok)
+    goto oom;
+  size_t k = 0;
+  for (int i = 0; i < ex->n; i++) {
+    const struct choice *c = &ex->choices[i];
+    if (!c->pred_id)
+      continue; /* never created: nothing consumed */
+    struct exchange_pred_usage *p = &u[k++];
+    p->input_tokens = c->input_tokens;
+    p->output_tokens = c->output_tokens;
+    p->input_estimate = c->prompt_estimate;
+    p->output_estimate = usage_estimate_tokens(NULL, c->seen_len);
+    if (c->input_tokens >= 0 && c->output_tokens >= 0)
+      continue;
+    struct buf url = BUF_INIT;
+    if (c->url_get)
+      p->url_get = strdup(c->url_get);
+    else if (buf_printf(&url, "%s/v1/predictions/%s", cfg(ex)->upstream, c->pred_id) == 0)
+      p->url_get = url.data;
+    if (!p->url_get)
+      goto oom;
+  }
+  *out = u;
+  *n = k;
+  *token = tok;
+  return 0;
+oom:
+  exchange_pred_usage_free(u, u ? (size_t)ex->n : 0);
+  free(tok);
+  return -1;
+}
+
+void exchange_pred_usage_free(struct exchange_pred_usage *u, size_t n) {
+  for (size_t i = 0; u && i < n; i++)
+    free(u[i].url_get);
+  free(u);
+}

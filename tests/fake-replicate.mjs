@@ -30,6 +30,13 @@
 //                    output_token_count: <number of chunks>, ...};
 //                   null: only predict_time/total_time (no token counts);
 //                   false: no metrics key at all.
+//                   A prediction canceled after it produced output reports what it
+//                   consumed too (Replicate bills a canceled language model by its
+//                   tokens): input_token_count 12, output_token_count = chunks
+//                   produced, merged with `metrics` (canceled before any output:
+//                   only the times, as the cancel reply in replicate-api.md §4).
+//   cancelLagMs     a cancel is applied this long after it is asked (the reply and
+//                   GETs meanwhile still say 'processing'), as a running model stops.
 //   syncStatus      reply to a create sent with `Prefer: wait`:
 //                   'processing' (default, the real behaviour: full output, no metrics),
 //                   'starting' (no output) or 'terminal' (final status + metrics).
@@ -339,7 +346,11 @@ export async function startFake(opts = {}) {
       if (!p) return send(404, problem(404));
       if (p.scenario.cancelFaults?.length) return fault(req, entry, send, p.scenario.cancelFaults.shift());
       cancels.push(p.id);
-      cancel(p);
+      if (p.scenario.cancelLagMs && !TERMINAL.has(p.status)) {
+        p.cancelPending = true; // GETs no longer move it on: it is stopping
+        later(p.scenario.cancelLagMs, () => cancel(p));
+      }
+      else cancel(p);
       return send(200, view(p), RL(2999));
     }
     if (method === 'GET' && route(/^\/v1\/models\/([^/]+)\/([^/]+)$/)) {
@@ -544,7 +555,7 @@ export async function startFake(opts = {}) {
   }
 
   function advanceOnGet(p) {
-    if (TERMINAL.has(p.status)) return;
+    if (TERMINAL.has(p.status) || p.cancelPending) return;
     const s = p.scenario;
     if (p.lagLeft !== undefined) { // the stream said done; the API lags behind
       if (p.lagLeft > 0) { p.lagLeft--; return; }
@@ -605,6 +616,8 @@ export async function startFake(opts = {}) {
           time_to_first_token: 0.05,
           tokens_per_second: 42.5,
         }, s.metrics ?? {});
+      } else if (s.metrics !== null && p.status === 'canceled' && p.visible > 0) {
+        Object.assign(base, { input_token_count: 12, output_token_count: p.visible }, s.metrics ?? {});
       } else if (s.metrics) {
         Object.assign(base, s.metrics);
       }
