@@ -82,6 +82,7 @@ struct up_transfer {
   int version_seen;  /* the reply's HTTP version was checked */
   enum metrics_up_kind kind; /* for metrics: what this call is */
   uint64_t started_us;       /* monotonic, when it started */
+  long timeout_ms;           /* the request's own deadline (0: none) */
 };
 
 int up_client_init(struct up_client *c, struct loop *l, const char *upstream,
