@@ -60,6 +60,7 @@ struct choice {
   uint64_t create_mono_ms;  /* loop clock then: the poll schedule's origin */
   int polls;                /* polls of the prediction so far */
   int recreated;            /* created again after the list proved it absent */
+  int stream_reopens;       /* streams opened again after no connection came up */
   int list_pages;           /* pages of the list read for the lost create */
   int list_matched;         /* list_match holds the oldest match so far */
   struct prediction list_match;
@@ -851,8 +852,11 @@ static void on_list_done(struct up_transfer *t) {
 /* Feed the circuit: an error Replicate itself caused (no answer, 5xx) counts
  * against it; any other answer shows it is up. */
 static void circuit_note(struct exchange *ex, const struct up_transfer *t) {
+  /* A connection that timed out coming up is not counted: under a burst of
+   * new connections a few handshakes may wait long while Replicate serves
+   * the rest (a refused or unreachable host still counts). */
   int down = (t->result != CURLE_OK && t->result != CURLE_OPERATION_TIMEDOUT &&
-              !t->too_large) || t->status >= 500;
+              !t->too_large && !t->connect_timed_out) || t->status >= 500;
   struct up_client *up = &ex->w->up;
   if (cfg(ex)->circuit_cooldown_ms == 0)
     return;
@@ -1080,6 +1084,10 @@ static void stream_ended_by_done(struct choice *c) {
   on_poll_timer(&ex->w->loop, &c->poll_timer);
 }
 
+/* Times a stream whose connection never came up is opened again before
+ * following the prediction by polls instead. */
+#define STREAM_REOPENS 2
+
 static void on_stream_done(struct up_transfer *t) {
   struct choice *c = t->ud;
   struct exchange *ex = c->ex;
@@ -1095,6 +1103,15 @@ static void on_stream_done(struct up_transfer *t) {
   }
   if (c->saw_done) {
     stream_ended_by_done(c);
+    return;
+  }
+  if (up_connect_failed(t) && c->stream_reopens < STREAM_REOPENS) {
+    /* No connection came up, so nothing of the stream was read: open it
+     * again (on a connection that works) rather than fall back to polls. */
+    c->stream_reopens++;
+    log_msg(LOG_WARN, "prediction %s: stream connection failed (%s: %s); opening it again",
+            c->pred_id, up_result_phrase(t), t->error);
+    choice_start_stream(c);
     return;
   }
   int cut = t->status >= 200 && t->status <= 299 && t->result != CURLE_OPERATION_TIMEDOUT;

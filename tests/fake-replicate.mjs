@@ -226,7 +226,16 @@ export async function startFake(opts = {}) {
       setInterval(() => { const n = Date.now(); hs.lagMax = Math.max(hs.lagMax, n - last - 100); last = n; }, 100).unref();
       srv.on('connection', (sock) => { sock.t0 = Date.now(); hs.conns++; });
       srv.on('secureConnection', (sock) => { const d = Date.now() - (sock.t0 ?? Date.now()); hs.n++; if (d > 1000) hs.slow++; hs.max = Math.max(hs.max, d); });
-      srv.on('session', (se) => { hs.sessions++; se.on('close', () => hs.closed++); se.on('goaway', () => process.stderr.write('peer goaway\n')); });
+      srv.on('session', (se) => {
+        hs.sessions++;
+        let streams = 0;
+        se.on('stream', (st) => { streams++; st.on('close', () => { if (st.rstCode) hs[`rst${st.rstCode}`] = (hs[`rst${st.rstCode}`] ?? 0) + 1; }); });
+        se.on('close', () => { hs.closed++; process.stderr.write(`session closed after ${streams} streams\n`); });
+        se.on('error', (e) => process.stderr.write(`session error ${e.code} ${e.message}\n`));
+        se.on('frameError', (t, c) => process.stderr.write(`frame error ${t} ${c}\n`));
+        se.on('goaway', (c) => process.stderr.write(`peer goaway ${c}\n`));
+      });
+      srv.on('sessionError', (e) => process.stderr.write(`sessionError ${e.code} ${e.message}\n`));
       setInterval(() => process.stderr.write(`tls ${srv === api ? 'api' : 'stream'} ${JSON.stringify(hs)}\n`), 2000).unref();
     }
     srv.maxHeadersCount = 200;
