@@ -4,6 +4,10 @@
 //   text-log     log_level = info, log_format = text (one line per request)
 //   json+scrape  log_format = json (one JSON object per request) and GET /metrics
 //                scraped every 200 ms during the run
+//   json+scrape+traces  the same with otlp_endpoint set: a SERVER span per request and
+//                a CLIENT span per upstream call, exported to an OTLP/HTTP receiver in
+//                this process (it answers 200 and counts spans); exported and dropped
+//                spans are read from /metrics at the end of each run
 // wrk drives POST /v1/chat/completions; the upstream is nginx answering a fixed
 // "succeeded" prediction (as bench/gateway-bench.mjs), so the proxy's own cost shows.
 //
@@ -25,7 +29,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const o = { proxy: path.join(here, '..', 'build', 'replicate-proxy'), duration: 10, conns: [16, 64], workers: 1,
   rounds: 2, threads: 2, port: 19400, json: '', nginx: 'nginx', wrk: 'wrk' };
 parseOptions(o);
-const STATIC = o.port, PROXY = o.port + 1;
+const STATIC = o.port, PROXY = o.port + 1, OTLP = o.port + 2;
 const up = `http://127.0.0.1:${STATIC}`;
 const log = (s) => process.stderr.write(`[ops] ${s}\n`);
 // One proxy per mode for the whole run, each with its own database.
@@ -44,7 +48,35 @@ const MODES = [
   { name: 'quiet', args: ['--log_level', 'warn'] },
   { name: 'text-log', args: ['--log_level', 'info', '--log_format', 'text'] },
   { name: 'json+scrape', args: ['--log_level', 'info', '--log_format', 'json'], scrape: true },
+  { name: 'json+scrape+traces', args: ['--log_level', 'info', '--log_format', 'json',
+    '--otlp_endpoint', `http://127.0.0.1:${OTLP}`], scrape: true, traces: true },
 ];
+
+// The OTLP/HTTP receiver: reads each POST and answers 200, as cheaply as it can
+// (it shares the machine with the proxy); /metrics says how many spans arrived.
+async function startReceiver() {
+  const rx = { bytes: 0, posts: 0 };
+  rx.server = http.createServer((req, res) => {
+    req.on('data', (c) => { rx.bytes += c.length; });
+    req.on('end', () => { rx.posts++; res.writeHead(200, { 'Content-Type': 'application/json' }); res.end('{}'); });
+  });
+  await new Promise((r) => rx.server.listen(OTLP, '127.0.0.1', r));
+  return rx;
+}
+
+// The exporter's counters at the end of a run.
+function spanCounters() {
+  return new Promise((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port: PROXY, path: '/metrics', agent: false }, (res) => {
+      let t = '';
+      res.on('data', (c) => (t += c));
+      res.on('end', () => resolve({
+        exported: Number(/^replicate_proxy_otlp_spans_exported_total (\d+)/m.exec(t)?.[1]),
+        dropped: Number(/^replicate_proxy_otlp_spans_dropped_total (\d+)/m.exec(t)?.[1]),
+      }));
+    }).on('error', reject);
+  });
+}
 
 // GET /metrics every 200 ms until stopped; counts the scrapes that answered 200.
 function scraper() {
@@ -64,6 +96,7 @@ async function main() {
   const upstream = startStatic(o, STATIC, 'opsbench');
   const dbDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rp-opsbench-db-'));
   const results = { when: new Date().toISOString(), params: o, runs: [] };
+  const rx = await startReceiver();
   try {
     await sleep(300);
     for (const c of o.conns) {
@@ -74,22 +107,27 @@ async function main() {
           const sc = mode.scrape ? scraper() : null;
           const r = await runWrk(o, PROXY, c, m.key);
           if (sc) { sc.stop = true; r.scrapes = sc.n; }
+          if (mode.traces) {
+            await sleep(1500); // one flush period: the last batch goes out
+            Object.assign(r, await spanCounters());
+          }
           // CPU per request: robust on a shared machine, where req/s is not.
           r.cpuUsPerReq = ((cpuSeconds(m.p.pid) - cpu0) * 1e6) / Math.max(1, r.requests);
           const ex = await stop(m.p);
           r.mode = mode.name; r.conns = c; r.round = round; r.exit = ex.code ?? ex.sig;
           fs.rmSync(m.db, { force: true });
-          log(`${mode.name.padEnd(19)} c=${c} round ${round}: ${Math.round(r.rps)} req/s, p99 ${(r.p99_us / 1000).toFixed(3)} ms, ${r.cpuUsPerReq.toFixed(1)} CPU us/req, errors ${r.errors}${r.scrapes !== undefined ? `, scrapes ${r.scrapes}` : ''}`);
+          log(`${mode.name.padEnd(19)} c=${c} round ${round}: ${Math.round(r.rps)} req/s, p99 ${(r.p99_us / 1000).toFixed(3)} ms, ${r.cpuUsPerReq.toFixed(1)} CPU us/req, errors ${r.errors}${r.scrapes !== undefined ? `, scrapes ${r.scrapes}` : ''}${mode.traces ? `, spans exported ${r.exported} dropped ${r.dropped} (receiver: ${rx.posts} POSTs, ${(rx.bytes / 1e6).toFixed(1)} MB in all)` : ''}`);
           results.runs.push(r);
         }
       }
     }
   } finally {
     await upstream.close();
+    rx.server.close();
     fs.rmSync(dbDir, { recursive: true, force: true });
   }
-  report(o, results, MODES, 'operations overhead (metrics, access logs, scrapes)',
-    'logs + metrics + scrapes cost under 5% of throughput');
+  report(o, results, MODES, 'operations overhead (metrics, access logs, scrapes, traces)',
+    'metrics + JSON logs + tracing cost under 5% of throughput');
 }
 
 runBench('ops-bench', main);

@@ -16,6 +16,7 @@
 #include "../shared/sse.h"
 #include "../shared/upstream_error.h"
 #include "http.h"
+#include "spans.h"
 
 /* The model's own default when the client sends no max_tokens. */
 #define MODEL_DEFAULT_MAX_TOKENS 1024
@@ -108,6 +109,13 @@ struct exchange {
   struct loop_timer keepalive;
   enum metrics_cancel cancel_reason; /* why predictions still running get canceled */
   char request_id[REQUEST_ID_MAX + 1]; /* copied: hr goes away on a hang-up */
+  struct trace_ctx trace; /* the request's span: upstream calls are its children */
+  /* The window with Replicate at work (monotonic us): first call's start to
+   * the last call's end; poll gaps inside it are waits on Replicate too. */
+  uint64_t up_first_us, up_last_us;
+  char error_code[48]; /* exchange_fail's code (or type), for the access line */
+  struct buf logged_output; /* log_bodies: choice 0's first raw output bytes */
+  int logged_cut;           /* ... and there was more */
 };
 
 static void choice_start_poll(struct choice *c);
@@ -143,7 +151,8 @@ static void cancel_prediction(struct choice *c) {
   c->upstream_finished = 1;
   if (c->ex->w->up.metrics)
     metrics_cancel(c->ex->w->up.metrics, c->ex->cancel_reason);
-  if (up_post_detached(&c->ex->w->up, c->url_cancel, c->ex->token, c->pred_id) != 0)
+  if (up_post_detached(&c->ex->w->up, c->url_cancel, c->ex->token, c->pred_id,
+                       &c->ex->trace) != 0)
     log_msg(LOG_WARN, "could not send cancel for prediction %s", c->pred_id);
 }
 
@@ -154,7 +163,8 @@ static void cancel_oversized(const struct up_transfer *t, const char *token) {
   char *id = prediction_peek_id(t->body.data, t->body.len);
   struct buf url = BUF_INIT;
   if (!id || buf_printf(&url, "%s/v1/predictions/%s/cancel", t->client->upstream, id) != 0 ||
-      up_post_detached(t->client, url.data, token, id) != 0)
+      up_post_detached(t->client, url.data, token, id,
+                       spans_parent(t, &(struct trace_ctx){0})) != 0)
     log_msg(LOG_ERROR, "a prediction whose reply was over max_upstream_reply could not be "
             "canceled (%s)", id ? id : "no id before the cut");
   free(id);
@@ -176,7 +186,8 @@ static void on_orphan_create_done(struct up_transfer *t) {
       prediction_parse(t->body.data ? t->body.data : "", t->body.len, &p) != 0)
     return;
   if (!prediction_is_terminal(p.status) && p.url_cancel &&
-      up_post_detached(t->client, p.url_cancel, t->owned, p.id) != 0)
+      up_post_detached(t->client, p.url_cancel, t->owned, p.id,
+                       spans_parent(t, &(struct trace_ctx){0})) != 0)
     log_msg(LOG_WARN, "could not send cancel for prediction %s", p.id);
   prediction_free(&p);
 }
@@ -252,7 +263,10 @@ static void exchange_fail(struct exchange *ex, const struct oai_error *e) {
   if (ex->failed || ex->stream_ended)
     return;
   ex->failed = 1;
+  snprintf(ex->error_code, sizeof ex->error_code, "%s", e->code[0] ? e->code : e->type);
+  int entered = log_request_enter(ex->request_id); /* also from a stream's data callback */
   log_msg(LOG_WARN, "request failed: %d %s: %s", e->status, e->code, e->message);
+  log_request_leave(entered);
   stop_everything(ex);
   if (!ex->hr)
     return;
@@ -418,6 +432,13 @@ static void choice_stopped(struct choice *c) {
 static int choice_output(struct choice *c, const char *text, size_t len) {
   struct exchange *ex = c->ex;
   c->seen_len += len;
+  if (c->index == 0 && cfg(ex)->log_bodies) { /* bounded: the access line shows this much */
+    size_t room = ACCESS_LOG_BODY_MAX - ex->logged_output.len;
+    if (len > room)
+      ex->logged_cut = 1;
+    if (buf_append(&ex->logged_output, text, len < room ? len : room) != 0)
+      return -1;
+  }
   struct response_meta m = meta(ex);
   size_t before = ex->out.len;
   int rc = pipeline_feed(c->pipe, text, len, &ex->out, &m);
@@ -533,11 +554,29 @@ static long remaining_ms(const struct exchange *ex) {
 static void start_or_fail(struct choice *c, const struct up_request *r0) {
   struct up_request r = *r0;
   r.request_id = c->ex->request_id;
+  r.trace = &c->ex->trace;
+  r.resend_count = c->state == CH_CREATING ? c->create_retries
+                   : c->state == CH_POLLING ? c->retries : 0;
   if (up_start(&c->ex->w->up, c->xfer, &r) != 0) {
     struct oai_error e;
     oai_error_set(&e, 502, "server_error", "upstream_error", NULL, "%s", c->xfer->error);
     exchange_fail(c->ex, &e);
   }
+}
+
+static uint64_t mono_now_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* A call to Replicate ended: widen the exchange's upstream window. */
+static void upstream_window(struct exchange *ex, const struct up_transfer *t) {
+  if (!ex->up_first_us || t->started_us < ex->up_first_us)
+    ex->up_first_us = t->started_us;
+  uint64_t now = mono_now_us();
+  if (now > ex->up_last_us)
+    ex->up_last_us = now;
 }
 
 static void choice_create(struct choice *c);
@@ -690,7 +729,7 @@ static void choice_create(struct choice *c) {
   struct exchange *ex = c->ex;
   uint64_t wait_ms = 0;
   if (cfg(ex)->circuit_cooldown_ms > 0 &&
-      !circuit_allow(&ex->w->up.circuit, loop_now_ms(), &wait_ms)) {
+      !circuit_allow(ex->w->up.circuit, loop_now_ms(), &wait_ms)) {
     struct oai_error e;
     oai_error_set(&e, 503, "server_error", "upstream_unavailable", NULL,
                   "Replicate is failing; the proxy stops sending it predictions for a "
@@ -775,6 +814,7 @@ static int transient(const struct up_transfer *t);
 
 static void on_list_done(struct up_transfer *t) {
   struct choice *c = t->ud;
+  upstream_window(c->ex, t);
   struct exchange *ex = c->ex;
   if (t->result != CURLE_OK || t->status < 200 || t->status > 299) {
     long delay = LIST_BACKOFF_MS << c->list_retries;
@@ -860,19 +900,20 @@ static void circuit_note(struct exchange *ex, const struct up_transfer *t) {
   struct up_client *up = &ex->w->up;
   if (cfg(ex)->circuit_cooldown_ms == 0)
     return;
-  enum circuit_state was = up->circuit.state;
-  int opened = circuit_record(&up->circuit, loop_now_ms(), !down);
-  if (was != CIRCUIT_CLOSED && up->circuit.state == CIRCUIT_CLOSED)
-    log_msg(LOG_WARN, "circuit to Replicate closed: a create succeeded");
-  if (opened) {
-    log_msg(LOG_ERROR, "circuit to Replicate open: creates refused for %ld ms, then one probe",
-            cfg(ex)->circuit_cooldown_ms);
+  /* The circuit is the process's: the worker whose outcome changed it logs it. */
+  int changed = circuit_record(up->circuit, loop_now_ms(), !down);
+  if (changed == CIRCUIT_CLOSED_NOW)
+    log_fields(LOG_WARN, &(struct log_field){"circuit", "closed"}, 1,
+               "circuit to Replicate closed: a create succeeded");
+  if (changed == CIRCUIT_OPENED) {
+    char ms[24];
+    snprintf(ms, sizeof ms, "%ld", cfg(ex)->circuit_cooldown_ms);
+    struct log_field f[] = {{"circuit", "open"}, {"cooldown_ms", ms}};
+    log_fields(LOG_ERROR, f, 2, "circuit to Replicate open: creates refused for %ld ms, then one probe",
+               cfg(ex)->circuit_cooldown_ms);
     if (up->metrics)
       atomic_fetch_add_explicit(&up->metrics->circuit_opened, 1, memory_order_relaxed);
   }
-  if (up->metrics)
-    atomic_store_explicit(&up->metrics->circuit_state, (int)up->circuit.state,
-                          memory_order_relaxed);
 }
 
 /* A create that surely made nothing (refused connection, 429, 5xx) is sent
@@ -887,7 +928,7 @@ static int retry_create(struct choice *c) {
                        : t->result != CURLE_OK ? t->result != CURLE_OPERATION_TIMEDOUT
                                                : t->status == 429 || t->status >= 500;
   if (!transient_fail || c->create_retries >= cfg(ex)->upstream_max_retries ||
-      ex->w->up.circuit.state != CIRCUIT_CLOSED)
+      circuit_state_get(ex->w->up.circuit) != CIRCUIT_CLOSED)
     return 0;
   uint32_t rnd = 0;
   if (getrandom(&rnd, sizeof rnd, GRND_NONBLOCK) != (ssize_t)sizeof rnd)
@@ -915,6 +956,7 @@ static int retry_create(struct choice *c) {
 
 static void on_create_done(struct up_transfer *t) {
   struct choice *c = t->ud;
+  upstream_window(c->ex, t);
   struct prediction p;
   circuit_note(c->ex, t);
   if (up_fate_unknown(t)) {
@@ -975,6 +1017,7 @@ static int retry_poll(struct choice *c) {
 
 static void on_poll_done(struct up_transfer *t) {
   struct choice *c = t->ud;
+  upstream_window(c->ex, t);
   struct prediction p;
   if (retry_poll(c))
     return;
@@ -1091,6 +1134,7 @@ static void stream_ended_by_done(struct choice *c) {
 static void on_stream_done(struct up_transfer *t) {
   struct choice *c = t->ud;
   struct exchange *ex = c->ex;
+  upstream_window(ex, t);
   if (c->state == CH_DONE || ex->failed)
     return;
   if (c->out_of_memory) {
@@ -1181,6 +1225,7 @@ static struct exchange *exchange_new(struct worker *w, struct http_request *hr,
   ex->hr = hr;
   ex->cancel_reason = MC_OTHER;
   snprintf(ex->request_id, sizeof ex->request_id, "%s", http_request_id(hr));
+  ex->trace = *http_request_trace(hr);
   ex->token = strdup(token);
   ex->n = n_choices;
   ex->choices = calloc((size_t)n_choices, sizeof *ex->choices);
@@ -1369,9 +1414,23 @@ void exchange_summary(const struct exchange *ex, struct exchange_summary *s) {
       .finish_reason = c ? c->finish_reason : NULL,
       .prediction_id = c ? c->pred_id : NULL,
       .n_choices = ex->n,
+      .failed = ex->failed,
+      .error_code = ex->error_code[0] ? ex->error_code : NULL,
+      .output = ex->logged_output.data,
+      .output_len = ex->logged_output.len,
+      .output_cut = ex->logged_cut,
   };
-  for (int i = 0; i < ex->n; i++)
-    s->retries += ex->choices[i].retries + ex->choices[i].create_retries;
+  uint64_t first = ex->up_first_us, last = ex->up_last_us;
+  for (int i = 0; i < ex->n; i++) {
+    const struct choice *ci = &ex->choices[i];
+    s->retries += ci->retries + ci->create_retries;
+    if (ci->xfer && up_running(ci->xfer)) { /* still running (a hang-up): up to now */
+      last = mono_now_us();
+      if (!first || ci->xfer->started_us < first)
+        first = ci->xfer->started_us;
+    }
+  }
+  s->upstream_us = first && last > first ? last - first : 0;
 }
 
 void exchange_free(struct exchange *ex) {
@@ -1407,6 +1466,7 @@ void exchange_free(struct exchange *ex) {
   free(ex->token);
   chat_request_free(&ex->req);
   buf_free(&ex->out);
+  buf_free(&ex->logged_output);
   encoder_free(&ex->enc);
   free(ex);
 }

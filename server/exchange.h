@@ -47,6 +47,12 @@ struct exchange_summary {
   const char *prediction_id; /* choice 0's, or NULL */
   int n_choices;
   int retries;               /* upstream calls made again */
+  int failed;                /* ended in an error (in-band, once a stream is open) */
+  uint64_t upstream_us;      /* first call to Replicate's start to the last one's end */
+  const char *error_code;    /* the failure's error code (or type), also mid-stream, or NULL */
+  const char *output;        /* log_bodies: choice 0's raw output (output_len bytes), or NULL */
+  size_t output_len;
+  int output_cut;            /* more came than ACCESS_LOG_BODY_MAX */
 };
 void exchange_summary(const struct exchange *ex, struct exchange_summary *s);
 

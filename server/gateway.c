@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "../shared/limits.h"
+#include "../shared/metrics.h"
 #include "../shared/oai_error.h"
 #include "../shared/response.h"
 #include "admin_queue.h"
@@ -56,7 +57,10 @@ static int64_t now_mono_ms(void) {
 /* ---------------------------------------------------------------- ledger */
 
 static int ledger_sink(void *ctx, const struct ledger_row *rows, size_t n) {
-  return store_ledger_insert(ctx, rows, n);
+  int rc = store_ledger_insert(ctx, rows, n);
+  if (rc != 0)
+    metrics_database_error(MD_LEDGER);
+  return rc;
 }
 
 /* --------------------------------------------------------------- lifecycle */
@@ -252,6 +256,14 @@ static void settle(struct http_request *hr, void *ctx) {
 /* The admission whose route handler runs again with Redis's answer. */
 static _Thread_local struct admission *resuming;
 
+/* The refusal's count in /metrics, by key alias and reason. */
+static void count_refusal(struct http_request *hr, const struct admission *a,
+                          enum metrics_refusal why) {
+  struct metrics_block *b = http_request_worker(hr)->up.metrics;
+  if (b)
+    metrics_refusal(b, a->key ? a->key->alias : NULL, why);
+}
+
 struct admission *gateway_authorize(struct http_request *hr, const char *route) {
   if (resuming && resuming->hr == hr)
     return resuming;
@@ -277,6 +289,7 @@ struct admission *gateway_authorize(struct http_request *hr, const char *route) 
     if (a->upstream_token)
       return a;
     a->error_code = "invalid_api_key";
+    count_refusal(hr, a, MF_INVALID_KEY);
     respond(hr, 401, "invalid_request_error", "invalid_api_key", NULL,
             "You didn't provide an API key. Pass your Replicate API token as the Bearer key "
             "(Authorization: Bearer r8_...), or configure replicate_api_token on the proxy.");
@@ -295,6 +308,7 @@ struct admission *gateway_authorize(struct http_request *hr, const char *route) 
     }
   }
   a->error_code = "invalid_api_key";
+  count_refusal(hr, a, MF_INVALID_KEY);
   respond(hr, 401, "invalid_request_error", "invalid_api_key", NULL,
           presented ? "Invalid API key: unknown, blocked, expired or deleted. Ask the gateway's "
                       "admin for a key (Authorization: Bearer sk-...)."
@@ -373,6 +387,10 @@ static void refuse(struct http_request *hr, struct admission *a, const struct li
                    long tokens, double cost) {
   struct oai_error e;
   const char *alias = a->key->alias ? a->key->alias : "";
+  count_refusal(hr, a, st->refused == LIMIT_BUDGET ? MF_BUDGET
+                       : st->refused == LIMIT_TPM  ? MF_TPM
+                       : st->refused == LIMIT_PARALLEL ? MF_PARALLEL
+                                                       : MF_RPM);
   if (st->refused == LIMIT_BUDGET) {
     a->error_code = "insufficient_quota";
     oai_error_set(&e, 429, "insufficient_quota", "insufficient_quota", NULL,
@@ -480,6 +498,8 @@ static int redis_admit(struct http_request *hr, struct admission *a, long tokens
               "The shared rate limits (Redis) are unavailable; try again shortly.");
       return -1;
     }
+    if (http_request_worker(hr)->up.metrics)
+      metrics_redis_fallback(http_request_worker(hr)->up.metrics);
     return 0; /* open: this replica counts every limit itself until Redis returns */
   }
   *st = a->answer.st;
@@ -506,6 +526,7 @@ int gateway_admit(struct http_request *hr, struct admission *a, const struct gat
   if (r->model && !model_allowed(a->key, r->model)) {
     struct oai_error e;
     a->error_code = "model_not_allowed";
+    count_refusal(hr, a, MF_MODEL_NOT_ALLOWED);
     oai_error_set(&e, 403, "invalid_request_error", "model_not_allowed", "model",
                   "This key is not allowed to use the model '%s'", r->model);
     http_request_respond_error(hr, &e);
@@ -588,6 +609,14 @@ void gateway_store_unlock(int changed) {
   if (changed && key_snapshot_reload(G.admin_store) != 0)
     log_msg(LOG_WARN, "gateway: cannot reload the keys after an admin change");
   pthread_mutex_unlock(&G.admin_lock);
+}
+
+int gateway_ledger_counts(size_t *queued, uint64_t *written, uint64_t *dropped) {
+  if (!G.ledger)
+    return -1;
+  ledger_counts(G.ledger, queued, dropped);
+  *written = ledger_written(G.ledger);
+  return 0;
 }
 
 void gateway_ledger_flush(void) {

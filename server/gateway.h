@@ -62,6 +62,9 @@ int gateway_key_live(const char *token);
  * after writing keys (the snapshot is reloaded before it returns). */
 struct store *gateway_store_lock(void);
 void gateway_store_unlock(int changed);
+/* The ledger's rows queued, written and dropped (for /metrics). 0, or -1
+ * with no gateway open. Any thread. */
+int gateway_ledger_counts(size_t *queued, uint64_t *written, uint64_t *dropped);
 /* Every ledger row submitted so far is in the store (for spend reads). */
 void gateway_ledger_flush(void);
 /* The database's HMAC secret (for the CLI path, which has no gateway open). */

@@ -22,6 +22,7 @@
 #include "exchange.h"
 #include "request_end.h"
 #include "routes.h"
+#include "spans.h"
 
 #define container_of(p, type, field) ((type *)(void *)((char *)(p) - offsetof(type, field)))
 
@@ -96,6 +97,7 @@ struct http_request {
   int status;
   char *reply_body;
   char retry_after[32];
+  char error_code[48]; /* the error object's code (or type): for the access line */
   struct exchange *ex;
   uint64_t started_ms;
   uint64_t first_byte_ms; /* 0 until the reply's first byte is handed over */
@@ -104,6 +106,7 @@ struct http_request {
   void *done_ctx;
   char request_id[REQUEST_ID_MAX + 1]; /* X-Request-Id: the client's or ours */
   char key_alias[64];                  /* the gateway key's alias, for the log */
+  struct trace_ctx trace;              /* its server span (zeros: tracing off) */
   const char *content_type;            /* static; NULL = application/json */
   struct http_request *next, *prev; /* worker->requests */
 };
@@ -174,6 +177,7 @@ void http_request_respond_error(struct http_request *hr, const struct oai_error 
     status = e->status;
   }
   snprintf(hr->retry_after, sizeof hr->retry_after, "%s", e->retry_after);
+  snprintf(hr->error_code, sizeof hr->error_code, "%s", e->code[0] ? e->code : e->type);
   /* SDKs retry 408/409/429/5xx on their own; the same request cannot fix
    * any other 4xx, so they are told to stop (best effort: no memory, no
    * header). */
@@ -207,6 +211,7 @@ const char *http_request_method(const struct http_request *hr) { return hr->meth
 const char *http_request_path(const struct http_request *hr) { return hr->path; }
 struct worker *http_request_worker(const struct http_request *hr) { return hr->w; }
 const char *http_request_id(const struct http_request *hr) { return hr->request_id; }
+const struct trace_ctx *http_request_trace(const struct http_request *hr) { return &hr->trace; }
 void http_request_set_content_type(struct http_request *hr, const char *type) {
   hr->content_type = type;
 }
@@ -298,7 +303,8 @@ void http_request_on_done(struct http_request *hr, http_done_fn fn, void *ctx) {
 }
 
 struct http_request_end http_request_end_info(const struct http_request *hr) {
-  struct http_request_end e = {hr->status, hr->client_gone, hr->started_ms, hr->first_byte_ms, hr->ex};
+  struct http_request_end e = {hr->status, hr->client_gone, hr->started_ms, hr->first_byte_ms, hr->ex,
+                               hr->error_code[0] ? hr->error_code : NULL};
   return e;
 }
 
@@ -661,8 +667,11 @@ static void dispatch(struct http_conn *c) {
   }
   hr->started_ms = loop_now_ms();
   hr->dispatched = 1;
-  if (hr->reply == REPLY_NONE)
+  if (hr->reply == REPLY_NONE) {
+    int entered = log_request_enter(hr->request_id); /* its log lines carry its id */
     routes_dispatch(hr);
+    log_request_leave(entered);
+  }
   conn_progress(c);
 }
 
@@ -729,6 +738,7 @@ static void start_request(struct http_conn *c, const struct http1_request *req) 
   const char *rid = http_request_header(hr, "X-Request-Id");
   if (access_log_request_id_ok(rid))
     snprintf(hr->request_id, sizeof hr->request_id, "%s", rid);
+  spans_request_begin(&hr->trace, http_request_header(hr, "traceparent"));
   hr->minor_version = req->minor_version;
   hr->keep_alive = req->keep_alive;
   snprintf(hr->log_method, sizeof hr->log_method, "%.*s", (int)req->method_len, req->method);

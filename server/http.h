@@ -11,6 +11,7 @@
 #include "../shared/access_log.h"
 #include "../shared/buf.h"
 #include "../shared/oai_error.h"
+#include "../shared/trace.h"
 #include "worker.h"
 
 struct exchange;
@@ -51,6 +52,9 @@ struct worker *http_request_worker(const struct http_request *hr);
 /* The request's X-Request-Id (the client's when well-formed, else
  * generated); also on the reply, to Replicate and in the log. */
 const char *http_request_id(const struct http_request *hr);
+/* Its trace context (from the client's traceparent, or new); zeros while
+ * tracing is off. Upstream calls are children of its span. */
+const struct trace_ctx *http_request_trace(const struct http_request *hr);
 /* A non-JSON reply body's type (static string), e.g. /metrics' text. */
 void http_request_set_content_type(struct http_request *hr, const char *type);
 /* The gateway key's alias (never the key), set at settlement for the
@@ -80,6 +84,7 @@ struct http_request_end {
   uint64_t started_ms;    /* loop_now_ms() clock */
   uint64_t first_byte_ms; /* 0: nothing was sent */
   struct exchange *ex;    /* still alive during the callback, or NULL */
+  const char *error_code; /* an error object answered (its code, or type), or NULL */
 };
 typedef void (*http_done_fn)(struct http_request *hr, void *ctx);
 /* Called exactly once when the request ends (answered, failed or the client

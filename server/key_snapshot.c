@@ -223,8 +223,10 @@ static void *snapshot_thread(void *arg) {
       break;
     pthread_mutex_unlock(&G.stop_mu);
     int ok = snapshot_reload(G.poll_store, 0) == 0;
-    if (!ok)
+    if (!ok) {
       log_msg(LOG_WARN, "gateway: cannot reload the keys; serving the previous snapshot");
+      metrics_database_error(MD_KEYS);
+    }
     atomic_store(&store_reachable, ok);
     pthread_mutex_lock(&G.stop_mu);
   }

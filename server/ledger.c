@@ -222,6 +222,13 @@ void ledger_counts(struct ledger *l, size_t *pending, uint64_t *dropped) {
   pthread_mutex_unlock(&l->lock);
 }
 
+uint64_t ledger_written(struct ledger *l) {
+  pthread_mutex_lock(&l->lock);
+  uint64_t w = l->written;
+  pthread_mutex_unlock(&l->lock);
+  return w;
+}
+
 void ledger_flush(struct ledger *l) {
   if (!l)
     return;

@@ -45,6 +45,8 @@ int ledger_submit(struct ledger *l, struct ledger_row *row);
 void ledger_set_max_pending(struct ledger *l, size_t max_pending);
 /* Rows waiting for the sink now, and rows dropped at the bound since the start. */
 void ledger_counts(struct ledger *l, size_t *pending, uint64_t *dropped);
+/* Rows the sink took since the start (for /metrics). */
+uint64_t ledger_written(struct ledger *l);
 /* Blocks until every row submitted so far has reached the sink (tests, CLI, shutdown). */
 void ledger_flush(struct ledger *l);
 /* Flush everything, stop the thread, free. NULL is fine. */

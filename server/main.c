@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../shared/circuit.h"
 #include "../shared/config.h"
 #include "../shared/cpus.h"
 #include "../shared/metrics.h"
@@ -26,40 +27,15 @@
 #include "exchange.h"
 #include "gateway.h"
 #include "healthcheck.h"
+#include "metrics_listen.h"
 #include "http.h"
+#include "otlp.h"
 #include "reload.h"
 #include "worker.h"
 
 #ifndef VERSION /* `make VERSION=x` (the image's build argument) overrides it */
 #define VERSION "0.1.0"
 #endif
-
-/* ---------------------------------------------------------------- logging */
-
-/* Set by the main thread on SIGHUP, read by every worker. */
-static atomic_int current_level = LOG_INFO;
-
-void log_set_level(enum log_level level) { atomic_store(&current_level, (int)level); }
-
-void log_msg(enum log_level level, const char *fmt, ...) {
-  static const char *const names[] = {"error", "warn", "info", "debug"};
-  if ((int)level > atomic_load_explicit(&current_level, memory_order_relaxed))
-    return;
-  char line[2048];
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  struct tm tm;
-  gmtime_r(&ts.tv_sec, &tm);
-  int n = snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %-5s ",
-                   tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                   tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000, names[level]);
-  va_list ap;
-  va_start(ap, fmt);
-  if (n > 0 && (size_t)n < sizeof line)
-    vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
-  va_end(ap);
-  fprintf(stderr, "%s\n", line); /* one call: lines from workers don't mix */
-}
 
 /* ----------------------------------------------------------------- options */
 
@@ -261,7 +237,7 @@ static int worker_init(struct worker *w, int index, int n_workers, const struct 
     return -1;
   up_client_set_ca(&w->up, cfg->upstream_ca_file);
   w->up.metrics = metrics_global_block((size_t)index);
-  circuit_init(&w->up.circuit, (uint64_t)cfg->circuit_cooldown_ms);
+  w->up.circuit = circuit_global(); /* one for the process: main initialised it */
   w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (w->wake_fd < 0)
     return -1;
@@ -377,6 +353,7 @@ int main(int argc, char **argv) {
     return status;
   }
   log_set_level(cfg.log_level);
+  log_set_format(cfg.log_format);
   if ((status = refuse_unsafe(&cfg)) >= 0) {
     config_free(&cfg);
     return status;
@@ -432,9 +409,12 @@ int main(int argc, char **argv) {
     return 1;
   }
   free(db_path);
+  /* Tracing is optional: an exporter that cannot start leaves it off. */
+  otlp_start(cfg.otlp_endpoint, cfg.otlp_service_name, VERSION);
 
   struct worker *workers = calloc((size_t)n_workers, sizeof *workers);
   int port = cfg.listen_port, started = 0, rc = 0;
+  circuit_init(circuit_global(), (uint64_t)cfg.circuit_cooldown_ms);
   if (!workers || metrics_global_init((size_t)n_workers, VERSION) != 0) {
     log_msg(LOG_ERROR, "out of memory starting the workers");
     free(workers);
@@ -470,6 +450,16 @@ int main(int argc, char **argv) {
       started = i;
     }
   }
+  if (rc == 0 && cfg.metrics_listen[0]) {
+    char merr[320];
+    int mport = 0;
+    if (metrics_listen_start(cfg.metrics_listen, &mport, merr, sizeof merr) != 0) {
+      log_msg(LOG_ERROR, "%s", merr);
+      rc = 1;
+    } else {
+      log_msg(LOG_INFO, "metrics on %s (port %d), not on the main port", cfg.metrics_listen, mport);
+    }
+  }
   if (rc == 0) {
     int v6 = strchr(cfg.listen_host, ':') != NULL;
     log_msg(LOG_INFO, "replicate-proxy %s listening on http://%s%s%s:%d (%d worker%s, model %s, upstream %s)",
@@ -494,6 +484,8 @@ int main(int argc, char **argv) {
     worker_free(&workers[i]);
   }
   free(workers);
+  metrics_listen_stop(); /* before the blocks it reads are freed */
+  otlp_stop(OTLP_STOP_BOUND_MS); /* after the workers: their last spans are queued */
   metrics_global_free();
   gateway_close(); /* flushes the ledger: SIGTERM loses no row */
   curl_global_cleanup();

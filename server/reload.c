@@ -135,6 +135,7 @@ int reload_apply(int argc, char **argv, int (*unsafe)(const struct config *)) {
   }
   /* The summary shows at the louder of the old and new log levels. */
   log_set_level(next->log_level > old->log_level ? next->log_level : old->log_level);
+  log_set_format(next->log_format);
   log_msg(LOG_INFO, "reload: %d option%s changed: %s", n, n == 1 ? "" : "s", changed);
   if (needs_restart)
     log_msg(LOG_WARN, "reload: options marked (needs a restart) keep their running "

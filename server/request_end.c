@@ -1,12 +1,14 @@
 #include "request_end.h"
 
 #include <stdio.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <time.h>
 
 #include "../shared/metrics.h"
 #include "exchange.h"
 #include "http.h"
+#include "spans.h"
 
 void request_id_assign(char out[REQUEST_ID_MAX + 1], const char *client_value) {
   if (access_log_request_id_ok(client_value)) {
@@ -51,9 +53,32 @@ static void write_log(const struct config *cfg, const struct access_log_entry *e
       fwrite(line.data, 1, line.len, stderr);
   } else if (access_log_text(&line, e) == 0) {
     line.data[--line.len] = '\0'; /* log_msg adds the newline */
-    log_msg(LOG_INFO, "%s", line.data);
+    log_access_text(line.data); /* names its rid itself */
   }
   buf_free(&line);
+}
+
+/* log_bodies: the body and the answer, clipped, every key and token the
+ * request or the config holds redacted. 0, or -1 (OOM: logged without). */
+static int clip_bodies(struct http_request *hr, const struct config *cfg,
+                       const struct exchange_summary *s, struct buf *body, struct buf *answer,
+                       struct access_log_entry *e) {
+  const char *auth = http_request_header(hr, "Authorization");
+  if (auth && strncasecmp(auth, "Bearer ", 7) == 0)
+    auth += 7;
+  const char *secrets[] = {auth, http_request_header(hr, "x-api-key"), cfg->master_key,
+                           cfg->replicate_api_token};
+  size_t n = sizeof secrets / sizeof secrets[0];
+  size_t len = 0;
+  const char *b = http_request_body(hr, &len);
+  if (access_log_clip(body, b, len, ACCESS_LOG_BODY_MAX, secrets, n, &e->request_body_cut) != 0 ||
+      access_log_clip(answer, s->output ? s->output : "", s->output ? s->output_len : 0,
+                      ACCESS_LOG_BODY_MAX, secrets, n, &e->answer_cut) != 0)
+    return -1;
+  e->request_body = body->data;
+  e->answer = answer->data;
+  e->answer_cut |= s->output_cut;
+  return 0;
 }
 
 void request_end_observe(struct http_request *hr) {
@@ -61,12 +86,16 @@ void request_end_observe(struct http_request *hr) {
   struct http_request_end end = http_request_end_info(hr);
   uint64_t now = loop_now_ms();
   uint64_t dur_ms = now - end.started_ms;
+  struct timespec mono;
+  clock_gettime(CLOCK_MONOTONIC, &mono); /* loop_now_ms's clock, in us */
+  uint64_t now_us = (uint64_t)mono.tv_sec * 1000000u + (uint64_t)mono.tv_nsec / 1000u;
+  uint64_t dur_us = now_us > end.started_ms * 1000 ? now_us - end.started_ms * 1000 : 0;
   struct metrics_request r = {
       .route = metrics_route_of(http_request_path(hr)),
       .key_alias = http_request_key_alias(hr), /* the gateway settled before this */
       /* nginx's 499: the client left before any answer */
       .status = end.client_gone && !end.first_byte_ms ? 499 : end.status,
-      .duration_us = dur_ms * 1000,
+      .duration_us = dur_us,
       .first_byte = end.first_byte_ms != 0,
       .ttft_us = end.first_byte_ms ? (end.first_byte_ms - end.started_ms) * 1000 : 0,
       .input_tokens = -1,
@@ -78,6 +107,7 @@ void request_end_observe(struct http_request *hr) {
     r.model = s.model;
     r.stream = s.stream;
     r.input_tokens = s.prompt_tokens;
+    r.upstream_us = s.upstream_us;
     r.output_tokens = s.completion_tokens;
     r.cost_usd = ((double)(s.prompt_tokens > 0 ? s.prompt_tokens : 0) * cfg->input_price_per_mtok +
                   (double)(s.completion_tokens > 0 ? s.completion_tokens : 0) *
@@ -110,6 +140,26 @@ void request_end_observe(struct http_request *hr) {
       .retries = s.retries,
       .finish_reason = s.finish_reason,
       .prediction_id = s.prediction_id,
+      /* the exchange's failure (also one sent mid-stream), else the error answered */
+      .error_code = s.error_code ? s.error_code : end.error_code,
+      .upstream_ms = s.upstream_us ? (long)(s.upstream_us / 1000) : -1,
   };
+  struct buf body = BUF_INIT, answer = BUF_INIT;
+  if (cfg->log_bodies && cfg->log_format == LOG_FORMAT_JSON && cfg->log_level >= LOG_INFO &&
+      clip_bodies(hr, cfg, &s, &body, &answer, &e) != 0) {
+    e.request_body = e.answer = NULL;
+    log_msg(LOG_WARN, "out of memory: the access line goes without its bodies");
+  }
   write_log(cfg, &e);
+  if (http_request_trace(hr)->recording) {
+    struct server_span_info x = {
+        .operation = !r.model ? NULL : r.route == MR_COMPLETIONS ? "text_completion" : "chat",
+        .http_route = r.route == MR_OTHER ? NULL : spans_route_template(http_request_path(hr)),
+        .response_model = cfg->model,
+        .failed = s.failed,
+    };
+    spans_request_end(http_request_trace(hr), &e, &x);
+  }
+  buf_free(&body);
+  buf_free(&answer);
 }

@@ -220,10 +220,10 @@ static void handle_ready(struct http_request *hr, const char *subpath) {
   }
   char body[256];
   int n = snprintf(body, sizeof body, "{\"status\":\"ready\"");
-  const struct circuit *cb = &w->up.circuit;
-  if (cb->state != CIRCUIT_CLOSED)
+  enum circuit_state cs = circuit_state_get(w->up.circuit);
+  if (cs != CIRCUIT_CLOSED)
     n += snprintf(body + n, sizeof body - (size_t)n, ",\"circuit\":\"%s\"",
-                  circuit_state_name(cb->state));
+                  circuit_state_name(cs));
   if (shared_db)
     n += snprintf(body + n, sizeof body - (size_t)n, ",\"database\":\"%s\"", db_ok ? "up" : "down");
   if (redis_limits_enabled())

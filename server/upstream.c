@@ -9,6 +9,7 @@
 #include <sys/epoll.h>
 #include <time.h>
 
+#include "spans.h"
 #include "worker.h"
 
 /* Cancels: a failed one leaves a prediction billing, so it is retried. */
@@ -48,6 +49,7 @@ struct up_retry {
   struct up_transfer *t;
   char *url, *token, *label;
   int attempt; /* 1-based: the attempt in flight or due */
+  struct trace_ctx trace; /* the request's span, or zeros */
 };
 
 /* One per socket curl tells us about; freed through the loop's graveyard
@@ -364,6 +366,7 @@ static enum metrics_up_kind kind_of(const struct up_request *r) {
 int up_start(struct up_client *c, struct up_transfer *t, const struct up_request *r) {
   t->kind = kind_of(r);
   t->started_us = mono_us();
+  snprintf(t->request_id, sizeof t->request_id, "%s", r->request_id ? r->request_id : "");
   t->client = c;
   t->status = 0;
   t->result = CURLE_OK;
@@ -400,6 +403,14 @@ int up_start(struct up_client *c, struct up_transfer *t, const struct up_request
     struct buf h = BUF_INIT;
     ok = buf_printf(&h, "X-Request-Id: %s", r->request_id) == 0 && add_header(t, h.data) == 0;
     buf_free(&h);
+  }
+  char traceparent[TRACEPARENT_LEN + 1];
+  t->resend_count = r->resend_count;
+  spans_upstream_begin(t, r->trace, traceparent);
+  if (ok && traceparent[0]) {
+    char h[sizeof "traceparent: " + TRACEPARENT_LEN];
+    snprintf(h, sizeof h, "traceparent: %s", traceparent);
+    ok = add_header(t, h) == 0;
   }
   if (!ok)
     goto fail;
@@ -459,7 +470,11 @@ fail:
   return -1;
 }
 
-void up_stop(struct up_transfer *t) { release(t); }
+void up_stop(struct up_transfer *t) {
+  if (t->span.recording)
+    spans_upstream_end(t, 1);
+  release(t);
+}
 
 void up_transfer_free(struct up_transfer *t) {
   release(t);
@@ -501,12 +516,16 @@ static void drain_done(struct up_client *c) {
       t->os_errno = ETIMEDOUT;
       t->connect_timed_out = 1;
     }
+    if (t->span.recording)
+      spans_upstream_end(t, 0);
     release(t);
     if (c->metrics)
       metrics_upstream_call(c->metrics, t->kind, t->status,
                             t->result != CURLE_OK && !t->aborted_by_callback,
                             mono_us() - t->started_us);
+    int entered = log_request_enter(t->request_id); /* lines about it carry its id */
     t->done(t);
+    log_request_leave(entered);
   }
 }
 
@@ -537,7 +556,9 @@ static int start_attempt(struct up_transfer *t) {
   struct up_retry *r = t->retry;
   struct up_request req = {.method = "POST", .url = r->url, .token = r->token,
                            .timeout_ms = CANCEL_TIMEOUT_MS,
-                           .max_body = CANCEL_MAX_REPLY};
+                           .max_body = CANCEL_MAX_REPLY,
+                           .trace = r->trace.active ? &r->trace : NULL,
+                           .resend_count = r->attempt - 1};
   return up_start(t->client, t, &req);
 }
 
@@ -603,7 +624,7 @@ static void detached_done(struct up_transfer *t) {
 }
 
 int up_post_detached(struct up_client *c, const char *url, const char *token,
-                     const char *label) {
+                     const char *label, const struct trace_ctx *trace) {
   struct up_transfer *t = malloc(sizeof *t);
   struct up_retry *r = calloc(1, sizeof *r);
   if (!t || !r) {
@@ -616,6 +637,8 @@ int up_post_detached(struct up_client *c, const char *url, const char *token,
   t->retry = r;
   r->t = t;
   r->attempt = 1;
+  if (trace)
+    r->trace = *trace;
   loop_timer_init(&r->timer, on_retry_timer, r);
   r->url = strdup(url);
   r->token = strdup(token ? token : "");

@@ -7,9 +7,11 @@
 
 #include <curl/curl.h>
 
+#include "../shared/access_log.h" /* REQUEST_ID_MAX */
 #include "../shared/buf.h"
 #include "../shared/circuit.h"
 #include "../shared/metrics.h"
+#include "../shared/trace.h"
 #include "loop.h"
 
 struct up_client {
@@ -26,7 +28,7 @@ struct up_client {
   const char *ca_file; /* PEM CA bundle for every transfer, or NULL/"" */
   int capped;          /* per-host connection cap on (HTTP/2 hosts only) */
   struct metrics_block *metrics; /* the worker's; NULL = not counted */
-  struct circuit circuit;       /* creates at Replicate, this worker's view */
+  struct circuit *circuit;      /* creates at Replicate: the process's (circuit_global) */
 };
 
 struct up_transfer;
@@ -49,6 +51,8 @@ struct up_request {
   int no_resend;      /* never send it twice (creates: each one is paid) */
   size_t max_body;    /* bound on a buffered body; 0 = none */
   const char *request_id; /* sent as X-Request-Id, or NULL */
+  const struct trace_ctx *trace; /* the request's span: this call is its child, or NULL */
+  int resend_count;   /* for the span: times this call was made before */
 };
 
 struct up_retry;
@@ -84,6 +88,9 @@ struct up_transfer {
   uint64_t started_us;       /* monotonic, when it started */
   long timeout_ms;           /* the request's own deadline (0: none) */
   int connect_timed_out;     /* connect_timeout passed before anything was sent */
+  struct trace_ctx span;     /* this call's span (spans.c), when tracing */
+  int resend_count;
+  char request_id[REQUEST_ID_MAX + 1]; /* its request's, for log lines ("" = none) */
 };
 
 int up_client_init(struct up_client *c, struct loop *l, const char *upstream,
@@ -111,11 +118,11 @@ void up_stop(struct up_transfer *t);
 void up_transfer_free(struct up_transfer *t);
 
 /* Fire-and-forget POST (a cancel): the transfer owns itself (and a copy of
- * url and token). A failure that may be transient (no answer, 429, 5xx) is
+ * url, token and trace, the span it is a child of, or NULL). A failure that may be transient (no answer, 429, 5xx) is
  * retried with backoff a few times; each failure is logged naming label
  * (the prediction id), the last one as an error. */
 int up_post_detached(struct up_client *c, const char *url, const char *token,
-                     const char *label);
+                     const char *label, const struct trace_ctx *trace);
 
 /* Back-pressure on a streaming transfer: pause (1) stops reading from
  * Replicate until resume (0). Safe from any callback but on_data itself

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "../shared/config.h"
+#include "log.h" /* log_msg: never pass secrets */
 #include "loop.h"
 #include "upstream.h"
 
@@ -60,9 +61,5 @@ struct worker {
   pthread_t thread;
 };
 
-/* Log to stderr with a level filter; never pass secrets. */
-void log_msg(enum log_level level, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-void log_set_level(enum log_level level);
 
 #endif

@@ -91,13 +91,56 @@ int access_log_json(struct buf *out, const struct access_log_entry *e) {
                       e->duration_ms, e->retries) != 0 ||
            json_str(out, e->finish_reason) != 0 ||
            buf_append_str(out, ",\"prediction_id\":") != 0 ||
-           json_str(out, e->prediction_id) != 0 || buf_append_str(out, "}\n") != 0;
+           json_str(out, e->prediction_id) != 0 ||
+           buf_append_str(out, ",\"error_code\":") != 0 || json_str(out, e->error_code) != 0 ||
+           json_long(out, "upstream_ms", e->upstream_ms) != 0 ||
+           (e->request_body &&
+            (buf_append_str(out, ",\"request_body\":") != 0 ||
+             json_str(out, e->request_body) != 0 ||
+             buf_printf(out, ",\"request_body_truncated\":%s,\"answer\":",
+                        e->request_body_cut ? "true" : "false") != 0 ||
+             json_str(out, e->answer) != 0 ||
+             buf_printf(out, ",\"answer_truncated\":%s", e->answer_cut ? "true" : "false") != 0)) ||
+           buf_append_str(out, "}\n") != 0;
   if (rc) {
     out->len = start; /* no half line */
     if (out->data)
       out->data[start] = '\0';
     return -1;
   }
+  return 0;
+}
+
+/* Shortest secret worth redacting: anything shorter would match by chance. */
+#define SECRET_MIN 8
+
+int access_log_clip(struct buf *out, const char *s, size_t len, size_t max,
+                    const char *const *secrets, size_t n_secrets, int *cut) {
+  static const char MARK[] = "[redacted]";
+  *cut = 0;
+  size_t i = 0;
+  while (i < len) {
+    size_t hit = 0;
+    for (size_t k = 0; k < n_secrets && !hit; k++) {
+      size_t sl = secrets[k] ? strlen(secrets[k]) : 0;
+      if (sl >= SECRET_MIN && sl <= len - i && memcmp(s + i, secrets[k], sl) == 0)
+        hit = sl;
+    }
+    const char *piece = hit ? MARK : s + i;
+    size_t plen = hit ? sizeof MARK - 1 : 1;
+    if (out->len + plen > max) {
+      *cut = 1;
+      break;
+    }
+    /* NUL bytes (a body may hold them) would end the string early. */
+    if (buf_append(out, piece, plen) != 0)
+      return -1;
+    if (!hit && out->data[out->len - 1] == '\0')
+      out->data[out->len - 1] = ' ';
+    i += hit ? hit : 1;
+  }
+  if (!out->data && buf_append(out, "", 0) != 0)
+    return -1;
   return 0;
 }
 
@@ -116,6 +159,8 @@ int access_log_text(struct buf *out, const struct access_log_entry *e) {
     rc = buf_printf(out, " model=%s stream=%d tokens=%ld/%ld retries=%d pred=%s", e->model,
                     e->stream, e->prompt_tokens, e->completion_tokens, e->retries,
                     e->prediction_id ? e->prediction_id : "-") != 0;
+  if (!rc && e->error_code)
+    rc = buf_printf(out, " error=%s", e->error_code) != 0;
   rc = rc || buf_append_char(out, '\n') != 0;
   if (rc) {
     out->len = start;

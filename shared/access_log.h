@@ -1,7 +1,7 @@
 /* The access log line of one request, as text or as one JSON object, and
  * the request id that ties it to the answer, to Replicate and to the ledger.
  * Pure: the caller gathers the figures and writes the line. Never given a
- * key, a token or a body. */
+ * key or a token; a body only with log_bodies, through access_log_clip. */
 #ifndef RP_ACCESS_LOG_H
 #define RP_ACCESS_LOG_H
 
@@ -10,6 +10,8 @@
 #include "buf.h"
 
 #define REQUEST_ID_MAX 128
+/* log_bodies: the most of a request body or an answer one line carries. */
+#define ACCESS_LOG_BODY_MAX 4096
 /* "req_" + this many characters of [A-Za-z0-9] */
 #define REQUEST_ID_RANDOM 24
 
@@ -31,7 +33,18 @@ struct access_log_entry {
   int retries;
   const char *finish_reason; /* or NULL */
   const char *prediction_id; /* choice 0's, or NULL */
+  const char *error_code;    /* an error answer's code (or type), or NULL */
+  long upstream_ms;          /* first call to Replicate to the last one's end; -1: none */
+  /* log_bodies (JSON only; NULL = not logged): already clipped and redacted. */
+  const char *request_body, *answer;
+  int request_body_cut, answer_cut;
 };
+
+/* A body for the log: at most max bytes of s[0..len), each secret (n of
+ * them; NULL or short ones skipped) replaced by "[redacted]" first, so none
+ * shows even in part. *cut: something was left out. 0, or -1 (OOM). */
+int access_log_clip(struct buf *out, const char *s, size_t len, size_t max,
+                    const char *const *secrets, size_t n_secrets, int *cut);
 
 /* A client's X-Request-Id is kept when it is 1..REQUEST_ID_MAX characters of
  * [A-Za-z0-9._-]: anything else (control bytes, quotes, spaces) could forge

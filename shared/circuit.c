@@ -4,7 +4,22 @@
 
 void circuit_init(struct circuit *c, uint64_t cooldown_ms) {
   memset(c, 0, sizeof *c);
+  pthread_mutex_init(&c->lock, NULL);
   c->cooldown_ms = cooldown_ms;
+}
+
+struct circuit *circuit_global(void) {
+  static struct circuit process;
+  return &process;
+}
+
+enum circuit_state circuit_state_get(const struct circuit *c) {
+  return (enum circuit_state)atomic_load_explicit(&c->published, memory_order_relaxed);
+}
+
+static void set_state(struct circuit *c, enum circuit_state s) {
+  c->state = s;
+  atomic_store_explicit(&c->published, (int)s, memory_order_relaxed);
 }
 
 const char *circuit_state_name(enum circuit_state s) {
@@ -12,14 +27,14 @@ const char *circuit_state_name(enum circuit_state s) {
   return NAMES[s];
 }
 
-int circuit_allow(struct circuit *c, uint64_t now_ms, uint64_t *retry_after_ms) {
+static int allow(struct circuit *c, uint64_t now_ms, uint64_t *retry_after_ms) {
   uint64_t since = now_ms - c->opened_ms;
   switch (c->state) {
   case CIRCUIT_CLOSED:
     return 1;
   case CIRCUIT_OPEN:
     if (since >= c->cooldown_ms) {
-      c->state = CIRCUIT_HALF_OPEN;
+      set_state(c, CIRCUIT_HALF_OPEN);
       c->probe_ms = now_ms;
       return 1;
     }
@@ -46,24 +61,24 @@ static int window_failures(const struct circuit *c, uint64_t now_ms) {
 }
 
 static void open_it(struct circuit *c, uint64_t now_ms) {
-  c->state = CIRCUIT_OPEN;
+  set_state(c, CIRCUIT_OPEN);
   c->opened_ms = now_ms;
   c->consecutive = 0;
   c->n = c->next = 0; /* a fresh window after the probe closes it */
 }
 
-int circuit_record(struct circuit *c, uint64_t now_ms, int ok) {
+static int record(struct circuit *c, uint64_t now_ms, int ok) {
   if (c->state == CIRCUIT_HALF_OPEN || c->state == CIRCUIT_OPEN) {
     if (ok) {
-      c->state = CIRCUIT_CLOSED;
+      set_state(c, CIRCUIT_CLOSED);
       c->consecutive = 0;
       c->n = c->next = 0;
-      return 0;
+      return CIRCUIT_CLOSED_NOW;
     }
     if (c->state == CIRCUIT_OPEN)
       return 0; /* a create from before it opened: already counted */
     open_it(c, now_ms);
-    return 1;
+    return CIRCUIT_OPENED;
   }
   c->at[c->next] = now_ms;
   c->failed[c->next] = !ok;
@@ -74,7 +89,23 @@ int circuit_record(struct circuit *c, uint64_t now_ms, int ok) {
   if (!ok && (c->consecutive >= CIRCUIT_CONSECUTIVE ||
               window_failures(c, now_ms) >= CIRCUIT_WINDOW / 2)) {
     open_it(c, now_ms);
-    return 1;
+    return CIRCUIT_OPENED;
   }
   return 0;
+}
+
+int circuit_allow(struct circuit *c, uint64_t now_ms, uint64_t *retry_after_ms) {
+  if (circuit_state_get(c) == CIRCUIT_CLOSED)
+    return 1; /* the common case: no lock */
+  pthread_mutex_lock(&c->lock);
+  int ok = allow(c, now_ms, retry_after_ms);
+  pthread_mutex_unlock(&c->lock);
+  return ok;
+}
+
+int circuit_record(struct circuit *c, uint64_t now_ms, int ok) {
+  pthread_mutex_lock(&c->lock);
+  int rc = record(c, now_ms, ok);
+  pthread_mutex_unlock(&c->lock);
+  return rc;
 }

@@ -128,6 +128,13 @@ static const struct option_row OPTIONS[] = {
      "after Replicate kept failing (5 creates in a row, or half of the last 20 within a "
      "minute), creates are refused with 503 this long, then one probe goes through; "
      "0 = no circuit breaker"},
+    {"metrics_listen", OPT_STRING, OFF(metrics_listen), "", 0, 0, OPT_RESTART,
+     "HOST:PORT to serve /metrics on alone, with no key asked (for a private interface); "
+     "when set, the main port no longer serves /metrics; empty = /metrics on the main "
+     "port (behind master_key in gateway mode)"},
+    {"log_bodies", OPT_BOOL, OFF(log_bodies), "false", 0, 0, 0,
+     "log_format = json: the access line also carries the request body and the answer "
+     "text (each cut at 4 KiB, marked); keys and tokens are redacted"},
     {"database_url", OPT_STRING, OFF(database_url), "", 0, 0, OPT_SECRET | OPT_RESTART,
      "postgresql://user:pass@host/db: keys and the ledger in PostgreSQL, shared by "
      "several replicas (instead of the database file)"},
@@ -136,6 +143,11 @@ static const struct option_row OPTIONS[] = {
      "shared by several replicas"},
     {"redis_failure", OPT_FAILURE_MODE, OFF(redis_fail_closed), "open", 0, 0, 0,
      "while Redis is down: open = serve, counting limits per replica; closed = 503"},
+    {"otlp_endpoint", OPT_URL, OFF(otlp_endpoint), "", 0, 0, OPT_RESTART,
+     "OpenTelemetry collector (http://host:4318): traces go to its /v1/traces as OTLP/HTTP "
+     "JSON, batched; dropped and counted while it is down; empty = no tracing"},
+    {"otlp_service_name", OPT_STRING, OFF(otlp_service_name), "replicate-proxy", 0, 0,
+     OPT_RESTART, "service.name of the exported traces"},
 };
 
 #define N_OPTIONS (sizeof OPTIONS / sizeof OPTIONS[0])
@@ -249,8 +261,9 @@ static int set_hostport(struct config *c, const char *v, char *err, size_t errle
 static int parse_url(struct config *c, const struct option_row *o, void *field,
                      const char *v, char *err, size_t errlen) {
   (void)c;
-  (void)o;
   size_t len = strlen(v);
+  if (!len && !o->def[0]) /* an optional URL (empty default): empty turns it off */
+    return replace_string(field, v, 0);
   if (strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0) {
     set_err(err, errlen, "expected an http:// or https:// URL, got '%s'", v);
     return -1;

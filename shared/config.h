@@ -77,6 +77,10 @@ struct config {
   enum log_format log_format;    /* access log lines: text or JSON */
   long upstream_max_retries;     /* create retries before the client sees an error */
   long circuit_cooldown_ms;      /* open circuit: refuse creates this long */
+  char *otlp_endpoint;           /* OTLP/HTTP collector base URL; "" = no traces */
+  char *otlp_service_name;       /* service.name of the spans */
+  char *metrics_listen;          /* "host:port": /metrics alone there, not on the main port */
+  int log_bodies;                /* the JSON access line carries the body and the answer */
 };
 
 #define CONFIG_ERR_MAX 256

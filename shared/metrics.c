@@ -24,6 +24,9 @@ static const char *const OUTCOME_NAMES[MO__N] = {"ok", "client_error", "rate_lim
                                                  "server_error", "transport_error"};
 static const char *const CANCEL_NAMES[MC__N] = {"hangup", "stop", "timeout", "shutdown",
                                                 "other"};
+static const char *const REFUSAL_NAMES[MF__N] = {"rpm",    "tpm",
+                                                 "parallel", "budget",
+                                                 "model_not_allowed", "invalid_key"};
 
 /* Path -> route label; prefixes match the route table (with or without /v1). */
 static const struct {
@@ -121,10 +124,8 @@ void metrics_request_done(struct metrics_block *b, const struct metrics_request 
   add(&m->requests[r->route][status_index(r->status)], 1);
   add(&k->requests[r->route][status_index(r->status)], 1);
   observe_us(&b->duration[r->route], r->duration_us);
-  if (r->upstream_us > 0) { /* only when the caller measured it */
-    uint64_t over = r->duration_us > r->upstream_us ? r->duration_us - r->upstream_us : 0;
-    observe_us(&b->overhead, over);
-  }
+  /* Every request: one with no call to Replicate is all overhead. */
+  observe_us(&b->overhead, r->duration_us > r->upstream_us ? r->duration_us - r->upstream_us : 0);
   if (r->first_byte && r->model)
     observe_us(&b->ttft, r->ttft_us);
   if (r->input_tokens > 0) {
@@ -169,6 +170,12 @@ void metrics_retry(struct metrics_block *b, enum metrics_up_kind kind) {
 void metrics_cancel(struct metrics_block *b, enum metrics_cancel reason) {
   add(&b->cancels[reason], 1);
 }
+
+void metrics_refusal(struct metrics_block *b, const char *key_alias, enum metrics_refusal why) {
+  add(&model_slot(&b->tables[MT_KEY], key_alias)->refusals[why], 1);
+}
+
+void metrics_redis_fallback(struct metrics_block *b) { add(&b->redis_fallbacks, 1); }
 
 /* ---- rendering ---- */
 
@@ -295,6 +302,73 @@ static const metrics_u64 *at_cost(const struct metrics_model *m, size_t a, size_
   return &m->cost_nusd;
 }
 
+static const metrics_u64 *at_refusal(const struct metrics_model *m, size_t why, size_t b) {
+  (void)b;
+  return &m->refusals[why];
+}
+
+/* Refusals by key alias and reason (the key table). */
+static int render_refusals(struct buf *out, struct metrics_block *const *blocks, size_t n,
+                           const struct model_names *mn) {
+  if (header(out, "replicate_proxy_refusals_total", "counter",
+             "Requests the gateway refused, by key alias and reason (rpm, tpm, parallel, "
+             "budget, model_not_allowed, invalid_key).") != 0)
+    return -1;
+  for (size_t j = 0; j < mn->n; j++)
+    for (size_t why = 0; why < MF__N; why++) {
+      uint64_t v = model_sum(blocks, n, MT_KEY, j, mn->name[j], at_refusal, why, 0);
+      if (!v)
+        continue;
+      if (buf_append_str(out, "replicate_proxy_refusals_total{key_alias=\"") != 0 ||
+          label_value(out, mn->name[j]) != 0 ||
+          buf_printf(out, "\",reason=\"%s\"} %llu\n", REFUSAL_NAMES[why],
+                     (unsigned long long)v) != 0)
+        return -1;
+    }
+  return 0;
+}
+
+static int render_db_errors(struct buf *out);
+
+/* The gateway's ledger, its database and Redis, as read at scrape time. */
+static int render_stores(struct buf *out, struct metrics_block *const *blocks, size_t n,
+                         const struct metrics_process *p) {
+  uint64_t fallbacks = 0;
+  for (size_t k = 0; k < n; k++)
+    fallbacks += get(&blocks[k]->redis_fallbacks);
+  if (p->has_ledger &&
+      (header(out, "replicate_proxy_ledger_rows_written_total", "counter",
+              "Ledger rows stored in the database.") != 0 ||
+       buf_printf(out, "replicate_proxy_ledger_rows_written_total %llu\n", p->ledger_written) != 0 ||
+       header(out, "replicate_proxy_ledger_rows_queued", "gauge",
+              "Ledger rows waiting for the database.") != 0 ||
+       buf_printf(out, "replicate_proxy_ledger_rows_queued %llu\n", p->ledger_queued) != 0 ||
+       header(out, "replicate_proxy_ledger_rows_dropped_total", "counter",
+              "Ledger rows dropped because too many waited for the database.") != 0 ||
+       buf_printf(out, "replicate_proxy_ledger_rows_dropped_total %llu\n", p->ledger_dropped) != 0 ||
+       header(out, "replicate_proxy_database_up", "gauge",
+              "1 when the last read of the keys' database worked, by backend.") != 0 ||
+       buf_printf(out, "replicate_proxy_database_up{backend=\"%s\"} %d\n",
+                  p->db_shared ? "postgresql" : "sqlite", p->db_up ? 1 : 0) != 0))
+    return -1;
+  if (p->has_ledger && render_db_errors(out) != 0)
+    return -1;
+  if (p->redis_enabled &&
+      (header(out, "replicate_proxy_redis_up", "gauge",
+              "1 when the last call to Redis (shared limits) worked.") != 0 ||
+       buf_printf(out, "replicate_proxy_redis_up %d\n", p->redis_up ? 1 : 0) != 0 ||
+       header(out, "replicate_proxy_redis_failure_mode", "gauge",
+              "What requests get while Redis is down (redis_failure): 1 for the mode set.") != 0 ||
+       buf_printf(out, "replicate_proxy_redis_failure_mode{mode=\"%s\"} 1\n",
+                  p->redis_fail_closed ? "closed" : "open") != 0 ||
+       header(out, "replicate_proxy_redis_local_fallbacks_total", "counter",
+              "Admissions decided by this replica's own counts because Redis was down.") != 0 ||
+       buf_printf(out, "replicate_proxy_redis_local_fallbacks_total %llu\n",
+                  (unsigned long long)fallbacks) != 0))
+    return -1;
+  return 0;
+}
+
 static int status_label(char *code, size_t len, size_t s) {
   if (s < METRICS_N_STATUS - 1)
     return snprintf(code, len, "%d", STATUS_CODES[s]) > 0 ? 0 : -1;
@@ -366,7 +440,8 @@ static int64_t gauge_sum(struct metrics_block *const *blocks, size_t n, size_t o
   return s;
 }
 
-static int render_simple(struct buf *out, struct metrics_block *const *blocks, size_t n) {
+static int render_simple(struct buf *out, struct metrics_block *const *blocks, size_t n,
+                         const struct metrics_process *proc) {
   if (header(out, "replicate_proxy_requests_in_flight", "gauge", "Requests being served.") != 0 ||
       buf_printf(out, "replicate_proxy_requests_in_flight %lld\n",
                  (long long)gauge_sum(blocks, n, offsetof(struct metrics_block, in_flight))) != 0 ||
@@ -409,15 +484,11 @@ static int render_simple(struct buf *out, struct metrics_block *const *blocks, s
       return -1;
   }
   uint64_t opened = 0;
-  int state = 0;
-  for (size_t k = 0; k < n; k++) {
+  for (size_t k = 0; k < n; k++)
     opened += get(&blocks[k]->circuit_opened);
-    int s = atomic_load_explicit(&blocks[k]->circuit_state, memory_order_relaxed);
-    state = s > state ? s : state;
-  }
   if (header(out, "replicate_proxy_circuit_state", "gauge",
-             "Circuit to Replicate: 0 closed, 1 open, 2 half-open (the worst worker).") != 0 ||
-      buf_printf(out, "replicate_proxy_circuit_state %d\n", state) != 0 ||
+             "Circuit to Replicate (one for the process): 0 closed, 1 open, 2 half-open.") != 0 ||
+      buf_printf(out, "replicate_proxy_circuit_state %d\n", proc->circuit_state) != 0 ||
       header(out, "replicate_proxy_circuit_opened_total", "counter",
              "Times the circuit to Replicate opened.") != 0 ||
       buf_printf(out, "replicate_proxy_circuit_opened_total %llu\n",
@@ -439,7 +510,7 @@ static int render_hists(struct buf *out, struct metrics_block *const *blocks, si
       return -1;
   }
   if (header(out, "replicate_proxy_overhead_seconds", "histogram",
-             "Time of a completion spent in the proxy, with no call to Replicate running.") != 0 ||
+             "Time of a request spent in the proxy: its duration less the window from its first call to Replicate's start to its last one's end.") != 0 ||
       hist_series(out, "replicate_proxy_overhead_seconds", "", blocks, n, at_overhead, 0,
                   TIME_BOUNDS, METRICS_N_BUCKETS, us) != 0 ||
       header(out, "gen_ai_server_time_to_first_token_seconds", "histogram",
@@ -495,6 +566,19 @@ static int render_process(struct buf *out, const struct metrics_process *p) {
                     p->cpu_seconds, p->rss_bytes, p->open_fds, p->max_fds, p->start_time_s);
 }
 
+int metrics_render_otlp(struct buf *out, uint64_t exported, uint64_t dropped) {
+  return buf_printf(out,
+                    "# HELP replicate_proxy_otlp_spans_exported_total Spans the trace collector "
+                    "accepted.\n"
+                    "# TYPE replicate_proxy_otlp_spans_exported_total counter\n"
+                    "replicate_proxy_otlp_spans_exported_total %llu\n"
+                    "# HELP replicate_proxy_otlp_spans_dropped_total Spans dropped: export queue "
+                    "full, or the collector down or failing.\n"
+                    "# TYPE replicate_proxy_otlp_spans_dropped_total counter\n"
+                    "replicate_proxy_otlp_spans_dropped_total %llu\n",
+                    (unsigned long long)exported, (unsigned long long)dropped);
+}
+
 int metrics_render(struct buf *out, struct metrics_block *const *blocks, size_t n,
                    const struct metrics_process *proc) {
   struct model_names *mn = malloc(sizeof *mn);
@@ -514,12 +598,43 @@ int metrics_render(struct buf *out, struct metrics_block *const *blocks, size_t 
                              "Requests answered, by route, gateway key alias and HTTP status.") != 0 ||
                render_model_counters(out, blocks, n, MT_KEY, mn, "replicate_proxy_key",
                                      "key_alias") != 0 ||
-               render_simple(out, blocks, n) != 0 || render_hists(out, blocks, n) != 0 ||
+               render_refusals(out, blocks, n, mn) != 0 || render_stores(out, blocks, n, proc) != 0 ||
+               render_simple(out, blocks, n, proc) != 0 || render_hists(out, blocks, n) != 0 ||
                render_process(out, proc) != 0
            ? -1
            : 0;
   free(mn);
   return rc;
+}
+
+/* ---- the database's failures ---- */
+
+static metrics_u64 db_errors[MD__N];
+static _Atomic double db_last_error_s;
+static const char *const DB_OP_NAMES[MD__N] = {"keys", "ledger"};
+
+void metrics_database_error(enum metrics_db_op op) {
+  atomic_fetch_add_explicit(&db_errors[op], 1, memory_order_relaxed);
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  atomic_store_explicit(&db_last_error_s, (double)ts.tv_sec + (double)ts.tv_nsec / 1e9,
+                        memory_order_relaxed);
+}
+
+static int render_db_errors(struct buf *out) {
+  if (header(out, "replicate_proxy_database_errors_total", "counter",
+             "Failed reads of the keys and failed ledger writes (the message is in the log).") != 0)
+    return -1;
+  for (size_t op = 0; op < MD__N; op++)
+    if (buf_printf(out, "replicate_proxy_database_errors_total{op=\"%s\"} %llu\n", DB_OP_NAMES[op],
+                   (unsigned long long)get(&db_errors[op])) != 0)
+      return -1;
+  return header(out, "replicate_proxy_database_last_error_timestamp_seconds", "gauge",
+                "When the database last failed (unix time; 0 = never).") != 0 ||
+                 buf_printf(out, "replicate_proxy_database_last_error_timestamp_seconds %.3f\n",
+                            atomic_load_explicit(&db_last_error_s, memory_order_relaxed)) != 0
+             ? -1
+             : 0;
 }
 
 /* ---- the process-wide set ---- */

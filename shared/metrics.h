@@ -20,6 +20,10 @@ enum metrics_route {
 enum metrics_up_kind { MU_CREATE, MU_POLL, MU_STREAM, MU_CANCEL, MU_LIST, MU__N };
 enum metrics_up_outcome { MO_OK, MO_4XX, MO_429, MO_5XX, MO_TRANSPORT, MO__N };
 enum metrics_cancel { MC_HANGUP, MC_STOP, MC_TIMEOUT, MC_SHUTDOWN, MC_OTHER, MC__N };
+/* Why the gateway refused a request (by key alias). */
+enum metrics_refusal {
+  MF_RPM, MF_TPM, MF_PARALLEL, MF_BUDGET, MF_MODEL_NOT_ALLOWED, MF_INVALID_KEY, MF__N
+};
 
 #define METRICS_N_STATUS 20      /* the status table in metrics.c, "other" last */
 #define METRICS_MAX_MODELS 16    /* per worker; slot 0 is "other" */
@@ -41,6 +45,7 @@ struct metrics_model {
   metrics_u64 requests[MR__N][METRICS_N_STATUS];
   metrics_u64 input_tokens, output_tokens;
   metrics_u64 cost_nusd; /* nano-USD: integer, so sums are exact */
+  metrics_u64 refusals[MF__N]; /* the key table only */
 };
 
 /* Slot 0 is "other" (the table was full), slot 1 "" (no such label). */
@@ -62,7 +67,7 @@ struct metrics_block {
   metrics_u64 retries[MU__N];
   metrics_u64 cancels[MC__N];
   metrics_u64 circuit_opened;
-  _Atomic int circuit_state; /* 0 closed, 1 open, 2 half-open: last one written */
+  metrics_u64 redis_fallbacks; /* admissions decided here because Redis was down */
 };
 
 /* What the scrape adds about the process (filled by the caller). */
@@ -73,6 +78,14 @@ struct metrics_process {
   long long rss_bytes;
   long open_fds;
   long max_fds;
+  int circuit_state;     /* the process's circuit: 0 closed, 1 open, 2 half-open */
+  /* The gateway's ledger (ledger_counts): has_ledger 0 = no gateway. */
+  int has_ledger;
+  unsigned long long ledger_queued, ledger_written, ledger_dropped;
+  /* Its database: shared = PostgreSQL (database_url), else the SQLite file. */
+  int db_shared, db_up;
+  /* Shared limits in Redis: enabled 0 = no redis_url. */
+  int redis_enabled, redis_up, redis_fail_closed;
 };
 
 /* One request's end, as metrics_request_done records it. */
@@ -85,7 +98,7 @@ struct metrics_request {
   uint64_t duration_us;
   int first_byte;          /* a byte of the answer was sent */
   uint64_t ttft_us;        /* arrival to that byte (may be 0 on a fast path) */
-  uint64_t upstream_us;    /* time with an upstream call running (overhead = duration - this) */
+  uint64_t upstream_us;    /* first upstream call's start to the last one's end (overhead = duration - this) */
   long input_tokens, output_tokens; /* -1: unknown */
   double cost_usd;
 };
@@ -101,6 +114,9 @@ void metrics_upstream_call(struct metrics_block *b, enum metrics_up_kind kind, l
                            int transport_error, uint64_t latency_us);
 void metrics_retry(struct metrics_block *b, enum metrics_up_kind kind);
 void metrics_cancel(struct metrics_block *b, enum metrics_cancel reason);
+/* A gateway refusal; key_alias NULL = no key (or one without an alias). */
+void metrics_refusal(struct metrics_block *b, const char *key_alias, enum metrics_refusal why);
+void metrics_redis_fallback(struct metrics_block *b);
 
 /* Route label of a request path ("/v1/chat/completions" -> MR_CHAT). */
 enum metrics_route metrics_route_of(const char *path);
@@ -109,6 +125,13 @@ const char *metrics_route_name(enum metrics_route r);
 /* Sum n blocks and append the exposition text to out. 0, or -1 (OOM). */
 int metrics_render(struct buf *out, struct metrics_block *const *blocks, size_t n,
                    const struct metrics_process *proc);
+
+/* The trace exporter's counters (server/otlp.c), appended after the rest. */
+int metrics_render_otlp(struct buf *out, uint64_t exported, uint64_t dropped);
+
+/* ---- the database's failures (any thread: process-wide atomics) ---- */
+enum metrics_db_op { MD_KEYS, MD_LEDGER, MD__N };
+void metrics_database_error(enum metrics_db_op op);
 
 /* ---- the process-wide set of blocks (one per worker) ---- */
 /* Allocate n blocks; 0 or -1. Called once before the workers start;

@@ -212,8 +212,13 @@ export async function startFake(opts = {}) {
     const handler = (req, res) => handle(req, res, name);
     if (!opts.tls) return http.createServer({ keepAliveTimeout: 60000, requestTimeout: 0 }, handler);
     if (!opts.http2) return https.createServer({ ...opts.tls, keepAliveTimeout: 60000, requestTimeout: 0 }, handler);
+    // maxSessionMemory: node's default (10 MB a session) makes it refuse
+    // streams well under the maxConcurrentStreams it advertises, and after 100
+    // refusals kill the whole session (every stream on it) with "The user
+    // callback function failed"; a real HTTP/2 server honours what it
+    // advertises, so the fake gives each session room for that many streams.
     return http2.createSecureServer({
-      ...opts.tls, allowHTTP1: true,
+      ...opts.tls, allowHTTP1: true, maxSessionMemory: 512,
       settings: { maxConcurrentStreams: opts.maxConcurrentStreams ?? 256 },
     }, handler);
   };

@@ -3,15 +3,20 @@
 // writes one object per request with its figures and never a key or token.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { CLIENT_KEY, REPLICATE_TOKEN, itExitsCleanly, setup, sleep, sseRequest, user } from './helpers.mjs';
+import { writeFileSync } from 'node:fs';
+import { CLIENT_KEY, REPLICATE_TOKEN, configText, itExitsCleanly, setup, sleep, sseRequest, user } from './helpers.mjs';
 import { MASTER, gatewayBed } from './gateway_helpers.mjs';
 
 let bed;
 const GENERATED = /^req_[A-Za-z0-9]{24}$/;
 
-// The JSON access lines on the proxy's stderr so far.
-function jsonLines() {
+// Every JSON line on the proxy's stderr so far (each must parse).
+function allJsonLines() {
   return bed.proxy.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+}
+// The access lines (the others have level and msg).
+function jsonLines() {
+  return allJsonLines().filter((l) => 'status' in l && !('msg' in l));
 }
 
 async function lineFor(id) {
@@ -31,8 +36,19 @@ describe('X-Request-Id (text log)', () => {
     const calls = bed.fake.log.filter((e) => e.server === 'api');
     assert.ok(calls.length >= 1);
     for (const c of calls) assert.equal(c.headers['x-request-id'], id, `${c.method} ${c.path}`);
-    await bed.fake.waitFor(() => bed.proxy.stderr.includes(`rid=${id}`), 5000, 'the access line');
-    assert.match(bed.proxy.stderr, new RegExp(`POST /v1/chat/completions 200 \\d+ms rid=${id.replace(/\./g, '\\.')} model=deepseek-v3.1`));
+    // Other lines about the request end with its rid too: wait for the access line itself.
+    const access = new RegExp(`POST /v1/chat/completions 200 \\d+ms rid=${id.replace(/\./g, '\\.')} model=deepseek-v3.1`);
+    await bed.fake.waitFor(() => access.test(bed.proxy.stderr), 5000, 'the access line');
+  });
+
+  it('a warning about a request ends with its rid; the access line names it once', async () => {
+    bed.fake.script({ http: { status: 503 } });
+    bed.fake.script({ output: ['ok'] });
+    const r = await bed.chat(user('retried'), { headers: { 'X-Request-Id': 'txt-warn' } });
+    assert.equal(r.status, 200, r.text);
+    await bed.fake.waitFor(() => /POST \/v1\/chat\/completions 200 .*rid=txt-warn/.test(bed.proxy.stderr), 5000, 'the access line');
+    assert.match(bed.proxy.stderr, /warn  create for choice 0 failed [^\n]* rid=txt-warn\n/);
+    assert.doesNotMatch(bed.proxy.stderr, /rid=txt-warn[^\n]*rid=/);
   });
 
   it('none, or a malformed one: a new id per request', async () => {
@@ -76,18 +92,85 @@ describe('log_format = json', () => {
     const l = await lineFor('json-1');
     const pred = bed.fake.creates()[0].predictionId;
     assert.deepEqual(
-      { ...l, time: typeof l.time, duration_ms: typeof l.duration_ms, ttfb_ms: typeof l.ttfb_ms },
+      { ...l, time: typeof l.time, duration_ms: typeof l.duration_ms, ttfb_ms: typeof l.ttfb_ms, upstream_ms: typeof l.upstream_ms },
       {
         request_id: 'json-1', time: 'string', client: '127.0.0.1', method: 'POST',
         path: '/v1/chat/completions', route: 'chat', key_alias: null, model: 'deepseek-v3.1', stream: false,
         status: 200, client_gone: false, prompt_tokens: 11, completion_tokens: 3,
         cost_usd: 0.017, ttfb_ms: 'number', duration_ms: 'number', retries: 0,
-        finish_reason: 'stop', prediction_id: pred,
-      });
+        finish_reason: 'stop', prediction_id: pred, error_code: null, upstream_ms: 'number',
+      }, 'no request_body or answer unless log_bodies');
     assert.ok(Math.abs(Date.parse(l.time) - Date.now()) < 60000, l.time);
     const err = bed.proxy.stderr;
     for (const secret of [CLIENT_KEY, REPLICATE_TOKEN, 'a private prompt', 'secret'])
       assert.ok(!err.includes(secret), `the log has no ${secret}`);
+  });
+
+  it('every error answer names its error code (or type); successes have null', async () => {
+    const nf = await bed.request('GET', '/v1/nope', { headers: { 'X-Request-Id': 'code-404' } });
+    assert.equal(nf.status, 404);
+    assert.equal((await lineFor('code-404')).error_code, nf.json.error.code ?? nf.json.error.type);
+    const bad = await bed.chat({ model: 'deepseek-v3.1' }, { headers: { 'X-Request-Id': 'code-400' } });
+    assert.equal(bad.status, 400);
+    assert.equal((await lineFor('code-400')).error_code, bad.json.error.code ?? bad.json.error.type);
+    bed.fake.script({ status: 'failed', error: 'E1001 out of memory', syncStatus: 'terminal' });
+    const failed = await bed.chat(user('fails'), { headers: { 'X-Request-Id': 'code-5xx' } });
+    assert.ok(failed.status >= 500, failed.text);
+    const l = await lineFor('code-5xx');
+    assert.ok(l.error_code, 'named');
+    assert.equal(l.error_code, failed.json.error.code ?? failed.json.error.type);
+    // After the first byte of a stream the error is an SSE event: the line still names it.
+    bed.fake.script({ output: ['a', 'b', 'c'], tokenDelay: 20, dropAfter: 1, status: 'failed' });
+    const s = await sseRequest(bed.url, '/v1/chat/completions', { ...user('drops'), stream: true },
+      { headers: { 'X-Request-Id': 'code-sse' } });
+    assert.equal(s.status, 200);
+    const ls = await lineFor('code-sse');
+    assert.ok(s.error, 'the stream ended with an error event');
+    assert.equal(ls.error_code, s.error.code ?? s.error.type);
+    const ok = await bed.chat(user('fine'), { headers: { 'X-Request-Id': 'code-ok' } });
+    assert.equal(ok.status, 200);
+    assert.equal((await lineFor('code-ok')).error_code, null);
+  });
+
+  it('the other lines are JSON too: time, level, msg; those about a request carry its id', async () => {
+    const lines = bed.proxy.stderr.split('\n').filter((l) => l.trim());
+    for (const l of lines) assert.ok(l.startsWith('{') && l.endsWith('}'), `a JSON object per line: ${l}`);
+    const started = allJsonLines().find((l) => /listening on http:/.test(l.msg ?? ''));
+    assert.ok(started, 'the startup line');
+    assert.equal(started.level, 'info');
+    assert.ok(Math.abs(Date.parse(started.time) - Date.now()) < 120000, started.time);
+    assert.equal(started.request_id, undefined, 'not about a request');
+    // A create that fails and is retried: the warning names the request.
+    bed.fake.script({ http: { status: 503 } });
+    bed.fake.script({ output: ['ok'] });
+    const r = await bed.chat(user('retried'), { headers: { 'X-Request-Id': 'warn-1' } });
+    assert.equal(r.status, 200, r.text);
+    await lineFor('warn-1');
+    const warn = allJsonLines().find((l) => l.level === 'warn' && /create for choice 0 failed/.test(l.msg));
+    assert.ok(warn, bed.proxy.stderr);
+    assert.equal(warn.request_id, 'warn-1');
+    // A failed prediction's "request failed" line too (written from the exchange).
+    bed.fake.script({ status: 'failed', error: 'E1001 out of memory', syncStatus: 'terminal' });
+    await bed.chat(user('fails again'), { headers: { 'X-Request-Id': 'warn-2' } });
+    await lineFor('warn-2');
+    const failed = allJsonLines().find((l) => l.request_id === 'warn-2' && /request failed/.test(l.msg ?? ''));
+    assert.ok(failed, bed.proxy.stderr);
+    assert.equal(failed.level, 'warn');
+  });
+
+  it('a reload (SIGHUP) is logged as JSON objects too', async () => {
+    const p = bed.proxy;
+    writeFileSync(p.file, configText({ ...p.config, keepalive_interval: '7s' }));
+    const from = p.stderr.length;
+    p.proc.kill('SIGHUP');
+    await bed.fake.waitFor(() => /reload: 1 option changed/.test(p.stderr.slice(from)), 5000, 'the reload line');
+    const lines = p.stderr.slice(from).split('\n').filter((l) => l.trim());
+    assert.ok(lines.length >= 2);
+    for (const l of lines) {
+      const o = JSON.parse(l);
+      assert.deepEqual(Object.keys(o).slice(0, 3), ['time', 'level', 'msg']);
+    }
+    assert.ok(lines.some((l) => JSON.parse(l).msg.startsWith('reload: 1 option changed: keepalive_interval')));
   });
 
   it('a path with a newline and quotes stays inside its own line', async () => {
@@ -98,9 +181,53 @@ describe('log_format = json', () => {
     assert.ok(r.status === 400 || r.status === 404, r.text); // the front may refuse a decoded newline
     const l = await lineFor('evil-1');
     assert.equal(l.status, r.status);
+    assert.equal(l.error_code, r.json.error.code ?? r.json.error.type, 'refused by the front or by the routes');
     assert.equal(l.model, null);
     assert.equal(l.prompt_tokens, null);
     assert.ok(!jsonLines().some((x) => x.request_id === 'forged'));
+  });
+
+  itExitsCleanly(() => bed, it);
+});
+
+describe('log_bodies = true (log_format = json)', () => {
+  before(async () => { bed = await setup({ config: { log_format: 'json', log_bodies: 'true' } }); });
+  after(async () => { await bed?.finish(); });
+
+  it('the line carries the request body and the answer text; keys and tokens redacted', async () => {
+    bed.fake.script({ output: ['Hel', 'lo ', 'there'] });
+    const body = { ...user(`my key is ${CLIENT_KEY} and the token ${REPLICATE_TOKEN}`), max_tokens: 50 };
+    const r = await bed.chat(body, { headers: { 'X-Request-Id': 'body-1' } });
+    assert.equal(r.status, 200, r.text);
+    const l = await lineFor('body-1');
+    const expected = JSON.stringify(body).replace(CLIENT_KEY, '[redacted]').replace(REPLICATE_TOKEN, '[redacted]');
+    assert.equal(l.request_body, expected);
+    assert.equal(l.request_body_truncated, false);
+    assert.equal(l.answer, 'Hello there');
+    assert.equal(l.answer_truncated, false);
+    for (const secret of [CLIENT_KEY, REPLICATE_TOKEN])
+      assert.ok(!bed.proxy.stderr.includes(secret), 'never a key or token');
+  });
+
+  it('a stream\'s answer too; long ones are cut at 4 KiB and marked', async () => {
+    const long = 'x'.repeat(6000);
+    bed.fake.script({ output: ['a'.repeat(3000), 'b'.repeat(3000)] });
+    const s = await sseRequest(bed.url, '/v1/chat/completions', { ...user(long), stream: true },
+      { headers: { 'X-Request-Id': 'body-2' } });
+    assert.equal(s.status, 200);
+    const l = await lineFor('body-2');
+    assert.equal(l.request_body.length, 4096);
+    assert.equal(l.request_body_truncated, true);
+    assert.equal(l.answer, 'a'.repeat(3000) + 'b'.repeat(1096));
+    assert.equal(l.answer_truncated, true);
+  });
+
+  it('an error answer has its body logged and no answer', async () => {
+    const r = await bed.chat({ model: 'deepseek-v3.1', messages: 'not a list' }, { headers: { 'X-Request-Id': 'body-3' } });
+    assert.equal(r.status, 400);
+    const l = await lineFor('body-3');
+    assert.equal(l.request_body, JSON.stringify({ model: 'deepseek-v3.1', messages: 'not a list' }));
+    assert.equal(l.answer, '');
   });
 
   itExitsCleanly(() => bed, it);

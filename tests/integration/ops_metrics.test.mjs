@@ -2,9 +2,9 @@
 // parser, and its counters checked against the traffic this file sends.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { itExitsCleanly, setup, sseRequest, user } from './helpers.mjs';
 import { MASTER, gatewayBed } from './gateway_helpers.mjs';
+import { metricValue, parseMetrics } from './ops_prom.mjs';
 
 let bed;
 
@@ -12,23 +12,12 @@ async function scrape(headers = {}) {
   const r = await bed.request('GET', '/metrics', { auth: false, headers });
   assert.equal(r.status, 200, r.text);
   assert.equal(r.headers['content-type'], 'text/plain; version=0.0.4; charset=utf-8');
-  const families = parsePrometheusTextFormat(r.text);
+  const families = parseMetrics(r.text);
   const byName = new Map(families.map((f) => [f.name, f]));
-  return { text: r.text, byName };
+  return { text: r.text, byName, families };
 }
 
-// The value of the series with exactly these labels (0 when absent: counters
-// that never moved are not listed).
-function value({ byName }, name, labels = {}) {
-  const f = byName.get(name);
-  assert.ok(f, `${name} is exposed`);
-  const m = f.metrics.find((s) => {
-    const l = s.labels ?? {};
-    return Object.keys(l).length === Object.keys(labels).length &&
-      Object.entries(labels).every(([k, v]) => l[k] === v);
-  });
-  return m ? Number(m.value) : 0;
-}
+const value = ({ families }, name, labels = {}) => metricValue(families, name, labels);
 
 // parse-prometheus-text-format folds a histogram's label sets into one entry,
 // so histogram series are read from their exact sample lines; the parser still
@@ -107,6 +96,26 @@ describe('GET /metrics (no gateway: open on the main port)', () => {
     assert.equal(value(m, 'replicate_proxy_predictions_canceled_total', { reason: 'stop' }), 1);
   });
 
+  it('the proxy-overhead histogram counts every request, without the wait on Replicate', async () => {
+    const before = await scrape();
+    const total = (m) => ['chat', 'completions', 'responses', 'messages', 'models', 'health', 'metrics', 'other']
+      .reduce((n, route) => n + histogram(m, 'replicate_proxy_request_duration_seconds', `route="${route}"`).count, 0);
+    const o0 = histogram(before, 'replicate_proxy_overhead_seconds');
+    const d0 = histogram(before, 'replicate_proxy_request_duration_seconds', 'route="chat"');
+    // Replicate takes 400 ms to answer each create: the requests last that long,
+    // the proxy's own share does not.
+    for (let i = 0; i < 3; i++) bed.fake.script({ output: ['slow'], createDelay: 400, syncStatus: 'terminal' });
+    for (let i = 0; i < 3; i++) assert.equal((await bed.chat(user(`slow ${i}`))).status, 200);
+    assert.equal((await bed.request('GET', '/health')).status, 200);
+    const m = await scrape();
+    const o = histogram(m, 'replicate_proxy_overhead_seconds');
+    assert.equal(o.count, total(m), 'one observation per request ended');
+    assert.equal(o.count - o0.count, 4 + 1, 'the 4 sent here and the scrape before them');
+    const d = histogram(m, 'replicate_proxy_request_duration_seconds', 'route="chat"');
+    assert.ok(d.sum - d0.sum >= 1.2, `the chats took ${d.sum - d0.sum}s`);
+    assert.ok(o.sum - o0.sum < 0.3, `the proxy's own share: ${o.sum - o0.sum}s`);
+  });
+
   itExitsCleanly(() => bed, it);
 });
 
@@ -123,7 +132,7 @@ describe('GET /metrics in gateway mode: master key only', () => {
     assert.ok(!wrong.text.includes('sk-'), 'no key is echoed');
     const ok = await bed.request('GET', '/metrics', { auth: false, headers: { Authorization: `Bearer ${MASTER}` } });
     assert.equal(ok.status, 200);
-    assert.ok(parsePrometheusTextFormat(ok.text).length > 10);
+    assert.ok(parseMetrics(ok.text).length > 10);
   });
 
   it('counts by the key alias, never the key', async () => {

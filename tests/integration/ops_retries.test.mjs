@@ -95,3 +95,30 @@ describe('circuit breaker', () => {
 
   itExitsCleanly(() => bed, it);
 });
+
+describe('circuit breaker with workers = 2: one circuit for the process', () => {
+  before(async () => { bed = await setup({ config: { workers: '2', upstream_max_retries: '0', circuit_cooldown: '30s' } }); });
+  after(async () => { await bed?.finish(); });
+
+  it('5 failures spread over both workers open it for both: no more creates from either', async () => {
+    // Each request on its own connection: the kernel spreads them over the two
+    // workers' listeners, so with a circuit per worker neither would see 5.
+    for (let i = 0; i < 5; i++) bed.fake.script({ http: { status: 500 } });
+    for (let i = 0; i < 5; i++) assert.equal((await bed.chat(user(`fail ${i}`))).status, 502);
+    assert.equal(bed.fake.creates().length, 5);
+    for (let i = 0; i < 12; i++) {
+      const r = await bed.chat(user(`while open ${i}`));
+      assertErrorReply(r, 503, { code: 'upstream_unavailable', type: 'server_error' });
+    }
+    assert.equal(bed.fake.creates().length, 5, 'neither worker sent a create while open');
+    assert.equal(await metric('replicate_proxy_circuit_state'), 1);
+    assert.equal(await metric('replicate_proxy_circuit_opened_total'), 1);
+    assert.equal(bed.proxy.stderr.match(/circuit to Replicate open/g)?.length, 1, 'logged once');
+    assert.match(bed.proxy.stderr, /circuit to Replicate open: [^\n]* circuit=open cooldown_ms=30000/);
+    // Both workers answer /ready with it (12 connections reach both).
+    for (let i = 0; i < 6; i++)
+      assert.deepEqual((await bed.request('GET', '/ready', { auth: false })).json, { status: 'ready', circuit: 'open' });
+  });
+
+  itExitsCleanly(() => bed, it);
+});

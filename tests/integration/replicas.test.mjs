@@ -254,7 +254,7 @@ describe('replicas: rpm, tpm and parallel limits shared through Redis', { skip: 
 
   it('max_parallel_requests 2 holds across replicas; the slots free when the streams end', async () => {
     const k = await newKey({ max_parallel_requests: 2 });
-    bed.fake.setDefault({ output: ['a', 'b', 'c', 'd'], tokenDelay: 150 });
+    bed.fake.setDefault({ output: ['a', 'b', 'c', 'd'], tokenDelay: 500 });
     try {
       const body = { ...user('hi'), stream: true };
       const outs = await Promise.all(Array.from({ length: 6 }, (_, i) => sseRequest(replicas[i % 3].url, '/v1/chat/completions', body, { apiKey: k.key })));
@@ -279,7 +279,7 @@ describe('replicas: rpm, tpm and parallel limits shared through Redis', { skip: 
     // Each reserves its max_tokens (300) plus a small prompt estimate: 3 fit, not 4.
     const body = { ...user('hi'), max_tokens: 300 };
     // Slow answers: none settles (and gives back its unused reservation) before all are admitted.
-    bed.fake.setDefault({ output: ['a', 'b', 'c', 'd'], tokenDelay: 150 });
+    bed.fake.setDefault({ output: ['a', 'b', 'c', 'd'], tokenDelay: 500 });
     let rs;
     try {
       rs = await Promise.all(Array.from({ length: 9 }, (_, i) => chatOn(replicas[i % 3], k.key, body)));

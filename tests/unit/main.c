@@ -47,7 +47,8 @@ void test_fail(const char *file, int line, const char *fmt, ...) {
   X(metrics)                                                                   \
   X(access_log)                                                                \
   X(circuit)                                                                   \
-  X(backoff)
+  X(backoff)                                                                   \
+  X(trace)
 
 #define DECLARE(name) void suite_##name(void);
 SUITES(DECLARE)

@@ -35,7 +35,7 @@ void suite_access_log(void) {
       .method = "POST", .path = "/v1/chat/completions", .route = "chat", .key_alias = "team-a",
       .model = "deepseek-v3.1", .stream = 1, .status = 200, .prompt_tokens = 12,
       .completion_tokens = 7, .cost_usd = 0.5, .ttfb_ms = 40, .duration_ms = 900,
-      .retries = 1, .finish_reason = "stop", .prediction_id = "p1"};
+      .retries = 1, .finish_reason = "stop", .prediction_id = "p1", .upstream_ms = 850};
   struct buf out;
   buf_init(&out);
   CHECK_INT(access_log_json(&out, &e), 0);
@@ -44,14 +44,17 @@ void suite_access_log(void) {
             "\"method\":\"POST\",\"path\":\"/v1/chat/completions\",\"route\":\"chat\",\"key_alias\":\"team-a\","
             "\"model\":\"deepseek-v3.1\",\"stream\":true,\"status\":200,\"client_gone\":false,"
             "\"prompt_tokens\":12,\"completion_tokens\":7,\"cost_usd\":0.5,\"ttfb_ms\":40,"
-            "\"duration_ms\":900,\"retries\":1,\"finish_reason\":\"stop\",\"prediction_id\":\"p1\"}\n");
+            "\"duration_ms\":900,\"retries\":1,\"finish_reason\":\"stop\",\"prediction_id\":\"p1\","
+            "\"error_code\":null,\"upstream_ms\":850}\n");
 
   /* Control characters and quotes in a path cannot break the line. */
   struct access_log_entry bad = {.request_id = "r", .method = "GET", .path = "/x\n\"y\\\x01",
                                  .route = "other", .status = 404, .prompt_tokens = -1,
-                                 .completion_tokens = -1, .ttfb_ms = -1, .duration_ms = 1};
+                                 .completion_tokens = -1, .ttfb_ms = -1, .duration_ms = 1,
+                                 .upstream_ms = -1};
   buf_reset(&out);
   CHECK_INT(access_log_json(&out, &bad), 0);
+  CHECK(strstr(out.data, "\"upstream_ms\":null") != NULL);
   CHECK(strstr(out.data, "\"path\":\"/x\\u000a\\\"y\\\\\\u0001\"") != NULL);
   CHECK(strstr(out.data, "\"model\":null") != NULL);
   CHECK(strstr(out.data, "\"prompt_tokens\":null") != NULL);
@@ -61,6 +64,14 @@ void suite_access_log(void) {
   buf_reset(&out);
   CHECK_INT(access_log_text(&out, &bad), 0);
   CHECK_STR(out.data, "GET /x\\x0a\"y\\x5c\\x01 404 1ms rid=r\n");
+  bad.error_code = "not_found";
+  buf_reset(&out);
+  CHECK_INT(access_log_text(&out, &bad), 0);
+  CHECK_STR(out.data, "GET /x\\x0a\"y\\x5c\\x01 404 1ms rid=r error=not_found\n");
+  buf_reset(&out);
+  CHECK_INT(access_log_json(&out, &bad), 0);
+  CHECK(strstr(out.data, "\"error_code\":\"not_found\"") != NULL);
+  bad.error_code = NULL;
   buf_reset(&out);
   CHECK_INT(access_log_text(&out, &e), 0);
   CHECK_STR(out.data, "POST /v1/chat/completions 200 900ms rid=req_1 model=deepseek-v3.1 "
@@ -75,5 +86,32 @@ void suite_access_log(void) {
   buf_reset(&out);
   CHECK_INT(access_log_json(&out, &caf), 0);
   CHECK(strstr(out.data, "\"path\":\"/caf\\u00c3\\u00a9\"") != NULL);
+
+  test_current = "clip";
+  const char *secrets[] = {"sk-secret-123456", NULL, "short"};
+  int cut = -1;
+  buf_reset(&out);
+  CHECK_INT(access_log_clip(&out, "a sk-secret-123456 b short", 26, 100, secrets, 3, &cut), 0);
+  CHECK_STR(out.data, "a [redacted] b short"); /* under 8 bytes: not a secret */
+  CHECK_INT(cut, 0);
+  /* A secret at the bound is dropped whole, never shown in part. */
+  buf_reset(&out);
+  CHECK_INT(access_log_clip(&out, "abcd sk-secret-123456", 21, 10, secrets, 3, &cut), 0);
+  CHECK_STR(out.data, "abcd ");
+  CHECK_INT(cut, 1);
+  buf_reset(&out);
+  CHECK_INT(access_log_clip(&out, "x\0y", 3, 10, secrets, 3, &cut), 0);
+  CHECK_INT(out.len, 3);
+  CHECK_STR(out.data, "x y");
+  buf_reset(&out);
+  CHECK_INT(access_log_clip(&out, "", 0, 10, secrets, 3, &cut), 0);
+  CHECK_STR(out.data, "");
+  e.request_body = "{}";
+  e.answer = "hi";
+  e.answer_cut = 1;
+  buf_reset(&out);
+  CHECK_INT(access_log_json(&out, &e), 0);
+  CHECK(strstr(out.data, ",\"request_body\":\"{}\",\"request_body_truncated\":false,"
+                         "\"answer\":\"hi\",\"answer_truncated\":true}\n") != NULL);
   buf_free(&out);
 }

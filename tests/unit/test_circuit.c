@@ -1,5 +1,18 @@
+#include <pthread.h>
+
 #include "../../shared/circuit.h"
 #include "test.h"
+
+/* Workers share one circuit: each thread records failures at once. */
+static struct circuit shared;
+static _Atomic int opened_count;
+static void *fail_some(void *arg) {
+  (void)arg;
+  for (int i = 0; i < 50; i++)
+    if (circuit_record(&shared, 1000, 0) == CIRCUIT_OPENED)
+      atomic_fetch_add(&opened_count, 1);
+  return NULL;
+}
 
 void suite_circuit(void) {
   struct circuit c;
@@ -14,8 +27,9 @@ void suite_circuit(void) {
   CHECK_INT(circuit_record(&c, 1000, 1), 0); /* a success resets the run */
   for (int i = 0; i < CIRCUIT_CONSECUTIVE - 1; i++)
     CHECK_INT(circuit_record(&c, 1000, 0), 0);
-  CHECK_INT(circuit_record(&c, 2000, 0), 1);
+  CHECK_INT(circuit_record(&c, 2000, 0), CIRCUIT_OPENED);
   CHECK_INT(c.state, CIRCUIT_OPEN);
+  CHECK_INT(circuit_state_get(&c), CIRCUIT_OPEN);
 
   test_current = "open refuses with Retry-After";
   CHECK_INT(circuit_allow(&c, 5000, &ra), 0);
@@ -30,8 +44,10 @@ void suite_circuit(void) {
   CHECK_INT(circuit_allow(&c, 13000, &ra), 0);
   CHECK_INT(ra, 9500);
   CHECK_INT(circuit_allow(&c, 22500, &ra), 1);
-  CHECK_INT(circuit_record(&c, 22600, 1), 0);  /* probe succeeded: closed */
+  CHECK_INT(circuit_record(&c, 22600, 1), CIRCUIT_CLOSED_NOW); /* probe succeeded: closed */
   CHECK_INT(c.state, CIRCUIT_CLOSED);
+  CHECK_INT(circuit_state_get(&c), CIRCUIT_CLOSED);
+  CHECK_INT(circuit_record(&c, 22700, 1), 0); /* closed already: no change to report */
   CHECK_INT(circuit_allow(&c, 22601, &ra), 1);
 
   test_current = "a lost probe does not shut it forever";
@@ -55,4 +71,16 @@ void suite_circuit(void) {
     circuit_record(&c, (uint64_t)i * 10000, i % 2 == 0 ? 0 : 1);
   CHECK_INT(c.state, CIRCUIT_CLOSED);
   CHECK_STR(circuit_state_name(CIRCUIT_HALF_OPEN), "half-open");
+
+  test_current = "one circuit for four threads opens once";
+  circuit_init(&shared, 10000);
+  pthread_t th[4];
+  for (int i = 0; i < 4; i++)
+    CHECK_INT(pthread_create(&th[i], NULL, fail_some, NULL), 0);
+  for (int i = 0; i < 4; i++)
+    pthread_join(th[i], NULL);
+  CHECK_INT(atomic_load(&opened_count), 1);
+  CHECK_INT(circuit_state_get(&shared), CIRCUIT_OPEN);
+  CHECK_INT(circuit_allow(&shared, 2000, &ra), 0);
+  CHECK(circuit_global() == circuit_global());
 }

@@ -8,7 +8,7 @@
 #include "../../shared/config.h"
 #include "test.h"
 
-/* server/main.c owns the real log_msg; the unit binary does not link it.
+/* server/log.c owns the real log_msg; the unit binary does not link it.
  * Weak, so a real one (or another test's stub) wins. */
 __attribute__((weak)) void log_msg(enum log_level level, const char *fmt, ...) {
   (void)level;

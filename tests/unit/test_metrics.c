@@ -56,7 +56,15 @@ void suite_metrics(void) {
   metrics_retry(b[1], MU_CREATE);
   metrics_cancel(b[0], MC_STOP);
 
-  struct metrics_process proc = {"1.2.3", 1700000000.0, 1.5, 4096, 12, 1024};
+  metrics_refusal(b[0], "team-a", MF_TPM);
+  metrics_refusal(b[1], "team-a", MF_TPM);
+  metrics_refusal(b[1], NULL, MF_INVALID_KEY);
+  metrics_redis_fallback(b[1]);
+  struct metrics_process proc = {.version = "1.2.3", .start_time_s = 1700000000.0,
+                                 .cpu_seconds = 1.5, .rss_bytes = 4096, .open_fds = 12,
+                                 .max_fds = 1024, .circuit_state = 1, .has_ledger = 1,
+                                 .ledger_queued = 3, .ledger_written = 40, .ledger_dropped = 2,
+                                 .db_shared = 1, .db_up = 0, .redis_enabled = 1, .redis_up = 1};
   struct buf out;
   buf_init(&out);
   test_current = "render";
@@ -88,14 +96,26 @@ void suite_metrics(void) {
   /* (2 s - 0.5 s) / 100 tokens = 15 ms per token. */
   CHECK(has_line(t, "gen_ai_server_time_per_output_token_seconds_bucket{le=\"0.01\"} 0"));
   CHECK(has_line(t, "gen_ai_server_time_per_output_token_seconds_bucket{le=\"0.025\"} 2"));
-  /* overhead: 2 s - 1.5 s upstream */
-  CHECK(has_line(t, "replicate_proxy_overhead_seconds_bucket{le=\"0.5\"} 2"));
+  /* overhead: 2 s - 1.5 s upstream; the two 5 ms requests with no upstream call count whole */
+  CHECK(has_line(t, "replicate_proxy_overhead_seconds_bucket{le=\"0.01\"} 2"));
+  CHECK(has_line(t, "replicate_proxy_overhead_seconds_bucket{le=\"0.5\"} 4"));
+  CHECK(has_line(t, "replicate_proxy_overhead_seconds_count 4"));
   CHECK(has_line(t, "gen_ai_client_token_usage_bucket{gen_ai_token_type=\"output\",le=\"64\"} 0"));
   CHECK(has_line(t, "gen_ai_client_token_usage_bucket{gen_ai_token_type=\"output\",le=\"256\"} 2"));
   CHECK(has_line(t, "gen_ai_client_token_usage_sum{gen_ai_token_type=\"input\"} 20.000000"));
   CHECK(has_line(t, "replicate_proxy_upstream_duration_seconds_bucket{kind=\"poll\",le=\"10\"} 0"));
   CHECK(has_line(t, "replicate_proxy_upstream_duration_seconds_bucket{kind=\"poll\",le=\"20\"} 1"));
   CHECK(has_line(t, "replicate_proxy_build_info{version=\"1.2.3\"} 1"));
+  CHECK(has_line(t, "replicate_proxy_circuit_state 1")); /* the process's, as given */
+  CHECK(has_line(t, "replicate_proxy_refusals_total{key_alias=\"team-a\",reason=\"tpm\"} 2"));
+  CHECK(has_line(t, "replicate_proxy_refusals_total{key_alias=\"\",reason=\"invalid_key\"} 1"));
+  CHECK(has_line(t, "replicate_proxy_ledger_rows_written_total 40"));
+  CHECK(has_line(t, "replicate_proxy_ledger_rows_queued 3"));
+  CHECK(has_line(t, "replicate_proxy_ledger_rows_dropped_total 2"));
+  CHECK(has_line(t, "replicate_proxy_database_up{backend=\"postgresql\"} 0"));
+  CHECK(has_line(t, "replicate_proxy_redis_up 1"));
+  CHECK(has_line(t, "replicate_proxy_redis_failure_mode{mode=\"open\"} 1"));
+  CHECK(has_line(t, "replicate_proxy_redis_local_fallbacks_total 1"));
   /* By the gateway key's alias too; requests without a key under "". */
   CHECK(has_line(t, "replicate_proxy_key_requests_total{route=\"chat\",key_alias=\"team-a\",status=\"200\"} 2"));
   CHECK(has_line(t, "replicate_proxy_key_requests_total{route=\"other\",key_alias=\"\",status=\"404\"} 1"));

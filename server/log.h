@@ -1,0 +1,34 @@
+/* The process's log lines other than the access line (startup, reload,
+ * circuit, Redis and database state, warnings): text, or with log_format =
+ * json one object per line {"time","level","msg"[,"request_id"][,fields]}.
+ * A line written while a request's work runs on this thread carries that
+ * request's id (log_request_enter). Never pass a key or token. */
+#ifndef RP_LOG_H
+#define RP_LOG_H
+
+#include "../shared/config.h"
+
+void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void log_set_level(enum log_level level);
+void log_set_format(enum log_format format);
+
+/* A line with named fields: n pairs of key and string value (not escaped by
+ * the caller). Text: "msg key=value ...". */
+struct log_field {
+  const char *key, *value;
+};
+void log_fields(enum log_level level, const struct log_field *fields, size_t n, const char *fmt,
+                ...) __attribute__((format(printf, 4, 5)));
+
+/* The text access line: log_msg's prefix, no request context added (the
+ * line names its rid). */
+void log_access_text(const char *line);
+
+/* The request whose work this thread now runs: its id is copied, and lines
+ * until the matching leave carry it. Nested, the outer one stays: enter
+ * returns 0 then (and leave(0) does nothing), 1 when it took the context.
+ * NULL or "" takes nothing. */
+int log_request_enter(const char *request_id);
+void log_request_leave(int entered);
+
+#endif

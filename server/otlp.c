@@ -1,0 +1,238 @@
+#include "otlp.h"
+
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "worker.h"
+
+/* The queue is one byte buffer of spans joined by commas: a submit copies a
+ * span in under the lock (no allocation once it has grown, no memory handed
+ * between threads); the exporter swaps it with its spare buffer and sends
+ * that without the lock. */
+static struct {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  struct buf queue;
+  size_t n; /* spans in queue */
+  int stopping;
+  _Atomic uint64_t stop_by; /* monotonic ms: shutdown's flush ends by then (0: running) */
+  pthread_t thread;
+  char *url;
+  char *service, *version;
+} X = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
+static atomic_int on;
+static _Atomic uint64_t exported, dropped;
+
+int otlp_on(void) { return atomic_load_explicit(&on, memory_order_relaxed); }
+
+void otlp_counts(uint64_t *e, uint64_t *d) {
+  *e = atomic_load_explicit(&exported, memory_order_relaxed);
+  *d = atomic_load_explicit(&dropped, memory_order_relaxed);
+}
+
+uint64_t otlp_now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* splitmix64 per thread, seeded once from getrandom (ids need to be
+ * unique, not secret). */
+void otlp_new_id(unsigned char *out, size_t n) {
+  static _Thread_local uint64_t s;
+  static _Thread_local int seeded;
+  if (!seeded) {
+    if (getrandom(&s, sizeof s, GRND_NONBLOCK) != (ssize_t)sizeof s)
+      s = otlp_now_ns() ^ (uint64_t)(uintptr_t)&s;
+    seeded = 1;
+  }
+  for (size_t i = 0; i < n; i += 8) {
+    uint64_t z = (s += 0x9e3779b97f4a7c15u);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+    z ^= z >> 31;
+    memcpy(out + i, &z, n - i < 8 ? n - i : 8);
+  }
+}
+
+void otlp_submit(const char *span, size_t len) {
+  pthread_mutex_lock(&X.mu);
+  size_t mark = X.queue.len;
+  int ok = !X.stopping && X.n < OTLP_QUEUE_MAX && mark + len < OTLP_QUEUE_BYTES &&
+           (!X.n || buf_append_char(&X.queue, ',') == 0) &&
+           buf_append(&X.queue, span, len) == 0;
+  if (ok && ++X.n == OTLP_BATCH)
+    pthread_cond_signal(&X.cv);
+  if (!ok && X.queue.data) {
+    X.queue.len = mark; /* no dangling comma */
+    X.queue.data[mark] = '\0';
+  }
+  pthread_mutex_unlock(&X.mu);
+  if (!ok)
+    atomic_fetch_add_explicit(&dropped, 1, memory_order_relaxed);
+}
+
+static size_t discard(char *p, size_t size, size_t n, void *ud) {
+  (void)p, (void)ud;
+  return size * n;
+}
+
+static uint64_t mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* A POST under way when shutdown's bound runs out is abandoned. */
+static int on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un) {
+  (void)ud, (void)dt, (void)dn, (void)ut, (void)un;
+  uint64_t by = atomic_load(&X.stop_by);
+  return by && mono_ms() >= by;
+}
+
+/* POST one batch; returns the HTTP status, or 0 when none came. */
+static long post(CURL *easy, const struct buf *body, long timeout_ms) {
+  curl_easy_setopt(easy, CURLOPT_POSTFIELDS, body->data);
+  curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body->len);
+  curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, timeout_ms);
+  curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms < 1000 ? timeout_ms : 1000L);
+  long status = 0;
+  if (curl_easy_perform(easy) == CURLE_OK)
+    curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+  return status;
+}
+
+/* Swap the queue with spare (the lock is held: O(1)); the spans taken. */
+static size_t take_batch(struct buf *spare) {
+  struct buf t = X.queue;
+  X.queue = *spare;
+  *spare = t;
+  size_t k = X.n;
+  X.n = 0;
+  return k;
+}
+
+static void *run(void *arg) {
+  (void)arg;
+  pthread_setname_np(pthread_self(), "rp-otlp"); /* for top -H and /proc */
+  CURL *easy = curl_easy_init();
+  struct curl_slist *headers = curl_slist_append(NULL, "Content-Type: application/json");
+  if (easy) {
+    curl_easy_setopt(easy, CURLOPT_URL, X.url);
+    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, discard);
+    curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(easy, CURLOPT_USERAGENT, "replicate-proxy-otlp");
+    curl_easy_setopt(easy, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(easy, CURLOPT_NOPROGRESS, 0L);
+  }
+  int failing = 0;
+  struct buf body = BUF_INIT, spans = BUF_INIT;
+  pthread_mutex_lock(&X.mu);
+  for (;;) {
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += OTLP_FLUSH_MS / 1000;
+    while (!X.stopping && X.n < OTLP_BATCH &&
+           pthread_cond_timedwait(&X.cv, &X.mu, &until) == 0)
+      ;
+    uint64_t stop_by = atomic_load(&X.stop_by);
+    if (!X.n) {
+      if (X.stopping)
+        break;
+      continue;
+    }
+    size_t k = take_batch(&spans);
+    pthread_mutex_unlock(&X.mu);
+    int oom = otlp_batch_open(&body, X.service, X.version) != 0 ||
+              buf_append(&body, spans.data, spans.len) != 0 || otlp_batch_close(&body) != 0;
+    buf_reset(&spans); /* keeps its allocation: the next swap reuses it */
+    uint64_t now = mono_ms();
+    long left = !stop_by ? OTLP_POST_TIMEOUT_MS : stop_by > now ? (long)(stop_by - now) : 0;
+    if (left > OTLP_POST_TIMEOUT_MS)
+      left = OTLP_POST_TIMEOUT_MS;
+    long status = !oom && easy && left > 0 ? post(easy, &body, left) : 0;
+    buf_reset(&body);
+    int ok = status >= 200 && status <= 299;
+    atomic_fetch_add_explicit(ok ? &exported : &dropped, k, memory_order_relaxed);
+    /* One line when the collector goes away and one when it is back. */
+    if (ok == failing) {
+      failing = !ok;
+      if (ok)
+        log_msg(LOG_INFO, "otlp: the trace collector accepts spans again");
+      else
+        log_msg(LOG_WARN, "otlp: spans dropped: the trace collector answered %ld%s", status,
+                status ? "" : " (no answer)");
+    }
+    pthread_mutex_lock(&X.mu);
+    stop_by = atomic_load(&X.stop_by);
+    if (stop_by && mono_ms() >= stop_by) {
+      /* Out of time: what is left is dropped. */
+      atomic_fetch_add_explicit(&dropped, X.n, memory_order_relaxed);
+      X.n = 0;
+      buf_reset(&X.queue);
+    }
+  }
+  buf_free(&X.queue);
+  pthread_mutex_unlock(&X.mu);
+  buf_free(&body);
+  buf_free(&spans);
+  curl_slist_free_all(headers);
+  if (easy)
+    curl_easy_cleanup(easy);
+  return NULL;
+}
+
+/* <endpoint>/v1/traces, as OTEL_EXPORTER_OTLP_ENDPOINT means; a URL that
+ * already ends in /v1/traces is taken as it is. */
+static char *traces_url(const char *endpoint) {
+  struct buf b = BUF_INIT;
+  size_t n = strlen(endpoint);
+  const char *suffix = n >= 10 && strcmp(endpoint + n - 10, "/v1/traces") == 0 ? "" : "/v1/traces";
+  if (buf_printf(&b, "%s%s", endpoint, suffix) != 0) {
+    buf_free(&b);
+    return NULL;
+  }
+  return buf_take(&b);
+}
+
+int otlp_start(const char *endpoint, const char *service_name, const char *version) {
+  if (!endpoint || !endpoint[0])
+    return 0;
+  X.url = traces_url(endpoint);
+  X.service = strdup(service_name);
+  X.version = strdup(version);
+  if (!X.url || !X.service || !X.version ||
+      pthread_create(&X.thread, NULL, run, NULL) != 0) {
+    log_msg(LOG_ERROR, "otlp: cannot start the trace exporter");
+    free(X.url), free(X.service), free(X.version);
+    X.url = X.service = X.version = NULL;
+    return -1;
+  }
+  atomic_store(&on, 1);
+  char shown[512]; /* no user:password@ in the log */
+  log_msg(LOG_INFO, "otlp: exporting traces to %s",
+          trace_url_redact(shown, sizeof shown, X.url) == 0 ? shown : "(a long URL)");
+  return 0;
+}
+
+void otlp_stop(long bound_ms) {
+  if (!otlp_on())
+    return;
+  pthread_mutex_lock(&X.mu);
+  X.stopping = 1;
+  atomic_store(&X.stop_by, mono_ms() + (uint64_t)(bound_ms > 0 ? bound_ms : 1));
+  pthread_cond_signal(&X.cv);
+  pthread_mutex_unlock(&X.mu);
+  pthread_join(X.thread, NULL);
+  atomic_store(&on, 0);
+  free(X.url), free(X.service), free(X.version);
+  X.url = X.service = X.version = NULL;
+}

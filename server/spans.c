@@ -1,0 +1,150 @@
+#include "spans.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "otlp.h"
+#include "upstream.h"
+
+void spans_request_begin(struct trace_ctx *t, const char *traceparent) {
+  memset(t, 0, sizeof *t);
+  if (!otlp_on())
+    return;
+  if (traceparent_parse(traceparent, t->trace_id, t->parent_id, &t->flags) != 0) {
+    otlp_new_id(t->trace_id, TRACE_ID_LEN);
+    memset(t->parent_id, 0, SPAN_ID_LEN);
+    t->flags = 1; /* ours are all sampled */
+  }
+  otlp_new_id(t->span_id, SPAN_ID_LEN);
+  t->active = 1;
+  t->recording = t->flags & 1; /* a client's "not sampled" is honoured */
+  t->start_ns = otlp_now_ns();
+}
+
+const char *spans_route_template(const char *path) {
+  static const struct {
+    const char *prefix, *route;
+  } TEMPLATES[] = {{"/v1/models/", "/v1/models/{model}"}, {"/models/", "/models/{model}"}};
+  for (size_t i = 0; i < sizeof TEMPLATES / sizeof TEMPLATES[0]; i++)
+    if (strncmp(path, TEMPLATES[i].prefix, strlen(TEMPLATES[i].prefix)) == 0)
+      return TEMPLATES[i].route;
+  return path;
+}
+
+static void submit(const struct span *s) {
+  struct buf b = BUF_INIT;
+  if (span_json(&b, s) == 0)
+    otlp_submit(b.data, b.len);
+  buf_free(&b);
+}
+
+void spans_request_end(const struct trace_ctx *t, const struct access_log_entry *e,
+                       const struct server_span_info *x) {
+  if (!t->recording)
+    return;
+  char name[160];
+  if (x->operation && e->model)
+    snprintf(name, sizeof name, "%s %s", x->operation, e->model);
+  else if (x->http_route)
+    snprintf(name, sizeof name, "%s %s", e->method, x->http_route);
+  else
+    snprintf(name, sizeof name, "%s", e->method);
+  char status[16];
+  snprintf(status, sizeof status, "%d", e->status);
+  /* HTTP semantic conventions: a server span is an error on 5xx (and here
+   * on an error sent in-band in a stream), not on a client's 4xx. */
+  int error = e->status >= 500 || x->failed;
+  int gen = x->operation != NULL;
+  const char *op = gen ? x->operation : NULL;
+  const struct span_attr attrs[] = {
+      SPAN_STR("gen_ai.operation.name", op),
+      SPAN_STR("gen_ai.provider.name", gen ? "replicate" : NULL),
+      SPAN_STR("gen_ai.system", gen ? "replicate" : NULL),
+      SPAN_STR("gen_ai.request.model", gen ? e->model : NULL),
+      SPAN_STR("gen_ai.response.model", gen ? x->response_model : NULL),
+      SPAN_STR("gen_ai.response.id", gen ? e->prediction_id : NULL),
+      {.key = "gen_ai.response.finish_reasons", .type = SA_STRINGS,
+       .s = gen ? e->finish_reason : NULL},
+      /* unknown counts (-1) stay out */
+      SPAN_INT_IF("gen_ai.usage.input_tokens", e->prompt_tokens, gen && e->prompt_tokens >= 0),
+      SPAN_INT_IF("gen_ai.usage.output_tokens", e->completion_tokens,
+                  gen && e->completion_tokens >= 0),
+      SPAN_STR("http.request.method", e->method),
+      SPAN_STR("http.route", x->http_route),
+      SPAN_STR("url.path", e->path),
+      SPAN_INT("http.response.status_code", e->status),
+      /* the error's code (invalid_api_key, upstream_error, prediction_failed...);
+       * else the status, as the HTTP conventions have it */
+      SPAN_STR("error.type", !error && e->status < 400 ? NULL
+                             : e->error_code           ? e->error_code
+                             : e->status >= 400        ? status
+                                                       : "_OTHER"),
+      SPAN_STR("client.address", e->client),
+      SPAN_STR("replicate_proxy.request_id", e->request_id),
+      SPAN_STR("replicate_proxy.key_alias", e->key_alias),
+      SPAN_BOOL_IF("replicate_proxy.stream", e->stream, gen),
+      SPAN_DOUBLE_IF("replicate_proxy.cost_usd", e->cost_usd, gen),
+      SPAN_INT_IF("replicate_proxy.retries", e->retries, gen),
+  };
+  struct span s = {.ctx = t, .name = name, .kind = SPAN_SERVER, .end_ns = otlp_now_ns(),
+                   .error = error, .status_message = error ? (x->failed && e->status < 500
+                                                                  ? "failed in the stream"
+                                                                  : status)
+                                                           : NULL,
+                   .attrs = attrs, .n_attrs = sizeof attrs / sizeof attrs[0]};
+  submit(&s);
+}
+
+void spans_upstream_begin(struct up_transfer *t, const struct trace_ctx *parent,
+                          char *traceparent_out) {
+  traceparent_out[0] = '\0';
+  t->span.active = t->span.recording = 0;
+  if (!parent || !parent->active || !otlp_on())
+    return;
+  t->span = *parent;
+  memcpy(t->span.parent_id, parent->span_id, SPAN_ID_LEN);
+  otlp_new_id(t->span.span_id, SPAN_ID_LEN);
+  t->span.start_ns = otlp_now_ns();
+  traceparent_format(traceparent_out, t->span.trace_id, t->span.span_id, t->span.flags);
+}
+
+const struct trace_ctx *spans_parent(const struct up_transfer *t, struct trace_ctx *out) {
+  if (!t->span.active)
+    return NULL;
+  *out = t->span;
+  memcpy(out->span_id, t->span.parent_id, SPAN_ID_LEN);
+  return out;
+}
+
+static const char *const KIND_NAMES[MU__N] = {"replicate create", "replicate poll",
+                                              "replicate stream", "replicate cancel",
+                                              "replicate list"};
+
+void spans_upstream_end(struct up_transfer *t, int stopped) {
+  if (!t->span.recording || !t->easy)
+    return;
+  char *url = NULL, *method = NULL;
+  char redacted[1024];
+  curl_easy_getinfo(t->easy, CURLINFO_EFFECTIVE_URL, &url);
+  curl_easy_getinfo(t->easy, CURLINFO_EFFECTIVE_METHOD, &method);
+  int transport = !stopped && t->result != CURLE_OK && !t->aborted_by_callback;
+  int error = transport || t->status >= 400;
+  char status[16];
+  snprintf(status, sizeof status, "%ld", t->status);
+  const char *kind = KIND_NAMES[t->kind] + sizeof "replicate";
+  const struct span_attr attrs[] = {
+      SPAN_STR("http.request.method", method),
+      SPAN_STR("url.full", url && trace_url_redact(redacted, sizeof redacted, url) == 0
+                               ? redacted : NULL),
+      SPAN_INT_IF("http.response.status_code", t->status, t->status > 0),
+      SPAN_INT_IF("http.request.resend_count", t->resend_count, t->resend_count > 0),
+      SPAN_STR("error.type", transport ? up_result_phrase(t) : t->status >= 400 ? status : NULL),
+      SPAN_STR("replicate_proxy.upstream_call", kind),
+      SPAN_BOOL_IF("replicate_proxy.upstream_stopped", 1, stopped),
+  };
+  struct span s = {.ctx = &t->span, .name = KIND_NAMES[t->kind], .kind = SPAN_CLIENT,
+                   .end_ns = otlp_now_ns(), .error = error,
+                   .status_message = transport ? up_result_phrase(t) : error ? status : NULL,
+                   .attrs = attrs, .n_attrs = sizeof attrs / sizeof attrs[0]};
+  submit(&s);
+}

@@ -1,0 +1,81 @@
+/* Traces: W3C trace context (the traceparent header) and the OTLP/HTTP JSON
+ * encoding of spans. Pure: the caller supplies ids, clocks and attribute
+ * values; the exporter (server/otlp.c) batches the encoded spans. */
+#ifndef RP_TRACE_H
+#define RP_TRACE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+
+#define TRACE_ID_LEN 16
+#define SPAN_ID_LEN 8
+/* "00-" 32 hex "-" 16 hex "-" 2 hex, and a NUL */
+#define TRACEPARENT_LEN 55
+
+/* Where a span sits: its trace, its own id, its parent's (all zero: a root). */
+struct trace_ctx {
+  unsigned char trace_id[TRACE_ID_LEN];
+  unsigned char span_id[SPAN_ID_LEN];
+  unsigned char parent_id[SPAN_ID_LEN];
+  unsigned char flags;  /* trace-flags; bit 0: sampled */
+  int active;           /* tracing is on: ids are set and traceparent goes upstream */
+  int recording;        /* ... and this span is exported (sampled) */
+  uint64_t start_ns;    /* unix nanoseconds when the span began */
+};
+
+/* A client's traceparent: 0 and *trace_id, *parent_id, *flags filled, or -1
+ * when it is absent or malformed (all-zero ids, upper-case hex, version ff,
+ * a version-00 header with extra fields): then a new trace starts. */
+int traceparent_parse(const char *s, unsigned char trace_id[TRACE_ID_LEN],
+                      unsigned char parent_id[SPAN_ID_LEN], unsigned char *flags);
+/* "00-<trace>-<span>-<flags>" into out (TRACEPARENT_LEN + 1 bytes). */
+void traceparent_format(char out[TRACEPARENT_LEN + 1], const unsigned char trace_id[TRACE_ID_LEN],
+                        const unsigned char span_id[SPAN_ID_LEN], unsigned char flags);
+
+/* url without its query, fragment and user:password@ (which may carry
+ * secrets), into out. Returns 0, or -1 when it does not fit. */
+int trace_url_redact(char *out, size_t len, const char *url);
+
+enum span_kind { SPAN_INTERNAL = 1, SPAN_SERVER = 2, SPAN_CLIENT = 3 };
+enum span_attr_type { SA_STRING, SA_INT, SA_DOUBLE, SA_BOOL, SA_STRINGS };
+
+/* One attribute; a NULL string value, or skip, leaves it out. */
+struct span_attr {
+  const char *key;
+  enum span_attr_type type;
+  int skip;
+  const char *s;          /* SA_STRING; and SA_STRINGS: one value (a one-element array) */
+  long long i;            /* SA_INT, SA_BOOL */
+  double d;               /* SA_DOUBLE */
+};
+
+#define SPAN_STR(k, v) {.key = (k), .type = SA_STRING, .s = (v)}
+#define SPAN_INT(k, v) {.key = (k), .type = SA_INT, .i = (v)}
+#define SPAN_DOUBLE(k, v) {.key = (k), .type = SA_DOUBLE, .d = (v)}
+#define SPAN_BOOL(k, v) {.key = (k), .type = SA_BOOL, .i = (v)}
+#define SPAN_INT_IF(k, v, cond) {.key = (k), .type = SA_INT, .i = (v), .skip = !(cond)}
+#define SPAN_BOOL_IF(k, v, cond) {.key = (k), .type = SA_BOOL, .i = (v), .skip = !(cond)}
+#define SPAN_DOUBLE_IF(k, v, cond) {.key = (k), .type = SA_DOUBLE, .d = (v), .skip = !(cond)}
+
+struct span {
+  const struct trace_ctx *ctx; /* ids and start */
+  const char *name;
+  enum span_kind kind;
+  uint64_t end_ns;
+  int error;                   /* status ERROR (else UNSET) */
+  const char *status_message;  /* with error, or NULL */
+  const struct span_attr *attrs;
+  size_t n_attrs;
+};
+
+/* Append one OTLP JSON span object. 0, or -1 (out of memory). */
+int span_json(struct buf *out, const struct span *s);
+
+/* The ExportTraceServiceRequest around comma-separated span objects: the
+ * opening (with service.name) and the closing. 0, or -1. */
+int otlp_batch_open(struct buf *out, const char *service_name, const char *version);
+int otlp_batch_close(struct buf *out);
+
+#endif

@@ -1,0 +1,146 @@
+#include <string.h>
+
+#include "../../shared/trace.h"
+#include "test.h"
+
+static const char TID[] = "4bf92f3577b34da6a3ce929d0e0e4736";
+static const char PID[] = "00f067aa0ba902b7";
+
+static int parses(const char *s) {
+  unsigned char t[TRACE_ID_LEN], p[SPAN_ID_LEN], f;
+  return traceparent_parse(s, t, p, &f) == 0;
+}
+
+static void check_traceparent(void) {
+  TEST("traceparent: valid");
+  unsigned char t[TRACE_ID_LEN], p[SPAN_ID_LEN], f = 0;
+  char s[128];
+  snprintf(s, sizeof s, "00-%s-%s-01", TID, PID);
+  CHECK_INT(traceparent_parse(s, t, p, &f), 0);
+  CHECK_INT(t[0], 0x4b);
+  CHECK_INT(t[15], 0x36);
+  CHECK_INT(p[0], 0x00);
+  CHECK_INT(p[7], 0xb7);
+  CHECK_INT(f, 1);
+  char out[TRACEPARENT_LEN + 1];
+  traceparent_format(out, t, p, f);
+  CHECK_STR(out, s);
+  snprintf(s, sizeof s, "00-%s-%s-00", TID, PID);
+  CHECK_INT(traceparent_parse(s, t, p, &f), 0);
+  CHECK_INT(f, 0);
+  /* a later version may add fields after a dash */
+  snprintf(s, sizeof s, "01-%s-%s-01-what-comes-next", TID, PID);
+  CHECK(parses(s));
+  snprintf(s, sizeof s, "01-%s-%s-01", TID, PID);
+  CHECK(parses(s));
+
+  TEST("traceparent: invalid (a new trace starts)");
+  CHECK(!parses(NULL));
+  CHECK(!parses(""));
+  CHECK(!parses("garbage"));
+  snprintf(s, sizeof s, "00-%s-%s-01-x", TID, PID); /* 00 has exactly four fields */
+  CHECK(!parses(s));
+  snprintf(s, sizeof s, "ff-%s-%s-01", TID, PID);
+  CHECK(!parses(s));
+  snprintf(s, sizeof s, "01-%s-%s-01x", TID, PID); /* more, but not after a dash */
+  CHECK(!parses(s));
+  snprintf(s, sizeof s, "00-%s-%s-01", "00000000000000000000000000000000", PID);
+  CHECK(!parses(s));
+  snprintf(s, sizeof s, "00-%s-%s-01", TID, "0000000000000000");
+  CHECK(!parses(s));
+  snprintf(s, sizeof s, "00-%s-%s-01", "4BF92F3577B34DA6A3CE929D0E0E4736", PID);
+  CHECK(!parses(s));
+  snprintf(s, sizeof s, "00-%s-%s-0g", TID, PID);
+  CHECK(!parses(s));
+  snprintf(s, sizeof s, "00_%s-%s-01", TID, PID);
+  CHECK(!parses(s));
+  snprintf(s, sizeof s, "00-%.31s-%s-01", TID, PID); /* short trace id */
+  CHECK(!parses(s));
+  snprintf(s, sizeof s, "0-%s-%s-01", TID, PID);
+  CHECK(!parses(s));
+  /* nothing is written on failure */
+  memset(t, 0xaa, sizeof t);
+  CHECK_INT(traceparent_parse("00-zz", t, p, &f), -1);
+  CHECK_INT(t[0], 0xaa);
+}
+
+static void check_redact(void) {
+  TEST("url redaction");
+  char out[128];
+  CHECK_INT(trace_url_redact(out, sizeof out, "https://api.replicate.com/v1/predictions/abc"), 0);
+  CHECK_STR(out, "https://api.replicate.com/v1/predictions/abc");
+  CHECK_INT(trace_url_redact(out, sizeof out, "https://h.example/p?token=secret#frag"), 0);
+  CHECK_STR(out, "https://h.example/p");
+  CHECK_INT(trace_url_redact(out, sizeof out, "http://user:pass@h.example:81/x?y"), 0);
+  CHECK_STR(out, "http://h.example:81/x");
+  CHECK_INT(trace_url_redact(out, sizeof out, "http://h.example/a@b"), 0);
+  CHECK_STR(out, "http://h.example/a@b"); /* an @ in the path is no userinfo */
+  CHECK_INT(trace_url_redact(out, 8, "http://h.example/"), -1);
+}
+
+static void check_span_json(void) {
+  TEST("span json");
+  struct trace_ctx c = {.start_ns = 1700000000000000001ull, .flags = 1};
+  for (int i = 0; i < TRACE_ID_LEN; i++)
+    c.trace_id[i] = (unsigned char)(0x10 + i);
+  for (int i = 0; i < SPAN_ID_LEN; i++)
+    c.span_id[i] = (unsigned char)(0xa0 + i);
+  const struct span_attr attrs[] = {
+      SPAN_STR("s", "a\"b\\c\n\x01"),
+      SPAN_STR("absent", NULL),
+      SPAN_INT("i", -42),
+      SPAN_INT_IF("skipped", 7, 0),
+      SPAN_DOUBLE("d", 0.5),
+      SPAN_BOOL("b", 1),
+      {.key = "arr", .type = SA_STRINGS, .s = "stop"},
+  };
+  struct span s = {.ctx = &c, .name = "chat m", .kind = SPAN_SERVER,
+                   .end_ns = 1700000000000000009ull, .attrs = attrs,
+                   .n_attrs = sizeof attrs / sizeof attrs[0]};
+  struct buf b = BUF_INIT;
+  CHECK_INT(span_json(&b, &s), 0);
+  CHECK_STR(b.data,
+            "{\"kind\":2,\"traceId\":\"101112131415161718191a1b1c1d1e1f\","
+            "\"spanId\":\"a0a1a2a3a4a5a6a7\",\"name\":\"chat m\","
+            "\"startTimeUnixNano\":\"1700000000000000001\","
+            "\"endTimeUnixNano\":\"1700000000000000009\",\"attributes\":["
+            "{\"key\":\"s\",\"value\":{\"stringValue\":\"a\\\"b\\\\c\\u000a\\u0001\"}},"
+            "{\"key\":\"i\",\"value\":{\"intValue\":\"-42\"}},"
+            "{\"key\":\"d\",\"value\":{\"doubleValue\":0.5}},"
+            "{\"key\":\"b\",\"value\":{\"boolValue\":true}},"
+            "{\"key\":\"arr\",\"value\":{\"arrayValue\":{\"values\":[{\"stringValue\":\"stop\"}]}}}"
+            "],\"status\":{}}");
+
+  TEST("span json: child with an error status");
+  buf_reset(&b);
+  memcpy(c.parent_id, c.span_id, SPAN_ID_LEN);
+  c.span_id[0] = 0xff;
+  struct span e = {.ctx = &c, .name = "replicate create", .kind = SPAN_CLIENT,
+                   .end_ns = 1, /* before the start: clamped to it */
+                   .error = 1, .status_message = "connection refused"};
+  CHECK_INT(span_json(&b, &e), 0);
+  CHECK_STR(b.data,
+            "{\"kind\":3,\"traceId\":\"101112131415161718191a1b1c1d1e1f\","
+            "\"spanId\":\"ffa1a2a3a4a5a6a7\",\"parentSpanId\":\"a0a1a2a3a4a5a6a7\","
+            "\"name\":\"replicate create\",\"startTimeUnixNano\":\"1700000000000000001\","
+            "\"endTimeUnixNano\":\"1700000000000000001\",\"attributes\":[],"
+            "\"status\":{\"code\":2,\"message\":\"connection refused\"}}");
+
+  TEST("batch envelope");
+  buf_reset(&b);
+  CHECK_INT(otlp_batch_open(&b, "svc", "1.0"), 0);
+  CHECK_INT(otlp_batch_close(&b), 0);
+  CHECK_STR(b.data,
+            "{\"resourceSpans\":[{\"resource\":{\"attributes\":["
+            "{\"key\":\"service.name\",\"value\":{\"stringValue\":\"svc\"}},"
+            "{\"key\":\"service.version\",\"value\":{\"stringValue\":\"1.0\"}},"
+            "{\"key\":\"telemetry.sdk.language\",\"value\":{\"stringValue\":\"c\"}}]},"
+            "\"scopeSpans\":[{\"scope\":{\"name\":\"replicate-proxy\"},\"spans\":[]}]}]}");
+  buf_free(&b);
+}
+
+void suite_trace(void) {
+  check_traceparent();
+  check_redact();
+  check_span_json();
+}
