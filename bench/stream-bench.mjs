@@ -67,7 +67,7 @@ function start(cmd, args, name) {
     const lines = (partial + d).split('\n');
     partial = lines.pop();
     for (const line of lines) {
-      const k = line.replace(/^\S+Z /, '').replace(/\b[a-z0-9]{20,}\b/g, 'ID').replace(/\d+/g, 'N');
+      const k = line.replace(/^\S+Z /, '').replace(/ rid=\S+/g, '').replace(/\b[a-z0-9]{20,}\b/g, 'ID').replace(/\d+/g, 'N');
       if (p.stderrLines.size < 200 || p.stderrLines.has(k)) p.stderrLines.set(k, (p.stderrLines.get(k) ?? 0) + 1);
     }
   });

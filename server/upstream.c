@@ -1,8 +1,6 @@
 #include "upstream.h"
 
 #include <errno.h>
-#include <malloc.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -27,19 +25,6 @@
  * it is lifted for good at the first HTTP/1.x reply. */
 #define H2_MAX_HOST_CONNECTIONS 64L
 #define H2_MAX_CONCURRENT_STREAMS 1000L
-
-/* An SSE stream's receive buffer over https. libcurl 7.88's HTTP/2 code
- * needs room for a whole DATA frame (16 KiB; a smaller buffer overflowed,
- * see below), so it is a little larger than curl's default, and at least
- * SSE_MMAP_THRESHOLD: malloc then maps each one on its own, and a held
- * stream keeps only the pages its tiny events touched resident (one or two
- * of five), where a heap chunk is often fully resident (memory reused from
- * freed chunks, headers written at both ends). Creates and polls keep the
- * 16 KiB default, under the threshold: no map per short request. */
-#define SSE_TLS_BUFFER (20 * 1024L)
-#define SSE_MMAP_THRESHOLD (20 * 1024)
-
-static void lower_mmap_threshold(void) { mallopt(M_MMAP_THRESHOLD, SSE_MMAP_THRESHOLD); }
 
 /* A timeout this close to the request's own deadline is that deadline. */
 #define CONNECT_DEADLINE_SLACK_MS 50
@@ -145,8 +130,6 @@ int up_client_init(struct up_client *c, struct loop *l, const char *upstream,
   if (strncasecmp(upstream, "https:", 6) == 0) {
     curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, H2_MAX_HOST_CONNECTIONS);
     c->capped = 1;
-    static pthread_once_t once = PTHREAD_ONCE_INIT;
-    pthread_once(&once, lower_mmap_threshold);
   }
   /* TLS resumption saves a full handshake per new connection; one share
    * per worker, used from its thread only, so no locks. */
@@ -451,8 +434,6 @@ int up_start(struct up_client *c, struct up_transfer *t, const struct up_request
    * (a heap overflow ASan caught with 1,500 TLS streams). */
   if (r->sse && strncasecmp(r->url, "http:", 5) == 0)
     curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 1024L);
-  else if (r->sse)
-    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, SSE_TLS_BUFFER);
   if (strcmp(r->method, "POST") == 0) {
     curl_easy_setopt(e, CURLOPT_POST, 1L);
     /* Copied: a create handed to up_orphan outlives its exchange, which

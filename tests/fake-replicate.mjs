@@ -14,6 +14,9 @@
 //        [--raw-streams] [--no-log] [--quiet]
 //   GET /v1/predictions lists the predictions, newest first ({next, previous, results}),
 //   opts.listPageSize (default 100, as Replicate) a page, `next` a cursor URL;
+//   FAKE_TLS_TRACE=1 (TLS only): every 2 s on stderr, per server, connections
+//   accepted, handshakes done, sessions, resets received by code and the event
+//   loop's worst lag; session errors and closes as they happen (benchmarks).
 //   fake.listFaults: faults (as getFaults) for the next list requests; a function
 //   there runs before the list is answered (fake.listPageSize: the page size).
 //   control routes on the API port: POST /_fake/script (a scenario or an array),
