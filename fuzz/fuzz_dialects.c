@@ -43,7 +43,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   text[size] = '\0';
   struct oai_error e;
   struct responses_request rr;
-  int rc = responses_request_parse(text, size, "deepseek-ai/deepseek-v3.1", &rr, &e);
+  int rc = responses_request_parse(text, size, "deepseek-ai/deepseek-v3.1", NULL, "", &rr, &e);
   check_request(rc, &rr.chat, &e);
   if (rc == 0)
     responses_request_free(&rr);

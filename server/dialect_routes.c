@@ -52,14 +52,20 @@ void handle_responses(struct http_request *hr, const char *subpath) {
     return;
   size_t len;
   const char *body = http_request_body(hr, &len);
+  const struct config *cfg = http_request_config(hr);
+  char scope[KEYS_TOKEN_LEN + 1];
   struct responses_request req;
   struct oai_error e;
-  if (responses_request_parse(body, len, http_request_config(hr)->model, &req, &e) != 0) {
+  if (gateway_scope(hr, adm, scope) != 0) {
+    oom(hr);
+    return;
+  }
+  if (responses_request_parse(body, len, cfg->model, &cfg->extra_models, scope, &req, &e) != 0) {
     http_request_respond_error(hr, &e);
     return;
   }
   struct encoder enc;
-  int rc = encoder_responses(&enc, req.history, req.store);
+  int rc = encoder_responses(&enc, req.history, req.store, scope);
   req.history = NULL; /* the encoder owns it now */
   if (rc != 0) {
     responses_request_free(&req);

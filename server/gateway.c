@@ -2,6 +2,7 @@
 
 #include <cJSON.h>
 #include <math.h>
+#include <openssl/crypto.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,10 +15,11 @@
 #include "../shared/response.h"
 #include "admin_queue.h"
 #include "exchange.h"
+#include "final_usage.h"
 #include "http.h"
 #include "key_snapshot.h"
 #include "ledger.h"
-#include "limits_redis.h"
+#include "limiter.h"
 #include "routes.h"
 #include "store/store.h"
 #include "worker.h"
@@ -27,6 +29,9 @@
 #define ADMIN_BUSY_MS 2000    /* admin writes wait this long for a lock */
 #define LEDGER_MAX_PENDING 200000 /* rows held while the database is unreachable (~100 MB) */
 #define MODEL_DEFAULT_MAX_TOKENS 1024
+/* How long a hung-up request's settlement waits for Replicate to report what
+ * its canceled predictions consumed (then: the estimate, flagged). */
+#define FINAL_USAGE_DEADLINE_MS 30000
 
 static struct {
   int open;
@@ -37,7 +42,6 @@ static struct {
   char master_token[KEYS_TOKEN_LEN + 1];
   struct store *snap_store, *ledger_store, *admin_store;
   pthread_mutex_t admin_lock;
-  struct limit_table *limits;
   struct ledger *ledger;
   int snapshot_started;
 } G = {.admin_lock = PTHREAD_MUTEX_INITIALIZER};
@@ -48,19 +52,19 @@ static int64_t now_wall_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int64_t now_mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ---------------------------------------------------------------- ledger */
 
+/* On the writer thread, with commits held: what reached the store is no
+ * longer added to a reloaded spend (limit_set_spend). */
 static int ledger_sink(void *ctx, const struct ledger_row *rows, size_t n) {
-  int rc = store_ledger_insert(ctx, rows, n);
-  if (rc != 0)
+  if (store_ledger_insert(ctx, rows, n) != 0) {
     metrics_database_error(MD_LEDGER);
-  return rc;
+    return -1;
+  }
+  for (size_t i = 0; i < n; i++)
+    if (rows[i].in_limits)
+      limit_written(limiter_local_table(), rows[i].api_key, rows[i].spend, rows[i].end_ms);
+  return 0;
 }
 
 /* --------------------------------------------------------------- lifecycle */
@@ -79,11 +83,6 @@ char *gateway_db_path(const struct config *cfg, const char *config_path) {
     return NULL;
   }
   return b.data;
-}
-
-/* Shared limits (several replicas). */
-static int open_redis(const struct config *cfg, char *err, size_t errlen) {
-  return redis_limits_start(cfg->redis_url, err, errlen);
 }
 
 int gateway_open(const struct config *cfg, const char *db_path, char *err, size_t errlen) {
@@ -106,11 +105,9 @@ int gateway_open(const struct config *cfg, const char *db_path, char *err, size_
     snprintf(err, errlen, "cannot hash the master key (libcrypto)");
     goto fail;
   }
-  G.limits = limit_table_new();
-  if (!G.limits) {
-    snprintf(err, errlen, "out of memory");
+  /* Limits: local, or shared by the replicas with redis_url. */
+  if (limiter_open(cfg->redis_url, db_path, err, errlen) != 0)
     goto fail;
-  }
   G.ledger = ledger_start(ledger_sink, G.ledger_store, LEDGER_BATCH_MS);
   if (!G.ledger) {
     snprintf(err, errlen, "cannot start the ledger writer");
@@ -118,13 +115,11 @@ int gateway_open(const struct config *cfg, const char *db_path, char *err, size_
   }
   ledger_set_max_pending(G.ledger, LEDGER_MAX_PENDING);
   G.snapshot_started = 1;
-  if (key_snapshot_start(G.snap_store, G.limits, G.ledger, SNAPSHOT_POLL_MS) != 0) {
+  if (key_snapshot_start(G.snap_store, limiter_local_table(), G.ledger, SNAPSHOT_POLL_MS) != 0) {
     snprintf(err, errlen, "cannot load the keys from %s",
              store_path_is_pg(db_path) ? "PostgreSQL" : db_path);
     goto fail;
   }
-  if (cfg->redis_url && cfg->redis_url[0] && open_redis(cfg, err, errlen) != 0)
-    goto fail;
   G.open = 1;
   return 0;
 fail:
@@ -133,10 +128,12 @@ fail:
 }
 
 void gateway_close(void) {
+  /* The workers are gone: hang-ups still waiting for Replicate's counts settle
+   * on their estimates, while Redis and the ledger still take settlements. */
+  final_usage_shutdown();
   admin_queue_stop(); /* it writes through the admin connection */
-  redis_limits_stop();
   if (G.snapshot_started)
-    key_snapshot_stop(); /* before the ledger: a reload may flush it */
+    key_snapshot_stop(); /* before the ledger: a reload may hold its commits */
   G.snapshot_started = 0;
   ledger_stop(G.ledger); /* every row reaches the file */
   G.ledger = NULL;
@@ -144,9 +141,7 @@ void gateway_close(void) {
   store_close(G.ledger_store);
   store_close(G.admin_store);
   G.snap_store = G.ledger_store = G.admin_store = NULL;
-  if (G.limits)
-    limit_table_free(G.limits);
-  G.limits = NULL;
+  limiter_close();
   if (G.hmac.inner)
     keys_hmac_free(&G.hmac);
   memset(G.secret, 0, sizeof G.secret);
@@ -156,13 +151,6 @@ void gateway_close(void) {
 
 /* ------------------------------------------------------------- admission */
 
-struct redis_wait {
-  struct admission *a; /* NULL once the request ended meanwhile */
-  char key[KEYS_TOKEN_LEN + 1], member[24]; /* to give back what it got then */
-  long reserved;
-  struct redis_budget rb;
-};
-
 struct admission {
   struct snapshot *snap;      /* referenced while key is used */
   const struct snap_key *key; /* NULL: the master key, or no gateway */
@@ -170,17 +158,10 @@ struct admission {
   const char *route;
   char *model, *user, *client_addr;
   int stream, n;
-  int admitted;
-  struct limit_ticket ticket;
-  /* Shared limits (Redis): the request waits suspended for the script's
-   * answer, then its route handler runs again and finds it decided. */
+  /* Its limits; shared ones (Redis) keep the request suspended until they
+   * answer, then its route handler runs again and finds them decided. */
+  struct limiter_call limits;
   struct http_request *hr;
-  struct redis_wait *wait;    /* while the answer is awaited */
-  int redis_decided, redis_admitted;
-  struct redis_answer answer;
-  char member[24];            /* names this request's reservation in Redis */
-  long reserved;              /* TPM tokens reserved there */
-  struct redis_budget rb;     /* the cost reserved there, and its window */
   int64_t start_wall_ms;
   const char *error_code; /* a refusal made here */
 };
@@ -202,24 +183,73 @@ static void respond(struct http_request *hr, int status, const char *type, const
 
 static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
 
+/* The row and the reservation of a request whose settlement waits for its
+ * predictions' final counts (a client that hung up). */
+struct deferred {
+  struct admission *a;
+  struct ledger_row row;
+  double in_price, out_price; /* the config's when the request ended */
+};
+
+/* The one settlement: the real usage's cost reconciles the reservation, the
+ * key's spend and the ledger row, all with the same figure. Frees a. */
+static void settle_final(struct admission *a, struct ledger_row *row, double in_price,
+                         double out_price) {
+  long pt = row->prompt_tokens, ct = row->completion_tokens;
+  double cost = usage_cost(pt, ct, in_price, out_price);
+  int64_t wall = now_wall_ms();
+  row->in_limits = a->limits.local_held && a->key; /* before the settle clears it */
+  limiter_settle(&a->limits, pt + ct, cost, wall);
+  row->spend = cost;
+  row->end_ms = wall;
+  if (ledger_submit(G.ledger, row) != 0)
+    log_msg(LOG_ERROR, "gateway: out of memory: a ledger row was lost");
+  admission_free(a);
+}
+
+static void on_final_usage(void *ctx, const struct final_usage_result *r) {
+  struct deferred *d = ctx;
+  d->row.prompt_tokens = r->prompt_tokens;
+  d->row.completion_tokens = r->completion_tokens;
+  d->row.tokens_estimated = r->estimated;
+  settle_final(d->a, &d->row, d->in_price, d->out_price);
+  free(d);
+}
+
+/* A client that hung up left predictions whose counts are estimates: give
+ * the parallel slot back now, keep the budget reserved, and settle once
+ * Replicate reports what they consumed. 0 deferred (row and a taken), -1 not. */
+static int defer_settle(struct http_request *hr, struct admission *a, struct ledger_row *row,
+                        const struct config *cfg) {
+  struct exchange_pred_usage *u;
+  size_t n;
+  char *token;
+  struct http_request_end end = http_request_end_info(hr);
+  struct deferred *d = calloc(1, sizeof *d);
+  if (!d || exchange_pred_usage(end.ex, &u, &n, &token) != 0) {
+    free(d);
+    return -1;
+  }
+  *d = (struct deferred){.a = a, .row = *row, .in_price = cfg->input_price_per_mtok,
+                         .out_price = cfg->output_price_per_mtok};
+  /* Before the start: the settlement may run inside it (and free a). */
+  limiter_release_slot(&a->limits);
+  if (final_usage_start(http_request_worker(hr), u, n, token, FINAL_USAGE_DEADLINE_MS,
+                        on_final_usage, d) != 0) {
+    free(d);
+    return -1; /* settled now, on the estimate (the slot is free already) */
+  }
+  memset(row, 0, sizeof *row); /* d owns its strings now */
+  return 0;
+}
+
 /* The request ended: reconcile the reservation and write its ledger row. */
 static void settle(struct http_request *hr, void *ctx) {
   struct admission *a = ctx;
   struct http_request_end end = http_request_end_info(hr);
   struct exchange_outcome o;
   int have = end.ex && exchange_outcome(end.ex, &o) == 0;
-  long pt = have ? o.prompt_tokens : 0, ct = have ? o.completion_tokens : 0;
   const struct config *cfg = http_request_config(hr); /* a reload's prices and model */
-  double cost = usage_cost(pt, ct, cfg->input_price_per_mtok, cfg->output_price_per_mtok);
-  int64_t wall = now_wall_ms();
-  if (a->admitted)
-    limit_settle(G.limits, &a->ticket, pt + ct, cost, now_mono_ms(), wall);
-  if (a->wait) /* gone while Redis decides: the answer finds nobody */
-    a->wait->a = NULL;
-  if (a->redis_admitted)
-    redis_limits_settle(a->key->token, a->member, a->reserved, pt + ct,
-                        &(struct redis_budget){.reserved = a->rb.cost, .cost = cost,
-                                               .window = a->rb.window});
   struct ledger_row row = {
       .request_id = strdup(http_request_id(hr)), /* X-Request-Id: answer, log, Replicate */
       .api_key = a->key ? strdup(a->key->token) : NULL,
@@ -232,12 +262,10 @@ static void settle(struct http_request *hr, void *ctx) {
       /* nginx's 499: the client left before any answer was sent. */
       .status = end.status ? end.status : end.client_gone ? 499 : 0,
       .error_code = dup_or_null(a->error_code),
-      .prompt_tokens = pt,
-      .completion_tokens = ct,
+      .prompt_tokens = have ? o.prompt_tokens : 0,
+      .completion_tokens = have ? o.completion_tokens : 0,
       .tokens_estimated = have && o.estimated,
-      .spend = cost,
       .start_ms = a->start_wall_ms,
-      .end_ms = wall,
       .completion_start_ms =
           end.first_byte_ms ? a->start_wall_ms + (int64_t)(end.first_byte_ms - end.started_ms) : 0,
       .prediction_ids = have ? o.prediction_ids : NULL,
@@ -248,9 +276,43 @@ static void settle(struct http_request *hr, void *ctx) {
   a->model = a->user = a->client_addr = NULL; /* the row owns them now */
   if (a->key && a->key->alias)
     http_request_set_key_alias(hr, a->key->alias); /* for the access log line */
-  if (ledger_submit(G.ledger, &row) != 0)
-    log_msg(LOG_ERROR, "gateway: out of memory: a ledger row was lost");
-  admission_free(a);
+  if (end.client_gone && row.tokens_estimated && defer_settle(hr, a, &row, cfg) == 0)
+    return;
+  settle_final(a, &row, cfg->input_price_per_mtok, cfg->output_price_per_mtok);
+}
+
+/* The tokens of the keys this thread saw last: a key is hashed once per
+ * worker, not on every request (the HMAC is a microsecond of OpenSSL context
+ * copies). Compared in constant time; the table lives as long as the thread. */
+#define TOKEN_MEMO 16
+#define TOKEN_MEMO_KEY_MAX 96 /* longer keys are hashed every time */
+
+struct token_memo {
+  size_t len;
+  char key[TOKEN_MEMO_KEY_MAX];
+  char token[KEYS_TOKEN_LEN + 1];
+};
+
+static _Thread_local struct token_memo token_memo[TOKEN_MEMO];
+
+static int token_of(const char *key, char out[KEYS_TOKEN_LEN + 1]) {
+  size_t len = strlen(key);
+  if (len == 0 || len >= TOKEN_MEMO_KEY_MAX)
+    return keys_hmac_token(&G.hmac, key, out);
+  uint32_t h = 2166136261u; /* FNV-1a picks the slot */
+  for (size_t i = 0; i < len; i++)
+    h = (h ^ (unsigned char)key[i]) * 16777619u;
+  struct token_memo *m = &token_memo[h % TOKEN_MEMO];
+  if (m->len == len && CRYPTO_memcmp(m->key, key, len) == 0) {
+    memcpy(out, m->token, sizeof m->token);
+    return 0;
+  }
+  if (keys_hmac_token(&G.hmac, key, out) != 0)
+    return -1;
+  m->len = len;
+  memcpy(m->key, key, len);
+  memcpy(m->token, out, sizeof m->token);
+  return 0;
 }
 
 /* The admission whose route handler runs again with Redis's answer. */
@@ -297,7 +359,7 @@ struct admission *gateway_authorize(struct http_request *hr, const char *route) 
   }
   a->upstream_token = cfg->replicate_api_token;
   char token[KEYS_TOKEN_LEN + 1];
-  if (presented && keys_hmac_token(&G.hmac, presented, token) == 0) {
+  if (presented && token_of(presented, token) == 0) {
     if (keys_equal(token, G.master_token))
       return a;
     a->snap = key_snapshot_get();
@@ -318,6 +380,18 @@ struct admission *gateway_authorize(struct http_request *hr, const char *route) 
 }
 
 const char *gateway_upstream_token(const struct admission *a) { return a->upstream_token; }
+
+int gateway_scope(struct http_request *hr, const struct admission *a,
+                  char out[KEYS_TOKEN_LEN + 1]) {
+  if (a->key) {
+    memcpy(out, a->key->token, KEYS_TOKEN_LEN + 1);
+    return 0;
+  }
+  const char *presented = keys_from_headers(http_request_header(hr, "Authorization"),
+                                            http_request_header(hr, "x-api-key"));
+  out[0] = '\0';
+  return presented ? keys_hmac_token(&G.hmac, presented, out) : 0;
+}
 
 /* The request's `user` field, read only when the body names one. */
 static char *find_user(const char *body, size_t len) {
@@ -351,7 +425,7 @@ static int model_allowed(const struct snap_key *k, const char *model) {
  * callers log it and answer anyway: the headers are advice). */
 static int add_long_header(struct http_request *hr, const char *name, long v) {
   char text[32];
-  snprintf(text, sizeof text, "%ld", v);
+  limit_format_long(v, text, sizeof text);
   return http_request_add_header(hr, name, text);
 }
 
@@ -423,95 +497,13 @@ static void refuse(struct http_request *hr, struct admission *a, const struct li
   http_request_respond_error(hr, &e);
 }
 
-/* Redis's answer reached the request's worker: run its handler again. */
-static void on_redis_answer(void *ctx, const struct redis_answer *ans) {
-  struct redis_wait *wait = ctx;
-  struct admission *a = wait->a;
-  if (!a) { /* the client left meanwhile: give back what was reserved for it */
-    if (ans->status == 0)
-      redis_limits_settle(wait->key, wait->member, wait->reserved, 0,
-                          &(struct redis_budget){.reserved = wait->rb.cost,
-                                                 .window = wait->rb.window});
-    free(wait);
-    return;
-  }
-  a->wait = NULL;
-  a->redis_decided = 1;
-  a->answer = *ans;
-  free(wait);
+/* The shared limits answered: run the request's handler again. */
+static void resume_admission(void *ctx) {
+  struct admission *a = ctx;
   resuming = a;
   routes_redispatch(a->hr);
   resuming = NULL;
   http_request_wake(a->hr);
-}
-
-/* The budget window's reset time now, as every replica computes it from the
- * key's record (0: the budget never resets). */
-static int64_t budget_window(const struct limit_spec *sp, int64_t now) {
-  int64_t at = sp->budget_reset_at_ms;
-  if (at <= 0 || now < at)
-    return at > 0 ? at : 0;
-  return sp->budget_window_ms > 0
-             ? at + ((now - at) / sp->budget_window_ms + 1) * sp->budget_window_ms
-             : 0;
-}
-
-/* The shared limits: 1 = the request waits for Redis (answered later),
- * -1 = refused (answered), 0 = go on to the local limits with *spec
- * reduced to what is still counted here. */
-static int redis_admit(struct http_request *hr, struct admission *a, long tokens, double cost,
-                       struct limit_spec *spec, struct limit_state *st) {
-  if (!a->redis_decided) {
-    unsigned char raw[12];
-    struct redis_wait *wait = calloc(1, sizeof *wait);
-    if (!wait || keys_random(raw, sizeof raw) != 0) {
-      free(wait);
-      respond(hr, 500, "server_error", "internal_error", NULL, "out of memory");
-      return -1;
-    }
-    keys_base64url(raw, sizeof raw, a->member, sizeof a->member);
-    a->reserved = tokens;
-    int64_t now = now_wall_ms();
-    a->rb = (struct redis_budget){.cost = cost, .window = budget_window(spec, now),
-                                  .settled = limit_spend(G.limits, a->key->token, now)};
-    wait->rb = a->rb;
-    wait->a = a;
-    memcpy(wait->key, a->key->token, sizeof wait->key);
-    memcpy(wait->member, a->member, sizeof wait->member);
-    wait->reserved = tokens;
-    /* A slot left by a replica that died is freed after the longest a request may run. */
-    int64_t lease = http_request_config(hr)->request_timeout_ms + 120000;
-    if (redis_limits_admit(http_request_worker(hr), a->key->token, spec, tokens, &a->rb, a->member,
-                           lease,
-                           on_redis_answer, wait) != 0) {
-      free(wait);
-      respond(hr, 500, "server_error", "internal_error", NULL, "out of memory");
-      return -1;
-    }
-    a->wait = wait;
-    return 1;
-  }
-  if (a->answer.status < 0) {
-    if (http_request_config(hr)->redis_fail_closed) {
-      a->error_code = "limits_unavailable";
-      respond(hr, 503, "server_error", "limits_unavailable", NULL,
-              "The shared rate limits (Redis) are unavailable; try again shortly.");
-      return -1;
-    }
-    if (http_request_worker(hr)->up.metrics)
-      metrics_redis_fallback(http_request_worker(hr)->up.metrics);
-    return 0; /* open: this replica counts every limit itself until Redis returns */
-  }
-  *st = a->answer.st;
-  if (a->answer.status == 1) {
-    ratelimit_headers(hr, st);
-    refuse(hr, a, st, tokens, cost);
-    return -1;
-  }
-  a->redis_admitted = 1;
-  spec->rpm = spec->tpm = spec->parallel = 0; /* all counted in Redis */
-  spec->max_budget = -1;
-  return 0;
 }
 
 int gateway_admit(struct http_request *hr, struct admission *a, const struct gateway_request *r) {
@@ -538,41 +530,40 @@ int gateway_admit(struct http_request *hr, struct admission *a, const struct gat
   long prompt = usage_estimate_tokens(NULL, r->body_len) * (long)r->n;
   long out = (r->max_tokens > 0 ? r->max_tokens : MODEL_DEFAULT_MAX_TOKENS) * (long)r->n;
   double cost = usage_cost(prompt, out, cfg->input_price_per_mtok, cfg->output_price_per_mtok);
-  struct limit_state st;
-  memset(&st, 0, sizeof st);
-  struct limit_spec spec = a->key->spec;
-  int shared = redis_limits_enabled() &&
-               (spec.rpm > 0 || spec.tpm > 0 || spec.parallel > 0 || spec.max_budget >= 0);
-  if (shared) {
-    int got = redis_admit(hr, a, prompt + out, cost, &spec, &st);
-    if (got != 0)
-      return got;
+  struct limiter_call *c = &a->limits;
+  if (!c->decided) {
+    memcpy(c->key, a->key->token, sizeof c->key);
+    c->spec = a->key->spec;
+    c->tokens = prompt + out;
+    c->cost = cost;
+    /* A slot left by a replica that died is freed after the longest a request may run. */
+    c->lease_ms = cfg->request_timeout_ms + 120000;
+    c->fail_closed = cfg->redis_fail_closed;
   }
-  int rc = limit_admit(G.limits, a->key->token, &spec, prompt + out, cost, now_mono_ms(),
-                       now_wall_ms(), &a->ticket, &st);
-  if (rc != 0 && a->redis_admitted) { /* refused here (the budget): give the slot back */
-    redis_limits_settle(a->key->token, a->member, a->reserved, 0,
-                        &(struct redis_budget){.reserved = a->rb.cost, .window = a->rb.window});
-    a->redis_admitted = 0;
-  }
-  if (a->redis_admitted) { /* the headers tell the shared counts */
-    const struct limit_state *rs = &a->answer.st;
-    st.req_limit = rs->req_limit, st.req_remaining = rs->req_remaining;
-    st.req_reset_ms = rs->req_reset_ms;
-    st.tok_limit = rs->tok_limit, st.tok_remaining = rs->tok_remaining;
-    st.tok_reset_ms = rs->tok_reset_ms;
-  }
-  if (rc < 0) {
+  enum limiter_status got = limiter_admit(c, http_request_worker(hr), resume_admission, a);
+  if (c->fallback && http_request_worker(hr)->up.metrics)
+    metrics_redis_fallback(http_request_worker(hr)->up.metrics);
+  switch (got) {
+  case LIMITER_WAIT:
+    return 1;
+  case LIMITER_NOMEM:
     respond(hr, 500, "server_error", "internal_error", NULL, "out of memory");
     return -1;
-  }
-  if (ratelimit_headers(hr, &st) != 0)
-    log_msg(LOG_WARN, "gateway: out of memory: rate-limit headers not sent");
-  if (rc == 1) {
-    refuse(hr, a, &st, prompt + out, cost);
+  case LIMITER_UNAVAILABLE:
+    a->error_code = "limits_unavailable";
+    respond(hr, 503, "server_error", "limits_unavailable", NULL,
+            "The shared rate limits (Redis) are unavailable; try again shortly.");
     return -1;
+  case LIMITER_REFUSED:
+    if (ratelimit_headers(hr, &c->st) != 0)
+      log_msg(LOG_WARN, "gateway: out of memory: rate-limit headers not sent");
+    refuse(hr, a, &c->st, prompt + out, cost);
+    return -1;
+  case LIMITER_ADMITTED:
+    break;
   }
-  a->admitted = 1;
+  if (ratelimit_headers(hr, &c->st) != 0)
+    log_msg(LOG_WARN, "gateway: out of memory: rate-limit headers not sent");
   return 0;
 }
 

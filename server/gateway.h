@@ -32,6 +32,12 @@ void gateway_close(void);
 struct admission *gateway_authorize(struct http_request *hr, const char *route);
 /* The Replicate token for this request's predictions. */
 const char *gateway_upstream_token(const struct admission *a);
+/* Who owns what this request stores (Responses kept for continuation): the
+ * key's token; the master key's; in pass-through the keyed hash of the
+ * caller's bearer token; "" when nobody presents a key (one developer, the
+ * configured token). 0, or -1 when the hash fails. */
+int gateway_scope(struct http_request *hr, const struct admission *a,
+                  char out[KEYS_TOKEN_LEN + 1]);
 
 struct gateway_request {
   const char *model;   /* as the client sent it */

@@ -8,8 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "../shared/clock.h"
 #include "../shared/keys.h"
 #include "loop.h"
 #include "mailbox.h"
@@ -18,15 +18,23 @@
 #define IO_TIMEOUT_MS 1000  /* a Redis call longer than this counts as Redis down */
 #define RECONNECT_MS 1000   /* while down, one connection attempt per this */
 
-/* KEYS: rpm, tpm, parallel sorted sets, the tpm sum, the budget hash. ARGV:
- * now (unused: the script reads Redis's clock, one clock for every replica),
- * rpm, tpm, parallel, tokens, member, lease, max budget (nano-USD, -1 none),
- * cost (nano-USD), the budget window (its reset time, the same on every
- * replica), the settled spend to start a window from (the ledger's). The
- * budget hash holds win, settled and reserved (nano-USD). TPM members are "member:tokens" and the
- * sum key holds their total, so an admission costs O(log n) plus the entries
- * that expire now, never a scan of the window. Returns {status, kind, limit,
- * used, retry_ms, rpm_used, rpm_reset, tpm_used, tpm_reset}. */
+/* KEYS: rpm, tpm, parallel sorted sets, the tpm sum, the budget hash, the
+ * budget reservations. ARGV: now (unused: the script reads Redis's clock, one
+ * clock for every replica), rpm, tpm, parallel, tokens, member, lease, max
+ * budget (nano-USD, -1 none), cost (nano-USD), the budget window (its reset
+ * time, the same on every replica), the settled spend to start a window from
+ * (-1: none given) and the ledger time it was read up to. The budget hash
+ * holds win, settled, reserved (nano-USD) and since (ms: requests that ended
+ * after it are not in settled yet). When it is missing (a new window, or
+ * Redis restarted without persistence) and no start is given, the script
+ * changes nothing and answers status 2: the client reads the key's settled
+ * spend from the ledger, the authoritative figure, and asks again with it.
+ * Budget reservations are "member:cost" with the lease as score, so a
+ * replica that dies does not hold its reservations forever. TPM members are
+ * "member:tokens" and the sum key holds their total, so an admission costs
+ * O(log n) plus the entries that expire now, never a scan of the window.
+ * Returns {status, kind, limit, used, retry_ms, rpm_used, rpm_reset,
+ * tpm_used, tpm_reset}. */
 static const char ADMIT[] =
     "local tm = redis.call('TIME')\n"
     "local now = tonumber(tm[1]) * 1000 + math.floor(tonumber(tm[2]) / 1000)\n"
@@ -67,7 +75,18 @@ static const char ADMIT[] =
     "  return {1, 3, par, used_p, 1000, used_r, reset(KEYS[1]), used_t, reset(KEYS[2])} end\n"
     "if maxb >= 0 then\n"
     "  if redis.call('HGET', KEYS[5], 'win') ~= win then\n"
-    "    redis.call('HSET', KEYS[5], 'win', win, 'settled', seed, 'reserved', 0) end\n"
+    "    if tonumber(seed) < 0 then\n"
+    "      return {2, 0, 0, 0, 0, used_r, reset(KEYS[1]), used_t, reset(KEYS[2])} end\n"
+    "    redis.call('DEL', KEYS[6])\n"
+    "    redis.call('HSET', KEYS[5], 'win', win, 'settled', seed, 'reserved', 0, 'since', ARGV[12])\n"
+    "  end\n"
+    "  local gone_b = redis.call('ZRANGEBYSCORE', KEYS[6], '-inf', now)\n"
+    "  if #gone_b > 0 then\n"
+    "    local gone = 0\n"
+    "    for i = 1, #gone_b do gone = gone + weight(gone_b[i]) end\n"
+    "    redis.call('ZREMRANGEBYSCORE', KEYS[6], '-inf', now)\n"
+    "    redis.call('HINCRBY', KEYS[5], 'reserved', -gone)\n"
+    "  end\n"
     "  local b = redis.call('HMGET', KEYS[5], 'settled', 'reserved')\n"
     "  local used_b = tonumber(b[1]) + tonumber(b[2])\n"
     "  if used_b + cost > maxb then\n"
@@ -75,6 +94,8 @@ static const char ADMIT[] =
     "    if cost <= maxb and tonumber(win) > 0 then wait = tonumber(win) - now end\n"
     "    return {1, 4, maxb, used_b, wait, used_r, reset(KEYS[1]), used_t, reset(KEYS[2])} end\n"
     "  redis.call('HINCRBY', KEYS[5], 'reserved', cost)\n"
+    "  redis.call('ZADD', KEYS[6], now + lease, member .. ':' .. cost)\n"
+    "  redis.call('PEXPIRE', KEYS[6], lease + 1000)\n"
     "end\n"
     "if rpm > 0 then redis.call('ZADD', KEYS[1], now, member)"
     " redis.call('PEXPIRE', KEYS[1], 61000) end\n"
@@ -85,14 +106,20 @@ static const char ADMIT[] =
     " redis.call('PEXPIRE', KEYS[3], lease + 1000) end\n"
     "return {0, 0, 0, 0, 0, used_r + 1, reset(KEYS[1]), used_t + tokens, reset(KEYS[2])}\n";
 
-/* KEYS: tpm, parallel, the tpm sum, the budget hash. ARGV: member, reserved,
- * used (tokens), cost reserved, cost (nano-USD), the budget window. A
- * reservation already out of its window is left alone. */
+/* KEYS: tpm, parallel, the tpm sum, the budget hash, the budget
+ * reservations. ARGV: member, reserved, used (tokens), cost reserved, cost
+ * (nano-USD), the budget window, the request's end (the ledger row's endTime).
+ * A reservation already out of its window, or made before Redis lost it, is
+ * left alone; the cost counts once: in settled here only when the request
+ * ended after the window's start was read from the ledger (since). */
 static const char SETTLE[] =
     "redis.call('ZREM', KEYS[2], ARGV[1])\n"
-    "if tonumber(ARGV[4]) > 0 and redis.call('HGET', KEYS[4], 'win') == ARGV[6] then\n"
-    "  redis.call('HINCRBY', KEYS[4], 'reserved', -tonumber(ARGV[4]))\n"
-    "  redis.call('HINCRBY', KEYS[4], 'settled', tonumber(ARGV[5])) end\n"
+    "if redis.call('HGET', KEYS[4], 'win') == ARGV[6] then\n"
+    "  if redis.call('ZREM', KEYS[5], ARGV[1] .. ':' .. ARGV[4]) == 1 then\n"
+    "    redis.call('HINCRBY', KEYS[4], 'reserved', -tonumber(ARGV[4])) end\n"
+    "  if tonumber(ARGV[7]) > tonumber(redis.call('HGET', KEYS[4], 'since') or '0') then\n"
+    "    redis.call('HINCRBY', KEYS[4], 'settled', tonumber(ARGV[5])) end\n"
+    "end\n"
     "local old = ARGV[1] .. ':' .. ARGV[2]\n"
     "local at = redis.call('ZSCORE', KEYS[1], old)\n"
     "if at then\n"
@@ -111,7 +138,9 @@ struct job {
   struct limit_spec spec;
   long tokens, used;
   int64_t lease_ms;
-  int64_t max_n, cost_n, used_n, seed_n, window; /* the budget (nano-USD; max_n -1: none) */
+  int64_t max_n, cost_n, used_n, window; /* the budget (nano-USD; max_n -1: none) */
+  int64_t seed_n, fallback_n, cut;  /* a window's start (-1: ask), this replica's view, read up to */
+  int64_t end_ms;                   /* settle: when the request ended */
   struct mailbox *box;
   redis_done_fn done;
   void *ctx;
@@ -131,6 +160,8 @@ static struct {
   int port, db;
   redisContext *c;   /* the client thread's only */
   char admit_sha[48], settle_sha[48]; /* the scripts as loaded on c */
+  redis_seed_fn seed;  /* a window's settled spend from the ledger (client thread) */
+  void *seed_ctx;
   int down;          /* last call failed (client thread only) */
   atomic_int down_seen; /* the same, for other threads */
   int64_t next_try;  /* while down: no connection attempt before this */
@@ -138,17 +169,8 @@ static struct {
        .cv = PTHREAD_COND_INITIALIZER,
        .boxes = {.mu = &R.mu, .tag = "redis", .deliver = deliver}};
 
-static int64_t wall_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+/* Money travels in nano-USD, as in limits.c. */
+static int64_t nano(double usd) { return usd > 0 ? (int64_t)llround(usd * 1e9) : 0; }
 
 int redis_limits_enabled(void) { return R.started; }
 
@@ -206,11 +228,11 @@ static int connect_redis(void) {
 static int ensure(void) {
   if (R.c)
     return 0;
-  if (R.down && mono_ms() < R.next_try)
+  if (R.down && clock_mono_ms() < R.next_try)
     return -1;
   if (connect_redis() == 0)
     return 0;
-  R.next_try = mono_ms() + RECONNECT_MS;
+  R.next_try = clock_mono_ms() + RECONNECT_MS;
   return -1;
 }
 
@@ -230,25 +252,27 @@ int redis_limits_down(void) { return R.started && atomic_load(&R.down_seen); }
 static int append_job(const struct job *j) {
   /* One hash tag per key: a Redis Cluster keeps a key's counters on one node. */
   char k1[KEYS_TOKEN_LEN + 16], k2[KEYS_TOKEN_LEN + 16], k3[KEYS_TOKEN_LEN + 16],
-      k4[KEYS_TOKEN_LEN + 16], k5[KEYS_TOKEN_LEN + 16];
+      k4[KEYS_TOKEN_LEN + 16], k5[KEYS_TOKEN_LEN + 16], k6[KEYS_TOKEN_LEN + 16];
   snprintf(k1, sizeof k1, "rp:{%s}:rpm", j->key);
   snprintf(k2, sizeof k2, "rp:{%s}:tpm", j->key);
   snprintf(k3, sizeof k3, "rp:{%s}:par", j->key);
   snprintf(k4, sizeof k4, "rp:{%s}:tps", j->key);
   snprintf(k5, sizeof k5, "rp:{%s}:bud", j->key);
+  snprintf(k6, sizeof k6, "rp:{%s}:bres", j->key);
   /* hiredis checks no format: every conversion here is matched by hand. */
   if (j->settle)
-    return redisAppendCommand(R.c, "EVALSHA %s 4 %s %s %s %s %s %ld %ld %lld %lld %lld",
-                              R.settle_sha, k2, k3, k4, k5, j->member, j->tokens, j->used,
-                              (long long)j->cost_n, (long long)j->used_n,
-                              (long long)j->window) == REDIS_OK ? 0 : -1;
+    return redisAppendCommand(R.c, "EVALSHA %s 5 %s %s %s %s %s %s %ld %ld %lld %lld %lld %lld",
+                              R.settle_sha, k2, k3, k4, k5, k6, j->member, j->tokens, j->used,
+                              (long long)j->cost_n, (long long)j->used_n, (long long)j->window,
+                              (long long)j->end_ms) == REDIS_OK ? 0 : -1;
   return redisAppendCommand(R.c,
-                            "EVALSHA %s 5 %s %s %s %s %s %lld %ld %ld %ld %ld %s %lld %lld %lld "
-                            "%lld %lld",
-                            R.admit_sha, k1, k2, k3, k4, k5, (long long)wall_ms(), j->spec.rpm,
-                            j->spec.tpm, j->spec.parallel, j->tokens, j->member,
+                            "EVALSHA %s 6 %s %s %s %s %s %s %lld %ld %ld %ld %ld %s %lld %lld %lld "
+                            "%lld %lld %lld",
+                            R.admit_sha, k1, k2, k3, k4, k5, k6, (long long)clock_wall_ms(),
+                            j->spec.rpm, j->spec.tpm, j->spec.parallel, j->tokens, j->member,
                             (long long)j->lease_ms, (long long)j->max_n, (long long)j->cost_n,
-                            (long long)j->window, (long long)j->seed_n) == REDIS_OK ? 0 : -1;
+                            (long long)j->window, (long long)j->seed_n,
+                            (long long)j->cut) == REDIS_OK ? 0 : -1;
 }
 
 /* Fill the job's answer from its reply (NULL: Redis unavailable). */
@@ -306,9 +330,28 @@ static void run_batch(struct job **jobs, size_t n) {
   }
   if (broken && R.c) {
     drop_connection();
-    R.next_try = mono_ms() + RECONNECT_MS;
+    R.next_try = clock_mono_ms() + RECONNECT_MS;
   }
   set_down(broken);
+}
+
+/* The script found no budget window (new, or Redis restarted without
+ * persistence): read the key's settled spend in it from the ledger, the one
+ * figure every replica agrees on, up to now (later ends settle into Redis
+ * themselves). The ledger unreachable: this replica's own view, as before. */
+static void seed_job(struct job *j) {
+  int64_t now = clock_wall_ms();
+  int64_t win_ms = j->spec.budget_window_ms;
+  int64_t since = j->window > 0 && win_ms > 0 ? j->window - win_ms : 0;
+  double spend = 0;
+  j->cut = now;
+  if (R.seed && R.seed(R.seed_ctx, j->key, since, now, &spend) == 0) {
+    j->seed_n = nano(spend);
+    return;
+  }
+  log_msg(LOG_WARN, "redis: cannot read a budget's settled spend from the database; "
+                    "starting it from this replica's view");
+  j->seed_n = j->fallback_n;
 }
 
 #define BATCH_MAX 256
@@ -331,6 +374,15 @@ static void *client_thread(void *arg) {
       R.tail = &R.head;
     pthread_mutex_unlock(&R.mu);
     run_batch(jobs, n);
+    struct job *again[BATCH_MAX];
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+      if (!jobs[i]->settle && jobs[i]->answer.status == 2) {
+        seed_job(jobs[i]);
+        again[m++] = jobs[i];
+      }
+    if (m)
+      run_batch(again, m); /* with a start given, never status 2 again */
     pthread_mutex_lock(&R.mu);
     for (size_t i = 0; i < n; i++) {
       struct job *j = jobs[i];
@@ -377,8 +429,6 @@ static int enqueue(struct job *j, struct worker *w) {
   return 0;
 }
 
-static int64_t nano(double usd) { return usd > 0 ? (int64_t)llround(usd * 1e9) : 0; }
-
 int redis_limits_admit(struct worker *w, const char *key_id, const struct limit_spec *spec,
                        long tokens, const struct redis_budget *b, const char *member,
                        int64_t lease_ms, redis_done_fn done, void *ctx) {
@@ -387,7 +437,8 @@ int redis_limits_admit(struct worker *w, const char *key_id, const struct limit_
     return -1;
   j->max_n = spec->max_budget >= 0 ? nano(spec->max_budget) : -1;
   j->cost_n = nano(b->cost);
-  j->seed_n = nano(b->settled);
+  j->seed_n = -1; /* asked for only when Redis has no window */
+  j->fallback_n = nano(b->settled);
   j->window = b->window;
   snprintf(j->key, sizeof j->key, "%s", key_id);
   snprintf(j->member, sizeof j->member, "%s", member);
@@ -414,6 +465,7 @@ void redis_limits_settle(const char *key_id, const char *member, long reserved, 
   j->cost_n = nano(b->reserved);
   j->used_n = nano(b->cost);
   j->window = b->window;
+  j->end_ms = b->end_ms;
   if (enqueue(j, NULL) != 0)
     log_msg(LOG_WARN, "redis: stopping: a settlement was not sent");
 }
@@ -472,9 +524,12 @@ static int parse_url(const char *url, char *err, size_t errlen) {
   return 0;
 }
 
-int redis_limits_start(const char *url, char *err, size_t errlen) {
+int redis_limits_start(const char *url, redis_seed_fn seed, void *seed_ctx, char *err,
+                       size_t errlen) {
   if (parse_url(url, err, errlen) != 0)
     return -1;
+  R.seed = seed;
+  R.seed_ctx = seed_ctx;
   R.tail = &R.head;
   R.stopping = 0;
   if (pthread_create(&R.thread, NULL, client_thread, NULL) != 0) {

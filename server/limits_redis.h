@@ -20,9 +20,16 @@ struct redis_answer {
 /* Called on the submitting worker's thread with the answer. */
 typedef void (*redis_done_fn)(void *ctx, const struct redis_answer *a);
 
+/* A key's settled spend (USD) in ledger rows that started at or after
+ * since_ms and ended at or before until_ms. 0 or -1. Called on the client
+ * thread (it may block: SQL), when Redis has no budget window for the key. */
+typedef int (*redis_seed_fn)(void *ctx, const char *key_id, int64_t since_ms, int64_t until_ms,
+                             double *spend);
+
 /* Parse redis://[:password@]host[:port][/db] and start the client thread
  * (connecting lazily). 0, or -1 with a message (never the password). */
-int redis_limits_start(const char *url, char *err, size_t errlen);
+int redis_limits_start(const char *url, redis_seed_fn seed, void *seed_ctx, char *err,
+                       size_t errlen);
 /* After the workers stopped. */
 void redis_limits_stop(void);
 int redis_limits_enabled(void);
@@ -30,12 +37,14 @@ int redis_limits_enabled(void);
 int redis_limits_down(void);
 
 /* A request's money (USD). window: the budget window's reset time (unix ms,
- * 0 = never), the same on every replica: a new one starts from settled. */
+ * 0 = never), the same on every replica: a new one starts from the ledger's
+ * settled spend (the seed function), or from settled when that fails. */
 struct redis_budget {
   double cost;      /* admit: worst case reserved; settle: the real cost */
   double reserved;  /* settle: what admit reserved */
-  double settled;   /* admit: the ledger's spend in the window (a new window's start) */
+  double settled;   /* admit: this replica's view of the spend in the window */
   int64_t window;
+  int64_t end_ms;   /* settle: when the request ended (its ledger row's endTime) */
 };
 
 /* Admit a request of key_id reserving tokens and b->cost under spec's

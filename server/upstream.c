@@ -26,6 +26,9 @@
 #define H2_MAX_HOST_CONNECTIONS 64L
 #define H2_MAX_CONCURRENT_STREAMS 1000L
 
+/* A timeout this close to the request's own deadline is that deadline. */
+#define CONNECT_DEADLINE_SLACK_MS 50
+
 struct up_retry {
   struct loop_timer timer;
   struct up_transfer *t;
@@ -157,6 +160,10 @@ void up_transfer_init(struct up_transfer *t, up_done_cb done, up_data_cb on_data
 }
 
 int up_running(const struct up_transfer *t) { return t->easy != NULL; }
+
+int up_connect_failed(const struct up_transfer *t) {
+  return t->result == CURLE_COULDNT_CONNECT && t->sends == 0 && t->status == 0;
+}
 
 static size_t on_write(char *data, size_t size, size_t nmemb, void *ud) {
   struct up_transfer *t = ud;
@@ -325,8 +332,10 @@ int up_start(struct up_client *c, struct up_transfer *t, const struct up_request
   t->sends = t->resend_refused = t->too_large = t->os_errno = 0;
   t->want_pause = t->paused = t->in_write = 0;
   t->version_seen = 0;
+  t->connect_timed_out = 0;
   t->max_body = r->max_body;
   t->no_resend = r->no_resend;
+  t->timeout_ms = r->timeout_ms;
   buf_reset(&t->body);
   t->easy = c->n_idle ? c->idle[--c->n_idle] : curl_easy_init();
   if (!t->easy)
@@ -453,6 +462,18 @@ static void drain_done(struct up_client *c) {
     t->os_errno = (int)os_errno;
     if (t->result != CURLE_OK && !t->error[0])
       snprintf(t->error, sizeof t->error, "%s", curl_easy_strerror(t->result));
+    /* A timeout before the request went out, short of the request's own
+     * deadline, is connect_timeout: a connection (or TLS handshake) that did
+     * not come up. That is a failed connect, which may pass and is retried
+     * like one (curl reports it as a timeout, which callers take for the
+     * request's deadline). Nothing was sent, so nothing can have been made. */
+    uint64_t ran_ms = (mono_us() - t->started_us) / 1000;
+    if (t->result == CURLE_OPERATION_TIMEDOUT && t->sends == 0 &&
+        (t->timeout_ms <= 0 || ran_ms + CONNECT_DEADLINE_SLACK_MS < (uint64_t)t->timeout_ms)) {
+      t->result = CURLE_COULDNT_CONNECT;
+      t->os_errno = ETIMEDOUT;
+      t->connect_timed_out = 1;
+    }
     if (t->span.recording)
       spans_upstream_end(t, 0);
     release(t);

@@ -90,6 +90,8 @@ struct up_transfer {
   int version_seen;  /* the reply's HTTP version was checked */
   enum metrics_up_kind kind; /* for metrics: what this call is */
   uint64_t started_us;       /* monotonic, when it started */
+  long timeout_ms;           /* the request's own deadline (0: none) */
+  int connect_timed_out;     /* connect_timeout passed before anything was sent */
   struct trace_ctx span;     /* this call's span (spans.c), when tracing */
   int resend_count;
   char request_id[REQUEST_ID_MAX + 1]; /* its request's, for log lines ("" = none) */
@@ -113,6 +115,10 @@ void up_transfer_init(struct up_transfer *t, up_done_cb done, up_data_cb on_data
 /* Start; 0 or -1 (then t->error says why and done is not called). */
 int up_start(struct up_client *c, struct up_transfer *t, const struct up_request *r);
 int up_running(const struct up_transfer *t);
+/* The transfer failed to get a connection (refused, unreachable, or
+ * connect_timeout, e.g. a TLS handshake never answered) before anything was
+ * sent: trying again cannot repeat anything. */
+int up_connect_failed(const struct up_transfer *t);
 /* Stop a running transfer without calling done; frees its resources. */
 void up_stop(struct up_transfer *t);
 /* Release the body buffer too (after up_stop or done). */

@@ -114,8 +114,8 @@ static const struct option_row OPTIONS[] = {
     {"log_level", OPT_LOG_LEVEL, OFF(log_level), "info", 0, 0, 0,
      "error|warn|info|debug"},
     {"extra_models", OPT_LIST, OFF(extra_models), "", 0, 0, 0,
-     "comma-separated further model names or globs (claude-*) that /v1/messages "
-     "serves with the configured model; empty = none"},
+     "comma-separated further model names or globs (claude-*) that /v1/messages and "
+     "/v1/responses serve with the configured model; empty = none"},
     {"upstream_ca_file", OPT_STRING, OFF(upstream_ca_file), "", 0, 0, OPT_RESTART,
      "PEM file of CA certificates trusted for Replicate's hosts instead of the system's "
      "(for a private or test upstream; never needed for api.replicate.com)"},

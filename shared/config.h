@@ -68,7 +68,7 @@ struct config {
   long drain_delay_ms;           /* on SIGTERM: /ready fails, still serving */
 
   /* Client dialects. */
-  struct str_list extra_models;  /* names/globs /v1/messages maps to `model` */
+  struct str_list extra_models;  /* names/globs /v1/messages and /v1/responses map to `model` */
 
   /* Upstream TLS. */
   char *upstream_ca_file;        /* PEM CA bundle to trust instead of the system's; "" = system */

@@ -74,6 +74,11 @@ int store_key_spend(struct store *s, const char *token, int64_t since_ms, double
   FORWARD(key_spend, token, since_ms, spend);
 }
 
+int store_key_spend_until(struct store *s, const char *token, int64_t since_ms,
+                          int64_t until_ms, double *spend) {
+  FORWARD(key_spend_until, token, since_ms, until_ms, spend);
+}
+
 int store_ledger_insert(struct store *s, const struct ledger_row *rows, size_t n) {
   FORWARD(ledger_insert, rows, n);
 }

@@ -61,6 +61,10 @@ int store_key_list(struct store *s, struct key_record **out, size_t *n);
 
 /* Sum of a key's spend in rows that started at or after since_ms. */
 int store_key_spend(struct store *s, const char *token, int64_t since_ms, double *spend);
+/* The same, of the rows that also ended at or before until_ms (a budget's
+ * start in Redis: later ends are counted there as they settle). */
+int store_key_spend_until(struct store *s, const char *token, int64_t since_ms,
+                          int64_t until_ms, double *spend);
 
 /* Insert rows in one transaction. 0 or -1 (nothing inserted). */
 int store_ledger_insert(struct store *s, const struct ledger_row *rows, size_t n);

@@ -20,6 +20,8 @@
   int P##key_get(T *s, const char *token, struct key_record *k);                          \
   int P##key_list(T *s, struct key_record **out, size_t *n);                              \
   int P##key_spend(T *s, const char *token, int64_t since_ms, double *spend);             \
+  int P##key_spend_until(T *s, const char *token, int64_t since_ms, int64_t until_ms,     \
+                         double *spend);                                                  \
   int P##ledger_insert(T *s, const struct ledger_row *rows, size_t n);                    \
   cJSON *P##spend_logs(T *s, const char *api_key, int64_t start_ms, int64_t end_ms);      \
   cJSON *P##spend_report(T *s, const char *group_by, int64_t start_ms, int64_t end_ms);

@@ -403,11 +403,18 @@ int pg_store_key_list(struct store_pg *s, struct key_record **out, size_t *n) {
 
 int pg_store_key_spend(struct store_pg *s, const char *token, int64_t since_ms,
                        double *spend) {
+  return pg_store_key_spend_until(s, token, since_ms, INT64_MAX, spend);
+}
+
+int pg_store_key_spend_until(struct store_pg *s, const char *token, int64_t since_ms,
+                             int64_t until_ms, double *spend) {
   struct params p = {0};
   p_text(&p, token);
   p_int(&p, since_ms);
+  p_int(&p, until_ms);
   PGresult *r = q(s, "SELECT COALESCE(SUM(spend), 0)::float8 FROM spend_logs"
-                     " WHERE api_key = $1 AND \"startTime\" >= $2",
+                     " WHERE api_key = $1 AND \"startTime\" >= $2"
+                     " AND COALESCE(\"endTime\", \"startTime\") <= $3",
                   p.n, p.v);
   if (r)
     *spend = strtod(PQgetvalue(r, 0, 0), NULL);

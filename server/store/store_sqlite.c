@@ -321,12 +321,18 @@ int store_key_list(struct store *s, struct key_record **out, size_t *n) {
 }
 
 int store_key_spend(struct store *s, const char *token, int64_t since_ms, double *spend) {
-  sqlite3_stmt *st = prepare(
-      s, "SELECT COALESCE(SUM(spend), 0) FROM spend_logs WHERE api_key = ? AND startTime >= ?");
+  return store_key_spend_until(s, token, since_ms, INT64_MAX, spend);
+}
+
+int store_key_spend_until(struct store *s, const char *token, int64_t since_ms,
+                          int64_t until_ms, double *spend) {
+  sqlite3_stmt *st = prepare(s, "SELECT COALESCE(SUM(spend), 0) FROM spend_logs"
+                                " WHERE api_key = ? AND startTime >= ? AND COALESCE(endTime, startTime) <= ?");
   if (!st)
     return -1;
   bind_text(st, 1, token);
   sqlite3_bind_int64(st, 2, since_ms);
+  sqlite3_bind_int64(st, 3, until_ms);
   int rc = sqlite3_step(st);
   if (rc == SQLITE_ROW)
     *spend = sqlite3_column_double(st, 0);

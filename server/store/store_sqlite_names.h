@@ -16,6 +16,7 @@
 #define store_key_get sqlite_store_key_get
 #define store_key_list sqlite_store_key_list
 #define store_key_spend sqlite_store_key_spend
+#define store_key_spend_until sqlite_store_key_spend_until
 #define store_ledger_insert sqlite_store_ledger_insert
 #define store_spend_logs sqlite_store_spend_logs
 #define store_spend_report sqlite_store_spend_report

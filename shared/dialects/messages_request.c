@@ -1,7 +1,6 @@
 #include "messages_request.h"
 
 #include <cJSON.h>
-#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -273,18 +272,6 @@ static int build_chat(const cJSON *root, cJSON *chat, int count_only, struct oai
   return translate_thinking(chat, thinking_effort(root)) ? oom(err) : 0;
 }
 
-/* A routed name (claude-*) is asked of the configured model. */
-static int route_model(cJSON *chat, const char *configured_model, const struct str_list *routes) {
-  const char *model = str(chat, "model");
-  for (size_t i = 0; model && routes && i < routes->n; i++) {
-    if (fnmatch(routes->items[i], model, 0) == 0) {
-      cJSON *v = cJSON_CreateString(configured_model);
-      return v && cJSON_ReplaceItemInObjectCaseSensitive(chat, "model", v) ? 1 : -1;
-    }
-  }
-  return 0;
-}
-
 int messages_request_parse(const char *body, size_t len, const char *configured_model,
                            const struct str_list *routes, int count_only,
                            struct chat_request *out, struct oai_error *err) {
@@ -293,24 +280,11 @@ int messages_request_parse(const char *body, size_t len, const char *configured_
   if (!root)
     return -1;
   cJSON *chat = cJSON_CreateObject();
-  int rc = -1, routed = 0;
+  int rc = -1;
   if (!chat)
     oom(err);
-  else if (build_chat(root, chat, count_only, err) == 0 &&
-           (routed = route_model(chat, configured_model, routes)) >= 0)
-    rc = translate_to_chat(chat, configured_model, NAMES, out, err);
-  else if (routed < 0)
-    oom(err);
-  if (rc == 0 && routed) { /* answer with the name the client used */
-    char *name = strdup(str(root, "model"));
-    if (!name) {
-      chat_request_free(out);
-      rc = oom(err);
-    } else {
-      free(out->model);
-      out->model = name;
-    }
-  }
+  else if (build_chat(root, chat, count_only, err) == 0)
+    rc = translate_to_chat_routed(root, chat, configured_model, routes, NAMES, out, err);
   cJSON_Delete(chat);
   cJSON_Delete(root);
   return rc;

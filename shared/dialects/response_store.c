@@ -5,6 +5,7 @@
 #include <string.h>
 
 struct entry {
+  char scope[RESPONSE_SCOPE_MAX];
   char *id;
   char *json;
   size_t len;
@@ -25,8 +26,9 @@ static void drop(struct entry *e) {
   memset(e, 0, sizeof *e);
 }
 
-int response_store_put(const char *id, const char *json, size_t len) {
-  if (len > RESPONSE_STORE_MAX_BYTES)
+int response_store_put(const char *scope, const char *id, const char *json, size_t len) {
+  size_t sl = strlen(scope);
+  if (len > RESPONSE_STORE_MAX_BYTES || sl >= RESPONSE_SCOPE_MAX)
     return -1;
   char *id_copy = strdup(id), *copy = malloc(len + 1);
   if (!id_copy || !copy) {
@@ -41,20 +43,24 @@ int response_store_put(const char *id, const char *json, size_t len) {
   /* Over the byte budget: evict from the oldest on. */
   for (size_t k = 1; k < RESPONSE_STORE_MAX && store.bytes + len > RESPONSE_STORE_MAX_BYTES; k++)
     drop(&store.e[(store.next + k) % RESPONSE_STORE_MAX]);
-  store.e[store.next] = (struct entry){id_copy, copy, len};
+  struct entry *e = &store.e[store.next];
+  memcpy(e->scope, scope, sl + 1);
+  e->id = id_copy;
+  e->json = copy;
+  e->len = len;
   store.bytes += len;
   store.next = (store.next + 1) % RESPONSE_STORE_MAX;
   pthread_mutex_unlock(&store.lock);
   return 0;
 }
 
-char *response_store_get(const char *id, int *oom) {
+char *response_store_get(const char *scope, const char *id, int *oom) {
   char *out = NULL;
   *oom = 0;
   pthread_mutex_lock(&store.lock);
   for (size_t i = 0; i < RESPONSE_STORE_MAX; i++) {
     const struct entry *e = &store.e[i];
-    if (e->id && strcmp(e->id, id) == 0) {
+    if (e->id && strcmp(e->id, id) == 0 && strcmp(e->scope, scope) == 0) {
       out = malloc(e->len + 1);
       if (out)
         memcpy(out, e->json, e->len + 1);

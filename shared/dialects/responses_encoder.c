@@ -4,6 +4,7 @@
  * .done events and response.completed repeat them whole, and a completed
  * response is remembered for previous_response_id. */
 #include <cJSON.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,6 +30,7 @@ struct resp_state {
   char finish[24];
   cJSON *history; /* Chat Completions messages so far (owned) */
   int store;
+  char scope[RESPONSE_SCOPE_MAX]; /* the caller's key: what it stores, only it reads */
 };
 
 /* ---- JSON building blocks (chain with ||, -1 when out of memory) ---- */
@@ -321,7 +323,7 @@ static void remember_items(const struct resp_state *s, const struct response_met
     if (item_id(&id, m, &s->items[i], i) == 0 && put_item(&item, m, &s->items[i], i) == 0 &&
         id.len >= 2) {
       id.data[id.len - 1] = '\0'; /* drop the quotes */
-      response_store_put(id.data + 1, item.data, item.len);
+      response_store_put(s->scope, id.data + 1, item.data, item.len);
     }
     buf_free(&id);
     buf_free(&item);
@@ -370,7 +372,7 @@ static void remember(struct resp_state *s, const struct response_meta *m) {
   }
   char *json = cJSON_PrintUnformatted(s->history);
   if (json)
-    response_store_put(m->id, json, strlen(json));
+    response_store_put(s->scope, m->id, json, strlen(json));
   free(json);
 }
 
@@ -454,7 +456,7 @@ static const struct encoder_ops RESPONSES_OPS = {
     .free = r_free,
 };
 
-int encoder_responses(struct encoder *e, struct cJSON *history, int store) {
+int encoder_responses(struct encoder *e, struct cJSON *history, int store, const char *scope) {
   struct resp_state *s = calloc(1, sizeof *s);
   e->ops = &RESPONSES_OPS;
   e->st = s;
@@ -465,5 +467,6 @@ int encoder_responses(struct encoder *e, struct cJSON *history, int store) {
   s->open = -1;
   s->history = history;
   s->store = store;
+  snprintf(s->scope, sizeof s->scope, "%s", scope);
   return 0;
 }

@@ -8,7 +8,8 @@ struct cJSON;
 
 /* Takes ownership of history (the conversation so far, Chat Completions
  * messages): with store, the completed response is remembered under its id
- * for previous_response_id. 0, or -1 when out of memory. */
-int encoder_responses(struct encoder *e, struct cJSON *history, int store);
+ * in scope (the caller's key, see response_store.h) for
+ * previous_response_id. 0, or -1 when out of memory. */
+int encoder_responses(struct encoder *e, struct cJSON *history, int store, const char *scope);
 
 #endif

@@ -104,10 +104,12 @@ static int add_call_output(cJSON *msgs, const cJSON *item, const char *param,
   return 0;
 }
 
-static int add_reference(cJSON *msgs, const cJSON *item, int i, struct oai_error *err);
+static int add_reference(cJSON *msgs, const cJSON *item, int i, const char *scope,
+                         struct oai_error *err);
 
 /* depth 1: a stored item a reference resolved to (never another reference). */
-static int add_item_at(cJSON *msgs, const cJSON *item, int i, int depth, struct oai_error *err) {
+static int add_item_at(cJSON *msgs, const cJSON *item, int i, int depth, const char *scope,
+                       struct oai_error *err) {
   char param[64];
   snprintf(param, sizeof param, "input[%d]", i);
   if (!cJSON_IsObject(item))
@@ -134,33 +136,35 @@ static int add_item_at(cJSON *msgs, const cJSON *item, int i, int depth, struct 
   if (strcmp(type, "function_call_output") == 0)
     return add_call_output(msgs, item, param, err);
   if (strcmp(type, "item_reference") == 0 && depth == 0)
-    return add_reference(msgs, item, i, err);
+    return add_reference(msgs, item, i, scope, err);
   return 0; /* reasoning (not replayed), hosted tool items */
 }
 
 /* An output item this proxy stored is replayed as it was; others are
  * skipped (the client may hold ids of another server's items). */
-static int add_reference(cJSON *msgs, const cJSON *item, int i, struct oai_error *err) {
+static int add_reference(cJSON *msgs, const cJSON *item, int i, const char *scope,
+                         struct oai_error *err) {
   const char *id = str(item, "id");
   int no_memory = 0;
-  char *json = id ? response_store_get(id, &no_memory) : NULL;
+  char *json = id ? response_store_get(scope, id, &no_memory) : NULL;
   if (!json)
     return no_memory ? oom(err) : 0;
   cJSON *stored = cJSON_Parse(json);
   free(json);
-  int rc = stored ? add_item_at(msgs, stored, i, 1, err) : 0;
+  int rc = stored ? add_item_at(msgs, stored, i, 1, scope, err) : 0;
   cJSON_Delete(stored);
   return rc;
 }
 
 /* The previous response's messages, then this input. */
-static int build_history(const cJSON *root, cJSON *msgs, struct oai_error *err) {
+static int build_history(const cJSON *root, cJSON *msgs, const char *scope,
+                         struct oai_error *err) {
   const cJSON *prev = get(root, "previous_response_id");
   if (req_given(prev)) {
     if (!cJSON_IsString(prev))
       return req_fail_type(err, "previous_response_id", "a string", prev);
     int no_memory;
-    char *json = response_store_get(prev->valuestring, &no_memory);
+    char *json = response_store_get(scope, prev->valuestring, &no_memory);
     if (!json) {
       if (no_memory)
         return oom(err);
@@ -188,7 +192,7 @@ static int build_history(const cJSON *root, cJSON *msgs, struct oai_error *err) 
   int i = 0;
   const cJSON *item;
   cJSON_ArrayForEach(item, input) {
-    if (add_item_at(msgs, item, i++, 0, err) != 0)
+    if (add_item_at(msgs, item, i++, 0, scope, err) != 0)
       return -1;
   }
   return 0;
@@ -317,6 +321,7 @@ static int build_chat(const cJSON *root, cJSON *chat, const cJSON *history,
 }
 
 int responses_request_parse(const char *body, size_t len, const char *configured_model,
+                            const struct str_list *routes, const char *scope,
                             struct responses_request *out, struct oai_error *err) {
   memset(out, 0, sizeof *out);
   req_init(&out->chat);
@@ -332,14 +337,14 @@ int responses_request_parse(const char *body, size_t len, const char *configured
     goto done;
   }
   if (req_get_bool(root, "store", "store", &out->store, err) != 0 ||
-      build_history(root, out->history, err) != 0 ||
+      build_history(root, out->history, scope, err) != 0 ||
       build_chat(root, chat, out->history, err) != 0)
     goto done;
   static const struct param_name names[] = {
       {"max_tokens", "max_output_tokens"}, {"response_format", "text.format"},
       {"reasoning_effort", "reasoning.effort"}, {"messages", "input"}, {NULL, NULL}};
   chat_request_free(&out->chat);
-  rc = translate_to_chat(chat, configured_model, names, &out->chat, err);
+  rc = translate_to_chat_routed(root, chat, configured_model, routes, names, &out->chat, err);
 done:
   cJSON_Delete(chat);
   cJSON_Delete(root);

@@ -7,7 +7,9 @@
  *   (response_store.h), else skipped, as are other item types.
  * - instructions: a system message first (not carried to a continuation).
  * - previous_response_id: the stored conversation (response_store.h) goes
- *   before input; unknown -> 404.
+ *   before input; unknown in the caller's scope (its key) -> 404.
+ * - model: names matching one of `routes` (extra_models globs) are served
+ *   by the configured model; the answer still names what the client sent.
  * - tools: function tools, and the function tools inside `namespace`
  *   tools, flattened; hosted tools (web_search, file_search, ...) left out.
  * - max_output_tokens, temperature, top_p, tool_choice,
@@ -18,6 +20,7 @@
 #define RP_RESPONSES_REQUEST_H
 
 #include "../chat_request.h"
+#include "../config.h"
 #include "../oai_error.h"
 
 struct cJSON;
@@ -32,7 +35,9 @@ struct responses_request {
 };
 
 /* 0, or -1 with err filled (out is then freed). */
+/* scope: the caller's key as gateway_scope names it (response_store.h). */
 int responses_request_parse(const char *body, size_t len, const char *configured_model,
+                            const struct str_list *routes, const char *scope,
                             struct responses_request *out, struct oai_error *err);
 void responses_request_free(struct responses_request *r);
 

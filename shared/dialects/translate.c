@@ -1,6 +1,7 @@
 #include "translate.h"
 
 #include <cJSON.h>
+#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,43 @@ int translate_to_chat(const cJSON *chat, const char *configured_model,
   if (rc != 0)
     rename_param(err, names);
   return rc;
+}
+
+/* A routed name (claude-*) is asked of the configured model: 1 routed, 0
+ * not, -1 out of memory. */
+static int route_model(cJSON *chat, const char *configured_model, const struct str_list *routes) {
+  const cJSON *m = cJSON_GetObjectItemCaseSensitive(chat, "model");
+  const char *model = cJSON_IsString(m) ? m->valuestring : NULL;
+  for (size_t i = 0; model && routes && i < routes->n; i++) {
+    if (fnmatch(routes->items[i], model, 0) == 0) {
+      cJSON *v = cJSON_CreateString(configured_model);
+      return v && cJSON_ReplaceItemInObjectCaseSensitive(chat, "model", v) ? 1 : -1;
+    }
+  }
+  return 0;
+}
+
+int translate_to_chat_routed(const cJSON *root, cJSON *chat, const char *configured_model,
+                             const struct str_list *routes, const struct param_name *names,
+                             struct chat_request *out, struct oai_error *err) {
+  int routed = route_model(chat, configured_model, routes);
+  if (routed < 0) {
+    req_init(out);
+    return req_fail_oom(err);
+  }
+  if (translate_to_chat(chat, configured_model, names, out, err) != 0)
+    return -1;
+  const cJSON *asked = cJSON_GetObjectItemCaseSensitive(root, "model");
+  if (routed && cJSON_IsString(asked)) { /* answer with the name the client used */
+    char *name = strdup(asked->valuestring);
+    if (!name) {
+      chat_request_free(out);
+      return req_fail_oom(err);
+    }
+    free(out->model);
+    out->model = name;
+  }
+  return 0;
 }
 
 static int tools_in_play(const cJSON *chat) {

@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "../chat_request.h"
+#include "../config.h"
 #include "../oai_error.h"
 
 struct cJSON;
@@ -24,6 +25,14 @@ struct param_name {
 int translate_to_chat(const struct cJSON *chat, const char *configured_model,
                       const struct param_name *names, struct chat_request *out,
                       struct oai_error *err);
+
+/* translate_to_chat after routing: a model name matching one of `routes`
+ * (extra_models globs, fnmatch) is served by the configured model, and the
+ * answer still names what the client sent (root's `model`). */
+int translate_to_chat_routed(const struct cJSON *root, struct cJSON *chat,
+                             const char *configured_model, const struct str_list *routes,
+                             const struct param_name *names, struct chat_request *out,
+                             struct oai_error *err);
 
 /* Thinking and tools: DeepSeek V3.1 documents tool calling in non-thinking
  * mode only, and Claude Code / Codex ask for thinking on every turn with

@@ -1,6 +1,7 @@
 // Offline checks of the deployment files in deploy/ and the Dockerfile:
 // Kubernetes manifests against the Kubernetes OpenAPI schemas (kubernetes-models'
-// validators, generated from the upstream OpenAPI spec), the compose file through
+// validators, generated from the upstream OpenAPI spec; unknown fields too, see
+// strictErrors), the compose file through
 // `docker-compose config`, nginx.conf through `nginx -t`, the systemd unit through
 // `systemd-analyze verify` and `security --offline`, and the facts that must agree
 // between them (uid, port, probes, stop timeouts).
@@ -22,6 +23,46 @@ const deploy = (...p) => join(root, 'deploy', ...p);
 const PROXY_BIN = process.env.PROXY_BIN ?? join(root, 'build/replicate-proxy');
 const MODELS = { 'v1/ConfigMap': ConfigMap, 'v1/Secret': Secret, 'v1/Service': Service, 'apps/v1/Deployment': Deployment, 'policy/v1/PodDisruptionBudget': PodDisruptionBudget };
 
+// Unknown or misspelled fields: the schema validators ignore them (as kubectl
+// does without --validate=strict), and a misspelled field is a setting silently
+// not applied. kubernetes-models' type declarations list every field of every
+// type: walk the object along them and name each field that is not there.
+const typesOf = (spec) => join(dirname(fileURLToPath(import.meta.url)), 'node_modules', `${spec}.d.ts`);
+const MODEL_TYPES = { 'v1/ConfigMap': 'kubernetes-models/v1/ConfigMap', 'v1/Secret': 'kubernetes-models/v1/Secret',
+  'v1/Service': 'kubernetes-models/v1/Service', 'apps/v1/Deployment': 'kubernetes-models/apps/v1/Deployment',
+  'policy/v1/PodDisruptionBudget': 'kubernetes-models/policy/v1/PodDisruptionBudget' };
+const declared = new Map(); // .d.ts file -> {fields: Map(name -> type), imports: Map(type name -> file)}
+function declarations(file) {
+  if (declared.has(file)) return declared.get(file);
+  const text = readFileSync(file, 'utf8');
+  const imports = new Map();
+  for (const m of text.matchAll(/^import \{ (\w+) \} from "([^"]+)";$/gm)) {
+    const spec = m[2].replace(/\.js$/, '');
+    imports.set(m[1], spec.startsWith('.') ? resolve(dirname(file), `${spec}.d.ts`) : typesOf(spec));
+  }
+  // The first interface is the type itself; an alias (Quantity, IntOrString) has none.
+  const body = /^export interface \w+(?: extends \w+)? \{\n([\s\S]*?)^\}/m.exec(text)?.[1];
+  const fields = body ? new Map([...body.matchAll(/^ {4}"([^"]+)"\??: (.*?);?$/gm)].map((m) => [m[1], m[2]])) : null;
+  const d = { fields, imports };
+  declared.set(file, d);
+  return d;
+}
+function unknownFields(value, file, path, out = []) {
+  const { fields, imports } = declarations(file);
+  if (!fields || !value || typeof value !== 'object' || Array.isArray(value)) return out;
+  for (const [k, v] of Object.entries(value)) {
+    const type = fields.get(k);
+    if (type === undefined) { out.push(`${path}.${k}`); continue; }
+    const inner = /^Array<(\w+)>$/.exec(type)?.[1] ?? type;
+    const next = imports.get(inner);
+    if (!next) continue; // a scalar, an enum or a map
+    if (Array.isArray(v)) v.forEach((x, i) => unknownFields(x, next, `${path}.${k}[${i}]`, out));
+    else unknownFields(v, next, `${path}.${k}`, out);
+  }
+  return out;
+}
+const strictErrors = (obj) => unknownFields(obj, typesOf(MODEL_TYPES[`${obj.apiVersion}/${obj.kind}`]), obj.kind);
+
 const dockerfile = readFileSync(join(root, 'Dockerfile'), 'utf8');
 const seconds = (d) => { const m = /^(\d+)(ms|s|m)?$/.exec(String(d).trim()); assert.ok(m, `duration ${d}`); return Number(m[1]) * ({ ms: 0.001, s: 1, m: 60 }[m[2] ?? 's']); };
 // `key = value` lines of a proxy config.
@@ -31,7 +72,7 @@ const CANCEL_S = 3;
 
 function k8sObjects() {
   const objs = [];
-  for (const f of readdirSync(deploy('k8s')).filter((n) => n.endsWith('.yaml')).sort()) {
+  for (const f of readdirSync(deploy('k8s')).filter((n) => n.endsWith('.yaml') && n !== 'kustomization.yaml').sort()) {
     for (const doc of parseAllDocuments(readFileSync(deploy('k8s', f), 'utf8'))) {
       assert.deepEqual(doc.errors, [], `${f}: YAML errors`);
       const obj = doc.toJS();
@@ -50,6 +91,7 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
       const Model = MODELS[`${obj.apiVersion}/${obj.kind}`];
       assert.ok(Model, `${file}: no schema for ${obj.apiVersion} ${obj.kind}`);
       assert.doesNotThrow(() => new Model(obj).validate(), `${file}: ${obj.kind}`);
+      assert.deepEqual(strictErrors(obj), [], `${file}: unknown fields`);
     }
   });
 
@@ -59,6 +101,15 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
     assert.throws(() => new Deployment(d).validate(), /containerPort must be integer/);
     delete d.spec.selector;
     assert.throws(() => new Deployment(d).validate(), /selector/);
+    // Misspelled or unknown fields, which the schemas let through, are named.
+    const e = structuredClone(byKind('Deployment'));
+    e.spec.template.spec.terminationGracePeriodSecond = 45;
+    e.spec.template.spec.containers[0].readinessProbe.httpGet.paht = '/ready';
+    e.spec.template.spec.containers[0].env = [{ name: 'A', value: 'b', secret: true }];
+    assert.doesNotThrow(() => new Deployment(e).validate());
+    assert.deepEqual(strictErrors(e).sort(), ['Deployment.spec.template.spec.containers[0].env[0].secret',
+      'Deployment.spec.template.spec.containers[0].readinessProbe.httpGet.paht',
+      'Deployment.spec.template.spec.terminationGracePeriodSecond']);
   });
 
   it('the Deployment matches the image: uid 10001, read-only root, no capabilities, probes, preStop, resources', () => {
@@ -118,6 +169,89 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
       for (const [k, v] of Object.entries(sel)) assert.equal(labels[k], v);
     }
     assert.equal(byKind('Service').spec.ports[0].targetPort, 'http');
+  });
+});
+
+describe('Kubernetes manifests for several replicas (deploy/k8s-replicas, a kustomize overlay)', () => {
+  const kubectl = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' }).status === 0;
+  const skip = !kubectl && 'kubectl not installed (it renders the overlay offline: kubectl kustomize)';
+  // What `kubectl apply -k deploy/k8s-replicas` would send, rendered offline.
+  const rendered = () => parseAllDocuments(execFileSync('kubectl', ['kustomize', deploy('k8s-replicas')], { encoding: 'utf8' }))
+    .map((d) => d.toJS()).filter(Boolean);
+  const one = (objs, kind, name) => objs.find((o) => o.kind === kind && (!name || o.metadata.name === name));
+
+  it('the base kustomization lists every manifest of deploy/k8s', () => {
+    const k = parseYaml(readFileSync(deploy('k8s', 'kustomization.yaml'), 'utf8'));
+    assert.deepEqual([...k.resources].sort(), k8sObjects().map((o) => o.file).sort());
+  });
+
+  it('every rendered object validates against its Kubernetes schema', { skip }, () => {
+    const objs = rendered();
+    assert.deepEqual(objs.map((o) => `${o.kind}/${o.metadata.name}`).sort(), ['ConfigMap/replicate-proxy', 'Deployment/replicate-proxy',
+      'PodDisruptionBudget/replicate-proxy', 'Secret/replicate-proxy', 'Service/replicate-proxy', 'Service/replicate-proxy-postgres',
+      'Service/replicate-proxy-redis']);
+    for (const obj of objs) {
+      assert.doesNotThrow(() => new MODELS[`${obj.apiVersion}/${obj.kind}`](obj).validate(), `${obj.kind} ${obj.metadata.name}`);
+      assert.deepEqual(strictErrors(obj), [], `${obj.kind} ${obj.metadata.name}: unknown fields`);
+    }
+  });
+
+  it('several replicas, spread, no per-pod database; the base\'s probes, security and shutdown kept', { skip }, () => {
+    const objs = rendered();
+    const d = one(objs, 'Deployment');
+    const pod = d.spec.template.spec;
+    const c = pod.containers[0];
+    assert.ok(d.spec.replicas >= 2, `replicas ${d.spec.replicas}`);
+    assert.equal(pod.topologySpreadConstraints[0].topologyKey, 'kubernetes.io/hostname');
+    assert.deepEqual(c.volumeMounts.map((m) => m.mountPath), ['/etc/replicate-proxy'], 'no SQLite volume: the state is shared');
+    assert.deepEqual(pod.volumes.map((v) => v.name), ['config']);
+    assert.equal(c.livenessProbe.httpGet.path, '/health');
+    assert.equal(c.readinessProbe.httpGet.path, '/ready');
+    assert.equal(c.securityContext.readOnlyRootFilesystem, true);
+    const base = byKind('Deployment').spec.template.spec;
+    assert.equal(pod.terminationGracePeriodSeconds, base.terminationGracePeriodSeconds);
+    const conf = confValues(one(objs, 'ConfigMap').data['proxy.conf']);
+    const preStop = Number(c.lifecycle.preStop.exec.command[1]);
+    assert.ok(pod.terminationGracePeriodSeconds > preStop + seconds(conf.drain_delay) + seconds(conf.shutdown_grace) + CANCEL_S);
+    // The PDB lets a drain take one pod at a time and selects these pods.
+    const pdb = one(objs, 'PodDisruptionBudget');
+    assert.equal(pdb.spec.maxUnavailable, 1);
+    assert.equal(pdb.spec.minAvailable, undefined, 'one of minAvailable / maxUnavailable');
+    for (const [k, v] of Object.entries(pdb.spec.selector.matchLabels)) assert.equal(d.spec.template.metadata.labels[k], v);
+  });
+
+  it('database_url and redis_url come from the Secret and name the engines\' ExternalName Services; the proxy accepts the config', { skip }, () => {
+    const objs = rendered();
+    const c = one(objs, 'Deployment').spec.template.spec.containers[0];
+    const secret = one(objs, 'Secret');
+    assert.equal(c.envFrom[0].secretRef.name, secret.metadata.name);
+    const env = secret.stringData;
+    const db = new URL(env.REPLICATE_PROXY_DATABASE_URL);
+    const redis = new URL(env.REPLICATE_PROXY_REDIS_URL);
+    assert.equal(db.protocol, 'postgresql:');
+    assert.equal(redis.protocol, 'redis:');
+    for (const u of [db, redis]) {
+      const svc = one(objs, 'Service', u.hostname);
+      assert.ok(svc, `a Service named ${u.hostname}`);
+      assert.equal(svc.spec.type, 'ExternalName');
+      assert.ok(svc.spec.externalName);
+    }
+    const text = one(objs, 'ConfigMap').data['proxy.conf'];
+    const conf = confValues(text);
+    for (const k of ['database', 'database_url', 'redis_url']) assert.equal(conf[k], undefined, `${k} not in the ConfigMap`);
+    assert.ok(!/postgresql:|redis:/.test(text), 'no URL (password) in the ConfigMap');
+    assert.equal(conf.redis_failure, 'open');
+    const dir = mkdtempSync(join(tmpdir(), 'rp-k8s-'));
+    try {
+      writeFileSync(join(dir, 'proxy.conf'), text);
+      // As in the pod: the config file plus the Secret's variables (parse only: nothing listens on port 0).
+      const r = spawnSync(PROXY_BIN, ['--config', join(dir, 'proxy.conf'), '--listen', '127.0.0.1:0', '--healthcheck'],
+        { encoding: 'utf8', env: { ...process.env, ...env } });
+      assert.equal(r.status, 1, r.stderr);
+      assert.match(r.stderr, /port 0/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

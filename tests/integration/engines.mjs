@@ -1,7 +1,7 @@
 // Real PostgreSQL for the replica tests: a throwaway cluster (initdb into a
 // temp dir) on a loopback port, run as the postgres user when the tests run as
 // root (PostgreSQL refuses root). Debian's postgresql package provides it.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { closedPort, tempDir } from './helpers.mjs';
@@ -87,6 +87,12 @@ export async function startRedis({ password = 'redis-Secret-Pass-For-Tests-42' }
       await gone;
     },
     close: () => r.stop(),
+    // One command through redis-cli; its reply as text.
+    cli: (...args) => {
+      const out = spawnSync('redis-cli', ['-p', String(port), '--no-auth-warning', '-a', password, ...args], { encoding: 'utf8' });
+      if (out.status !== 0) throw new Error(`redis-cli ${args[0]}: ${out.stderr}`);
+      return out.stdout.trim();
+    },
   };
   await r.start();
   return r;

@@ -186,6 +186,7 @@ describe('replicas: rpm, tpm and parallel limits shared through Redis', { skip: 
   let closed; // a fourth replica with redis_failure = closed
   const config = (extra = {}) => ({ master_key: MASTER, database_url: pg.url('gw'), redis_url: redis.url, workers: 2, cors_origins: 'https://app.example', ...extra });
   const admin = (method, path, body) => bed.request(method, path, { key: MASTER, body, base: replicas[0].url });
+  const logs = async (token) => (await admin('GET', `/spend/logs?api_key=${token}`)).json;
   const chatOn = (p, key, body = user('hi')) => { assert.ok(key, 'a key'); return bed.chat(body, { key, base: p.url }); };
   // Known to replica p: a body that cannot be parsed gets 400 (not 401) and uses no limit.
   const seenBy = async (key, ps) => {
@@ -278,8 +279,9 @@ describe('replicas: rpm, tpm and parallel limits shared through Redis', { skip: 
     const k = await newKey({ tpm_limit: 1000 });
     // Each reserves its max_tokens (300) plus a small prompt estimate: 3 fit, not 4.
     const body = { ...user('hi'), max_tokens: 300 };
-    // Slow answers: none settles (and gives back its unused reservation) before all are admitted.
-    bed.fake.setDefault({ output: ['a', 'b', 'c', 'd'], tokenDelay: 500 });
+    // Slow answers (terminal only after 2 s of polling): none settles, giving back its unused
+    // reservation, before all nine are admitted.
+    bed.fake.setDefault({ output: ['a', 'b', 'c', 'd'], terminalAfterMs: 2000, syncStatus: 'starting' });
     let rs;
     try {
       rs = await Promise.all(Array.from({ length: 9 }, (_, i) => chatOn(replicas[i % 3], k.key, body)));
@@ -310,6 +312,102 @@ describe('replicas: rpm, tpm and parallel limits shared through Redis', { skip: 
     // Settled at the real cost: the reservations are given back, so more fit now, on any replica.
     const more = await chatOn(replicas[2], k.key, { ...user('hi'), max_tokens: 1000 });
     assert.equal(more.status, 200, more.text);
+  });
+
+  it('one replica SIGKILLed mid-load: every answer has its row but the victim\'s last batch window; no duplicate; spend = rows; the budget counts each once', async () => {
+    const victim = await startProxy({ fake: bed.fake, config: config() });
+    for (const s of [MASTER, pg.password, redis.password]) victim.addSecret(s);
+    const k = await newKey({ max_budget: 100 });
+    victim.addSecret(k.key);
+    await seenBy(k.key, [victim]);
+    const targets = [replicas[0], replicas[1], victim];
+    const answered = []; // {p, r, at}: what the clients saw
+    let stop = false;
+    // Six clients in a loop, round robin; each answer takes ~100 ms, so some are in flight at the kill.
+    bed.fake.setDefault({ output: ['a', 'b', 'c', 'd'], tokenDelay: 25 });
+    const client = async (w) => {
+      for (let i = w; !stop; i++) {
+        const p = targets[i % 3];
+        try {
+          const r = await chatOn(p, k.key);
+          answered.push({ p, r, at: Date.now() });
+        } catch {
+          await sleep(20); // the victim is gone: connection refused or reset
+        }
+      }
+    };
+    let killAt;
+    try {
+      const loops = Array.from({ length: 6 }, (_, w) => client(w));
+      await sleep(1500);
+      killAt = Date.now();
+      victim.proc.kill('SIGKILL');
+      await victim.exitPromise;
+      await sleep(700);
+      stop = true;
+      await Promise.all(loops);
+    } finally {
+      bed.fake.setDefault({});
+    }
+    const id = (a) => a.r.headers['x-request-id'];
+    const survivors = answered.filter((a) => a.p !== victim);
+    const fromVictim = answered.filter((a) => a.p === victim);
+    assert.ok(fromVictim.length >= 5 && survivors.length >= 10, `load: ${fromVictim.length} victim, ${survivors.length} others`);
+    const bad = answered.find((a) => a.r.status !== 200);
+    assert.ok(!bad, `every answer 200: ${bad?.r.status} ${bad?.r.text} (${bad?.p === victim ? 'victim' : 'survivor'})`);
+    // The survivors' rows are written within a batch window (100 ms); wait for all of them.
+    const rows = await within(3000, async () => {
+      const l = await logs(k.token);
+      const have = new Set(l.map((r) => r.request_id));
+      return survivors.every((a) => have.has(id(a))) && l;
+    }, 'every survivor\'s row');
+    const ids = rows.map((r) => r.request_id);
+    assert.equal(new Set(ids).size, ids.length, 'no request_id twice');
+    const seen = new Map(answered.map((a) => [id(a), a]));
+    // Besides the 400s of the probes that waited for the key on each replica (no spend).
+    const unseen = rows.filter((r) => !seen.has(r.request_id));
+    assert.ok(unseen.every((r) => r.spend === 0 && r.total_tokens === 0), `rows no client saw answered: ${JSON.stringify(unseen[0])}`);
+    // The victim loses at most what it answered in its last batch window before the kill.
+    const lost = fromVictim.filter((a) => !ids.includes(id(a)));
+    for (const a of lost) assert.ok(a.at >= killAt - 1000, `a row answered ${killAt - a.at} ms before the kill is lost`);
+    // The key's spend is the sum of its rows.
+    const sum = rows.reduce((t, r) => t + r.spend, 0);
+    const info = (await admin('GET', `/key/info?key=${k.token}`)).json.info;
+    assert.equal(Math.round(info.spend * 1e6), Math.round(sum * 1e6));
+    // The budget's settled spend (Redis, nano-USD) counts each answered request at most once:
+    // the rows, plus at most the victim's lost ones.
+    const settled = Number(redis.cli('HGET', `rp:{${k.token}}:bud`, 'settled')) / 1e9;
+    const lostCost = lost.reduce((t, a) => t + a.r.json.usage.cost, 0);
+    assert.ok(settled >= sum - 1e-9 && settled <= sum + lostCost + 1e-9, `settled ${settled}, rows ${sum}, lost ${lostCost}`);
+  });
+
+  it('Redis restarted without persistence: a budget window starts again from the ledger, not from the first asking replica\'s view', async () => {
+    // Each request costs ~$0.00202 (1000 output tokens) and reserves about as much:
+    // four spent on replicas 0 and 1 leave room for one more of $0.0105, whoever asks.
+    const k = await newKey({ max_budget: 0.0105 });
+    const probe = await newKey({ rpm_limit: 1000 });
+    const body = { ...user('hi'), max_tokens: 1000 };
+    bed.fake.setDefault({ metrics: { input_token_count: 5, output_token_count: 1000 } });
+    try {
+      for (let i = 0; i < 4; i++) assert.equal((await chatOn(replicas[i % 2], k.key, body)).status, 200);
+      await within(2000, async () => (await logs(k.token)).filter((r) => r.spend > 0).length === 4, 'four rows in the ledger');
+      await redis.stop();
+      await redis.start();
+      // A replica whose connection broke reconnects at most once a second: wait
+      // until each counts the probe key in Redis again (its RPM set grows).
+      const counted = () => Number(redis.cli('ZCARD', `rp:{${probe.token}}:rpm`));
+      for (const p of replicas) {
+        await within(4000, async () => { const n = counted(); return (await chatOn(p, probe.key)).status === 200 && counted() > n; }, `Redis back on ${p.url}`);
+      }
+      assert.equal(redis.cli('EXISTS', `rp:{${k.token}}:bud`), '0', 'Redis lost the budget');
+      // Replica 2 never served this key: its own view of the spend is $0.
+      const rs = [];
+      for (let i = 0; i < 5; i++) rs.push(await chatOn(replicas[(i + 2) % 3], k.key, body));
+      assert.deepEqual(rs.map((r) => r.status), [200, 429, 429, 429, 429]);
+      for (const r of rs.slice(1)) assertErrorReply(r, 429, { code: 'insufficient_quota', type: 'insufficient_quota' });
+    } finally {
+      bed.fake.setDefault({});
+    }
   });
 
   it('Redis down: open replicas serve and count locally, the closed one answers 503; shared again when it returns', async () => {

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { assertErrorReply, setup, itExitsCleanly } from './helpers.mjs';
 import { TCS_B, WEATHER_PARAMS, assertNoMarkers, block, call } from './deepseek.mjs';
+import { MASTER, gatewayBed } from './gateway_helpers.mjs';
 
 const M = 'deepseek-v3.1';
 const RESP_ID = /^resp_[A-Za-z0-9]+$/;
@@ -253,4 +254,69 @@ describe('responses: streaming', () => {
     assert.ok(last.data.response.error.message.includes('E1001 out of memory'));
   });
   itExitsCleanly(() => bed, it);
+});
+
+describe('responses: stored responses belong to the key that made them; extra_models', () => {
+  let bed; // gateway mode: two virtual keys
+  let pass; // pass-through: each caller's own Replicate token
+  const body = (extra) => ({ model: M, input: 'What is your name?', ...extra });
+  before(async () => {
+    bed = await gatewayBed({ config: { extra_models: 'gpt-*,o3' } });
+    pass = await setup();
+  });
+  after(async () => { await bed?.finish(); await pass?.finish(); });
+
+  it('another key cannot continue a response or replay its items (404 / skipped); its own key can', async () => {
+    const [a, b] = [await bed.newKey(), await bed.newKey()];
+    bed.fake.script({ output: ['My name is Ada.'] });
+    const first = await bed.request('POST', '/v1/responses', { key: a.key, body: body() });
+    assert.equal(first.status, 200, first.text);
+    const cont = body({ input: 'And again?', previous_response_id: first.json.id });
+    for (const key of [b.key, MASTER]) {
+      const r = await bed.request('POST', '/v1/responses', { key, body: cont });
+      assertErrorReply(r, 404, { param: 'previous_response_id', code: 'previous_response_not_found' });
+      assert.match(r.json.error.message, new RegExp(first.json.id));
+    }
+    // An item reference of another key's output is skipped, not replayed.
+    bed.fake.script({ output: ['ok'] });
+    const ref = await bed.request('POST', '/v1/responses', { key: b.key, body: body({ input: [
+      { type: 'item_reference', id: first.json.output[0].id }, { role: 'user', content: 'Hello' }] }) });
+    assert.equal(ref.status, 200, ref.text);
+    assert.ok(!bed.fake.creates().at(-1).body.input.prompt.includes('My name is Ada.'));
+    bed.fake.script({ output: ['Yes.'] });
+    const own = await bed.request('POST', '/v1/responses', { key: a.key, body: cont });
+    assert.equal(own.status, 200, own.text);
+    assert.ok(bed.fake.creates().at(-1).body.input.prompt.includes('My name is Ada.'));
+  });
+
+  it('pass-through: scoped by the caller\'s bearer token', async () => {
+    const [t1, t2] = ['r8_caller_one_0123456789', 'r8_caller_two_0123456789'];
+    for (const t of [t1, t2]) pass.proxy.addSecret(t);
+    pass.fake.script({ output: ['Noted.'] });
+    const first = await pass.request('POST', '/v1/responses', { key: t1, body: body() });
+    assert.equal(first.status, 200, first.text);
+    const cont = body({ input: 'And?', previous_response_id: first.json.id });
+    assertErrorReply(await pass.request('POST', '/v1/responses', { key: t2, body: cont }), 404,
+      { code: 'previous_response_not_found' });
+    pass.fake.script({ output: ['Sure.'] });
+    assert.equal((await pass.request('POST', '/v1/responses', { key: t1, body: cont })).status, 200);
+  });
+
+  it('extra_models: a listed name (glob) is served by the configured model and echoed back', async () => {
+    const k = await bed.newKey();
+    bed.fake.reset();
+    for (const model of ['gpt-4.1-mini', 'o3']) {
+      bed.fake.script({ output: ['Hi.'] });
+      const r = await bed.request('POST', '/v1/responses', { key: k.key, body: body({ model }) });
+      assert.equal(r.status, 200, r.text);
+      assert.equal(r.json.model, model);
+      assert.equal(r.json.output_text ?? r.json.output[0].content[0].text, 'Hi.');
+    }
+    assert.equal(bed.fake.creates().length, 2);
+    assert.ok(bed.fake.creates().every((c) => c.path.includes('deepseek-v3.1')), bed.fake.creates().map((c) => c.path).join());
+    const other = await bed.request('POST', '/v1/responses', { key: k.key, body: body({ model: 'claude-3' }) });
+    assertErrorReply(other, 404, { code: 'model_not_found' });
+  });
+
+  itExitsCleanly(() => ({ proxies: [...bed.proxies, ...pass.proxies], close: async () => { await bed.close(); await pass.close(); } }), it);
 });

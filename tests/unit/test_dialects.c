@@ -16,8 +16,13 @@
 
 #define MODEL "deepseek-ai/deepseek-v3.1"
 
+static int rparse_in(const char *scope, const char *body, struct responses_request *r,
+                     struct oai_error *e) {
+  return responses_request_parse(body, strlen(body), MODEL, NULL, scope, r, e);
+}
+
 static int rparse(const char *body, struct responses_request *r, struct oai_error *e) {
-  return responses_request_parse(body, strlen(body), MODEL, r, e);
+  return rparse_in("", body, r, e);
 }
 
 static int mparse(const char *body, const struct str_list *routes, int count_only,
@@ -95,12 +100,19 @@ static void responses_parsing(void) {
   CHECK_INT(e.status, 404);
   CHECK_STR(e.code, "previous_response_not_found");
   const char *old = "[{\"role\":\"user\",\"content\":\"old\"}]";
-  CHECK_INT(response_store_put("resp_t1", old, strlen(old)), 0);
+  CHECK_INT(response_store_put("", "resp_t1", old, strlen(old)), 0);
   CHECK_INT(rparse("{\"model\":\"deepseek-v3.1\",\"input\":\"new\",\"previous_response_id\":\"resp_t1\"}",
                    &r, &e), 0);
   CHECK_INT(r.chat.n_messages, 2);
   CHECK_STR(r.chat.messages[0].content, "old");
   CHECK_INT(cJSON_GetArraySize(r.history), 2);
+  responses_request_free(&r);
+
+  TEST("responses: another key's previous_response_id is not found (scoped store)");
+  CHECK_INT(response_store_put("key-a", "resp_t2", old, strlen(old)), 0);
+  CHECK_INT(rparse_in("key-b", "{\"model\":\"deepseek-v3.1\",\"input\":\"x\",\"previous_response_id\":\"resp_t2\"}", &r, &e), -1);
+  CHECK_INT(e.status, 404);
+  CHECK_INT(rparse_in("key-a", "{\"model\":\"deepseek-v3.1\",\"input\":\"x\",\"previous_response_id\":\"resp_t2\"}", &r, &e), 0);
   responses_request_free(&r);
 }
 
@@ -110,12 +122,12 @@ static void store_bound(void) {
   char id[32];
   for (int i = 0; i <= RESPONSE_STORE_MAX; i++) {
     snprintf(id, sizeof id, "resp_%d", i);
-    CHECK_INT(response_store_put(id, "[]", 2), 0);
+    CHECK_INT(response_store_put("", id, "[]", 2), 0);
   }
   int no_memory;
-  char *got = response_store_get("resp_0", &no_memory);
+  char *got = response_store_get("", "resp_0", &no_memory);
   CHECK(got == NULL && !no_memory);
-  got = response_store_get("resp_1", &no_memory);
+  got = response_store_get("", "resp_1", &no_memory);
   CHECK_STR(got, "[]");
   free(got);
   response_store_clear();
@@ -221,7 +233,7 @@ static void encoders(void) {
   const struct tool_call call = {"call_x", "f", 1, "{}", 2};
 
   TEST("responses encoder: event order and sequence numbers");
-  CHECK_INT(encoder_responses(&e, NULL, 0), 0);
+  CHECK_INT(encoder_responses(&e, NULL, 0, ""), 0);
   CHECK_INT(e.ops->open(e.st, &out, &m, 0), 0);
   CHECK_INT(e.ops->reasoning(e.st, &out, &m, 0, "r", 1), 0);
   CHECK_INT(e.ops->text(e.st, &out, &m, 0, "a", 1), 0);
@@ -249,7 +261,7 @@ static void encoders(void) {
   encoder_free(&e);
 
   TEST("responses encoder: whole answer, incomplete at the token limit");
-  CHECK_INT(encoder_responses(&e, NULL, 0), 0);
+  CHECK_INT(encoder_responses(&e, NULL, 0, ""), 0);
   struct choice_result c = {.content = "hi", .content_len = 2, .finish_reason = "length"};
   char *whole = e.ops->whole(e.st, &m, &c, 1, &u);
   cJSON *j = cJSON_Parse(whole);
@@ -263,7 +275,7 @@ static void encoders(void) {
 
   TEST("responses encoder: failed mid-stream");
   buf_reset(&out);
-  CHECK_INT(encoder_responses(&e, NULL, 0), 0);
+  CHECK_INT(encoder_responses(&e, NULL, 0, ""), 0);
   struct oai_error err;
   oai_error_set(&err, 502, "server_error", "upstream_error", NULL, "boom");
   CHECK_INT(e.ops->open(e.st, &out, &m, 0), 0);

@@ -69,12 +69,19 @@ void suite_store(void) {
     rows[i].completion_tokens = 5;
     rows[i].spend = 0.25;
     rows[i].start_ms = 1000 + i * 1000;
+    rows[i].end_ms = rows[i].start_ms + 500;
     rows[i].status = 200;
   }
   CHECK(store_ledger_insert(s, rows, 3) == 0);
   double spend = 0;
   CHECK(store_key_spend(s2, "aaaa", 0, &spend) == 0 && spend == 0.5);
   CHECK(store_key_spend(s2, "aaaa", 1500, &spend) == 0 && spend == 0.25);
+
+  TEST("ledger: spend of the rows that ended by a time (a budget's start in Redis)");
+  CHECK(store_key_spend_until(s2, "aaaa", 0, 1499, &spend) == 0 && spend == 0);
+  CHECK(store_key_spend_until(s2, "aaaa", 0, 1500, &spend) == 0 && spend == 0.25);
+  CHECK(store_key_spend_until(s2, "aaaa", 0, 2500, &spend) == 0 && spend == 0.5);
+  CHECK(store_key_spend_until(s2, "aaaa", 1500, 2499, &spend) == 0 && spend == 0);
   cJSON *rep = store_spend_report(s2, "api_key", 0, 0);
   CHECK(cJSON_GetArraySize(rep) == 2);
   cJSON_Delete(rep);
