@@ -464,9 +464,17 @@ static int build_head(struct http_conn *c, struct http_request *hr, size_t body_
     if (hr->retry_after[0])
       rc |= buf_printf(b, "Retry-After: %s\r\n", hr->retry_after);
   }
-  for (const struct http_header *h = hr->extra_headers; h; h = h->next)
-    rc |= buf_printf(b, "%s: %s\r\n", h->name, h->value);
-  rc |= buf_printf(b, "X-Request-Id: %s\r\n", hr->request_id);
+  /* Appended, not printf'd: six rate-limit headers through vsnprintf were
+   * ~13k instructions a gateway request (bench/gateway-instr.mjs). */
+  for (const struct http_header *h = hr->extra_headers; h; h = h->next) {
+    rc |= buf_append_str(b, h->name);
+    rc |= buf_append(b, ": ", 2);
+    rc |= buf_append_str(b, h->value);
+    rc |= buf_append(b, "\r\n", 2);
+  }
+  rc |= buf_append_str(b, "X-Request-Id: ");
+  rc |= buf_append_str(b, hr->request_id);
+  rc |= buf_append(b, "\r\n", 2);
   if (!hr->keep_alive || c->w->stopping)
     c->close_after = 1;
   if (c->close_after)
