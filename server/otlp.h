@@ -22,9 +22,9 @@
 int otlp_start(const char *endpoint, const char *service_name, const char *version);
 /* Is tracing on? One relaxed load: the cost when it is off. */
 int otlp_on(void);
-/* Queue one span object (span_json's bytes, copied). Never waits for the
+/* Queue one span (encoded by span_json into the queue). Never waits for the
  * collector; drops (and counts) when the queue is full. */
-void otlp_submit(const char *span, size_t len);
+void otlp_submit(const struct span *span);
 /* Flush what is queued within bound_ms, stop the thread (after the workers). */
 void otlp_stop(long bound_ms);
 /* Spans POSTed with a 2xx answer, and dropped (queue full, POST failed). */

@@ -1,6 +1,5 @@
 #include "spans.h"
 
-#include <stdio.h>
 #include <string.h>
 
 #include "otlp.h"
@@ -31,11 +30,33 @@ const char *spans_route_template(const char *path) {
   return path;
 }
 
-static void submit(const struct span *s) {
-  struct buf b = BUF_INIT;
-  if (span_json(&b, s) == 0)
-    otlp_submit(b.data, b.len);
-  buf_free(&b);
+/* "a b" (or a alone) into out, cut to fit: snprintf cost ~1k instructions
+ * a span for two strings. */
+static void join(char *out, size_t len, const char *a, const char *b) {
+  size_t na = strnlen(a, len - 1), nb = b ? strnlen(b, len - 1) : 0;
+  memcpy(out, a, na);
+  if (b && na + 1 < len) {
+    out[na++] = ' ';
+    if (nb > len - 1 - na)
+      nb = len - 1 - na;
+    memcpy(out + na, b, nb);
+    na += nb;
+  }
+  out[na] = '\0';
+}
+
+/* Decimal digits of v into out (16 bytes: any int fits). */
+static void decimal(char out[16], long v) {
+  char d[24], *e = d + sizeof d, *p = e;
+  unsigned long u = v < 0 ? 0ul - (unsigned long)v : (unsigned long)v;
+  do
+    *--p = (char)('0' + u % 10);
+  while (u /= 10);
+  if (v < 0)
+    *--p = '-';
+  size_t n = (size_t)(e - p) < 16 ? (size_t)(e - p) : 15;
+  memcpy(out, p, n);
+  out[n] = '\0';
 }
 
 void spans_request_end(const struct trace_ctx *t, const struct access_log_entry *e,
@@ -44,13 +65,11 @@ void spans_request_end(const struct trace_ctx *t, const struct access_log_entry 
     return;
   char name[160];
   if (x->operation && e->model)
-    snprintf(name, sizeof name, "%s %s", x->operation, e->model);
-  else if (x->http_route)
-    snprintf(name, sizeof name, "%s %s", e->method, x->http_route);
+    join(name, sizeof name, x->operation, e->model);
   else
-    snprintf(name, sizeof name, "%s", e->method);
+    join(name, sizeof name, e->method, x->http_route);
   char status[16];
-  snprintf(status, sizeof status, "%d", e->status);
+  decimal(status, e->status);
   /* HTTP semantic conventions: a server span is an error on 5xx (and here
    * on an error sent in-band in a stream), not on a client's 4xx. */
   int error = e->status >= 500 || x->failed;
@@ -92,7 +111,7 @@ void spans_request_end(const struct trace_ctx *t, const struct access_log_entry 
                                                                   : status)
                                                            : NULL,
                    .attrs = attrs, .n_attrs = sizeof attrs / sizeof attrs[0]};
-  submit(&s);
+  otlp_submit(&s);
 }
 
 void spans_upstream_begin(struct up_transfer *t, const struct trace_ctx *parent,
@@ -130,7 +149,7 @@ void spans_upstream_end(struct up_transfer *t, int stopped) {
   int transport = !stopped && t->result != CURLE_OK && !t->aborted_by_callback;
   int error = transport || t->status >= 400;
   char status[16];
-  snprintf(status, sizeof status, "%ld", t->status);
+  decimal(status, t->status);
   const char *kind = KIND_NAMES[t->kind] + sizeof "replicate";
   const struct span_attr attrs[] = {
       SPAN_STR("http.request.method", method),
@@ -146,5 +165,5 @@ void spans_upstream_end(struct up_transfer *t, int stopped) {
                    .end_ns = otlp_now_ns(), .error = error,
                    .status_message = transport ? up_result_phrase(t) : error ? status : NULL,
                    .attrs = attrs, .n_attrs = sizeof attrs / sizeof attrs[0]};
-  submit(&s);
+  otlp_submit(&s);
 }

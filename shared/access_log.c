@@ -28,46 +28,77 @@ void access_log_new_request_id(char out[REQUEST_ID_MAX + 1],
   out[4 + REQUEST_ID_RANDOM] = '\0';
 }
 
+/* The JSON line is written with a cursor into room reserved once (its size
+ * bounded first): a line is written for every request, and per-token
+ * appends, or printf, made most of its cost. */
+
+static char *put_lit(char *o, const char *s, size_t n) {
+  memcpy(o, s, n);
+  return o + n;
+}
+#define PUT(o, lit) put_lit((o), (lit), sizeof(lit) - 1)
+
+/* Bytes json_str may write for s: each byte as \u00XX, and the quotes. */
+static size_t str_bound(const char *s) { return s ? 6 * strlen(s) + 2 : 4; }
+
 /* A JSON string: quotes, backslash and every control byte escaped, so one
- * request is always one line whatever a client put in its path. */
-static int json_str(struct buf *out, const char *s) {
+ * request is always one line whatever a client put in its path; bytes
+ * >= 0x7f too: the line stays valid JSON whatever the path's encoding. */
+static char *json_str(char *o, const char *s) {
+  static const char HEX[] = "0123456789abcdef";
   if (!s)
-    return buf_append_str(out, "null");
-  if (buf_append_char(out, '"') != 0)
-    return -1;
+    return PUT(o, "null");
+  *o++ = '"';
   for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-    int rc;
-    if (*p == '"' || *p == '\\') {
-      char esc[2] = {'\\', (char)*p};
-      rc = buf_append(out, esc, 2);
-    } else if (*p < 0x20 || *p >= 0x7f) { /* bytes >= 0x80 too: the line stays valid JSON
-                                           * whatever the path's encoding */
-      static const char HEX[] = "0123456789abcdef";
-      char esc[6] = {'\\', 'u', '0', '0', HEX[*p >> 4], HEX[*p & 15]};
-      rc = buf_append(out, esc, 6);
-    } else
-      rc = buf_append_char(out, (char)*p);
-    if (rc != 0)
-      return -1;
+    unsigned char c = *p;
+    if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+      *o++ = (char)c;
+    } else if (c == '"' || c == '\\') {
+      *o++ = '\\';
+      *o++ = (char)c;
+    } else {
+      o = PUT(o, "\\u00");
+      *o++ = HEX[c >> 4];
+      *o++ = HEX[c & 15];
+    }
   }
-  return buf_append_char(out, '"');
+  *o++ = '"';
+  return o;
 }
 
-static int iso_time(char *out, size_t len, double t) {
+static char *put_digits(char *o, unsigned v, int width) {
+  for (int i = width - 1; i >= 0; i--, v /= 10)
+    o[i] = (char)('0' + v % 10);
+  return o + width;
+}
+
+/* 2024-01-02T03:04:05.678Z (24 bytes), or nothing when the time cannot be
+ * shown. */
+static char *iso_time(char *o, double t) {
   time_t sec = (time_t)t;
   struct tm tm;
-  if (!gmtime_r(&sec, &tm))
-    return -1;
+  if (!gmtime_r(&sec, &tm) || tm.tm_year + 1900 < 0 || tm.tm_year + 1900 > 9999)
+    return o;
   int ms = (int)((t - (double)sec) * 1000);
-  return snprintf(out, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                  ms < 0 ? 0 : ms > 999 ? 999 : ms) > 0
-             ? 0
-             : -1;
+  o = put_digits(o, (unsigned)(tm.tm_year + 1900), 4);
+  *o++ = '-';
+  o = put_digits(o, (unsigned)tm.tm_mon + 1, 2);
+  *o++ = '-';
+  o = put_digits(o, (unsigned)tm.tm_mday, 2);
+  *o++ = 'T';
+  o = put_digits(o, (unsigned)tm.tm_hour, 2);
+  *o++ = ':';
+  o = put_digits(o, (unsigned)tm.tm_min, 2);
+  *o++ = ':';
+  o = put_digits(o, (unsigned)tm.tm_sec, 2);
+  *o++ = '.';
+  o = put_digits(o, (unsigned)(ms < 0 ? 0 : ms > 999 ? 999 : ms), 3);
+  *o++ = 'Z';
+  return o;
 }
 
-/* Decimal digits of v, appended without printf (a line has a dozen numbers). */
-static int append_long(struct buf *out, long v) {
+/* Decimal digits of v (a line has a dozen numbers). */
+static char *put_long(char *o, long v) {
   char text[24], *p = text + sizeof text;
   unsigned long u = v < 0 ? 0UL - (unsigned long)v : (unsigned long)v;
   do
@@ -75,66 +106,61 @@ static int append_long(struct buf *out, long v) {
   while (u /= 10);
   if (v < 0)
     *--p = '-';
-  return buf_append(out, p, (size_t)(text + sizeof text - p));
+  return put_lit(o, p, (size_t)(text + sizeof text - p));
 }
 
-/* ,"key":v, or null when unknown (negative). */
-static int json_long(struct buf *out, const char *key, long v) {
-  return buf_append(out, ",\"", 2) != 0 || buf_append_str(out, key) != 0 ||
-                 buf_append(out, "\":", 2) != 0 ||
-                 (v < 0 ? buf_append(out, "null", 4) : append_long(out, v)) != 0
-             ? -1
-             : 0;
-}
+/* ,"key":v, or null when unknown (negative); key is a literal. */
+#define JSON_LONG(o, key, v) ((v) < 0 ? PUT(PUT(o, ",\"" key "\":"), "null") \
+                                      : put_long(PUT(o, ",\"" key "\":"), (v)))
+#define JSON_BOOL(o, key, v) ((v) ? PUT(o, ",\"" key "\":true") : PUT(o, ",\"" key "\":false"))
 
-static int json_bool(struct buf *out, const char *key, int v) {
-  return buf_append(out, ",\"", 2) != 0 || buf_append_str(out, key) != 0 ||
-                 buf_append_str(out, v ? "\":true" : "\":false") != 0
-             ? -1
-             : 0;
-}
+/* Everything but the strings and the cost: keys, numbers (24 bytes each),
+ * the time, booleans. */
+#define LINE_FIXED 1024
 
 int access_log_json(struct buf *out, const struct access_log_entry *e) {
-  size_t start = out->len;
-  char when[80] = "";
-  iso_time(when, sizeof when, e->time_unix);
-  int rc = buf_append_str(out, "{\"request_id\":") != 0 || json_str(out, e->request_id) != 0 ||
-           buf_append_str(out, ",\"time\":\"") != 0 || buf_append_str(out, when) != 0 ||
-           buf_append_str(out, "\",\"client\":") != 0 ||
-           json_str(out, e->client) != 0 || buf_append_str(out, ",\"method\":") != 0 ||
-           json_str(out, e->method) != 0 || buf_append_str(out, ",\"path\":") != 0 ||
-           json_str(out, e->path) != 0 || buf_append_str(out, ",\"route\":") != 0 ||
-           json_str(out, e->route) != 0 || buf_append_str(out, ",\"key_alias\":") != 0 ||
-           json_str(out, e->key_alias) != 0 || buf_append_str(out, ",\"model\":") != 0 ||
-           json_str(out, e->model) != 0 ||
-           json_bool(out, "stream", e->stream) != 0 || json_long(out, "status", e->status) != 0 ||
-           json_bool(out, "client_gone", e->client_gone) != 0 ||
-           json_long(out, "prompt_tokens", e->prompt_tokens) != 0 ||
-           json_long(out, "completion_tokens", e->completion_tokens) != 0 ||
-           buf_printf(out, ",\"cost_usd\":%.9g", e->cost_usd) != 0 ||
-           json_long(out, "ttfb_ms", e->ttfb_ms) != 0 ||
-           json_long(out, "duration_ms", e->duration_ms < 0 ? 0 : e->duration_ms) != 0 ||
-           json_long(out, "retries", e->retries) != 0 ||
-           buf_append_str(out, ",\"finish_reason\":") != 0 ||
-           json_str(out, e->finish_reason) != 0 ||
-           buf_append_str(out, ",\"prediction_id\":") != 0 ||
-           json_str(out, e->prediction_id) != 0 ||
-           buf_append_str(out, ",\"error_code\":") != 0 || json_str(out, e->error_code) != 0 ||
-           json_long(out, "upstream_ms", e->upstream_ms) != 0 ||
-           (e->request_body &&
-            (buf_append_str(out, ",\"request_body\":") != 0 ||
-             json_str(out, e->request_body) != 0 ||
-             buf_printf(out, ",\"request_body_truncated\":%s,\"answer\":",
-                        e->request_body_cut ? "true" : "false") != 0 ||
-             json_str(out, e->answer) != 0 ||
-             buf_printf(out, ",\"answer_truncated\":%s", e->answer_cut ? "true" : "false") != 0)) ||
-           buf_append_str(out, "}\n") != 0;
-  if (rc) {
-    out->len = start; /* no half line */
-    if (out->data)
-      out->data[start] = '\0';
+  char cost[40];
+  int nc = snprintf(cost, sizeof cost, "%.9g", e->cost_usd);
+  if (nc < 0 || (size_t)nc >= sizeof cost)
     return -1;
+  size_t bound = LINE_FIXED + str_bound(e->request_id) + str_bound(e->client) +
+                 str_bound(e->method) + str_bound(e->path) + str_bound(e->route) +
+                 str_bound(e->key_alias) + str_bound(e->model) + str_bound(e->finish_reason) +
+                 str_bound(e->prediction_id) + str_bound(e->error_code) +
+                 (e->request_body ? str_bound(e->request_body) + str_bound(e->answer) : 0);
+  if (buf_reserve(out, bound) != 0)
+    return -1; /* no half line: nothing written */
+  char *o = out->data + out->len;
+  o = json_str(PUT(o, "{\"request_id\":"), e->request_id);
+  o = iso_time(PUT(o, ",\"time\":\""), e->time_unix);
+  o = json_str(PUT(o, "\",\"client\":"), e->client);
+  o = json_str(PUT(o, ",\"method\":"), e->method);
+  o = json_str(PUT(o, ",\"path\":"), e->path);
+  o = json_str(PUT(o, ",\"route\":"), e->route);
+  o = json_str(PUT(o, ",\"key_alias\":"), e->key_alias);
+  o = json_str(PUT(o, ",\"model\":"), e->model);
+  o = JSON_BOOL(o, "stream", e->stream);
+  o = JSON_LONG(o, "status", (long)e->status);
+  o = JSON_BOOL(o, "client_gone", e->client_gone);
+  o = JSON_LONG(o, "prompt_tokens", e->prompt_tokens);
+  o = JSON_LONG(o, "completion_tokens", e->completion_tokens);
+  o = put_lit(PUT(o, ",\"cost_usd\":"), cost, (size_t)nc);
+  o = JSON_LONG(o, "ttfb_ms", e->ttfb_ms);
+  o = JSON_LONG(o, "duration_ms", e->duration_ms < 0 ? 0 : e->duration_ms);
+  o = JSON_LONG(o, "retries", (long)e->retries);
+  o = json_str(PUT(o, ",\"finish_reason\":"), e->finish_reason);
+  o = json_str(PUT(o, ",\"prediction_id\":"), e->prediction_id);
+  o = json_str(PUT(o, ",\"error_code\":"), e->error_code);
+  o = JSON_LONG(o, "upstream_ms", e->upstream_ms);
+  if (e->request_body) {
+    o = json_str(PUT(o, ",\"request_body\":"), e->request_body);
+    o = JSON_BOOL(o, "request_body_truncated", e->request_body_cut);
+    o = json_str(PUT(o, ",\"answer\":"), e->answer);
+    o = JSON_BOOL(o, "answer_truncated", e->answer_cut);
   }
+  o = PUT(o, "}\n");
+  out->len = (size_t)(o - out->data);
+  out->data[out->len] = '\0';
   return 0;
 }
 

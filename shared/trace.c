@@ -93,98 +93,119 @@ int trace_url_redact(char *out, size_t len, const char *url) {
 }
 
 /* ---- OTLP/HTTP JSON ---- */
-/* No printf on this path: a span is encoded on a worker for every request,
- * and vsnprintf made most of its cost. */
+/* No printf and no per-token append on this path: a span is encoded for
+ * every request, so span_json bounds its size once, reserves it, and writes
+ * with a cursor (the per-token buf_append calls made most of its cost). */
 
 static const char ESC_HEX[] = "0123456789abcdef";
 
+/* Bytes json_str may write for s: every byte escaped as \u00XX, and quotes. */
+static size_t str_bound(const char *s) { return 6 * strlen(s) + 2; }
+
+static char *put_lit(char *o, const char *lit, size_t n) {
+  memcpy(o, lit, n);
+  return o + n;
+}
+#define PUT(o, lit) put_lit((o), (lit), sizeof(lit) - 1)
+
 /* A JSON string; bytes >= 0x80 pass as they are (UTF-8 from our own
  * strings), control bytes and quotes are escaped. */
-static int json_str(struct buf *out, const char *s) {
-  if (buf_append_char(out, '"') != 0)
-    return -1;
+static char *json_str(char *o, const char *s) {
+  *o++ = '"';
   for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-    const unsigned char *run = p;
-    while (*p && *p >= 0x20 && *p != '"' && *p != '\\')
-      p++;
-    if (p > run && buf_append(out, run, (size_t)(p - run)) != 0)
-      return -1;
-    if (!*p)
-      break;
-    char esc[6] = {'\\', (char)*p, 0, 0, 0, 0};
-    size_t n = 2;
-    if (*p < 0x20) {
-      memcpy(esc, "\\u00", 4);
-      esc[4] = ESC_HEX[*p >> 4];
-      esc[5] = ESC_HEX[*p & 15];
-      n = 6;
+    unsigned char c = *p;
+    if (c >= 0x20 && c != '"' && c != '\\') {
+      *o++ = (char)c;
+    } else if (c >= 0x20) {
+      *o++ = '\\';
+      *o++ = (char)c;
+    } else {
+      o = PUT(o, "\\u00");
+      *o++ = ESC_HEX[c >> 4];
+      *o++ = ESC_HEX[c & 15];
     }
-    if (buf_append(out, esc, n) != 0)
-      return -1;
   }
-  return buf_append_char(out, '"');
+  *o++ = '"';
+  return o;
 }
 
-/* Decimal digits of v (with a '-' when negative) appended. */
-static int put_ll(struct buf *out, long long v) {
-  char d[24], *e = d + sizeof d, *p = e;
-  unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
-  do
-    *--p = (char)('0' + u % 10);
-  while (u /= 10);
-  if (v < 0)
-    *--p = '-';
-  return buf_append(out, p, (size_t)(e - p));
-}
-
-static int put_u64(struct buf *out, uint64_t v) {
+/* Decimal digits of v (with a '-' when negative). */
+static char *put_u64(char *o, uint64_t v) {
   char d[24], *e = d + sizeof d, *p = e;
   do
     *--p = (char)('0' + v % 10);
   while (v /= 10);
-  return buf_append(out, p, (size_t)(e - p));
+  return put_lit(o, p, (size_t)(e - p));
 }
 
-static int hex_field(struct buf *out, const char *key, const unsigned char *b, size_t n) {
-  char hex[2 * TRACE_ID_LEN];
-  put_hex(hex, b, n);
-  return buf_append_str(out, key) || buf_append(out, hex, 2 * n) || buf_append_char(out, '"');
+static char *put_ll(char *o, long long v) {
+  if (v < 0) {
+    *o++ = '-';
+    return put_u64(o, 0ull - (unsigned long long)v);
+  }
+  return put_u64(o, (uint64_t)v);
 }
 
-static int attr_value(struct buf *out, const struct span_attr *a) {
+#define NUM_MAX 32 /* a number's text: 20 digits and a sign, or %.17g */
+
+static char *attr_value(char *o, const struct span_attr *a) {
   switch (a->type) {
   case SA_STRING:
-    return buf_append_str(out, "{\"stringValue\":") || json_str(out, a->s) ||
-           buf_append_char(out, '}');
+    o = json_str(PUT(o, "{\"stringValue\":"), a->s);
+    *o++ = '}';
+    return o;
   case SA_STRINGS:
-    return buf_append_str(out, "{\"arrayValue\":{\"values\":[{\"stringValue\":") ||
-           json_str(out, a->s) || buf_append_str(out, "}]}}");
+    o = json_str(PUT(o, "{\"arrayValue\":{\"values\":[{\"stringValue\":"), a->s);
+    return PUT(o, "}]}}");
   case SA_INT: /* int64 is a JSON string in OTLP (proto3 JSON mapping) */
-    return buf_append_str(out, "{\"intValue\":\"") || put_ll(out, a->i) ||
-           buf_append_str(out, "\"}");
-  case SA_DOUBLE:
-    return buf_printf(out, "{\"doubleValue\":%.17g}", a->d);
-  case SA_BOOL:
-    return buf_append_str(out, a->i ? "{\"boolValue\":true}" : "{\"boolValue\":false}");
+    o = put_ll(PUT(o, "{\"intValue\":\""), a->i);
+    return PUT(o, "\"}");
+  case SA_DOUBLE: {
+    char d[NUM_MAX];
+    int n = snprintf(d, sizeof d, "%.17g", a->d);
+    o = PUT(o, "{\"doubleValue\":");
+    o = put_lit(o, d, n > 0 && (size_t)n < sizeof d ? (size_t)n : 0);
+    *o++ = '}';
+    return o;
   }
-  return -1;
+  case SA_BOOL:
+    return a->i ? PUT(o, "{\"boolValue\":true}") : PUT(o, "{\"boolValue\":false}");
+  }
+  return o;
 }
 
-static int attrs_json(struct buf *out, const struct span_attr *attrs, size_t n) {
+static int attr_shown(const struct span_attr *a) {
+  return !a->skip && !((a->type == SA_STRING || a->type == SA_STRINGS) && !a->s);
+}
+
+/* The most attrs_json writes: the longest value wrapper is SA_STRINGS'. */
+static size_t attrs_bound(const struct span_attr *attrs, size_t n) {
+  size_t b = sizeof "\"attributes\":[]";
+  for (size_t i = 0; i < n; i++)
+    if (attr_shown(&attrs[i]))
+      b += sizeof ",{\"key\":,\"value\":{\"arrayValue\":{\"values\":[{\"stringValue\":}]}}}}" +
+           str_bound(attrs[i].key) + NUM_MAX +
+           (attrs[i].type == SA_STRING || attrs[i].type == SA_STRINGS ? str_bound(attrs[i].s)
+                                                                      : 0);
+  return b;
+}
+
+static char *attrs_json(char *o, const struct span_attr *attrs, size_t n) {
   int first = 1;
-  if (buf_append_str(out, "\"attributes\":[") != 0)
-    return -1;
+  o = PUT(o, "\"attributes\":[");
   for (size_t i = 0; i < n; i++) {
     const struct span_attr *a = &attrs[i];
-    if (a->skip || ((a->type == SA_STRING || a->type == SA_STRINGS) && !a->s))
+    if (!attr_shown(a))
       continue;
-    if ((!first && buf_append_char(out, ',') != 0) || buf_append_str(out, "{\"key\":") != 0 ||
-        json_str(out, a->key) != 0 || buf_append_str(out, ",\"value\":") != 0 ||
-        attr_value(out, a) != 0 || buf_append_char(out, '}') != 0)
-      return -1;
+    if (!first)
+      *o++ = ',';
+    o = json_str(PUT(o, "{\"key\":"), a->key);
+    o = attr_value(PUT(o, ",\"value\":"), a);
+    *o++ = '}';
     first = 0;
   }
-  return buf_append_char(out, ']');
+  *o++ = ']';
+  return o;
 }
 
 static int is_zero(const unsigned char *b, size_t n) {
@@ -195,33 +216,37 @@ static int is_zero(const unsigned char *b, size_t n) {
 }
 
 int span_json(struct buf *out, const struct span *s) {
-  size_t mark = out->len;
   const struct trace_ctx *c = s->ctx;
-  static const char *const KINDS[] = {"0", "1", "2", "3", "4", "5"};
-  int rc = buf_reserve(out, 2048) || buf_append_str(out, "{\"kind\":") ||
-           buf_append_str(out, KINDS[(unsigned)s->kind < 6 ? s->kind : 0]) ||
-           hex_field(out, ",\"traceId\":\"", c->trace_id, TRACE_ID_LEN) ||
-           hex_field(out, ",\"spanId\":\"", c->span_id, SPAN_ID_LEN) ||
-           (!is_zero(c->parent_id, SPAN_ID_LEN) &&
-            hex_field(out, ",\"parentSpanId\":\"", c->parent_id, SPAN_ID_LEN)) ||
-           buf_append_str(out, ",\"name\":") || json_str(out, s->name) ||
-           buf_append_str(out, ",\"startTimeUnixNano\":\"") || put_u64(out, c->start_ns) ||
-           buf_append_str(out, "\",\"endTimeUnixNano\":\"") ||
-           put_u64(out, s->end_ns > c->start_ns ? s->end_ns : c->start_ns) ||
-           buf_append_str(out, "\",") || attrs_json(out, s->attrs, s->n_attrs) ||
-           /* status code 2 = ERROR; UNSET is the empty status */
-           (s->error ? buf_append_str(out, ",\"status\":{\"code\":2") ||
-                           (s->status_message && (buf_append_str(out, ",\"message\":") ||
-                                                  json_str(out, s->status_message))) ||
-                           buf_append_char(out, '}')
-                     : buf_append_str(out, ",\"status\":{}")) ||
-           buf_append_char(out, '}');
-  if (rc) {
-    out->len = mark; /* never half a span */
-    if (out->data)
-      out->data[mark] = '\0';
-    return -1;
+  size_t bound = 320 + str_bound(s->name) + attrs_bound(s->attrs, s->n_attrs) +
+                 (s->error && s->status_message ? str_bound(s->status_message) : 0);
+  if (buf_reserve(out, bound) != 0)
+    return -1; /* never half a span: nothing written */
+  char *o = out->data + out->len;
+  o = PUT(o, "{\"kind\":");
+  *o++ = (char)('0' + ((unsigned)s->kind < 6 ? s->kind : 0));
+  o = put_hex(PUT(o, ",\"traceId\":\""), c->trace_id, TRACE_ID_LEN);
+  o = put_hex(PUT(o, "\",\"spanId\":\""), c->span_id, SPAN_ID_LEN);
+  *o++ = '"';
+  if (!is_zero(c->parent_id, SPAN_ID_LEN)) {
+    o = put_hex(PUT(o, ",\"parentSpanId\":\""), c->parent_id, SPAN_ID_LEN);
+    *o++ = '"';
   }
+  o = json_str(PUT(o, ",\"name\":"), s->name);
+  o = put_u64(PUT(o, ",\"startTimeUnixNano\":\""), c->start_ns);
+  o = put_u64(PUT(o, "\",\"endTimeUnixNano\":\""), s->end_ns > c->start_ns ? s->end_ns : c->start_ns);
+  o = attrs_json(PUT(o, "\","), s->attrs, s->n_attrs);
+  /* status code 2 = ERROR; UNSET is the empty status */
+  if (s->error) {
+    o = PUT(o, ",\"status\":{\"code\":2");
+    if (s->status_message)
+      o = json_str(PUT(o, ",\"message\":"), s->status_message);
+    *o++ = '}';
+  } else {
+    o = PUT(o, ",\"status\":{}");
+  }
+  *o++ = '}';
+  out->len = (size_t)(o - out->data);
+  out->data[out->len] = '\0';
   return 0;
 }
 
@@ -229,12 +254,16 @@ int otlp_batch_open(struct buf *out, const char *service_name, const char *versi
   struct span_attr res[] = {SPAN_STR("service.name", service_name),
                             SPAN_STR("service.version", version),
                             SPAN_STR("telemetry.sdk.language", "c")};
-  return buf_append_str(out, "{\"resourceSpans\":[{\"resource\":{") ||
-                 attrs_json(out, res, sizeof res / sizeof res[0]) ||
-                 buf_append_str(out, "},\"scopeSpans\":[{\"scope\":{\"name\":\"replicate-proxy\""
-                                     "},\"spans\":[")
-             ? -1
-             : 0;
+  size_t n = sizeof res / sizeof res[0];
+  static const char OPEN[] = "{\"resourceSpans\":[{\"resource\":{";
+  static const char SCOPE[] = "},\"scopeSpans\":[{\"scope\":{\"name\":\"replicate-proxy\"},\"spans\":[";
+  if (buf_reserve(out, sizeof OPEN + attrs_bound(res, n) + sizeof SCOPE) != 0)
+    return -1;
+  char *o = attrs_json(PUT(out->data + out->len, OPEN), res, n);
+  o = PUT(o, SCOPE);
+  out->len = (size_t)(o - out->data);
+  out->data[out->len] = '\0';
+  return 0;
 }
 
 int otlp_batch_close(struct buf *out) { return buf_append_str(out, "]}]}]}"); }
