@@ -1,5 +1,6 @@
 #include "metrics.h"
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -196,21 +197,59 @@ static int header(struct buf *out, const char *name, const char *type, const cha
 /* One histogram summed over the blocks; hist_at picks it from a block. */
 typedef const struct metrics_hist *(*hist_at)(const struct metrics_block *b, size_t arg);
 
+/* The bounds' "%g" text, formatted once per process (a render used to
+ * printf every bucket line of every series). */
+#define BOUND_TEXT_MAX 16
+static char time_bound_text[METRICS_N_BUCKETS][BOUND_TEXT_MAX];
+static char token_bound_text[N_TOKEN_BOUNDS][BOUND_TEXT_MAX];
+static pthread_once_t bound_text_once = PTHREAD_ONCE_INIT;
+
+static void format_bounds(void) {
+  for (size_t i = 0; i < METRICS_N_BUCKETS; i++)
+    snprintf(time_bound_text[i], BOUND_TEXT_MAX, "%g", TIME_BOUNDS[i]);
+  for (size_t i = 0; i < N_TOKEN_BOUNDS; i++)
+    snprintf(token_bound_text[i], BOUND_TEXT_MAX, "%g", TOKEN_BOUNDS[i]);
+}
+
+static char *put_u64(char *o, uint64_t v) {
+  char d[24], *e = d + sizeof d, *p = e;
+  do
+    *--p = (char)('0' + v % 10);
+  while (v /= 10);
+  memcpy(o, p, (size_t)(e - p));
+  return o + (e - p);
+}
+
+/* Room for a bucket line past its prefix: le="...", "} ", 20 digits, \n. */
+#define BUCKET_TAIL (BOUND_TEXT_MAX + 32)
+
 static int hist_series(struct buf *out, const char *name, const char *labels,
                        struct metrics_block *const *blocks, size_t n, hist_at at, size_t arg,
-                       const double *bounds, size_t nb, double sum_scale) {
+                       const char (*bound_text)[BOUND_TEXT_MAX], size_t nb, double sum_scale) {
   uint64_t cum = 0, count = 0, sum = 0;
-  const char *sep = labels[0] ? "," : "";
+  /* name_bucket{labels,le=" written once, copied to every bucket line */
+  char prefix[256];
+  int np = snprintf(prefix, sizeof prefix, "%s_bucket{%s%sle=\"", name, labels,
+                    labels[0] ? "," : "");
+  if (np < 0 || (size_t)np >= sizeof prefix ||
+      buf_reserve(out, (nb + 1) * ((size_t)np + BUCKET_TAIL)) != 0)
+    return -1;
+  char *o = out->data + out->len;
   for (size_t i = 0; i <= nb; i++) {
     for (size_t k = 0; k < n; k++)
       cum += get(&at(blocks[k], arg)->bucket[i]);
-    int rc = i < nb ? buf_printf(out, "%s_bucket{%s%sle=\"%g\"} %llu\n", name, labels, sep,
-                                 bounds[i], (unsigned long long)cum)
-                    : buf_printf(out, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", name, labels, sep,
-                                 (unsigned long long)cum);
-    if (rc != 0)
-      return -1;
+    memcpy(o, prefix, (size_t)np);
+    o += np;
+    const char *le = i < nb ? bound_text[i] : "+Inf";
+    size_t nl = strlen(le);
+    memcpy(o, le, nl);
+    o += nl;
+    memcpy(o, "\"} ", 3);
+    o = put_u64(o + 3, cum);
+    *o++ = '\n';
   }
+  out->len = (size_t)(o - out->data);
+  out->data[out->len] = '\0';
   for (size_t k = 0; k < n; k++) {
     count += get(&at(blocks[k], arg)->count);
     sum += get(&at(blocks[k], arg)->sum_us);
@@ -499,6 +538,7 @@ static int render_simple(struct buf *out, struct metrics_block *const *blocks, s
 
 static int render_hists(struct buf *out, struct metrics_block *const *blocks, size_t n) {
   const double us = 1e-6;
+  pthread_once(&bound_text_once, format_bounds);
   if (header(out, "replicate_proxy_request_duration_seconds", "histogram",
              "Time from the request's arrival to its end, by route.") != 0)
     return -1;
@@ -506,28 +546,28 @@ static int render_hists(struct buf *out, struct metrics_block *const *blocks, si
     char labels[48];
     snprintf(labels, sizeof labels, "route=\"%s\"", ROUTE_NAMES[r]);
     if (hist_series(out, "replicate_proxy_request_duration_seconds", labels, blocks, n,
-                    at_duration, r, TIME_BOUNDS, METRICS_N_BUCKETS, us) != 0)
+                    at_duration, r, time_bound_text, METRICS_N_BUCKETS, us) != 0)
       return -1;
   }
   if (header(out, "replicate_proxy_overhead_seconds", "histogram",
              "Time of a request spent in the proxy: its duration less the window from its first call to Replicate's start to its last one's end.") != 0 ||
       hist_series(out, "replicate_proxy_overhead_seconds", "", blocks, n, at_overhead, 0,
-                  TIME_BOUNDS, METRICS_N_BUCKETS, us) != 0 ||
+                  time_bound_text, METRICS_N_BUCKETS, us) != 0 ||
       header(out, "gen_ai_server_time_to_first_token_seconds", "histogram",
              "Time from the request to the first byte of its answer.") != 0 ||
       hist_series(out, "gen_ai_server_time_to_first_token_seconds", "", blocks, n, at_ttft, 0,
-                  TIME_BOUNDS, METRICS_N_BUCKETS, us) != 0 ||
+                  time_bound_text, METRICS_N_BUCKETS, us) != 0 ||
       header(out, "gen_ai_server_time_per_output_token_seconds", "histogram",
              "Time per output token after the first.") != 0 ||
       hist_series(out, "gen_ai_server_time_per_output_token_seconds", "", blocks, n, at_tpot,
-                  0, TIME_BOUNDS, METRICS_N_BUCKETS, us) != 0 ||
+                  0, time_bound_text, METRICS_N_BUCKETS, us) != 0 ||
       header(out, "gen_ai_client_token_usage", "histogram",
              "Tokens per request, by gen_ai_token_type.") != 0)
     return -1;
   for (size_t t = 0; t < 2; t++)
     if (hist_series(out, "gen_ai_client_token_usage",
                     t ? "gen_ai_token_type=\"output\"" : "gen_ai_token_type=\"input\"", blocks,
-                    n, at_tokens, t, TOKEN_BOUNDS, N_TOKEN_BOUNDS, 1.0) != 0)
+                    n, at_tokens, t, token_bound_text, N_TOKEN_BOUNDS, 1.0) != 0)
       return -1;
   if (header(out, "replicate_proxy_upstream_duration_seconds", "histogram",
              "Latency of calls to Replicate, by kind.") != 0)
@@ -536,7 +576,7 @@ static int render_hists(struct buf *out, struct metrics_block *const *blocks, si
     char labels[32];
     snprintf(labels, sizeof labels, "kind=\"%s\"", KIND_NAMES[kd]);
     if (hist_series(out, "replicate_proxy_upstream_duration_seconds", labels, blocks, n,
-                    at_upstream, kd, TIME_BOUNDS, METRICS_N_BUCKETS, us) != 0)
+                    at_upstream, kd, time_bound_text, METRICS_N_BUCKETS, us) != 0)
       return -1;
   }
   return 0;
