@@ -10,10 +10,10 @@
 
 #include "worker.h"
 
-/* The queue is one byte buffer of spans joined by commas: a submit copies a
- * span in under the lock (no allocation once it has grown, no memory handed
- * between threads); the exporter swaps it with its spare buffer and sends
- * that without the lock. */
+/* The queue is one byte buffer of packed spans (span_pack): a submit copies
+ * a span in under the lock (no allocation once it has grown, no memory
+ * handed between threads); the exporter swaps it with its spare buffer and
+ * encodes and sends that without the lock. */
 static struct {
   pthread_mutex_t mu;
   pthread_cond_t cv;
@@ -63,16 +63,15 @@ void otlp_new_id(unsigned char *out, size_t n) {
 
 void otlp_submit(const struct span *span) {
   pthread_mutex_lock(&X.mu);
-  /* Encoded straight into the queue: no allocation or copy per span, and
-   * the cursor encoder holds the lock for a few thousand instructions. */
+  /* Copied into the queue as a packed record (no allocation once it has
+   * grown): the exporter thread writes the JSON, not the event loop. */
   size_t mark = X.queue.len;
-  int ok = !X.stopping && X.n < OTLP_QUEUE_MAX &&
-           (!X.n || buf_append_char(&X.queue, ',') == 0) && span_json(&X.queue, span) == 0 &&
+  int ok = !X.stopping && X.n < OTLP_QUEUE_MAX && span_pack(&X.queue, span) == 0 &&
            X.queue.len < OTLP_QUEUE_BYTES;
   if (ok && ++X.n == OTLP_BATCH)
     pthread_cond_signal(&X.cv);
   if (!ok && X.queue.data) {
-    X.queue.len = mark; /* no dangling comma, no span past the byte bound */
+    X.queue.len = mark; /* no record past the byte bound */
     X.queue.data[mark] = '\0';
   }
   pthread_mutex_unlock(&X.mu);
@@ -120,6 +119,17 @@ static size_t take_batch(struct buf *spare) {
   return k;
 }
 
+/* The request body for the packed spans taken. 0, or -1 (out of memory). */
+static int encode_batch(struct buf *body, const struct buf *spans) {
+  if (otlp_batch_open(body, X.service, X.version) != 0)
+    return -1;
+  for (size_t at = 0, used = 0; at < spans->len; at += used)
+    if ((at && buf_append_char(body, ',') != 0) ||
+        span_packed_json(body, spans->data + at, spans->len - at, &used) != 0)
+      return -1;
+  return otlp_batch_close(body);
+}
+
 static void *run(void *arg) {
   (void)arg;
   pthread_setname_np(pthread_self(), "rp-otlp"); /* for top -H and /proc */
@@ -153,8 +163,7 @@ static void *run(void *arg) {
     }
     size_t k = take_batch(&spans);
     pthread_mutex_unlock(&X.mu);
-    int oom = otlp_batch_open(&body, X.service, X.version) != 0 ||
-              buf_append(&body, spans.data, spans.len) != 0 || otlp_batch_close(&body) != 0;
+    int oom = encode_batch(&body, &spans);
     buf_reset(&spans); /* keeps its allocation: the next swap reuses it */
     uint64_t now = mono_ms();
     long left = !stop_by ? OTLP_POST_TIMEOUT_MS : stop_by > now ? (long)(stop_by - now) : 0;

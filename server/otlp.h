@@ -22,8 +22,8 @@
 int otlp_start(const char *endpoint, const char *service_name, const char *version);
 /* Is tracing on? One relaxed load: the cost when it is off. */
 int otlp_on(void);
-/* Queue one span (encoded by span_json into the queue). Never waits for the
- * collector; drops (and counts) when the queue is full. */
+/* Queue one span (copied: span_pack; the exporter thread encodes it). Never
+ * waits for the collector; drops (and counts) when the queue is full. */
 void otlp_submit(const struct span *span);
 /* Flush what is queued within bound_ms, stop the thread (after the workers). */
 void otlp_stop(long bound_ms);

@@ -250,6 +250,98 @@ int span_json(struct buf *out, const struct span *s) {
   return 0;
 }
 
+/* ---- packed spans: the worker copies, the exporter encodes ---- */
+
+#define PACK_NONE UINT32_MAX
+#define PACK_MAX_ATTRS 32
+
+struct packed_head {
+  size_t size; /* the whole record's bytes */
+  struct trace_ctx ctx;
+  uint64_t end_ns;
+  int kind, error;
+  uint32_t n_attrs, name, status_message; /* string offsets, or PACK_NONE */
+};
+
+struct packed_attr {
+  const char *key; /* a literal: kept as the pointer */
+  long long i;
+  double d;
+  uint32_t s; /* string offset, or PACK_NONE */
+  int type;
+};
+
+static uint32_t pack_str(char *strings, size_t *at, const char *v) {
+  if (!v)
+    return PACK_NONE;
+  size_t n = strlen(v) + 1;
+  uint32_t off = (uint32_t)*at;
+  memcpy(strings + *at, v, n);
+  *at += n;
+  return off;
+}
+
+int span_pack(struct buf *out, const struct span *s) {
+  size_t n = 0, str = (s->name ? strlen(s->name) + 1 : 0) +
+                      (s->status_message ? strlen(s->status_message) + 1 : 0);
+  for (size_t i = 0; i < s->n_attrs; i++)
+    if (attr_shown(&s->attrs[i])) {
+      n++;
+      if (s->attrs[i].type == SA_STRING || s->attrs[i].type == SA_STRINGS)
+        str += strlen(s->attrs[i].s) + 1;
+    }
+  size_t size = sizeof(struct packed_head) + n * sizeof(struct packed_attr) + str;
+  if (n > PACK_MAX_ATTRS || size >= PACK_NONE || buf_reserve(out, size) != 0)
+    return -1;
+  char *rec = out->data + out->len, *strings = rec + size - str;
+  size_t at = 0;
+  struct packed_head h = {.size = size, .ctx = *s->ctx, .end_ns = s->end_ns, .kind = s->kind,
+                          .error = s->error, .n_attrs = (uint32_t)n};
+  h.name = pack_str(strings, &at, s->name);
+  h.status_message = pack_str(strings, &at, s->status_message);
+  memcpy(rec, &h, sizeof h);
+  char *pa = rec + sizeof h;
+  for (size_t i = 0; i < s->n_attrs; i++) {
+    const struct span_attr *a = &s->attrs[i];
+    if (!attr_shown(a))
+      continue;
+    struct packed_attr p = {.key = a->key, .i = a->i, .d = a->d, .type = a->type,
+                            .s = a->type == SA_STRING || a->type == SA_STRINGS
+                                     ? pack_str(strings, &at, a->s)
+                                     : PACK_NONE};
+    memcpy(pa, &p, sizeof p);
+    pa += sizeof p;
+  }
+  out->len += size;
+  out->data[out->len] = '\0';
+  return 0;
+}
+
+int span_packed_json(struct buf *out, const char *rec, size_t avail, size_t *used) {
+  struct packed_head h;
+  if (avail < sizeof h)
+    return -1;
+  memcpy(&h, rec, sizeof h);
+  if (h.size > avail || h.n_attrs > PACK_MAX_ATTRS ||
+      h.size < sizeof h + h.n_attrs * sizeof(struct packed_attr))
+    return -1;
+  *used = h.size;
+  const char *strings = rec + sizeof h + h.n_attrs * sizeof(struct packed_attr);
+  struct span_attr attrs[PACK_MAX_ATTRS];
+  for (uint32_t i = 0; i < h.n_attrs; i++) {
+    struct packed_attr p;
+    memcpy(&p, rec + sizeof h + i * sizeof p, sizeof p);
+    attrs[i] = (struct span_attr){.key = p.key, .type = (enum span_attr_type)p.type, .i = p.i,
+                                  .d = p.d, .s = p.s == PACK_NONE ? NULL : strings + p.s};
+  }
+  struct span s = {.ctx = &h.ctx, .name = h.name == PACK_NONE ? "" : strings + h.name,
+                   .kind = (enum span_kind)h.kind, .end_ns = h.end_ns, .error = h.error,
+                   .status_message = h.status_message == PACK_NONE ? NULL
+                                                                   : strings + h.status_message,
+                   .attrs = attrs, .n_attrs = h.n_attrs};
+  return span_json(out, &s);
+}
+
 int otlp_batch_open(struct buf *out, const char *service_name, const char *version) {
   struct span_attr res[] = {SPAN_STR("service.name", service_name),
                             SPAN_STR("service.version", version),

@@ -43,7 +43,7 @@ enum span_attr_type { SA_STRING, SA_INT, SA_DOUBLE, SA_BOOL, SA_STRINGS };
 
 /* One attribute; a NULL string value, or skip, leaves it out. */
 struct span_attr {
-  const char *key;
+  const char *key;        /* a literal (span_pack keeps the pointer) */
   enum span_attr_type type;
   int skip;
   const char *s;          /* SA_STRING; and SA_STRINGS: one value (a one-element array) */
@@ -72,6 +72,15 @@ struct span {
 
 /* Append one OTLP JSON span object. 0, or -1 (out of memory). */
 int span_json(struct buf *out, const struct span *s);
+
+/* A span copied into one self-contained record appended to out (its string
+ * values copied; attribute keys kept as pointers, so they must be literals),
+ * for another thread to encode later: the worker pays a copy, not the JSON.
+ * 0, or -1 (out of memory, more than 32 attributes shown). */
+int span_pack(struct buf *out, const struct span *s);
+/* Append the JSON of the packed record at rec (avail bytes from there);
+ * *used: its size. 0, or -1 (a malformed record, out of memory). */
+int span_packed_json(struct buf *out, const char *rec, size_t avail, size_t *used);
 
 /* The ExportTraceServiceRequest around comma-separated span objects: the
  * opening (with service.name) and the closing. 0, or -1. */

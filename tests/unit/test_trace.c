@@ -139,8 +139,54 @@ static void check_span_json(void) {
   buf_free(&b);
 }
 
+/* The exporter's JSON from a packed record is span_json's, byte for byte,
+ * and the record owns its strings (the caller's may change after). */
+static void check_span_pack(void) {
+  TEST("span pack: two records encode as span_json does");
+  struct trace_ctx c = {.start_ns = 5, .flags = 1};
+  memset(c.trace_id, 0xab, TRACE_ID_LEN);
+  memset(c.span_id, 0x01, SPAN_ID_LEN);
+  memset(c.parent_id, 0x02, SPAN_ID_LEN);
+  char value[] = "v\"1\n\xc3\xa9";
+  char name[] = "chat deepseek";
+  const struct span_attr attrs[] = {
+      SPAN_STR("s", value), SPAN_STR("absent", NULL), SPAN_INT("i", -7),
+      SPAN_INT_IF("skipped", 3, 0), SPAN_DOUBLE("d", 0.000123), SPAN_BOOL("b", 0),
+      {.key = "arr", .type = SA_STRINGS, .s = "length"},
+  };
+  struct span a = {.ctx = &c, .name = name, .kind = SPAN_SERVER, .end_ns = 9, .error = 1,
+                   .status_message = "500", .attrs = attrs,
+                   .n_attrs = sizeof attrs / sizeof attrs[0]};
+  struct span b2 = {.ctx = &c, .name = "replicate create", .kind = SPAN_CLIENT, .end_ns = 1};
+  struct buf want = BUF_INIT, packed = BUF_INIT, got = BUF_INIT;
+  CHECK_INT(span_json(&want, &a), 0);
+  CHECK_INT(buf_append_char(&want, ','), 0);
+  CHECK_INT(span_json(&want, &b2), 0);
+  CHECK_INT(span_pack(&packed, &a), 0);
+  CHECK_INT(span_pack(&packed, &b2), 0);
+  value[0] = 'X'; /* the record holds its own copy */
+  name[0] = 'X';
+  size_t used = 0, at = 0;
+  CHECK_INT(span_packed_json(&got, packed.data, packed.len, &used), 0);
+  at += used;
+  CHECK_INT(buf_append_char(&got, ','), 0);
+  CHECK_INT(span_packed_json(&got, packed.data + at, packed.len - at, &used), 0);
+  at += used;
+  CHECK_INT((int)(at == packed.len), 1);
+  CHECK_STR(got.data, want.data);
+
+  TEST("span pack: a cut record is refused");
+  buf_reset(&got);
+  CHECK_INT(span_packed_json(&got, packed.data, 8, &used), -1);
+  CHECK_INT((int)got.len, 0);
+  buf_free(&want);
+  buf_free(&packed);
+  buf_free(&got);
+}
+
 void suite_trace(void) {
   check_traceparent();
   check_redact();
   check_span_json();
+  check_span_pack();
 }
