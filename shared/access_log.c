@@ -4,6 +4,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "json_plain.h"
+
 int access_log_request_id_ok(const char *s) {
   if (!s)
     return 0;
@@ -48,12 +50,17 @@ static char *json_str(char *o, const char *s) {
   static const char HEX[] = "0123456789abcdef";
   if (!s)
     return PUT(o, "null");
+  size_t n = strlen(s);
   *o++ = '"';
-  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-    unsigned char c = *p;
-    if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
-      *o++ = (char)c;
-    } else if (c == '"' || c == '\\') {
+  for (size_t i = 0; i < n; i++) {
+    size_t run = json_plain_len(s + i, n - i, 1);
+    memcpy(o, s + i, run);
+    o += run;
+    i += run;
+    if (i == n)
+      break;
+    unsigned char c = (unsigned char)s[i];
+    if (c == '"' || c == '\\') {
       *o++ = '\\';
       *o++ = (char)c;
     } else {

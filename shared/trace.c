@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "json_plain.h"
+
 /* ---- W3C trace context ---- */
 
 static int hex_val(char c) {
@@ -111,12 +113,17 @@ static char *put_lit(char *o, const char *lit, size_t n) {
 /* A JSON string; bytes >= 0x80 pass as they are (UTF-8 from our own
  * strings), control bytes and quotes are escaped. */
 static char *json_str(char *o, const char *s) {
+  size_t n = strlen(s);
   *o++ = '"';
-  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-    unsigned char c = *p;
-    if (c >= 0x20 && c != '"' && c != '\\') {
-      *o++ = (char)c;
-    } else if (c >= 0x20) {
+  for (size_t i = 0; i < n; i++) {
+    size_t run = json_plain_len(s + i, n - i, 0);
+    memcpy(o, s + i, run);
+    o += run;
+    i += run;
+    if (i == n)
+      break;
+    unsigned char c = (unsigned char)s[i];
+    if (c >= 0x20) { /* a quote or a backslash */
       *o++ = '\\';
       *o++ = (char)c;
     } else {

@@ -87,6 +87,39 @@ void suite_access_log(void) {
   CHECK_INT(access_log_json(&out, &caf), 0);
   CHECK(strstr(out.data, "\"path\":\"/caf\\u00c3\\u00a9\"") != NULL);
 
+  /* Every byte at every place of a word: the eight-at-a-time scan escapes
+   * what the byte-by-byte rule does. */
+  test_current = "json escapes, any byte anywhere";
+  int all_ok = 1;
+  for (int c = 1; c < 256 && all_ok; c++)
+    for (int at = 0; at < 20 && all_ok; at++) {
+      char path[24], want[200];
+      memset(path, 'a', sizeof path - 1);
+      path[sizeof path - 1] = '\0';
+      path[at] = (char)c;
+      size_t w = 0;
+      memcpy(want, "\"path\":\"", 8);
+      w = 8;
+      for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+        if (*p == '"' || *p == '\\') {
+          want[w++] = '\\';
+          want[w++] = (char)*p;
+        } else if (*p < 0x20 || *p >= 0x7f) {
+          w += (size_t)snprintf(want + w, 7, "\\u%04x", *p);
+        } else {
+          want[w++] = (char)*p;
+        }
+      }
+      want[w++] = '"';
+      want[w] = '\0';
+      struct access_log_entry pe = {.request_id = "r", .method = "GET", .path = path,
+                                    .route = "other", .status = 404, .prompt_tokens = -1,
+                                    .completion_tokens = -1, .ttfb_ms = -1, .duration_ms = 1};
+      buf_reset(&out);
+      all_ok = access_log_json(&out, &pe) == 0 && strstr(out.data, want) != NULL;
+    }
+  CHECK(all_ok);
+
   test_current = "clip";
   const char *secrets[] = {"sk-secret-123456", NULL, "short"};
   int cut = -1;
