@@ -47,30 +47,9 @@ static size_t str_bound(const char *s) { return s ? 6 * strlen(s) + 2 : 4; }
  * request is always one line whatever a client put in its path; bytes
  * >= 0x7f too: the line stays valid JSON whatever the path's encoding. */
 static char *json_str(char *o, const char *s) {
-  static const char HEX[] = "0123456789abcdef";
   if (!s)
     return PUT(o, "null");
-  size_t n = strlen(s);
-  *o++ = '"';
-  for (size_t i = 0; i < n; i++) {
-    size_t run = json_plain_len(s + i, n - i, 1);
-    memcpy(o, s + i, run);
-    o += run;
-    i += run;
-    if (i == n)
-      break;
-    unsigned char c = (unsigned char)s[i];
-    if (c == '"' || c == '\\') {
-      *o++ = '\\';
-      *o++ = (char)c;
-    } else {
-      o = PUT(o, "\\u00");
-      *o++ = HEX[c >> 4];
-      *o++ = HEX[c & 15];
-    }
-  }
-  *o++ = '"';
-  return o;
+  return json_quote(o, s, 1);
 }
 
 static char *put_digits(char *o, unsigned v, int width) {

@@ -1,6 +1,6 @@
-/* How many leading bytes of a string a JSON encoder may copy as they are:
- * eight at a time (SWAR), since the per-byte test was most of the cost of
- * the access line and the spans' strings. */
+/* A JSON string written with a cursor, its plain bytes found eight at a
+ * time (SWAR): the per-byte test was most of the cost of the access line
+ * and the spans' strings. */
 #ifndef RP_JSON_PLAIN_H
 #define RP_JSON_PLAIN_H
 
@@ -37,6 +37,35 @@ static inline size_t json_plain_len(const char *s, size_t n, int ascii_only) {
   while (i < n && jp_byte_plain(p[i], ascii_only))
     i++;
   return i;
+}
+
+/* "s" at o, quotes included: quote, backslash and control bytes escaped
+ * (with ascii_only, bytes >= 0x7f too, as \u00XX). o has room for
+ * 6 * strlen(s) + 2 bytes; returns the end. */
+static inline char *json_quote(char *o, const char *s, int ascii_only) {
+  static const char HEX[] = "0123456789abcdef";
+  size_t n = strlen(s);
+  *o++ = '"';
+  for (size_t i = 0; i < n; i++) {
+    size_t run = json_plain_len(s + i, n - i, ascii_only);
+    memcpy(o, s + i, run);
+    o += run;
+    i += run;
+    if (i == n)
+      break;
+    unsigned char c = (unsigned char)s[i];
+    if (c == '"' || c == '\\') {
+      *o++ = '\\';
+      *o++ = (char)c;
+    } else {
+      memcpy(o, "\\u00", 4);
+      o[4] = HEX[c >> 4];
+      o[5] = HEX[c & 15];
+      o += 6;
+    }
+  }
+  *o++ = '"';
+  return o;
 }
 
 #endif

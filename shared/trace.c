@@ -99,8 +99,6 @@ int trace_url_redact(char *out, size_t len, const char *url) {
  * every request, so span_json bounds its size once, reserves it, and writes
  * with a cursor (the per-token buf_append calls made most of its cost). */
 
-static const char ESC_HEX[] = "0123456789abcdef";
-
 /* Bytes json_str may write for s: every byte escaped as \u00XX, and quotes. */
 static size_t str_bound(const char *s) { return 6 * strlen(s) + 2; }
 
@@ -113,27 +111,7 @@ static char *put_lit(char *o, const char *lit, size_t n) {
 /* A JSON string; bytes >= 0x80 pass as they are (UTF-8 from our own
  * strings), control bytes and quotes are escaped. */
 static char *json_str(char *o, const char *s) {
-  size_t n = strlen(s);
-  *o++ = '"';
-  for (size_t i = 0; i < n; i++) {
-    size_t run = json_plain_len(s + i, n - i, 0);
-    memcpy(o, s + i, run);
-    o += run;
-    i += run;
-    if (i == n)
-      break;
-    unsigned char c = (unsigned char)s[i];
-    if (c >= 0x20) { /* a quote or a backslash */
-      *o++ = '\\';
-      *o++ = (char)c;
-    } else {
-      o = PUT(o, "\\u00");
-      *o++ = ESC_HEX[c >> 4];
-      *o++ = ESC_HEX[c & 15];
-    }
-  }
-  *o++ = '"';
-  return o;
+  return json_quote(o, s, 0);
 }
 
 /* Decimal digits of v (with a '-' when negative). */
@@ -206,7 +184,12 @@ static char *attrs_json(char *o, const struct span_attr *attrs, size_t n) {
       continue;
     if (!first)
       *o++ = ',';
-    o = json_str(PUT(o, "{\"key\":"), a->key);
+    /* keys are our literals, JSON-safe: copied, not escaped */
+    size_t nk = strlen(a->key);
+    o = PUT(o, "{\"key\":\"");
+    memcpy(o, a->key, nk);
+    o += nk;
+    *o++ = '"';
     o = attr_value(PUT(o, ",\"value\":"), a);
     *o++ = '}';
     first = 0;

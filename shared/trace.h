@@ -43,7 +43,8 @@ enum span_attr_type { SA_STRING, SA_INT, SA_DOUBLE, SA_BOOL, SA_STRINGS };
 
 /* One attribute; a NULL string value, or skip, leaves it out. */
 struct span_attr {
-  const char *key;        /* a literal (span_pack keeps the pointer) */
+  const char *key;        /* a literal needing no JSON escape (copied as it is;
+                           * span_pack keeps the pointer) */
   enum span_attr_type type;
   int skip;
   const char *s;          /* SA_STRING; and SA_STRINGS: one value (a one-element array) */
