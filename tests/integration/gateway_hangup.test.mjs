@@ -184,10 +184,15 @@ describe('gateway: a hang-up with the limits shared in Redis', { skip: !REDIS_BI
 
   it('the shared parallel slot is free at the hang-up, before the final settle', async () => {
     const k = await bed.newKey({ key_alias: 'shared-slot', max_parallel_requests: 1 });
-    bed.fake.script({ output: EIGHT, tokenDelay: 80, cancelLagMs: 1500, metrics: { input_token_count: 10, output_token_count: 20 } });
+    bed.fake.script({ output: EIGHT, tokenDelay: 80, cancelLagMs: 3000, metrics: { input_token_count: 10, output_token_count: 20 } });
     await cutStream(bed, k.key);
-    await sleep(100); // the release reaches Redis through its client thread
-    assert.equal(redis.cli('ZCARD', `rp:{${k.token}}:par`), '0', 'no slot held in Redis while settling');
+    // The release reaches Redis through its client thread; the settlement
+    // (which frees the slot too) waits ~3 s for the cancel to land.
+    const held = () => redis.cli('ZCARD', `rp:{${k.token}}:par`);
+    for (let i = 0; i < 30 && held() !== '0'; i++) await sleep(50);
+    assert.equal(held(), '0', 'no slot held in Redis while settling');
+    assert.deepEqual(await bed.admin('GET', `/spend/logs?api_key=${k.token}`).then((r) => r.json), [],
+      'still settling');
     bed.fake.script({ output: ['ok'] });
     const next = await bed.chat({ ...user('next') }, { key: k.key });
     assert.equal(next.status, 200, next.text);
