@@ -10,7 +10,12 @@
 // requests come slowly and batches are small, so it reads high here).
 //
 //   node bench/gateway-instr.mjs [--proxy build/replicate-proxy] [--compare OTHER_BINARY]
-//        [--requests 1000] [--port 19320] [--keep DIR]
+//        [--requests 1000] [--port 19320] [--keep DIR] [--modes gateway|ops]
+//
+// --modes ops counts the operations features instead (issue 10's "under 5%"): quiet (log_level
+// warn), JSON access lines with /metrics scraped every 1,000 requests (Prometheus scrapes every 15 s;
+// at a few thousand requests a second that is one scrape per tens of thousands), and the same with traces
+// exported to a local OTLP receiver (its exporter thread counts under "all threads").
 //
 // --keep DIR keeps each dump as DIR/<mode>-<build>.callgrind (callgrind_annotate --inclusive=yes FILE).
 // --compare counts another build (e.g. main's) the same way, for before/after.
@@ -26,7 +31,7 @@ import { runBench, sleep, start, startStatic, stop, waitReady } from './rig.mjs'
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const o = { proxy: path.join(here, '..', 'build', 'replicate-proxy'), requests: 1000, port: 19320,
-  nginx: 'nginx', compare: '', keep: '' };
+  nginx: 'nginx', compare: '', keep: '', modes: 'gateway' };
 const a = process.argv.slice(2);
 for (let i = 0; i < a.length; i++) {
   const v = () => a[++i];
@@ -37,14 +42,24 @@ for (let i = 0; i < a.length; i++) {
     case '--port': o.port = Number(v()); break;
     case '--nginx': o.nginx = v(); break;
     case '--keep': o.keep = v(); break;
+    case '--modes': o.modes = v(); break;
     default: throw new Error(`unknown option ${a[i]}`);
   }
 }
-const STATIC = o.port, PROXY = o.port + 1;
+const STATIC = o.port, PROXY = o.port + 1, OTLP = o.port + 2;
 const CONCURRENCY = 8;
 const log = (s) => process.stderr.write(`[gateway-instr] ${s}\n`);
 
-const MODES = gatewayModes();
+const opsModes = () => [
+  { name: 'quiet', args: ['--log_level', 'warn'] },
+  { name: 'scrape', args: ['--log_level', 'warn'], scrape: true },
+  { name: 'json', args: ['--log_level', 'info', '--log_format', 'json'] },
+  { name: 'json+scrape', args: ['--log_level', 'info', '--log_format', 'json'], scrape: true },
+  { name: 'json+scrape+traces', args: ['--log_level', 'info', '--log_format', 'json',
+    '--otlp_endpoint', `http://127.0.0.1:${OTLP}`], scrape: true },
+];
+const MODES = o.modes === 'ops' ? opsModes() : gatewayModes();
+if (o.modes !== 'ops' && o.modes !== 'gateway') throw new Error(`--modes gateway|ops, not ${o.modes}`);
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
 const BODY = '{"model":"deepseek-v3.1","messages":[{"role":"user","content":"bench"}]}';
@@ -59,10 +74,22 @@ function post(key) {
     req.end(BODY);
   });
 }
-async function send(n, key) {
+function scrape() {
+  return new Promise((ok, fail) => {
+    http.get({ host: '127.0.0.1', port: PROXY, path: '/metrics', agent }, (res) => {
+      res.resume();
+      res.on('end', () => (res.statusCode === 200 ? ok() : fail(new Error(`/metrics ${res.statusCode}`))));
+    }).on('error', fail);
+  });
+}
+async function send(n, key, withScrapes) {
   let next = 0;
   await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
-    while (next < n) { next++; await post(key); }
+    while (next < n) {
+      next++;
+      await post(key);
+      if (withScrapes && next % 1000 === 0) await scrape();
+    }
   }));
 }
 
@@ -82,13 +109,14 @@ async function measure(bin, mode, dir, label) {
     '--upstream', `http://127.0.0.1:${STATIC}`, '--workers', '1', '--log_level', 'warn', '--shutdown_grace', '2s',
     '--database', db, '--replicate_api_token', 'r8_bench'];
   if (mode.gateway) args.push('--master_key', MASTER);
+  args.push(...(mode.args ?? []));
   const p = start('valgrind', args, `callgrind-${mode.name}`);
   try {
     await waitReady(PROXY, key);
-    await send(200, key); // warm: connections to nginx, allocator, SQLite pages
+    await send(200, key, mode.scrape); // warm: connections to nginx, allocator, SQLite pages
     await sleep(300);     // the ledger writes the warm-up rows
     execFileSync('callgrind_control', ['-z', String(p.pid)], { stdio: 'ignore' });
-    await send(o.requests, key);
+    await send(o.requests, key, mode.scrape);
     await sleep(300);     // ... and these rows: their cost counts
     execFileSync('callgrind_control', ['-d', String(p.pid)], { stdio: 'ignore' });
     // One file per thread of the dump: callgrind.out.<pid>.<dump>-<thread>.
@@ -109,6 +137,14 @@ async function measure(bin, mode, dir, label) {
 
 async function main() {
   const upstream = startStatic(o, STATIC, 'gwinstr');
+  // An OTLP receiver that takes every batch (ops modes' traces).
+  let spans = 0;
+  const receiver = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (d) => { body += d; });
+    req.on('end', () => { spans += (body.match(/"spanId"/g) ?? []).length; res.writeHead(200, { 'Content-Type': 'application/json' }); res.end('{}'); });
+  });
+  await new Promise((ok) => receiver.listen(OTLP, '127.0.0.1', ok));
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rp-gwinstr-'));
   const builds = [['this build', o.proxy], ...(o.compare ? [['compare', o.compare]] : [])];
   const rows = [];
@@ -125,10 +161,12 @@ async function main() {
   } finally {
     agent.destroy();
     await upstream.close();
+    receiver.close();
+    if (o.modes === 'ops') log(`OTLP receiver: ${spans} spans`);
     fs.rmSync(dir, { recursive: true, force: true });
   }
-  const cmd = `node bench/gateway-instr.mjs --requests ${o.requests}${o.compare ? ` --compare ${o.compare}` : ''}`;
-  const L = ['', `== gateway cost in instructions per request (callgrind, ${o.requests} requests, concurrency ${CONCURRENCY}): ${cmd} ==`];
+  const cmd = `node bench/gateway-instr.mjs --requests ${o.requests}${o.modes === 'ops' ? ' --modes ops' : ''}${o.compare ? ` --compare ${o.compare}` : ''}`;
+  const L = ['', `== ${o.modes} cost in instructions per request (callgrind, ${o.requests} requests, concurrency ${CONCURRENCY}): ${cmd} ==`];
   const pct = (x, y) => `${((x / y - 1) * 100).toFixed(1)}%`;
   const head = ['mode'.padEnd(19)];
   for (const [l] of builds) head.push(`${l}: worker`.padStart(20), 'vs bare'.padStart(8), 'all threads'.padStart(12), 'vs bare'.padStart(8));
