@@ -11,6 +11,12 @@
 //
 //   node bench/gateway-bench.mjs [--proxy build/replicate-proxy] [--duration 10]
 //        [--conns 16,64] [--workers 1] [--rounds 2] [--port 19300] [--json FILE] [--shared]
+//        [--perf DIR] [--modes bare,keys+limits+ledger] [--compare OTHER_BINARY]
+//
+// --perf DIR records each run's proxy with `perf record -g` into DIR/<mode>-c<conns>-r<round>.data
+// (read with `perf report -i FILE --no-children`); --modes runs only the named modes;
+// --compare runs each mode a second time with another build (e.g. main's), interleaved
+// in the same rounds, to show a change's effect on CPU per request ("<mode>@compare").
 //
 // Modes are interleaved (bare, keys, keys+limits, then again for each round) so
 // drift on a shared machine hits them alike; the table gives the median round.
@@ -20,42 +26,42 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { gatewayModes, MASTER } from './gateway-modes.mjs';
 import { cpuSeconds } from './proc.mjs';
 import { parseOptions, report, runBench, runWrk, sleep, start, startStatic, stop, waitReady } from './rig.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const o = { proxy: path.join(here, '..', 'build', 'replicate-proxy'), duration: 10, conns: [16, 64], workers: 1,
   rounds: 2, threads: 2, port: 19300, json: '', nginx: 'nginx', wrk: 'wrk' };
-parseOptions(o, { '--shared': () => { o.shared = true; } });
+parseOptions(o, {
+  '--shared': () => { o.shared = true; },
+  '--perf': (v) => { o.perf = v(); },
+  '--modes': (v) => { o.modes = v().split(','); },
+  '--compare': (v) => { o.compare = v(); },
+});
 const STATIC = o.port, PROXY = o.port + 1;
 const up = `http://127.0.0.1:${STATIC}`;
-const MASTER = 'sk-bench-master-0123456789abcdef0123456789';
 const log = (s) => process.stderr.write(`[gateway] ${s}\n`);
 // One proxy per mode for the whole run, each with its own database.
 async function startMode(mode, dir) {
   const db = mode.db ?? path.join(dir, `${mode.name}.db`);
+  const bin = mode.proxy ?? o.proxy;
   let key = 'r8_bench';
   if (mode.keyArgs) {
-    const out = execFileSync(o.proxy, ['keys', 'generate', '--database', db, ...mode.keyArgs], { encoding: 'utf8' });
+    const out = execFileSync(bin, ['keys', 'generate', '--database', db, ...mode.keyArgs], { encoding: 'utf8' });
     key = JSON.parse(out).key;
   }
   const args = ['--listen', `127.0.0.1:${PROXY}`, '--upstream', up, '--workers', String(o.workers),
     '--log_level', 'warn', '--shutdown_grace', '2s', '--database', db, '--replicate_api_token', 'r8_bench'];
   if (mode.gateway) args.push('--master_key', MASTER);
   if (mode.redis) args.push('--redis_url', mode.redis);
-  const p = start(o.proxy, args, `proxy-${mode.name}`);
+  const p = start(bin, args, `proxy-${mode.name}`);
   const first = await waitReady(PROXY, key);
   if (!first.body.includes('"cost"')) throw new Error(`${mode.name}: unexpected reply ${first.body}`);
   return { p, key, db };
 }
 
-const MODES = [
-  { name: 'bare' },
-  { name: 'keys', gateway: true, keyArgs: ['--key_alias', 'bench'] },
-  { name: 'keys+limits+ledger', gateway: true,
-    keyArgs: ['--key_alias', 'bench', '--rpm_limit', '100000000', '--tpm_limit', '100000000000',
-      '--max_parallel_requests', '100000', '--max_budget', '1000000000', '--budget_duration', '30d'] },
-];
+const MODES = gatewayModes();
 
 async function main() {
   let engines = [];
@@ -68,6 +74,15 @@ async function main() {
     const limits = MODES[MODES.length - 1];
     MODES.push({ ...limits, name: 'shared(pg+redis)', db: pg.url('bench'), redis: redis.url });
   }
+  if (o.modes) {
+    const keep = MODES.filter((m) => o.modes.includes(m.name));
+    if (!keep.length) throw new Error(`--modes: none of ${o.modes.join(',')}`);
+    MODES.splice(0, MODES.length, ...keep);
+  }
+  if (o.compare) {
+    const other = MODES.map((m) => ({ ...m, name: `${m.name}@compare`, proxy: o.compare }));
+    MODES.splice(0, MODES.length, ...MODES.flatMap((m, i) => [m, other[i]]));
+  }
   const upstream = startStatic(o, STATIC, 'gwbench');
   const dbDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rp-gwbench-db-'));
   const results = { when: new Date().toISOString(), params: o, runs: [] };
@@ -78,14 +93,21 @@ async function main() {
         for (const mode of MODES) {
           const m = await startMode(mode, dbDir);
           const cpu0 = cpuSeconds(m.p.pid);
+          let perf = null;
+          if (o.perf) {
+            fs.mkdirSync(o.perf, { recursive: true });
+            perf = start('perf', ['record', '-q', '--call-graph', 'dwarf,16384', '-F', '499', '-p', String(m.p.pid), '-o',
+              path.join(o.perf, `${mode.name}-c${c}-r${round}.data`), '--', 'sleep', String(o.duration)], 'perf');
+          }
           const r = await runWrk(o, PROXY, c, m.key);
+          if (perf) await perf.exited;
           // CPU per request: robust on a shared machine, where req/s is not.
           r.cpuUsPerReq = ((cpuSeconds(m.p.pid) - cpu0) * 1e6) / Math.max(1, r.requests);
           const ex = await stop(m.p);
           r.mode = mode.name; r.conns = c; r.round = round; r.exit = ex.code ?? ex.sig;
           if (mode.gateway || mode.name === 'bare') {
             // Every request made a ledger row (the SIGTERM above flushed them).
-            const rep = JSON.parse(execFileSync(o.proxy, ['spend', '--database', m.db], { encoding: 'utf8' }));
+            const rep = JSON.parse(execFileSync(mode.proxy ?? o.proxy, ['spend', '--database', m.db], { encoding: 'utf8' }));
             r.ledgerRows = rep.reduce((s, g) => s + g.requests, 0);
           }
           if (!mode.db) fs.rmSync(m.db, { force: true });

@@ -20,7 +20,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { childPids, childrenCpuSeconds, cpuSeconds, loadWindow, runqueueWaitSeconds } from './proc.mjs';
-import { children, sleep, start, stop as stopChild } from './rig.mjs';
+import { children, nginxHopServers, sleep, start, stop as stopChild } from './rig.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const o = {
@@ -142,21 +142,7 @@ function staticServer() {
   }`;
 }
 
-function hopServer() {
-  return `  upstream static_upstream {
-    server 127.0.0.1:${STATIC};
-    keepalive 128;
-    keepalive_requests 10000000;
-  }
-  server {
-    listen 127.0.0.1:${HOP} backlog=4096;
-    location / {
-      proxy_pass http://static_upstream;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-    }
-  }`;
-}
+const hopServer = () => nginxHopServers(HOP, STATIC);
 
 const asRoot = process.getuid?.() === 0;
 let prefix;

@@ -72,35 +72,65 @@ export function nginxConf(prefix, staticPort) {
       web: `https://replicate.com/p/${PRED_ID}`, stream: `${up}/v1/streams/${PRED_ID}` },
     metrics: { predict_time: 1.8, total_time: 2.0, input_token_count: 12, output_token_count: 6 },
   });
-  return `worker_processes 1;
-pid ${prefix}/static.pid;
-error_log ${prefix}/error.log warn;
-events { worker_connections 8192; }
-http {
-  access_log off;
-  client_body_temp_path ${prefix}/tmp/body;
-  proxy_temp_path ${prefix}/tmp/proxy;
-  fastcgi_temp_path ${prefix}/tmp/fastcgi;
-  uwsgi_temp_path ${prefix}/tmp/uwsgi;
-  scgi_temp_path ${prefix}/tmp/scgi;
-  keepalive_requests 10000000;
-  server {
+  return nginxFrame(prefix, 'static', `  server {
     listen 127.0.0.1:${staticPort} backlog=4096;
     location = /v1/models/deepseek-ai/deepseek-v3.1/predictions {
       default_type application/json;
       return 201 '${PREDICTION}';
     }
+  }`);
+}
+
+// nginx proxy_pass on hopPort to the static upstream (keep-alive pool): the floor
+// a forwarding hop costs (bench/nginx-compare.mjs).
+export function nginxHopConf(prefix, hopPort, staticPort) {
+  return nginxFrame(prefix, 'hop', nginxHopServers(hopPort, staticPort));
+}
+
+// The hop's upstream pool and server blocks (also bench/http-bench.mjs's).
+export function nginxHopServers(hopPort, staticPort) {
+  return `  upstream static_upstream {
+    server 127.0.0.1:${staticPort};
+    keepalive 128;
+    keepalive_requests 10000000;
   }
+  server {
+    listen 127.0.0.1:${hopPort} backlog=4096;
+    location / {
+      proxy_pass http://static_upstream;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }`;
+}
+
+// One worker, its files under prefix named after `name`, no access log.
+function nginxFrame(prefix, name, servers) {
+  return `worker_processes 1;
+pid ${prefix}/${name}.pid;
+error_log ${prefix}/${name}-error.log warn;
+events { worker_connections 8192; }
+http {
+  access_log off;
+  client_body_temp_path ${prefix}/tmp/${name}-body;
+  proxy_temp_path ${prefix}/tmp/${name}-proxy;
+  fastcgi_temp_path ${prefix}/tmp/${name}-fastcgi;
+  uwsgi_temp_path ${prefix}/tmp/${name}-uwsgi;
+  scgi_temp_path ${prefix}/tmp/${name}-scgi;
+  keepalive_requests 10000000;
+${servers}
 }
 `;
 }
 
-// wrk with bench/wrk-post.lua in chat mode against proxyPort; its WRKJSON line
+// wrk with bench/wrk-post.lua in `mode` (chat, or predict for the upstream's own
+// request) against proxyPort, on CPU `cpu` if given (taskset); its WRKJSON line
 // plus rps and the summed errors.
-export async function runWrk(o, proxyPort, conns, key) {
+export async function runWrk(o, proxyPort, conns, key, mode = 'chat', cpu = null) {
   const args = ['-t', String(Math.min(o.threads, conns)), '-c', String(conns), '-d', `${o.duration}s`, '--timeout', '5s',
     '-s', path.join(here, 'wrk-post.lua'), `http://127.0.0.1:${proxyPort}`];
-  const w = start(o.wrk, args, 'wrk', { env: { ...process.env, WRK_MODE: 'chat', WRK_KEY: key } });
+  const env = { env: { ...process.env, WRK_MODE: mode, WRK_KEY: key } };
+  const w = cpu === null ? start(o.wrk, args, 'wrk', env) : start('taskset', ['-c', String(cpu), o.wrk, ...args], 'wrk', env);
   const r = await w.exited;
   const m = /WRKJSON (\{.*\})/.exec(w.out);
   if (r.code !== 0 || !m) throw new Error(`wrk failed: ${w.out}\n${w.err}`);
@@ -158,13 +188,18 @@ export function parseOptions(o, more = {}) {
 // nginx as the static upstream, from a temporary prefix (as nobody when run as
 // root); close() stops it and removes the prefix.
 export function startStatic(o, staticPort, tag) {
+  return startNginx(o, (prefix) => nginxConf(prefix, staticPort), tag);
+}
+
+// nginx from a temporary prefix with the config conf(prefix) makes.
+export function startNginx(o, conf, tag) {
   const prefix = fs.mkdtempSync(path.join(os.tmpdir(), `rp-${tag}-`));
   fs.mkdirSync(path.join(prefix, 'tmp'));
   const asRoot = process.getuid?.() === 0;
   if (asRoot) { fs.chownSync(prefix, 65534, 65534); fs.chownSync(path.join(prefix, 'tmp'), 65534, 65534); }
   fs.chmodSync(prefix, 0o755);
-  fs.writeFileSync(path.join(prefix, 'static.conf'), nginxConf(prefix, staticPort));
-  const ngx = start(o.nginx, ['-p', prefix, '-c', path.join(prefix, 'static.conf'), '-g', 'daemon off;'], 'nginx',
+  fs.writeFileSync(path.join(prefix, 'nginx.conf'), conf(prefix));
+  const ngx = start(o.nginx, ['-p', prefix, '-c', path.join(prefix, 'nginx.conf'), '-g', 'daemon off;'], 'nginx',
     asRoot ? { uid: 65534, gid: 65534 } : {});
   return {
     ngx,

@@ -6,6 +6,7 @@
 #   bash bench/run.sh http       non-streaming throughput and added latency vs nginx proxy_pass
 #   bash bench/run.sh poll       non-streamed calls whose sync reply says "processing": time to answer
 #   bash bench/run.sh gateway    the team gateway's cost: bare vs keys vs keys+limits+ledger, c=16 and c=64
+#   bash bench/run.sh nginx      CPU per request against nginx proxy_pass, 1 worker each, interleaved rounds
 #
 # Figures go to stdout (tables), progress to stderr, every figure as JSON to
 # build/bench/*.json. Knobs (environment):
@@ -13,10 +14,10 @@
 #   BENCH_STREAM_WORKERS=1,2  BENCH_TIMELINE=1 (per-second figures in the stream JSON)
 #   BENCH_TLS=1 (0 = skip the stream run over TLS + HTTP/2 and the wrong-CA check)
 #   BENCH_DURATION=10  BENCH_CONNS=1,16,64  BENCH_HTTP_WORKERS=1,2
-#   BENCH_GATEWAY_CONNS=16,64  BENCH_GATEWAY_ROUNDS=2
+#   BENCH_GATEWAY_CONNS=16,64  BENCH_GATEWAY_ROUNDS=2  BENCH_NGINX_ROUNDS=4
 #   BENCH_QUIET_WAIT=120 (s to wait for other processes to stop using the CPU; 0 = don't)
 #   PROXY_BIN=build/replicate-proxy
-# Uses loopback ports 19100-19102 (streaming) and 19200-19202 (non-streaming).
+# Uses loopback ports 19100-19102 (streaming), 19200-19202 (non-streaming), 19300-19301 (gateway), 19600-19603 (nginx).
 # Installs what is missing (as root): nginx-light, wrk, nodejs; builds the proxy if needed.
 # nginx runs unprivileged (nobody) from a temporary prefix and config, never the system one.
 set -euo pipefail
@@ -25,9 +26,9 @@ cd "$(dirname "$self")/.."
 
 part="${1:-all}"
 case "$part" in
-  all|stream|http|poll|gateway) ;;
-  -h|--help) sed -n '2,21p' "$self"; exit 0 ;;
-  *) echo "usage: bash bench/run.sh [all|stream|http|poll|gateway]" >&2; exit 2 ;;
+  all|stream|http|poll|gateway|nginx) ;;
+  -h|--help) sed -n '2,22p' "$self"; exit 0 ;;
+  *) echo "usage: bash bench/run.sh [all|stream|http|poll|gateway|nginx]" >&2; exit 2 ;;
 esac
 
 log() { echo "[bench] $*" >&2; }
@@ -122,5 +123,12 @@ if [ "$part" = all ] || [ "$part" = gateway ]; then
   run_node bench/gateway-bench.mjs --proxy "$PROXY_BIN" --nginx "$NGINX" \
     --duration "${BENCH_DURATION:-10}" --conns "${BENCH_GATEWAY_CONNS:-16,64}" \
     --rounds "${BENCH_GATEWAY_ROUNDS:-2}" --port 19300 --json "build/bench/gateway-$stamp.json"
+fi
+if [ "$part" = all ] || [ "$part" = nginx ]; then
+  quiet
+  log "CPU per request against nginx proxy_pass"
+  run_node bench/nginx-compare.mjs --proxy "$PROXY_BIN" --nginx "$NGINX" \
+    --duration 5 --conns "${BENCH_GATEWAY_CONNS:-16,64}" \
+    --rounds "${BENCH_NGINX_ROUNDS:-4}" --port 19600 --json "build/bench/nginx-$stamp.json"
 fi
 log "JSON: build/bench/*-$stamp.json"

@@ -3,11 +3,12 @@
 //
 //   node bench/stream-bench.mjs [--proxy build/replicate-proxy] [--streams 5000]
 //        [--ramp-ms 5000] [--tokens 40] [--token-delay 500] [--first-token-delay 1000]
-//        [--workers 1,2] [--port 19100] [--json FILE] [--timeline] [--tls]
+//        [--workers 1,2] [--port 19100] [--json FILE] [--timeline] [--tls] [--tls-only]
 //
 // --tls: then one more proxy run (the first --workers value) against the same fake
 // served over TLS with HTTP/2 (a CA made for the run, given as upstream_ca_file),
-// and a check that a proxy trusting another CA is refused (502).
+// and a check that a proxy trusting another CA is refused (502). --tls-only: the
+// direct run and that TLS run only (no plain proxy runs), to iterate on TLS.
 //
 // Ports used: port (fake API), port+1 (fake streams), port+2 (proxy).
 // Prints a table on stdout; --json also writes every figure to FILE (with
@@ -43,6 +44,7 @@ const o = {
       case '--json': o.json = v(); break;
       case '--timeline': o.timeline = true; break;
       case '--tls': o.tls = true; break;
+      case '--tls-only': o.tls = true; o.tlsOnly = true; break;
       default: throw new Error(`unknown option ${a[i]}`);
     }
   }
@@ -57,7 +59,18 @@ function start(cmd, args, name) {
   children.add(p);
   p.name = name;
   p.stderrText = '';
-  p.stderr.on('data', (d) => { if (p.stderrText.length < 20000) p.stderrText += d; });
+  p.stderrLines = new Map(); // each distinct message (time, ids and numbers blanked) -> count
+  let partial = '';
+  p.stderr.on('data', (d) => {
+    if (p.stderrText.length < 20000) p.stderrText += d;
+    if (process.env.BENCH_STDERR_DIR) fs.appendFileSync(path.join(process.env.BENCH_STDERR_DIR, `${name}.log`), d);
+    const lines = (partial + d).split('\n');
+    partial = lines.pop();
+    for (const line of lines) {
+      const k = line.replace(/^\S+Z /, '').replace(/ rid=\S+/g, '').replace(/\b[a-z0-9]{20,}\b/g, 'ID').replace(/\d+/g, 'N');
+      if (p.stderrLines.size < 200 || p.stderrLines.has(k)) p.stderrLines.set(k, (p.stderrLines.get(k) ?? 0) + 1);
+    }
+  });
   p.exited = new Promise((r) => p.on('exit', (code, sig) => { children.delete(p); r({ code, sig }); }));
   return p;
 }
@@ -121,6 +134,7 @@ async function proxyRun(fake, w, upstream, extra, label) {
   r.label = label;
   r.workers = w;
   r.proxyStderr = px.stderrText.slice(0, 4000);
+  r.proxyMessages = Object.fromEntries([...px.stderrLines].sort((a, b) => b[1] - a[1]));
   const ex = await stop(px);
   r.proxyExit = ex.code ?? ex.sig;
   results.runs.push(r);
@@ -158,7 +172,7 @@ async function main() {
   results.runs.push(direct);
   await sleep(1500);
 
-  for (const w of o.workers) {
+  for (const w of o.tlsOnly ? [] : o.workers) {
     log(`proxy --workers ${w}: client -> proxy -> fake`);
     await proxyRun(fake, w, `http://127.0.0.1:${FAKE_API}`, [], `proxy --workers ${w}`);
   }
@@ -227,7 +241,10 @@ function report() {
     if (r.failed || Object.keys(r.errors).length || r.tokensReceived !== r.tokensExpected) {
       L.push(`  ${r.label}: ${r.failed} failed streams, ${r.streamsWithWrongCount} with a wrong token count, errors ${JSON.stringify(r.errors)}`);
     }
-    if (r.proxyStderr) L.push(`  ${r.label}: proxy stderr: ${r.proxyStderr.split('\n').slice(0, 5).join(' / ')}`);
+    if (r.proxyMessages && Object.keys(r.proxyMessages).length) {
+      L.push(`  ${r.label}: proxy stderr, each distinct message (numbers as N) with its count:`);
+      for (const [m, n] of Object.entries(r.proxyMessages).slice(0, 12)) L.push(`    ${String(n).padStart(6)}  ${m.slice(0, 200)}`);
+    }
   }
   if (o.tls) {
     const plain = results.runs.find((r) => r.label === `proxy --workers ${o.workers[0]}`);

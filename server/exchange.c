@@ -3,7 +3,6 @@
 #include <cJSON.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
 #include "../shared/backoff.h"
@@ -12,6 +11,7 @@
 #include "../shared/prediction.h"
 #include "../shared/prediction_list.h"
 #include "../shared/prompt.h"
+#include "../shared/rand_pool.h"
 #include "../shared/response.h"
 #include "../shared/sse.h"
 #include "../shared/upstream_error.h"
@@ -61,6 +61,11 @@ struct choice {
   uint64_t create_mono_ms;  /* loop clock then: the poll schedule's origin */
   int polls;                /* polls of the prediction so far */
   int recreated;            /* created again after the list proved it absent */
+  int stream_reopens;       /* streams opened again after no connection came up */
+  int list_pages;           /* pages of the list read for the lost create */
+  int list_matched;         /* list_match holds the oldest match so far */
+  struct prediction list_match;
+  int list_retries;         /* list reads sent again after a failure that may pass */
   int create_retries;       /* creates sent again after a failure that may pass */
   long create_waited_ms;    /* backoff spent on them (bounded by a budget) */
   struct pipeline *pipe;
@@ -592,10 +597,16 @@ static void upstream_window(struct exchange *ex, const struct up_transfer *t) {
 
 static void choice_create(struct choice *c);
 
+static void choice_list_page(struct choice *c, const char *url);
+
 static void on_poll_timer(struct loop *l, struct loop_timer *t) {
   struct choice *c = t->ud;
   if (c->state == CH_CREATE_WAIT) {
     choice_create(c);
+    return;
+  }
+  if (c->state == CH_RESOLVING) { /* a list read failed: from the first page again */
+    choice_list_page(c, NULL);
     return;
   }
   /* A poll of a stream brings more output: not while the client lags (if
@@ -763,24 +774,47 @@ static void choice_create(struct choice *c) {
  * this long before we sent still counts as ours. */
 #define CLOCK_SKEW_MS 5000
 
-static void choice_resolve(struct choice *c) {
+/* Pages of 100 read at most for one lost create: 5,000 predictions made
+ * within the clock-skew window of its own; older pages cannot hold it. */
+#define LIST_MAX_PAGES 50
+/* List reads that fail for a reason that may pass (connection, 429, 5xx)
+ * are sent again: giving up means a 502 for a prediction that may exist. */
+#define LIST_RETRIES 3
+#define LIST_BACKOFF_MS 250
+
+/* Read one page of the list: url NULL for the first (newest) page. */
+static void choice_list_page(struct choice *c, const char *url) {
   struct exchange *ex = c->ex;
-  log_msg(LOG_WARN, "create for choice %d: %s after sending (%s); looking for its prediction "
-          "before creating again", c->index, up_result_phrase(c->xfer), c->xfer->error);
-  c->state = CH_RESOLVING;
-  struct buf url = BUF_INIT;
-  if (buf_printf(&url, "%s/v1/predictions", cfg(ex)->upstream) != 0) {
-    buf_free(&url);
-    fail_oom(ex);
-    return;
+  struct buf first = BUF_INIT;
+  if (!url) {
+    c->list_pages = 0;
+    if (buf_printf(&first, "%s/v1/predictions", cfg(ex)->upstream) != 0) {
+      buf_free(&first);
+      fail_oom(ex);
+      return;
+    }
+    url = first.data;
   }
+  c->state = CH_RESOLVING;
+  if (c->list_pages == 0 && c->list_matched) { /* read again from the top */
+    prediction_free(&c->list_match);
+    c->list_matched = 0;
+  }
+  c->list_pages++;
   up_transfer_free(c->xfer);
   up_transfer_init(c->xfer, on_list_done, NULL, c);
-  struct up_request r = {.method = "GET", .url = url.data, .token = ex->token,
+  struct up_request r = {.method = "GET", .url = url, .token = ex->token,
                          .timeout_ms = remaining_ms(ex),
                          .max_body = (size_t)cfg(ex)->max_upstream_reply};
   start_or_fail(c, &r);
-  buf_free(&url);
+  buf_free(&first);
+}
+
+static void choice_resolve(struct choice *c) {
+  log_msg(LOG_WARN, "create for choice %d: %s after sending (%s); looking for its prediction "
+          "before creating again", c->index, up_result_phrase(c->xfer), c->xfer->error);
+  c->list_retries = 0;
+  choice_list_page(c, NULL);
 }
 
 static void fail_unresolved(struct choice *c, const char *why) {
@@ -793,11 +827,26 @@ static void fail_unresolved(struct choice *c, const char *why) {
   exchange_fail(c->ex, &e);
 }
 
+static int transient(const struct up_transfer *t);
+
 static void on_list_done(struct up_transfer *t) {
   struct choice *c = t->ud;
   upstream_window(c->ex, t);
   struct exchange *ex = c->ex;
   if (t->result != CURLE_OK || t->status < 200 || t->status > 299) {
+    long delay = LIST_BACKOFF_MS << c->list_retries;
+    long hint = up_retry_after_ms(t);
+    if (hint > delay)
+      delay = hint;
+    if (transient(t) && c->list_retries < LIST_RETRIES && delay < remaining_ms(ex) &&
+        loop_timer_arm(&ex->w->loop, &c->poll_timer, (uint64_t)delay) == 0) {
+      c->list_retries++;
+      log_msg(LOG_WARN, "create for choice %d: listing predictions failed (%s, HTTP %ld); "
+              "retry %d of %d in %ld ms", c->index,
+              t->result != CURLE_OK ? up_result_phrase(t) : "reply", t->status,
+              c->list_retries, LIST_RETRIES, delay);
+      return; /* on_poll_timer reads the list again, from its first page */
+    }
     char why[CURL_ERROR_SIZE + 64];
     snprintf(why, sizeof why, "listing predictions failed (%s, HTTP %ld)",
              t->result != CURLE_OK ? t->error : "reply", t->status);
@@ -818,10 +867,30 @@ static void on_list_done(struct up_transfer *t) {
   int rc = prediction_list_find(t->body.data, t->body.len, c->body,
                                 c->create_sent_ms - CLOCK_SKEW_MS, mine, n_mine, &p, &covered);
   free(mine);
-  if (rc == 1) {
-    log_msg(LOG_INFO, "prediction %s found in the list: the lost create made it", p.id);
-    choice_created(c, &p);
-    prediction_free(&p);
+  if (rc == 1) { /* each page is older than the last: its match is older too */
+    if (c->list_matched)
+      prediction_free(&c->list_match);
+    c->list_match = p;
+    c->list_matched = 1;
+  }
+  if (rc >= 0 && !covered && c->list_pages < LIST_MAX_PAGES) {
+    /* The page ends before the create was sent: older predictions are on
+     * the next (under load, ours among them; and a match here may be a
+     * later identical request's while ours, the oldest, is further on). */
+    char *next = prediction_list_next(t->body.data, t->body.len);
+    if (next) {
+      choice_list_page(c, next);
+      free(next);
+      return;
+    }
+  }
+  if (c->list_matched) {
+    log_msg(LOG_INFO, "prediction %s found in the list: the lost create made it",
+            c->list_match.id);
+    struct prediction m = c->list_match;
+    c->list_matched = 0;
+    choice_created(c, &m);
+    prediction_free(&m);
   } else if (rc == 0 && covered && !c->recreated) {
     log_msg(LOG_INFO, "create for choice %d: no prediction was made; creating it again",
             c->index);
@@ -840,8 +909,11 @@ static void on_list_done(struct up_transfer *t) {
 /* Feed the circuit: an error Replicate itself caused (no answer, 5xx) counts
  * against it; any other answer shows it is up. */
 static void circuit_note(struct exchange *ex, const struct up_transfer *t) {
+  /* A connection that timed out coming up is not counted: under a burst of
+   * new connections a few handshakes may wait long while Replicate serves
+   * the rest (a refused or unreachable host still counts). */
   int down = (t->result != CURLE_OK && t->result != CURLE_OPERATION_TIMEDOUT &&
-              !t->too_large) || t->status >= 500;
+              !t->too_large && !t->connect_timed_out) || t->status >= 500;
   struct up_client *up = &ex->w->up;
   if (cfg(ex)->circuit_cooldown_ms == 0)
     return;
@@ -876,7 +948,7 @@ static int retry_create(struct choice *c) {
       circuit_state_get(ex->w->up.circuit) != CIRCUIT_CLOSED)
     return 0;
   uint32_t rnd = 0;
-  if (getrandom(&rnd, sizeof rnd, GRND_NONBLOCK) != (ssize_t)sizeof rnd)
+  if (rand_pool_fill(&rnd, sizeof rnd) != 0)
     rnd = (uint32_t)loop_now_ms();
   long delay = backoff_full_jitter_ms(c->create_retries, rnd);
   long hint = up_retry_after_ms(t), text = backoff_resets_in_ms(t->body.data, t->body.len);
@@ -1072,6 +1144,10 @@ static void stream_ended_by_done(struct choice *c) {
   on_poll_timer(&ex->w->loop, &c->poll_timer);
 }
 
+/* Times a stream whose connection never came up is opened again before
+ * following the prediction by polls instead. */
+#define STREAM_REOPENS 2
+
 static void on_stream_done(struct up_transfer *t) {
   struct choice *c = t->ud;
   struct exchange *ex = c->ex;
@@ -1088,6 +1164,15 @@ static void on_stream_done(struct up_transfer *t) {
   }
   if (c->saw_done) {
     stream_ended_by_done(c);
+    return;
+  }
+  if (up_connect_failed(t) && c->stream_reopens < STREAM_REOPENS) {
+    /* No connection came up, so nothing of the stream was read: open it
+     * again (on a connection that works) rather than fall back to polls. */
+    c->stream_reopens++;
+    log_msg(LOG_WARN, "prediction %s: stream connection failed (%s: %s); opening it again",
+            c->pred_id, up_result_phrase(t), t->error);
+    choice_start_stream(c);
     return;
   }
   int cut = t->status >= 200 && t->status <= 299 && t->result != CURLE_OPERATION_TIMEDOUT;
@@ -1205,7 +1290,7 @@ static struct exchange *exchange_launch(struct exchange *ex) {
   loop_timer_arm(&w->loop, &ex->deadline, (uint64_t)w->cfg->request_timeout_ms);
 
   uint64_t seed = 0;
-  if (getrandom(&seed, sizeof seed, GRND_NONBLOCK) != (ssize_t)sizeof seed)
+  if (rand_pool_fill(&seed, sizeof seed) != 0)
     seed = loop_now_ms() ^ (uint64_t)(uintptr_t)ex;
   int per_prompt = ex->req.n > 0 ? ex->req.n : 1;
   int init_failed = 0;
@@ -1384,6 +1469,8 @@ void exchange_free(struct exchange *ex) {
       free(c->url_get);
       free(c->url_cancel);
       free(c->url_stream);
+      if (c->list_matched)
+        prediction_free(&c->list_match);
       buf_free(&c->sse_error);
       sse_parser_free(&c->sse);
       pipeline_free(c->pipe);
@@ -1437,4 +1524,49 @@ int exchange_outcome(const struct exchange *ex, struct exchange_outcome *o) {
   }
   o->prediction_ids = ids.data; /* NULL when none was created */
   return 0;
+}
+
+int exchange_pred_usage(const struct exchange *ex, struct exchange_pred_usage **out, size_t *n,
+                        char **token) {
+  *out = NULL;
+  *n = 0;
+  *token = NULL;
+  struct exchange_pred_usage *u = calloc((size_t)(ex->n > 0 ? ex->n : 1), sizeof *u);
+  char *tok = strdup(ex->token ? ex->token : "");
+  if (!u || !tok)
+    goto oom;
+  size_t k = 0;
+  for (int i = 0; i < ex->n; i++) {
+    const struct choice *c = &ex->choices[i];
+    if (!c->pred_id)
+      continue; /* never created: nothing consumed */
+    struct exchange_pred_usage *p = &u[k++];
+    p->input_tokens = c->input_tokens;
+    p->output_tokens = c->output_tokens;
+    p->input_estimate = c->prompt_estimate;
+    p->output_estimate = usage_estimate_tokens(NULL, c->seen_len);
+    if (c->input_tokens >= 0 && c->output_tokens >= 0)
+      continue;
+    struct buf url = BUF_INIT;
+    if (c->url_get)
+      p->url_get = strdup(c->url_get);
+    else if (buf_printf(&url, "%s/v1/predictions/%s", cfg(ex)->upstream, c->pred_id) == 0)
+      p->url_get = url.data;
+    if (!p->url_get)
+      goto oom;
+  }
+  *out = u;
+  *n = k;
+  *token = tok;
+  return 0;
+oom:
+  exchange_pred_usage_free(u, u ? (size_t)ex->n : 0);
+  free(tok);
+  return -1;
+}
+
+void exchange_pred_usage_free(struct exchange_pred_usage *u, size_t n) {
+  for (size_t i = 0; u && i < n; i++)
+    free(u[i].url_get);
+  free(u);
 }

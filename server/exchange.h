@@ -72,4 +72,18 @@ struct exchange_outcome {
 /* 0, or -1 when out of memory. */
 int exchange_outcome(const struct exchange *ex, struct exchange_outcome *o);
 
+/* A prediction whose client hung up: its counts so far and where its final
+ * state is read (Replicate reports the tokens a canceled prediction used once
+ * it is terminal, which is after the exchange is freed). */
+struct exchange_pred_usage {
+  char *url_get;                /* malloc'd; NULL when the counts below are final */
+  long input_tokens, output_tokens;     /* as reported so far, -1 unknown */
+  long input_estimate, output_estimate; /* from the prompt and the text seen */
+};
+/* Every created prediction of ex, and a copy of its Replicate token (both
+ * malloc'd: free with exchange_pred_usage_free). 0, or -1 out of memory. */
+int exchange_pred_usage(const struct exchange *ex, struct exchange_pred_usage **out, size_t *n,
+                        char **token);
+void exchange_pred_usage_free(struct exchange_pred_usage *u, size_t n);
+
 #endif

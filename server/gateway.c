@@ -2,6 +2,7 @@
 
 #include <cJSON.h>
 #include <math.h>
+#include <openssl/crypto.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include "../shared/response.h"
 #include "admin_queue.h"
 #include "exchange.h"
+#include "final_usage.h"
 #include "http.h"
 #include "key_snapshot.h"
 #include "ledger.h"
@@ -27,6 +29,9 @@
 #define ADMIN_BUSY_MS 2000    /* admin writes wait this long for a lock */
 #define LEDGER_MAX_PENDING 200000 /* rows held while the database is unreachable (~100 MB) */
 #define MODEL_DEFAULT_MAX_TOKENS 1024
+/* How long a hung-up request's settlement waits for Replicate to report what
+ * its canceled predictions consumed (then: the estimate, flagged). */
+#define FINAL_USAGE_DEADLINE_MS 30000
 
 static struct {
   int open;
@@ -49,11 +54,17 @@ static int64_t now_wall_ms(void) {
 
 /* ---------------------------------------------------------------- ledger */
 
+/* On the writer thread, with commits held: what reached the store is no
+ * longer added to a reloaded spend (limit_set_spend). */
 static int ledger_sink(void *ctx, const struct ledger_row *rows, size_t n) {
-  int rc = store_ledger_insert(ctx, rows, n);
-  if (rc != 0)
+  if (store_ledger_insert(ctx, rows, n) != 0) {
     metrics_database_error(MD_LEDGER);
-  return rc;
+    return -1;
+  }
+  for (size_t i = 0; i < n; i++)
+    if (rows[i].in_limits)
+      limit_written(limiter_local_table(), rows[i].api_key, rows[i].spend, rows[i].end_ms);
+  return 0;
 }
 
 /* --------------------------------------------------------------- lifecycle */
@@ -117,9 +128,12 @@ fail:
 }
 
 void gateway_close(void) {
+  /* The workers are gone: hang-ups still waiting for Replicate's counts settle
+   * on their estimates, while Redis and the ledger still take settlements. */
+  final_usage_shutdown();
   admin_queue_stop(); /* it writes through the admin connection */
   if (G.snapshot_started)
-    key_snapshot_stop(); /* before the ledger: a reload may flush it */
+    key_snapshot_stop(); /* before the ledger: a reload may hold its commits */
   G.snapshot_started = 0;
   ledger_stop(G.ledger); /* every row reaches the file */
   G.ledger = NULL;
@@ -169,17 +183,73 @@ static void respond(struct http_request *hr, int status, const char *type, const
 
 static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
 
+/* The row and the reservation of a request whose settlement waits for its
+ * predictions' final counts (a client that hung up). */
+struct deferred {
+  struct admission *a;
+  struct ledger_row row;
+  double in_price, out_price; /* the config's when the request ended */
+};
+
+/* The one settlement: the real usage's cost reconciles the reservation, the
+ * key's spend and the ledger row, all with the same figure. Frees a. */
+static void settle_final(struct admission *a, struct ledger_row *row, double in_price,
+                         double out_price) {
+  long pt = row->prompt_tokens, ct = row->completion_tokens;
+  double cost = usage_cost(pt, ct, in_price, out_price);
+  int64_t wall = now_wall_ms();
+  row->in_limits = a->limits.local_held && a->key; /* before the settle clears it */
+  limiter_settle(&a->limits, pt + ct, cost, wall);
+  row->spend = cost;
+  row->end_ms = wall;
+  if (ledger_submit(G.ledger, row) != 0)
+    log_msg(LOG_ERROR, "gateway: out of memory: a ledger row was lost");
+  admission_free(a);
+}
+
+static void on_final_usage(void *ctx, const struct final_usage_result *r) {
+  struct deferred *d = ctx;
+  d->row.prompt_tokens = r->prompt_tokens;
+  d->row.completion_tokens = r->completion_tokens;
+  d->row.tokens_estimated = r->estimated;
+  settle_final(d->a, &d->row, d->in_price, d->out_price);
+  free(d);
+}
+
+/* A client that hung up left predictions whose counts are estimates: give
+ * the parallel slot back now, keep the budget reserved, and settle once
+ * Replicate reports what they consumed. 0 deferred (row and a taken), -1 not. */
+static int defer_settle(struct http_request *hr, struct admission *a, struct ledger_row *row,
+                        const struct config *cfg) {
+  struct exchange_pred_usage *u;
+  size_t n;
+  char *token;
+  struct http_request_end end = http_request_end_info(hr);
+  struct deferred *d = calloc(1, sizeof *d);
+  if (!d || exchange_pred_usage(end.ex, &u, &n, &token) != 0) {
+    free(d);
+    return -1;
+  }
+  *d = (struct deferred){.a = a, .row = *row, .in_price = cfg->input_price_per_mtok,
+                         .out_price = cfg->output_price_per_mtok};
+  /* Before the start: the settlement may run inside it (and free a). */
+  limiter_release_slot(&a->limits);
+  if (final_usage_start(http_request_worker(hr), u, n, token, FINAL_USAGE_DEADLINE_MS,
+                        on_final_usage, d) != 0) {
+    free(d);
+    return -1; /* settled now, on the estimate (the slot is free already) */
+  }
+  memset(row, 0, sizeof *row); /* d owns its strings now */
+  return 0;
+}
+
 /* The request ended: reconcile the reservation and write its ledger row. */
 static void settle(struct http_request *hr, void *ctx) {
   struct admission *a = ctx;
   struct http_request_end end = http_request_end_info(hr);
   struct exchange_outcome o;
   int have = end.ex && exchange_outcome(end.ex, &o) == 0;
-  long pt = have ? o.prompt_tokens : 0, ct = have ? o.completion_tokens : 0;
   const struct config *cfg = http_request_config(hr); /* a reload's prices and model */
-  double cost = usage_cost(pt, ct, cfg->input_price_per_mtok, cfg->output_price_per_mtok);
-  int64_t wall = now_wall_ms();
-  limiter_settle(&a->limits, pt + ct, cost, wall);
   struct ledger_row row = {
       .request_id = strdup(http_request_id(hr)), /* X-Request-Id: answer, log, Replicate */
       .api_key = a->key ? strdup(a->key->token) : NULL,
@@ -192,12 +262,10 @@ static void settle(struct http_request *hr, void *ctx) {
       /* nginx's 499: the client left before any answer was sent. */
       .status = end.status ? end.status : end.client_gone ? 499 : 0,
       .error_code = dup_or_null(a->error_code),
-      .prompt_tokens = pt,
-      .completion_tokens = ct,
+      .prompt_tokens = have ? o.prompt_tokens : 0,
+      .completion_tokens = have ? o.completion_tokens : 0,
       .tokens_estimated = have && o.estimated,
-      .spend = cost,
       .start_ms = a->start_wall_ms,
-      .end_ms = wall,
       .completion_start_ms =
           end.first_byte_ms ? a->start_wall_ms + (int64_t)(end.first_byte_ms - end.started_ms) : 0,
       .prediction_ids = have ? o.prediction_ids : NULL,
@@ -208,9 +276,43 @@ static void settle(struct http_request *hr, void *ctx) {
   a->model = a->user = a->client_addr = NULL; /* the row owns them now */
   if (a->key && a->key->alias)
     http_request_set_key_alias(hr, a->key->alias); /* for the access log line */
-  if (ledger_submit(G.ledger, &row) != 0)
-    log_msg(LOG_ERROR, "gateway: out of memory: a ledger row was lost");
-  admission_free(a);
+  if (end.client_gone && row.tokens_estimated && defer_settle(hr, a, &row, cfg) == 0)
+    return;
+  settle_final(a, &row, cfg->input_price_per_mtok, cfg->output_price_per_mtok);
+}
+
+/* The tokens of the keys this thread saw last: a key is hashed once per
+ * worker, not on every request (the HMAC is a microsecond of OpenSSL context
+ * copies). Compared in constant time; the table lives as long as the thread. */
+#define TOKEN_MEMO 16
+#define TOKEN_MEMO_KEY_MAX 96 /* longer keys are hashed every time */
+
+struct token_memo {
+  size_t len;
+  char key[TOKEN_MEMO_KEY_MAX];
+  char token[KEYS_TOKEN_LEN + 1];
+};
+
+static _Thread_local struct token_memo token_memo[TOKEN_MEMO];
+
+static int token_of(const char *key, char out[KEYS_TOKEN_LEN + 1]) {
+  size_t len = strlen(key);
+  if (len == 0 || len >= TOKEN_MEMO_KEY_MAX)
+    return keys_hmac_token(&G.hmac, key, out);
+  uint32_t h = 2166136261u; /* FNV-1a picks the slot */
+  for (size_t i = 0; i < len; i++)
+    h = (h ^ (unsigned char)key[i]) * 16777619u;
+  struct token_memo *m = &token_memo[h % TOKEN_MEMO];
+  if (m->len == len && CRYPTO_memcmp(m->key, key, len) == 0) {
+    memcpy(out, m->token, sizeof m->token);
+    return 0;
+  }
+  if (keys_hmac_token(&G.hmac, key, out) != 0)
+    return -1;
+  m->len = len;
+  memcpy(m->key, key, len);
+  memcpy(m->token, out, sizeof m->token);
+  return 0;
 }
 
 /* The admission whose route handler runs again with Redis's answer. */
@@ -257,7 +359,7 @@ struct admission *gateway_authorize(struct http_request *hr, const char *route) 
   }
   a->upstream_token = cfg->replicate_api_token;
   char token[KEYS_TOKEN_LEN + 1];
-  if (presented && keys_hmac_token(&G.hmac, presented, token) == 0) {
+  if (presented && token_of(presented, token) == 0) {
     if (keys_equal(token, G.master_token))
       return a;
     a->snap = key_snapshot_get();
@@ -323,7 +425,7 @@ static int model_allowed(const struct snap_key *k, const char *model) {
  * callers log it and answer anyway: the headers are advice). */
 static int add_long_header(struct http_request *hr, const char *name, long v) {
   char text[32];
-  snprintf(text, sizeof text, "%ld", v);
+  limit_format_long(v, text, sizeof text);
   return http_request_add_header(hr, name, text);
 }
 

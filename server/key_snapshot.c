@@ -172,21 +172,26 @@ static int snapshot_reload(struct store *st, int force) {
     return -1;
   }
   struct snapshot *old = G.snap;
-  int flushed = 0;
+  int held = 0;
   for (size_t i = 0; i < n; i++) {
     const struct snap_key *was = snapshot_find(old, recs[i].token);
     const struct snap_key *is = &fresh->keys[i];
     if (is->spec.max_budget < 0 || (was && spec_budget_equal(&was->spec, &is->spec)))
       continue;
-    if (!flushed && G.ledger) {
-      ledger_flush(G.ledger); /* the spend read below includes every settled row */
-      flushed = 1;
+    if (!held) {
+      /* No row is written between reading the store's spend and adding what the
+       * limits settled since (limit_set_spend): a request that ends meanwhile is in
+       * one of the two, never neither (no flush: the writer may be slow). */
+      ledger_commits_hold(G.ledger);
+      held = 1;
     }
     double spend = 0;
     if (store_key_spend(st, recs[i].token, window_start(&recs[i], is->spec.budget_window_ms, now),
                         &spend) == 0)
       limit_set_spend(G.limits, recs[i].token, spend);
   }
+  if (held)
+    ledger_commits_release(G.ledger);
   for (size_t i = 0; old && i < old->n; i++)
     if (!snapshot_find(fresh, old->keys[i].token))
       limit_forget(G.limits, old->keys[i].token);

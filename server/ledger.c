@@ -19,6 +19,7 @@
 
 struct ledger {
   pthread_mutex_t lock;
+  pthread_mutex_t commit; /* held around each sink call: ledger_commits_hold */
   pthread_cond_t wake;   /* the writer: rows, a flush or stop */
   pthread_cond_t done;   /* flushers: rows reached the sink */
   pthread_t thread;
@@ -75,7 +76,9 @@ static void write_batch(struct ledger *l, struct ledger_row *batch, size_t n) {
   int final_tries = 0;
   for (;;) {
     pthread_mutex_unlock(&l->lock);
+    pthread_mutex_lock(&l->commit);
     int rc = l->sink(l->ctx, batch, n);
+    pthread_mutex_unlock(&l->commit);
     pthread_mutex_lock(&l->lock);
     if (rc == 0)
       break;
@@ -152,6 +155,7 @@ struct ledger *ledger_start(ledger_sink_fn sink, void *ctx, int batch_ms) {
   }
   int ok = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) == 0 &&
            pthread_mutex_init(&l->lock, NULL) == 0 &&
+           pthread_mutex_init(&l->commit, NULL) == 0 &&
            pthread_cond_init(&l->wake, &ca) == 0 && pthread_cond_init(&l->done, NULL) == 0 &&
            pthread_create(&l->thread, NULL, writer, l) == 0;
   pthread_condattr_destroy(&ca);
@@ -242,6 +246,16 @@ void ledger_flush(struct ledger *l) {
   pthread_mutex_unlock(&l->lock);
 }
 
+void ledger_commits_hold(struct ledger *l) {
+  if (l)
+    pthread_mutex_lock(&l->commit);
+}
+
+void ledger_commits_release(struct ledger *l) {
+  if (l)
+    pthread_mutex_unlock(&l->commit);
+}
+
 void ledger_stop(struct ledger *l) {
   if (!l)
     return;
@@ -253,6 +267,7 @@ void ledger_stop(struct ledger *l) {
   free(l->rows);
   pthread_cond_destroy(&l->wake);
   pthread_cond_destroy(&l->done);
+  pthread_mutex_destroy(&l->commit);
   pthread_mutex_destroy(&l->lock);
   free(l);
 }

@@ -19,6 +19,7 @@ struct ledger_row {             /* one request; every string owned by the row (m
   char *error_code;             /* OpenAI error code or NULL */
   long prompt_tokens, completion_tokens;
   int tokens_estimated;         /* 1 when Replicate gave no metrics */
+  int in_limits;                /* its spend was settled in the limits table (limit_written) */
   double spend;                 /* USD */
   int64_t start_ms, end_ms, completion_start_ms;   /* unix ms; completion_start 0 = none */
   char *prediction_ids;         /* comma-separated */
@@ -49,6 +50,11 @@ void ledger_counts(struct ledger *l, size_t *pending, uint64_t *dropped);
 uint64_t ledger_written(struct ledger *l);
 /* Blocks until every row submitted so far has reached the sink (tests, CLI, shutdown). */
 void ledger_flush(struct ledger *l);
+/* Keep the writer from handing rows to the sink until released (the sink call in progress
+ * ends first): a reader of the store's spend and of what is still queued sees one state.
+ * NULL is fine. */
+void ledger_commits_hold(struct ledger *l);
+void ledger_commits_release(struct ledger *l);
 /* Flush everything, stop the thread, free. NULL is fine. */
 void ledger_stop(struct ledger *l);
 

@@ -48,10 +48,13 @@ static enum limiter_status local_admit(struct limiter_call *c, const struct limi
   return rc < 0 ? LIMITER_NOMEM : rc == 1 ? LIMITER_REFUSED : LIMITER_ADMITTED;
 }
 
-static void local_settle(struct limiter_call *c, long tokens_used, double cost) {
+/* end_wall_ms is the ledger row's end time: limit_written matches it when
+ * the row reaches the store. */
+static void local_settle(struct limiter_call *c, long tokens_used, double cost,
+                         int64_t end_wall_ms) {
   if (!c->local_held)
     return;
-  limit_settle(T, &c->ticket, tokens_used, cost, clock_mono_ms(), clock_wall_ms());
+  limit_settle(T, &c->ticket, tokens_used, cost, clock_mono_ms(), end_wall_ms);
   c->local_held = 0;
 }
 
@@ -207,8 +210,15 @@ enum limiter_status limiter_admit(struct limiter_call *c, struct worker *w,
 }
 
 void limiter_settle(struct limiter_call *c, long tokens_used, double cost, int64_t end_wall_ms) {
-  local_settle(c, tokens_used, cost);
+  local_settle(c, tokens_used, cost, end_wall_ms);
   shared_settle(c, tokens_used, cost, end_wall_ms);
 }
 
 void limiter_release(struct limiter_call *c) { limiter_settle(c, 0, 0, clock_wall_ms()); }
+
+void limiter_release_slot(struct limiter_call *c) {
+  if (c->local_held)
+    limit_release(T, &c->ticket);
+  if (c->shared_held) /* README: the slot is free at the hang-up, shared or not */
+    redis_limits_release_slot(c->key, c->member);
+}

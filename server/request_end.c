@@ -2,10 +2,10 @@
 
 #include <stdio.h>
 #include <strings.h>
-#include <sys/random.h>
 #include <time.h>
 
 #include "../shared/metrics.h"
+#include "../shared/rand_pool.h"
 #include "exchange.h"
 #include "http.h"
 #include "spans.h"
@@ -16,7 +16,7 @@ void request_id_assign(char out[REQUEST_ID_MAX + 1], const char *client_value) {
     return;
   }
   unsigned char rnd[REQUEST_ID_RANDOM];
-  if (getrandom(rnd, sizeof rnd, GRND_NONBLOCK) != (ssize_t)sizeof rnd) {
+  if (rand_pool_fill(rnd, sizeof rnd) != 0) {
     /* No entropy yet (early boot): unique enough for a log id. */
     static _Thread_local unsigned long long x;
     struct timespec ts;

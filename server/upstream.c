@@ -4,10 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/epoll.h>
 #include <time.h>
 
 #include "spans.h"
+#include "up_sockets.h"
 #include "worker.h"
 
 /* Cancels: a failed one leaves a prediction billing, so it is retried. */
@@ -26,6 +26,9 @@
 #define H2_MAX_HOST_CONNECTIONS 64L
 #define H2_MAX_CONCURRENT_STREAMS 1000L
 
+/* A timeout this close to the request's own deadline is that deadline. */
+#define CONNECT_DEADLINE_SLACK_MS 50
+
 struct up_retry {
   struct loop_timer timer;
   struct up_transfer *t;
@@ -34,60 +37,13 @@ struct up_retry {
   struct trace_ctx trace; /* the request's span, or zeros */
 };
 
-/* One per socket curl tells us about; freed through the loop's graveyard
- * because a later event of the same batch may still name it. */
-struct up_socket {
-  struct loop_watch watch;
-  struct up_client *client;
-};
+/* Idle connections kept for reuse (beyond those in use). */
+#define IDLE_CONNECTIONS 256L
 
 static void drain_done(struct up_client *c);
 static void free_retry(struct up_transfer *t);
 
-static void on_socket_event(struct loop *l, uint32_t events, void *ud) {
-  (void)l;
-  struct up_socket *s = ud;
-  struct up_client *c = s->client;
-  int flags = 0;
-  if (events & (EPOLLIN | EPOLLHUP | EPOLLRDHUP))
-    flags |= CURL_CSELECT_IN;
-  if (events & EPOLLOUT)
-    flags |= CURL_CSELECT_OUT;
-  if (events & EPOLLERR)
-    flags |= CURL_CSELECT_ERR;
-  curl_multi_socket_action(c->multi, s->watch.fd, flags, &c->running);
-  drain_done(c);
-}
-
-static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp,
-                          void *socketp) {
-  (void)easy;
-  struct up_client *c = userp;
-  struct up_socket *s = socketp;
-  if (what == CURL_POLL_REMOVE) {
-    if (s) {
-      loop_watch_remove(c->loop, &s->watch);
-      s->watch.cb = NULL;
-      curl_multi_assign(c->multi, fd, NULL);
-      loop_defer_free(c->loop, s);
-    }
-    return 0;
-  }
-  if (!s) {
-    s = calloc(1, sizeof *s);
-    if (!s)
-      return -1;
-    s->client = c;
-    loop_watch_init(&s->watch, fd, on_socket_event, s);
-    curl_multi_assign(c->multi, fd, s);
-  }
-  uint32_t ev = 0;
-  if (what == CURL_POLL_IN || what == CURL_POLL_INOUT)
-    ev |= EPOLLIN;
-  if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT)
-    ev |= EPOLLOUT;
-  return loop_watch_set(c->loop, &s->watch, ev) == 0 ? 0 : -1;
-}
+void up_client_drain(struct up_client *c) { drain_done(c); }
 
 static void on_timer(struct loop *l, struct loop_timer *t) {
   (void)l;
@@ -116,12 +72,12 @@ int up_client_init(struct up_client *c, struct loop *l, const char *upstream,
   c->multi = curl_multi_init();
   if (!c->multi)
     return -1;
-  curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
-  curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
+  up_sockets_init(c);
   curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
   curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
   /* Keep idle connections to Replicate for reuse by later requests. */
-  curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, 256L);
+  c->maxconnects = IDLE_CONNECTIONS;
+  curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, c->maxconnects);
   curl_multi_setopt(c->multi, CURLMOPT_MAX_CONCURRENT_STREAMS, H2_MAX_CONCURRENT_STREAMS);
   /* Only an https upstream can be HTTP/2 (curl speaks h2c only if told). */
   if (strncasecmp(upstream, "https:", 6) == 0) {
@@ -187,6 +143,7 @@ void up_client_free(struct up_client *c) {
   if (c->multi)
     curl_multi_cleanup(c->multi);
   c->multi = NULL;
+  up_sockets_free(c); /* after: curl closed its sockets through it */
   /* Last: the share must outlive every easy handle that used it. */
   if (c->share)
     curl_share_cleanup(c->share);
@@ -203,6 +160,10 @@ void up_transfer_init(struct up_transfer *t, up_done_cb done, up_data_cb on_data
 }
 
 int up_running(const struct up_transfer *t) { return t->easy != NULL; }
+
+int up_connect_failed(const struct up_transfer *t) {
+  return t->result == CURLE_COULDNT_CONNECT && t->sends == 0 && t->status == 0;
+}
 
 static size_t on_write(char *data, size_t size, size_t nmemb, void *ud) {
   struct up_transfer *t = ud;
@@ -267,10 +228,29 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *ud) {
   return len;
 }
 
+/* curl's cache limit counts the connections in use too. Past it, every
+ * finished transfer walks all connections (Curl_conncache_extract_oldest)
+ * and closes the oldest idle one, which is its own while thousands of
+ * streams hold the rest: a new connection per create (half the connects at
+ * 2,000 streams went). So the limit follows the transfers in flight, plus
+ * the idle connections worth keeping. */
+static void fit_cache(struct up_client *c) {
+  long want = c->n_in_multi + IDLE_CONNECTIONS;
+  if (want > c->maxconnects || want + IDLE_CONNECTIONS < c->maxconnects) {
+    c->maxconnects = want;
+    curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, want);
+  }
+}
+
 static void release(struct up_transfer *t) {
   if (t->easy) {
     struct up_client *c = t->client;
     curl_multi_remove_handle(c->multi, t->easy);
+    if (t->in_multi) {
+      t->in_multi = 0;
+      c->n_in_multi--;
+      fit_cache(c);
+    }
     /* A handle stopped while paused may keep pause state and held data
      * through curl_easy_reset: not worth the risk of reusing it. */
     if (!t->paused && c->n_idle < (int)(sizeof c->idle / sizeof c->idle[0])) {
@@ -352,8 +332,10 @@ int up_start(struct up_client *c, struct up_transfer *t, const struct up_request
   t->sends = t->resend_refused = t->too_large = t->os_errno = 0;
   t->want_pause = t->paused = t->in_write = 0;
   t->version_seen = 0;
+  t->connect_timed_out = 0;
   t->max_body = r->max_body;
   t->no_resend = r->no_resend;
+  t->timeout_ms = r->timeout_ms;
   buf_reset(&t->body);
   t->easy = c->n_idle ? c->idle[--c->n_idle] : curl_easy_init();
   if (!t->easy)
@@ -405,6 +387,7 @@ int up_start(struct up_client *c, struct up_transfer *t, const struct up_request
   curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
   /* Set on every start: curl_easy_reset of a pooled handle wipes them. */
   curl_easy_setopt(e, CURLOPT_SHARE, c->share);
+  up_sockets_setopt(c, e);
   curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
   /* Wait for a connection that may multiplex rather than open another; only
    * over TLS, where ALPN settles it at the handshake. Over plain HTTP curl
@@ -434,6 +417,9 @@ int up_start(struct up_client *c, struct up_transfer *t, const struct up_request
   }
   if (curl_multi_add_handle(c->multi, e) != CURLM_OK)
     goto fail;
+  t->in_multi = 1;
+  c->n_in_multi++;
+  fit_cache(c);
   return 0;
 fail:
   if (!t->error[0])
@@ -476,6 +462,18 @@ static void drain_done(struct up_client *c) {
     t->os_errno = (int)os_errno;
     if (t->result != CURLE_OK && !t->error[0])
       snprintf(t->error, sizeof t->error, "%s", curl_easy_strerror(t->result));
+    /* A timeout before the request went out, short of the request's own
+     * deadline, is connect_timeout: a connection (or TLS handshake) that did
+     * not come up. That is a failed connect, which may pass and is retried
+     * like one (curl reports it as a timeout, which callers take for the
+     * request's deadline). Nothing was sent, so nothing can have been made. */
+    uint64_t ran_ms = (mono_us() - t->started_us) / 1000;
+    if (t->result == CURLE_OPERATION_TIMEDOUT && t->sends == 0 &&
+        (t->timeout_ms <= 0 || ran_ms + CONNECT_DEADLINE_SLACK_MS < (uint64_t)t->timeout_ms)) {
+      t->result = CURLE_COULDNT_CONNECT;
+      t->os_errno = ETIMEDOUT;
+      t->connect_timed_out = 1;
+    }
     if (t->span.recording)
       spans_upstream_end(t, 0);
     release(t);

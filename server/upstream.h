@@ -29,6 +29,10 @@ struct up_client {
   int capped;          /* per-host connection cap on (HTTP/2 hosts only) */
   struct metrics_block *metrics; /* the worker's; NULL = not counted */
   struct circuit *circuit;      /* creates at Replicate: the process's (circuit_global) */
+  struct up_socket **socks;     /* by fd: sockets curl opened through up_sockets.c */
+  size_t n_socks;
+  long n_in_multi;  /* transfers added to the multi handle */
+  long maxconnects; /* CURLMOPT_MAXCONNECTS as last set */
 };
 
 struct up_transfer;
@@ -86,9 +90,12 @@ struct up_transfer {
   int version_seen;  /* the reply's HTTP version was checked */
   enum metrics_up_kind kind; /* for metrics: what this call is */
   uint64_t started_us;       /* monotonic, when it started */
+  long timeout_ms;           /* the request's own deadline (0: none) */
+  int connect_timed_out;     /* connect_timeout passed before anything was sent */
   struct trace_ctx span;     /* this call's span (spans.c), when tracing */
   int resend_count;
   char request_id[REQUEST_ID_MAX + 1]; /* its request's, for log lines ("" = none) */
+  int in_multi;              /* added to the client's multi handle */
 };
 
 int up_client_init(struct up_client *c, struct loop *l, const char *upstream,
@@ -100,12 +107,18 @@ void up_client_set_ca(struct up_client *c, const char *ca_file);
 /* Owned transfers must have been stopped; detached ones still running are
  * stopped and freed here. */
 void up_client_free(struct up_client *c);
+/* Hand finished transfers to their callbacks (after curl_multi_socket_action). */
+void up_client_drain(struct up_client *c);
 
 void up_transfer_init(struct up_transfer *t, up_done_cb done, up_data_cb on_data,
                       void *ud);
 /* Start; 0 or -1 (then t->error says why and done is not called). */
 int up_start(struct up_client *c, struct up_transfer *t, const struct up_request *r);
 int up_running(const struct up_transfer *t);
+/* The transfer failed to get a connection (refused, unreachable, or
+ * connect_timeout, e.g. a TLS handshake never answered) before anything was
+ * sent: trying again cannot repeat anything. */
+int up_connect_failed(const struct up_transfer *t);
 /* Stop a running transfer without calling done; frees its resources. */
 void up_stop(struct up_transfer *t);
 /* Release the body buffer too (after up_stop or done). */

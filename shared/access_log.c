@@ -37,12 +37,15 @@ static int json_str(struct buf *out, const char *s) {
     return -1;
   for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
     int rc;
-    if (*p == '"' || *p == '\\')
-      rc = buf_printf(out, "\\%c", *p);
-    else if (*p < 0x20 || *p >= 0x7f) /* bytes >= 0x80 too: the line stays valid JSON
-                                       * whatever the path's encoding */
-      rc = buf_printf(out, "\\u%04x", *p);
-    else
+    if (*p == '"' || *p == '\\') {
+      char esc[2] = {'\\', (char)*p};
+      rc = buf_append(out, esc, 2);
+    } else if (*p < 0x20 || *p >= 0x7f) { /* bytes >= 0x80 too: the line stays valid JSON
+                                           * whatever the path's encoding */
+      static const char HEX[] = "0123456789abcdef";
+      char esc[6] = {'\\', 'u', '0', '0', HEX[*p >> 4], HEX[*p & 15]};
+      rc = buf_append(out, esc, 6);
+    } else
       rc = buf_append_char(out, (char)*p);
     if (rc != 0)
       return -1;
@@ -63,9 +66,32 @@ static int iso_time(char *out, size_t len, double t) {
              : -1;
 }
 
-/* A number, or null when unknown (negative). */
+/* Decimal digits of v, appended without printf (a line has a dozen numbers). */
+static int append_long(struct buf *out, long v) {
+  char text[24], *p = text + sizeof text;
+  unsigned long u = v < 0 ? 0UL - (unsigned long)v : (unsigned long)v;
+  do
+    *--p = (char)('0' + u % 10);
+  while (u /= 10);
+  if (v < 0)
+    *--p = '-';
+  return buf_append(out, p, (size_t)(text + sizeof text - p));
+}
+
+/* ,"key":v, or null when unknown (negative). */
 static int json_long(struct buf *out, const char *key, long v) {
-  return v < 0 ? buf_printf(out, ",\"%s\":null", key) : buf_printf(out, ",\"%s\":%ld", key, v);
+  return buf_append(out, ",\"", 2) != 0 || buf_append_str(out, key) != 0 ||
+                 buf_append(out, "\":", 2) != 0 ||
+                 (v < 0 ? buf_append(out, "null", 4) : append_long(out, v)) != 0
+             ? -1
+             : 0;
+}
+
+static int json_bool(struct buf *out, const char *key, int v) {
+  return buf_append(out, ",\"", 2) != 0 || buf_append_str(out, key) != 0 ||
+                 buf_append_str(out, v ? "\":true" : "\":false") != 0
+             ? -1
+             : 0;
 }
 
 int access_log_json(struct buf *out, const struct access_log_entry *e) {
@@ -73,22 +99,23 @@ int access_log_json(struct buf *out, const struct access_log_entry *e) {
   char when[80] = "";
   iso_time(when, sizeof when, e->time_unix);
   int rc = buf_append_str(out, "{\"request_id\":") != 0 || json_str(out, e->request_id) != 0 ||
-           buf_printf(out, ",\"time\":\"%s\",\"client\":", when) != 0 ||
+           buf_append_str(out, ",\"time\":\"") != 0 || buf_append_str(out, when) != 0 ||
+           buf_append_str(out, "\",\"client\":") != 0 ||
            json_str(out, e->client) != 0 || buf_append_str(out, ",\"method\":") != 0 ||
            json_str(out, e->method) != 0 || buf_append_str(out, ",\"path\":") != 0 ||
            json_str(out, e->path) != 0 || buf_append_str(out, ",\"route\":") != 0 ||
            json_str(out, e->route) != 0 || buf_append_str(out, ",\"key_alias\":") != 0 ||
            json_str(out, e->key_alias) != 0 || buf_append_str(out, ",\"model\":") != 0 ||
            json_str(out, e->model) != 0 ||
-           buf_printf(out, ",\"stream\":%s,\"status\":%d,\"client_gone\":%s",
-                      e->stream ? "true" : "false", e->status,
-                      e->client_gone ? "true" : "false") != 0 ||
+           json_bool(out, "stream", e->stream) != 0 || json_long(out, "status", e->status) != 0 ||
+           json_bool(out, "client_gone", e->client_gone) != 0 ||
            json_long(out, "prompt_tokens", e->prompt_tokens) != 0 ||
            json_long(out, "completion_tokens", e->completion_tokens) != 0 ||
            buf_printf(out, ",\"cost_usd\":%.9g", e->cost_usd) != 0 ||
            json_long(out, "ttfb_ms", e->ttfb_ms) != 0 ||
-           buf_printf(out, ",\"duration_ms\":%ld,\"retries\":%d,\"finish_reason\":",
-                      e->duration_ms, e->retries) != 0 ||
+           json_long(out, "duration_ms", e->duration_ms < 0 ? 0 : e->duration_ms) != 0 ||
+           json_long(out, "retries", e->retries) != 0 ||
+           buf_append_str(out, ",\"finish_reason\":") != 0 ||
            json_str(out, e->finish_reason) != 0 ||
            buf_append_str(out, ",\"prediction_id\":") != 0 ||
            json_str(out, e->prediction_id) != 0 ||

@@ -56,11 +56,22 @@ int buf_append_str(struct buf *b, const char *s) {
 
 int buf_append_char(struct buf *b, char c) { return buf_append(b, &c, 1); }
 
+/* One formatting pass into the room left when it fits (the usual case: a
+ * measuring pass first doubled the cost of every call), a second after
+ * growing when it does not. */
 int buf_vprintf(struct buf *b, const char *fmt, va_list ap) {
+  if (!b->data && buf_reserve(b, 0) != 0)
+    return -1;
+  size_t room = b->cap - b->len; /* the NUL's byte included */
   va_list copy;
   va_copy(copy, ap);
-  int n = vsnprintf(NULL, 0, fmt, copy);
+  int n = vsnprintf(b->data + b->len, room, fmt, copy);
   va_end(copy);
+  if (n >= 0 && (size_t)n < room) {
+    b->len += (size_t)n;
+    return 0;
+  }
+  b->data[b->len] = '\0'; /* a cut attempt leaves the contents as they were */
   if (n < 0 || buf_reserve(b, (size_t)n) != 0)
     return -1;
   vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);

@@ -8,7 +8,6 @@
 
 #include <math.h>
 #include <pthread.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,11 +33,14 @@ struct entry {
   struct entry *next; /* hash chain, or the orphan list once forgotten */
   char *key;
   int linked;         /* 0 once forgotten: freed when its last ticket settles */
-  long inflight;      /* admitted, not yet settled */
+  long tickets;       /* admitted, not yet settled: they point at this entry */
+  long inflight;      /* ... of which still hold a parallel slot */
   int64_t last_ms;    /* latest admission time: keeps the windows in order */
   uint64_t next_seq;
   struct window rpm, tpm;
   int64_t settled_n, reserved_n;  /* budget, nano-USD */
+  int64_t unwritten_n;            /* settled in this window, not yet in the store */
+  int64_t rolled_at;              /* wall clock of the last reset applied */
   int64_t reset_at, window_ms;    /* the budget window as last applied */
   int64_t spec_reset_at;          /* the spec's reset when we adopted it */
 };
@@ -238,17 +240,21 @@ static void budget_roll(struct entry *e, const struct limit_spec *spec, int64_t 
   if (e->reset_at <= 0 || now_wall < e->reset_at)
     return;
   e->settled_n = 0;
-  if (e->window_ms > 0)
-    e->reset_at += ((now_wall - e->reset_at) / e->window_ms + 1) * e->window_ms;
-  else
+  e->unwritten_n = 0; /* rows of a past window are not in this one's spend */
+  if (e->window_ms > 0) {
+    e->rolled_at = e->reset_at + (now_wall - e->reset_at) / e->window_ms * e->window_ms;
+    e->reset_at = e->rolled_at + e->window_ms;
+  } else {
+    e->rolled_at = e->reset_at;
     e->reset_at = 0; /* a one-off reset */
+  }
 }
 
 int limit_set_spend(struct limit_table *t, const char *key_id, double spend) {
   pthread_mutex_lock(&t->lock);
   struct entry *e = get_entry(t, key_id);
-  if (e)
-    e->settled_n = to_nano(spend);
+  if (e) /* the store has not seen what was settled since its rows were queued */
+    e->settled_n = to_nano(spend) + e->unwritten_n;
   pthread_mutex_unlock(&t->lock);
   return e ? 0 : -1;
 }
@@ -272,7 +278,7 @@ void limit_forget(struct limit_table *t, const char *key_id) {
     *p = e->next;
     t->count--;
     e->linked = 0;
-    if (e->inflight == 0) {
+    if (e->tickets == 0) {
       entry_free(e);
     } else { /* its tickets still point at it */
       e->next = t->orphans;
@@ -386,6 +392,7 @@ int limit_admit(struct limit_table *t, const char *key_id, const struct limit_sp
     ticket->seq = e->next_seq++;
     win_push(&e->tpm, now, tokens, ticket->seq);
   }
+  e->tickets++;
   e->inflight++;
   e->reserved_n += cost_n;
   ticket->slot = e;
@@ -397,6 +404,16 @@ int limit_admit(struct limit_table *t, const char *key_id, const struct limit_sp
   return 0;
 }
 
+void limit_release(struct limit_table *t, struct limit_ticket *ticket) {
+  struct entry *e = ticket->slot;
+  if (!e || ticket->released)
+    return;
+  pthread_mutex_lock(&t->lock);
+  ticket->released = 1;
+  e->inflight--;
+  pthread_mutex_unlock(&t->lock);
+}
+
 void limit_settle(struct limit_table *t, struct limit_ticket *ticket, long tokens_used,
                   double cost, int64_t now_ms, int64_t now_wall_ms) {
   struct entry *e = ticket->slot;
@@ -404,12 +421,16 @@ void limit_settle(struct limit_table *t, struct limit_ticket *ticket, long token
     return; /* never admitted, or settled already */
   if (tokens_used < 0)
     tokens_used = 0;
+  int64_t cost_n = to_nano(cost);
   pthread_mutex_lock(&t->lock);
   ticket->slot = NULL;
-  e->inflight--;
+  if (!ticket->released)
+    e->inflight--;
+  e->tickets--;
   e->reserved_n -= to_nano(ticket->cost);
   budget_roll(e, NULL, now_wall_ms);
-  e->settled_n += to_nano(cost);
+  e->settled_n += cost_n;
+  e->unwritten_n += cost_n;
   /* The window entry keeps its admission time; only its weight changes. */
   if (ticket->seq) {
     int64_t now = now_ms > e->last_ms ? now_ms : e->last_ms;
@@ -420,10 +441,22 @@ void limit_settle(struct limit_table *t, struct limit_ticket *ticket, long token
       x->weight = tokens_used;
     }
   }
-  if (!e->linked && e->inflight == 0) {
+  if (!e->linked && e->tickets == 0) {
     unlink_orphan(t, e);
     entry_free(e);
   }
+  pthread_mutex_unlock(&t->lock);
+}
+
+void limit_written(struct limit_table *t, const char *key_id, double cost,
+                   int64_t settled_wall_ms) {
+  int64_t cost_n = to_nano(cost);
+  if (!cost_n)
+    return;
+  pthread_mutex_lock(&t->lock);
+  struct entry *e = *find_link(t, key_id);
+  if (e && settled_wall_ms >= e->rolled_at) /* a past window's was dropped at the reset */
+    e->unwritten_n -= cost_n < e->unwritten_n ? cost_n : e->unwritten_n;
   pthread_mutex_unlock(&t->lock);
 }
 
@@ -436,39 +469,75 @@ const char *limit_kind_name(enum limit_kind kind) {
   return (unsigned)kind < sizeof names / sizeof *names ? names[kind] : "";
 }
 
-/* Go's time.Duration format at millisecond precision, which is what OpenAI
- * sends: "120ms" below a second, else "[Nh][Nm]S[.fff]s" with trailing
- * zeros of the fraction dropped ("1.5s", "6m0s", "1h0m0s"); 0 is "0s".
- * Returns the length written, or 0 (out = "") when it does not fit. */
-size_t limit_format_duration(int64_t ms, char *out, size_t len) {
-  char tmp[64];
-  int n;
-  if (ms < 0)
-    ms = 0;
-  if (ms == 0) {
-    n = snprintf(tmp, sizeof tmp, "0s");
-  } else if (ms < 1000) {
-    n = snprintf(tmp, sizeof tmp, "%lldms", (long long)ms);
-  } else {
-    long long h = ms / 3600000, m = ms / 60000 % 60, s = ms / 1000 % 60, f = ms % 1000;
-    char frac[8] = "";
-    if (f) { /* ".5", ".25", ".125" */
-      int digits = f % 100 == 0 ? 1 : f % 10 == 0 ? 2 : 3;
-      snprintf(frac, sizeof frac, ".%0*lld", digits,
-               digits == 1 ? f / 100 : digits == 2 ? f / 10 : f);
-    }
-    if (h)
-      n = snprintf(tmp, sizeof tmp, "%lldh%lldm%lld%ss", h, m, s, frac);
-    else if (m)
-      n = snprintf(tmp, sizeof tmp, "%lldm%lld%ss", m, s, frac);
-    else
-      n = snprintf(tmp, sizeof tmp, "%lld%ss", s, frac);
-  }
-  if (n < 0 || (size_t)n >= len) {
+/* Decimal digits of v >= 0 at p; returns the end. */
+static char *put_uint(char *p, unsigned long long v) {
+  char tmp[24];
+  size_t n = 0;
+  do
+    tmp[n++] = (char)('0' + v % 10);
+  while ((v /= 10) != 0);
+  while (n)
+    *p++ = tmp[--n];
+  return p;
+}
+
+/* n bytes of text into out with its NUL: n, or 0 and "" when they do not fit. */
+static size_t copy_out(const char *text, size_t n, char *out, size_t len) {
+  if (n >= len) {
     if (len)
       out[0] = '\0';
     return 0;
   }
-  memcpy(out, tmp, (size_t)n + 1);
-  return (size_t)n;
+  memcpy(out, text, n);
+  out[n] = '\0';
+  return n;
+}
+
+size_t limit_format_long(long v, char *out, size_t len) {
+  char tmp[24], *p = tmp;
+  unsigned long long u = (unsigned long long)v;
+  if (v < 0) {
+    *p++ = '-';
+    u = 0ull - u;
+  }
+  p = put_uint(p, u);
+  return copy_out(tmp, (size_t)(p - tmp), out, len);
+}
+
+/* Go's time.Duration format at millisecond precision, which is what OpenAI
+ * sends: "120ms" below a second, else "[Nh][Nm]S[.fff]s" with trailing
+ * zeros of the fraction dropped ("1.5s", "6m0s", "1h0m0s"); 0 is "0s".
+ * Returns the length written, or 0 (out = "") when it does not fit. Built by
+ * hand, not with snprintf: it is on every keyed answer (x-ratelimit-reset-*). */
+size_t limit_format_duration(int64_t ms, char *out, size_t len) {
+  char tmp[64], *p = tmp;
+  if (ms < 0)
+    ms = 0;
+  if (ms < 1000) {
+    p = put_uint(p, (unsigned long long)ms);
+    if (ms)
+      *p++ = 'm'; /* "120ms"; zero is "0s" */
+  } else {
+    long long h = ms / 3600000, m = ms / 60000 % 60, s = ms / 1000 % 60, f = ms % 1000;
+    if (h) {
+      p = put_uint(p, (unsigned long long)h);
+      *p++ = 'h';
+    }
+    if (h || m) {
+      p = put_uint(p, (unsigned long long)m);
+      *p++ = 'm';
+    }
+    p = put_uint(p, (unsigned long long)s);
+    if (f) { /* ".5", ".25", ".125" */
+      *p++ = '.';
+      *p++ = (char)('0' + f / 100);
+      if (f % 100) {
+        *p++ = (char)('0' + f / 10 % 10);
+        if (f % 10)
+          *p++ = (char)('0' + f % 10);
+      }
+    }
+  }
+  *p++ = 's';
+  return copy_out(tmp, (size_t)(p - tmp), out, len);
 }

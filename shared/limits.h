@@ -35,6 +35,7 @@ struct limit_ticket {          /* one admitted request; settle exactly once */
   double cost;                 /* USD reserved */
   int64_t at_ms;               /* admission time (monotonic ms) */
   uint64_t seq;                /* identifies the TPM entry to reconcile */
+  int released;                /* limit_release gave the parallel slot back */
 };
 
 struct limit_table;
@@ -43,7 +44,10 @@ struct limit_table *limit_table_new(void);
 void limit_table_free(struct limit_table *t);
 
 /* The key's settled spend in the current window, as the ledger says (at load, after a restart,
- * or when the key's window/limits change). Replaces the in-memory settled figure. */
+ * or when the key's window/limits change). Replaces the in-memory settled figure with spend plus
+ * what was settled here but not yet written (limit_written): a reload while requests settle
+ * loses no cost. The caller keeps rows from being written between reading spend and this call
+ * (ledger_commits_hold). */
 int limit_set_spend(struct limit_table *t, const char *key_id, double spend);
 /* Settled spend in the window now (resets applied). */
 double limit_spend(struct limit_table *t, const char *key_id, int64_t now_wall_ms);
@@ -63,10 +67,22 @@ int limit_admit(struct limit_table *t, const char *key_id, const struct limit_sp
 void limit_settle(struct limit_table *t, struct limit_ticket *ticket, long tokens_used,
                   double cost, int64_t now_ms, int64_t now_wall_ms);
 
+/* Give the parallel slot back before the settlement (a client that hung up: its final token
+ * counts come later); the budget and TPM reservations stay until limit_settle. */
+void limit_release(struct limit_table *t, struct limit_ticket *ticket);
+
+/* A cost settled at settled_wall_ms (the now_wall_ms given to limit_settle) reached the store
+ * (the ledger wrote its row): no longer added to spend by limit_set_spend. */
+void limit_written(struct limit_table *t, const char *key_id, double cost,
+                   int64_t settled_wall_ms);
+
 /* The limit's name for messages: "RPM", "TPM", "parallel requests", "budget" ("" for none). */
 const char *limit_kind_name(enum limit_kind kind);
 
 /* OpenAI's duration format for x-ratelimit-reset-*: "1s", "6m0s", "120ms", "1h2m3s". */
 size_t limit_format_duration(int64_t ms, char *out, size_t len);
+/* v in decimal (the x-ratelimit-* counts); both return the length, or 0 and "" when it does
+ * not fit in len. */
+size_t limit_format_long(long v, char *out, size_t len);
 
 #endif

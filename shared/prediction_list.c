@@ -82,3 +82,11 @@ done:
   cJSON_Delete(list);
   return rc;
 }
+
+char *prediction_list_next(const char *json, size_t len) {
+  cJSON *list = cJSON_ParseWithLength(json ? json : "", len);
+  const cJSON *next = cJSON_GetObjectItemCaseSensitive(list, "next");
+  char *url = cJSON_IsString(next) && next->valuestring[0] ? strdup(next->valuestring) : NULL;
+  cJSON_Delete(list);
+  return url;
+}

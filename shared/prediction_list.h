@@ -21,6 +21,11 @@ int prediction_list_find(const char *json, size_t len, const char *create_body,
                          long long since_ms, const char *const *exclude, size_t n_exclude,
                          struct prediction *out, int *covered);
 
+/* The list reply's `next` page URL (Replicate pages 100 predictions at a
+ * time, newest first, and names the older page by a cursor URL), malloc'd;
+ * NULL when there is none or json is not a list. */
+char *prediction_list_next(const char *json, size_t len);
+
 /* Replicate's created_at ("2024-10-04T18:07:40.328Z", any number of
  * fraction digits, or "+00:00") in Unix ms; -1 when not that shape. */
 long long prediction_time_ms(const char *iso);

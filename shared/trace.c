@@ -98,19 +98,50 @@ int trace_url_redact(char *out, size_t len, const char *url) {
 
 static const char ESC_HEX[] = "0123456789abcdef";
 
-/* A JSON string; bytes >= 0x80 pass as they are (UTF-8 from our own
- * strings), control bytes and quotes are escaped. */
+/* Length of the UTF-8 sequence at p (NUL-terminated), or 0 when it is not
+ * one (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF). */
+static size_t utf8_len(const unsigned char *p) {
+  unsigned c = p[0], cp;
+  size_t n;
+  if (c >= 0xC2 && c <= 0xDF)
+    n = 2, cp = c & 0x1F;
+  else if (c >= 0xE0 && c <= 0xEF)
+    n = 3, cp = c & 0x0F;
+  else if (c >= 0xF0 && c <= 0xF4)
+    n = 4, cp = c & 0x07;
+  else
+    return 0;
+  for (size_t i = 1; i < n; i++) { /* a NUL fails here: no read past the end */
+    if ((p[i] & 0xC0) != 0x80)
+      return 0;
+    cp = cp << 6 | (p[i] & 0x3F);
+  }
+  if ((n == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+      (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
+    return 0;
+  return n;
+}
+
+/* A JSON string: control bytes and quotes escaped, UTF-8 passed as it is,
+ * and a byte that is not UTF-8 (a client's %FF in url.path) sent as U+FFFD:
+ * a collector rejects a whole batch over one invalid string. */
 static int json_str(struct buf *out, const char *s) {
   if (buf_append_char(out, '"') != 0)
     return -1;
   for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
     const unsigned char *run = p;
-    while (*p && *p >= 0x20 && *p != '"' && *p != '\\')
-      p++;
+    for (size_t k; *p >= 0x20 && *p != '"' && *p != '\\'; p += k)
+      if ((k = *p < 0x80 ? 1 : utf8_len(p)) == 0)
+        break;
     if (p > run && buf_append(out, run, (size_t)(p - run)) != 0)
       return -1;
     if (!*p)
       break;
+    if (*p >= 0x80) {
+      if (buf_append_str(out, "\\ufffd") != 0)
+        return -1;
+      continue;
+    }
     char esc[6] = {'\\', (char)*p, 0, 0, 0, 0};
     size_t n = 2;
     if (*p < 0x20) {

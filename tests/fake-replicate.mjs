@@ -12,8 +12,13 @@
 //   node tests/fake-replicate.mjs --port 8080 [--stream-port 8081] [--host 127.0.0.1]
 //        [--tokens r8_a,r8_b] [--scenario '{"tokenDelay":20}'] [--stream-hold MS]
 //        [--raw-streams] [--no-log] [--quiet]
-//   GET /v1/predictions lists the predictions, newest first ({next, previous, results});
-//   fake.listFaults: faults (as getFaults) for the next list requests.
+//   GET /v1/predictions lists the predictions, newest first ({next, previous, results}),
+//   opts.listPageSize (default 100, as Replicate) a page, `next` a cursor URL;
+//   FAKE_TLS_TRACE=1 (TLS only): every 2 s on stderr, per server, connections
+//   accepted, handshakes done, sessions, resets received by code and the event
+//   loop's worst lag; session errors and closes as they happen (benchmarks).
+//   fake.listFaults: faults (as getFaults) for the next list requests; a function
+//   there runs before the list is answered (fake.listPageSize: the page size).
 //   control routes on the API port: POST /_fake/script (a scenario or an array),
 //   POST /_fake/default, POST /_fake/reset, POST /_fake/tokens (array or null),
 //   GET /_fake/log, GET /_fake/stats.
@@ -30,6 +35,13 @@
 //                    output_token_count: <number of chunks>, ...};
 //                   null: only predict_time/total_time (no token counts);
 //                   false: no metrics key at all.
+//                   A prediction canceled after it produced output reports what it
+//                   consumed too (Replicate bills a canceled language model by its
+//                   tokens): input_token_count 12, output_token_count = chunks
+//                   produced, merged with `metrics` (canceled before any output:
+//                   only the times, as the cancel reply in replicate-api.md §4).
+//   cancelLagMs     a cancel is applied this long after it is asked (the reply and
+//                   GETs meanwhile still say 'processing'), as a running model stops.
 //   syncStatus      reply to a create sent with `Prefer: wait`:
 //                   'processing' (default, the real behaviour: full output, no metrics),
 //                   'starting' (no output) or 'terminal' (final status + metrics).
@@ -181,8 +193,10 @@ export async function startFake(opts = {}) {
   const streamTokens = new Map(); // stream token → prediction
   const cancels = []; // prediction ids, in order
   const listFaults = []; // faults for the next GET /v1/predictions (as getFaults)
+  let listPageSize = opts.listPageSize ?? 100; // predictions per list page, as Replicate
   const unknownInputKeys = []; // {predictionId, key}
   const sockets = new Set();
+  let connectionsOpened = 0; // TCP connections accepted, both servers
   const timers = new Set();
   const openStreams = new Set();
   let seq = 0;
@@ -209,17 +223,41 @@ export async function startFake(opts = {}) {
     const handler = (req, res) => handle(req, res, name);
     if (!opts.tls) return http.createServer({ keepAliveTimeout: 60000, requestTimeout: 0 }, handler);
     if (!opts.http2) return https.createServer({ ...opts.tls, keepAliveTimeout: 60000, requestTimeout: 0 }, handler);
+    // maxSessionMemory: node's default (10 MB a session) makes it refuse
+    // streams well under the maxConcurrentStreams it advertises, and after 100
+    // refusals kill the whole session (every stream on it) with "The user
+    // callback function failed"; a real HTTP/2 server honours what it
+    // advertises, so the fake gives each session room for that many streams.
     return http2.createSecureServer({
-      ...opts.tls, allowHTTP1: true,
+      ...opts.tls, allowHTTP1: true, maxSessionMemory: 512,
       settings: { maxConcurrentStreams: opts.maxConcurrentStreams ?? 256 },
     }, handler);
   };
   const api = makeServer('api');
   const stream = makeServer('stream');
   for (const srv of [api, stream]) {
+    if (process.env.FAKE_TLS_TRACE && opts.tls) {
+      const hs = { conns: 0, n: 0, slow: 0, max: 0, sessions: 0, closed: 0, lagMax: 0 };
+      let last = Date.now();
+      setInterval(() => { const n = Date.now(); hs.lagMax = Math.max(hs.lagMax, n - last - 100); last = n; }, 100).unref();
+      srv.on('connection', (sock) => { sock.t0 = Date.now(); hs.conns++; });
+      srv.on('secureConnection', (sock) => { const d = Date.now() - (sock.t0 ?? Date.now()); hs.n++; if (d > 1000) hs.slow++; hs.max = Math.max(hs.max, d); });
+      srv.on('session', (se) => {
+        hs.sessions++;
+        let streams = 0;
+        se.on('stream', (st) => { streams++; st.on('close', () => { if (st.rstCode) hs[`rst${st.rstCode}`] = (hs[`rst${st.rstCode}`] ?? 0) + 1; }); });
+        se.on('close', () => { hs.closed++; process.stderr.write(`session closed after ${streams} streams\n`); });
+        se.on('error', (e) => process.stderr.write(`session error ${e.code} ${e.message}\n`));
+        se.on('frameError', (t, c) => process.stderr.write(`frame error ${t} ${c}\n`));
+        se.on('goaway', (c) => process.stderr.write(`peer goaway ${c}\n`));
+      });
+      srv.on('sessionError', (e) => process.stderr.write(`sessionError ${e.code} ${e.message}\n`));
+      setInterval(() => process.stderr.write(`tls ${srv === api ? 'api' : 'stream'} ${JSON.stringify(hs)}\n`), 2000).unref();
+    }
     srv.maxHeadersCount = 200;
     srv.on('connection', (sock) => {
       sockets.add(sock);
+      connectionsOpened++;
       sock.setNoDelay(true);
       sock.on('close', () => sockets.delete(sock));
     });
@@ -310,9 +348,26 @@ export async function startFake(opts = {}) {
     if (method === 'GET' && path === '/v1/predictions') {
       entry.kind = 'list';
       if (!auth(req)) return send(401, problem(401));
-      if (listFaults.length) return fault(req, entry, send, listFaults.shift());
-      const results = [...predictions.values()].sort((a, b) => b.createdAt - a.createdAt || b.seq - a.seq).map(view);
-      return send(200, { next: null, previous: null, results }, RL(2999));
+      // A function in listFaults runs first (e.g. to make newer predictions),
+      // then the list is answered as usual.
+      if (listFaults.length && typeof listFaults[0] !== 'function') return fault(req, entry, send, listFaults.shift());
+      if (listFaults.length) listFaults.shift()();
+      // Pages as Replicate's: newest first, listPageSize (100) a page, `next` the
+      // URL of the older page (a cursor naming the last entry shown: entries
+      // created meanwhile do not shift it).
+      const size = listPageSize;
+      let all = [...predictions.values()].sort((a, b) => b.createdAt - a.createdAt || b.seq - a.seq);
+      const cursor = new URL(req.url, 'http://x').searchParams.get('cursor');
+      if (cursor) {
+        const [at, sq] = Buffer.from(cursor, 'base64url').toString().split(':').map(Number);
+        all = all.filter((p) => p.createdAt < at || (p.createdAt === at && p.seq < sq));
+      }
+      const page = all.slice(0, size);
+      const last = page.at(-1);
+      const host = req.headers.host ?? req.headers[':authority'];
+      const next = all.length > size
+        ? `${scheme}://${host}/v1/predictions?cursor=${Buffer.from(`${last.createdAt}:${last.seq}`).toString('base64url')}` : null;
+      return send(200, { next, previous: null, results: page.map(view) }, RL(2999));
     }
     if (method === 'GET' && route(/^\/v1\/predictions\/([^/]+)$/)) {
       entry.kind = 'get';
@@ -339,7 +394,11 @@ export async function startFake(opts = {}) {
       if (!p) return send(404, problem(404));
       if (p.scenario.cancelFaults?.length) return fault(req, entry, send, p.scenario.cancelFaults.shift());
       cancels.push(p.id);
-      cancel(p);
+      if (p.scenario.cancelLagMs && !TERMINAL.has(p.status)) {
+        p.cancelPending = true; // GETs no longer move it on: it is stopping
+        later(p.scenario.cancelLagMs, () => cancel(p));
+      }
+      else cancel(p);
       return send(200, view(p), RL(2999));
     }
     if (method === 'GET' && route(/^\/v1\/models\/([^/]+)\/([^/]+)$/)) {
@@ -544,7 +603,7 @@ export async function startFake(opts = {}) {
   }
 
   function advanceOnGet(p) {
-    if (TERMINAL.has(p.status)) return;
+    if (TERMINAL.has(p.status) || p.cancelPending) return;
     const s = p.scenario;
     if (p.lagLeft !== undefined) { // the stream said done; the API lags behind
       if (p.lagLeft > 0) { p.lagLeft--; return; }
@@ -605,6 +664,8 @@ export async function startFake(opts = {}) {
           time_to_first_token: 0.05,
           tokens_per_second: 42.5,
         }, s.metrics ?? {});
+      } else if (s.metrics !== null && p.status === 'canceled' && p.visible > 0) {
+        Object.assign(base, { input_token_count: 12, output_token_count: p.visible }, s.metrics ?? {});
       } else if (s.metrics) {
         Object.assign(base, s.metrics);
       }
@@ -886,9 +947,14 @@ export async function startFake(opts = {}) {
     waitFor,
     close,
     setTokens(list) { state.tokens = list ? new Set(list) : null; },
+    get listPageSize() { return listPageSize; },
+    set listPageSize(n) { listPageSize = n; },
     setDefault(s) { state.defaultScenario = s ?? {}; },
     get queued() { return state.queue.length; },
     get openStreams() { return openStreams.size; },
+    get connectionsOpened() { return connectionsOpened; },
+    // Close every connection now, as a server dropping idle keep-alive ones does.
+    dropConnections() { const n = sockets.size; for (const s of sockets) s.destroy(); return n; },
     creates() { return log.filter((e) => e.kind === 'create'); },
     gets(id) { return log.filter((e) => e.kind === 'get' && (id === undefined || e.predictionId === id)); },
     streams(id) { return log.filter((e) => e.kind === 'stream' && (id === undefined || e.predictionId === id)); },

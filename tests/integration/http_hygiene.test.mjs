@@ -3,6 +3,7 @@
 // no log injection, our own refusals as OpenAI errors in the access log, HEAD,
 // Expect: 100-continue, chunked bodies, pipelining and a busy port.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import {
@@ -241,6 +242,29 @@ describe('http hygiene', () => {
     const rs = responses(text);
     assert.deepEqual(rs.map((r) => r.status), [200, 404, 200, 200]);
     assert.equal(rs[3].headers.connection, 'close');
+  });
+
+  it('a request pipelined while the first is still being answered waits for it, without a busy loop', async () => {
+    // The first answer takes ~1.5 s (polls until the prediction ends); the second
+    // request arrives 200 ms in, while the connection still watches for input.
+    bed.fake.script({ output: ['first answer'], terminalAfterMs: 1500 });
+    const body = JSON.stringify(user('slow first'));
+    const chat = head(['POST /v1/chat/completions HTTP/1.1', 'Host: localhost', `Authorization: Bearer ${CLIENT_KEY}`,
+      'Content-Type: application/json', `Content-Length: ${Buffer.byteLength(body)}`]) + body;
+    const cpuMs = () => {
+      const st = readFileSync(`/proc/${bed.proxy.proc.pid}/stat`, 'utf8');
+      const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+      return (Number(f[11]) + Number(f[12])) * 10;
+    };
+    const cpu0 = cpuMs();
+    const { text } = await raw(port, [chat, head(['GET /health HTTP/1.1', 'Host: localhost', 'Connection: close'])], { gapMs: 200 });
+    const spent = cpuMs() - cpu0;
+    const rs = responses(text);
+    assert.deepEqual(rs.map((r) => r.status), [200, 200], text);
+    assert.equal(rs[0].json.choices[0].message.content, 'first answer');
+    assert.equal(rs[1].headers.connection, 'close');
+    // Bytes waiting in the socket keep a level-triggered EPOLLIN firing.
+    assert.ok(spent < 400, `the proxy used ${spent} ms of CPU while the second request waited`);
   });
 
   itExitsCleanly(() => bed, it);

@@ -329,8 +329,9 @@ describe('streaming: keep-alive comments', () => {
     for (const c of r.comments) assert.equal(c.text, ': keep-alive');
     assert.ok(r.text.includes('\n\n: keep-alive\n\n'), 'a comment is its own block');
     assert.deepEqual(assertChunks(r.chunks, { finish: 'stop' }).contents, ['after the wait']);
-    const gaps = before.slice(1).map((c, i) => c.at - before[i].at);
-    for (const g of gaps) assert.ok(g >= 100 && g < 1000, `keep-alive period ${g} ms (keepalive_interval 200ms)`);
+    // The mean period, not each gap: a loaded client may read two comments in one chunk.
+    const period = (before.at(-1).at - before[0].at) / (before.length - 1);
+    assert.ok(period >= 100 && period < 1000, `keep-alive period ${period} ms (keepalive_interval 200ms)`);
   });
 
   it('SDK: keep-alive comments are ignored; content is exact', async () => {

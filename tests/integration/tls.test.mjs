@@ -5,9 +5,10 @@
 // means 502 with a message that names no host.
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
+import net from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import {
-  CREATE_PATH, assertChunks, assertCompletion, assertErrorReply, runProxy, sdkStream, setup, tempDir, user, itExitsCleanly,
+  CREATE_PATH, assertChunks, assertCompletion, assertErrorReply, clientFor, runProxy, sdkStream, setup, tempDir, user, itExitsCleanly,
 } from './helpers.mjs';
 import { makeTestCA } from '../fake-replicate.mjs';
 
@@ -119,6 +120,75 @@ describe('HTTP/2: a create cut by RST_STREAM or GOAWAY is never sent twice', () 
       assert.equal(bed.fake.log.filter((e) => e.kind === 'list').length, 1, 'the list was read once');
     });
   }
+
+  itExitsCleanly(() => bed, it);
+});
+
+// A TLS handshake the server never answers (seen from node's TLS server under load:
+// connections accepted, the ClientHello never read) is a connect failure: nothing was
+// sent, so the create is sent again on another connection, instead of a 504 "did not
+// answer in time" while the request still had most of its time.
+// In front of a port: the first connection is accepted and never read (its TLS
+// handshake never completes); later ones are relayed.
+async function stallFirst(port, held) {
+  let n = 0;
+  const relay = net.createServer((sock) => {
+    if (n++ === 0) { held.push(sock); sock.pause(); return; }
+    const up = net.connect(port, '127.0.0.1');
+    sock.pipe(up).pipe(sock);
+    sock.on('error', () => up.destroy());
+    up.on('error', () => sock.destroy());
+  });
+  await new Promise((ok) => relay.listen(0, '127.0.0.1', ok));
+  return relay;
+}
+
+describe('a TLS handshake that never completes: the create is retried, not a 504', () => {
+  let bed;
+  let relay;
+  let streamRelay;
+  let proxy;
+  const held = [];
+  const streamHeld = [];
+  before(async () => {
+    bed = await setup({ fakeOpts: { tls: { key: ca.key, cert: ca.cert }, http2: true }, config: { upstream_ca_file: ca.caFile } });
+    relay = await stallFirst(Number(new URL(bed.fake.url).port), held);
+    streamRelay = await stallFirst(Number(new URL(bed.fake.streamUrl).port), streamHeld);
+    proxy = await bed.addProxy({ upstream: `https://127.0.0.1:${relay.address().port}`,
+      config: { upstream_ca_file: ca.caFile, connect_timeout: '500ms', request_timeout: '10s' } });
+  });
+  after(async () => {
+    for (const s of [...held, ...streamHeld]) s.destroy();
+    relay?.close();
+    streamRelay?.close();
+    await bed?.finish();
+  });
+
+  it('one create reaches Replicate, on the second connection; the answer arrives', async () => {
+    bed.fake.script({ output: ['through ', 'at last'], getBase: `https://127.0.0.1:${relay.address().port}` });
+    const t0 = Date.now();
+    const r = await bed.request('POST', '/v1/chat/completions', { base: proxy.url, body: user('stalled handshake') });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.choices[0].message.content, 'through at last');
+    assert.equal(bed.fake.creates().length, 1);
+    assert.equal(held.length, 1, 'the first connection was the held one');
+    assert.ok(Date.now() - t0 >= 500, 'after connect_timeout');
+    assert.match(proxy.stderr, /create for choice 0 failed \(connection timed out, HTTP 0\); retry 1 of/);
+  });
+
+  it('a stream whose handshake never completes is opened again and streamed, not polled', async () => {
+    const relayUrl = `https://127.0.0.1:${relay.address().port}`;
+    bed.fake.script({ output: ['one', ' two', ' three'], tokenDelay: 20, getBase: relayUrl,
+      streamBase: `https://127.0.0.1:${streamRelay.address().port}` });
+    const r = await sdkStream(clientFor(proxy.url, bed.apiKey), user('stalled stream'));
+    assert.equal(r.error, null);
+    assert.deepEqual(assertChunks(r.chunks, { finish: 'stop' }).contents, ['one two three']);
+    assert.equal(streamHeld.length, 1, 'the first stream connection was the held one');
+    const id = bed.fake.creates().at(-1).predictionId;
+    assert.equal(bed.fake.streams(id).length, 1, 'one stream reached the fake');
+    assert.ok(bed.fake.gets(id).length <= 1, 'not followed by polls (one GET for usage at most)');
+    assert.match(proxy.stderr, /stream connection failed \(connection timed out: SSL connection timeout\); opening it again/);
+  });
 
   itExitsCleanly(() => bed, it);
 });

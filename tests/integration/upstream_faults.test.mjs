@@ -146,14 +146,66 @@ describe('a create is never paid twice', () => {
     }
   });
 
-  it('the list cannot be read: 502, and nothing is created again', async () => {
+  it('the list cannot be read, four times: 502, and nothing is created again', async () => {
     bed.fake.script({ output: ['x'], createFault: 'reset-after-create' });
-    bed.fake.listFaults.push({ status: 500 });
+    bed.fake.listFaults.push({ status: 500 }, { status: 500 }, { status: 503 }, { status: 500 });
     const r = await bed.chat(user('list fails'));
     assertErrorReply(r, 502, { code: 'upstream_error' });
     assert.match(r.json.error.message, /not created again/);
     assert.equal(createsFor('list fails').length, 1);
     assert.equal(predictionsFor('list fails').length, 1);
+    assert.equal(bed.fake.log.filter((e) => e.kind === 'list').length, 4, 'the first read and 3 retries');
+  });
+
+  it('the list fails once (500): read again, the prediction adopted, not 502', async () => {
+    bed.fake.script({ output: ['after ', 'a retry'], createFault: 'reset-after-create' });
+    bed.fake.listFaults.push({ status: 500 });
+    const r = await bed.chat(user('list fails once'));
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.choices[0].message.content, 'after a retry');
+    assert.equal(createsFor('list fails once').length, 1);
+    assert.equal(r.json.id, `chatcmpl-${predictionsFor('list fails once')[0].id}`);
+    assert.equal(bed.fake.log.filter((e) => e.kind === 'list').length, 2);
+  });
+
+  // Newer predictions made while the lost create is looked up (other clients of the
+  // same account): copies of ours, later, with the given input.
+  const newerCopies = (prompt, n, input) => () => {
+    const mine = predictionsFor(prompt)[0];
+    for (let i = 1; i <= n; i++) {
+      bed.fake.predictions.set(`${mine.id}x${i}`, { ...mine, id: `${mine.id}x${i}`, seq: mine.seq + 1000 + i,
+        createdAt: mine.createdAt + i, listeners: new Set(), input: input ?? mine.input });
+    }
+  };
+
+  it('a lost create on the list\'s second page (newer predictions fill the first): found, not 502', async () => {
+    bed.fake.listPageSize = 2;
+    try {
+      bed.fake.script({ output: ['page ', 'two'], createFault: 'reset-after-create' });
+      bed.fake.listFaults.push(newerCopies('second page', 3, { prompt: 'someone else\'s' }));
+      const r = await bed.chat(user('second page'));
+      assert.equal(r.status, 200, r.text);
+      assert.equal(r.json.choices[0].message.content, 'page two');
+      assert.equal(r.json.id, `chatcmpl-${predictionsFor('second page')[0].id}`);
+      const lists = bed.fake.log.filter((e) => e.kind === 'list');
+      assert.equal(lists.length, 2, 'two pages read');
+      assert.match(lists[1].url, /^\/v1\/predictions\?cursor=/);
+      assert.equal(createsFor('second page').length, 1);
+    } finally { bed.fake.listPageSize = 100; }
+  });
+
+  it('identical newer predictions on the first page: the oldest match, ours on the second page, is adopted', async () => {
+    bed.fake.listPageSize = 2;
+    try {
+      bed.fake.script({ output: ['the ', 'oldest'], createFault: 'reset-after-create' });
+      bed.fake.listFaults.push(newerCopies('same input', 3));
+      const r = await bed.chat(user('same input'));
+      assert.equal(r.status, 200, r.text);
+      const mine = [...bed.fake.predictions.values()].filter((p) => p.input.prompt.includes('same input'))
+        .sort((a, b) => a.createdAt - b.createdAt)[0];
+      assert.equal(r.json.id, `chatcmpl-${mine.id}`, 'not a newer copy');
+      assert.equal(bed.fake.log.filter((e) => e.kind === 'list').length, 2);
+    } finally { bed.fake.listPageSize = 100; }
   });
 
   itExitsCleanly(() => bed, it);

@@ -1,6 +1,7 @@
 #include "../../shared/buf.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "test.h"
 
@@ -21,6 +22,22 @@ void suite_buf(void) {
     buf_append_char(&b, 'a' + i % 26);
   CHECK_INT(b.len, 10000);
   CHECK(b.data[9999] == 'a' + 9999 % 26 && b.data[10000] == '\0');
+  TEST("printf: fits the room left, then one that does not (grown, formatted again)");
+  {
+    struct buf f = BUF_INIT;
+    CHECK_INT(buf_printf(&f, "%s", ""), 0);
+    CHECK(f.data != NULL && f.len == 0 && f.data[0] == '\0');
+    CHECK_INT(buf_printf(&f, "%d-%s", 7, "ab"), 0);
+    CHECK_MEM(f.data, f.len, "7-ab");
+    char big[300];
+    memset(big, 'z', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    size_t cap = f.cap;
+    CHECK_INT(buf_printf(&f, "[%s]", big), 0);
+    CHECK(f.cap > cap && f.len == 4 + 301 && f.data[f.len] == '\0');
+    CHECK(memcmp(f.data, "7-ab[zz", 7) == 0 && f.data[f.len - 1] == ']');
+    buf_free(&f);
+  }
   TEST("take leaves it empty");
   char *s = buf_take(&b);
   CHECK(s != NULL && strlen(s) == 10000);

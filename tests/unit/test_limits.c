@@ -301,6 +301,62 @@ static void test_forget(void) {
   limit_table_free(t);
 }
 
+/* A key change reloads its spend from the store (limit_set_spend): what was
+ * settled but whose row is not written yet must not be lost (issue 8). */
+static void test_reload_keeps_unwritten(void) {
+  TEST("reload keeps settled-not-written spend");
+  struct limit_table *t = limit_table_new();
+  struct limit_spec s = NONE;
+  s.max_budget = 1.00;
+  struct limit_ticket a, b;
+  struct limit_state st;
+  CHECK_INT(limit_set_spend(t, "k", 0.10), 0);
+  CHECK_INT(admit(t, "k", &s, 0, 0.50, 0, &a, &st), 0);
+  limit_settle(t, &a, 0, 0.30, 1, WALL + 1);
+  /* The store still says 0.10: its row is queued. */
+  CHECK_INT(limit_set_spend(t, "k", 0.10), 0);
+  CHECK(limit_spend(t, "k", WALL + 2) == 0.40);
+  /* Admission sees it too: 0.40 + 0.65 > 1.00. */
+  CHECK_INT(admit(t, "k", &s, 0, 0.65, 2, &b, &st), 1);
+  CHECK_INT(st.refused, LIMIT_BUDGET);
+  /* The row is written: the store's figure includes it now. */
+  limit_written(t, "k", 0.30, WALL + 1);
+  CHECK_INT(limit_set_spend(t, "k", 0.40), 0);
+  CHECK(limit_spend(t, "k", WALL + 3) == 0.40);
+  limit_written(t, "k", 0.30, WALL + 1); /* never below nothing */
+  CHECK_INT(limit_set_spend(t, "k", 0.40), 0);
+  CHECK(limit_spend(t, "k", WALL + 3) == 0.40);
+  limit_written(t, "absent", 0.30, WALL);
+  /* A hang-up: the slot is free at once, the budget stays reserved until the settle. */
+  s.parallel = 1;
+  CHECK_INT(admit(t, "k", &s, 0, 0.50, 4, &a, &st), 0);
+  CHECK_INT(admit(t, "k", &s, 0, 0.01, 4, &b, &st), 1);
+  CHECK_INT(st.refused, LIMIT_PARALLEL);
+  limit_release(t, &a);
+  limit_release(t, &a); /* once */
+  CHECK_INT(admit(t, "k", &s, 0, 0.20, 5, &b, &st), 1);
+  CHECK_INT(st.refused, LIMIT_BUDGET); /* 0.40 + 0.50 reserved + 0.20 */
+  CHECK_INT(admit(t, "k", &s, 0, 0.05, 5, &b, &st), 0);
+  limit_settle(t, &b, 0, 0.05, 6, WALL + 6);
+  limit_forget(t, "k"); /* a still holds its entry */
+  limit_settle(t, &a, 0, 0.25, 7, WALL + 7); /* frees it: no leak */
+  /* Rows of a past budget window do not count in the next one. */
+  s = NONE;
+  s.max_budget = 1.00;
+  s.budget_window_ms = 1000;
+  s.budget_reset_at_ms = WALL + 1000;
+  CHECK_INT(limit_admit(t, "w", &s, 0, 0.10, 0, WALL, &a, &st), 0);
+  limit_settle(t, &a, 0, 0.10, 0, WALL + 900);
+  CHECK_INT(limit_admit(t, "w", &s, 0, 0.10, 0, WALL + 1100, &b, &st), 0); /* rolls */
+  CHECK_INT(limit_set_spend(t, "w", 0), 0);
+  CHECK(limit_spend(t, "w", WALL + 1100) == 0);
+  limit_settle(t, &b, 0, 0.20, 0, WALL + 1200);
+  limit_written(t, "w", 0.10, WALL + 900); /* the past window's row: ignored */
+  CHECK_INT(limit_set_spend(t, "w", 0), 0);
+  CHECK(limit_spend(t, "w", WALL + 1300) == 0.20);
+  limit_table_free(t);
+}
+
 static void test_many_keys(void) {
   TEST("many keys (table growth)");
   struct limit_table *t = limit_table_new();
@@ -455,6 +511,14 @@ static void test_duration(void) {
   CHECK_STR(out, "");
   CHECK_INT(limit_format_duration(360000, out, 5), 4);
   CHECK_STR(out, "6m0s");
+  CHECK_INT(limit_format_long(0, out, sizeof out), 1);
+  CHECK_STR(out, "0");
+  CHECK_INT(limit_format_long(9876543210L, out, sizeof out), 10);
+  CHECK_STR(out, "9876543210");
+  CHECK_INT(limit_format_long(-42, out, sizeof out), 3);
+  CHECK_STR(out, "-42");
+  CHECK_INT(limit_format_long(12345, out, 5), 0); /* needs 6 bytes */
+  CHECK_STR(out, "");
   CHECK_STR(limit_kind_name(LIMIT_RPM), "RPM");
   CHECK_STR(limit_kind_name(LIMIT_BUDGET), "budget");
   CHECK_STR(limit_kind_name(LIMIT_NONE), "");
@@ -472,6 +536,7 @@ void suite_limits(void) {
   test_all_or_nothing();
   test_clock_skew();
   test_forget();
+  test_reload_keeps_unwritten();
   test_many_keys();
   test_concurrency();
   test_duration();

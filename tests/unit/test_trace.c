@@ -111,6 +111,13 @@ static void check_span_json(void) {
             "{\"key\":\"arr\",\"value\":{\"arrayValue\":{\"values\":[{\"stringValue\":\"stop\"}]}}}"
             "],\"status\":{}}");
 
+  TEST("span json: bytes that are not UTF-8 become U+FFFD");
+  buf_reset(&b);
+  struct span u = {.ctx = &c, .name = "GET /\xff\xc3\xa9\xe2\x82\xac\xc3\xed\xa0\x80\xc3",
+                   .kind = SPAN_SERVER, .end_ns = 1700000000000000009ull};
+  CHECK_INT(span_json(&b, &u), 0);
+  CHECK(strstr(b.data, "\"name\":\"GET /\\ufffd\xc3\xa9\xe2\x82\xac\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd\",") != NULL);
+
   TEST("span json: child with an error status");
   buf_reset(&b);
   memcpy(c.parent_id, c.span_id, SPAN_ID_LEN);

@@ -1,0 +1,188 @@
+// Gateway cost in instructions per request, counted by valgrind (callgrind):
+// the same figure on a quiet machine and on a busy one, where CPU time per
+// request moves by ±20% from run to run (bench/gateway-bench.mjs). For each
+// mode (as gateway-bench: bare, keys, keys+limits+ledger) the proxy runs under
+// callgrind against nginx's fixed "succeeded" prediction; after a warm-up the
+// counters are zeroed (callgrind_control -z), N requests are sent with a fixed
+// concurrency, and the counters dumped, per thread, divided by N: the worker
+// thread (the event loop, which bounds throughput) and all threads (with the
+// ledger writer, whose cost per row falls as its batches grow: under callgrind
+// requests come slowly and batches are small, so it reads high here).
+//
+//   node bench/gateway-instr.mjs [--proxy build/replicate-proxy] [--compare OTHER_BINARY]
+//        [--requests 1000] [--port 19320] [--keep DIR] [--modes gateway|ops]
+//
+// --modes ops counts the operations features instead (issue 10's "under 5%"): quiet (log_level
+// warn), JSON access lines with /metrics scraped every 1,000 requests (Prometheus scrapes every 15 s;
+// at a few thousand requests a second that is one scrape per tens of thousands), and the same with traces
+// exported to a local OTLP receiver (its exporter thread counts under "all threads").
+//
+// --keep DIR keeps each dump as DIR/<mode>-<build>.callgrind (callgrind_annotate --inclusive=yes FILE).
+// --compare counts another build (e.g. main's) the same way, for before/after.
+
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gatewayModes, MASTER } from './gateway-modes.mjs';
+import { runBench, sleep, start, startStatic, stop, waitReady } from './rig.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const o = { proxy: path.join(here, '..', 'build', 'replicate-proxy'), requests: 1000, port: 19320,
+  nginx: 'nginx', compare: '', keep: '', modes: 'gateway' };
+const a = process.argv.slice(2);
+for (let i = 0; i < a.length; i++) {
+  const v = () => a[++i];
+  switch (a[i]) {
+    case '--proxy': o.proxy = v(); break;
+    case '--compare': o.compare = v(); break;
+    case '--requests': o.requests = Number(v()); break;
+    case '--port': o.port = Number(v()); break;
+    case '--nginx': o.nginx = v(); break;
+    case '--keep': o.keep = v(); break;
+    case '--modes': o.modes = v(); break;
+    default: throw new Error(`unknown option ${a[i]}`);
+  }
+}
+const STATIC = o.port, PROXY = o.port + 1, OTLP = o.port + 2;
+const CONCURRENCY = 8;
+const log = (s) => process.stderr.write(`[gateway-instr] ${s}\n`);
+
+const opsModes = () => [
+  { name: 'quiet', args: ['--log_level', 'warn'] },
+  { name: 'scrape', args: ['--log_level', 'warn'], scrape: true },
+  { name: 'json', args: ['--log_level', 'info', '--log_format', 'json'] },
+  { name: 'json+scrape', args: ['--log_level', 'info', '--log_format', 'json'], scrape: true },
+  { name: 'json+scrape+traces', args: ['--log_level', 'info', '--log_format', 'json',
+    '--otlp_endpoint', `http://127.0.0.1:${OTLP}`], scrape: true },
+];
+const MODES = o.modes === 'ops' ? opsModes() : gatewayModes();
+if (o.modes !== 'ops' && o.modes !== 'gateway') throw new Error(`--modes gateway|ops, not ${o.modes}`);
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
+const BODY = '{"model":"deepseek-v3.1","messages":[{"role":"user","content":"bench"}]}';
+function post(key) {
+  return new Promise((ok, fail) => {
+    const req = http.request({ host: '127.0.0.1', port: PROXY, method: 'POST', path: '/v1/chat/completions', agent,
+      headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${key}` } }, (res) => {
+      res.resume();
+      res.on('end', () => (res.statusCode === 200 ? ok() : fail(new Error(`status ${res.statusCode}`))));
+    });
+    req.on('error', fail);
+    req.end(BODY);
+  });
+}
+function scrape() {
+  return new Promise((ok, fail) => {
+    http.get({ host: '127.0.0.1', port: PROXY, path: '/metrics', agent }, (res) => {
+      res.resume();
+      res.on('end', () => (res.statusCode === 200 ? ok() : fail(new Error(`/metrics ${res.statusCode}`))));
+    }).on('error', fail);
+  });
+}
+async function send(n, key, withScrapes) {
+  let next = 0;
+  await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
+    while (next < n) {
+      next++;
+      await post(key);
+      if (withScrapes && next % 1000 === 0) await scrape();
+    }
+  }));
+}
+
+// The total of a callgrind dump (events: Ir).
+function totalIr(file) {
+  const m = /^(?:totals|summary): (\d+)/m.exec(fs.readFileSync(file, 'utf8'));
+  if (!m) throw new Error(`no totals in ${file}`);
+  return Number(m[1]);
+}
+
+async function measure(bin, mode, dir, label) {
+  const db = path.join(dir, `${mode.name}.db`);
+  let key = 'r8_bench';
+  if (mode.keyArgs) key = JSON.parse(execFileSync(bin, ['keys', 'generate', '--database', db, ...mode.keyArgs], { encoding: 'utf8' })).key;
+  const out = path.join(dir, 'callgrind.out');
+  const args = ['--tool=callgrind', '--separate-threads=yes', `--callgrind-out-file=${out}.%p`, bin, '--listen', `127.0.0.1:${PROXY}`,
+    '--upstream', `http://127.0.0.1:${STATIC}`, '--workers', '1', '--log_level', 'warn', '--shutdown_grace', '2s',
+    '--database', db, '--replicate_api_token', 'r8_bench'];
+  if (mode.gateway) args.push('--master_key', MASTER);
+  args.push(...(mode.args ?? []));
+  const p = start('valgrind', args, `callgrind-${mode.name}`);
+  try {
+    await waitReady(PROXY, key);
+    await send(200, key, mode.scrape); // warm: connections to nginx, allocator, SQLite pages
+    await sleep(300);     // the ledger writes the warm-up rows
+    execFileSync('callgrind_control', ['-z', String(p.pid)], { stdio: 'ignore' });
+    await send(o.requests, key, mode.scrape);
+    await sleep(300);     // ... and these rows: their cost counts
+    execFileSync('callgrind_control', ['-d', String(p.pid)], { stdio: 'ignore' });
+    // One file per thread of the dump: callgrind.out.<pid>.<dump>-<thread>.
+    const dumps = fs.readdirSync(dir).filter((f) => /^callgrind\.out\.\d+\.\d+-\d+$/.test(f) && f.startsWith(`callgrind.out.${p.pid}.`));
+    if (!dumps.length) throw new Error(`no dump in ${dir}: ${fs.readdirSync(dir).join(', ')}`);
+    const irs = dumps.map((f) => totalIr(path.join(dir, f)));
+    if (o.keep) {
+      fs.mkdirSync(o.keep, { recursive: true });
+      for (const f of dumps) fs.copyFileSync(path.join(dir, f), path.join(o.keep, `${mode.name}-${label.replace(/ /g, '_')}-${f.split('-').pop()}.callgrind`));
+    }
+    // The worker runs the requests: the busiest thread (one worker).
+    return { worker: Math.max(...irs) / o.requests, all: irs.reduce((x, y) => x + y, 0) / o.requests };
+  } finally {
+    await stop(p, 'SIGTERM', 30000);
+    for (const f of fs.readdirSync(dir)) fs.rmSync(path.join(dir, f), { force: true });
+  }
+}
+
+async function main() {
+  const upstream = startStatic(o, STATIC, 'gwinstr');
+  // An OTLP receiver that takes every batch (ops modes' traces).
+  let spans = 0;
+  const receiver = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (d) => { body += d; });
+    req.on('end', () => { spans += (body.match(/"spanId"/g) ?? []).length; res.writeHead(200, { 'Content-Type': 'application/json' }); res.end('{}'); });
+  });
+  await new Promise((ok) => receiver.listen(OTLP, '127.0.0.1', ok));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rp-gwinstr-'));
+  const builds = [['this build', o.proxy], ...(o.compare ? [['compare', o.compare]] : [])];
+  const rows = [];
+  try {
+    await sleep(300);
+    for (const mode of MODES) {
+      const row = { mode: mode.name };
+      for (const [label, bin] of builds) {
+        row[label] = await measure(bin, mode, dir, label);
+        log(`${mode.name} (${label}): ${Math.round(row[label].worker)} worker + ${Math.round(row[label].all - row[label].worker)} other threads' instructions/request`);
+      }
+      rows.push(row);
+    }
+  } finally {
+    agent.destroy();
+    await upstream.close();
+    receiver.close();
+    if (o.modes === 'ops') log(`OTLP receiver: ${spans} spans`);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  const cmd = `node bench/gateway-instr.mjs --requests ${o.requests}${o.modes === 'ops' ? ' --modes ops' : ''}${o.compare ? ` --compare ${o.compare}` : ''}`;
+  const L = ['', `== ${o.modes} cost in instructions per request (callgrind, ${o.requests} requests, concurrency ${CONCURRENCY}): ${cmd} ==`];
+  const pct = (x, y) => `${((x / y - 1) * 100).toFixed(1)}%`;
+  const head = ['mode'.padEnd(19)];
+  for (const [l] of builds) head.push(`${l}: worker`.padStart(20), 'vs bare'.padStart(8), 'all threads'.padStart(12), 'vs bare'.padStart(8));
+  if (o.compare) head.push('worker change'.padStart(14));
+  L.push(head.join(' | '));
+  const base = rows[0];
+  for (const r of rows) {
+    const cells = [r.mode.padEnd(19)];
+    for (const [l] of builds) {
+      cells.push(String(Math.round(r[l].worker)).padStart(20), pct(r[l].worker, base[l].worker).padStart(8),
+        String(Math.round(r[l].all)).padStart(12), pct(r[l].all, base[l].all).padStart(8));
+    }
+    if (o.compare) cells.push(pct(r['this build'].worker, r.compare.worker).padStart(14));
+    L.push(cells.join(' | '));
+  }
+  process.stdout.write(L.join('\n') + '\n');
+}
+
+runBench('gateway-instr', main);

@@ -1,0 +1,205 @@
+// A client that hangs up is charged its real tokens: the proxy cancels the
+// prediction, reads its final state until Replicate reports what it consumed,
+// and settles once with those counts (the ledger row, the key's spend and its
+// budget alike). The estimate from the text seen is the fallback, flagged.
+import assert from 'node:assert/strict';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import { itExitsCleanly, runProxy, sleep, sseRequest, user } from './helpers.mjs';
+import { gatewayBed } from './gateway_helpers.mjs';
+import { REDIS_BIN, startRedis } from './engines.mjs';
+
+const IN = 0.672;
+const OUT = 2.016;
+const price = (pt, ct) => (pt * IN + ct * OUT) / 1e6;
+const micro = (x) => Math.round(x * 1e6);
+const EIGHT = ['1', '2', '3', '4', '5', '6', '7', '8'];
+
+// A stream cut after `after` chunks; resolves once the client is gone.
+function cutStream(bed, key, afterChunks = 3, body = {}) {
+  return sseRequest(bed.url, '/v1/chat/completions', { ...user('tell me more'), stream: true, ...body }, {
+    apiKey: key, onEvent: (ev, req, out) => { if (out.chunks.length === afterChunks) req.hangUp(); },
+  });
+}
+
+async function rowsOf(bed, token, count = 1) {
+  let rows = [];
+  for (let i = 0; i < 100 && rows.length < count; i++) {
+    rows = (await bed.admin('GET', `/spend/logs?api_key=${token}`)).json;
+    if (rows.length < count) await sleep(50);
+  }
+  assert.equal(rows.length, count, `ledger rows for the key: ${JSON.stringify(rows)}`);
+  return rows;
+}
+
+describe('gateway: a hang-up is settled with the canceled prediction\'s final metrics', () => {
+  let bed;
+  before(async () => { bed = await gatewayBed(); });
+  after(async () => { await bed?.finish(); });
+  beforeEach(() => bed.fake.reset());
+
+  it('the ledger row and /key/info spend equal the final metrics × prices, tokens_estimated 0', async () => {
+    const k = await bed.newKey({ key_alias: 'hangup' });
+    // The model had produced more than the client saw: the metrics say so.
+    bed.fake.script({ output: EIGHT, tokenDelay: 80, metrics: { input_token_count: 321, output_token_count: 77 } });
+    const out = await cutStream(bed, k.key);
+    assert.equal(out.aborted, true);
+    const [row] = await rowsOf(bed, k.token);
+    assert.equal(row.prompt_tokens, 321);
+    assert.equal(row.completion_tokens, 77);
+    assert.equal(row.tokens_estimated, 0);
+    assert.equal(row.status, 200);
+    assert.equal(micro(row.spend), micro(price(321, 77)));
+    const info = await bed.admin('GET', `/key/info?key=${k.token}`);
+    assert.equal(micro(info.json.info.spend), micro(price(321, 77)));
+    // Canceled, then read until terminal.
+    const id = row.prediction_ids;
+    assert.deepEqual(bed.fake.cancels, [id]);
+    assert.equal(bed.fake.prediction(id).status, 'canceled');
+    const cancelAt = bed.fake.log.find((e) => e.kind === 'cancel').seq;
+    assert.ok(bed.fake.gets(id).some((g) => g.seq > cancelAt), 'a GET after the cancel');
+  });
+
+  it('a cancel that takes a while to land: GETs back off until the prediction is terminal', async () => {
+    const k = await bed.newKey({ key_alias: 'lag' });
+    bed.fake.script({ output: EIGHT, tokenDelay: 80, cancelLagMs: 700, metrics: { input_token_count: 40, output_token_count: 9 } });
+    await cutStream(bed, k.key);
+    await sleep(300);
+    assert.deepEqual(await bed.admin('GET', `/spend/logs?api_key=${k.token}`).then((r) => r.json), [],
+      'no row while the prediction still runs');
+    const [row] = await rowsOf(bed, k.token);
+    assert.deepEqual([row.prompt_tokens, row.completion_tokens, row.tokens_estimated], [40, 9, 0]);
+    assert.equal(micro(row.spend), micro(price(40, 9)));
+    const gets = bed.fake.gets(row.prediction_ids);
+    assert.ok(gets.length >= 2, `${gets.length} GETs`);
+    assert.ok(gets.length <= 12, `backoff, not a busy loop: ${gets.length} GETs`);
+  });
+
+  it('n = 2: both predictions are read to the end and their final counts summed', async () => {
+    const k = await bed.newKey({ key_alias: 'two' });
+    bed.fake.script(
+      { output: EIGHT, tokenDelay: 80, metrics: { input_token_count: 5, output_token_count: 7 } },
+      { output: EIGHT, tokenDelay: 80, cancelLagMs: 300, metrics: { input_token_count: 6, output_token_count: 9 } },
+    );
+    await cutStream(bed, k.key, 4, { n: 2 });
+    const [row] = await rowsOf(bed, k.token);
+    assert.equal(row.n, 2);
+    assert.equal(row.prediction_ids.split(',').length, 2);
+    assert.deepEqual([row.prompt_tokens, row.completion_tokens, row.tokens_estimated], [11, 16, 0]);
+    assert.equal(micro(row.spend), micro(price(11, 16)));
+    assert.equal(bed.fake.cancels.length, 2);
+  });
+
+  it('the fake\'s default: a canceled prediction reports the chunks it produced', async () => {
+    const k = await bed.newKey({ key_alias: 'default' });
+    bed.fake.script({ output: EIGHT, tokenDelay: 80 });
+    await cutStream(bed, k.key);
+    const [row] = await rowsOf(bed, k.token);
+    const p = bed.fake.prediction(row.prediction_ids);
+    assert.equal(row.prompt_tokens, 12);
+    assert.equal(row.completion_tokens, p.visible);
+    assert.equal(row.tokens_estimated, 0);
+    assert.equal(micro(row.spend), micro(price(12, p.visible)));
+  });
+
+  it('no token counts in the final metrics: the estimate, flagged tokens_estimated', async () => {
+    const k = await bed.newKey({ key_alias: 'nometrics' });
+    bed.fake.script({ output: ['aaaa', 'bbbb', 'cccc', 'dddd', 'eeee'], tokenDelay: 80, metrics: null });
+    await cutStream(bed, k.key, 2);
+    const [row] = await rowsOf(bed, k.token);
+    assert.equal(row.tokens_estimated, 1);
+    assert.ok(row.completion_tokens > 0, `estimated from the text seen: ${row.completion_tokens}`);
+    assert.equal(micro(row.spend), micro(price(row.prompt_tokens, row.completion_tokens)));
+    const info = await bed.admin('GET', `/key/info?key=${k.token}`);
+    assert.equal(micro(info.json.info.spend), micro(row.spend));
+  });
+
+  it('the prediction cannot be read (404): the estimate at once, flagged', async () => {
+    const k = await bed.newKey({ key_alias: 'gone404' });
+    bed.fake.script({ output: EIGHT, tokenDelay: 80, getFaults: Array(20).fill({ status: 404 }) });
+    await cutStream(bed, k.key);
+    const [row] = await rowsOf(bed, k.token);
+    assert.equal(row.tokens_estimated, 1);
+    assert.equal(micro(row.spend), micro(price(row.prompt_tokens, row.completion_tokens)));
+    assert.equal(bed.fake.gets(row.prediction_ids).length, 1, 'a 404 is not retried');
+  });
+
+  it('the parallel slot is free at the hang-up; the budget stays reserved until the final settle', async () => {
+    // Worst case of one request ≈ 1000 × $2.016/M ≈ $0.00202 (+ a few prompt tokens):
+    // one fits in $0.003, two do not.
+    const k = await bed.newKey({ key_alias: 'both', max_parallel_requests: 1, max_budget: 0.003 });
+    bed.fake.script({ output: EIGHT, tokenDelay: 80, cancelLagMs: 1200, metrics: { input_token_count: 10, output_token_count: 20 } });
+    await cutStream(bed, k.key, 3, { max_tokens: 1000 });
+    // Still settling: a request within the parallel limit, but over the reserved budget.
+    const during = await bed.chat({ ...user('now'), max_tokens: 1000 }, { key: k.key });
+    assert.equal(during.status, 429, during.text);
+    assert.equal(during.json.error.code, 'insufficient_quota', 'refused by the budget, not by the parallel slot');
+    // A request that fits beside the reservation is admitted: the slot was given back.
+    bed.fake.script({ output: ['ok'] });
+    const small = await bed.chat({ ...user('small'), max_tokens: 50 }, { key: k.key });
+    assert.equal(small.status, 200, small.text);
+    const rows = await rowsOf(bed, k.token, 3);
+    const hung = rows.find((r) => r.stream === 1);
+    assert.deepEqual([hung.prompt_tokens, hung.completion_tokens, hung.tokens_estimated], [10, 20, 0]);
+    // Settled: the reservation is released, the next full-size request fits.
+    bed.fake.script({ output: ['later'] });
+    const later = await bed.chat({ ...user('later'), max_tokens: 1000 }, { key: k.key });
+    assert.equal(later.status, 200, later.text);
+  });
+
+  itExitsCleanly(() => bed, it);
+});
+
+describe('gateway: a hang-up still settling at SIGTERM', () => {
+  let bed;
+  before(async () => { bed = await gatewayBed(); });
+  after(async () => { await bed?.finish(); });
+
+  it('settles on the estimate (flagged) and the proxy exits within its grace', async () => {
+    const k = await bed.newKey({ key_alias: 'shutdown' });
+    // The cancel never lands in time: the prediction stays 'processing'.
+    bed.fake.script({ output: EIGHT, tokenDelay: 80, cancelLagMs: 60000 });
+    await cutStream(bed, k.key);
+    await sleep(300);
+    const t0 = Date.now();
+    await bed.proxy.stop();
+    assert.ok(Date.now() - t0 < 5000, `stopped in ${Date.now() - t0} ms`);
+    const r = await runProxy(['spend', 'logs', '--database', bed.database]);
+    assert.equal(r.code, 0, r.stderr);
+    const rows = JSON.parse(r.stdout).filter((x) => x.api_key === k.token);
+    assert.equal(rows.length, 1);
+    assert.equal(rows[0].tokens_estimated, 1);
+    assert.ok(rows[0].completion_tokens > 0);
+    assert.equal(micro(rows[0].spend), micro(price(rows[0].prompt_tokens, rows[0].completion_tokens)));
+  });
+});
+
+describe('gateway: a hang-up with the limits shared in Redis', { skip: !REDIS_BIN && 'redis-server not installed' }, () => {
+  let bed, redis;
+  before(async () => {
+    redis = await startRedis();
+    bed = await gatewayBed({ config: { redis_url: redis.url } });
+    bed.proxy.addSecret(redis.password);
+  });
+  after(async () => { await bed?.finish(); await redis?.close(); });
+
+  it('the shared parallel slot is free at the hang-up, before the final settle', async () => {
+    const k = await bed.newKey({ key_alias: 'shared-slot', max_parallel_requests: 1 });
+    bed.fake.script({ output: EIGHT, tokenDelay: 80, cancelLagMs: 3000, metrics: { input_token_count: 10, output_token_count: 20 } });
+    await cutStream(bed, k.key);
+    // The release reaches Redis through its client thread; the settlement
+    // (which frees the slot too) waits ~3 s for the cancel to land.
+    const held = () => redis.cli('ZCARD', `rp:{${k.token}}:par`);
+    for (let i = 0; i < 30 && held() !== '0'; i++) await sleep(50);
+    assert.equal(held(), '0', 'no slot held in Redis while settling');
+    assert.deepEqual(await bed.admin('GET', `/spend/logs?api_key=${k.token}`).then((r) => r.json), [],
+      'still settling');
+    bed.fake.script({ output: ['ok'] });
+    const next = await bed.chat({ ...user('next') }, { key: k.key });
+    assert.equal(next.status, 200, next.text);
+    const rows = await rowsOf(bed, k.token, 2);
+    const hung = rows.find((r) => r.stream === 1);
+    assert.deepEqual([hung.prompt_tokens, hung.completion_tokens, hung.tokens_estimated], [10, 20, 0]);
+  });
+
+  itExitsCleanly(() => bed, it);
+});
