@@ -103,6 +103,10 @@ struct exchange {
   size_t out_pos;
   int paused;       /* back-pressure: upstream streams paused */
   struct loop_timer resume;
+  /* request_timeout bounds the wait for Replicate, not for a client that
+   * lags: time paused for the client moves the deadline back. */
+  uint64_t paused_at_ms, paused_credit_ms;
+  int deadline_due; /* the deadline passed while paused: re-checked on resume */
   struct encoder enc; /* the client's wire format */
   uint64_t last_write_ms;
   struct loop_timer deadline;
@@ -124,6 +128,7 @@ static void on_create_done(struct up_transfer *t);
 static void on_list_done(struct up_transfer *t);
 static void on_poll_done(struct up_transfer *t);
 static void on_stream_done(struct up_transfer *t);
+static void on_deadline(struct loop *l, struct loop_timer *t);
 static int on_stream_data(struct up_transfer *t, const char *data, size_t len);
 
 static const struct config *cfg(const struct exchange *ex) { return ex->w->cfg; }
@@ -228,6 +233,7 @@ static void apply_backpressure(struct exchange *ex) {
   if (ex->paused || pending(ex) <= (size_t)cfg(ex)->client_output_buffer)
     return;
   ex->paused = 1;
+  ex->paused_at_ms = loop_now_ms();
   loop_timer_disarm(&ex->w->loop, &ex->resume);
   log_msg(LOG_DEBUG, "%s: %zu bytes waiting for the client; upstream paused", ex->id,
           pending(ex));
@@ -239,10 +245,14 @@ static void apply_backpressure(struct exchange *ex) {
 /* Deferred to a timer: unpausing may deliver data at once, which must not
  * happen inside the client's read callback. */
 static void on_resume(struct loop *l, struct loop_timer *t) {
-  (void)l;
   struct exchange *ex = t->ud;
   ex->paused = 0;
+  ex->paused_credit_ms += loop_now_ms() - ex->paused_at_ms;
   log_msg(LOG_DEBUG, "%s: client drained; upstream resumed", ex->id);
+  if (ex->deadline_due && !ex->stream_ended && !ex->failed) {
+    ex->deadline_due = 0; /* check again: the paused time is owed */
+    on_deadline(l, &ex->deadline);
+  }
   for (int i = 0; i < ex->n && !ex->paused; i++) /* data delivered may pause again */
     if (ex->choices[i].xfer && up_running(ex->choices[i].xfer))
       up_pause(ex->choices[i].xfer, 0);
@@ -544,11 +554,17 @@ static int read_prediction(struct choice *c, struct prediction *p) {
   return 0;
 }
 
+/* Paused time not yet added to the deadline. */
+static uint64_t paused_credit(const struct exchange *ex) {
+  return ex->paused_credit_ms + (ex->paused ? loop_now_ms() - ex->paused_at_ms : 0);
+}
+
 static long remaining_ms(const struct exchange *ex) {
+  uint64_t credit = paused_credit(ex);
   if (!loop_timer_armed(&ex->deadline))
-    return 1;
+    return ex->deadline_due && credit ? (long)credit : 1;
   uint64_t now = loop_now_ms();
-  return ex->deadline.due_ms > now ? (long)(ex->deadline.due_ms - now) : 1;
+  return ex->deadline.due_ms > now ? (long)(ex->deadline.due_ms - now + credit) : 1;
 }
 
 static void start_or_fail(struct choice *c, const struct up_request *r0) {
@@ -646,7 +662,8 @@ static void choice_start_stream(struct choice *c) {
   up_transfer_init(c->xfer, on_stream_done, on_stream_data, c);
   /* max_body bounds an error reply's body; the stream itself is relayed. */
   struct up_request r = {.method = "GET", .url = c->url_stream, .token = c->ex->token,
-                         .sse = 1, .timeout_ms = remaining_ms(c->ex),
+                         .sse = 1, /* no curl timeout: it would count time paused
+                                      * for the client; the deadline stops it */
                          .max_body = (size_t)cfg(c->ex)->max_upstream_reply};
   start_or_fail(c, &r);
   if (c->ex->paused && up_running(c->xfer))
@@ -1195,8 +1212,15 @@ static void on_stream_done(struct up_transfer *t) {
 /* ------------------------------------------------------------- timers */
 
 static void on_deadline(struct loop *l, struct loop_timer *t) {
-  (void)l;
   struct exchange *ex = t->ud;
+  if (ex->paused) { /* waiting on the client, not on Replicate */
+    ex->deadline_due = 1;
+    return;
+  }
+  uint64_t credit = ex->paused_credit_ms;
+  ex->paused_credit_ms = 0;
+  if (credit && loop_timer_arm(l, t, credit) == 0)
+    return;
   ex->cancel_reason = MC_TIMEOUT;
   struct oai_error e;
   oai_error_set(&e, 504, "server_error", "upstream_timeout", NULL,

@@ -155,7 +155,8 @@ static void attempt_start(struct fu_pred *p) {
   struct fu *f = p->fu;
   uint64_t now = loop_now_ms();
   long left = now < f->deadline_ms ? (long)(f->deadline_ms - now) : 0;
-  struct attempt *a = calloc(1, sizeof *a);
+  /* A timer armed before shutdown began starts no new GET in the grace period. */
+  struct attempt *a = f->w->stopping ? NULL : calloc(1, sizeof *a);
   if (!a || left <= 0) {
     free(a);
     pred_settled(p);

@@ -219,4 +219,6 @@ void limiter_release(struct limiter_call *c) { limiter_settle(c, 0, 0, clock_wal
 void limiter_release_slot(struct limiter_call *c) {
   if (c->local_held)
     limit_release(T, &c->ticket);
+  if (c->shared_held) /* README: the slot is free at the hang-up, shared or not */
+    redis_limits_release_slot(c->key, c->member);
 }

@@ -66,9 +66,9 @@ void limiter_settle(struct limiter_call *c, long tokens_used, double cost, int64
 /* Give everything back unused (refused later, or the client left); a wait
  * still pending gives back what its answer brings. */
 void limiter_release(struct limiter_call *c);
-/* Give the local parallel slot back before the settlement (a client that
- * hung up: its final counts come later); TPM and budget stay reserved until
- * limiter_settle. A shared (Redis) slot is held until then. */
+/* Give the parallel slot back (local, and the shared one in Redis) before the
+ * settlement (a client that hung up: its final counts come later); TPM and
+ * budget stay reserved until limiter_settle. */
 void limiter_release_slot(struct limiter_call *c);
 
 #endif

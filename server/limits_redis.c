@@ -132,7 +132,8 @@ static const char SETTLE[] =
 struct job {
   struct job *next;
   struct mail mail; /* its answer, back to its worker */
-  int settle;                 /* a settlement: no answer */
+  int settle;                 /* a settlement or a slot release: no answer */
+  int release;                /* only the parallel slot given back (a hang-up) */
   char key[KEYS_TOKEN_LEN + 1];
   char member[40];
   struct limit_spec spec;
@@ -260,6 +261,8 @@ static int append_job(const struct job *j) {
   snprintf(k5, sizeof k5, "rp:{%s}:bud", j->key);
   snprintf(k6, sizeof k6, "rp:{%s}:bres", j->key);
   /* hiredis checks no format: every conversion here is matched by hand. */
+  if (j->release)
+    return redisAppendCommand(R.c, "ZREM %s %s", k3, j->member) == REDIS_OK ? 0 : -1;
   if (j->settle)
     return redisAppendCommand(R.c, "EVALSHA %s 5 %s %s %s %s %s %s %ld %ld %lld %lld %lld %lld",
                               R.settle_sha, k2, k3, k4, k5, k6, j->member, j->tokens, j->used,
@@ -468,6 +471,19 @@ void redis_limits_settle(const char *key_id, const char *member, long reserved, 
   j->end_ms = b->end_ms;
   if (enqueue(j, NULL) != 0)
     log_msg(LOG_WARN, "redis: stopping: a settlement was not sent");
+}
+
+void redis_limits_release_slot(const char *key_id, const char *member) {
+  struct job *j = calloc(1, sizeof *j);
+  if (!j) {
+    log_msg(LOG_ERROR, "redis: out of memory: a parallel slot stays taken until its settlement");
+    return;
+  }
+  j->settle = j->release = 1;
+  snprintf(j->key, sizeof j->key, "%s", key_id);
+  snprintf(j->member, sizeof j->member, "%s", member);
+  if (enqueue(j, NULL) != 0)
+    log_msg(LOG_WARN, "redis: stopping: a parallel slot release was not sent");
 }
 
 /* -------------------------------------------------------------- lifecycle */

@@ -58,5 +58,9 @@ int redis_limits_admit(struct worker *w, const char *key_id, const struct limit_
  * used tokens, its budget reservation b->cost settled. Fire and forget. */
 void redis_limits_settle(const char *key_id, const char *member, long reserved, long used,
                          const struct redis_budget *b);
+/* Give the request's parallel slot back before its settlement (a client that
+ * hung up: its final counts come later); its TPM and budget reservations stay
+ * until redis_limits_settle, whose own release then finds nothing. */
+void redis_limits_release_slot(const char *key_id, const char *member);
 
 #endif

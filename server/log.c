@@ -47,20 +47,51 @@ static void put(struct line *l, const char *s, size_t len) {
 
 static void puts_(struct line *l, const char *s) { put(l, s, strlen(s)); }
 
+/* len more bytes, with keep bytes still free after them for what closes the
+ * line (and the NUL): a JSON line is cut between whole pieces, never inside
+ * an escape or before its closing quote and brace. */
+static int put_whole(struct line *l, const char *s, size_t len, size_t keep) {
+  if (l->n + len + keep >= sizeof l->s)
+    return -1;
+  put(l, s, len);
+  return 0;
+}
+
 /* A JSON string body: quotes, backslashes and control bytes escaped, so a
- * message with a newline is still one line. */
-static void put_json(struct line *l, const char *s) {
+ * message with a newline is still one line. -1 when cut (keep as above). */
+static int put_json(struct line *l, const char *s, size_t keep) {
+  size_t start = l->n;
   for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
     char esc[8];
+    size_t k = 1;
     if (*p == '"' || *p == '\\') {
       esc[0] = '\\', esc[1] = (char)*p;
-      put(l, esc, 2);
+      k = 2;
     } else if (*p < 0x20 || *p == 0x7f) {
-      int k = snprintf(esc, sizeof esc, "\\u%04x", *p);
-      put(l, esc, k > 0 ? (size_t)k : 0);
+      int w = snprintf(esc, sizeof esc, "\\u%04x", *p);
+      k = w > 0 ? (size_t)w : 0;
     } else {
-      put(l, (const char *)p, 1);
+      esc[0] = (char)*p;
     }
+    if (put_whole(l, esc, k, keep) != 0) {
+      if ((*p & 0xC0) == 0x80) /* cut inside a UTF-8 character: drop its first bytes too */
+        while (l->n > start && ((unsigned char)l->s[--l->n] & 0xC0) == 0x80)
+          ;
+      l->s[l->n] = '\0';
+      return -1;
+    }
+  }
+  return 0;
+}
+
+/* ,"key":"value" whole, or nothing (one byte kept for the closing brace). */
+static void put_member(struct line *l, const char *key, const char *value) {
+  size_t mark = l->n;
+  if (put_whole(l, ",\"", 2, 1) != 0 || put_json(l, key, 1) != 0 ||
+      put_whole(l, "\":\"", 3, 1) != 0 || put_json(l, value, 1) != 0 ||
+      put_whole(l, "\"", 1, 1) != 0) {
+    l->n = mark;
+    l->s[mark] = '\0';
   }
 }
 
@@ -87,24 +118,14 @@ static void emit(enum log_level level, int with_request, const struct log_field 
     puts_(&l, "\",\"level\":\"");
     puts_(&l, names[level]);
     puts_(&l, "\",\"msg\":\"");
-    put_json(&l, msg);
+    /* Cut, it still leaves room for its quote, the brace and its request id
+     * (escaped, at most 6 bytes a byte). */
+    put_json(&l, msg, 2 + (rid ? sizeof ",\"request_id\":\"\"" - 1 + 6 * strlen(rid) : 0));
     puts_(&l, "\"");
-    if (rid) {
-      puts_(&l, ",\"request_id\":\"");
-      put_json(&l, rid);
-      puts_(&l, "\"");
-    }
-    for (size_t i = 0; i < n; i++) {
-      puts_(&l, ",\"");
-      put_json(&l, fields[i].key);
-      puts_(&l, "\":\"");
-      put_json(&l, fields[i].value ? fields[i].value : "");
-      puts_(&l, "\"");
-    }
-    /* A line cut at the bound still closes its object. */
-    if (l.n > sizeof l.s - 4)
-      l.n = sizeof l.s - 4;
-    l.s[l.n] = '\0';
+    if (rid)
+      put_member(&l, "request_id", rid);
+    for (size_t i = 0; i < n; i++)
+      put_member(&l, fields[i].key, fields[i].value ? fields[i].value : "");
     puts_(&l, "}");
   } else {
     char head[128];

@@ -49,7 +49,7 @@ static size_t str_bound(const char *s) { return s ? 6 * strlen(s) + 2 : 4; }
 static char *json_str(char *o, const char *s) {
   if (!s)
     return PUT(o, "null");
-  return json_quote(o, s, 1);
+  return json_quote(o, s, JQ_ASCII);
 }
 
 static char *put_digits(char *o, unsigned v, int width) {

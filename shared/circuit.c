@@ -27,8 +27,15 @@ const char *circuit_state_name(enum circuit_state s) {
   return NAMES[s];
 }
 
+/* now - then, 0 when then is later: workers read the clock before taking the
+ * lock, so another may have stamped a later time meanwhile (unsigned
+ * wrap-around would read as a cool-down long over). */
+static uint64_t elapsed(uint64_t now_ms, uint64_t then_ms) {
+  return now_ms > then_ms ? now_ms - then_ms : 0;
+}
+
 static int allow(struct circuit *c, uint64_t now_ms, uint64_t *retry_after_ms) {
-  uint64_t since = now_ms - c->opened_ms;
+  uint64_t since = elapsed(now_ms, c->opened_ms);
   switch (c->state) {
   case CIRCUIT_CLOSED:
     return 1;
@@ -43,11 +50,11 @@ static int allow(struct circuit *c, uint64_t now_ms, uint64_t *retry_after_ms) {
   case CIRCUIT_HALF_OPEN:
     /* A probe that never reported (its request vanished) must not keep
      * the circuit shut forever: after a cool-down, another may go. */
-    if (now_ms - c->probe_ms >= c->cooldown_ms) {
+    if (elapsed(now_ms, c->probe_ms) >= c->cooldown_ms) {
       c->probe_ms = now_ms;
       return 1;
     }
-    *retry_after_ms = c->cooldown_ms - (now_ms - c->probe_ms);
+    *retry_after_ms = c->cooldown_ms - elapsed(now_ms, c->probe_ms);
     return 0;
   }
   return 1;
@@ -56,7 +63,7 @@ static int allow(struct circuit *c, uint64_t now_ms, uint64_t *retry_after_ms) {
 static int window_failures(const struct circuit *c, uint64_t now_ms) {
   int f = 0;
   for (int i = 0; i < c->n; i++)
-    f += c->failed[i] && now_ms - c->at[i] <= CIRCUIT_WINDOW_MS;
+    f += c->failed[i] && elapsed(now_ms, c->at[i]) <= CIRCUIT_WINDOW_MS;
   return f;
 }
 

@@ -39,29 +39,69 @@ static inline size_t json_plain_len(const char *s, size_t n, int ascii_only) {
   return i;
 }
 
-/* "s" at o, quotes included: quote, backslash and control bytes escaped
- * (with ascii_only, bytes >= 0x7f too, as \u00XX). o has room for
- * 6 * strlen(s) + 2 bytes; returns the end. */
-static inline char *json_quote(char *o, const char *s, int ascii_only) {
+/* Length of the UTF-8 sequence at p (NUL-terminated), or 0 when it is not
+ * one (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF). */
+static inline size_t json_utf8_len(const unsigned char *p) {
+  unsigned c = p[0], cp;
+  size_t n;
+  if (c >= 0xC2 && c <= 0xDF)
+    n = 2, cp = c & 0x1F;
+  else if (c >= 0xE0 && c <= 0xEF)
+    n = 3, cp = c & 0x0F;
+  else if (c >= 0xF0 && c <= 0xF4)
+    n = 4, cp = c & 0x07;
+  else
+    return 0;
+  for (size_t i = 1; i < n; i++) { /* a NUL fails here: no read past the end */
+    if ((p[i] & 0xC0) != 0x80)
+      return 0;
+    cp = cp << 6 | (p[i] & 0x3F);
+  }
+  if ((n == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+      (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
+    return 0;
+  return n;
+}
+
+/* JQ_ASCII: bytes >= 0x7f escaped as \u00XX (a line valid JSON whatever the
+ * encoding); JQ_UTF8: UTF-8 passed as it is, 0x7f too, and a byte that is
+ * not UTF-8 sent as \ufffd. */
+enum json_quote_mode { JQ_ASCII, JQ_UTF8 };
+
+/* "s" at o, quotes included; quote, backslash and control bytes escaped.
+ * o has room for 6 * strlen(s) + 2 bytes; returns the end. */
+static inline char *json_quote(char *o, const char *s, enum json_quote_mode mode) {
   static const char HEX[] = "0123456789abcdef";
+  const unsigned char *p = (const unsigned char *)s;
   size_t n = strlen(s);
   *o++ = '"';
-  for (size_t i = 0; i < n; i++) {
-    size_t run = json_plain_len(s + i, n - i, ascii_only);
+  for (size_t i = 0; i < n;) {
+    size_t run = json_plain_len(s + i, n - i, 1);
     memcpy(o, s + i, run);
     o += run;
     i += run;
     if (i == n)
       break;
-    unsigned char c = (unsigned char)s[i];
-    if (c == '"' || c == '\\') {
+    unsigned char c = p[i];
+    size_t k = mode != JQ_UTF8 ? 0 : c == 0x7f ? 1 : c >= 0x80 ? json_utf8_len(p + i) : 0;
+    if (k) { /* UTF-8 (or DEL) as it is */
+      memcpy(o, p + i, k);
+      o += k;
+      i += k;
+    } else if (mode == JQ_UTF8 && c >= 0x80) {
+      memcpy(o, "\\ufffd", 6);
+      o += 6;
+      i++;
+    } else if (c == '"' || c == '\\') {
       *o++ = '\\';
       *o++ = (char)c;
+      i++;
     } else {
       memcpy(o, "\\u00", 4);
       o[4] = HEX[c >> 4];
       o[5] = HEX[c & 15];
       o += 6;
+      i++;
     }
   }
   *o++ = '"';

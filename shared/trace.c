@@ -108,10 +108,11 @@ static char *put_lit(char *o, const char *lit, size_t n) {
 }
 #define PUT(o, lit) put_lit((o), (lit), sizeof(lit) - 1)
 
-/* A JSON string; bytes >= 0x80 pass as they are (UTF-8 from our own
- * strings), control bytes and quotes are escaped. */
+/* A JSON string: control bytes and quotes escaped, UTF-8 passed as it is,
+ * and a byte that is not UTF-8 (a client's %FF in url.path) sent as U+FFFD:
+ * a collector rejects a whole batch over one invalid string. */
 static char *json_str(char *o, const char *s) {
-  return json_quote(o, s, 0);
+  return json_quote(o, s, JQ_UTF8);
 }
 
 /* Decimal digits of v (with a '-' when negative). */

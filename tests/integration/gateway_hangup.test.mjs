@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { itExitsCleanly, runProxy, sleep, sseRequest, user } from './helpers.mjs';
 import { gatewayBed } from './gateway_helpers.mjs';
+import { REDIS_BIN, startRedis } from './engines.mjs';
 
 const IN = 0.672;
 const OUT = 2.016;
@@ -170,4 +171,35 @@ describe('gateway: a hang-up still settling at SIGTERM', () => {
     assert.ok(rows[0].completion_tokens > 0);
     assert.equal(micro(rows[0].spend), micro(price(rows[0].prompt_tokens, rows[0].completion_tokens)));
   });
+});
+
+describe('gateway: a hang-up with the limits shared in Redis', { skip: !REDIS_BIN && 'redis-server not installed' }, () => {
+  let bed, redis;
+  before(async () => {
+    redis = await startRedis();
+    bed = await gatewayBed({ config: { redis_url: redis.url } });
+    bed.proxy.addSecret(redis.password);
+  });
+  after(async () => { await bed?.finish(); await redis?.close(); });
+
+  it('the shared parallel slot is free at the hang-up, before the final settle', async () => {
+    const k = await bed.newKey({ key_alias: 'shared-slot', max_parallel_requests: 1 });
+    bed.fake.script({ output: EIGHT, tokenDelay: 80, cancelLagMs: 3000, metrics: { input_token_count: 10, output_token_count: 20 } });
+    await cutStream(bed, k.key);
+    // The release reaches Redis through its client thread; the settlement
+    // (which frees the slot too) waits ~3 s for the cancel to land.
+    const held = () => redis.cli('ZCARD', `rp:{${k.token}}:par`);
+    for (let i = 0; i < 30 && held() !== '0'; i++) await sleep(50);
+    assert.equal(held(), '0', 'no slot held in Redis while settling');
+    assert.deepEqual(await bed.admin('GET', `/spend/logs?api_key=${k.token}`).then((r) => r.json), [],
+      'still settling');
+    bed.fake.script({ output: ['ok'] });
+    const next = await bed.chat({ ...user('next') }, { key: k.key });
+    assert.equal(next.status, 200, next.text);
+    const rows = await rowsOf(bed, k.token, 2);
+    const hung = rows.find((r) => r.stream === 1);
+    assert.deepEqual([hung.prompt_tokens, hung.completion_tokens, hung.tokens_estimated], [10, 20, 0]);
+  });
+
+  itExitsCleanly(() => bed, it);
 });

@@ -158,6 +158,22 @@ describe('log_format = json', () => {
     assert.equal(failed.level, 'warn');
   });
 
+  it('a line over the 4 KiB bound is cut and still one JSON object', async () => {
+    // A failed prediction whose error is all control bytes and quotes: each
+    // is escaped to up to 6 bytes, so the "request failed" line overflows.
+    bed.fake.script({ status: 'failed', error: '\t"'.repeat(500), syncStatus: 'terminal' });
+    const from = bed.proxy.stderr.length;
+    await bed.chat(user('long error'), { headers: { 'X-Request-Id': 'long-1' } });
+    await lineFor('long-1');
+    const lines = bed.proxy.stderr.slice(from).split('\n').filter((l) => l.trim());
+    for (const l of lines) assert.doesNotThrow(() => JSON.parse(l), `not JSON (${l.length} bytes): ${l.slice(-80)}`);
+    const failed = lines.map((l) => JSON.parse(l)).find((o) => /request failed/.test(o.msg ?? ''));
+    assert.ok(failed, 'the request failed line');
+    assert.equal(failed.level, 'warn');
+    assert.equal(failed.request_id, 'long-1', 'the cut keeps room for the request id');
+    assert.ok(failed.msg.includes('\t"\t"'), 'its message, cut');
+  });
+
   it('a reload (SIGHUP) is logged as JSON objects too', async () => {
     const p = bed.proxy;
     writeFileSync(p.file, configText({ ...p.config, keepalive_interval: '7s' }));

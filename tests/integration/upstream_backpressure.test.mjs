@@ -32,17 +32,20 @@ function openStream(prompt) {
   });
 }
 
-// Bytes the fake has written to the streams so far (events × event size).
-const sentEvents = () => bed.fake.streams().reduce((n, s) => n + (s.events?.length ?? 0), 0);
+// Events the fake has written to the given streams so far (default: all of them).
+const sentEvents = (streams = bed.fake.streams()) => streams.reduce((n, s) => n + (s.events?.length ?? 0), 0);
 
-// Wait until the fake stops making progress (every stream stalled or done).
-async function untilStalled(maxMs = 60000) {
+// Wait until the fake stops making progress on the streams `which()` returns (every
+// one stalled or done). A test passes its own streams: another test's abandoned
+// stream is never done, and with it counted a finished stream would look stalled.
+async function untilStalled(which = () => bed.fake.streams(), maxMs = 60000) {
   const t0 = Date.now();
   let last = -1;
   let still = 0;
   while (Date.now() - t0 < maxMs) {
-    const now = sentEvents();
-    const allDone = bed.fake.streams().length && bed.fake.streams().every((s) => s.doneAt !== undefined);
+    const streams = which();
+    const now = sentEvents(streams);
+    const allDone = streams.length && streams.every((s) => s.doneAt !== undefined);
     if (allDone) return 'done';
     still = now === last ? still + 1 : 0;
     if (still >= 5) return 'stalled';
@@ -52,8 +55,44 @@ async function untilStalled(maxMs = 60000) {
   return 'timeout';
 }
 
+// The loopback socket buffers (autotuned, several MB each way) took about 7.5 MB of
+// one stream before the fake stalled (measured: 13,400-15,000 events of 506 bytes):
+// a smaller stream runs to its end without ever pausing the proxy. 15 MB in large
+// events: per-event work (the fake's, the proxy's, JSON.parse here) stays small on
+// a loaded machine.
+const SLOW_EVENTS = 3000;
+const SLOW_EVENT_SIZE = 5000;
+
+// A client reads nothing until the fake stalls (the proxy paused the upstream),
+// reads nothing before `holdUntilMs` after the request either, then reads it all: every byte once, in order, then the
+// finish chunk and [DONE], and no error event.
+async function readsInFitsAndStarts(prompt, holdUntilMs = 0) {
+  const out = Array.from({ length: SLOW_EVENTS }, (_, i) => `[${i}]` + 'q'.repeat(SLOW_EVENT_SIZE));
+  bed.fake.script({ output: out, burst: 32, match: prompt });
+  const t0 = Date.now();
+  const { res } = await openStream(prompt);
+  const id = bed.fake.creates().at(-1).predictionId;
+  res.setEncoding('utf8');
+  let text = '';
+  res.on('data', (d) => { text += d; });
+  const ended = new Promise((r) => res.on('end', r));
+  assert.equal(await untilStalled(() => bed.fake.streams(id)), 'stalled', 'the upstream stream was paused');
+  await sleep(holdUntilMs - (Date.now() - t0));
+  res.resume();
+  await ended;
+  const blocks = text.split('\n\n').filter((b) => b && !b.startsWith(':')); // not keep-alives
+  assert.equal(blocks.at(-1), 'data: [DONE]');
+  const chunks = blocks.slice(0, -1).map((b) => JSON.parse(b.slice('data: '.length)));
+  assert.deepEqual(chunks.filter((c) => c.error), [], 'no in-band error');
+  assert.ok(chunks.at(-1).choices[0].finish_reason, 'the last chunk finishes the choice');
+  const content = chunks.map((c) => c.choices[0].delta.content ?? '').join('');
+  assert.equal(content.length, out.join('').length);
+  assert.equal(content, out.join(''));
+}
+
 describe('back-pressure on streams', () => {
-  before(async () => { bed = await setup({ fakeOpts: { rawStreams: true } }); });
+  // Not about the deadline: moving 15 MB through at load ~10 may take longer than 10 s.
+  before(async () => { bed = await setup({ fakeOpts: { rawStreams: true }, config: { request_timeout: '60s' } }); });
   after(async () => { await bed?.finish(); });
 
   it('5 clients stop reading a fast 50 MB stream: RSS grows by less than 60 MB', async () => {
@@ -75,26 +114,21 @@ describe('back-pressure on streams', () => {
   });
 
   it('a client that reads in fits and starts gets every byte once, in order', async () => {
-    const out = Array.from({ length: 3000 }, (_, i) => `[${i}]` + 'q'.repeat(500));
-    bed.fake.script({ output: out, burst: 32, match: 'slow reader' });
-    const { res } = await openStream('slow reader');
-    res.setEncoding('utf8');
-    let text = '';
-    res.on('data', (d) => { text += d; });
-    const ended = new Promise((r) => res.on('end', r));
-    // Read nothing until the upstream stalls (paused), then read it all.
-    assert.equal(await untilStalled(), 'stalled');
-    res.resume();
-    await ended;
-    let content = '';
-    for (const block of text.split('\n\n')) {
-      const data = block.startsWith('data: ') ? block.slice(6) : null;
-      if (!data || data === '[DONE]') continue;
-      content += JSON.parse(data).choices?.[0]?.delta?.content ?? '';
-    }
-    assert.ok(text.endsWith('data: [DONE]\n\n'));
-    assert.equal(content.length, out.join('').length);
-    assert.equal(content, out.join(''));
+    await readsInFitsAndStarts('slow reader');
+  });
+
+  itExitsCleanly(() => bed, it);
+});
+
+// request_timeout bounds the wait for Replicate: time the upstream spends paused
+// because the client lags is not counted (it used to end such a stream with an
+// in-band 504 upstream_timeout mid-answer).
+describe('back-pressure and request_timeout', () => {
+  before(async () => { bed = await setup({ fakeOpts: { rawStreams: true }, config: { request_timeout: '8s' } }); });
+  after(async () => { await bed?.finish(); });
+
+  it('a client that lags longer than request_timeout still gets the whole answer', async () => {
+    await readsInFitsAndStarts('lagging reader', 10000);
   });
 
   itExitsCleanly(() => bed, it);

@@ -58,6 +58,22 @@ void suite_circuit(void) {
   CHECK_INT(circuit_allow(&c, 1500, &ra), 0);
   CHECK_INT(circuit_allow(&c, 2000, &ra), 1);
 
+  test_current = "a clock read before another worker opened it";
+  circuit_init(&c, 10000);
+  for (int i = 0; i < CIRCUIT_CONSECUTIVE; i++)
+    circuit_record(&c, 5000, 0);
+  CHECK_INT(circuit_allow(&c, 4999, &ra), 0); /* not a probe: the cool-down just began */
+  CHECK_INT(ra, 10000);
+  CHECK_INT(c.state, CIRCUIT_OPEN);
+  CHECK_INT(circuit_allow(&c, 15000, &ra), 1); /* the probe */
+  CHECK_INT(circuit_allow(&c, 14999, &ra), 0); /* and only one */
+
+  test_current = "a failure stamped a moment later still counts";
+  circuit_init(&c, 1000);
+  for (int i = 0; i < 18; i++) /* fail, ok, ...: 9 failures, never 5 in a row */
+    circuit_record(&c, 100000 + (uint64_t)i, i % 2 == 0 ? 0 : 1);
+  CHECK_INT(circuit_record(&c, 99999, 0), CIRCUIT_OPENED); /* the 10th of the last 20 */
+
   test_current = "half of the last 20 within a minute";
   circuit_init(&c, 1000);
   int opened = 0;

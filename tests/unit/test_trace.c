@@ -111,6 +111,13 @@ static void check_span_json(void) {
             "{\"key\":\"arr\",\"value\":{\"arrayValue\":{\"values\":[{\"stringValue\":\"stop\"}]}}}"
             "],\"status\":{}}");
 
+  TEST("span json: bytes that are not UTF-8 become U+FFFD");
+  buf_reset(&b);
+  struct span u = {.ctx = &c, .name = "GET /\xff\xc3\xa9\xe2\x82\xac\xc3\xed\xa0\x80\xc3",
+                   .kind = SPAN_SERVER, .end_ns = 1700000000000000009ull};
+  CHECK_INT(span_json(&b, &u), 0);
+  CHECK(strstr(b.data, "\"name\":\"GET /\\ufffd\xc3\xa9\xe2\x82\xac\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd\",") != NULL);
+
   TEST("span json: child with an error status");
   buf_reset(&b);
   memcpy(c.parent_id, c.span_id, SPAN_ID_LEN);
@@ -185,7 +192,7 @@ static void check_span_pack(void) {
 }
 
 /* Every byte at every place of a word: the eight-at-a-time scan escapes
- * what the byte-by-byte rule does (bytes >= 0x80 pass as they are). */
+ * what the byte-by-byte rule does (a lone byte >= 0x80 is U+FFFD). */
 static void check_span_escapes(void) {
   TEST("span json: any byte anywhere in a string");
   struct trace_ctx c = {.start_ns = 1};
@@ -204,6 +211,9 @@ static void check_span_escapes(void) {
           want[w++] = (char)*p;
         } else if (*p < 0x20) {
           w += (size_t)snprintf(want + w, 7, "\\u%04x", *p);
+        } else if (*p >= 0x80) { /* alone among 'a's: never UTF-8 */
+          memcpy(want + w, "\\ufffd", 6);
+          w += 6;
         } else {
           want[w++] = (char)*p;
         }
