@@ -166,31 +166,24 @@ static int add_message(cJSON *msgs, const cJSON *m, int i, struct oai_error *err
   return rc;
 }
 
-static int add_tools(cJSON *chat, const cJSON *root, struct oai_error *err) {
-  const cJSON *tools = get(root, "tools");
-  if (!req_given(tools))
+/* A custom (client) tool as a Chat Completions function; server tools
+ * (web_search_..., bash_..., ...) are not this model's. */
+static int add_tool(cJSON *out, const cJSON *t) {
+  const char *type = str(t, "type");
+  if (type && strcmp(type, "custom") != 0)
     return 0;
-  if (!cJSON_IsArray(tools))
-    return req_fail_type(err, "tools", "an array", tools);
-  cJSON *out = cJSON_AddArrayToObject(chat, "tools");
-  if (!out)
-    return oom(err);
-  const cJSON *t;
-  cJSON_ArrayForEach(t, tools) {
-    const char *type = str(t, "type");
-    if (type && strcmp(type, "custom") != 0)
-      continue; /* a server tool (web_search_..., bash_..., ...): not this model's */
-    cJSON *ct = cJSON_CreateObject(), *fn = cJSON_CreateObject();
-    int bad = !ct || !fn || !cJSON_AddStringToObject(ct, "type", "function") ||
-              translate_copy(fn, t, "name", NULL) || translate_copy(fn, t, "description", NULL) ||
-              translate_copy(fn, t, "input_schema", "parameters");
-    if (bad || !cJSON_AddItemToObject(ct, "function", fn)) {
-      cJSON_Delete(fn);
-      cJSON_Delete(ct);
-      return oom(err);
-    }
-    if (push(out, ct, err))
-      return -1;
+  cJSON *ct = cJSON_CreateObject(), *fn = cJSON_CreateObject();
+  int bad = !ct || !fn || !cJSON_AddStringToObject(ct, "type", "function") ||
+            translate_copy(fn, t, "name", NULL) || translate_copy(fn, t, "description", NULL) ||
+            translate_copy(fn, t, "input_schema", "parameters");
+  if (bad || !cJSON_AddItemToObject(ct, "function", fn)) {
+    cJSON_Delete(fn);
+    cJSON_Delete(ct);
+    return -1;
+  }
+  if (!cJSON_AddItemToArray(out, ct)) {
+    cJSON_Delete(ct);
+    return -1;
   }
   return 0;
 }
@@ -267,7 +260,7 @@ static int build_chat(const cJSON *root, cJSON *chat, int count_only, struct oai
       translate_copy(chat, root, "temperature", NULL) || translate_copy(chat, root, "top_p", NULL) ||
       (cJSON_GetArraySize(stops) > 0 && translate_copy(chat, root, "stop_sequences", "stop")))
     return oom(err);
-  if (add_tools(chat, root, err) || add_tool_choice(chat, root, err))
+  if (translate_tools(chat, root, add_tool, err) || add_tool_choice(chat, root, err))
     return -1;
   return translate_thinking(chat, thinking_effort(root)) ? oom(err) : 0;
 }

@@ -217,29 +217,19 @@ static int add_function_tool(cJSON *tools, const cJSON *t) {
   return 0;
 }
 
-static int add_tools(cJSON *chat, const cJSON *root, struct oai_error *err) {
-  const cJSON *tools = get(root, "tools");
-  if (!req_given(tools))
-    return 0;
-  if (!cJSON_IsArray(tools))
-    return req_fail_type(err, "tools", "an array", tools);
-  cJSON *out = cJSON_AddArrayToObject(chat, "tools");
-  if (!out)
-    return oom(err);
-  const cJSON *t;
-  cJSON_ArrayForEach(t, tools) {
-    const char *type = str(t, "type");
-    if (type && strcmp(type, "function") == 0) {
-      if (add_function_tool(out, t) != 0)
-        return oom(err);
-    } else if (type && strcmp(type, "namespace") == 0) {
-      const cJSON *inner;
-      cJSON_ArrayForEach(inner, get(t, "tools")) {
-        const char *it = str(inner, "type");
-        if ((!it || strcmp(it, "function") == 0) && add_function_tool(out, inner) != 0)
-          return oom(err);
-      }
-    } /* hosted tools: this model cannot run them */
+/* Function tools, and the functions inside a namespace; hosted tools are
+ * not this model's to run. */
+static int add_tool(cJSON *out, const cJSON *t) {
+  const char *type = str(t, "type");
+  if (type && strcmp(type, "function") == 0)
+    return add_function_tool(out, t);
+  if (type && strcmp(type, "namespace") == 0) {
+    const cJSON *inner;
+    cJSON_ArrayForEach(inner, get(t, "tools")) {
+      const char *it = str(inner, "type");
+      if ((!it || strcmp(it, "function") == 0) && add_function_tool(out, inner) != 0)
+        return -1;
+    }
   }
   return 0;
 }
@@ -313,7 +303,7 @@ static int build_chat(const cJSON *root, cJSON *chat, const cJSON *history,
       translate_copy(chat, root, "top_p", NULL) ||
       translate_copy(chat, root, "parallel_tool_calls", NULL))
     return oom(err);
-  if (add_tools(chat, root, err) != 0)
+  if (translate_tools(chat, root, add_tool, err) != 0)
     return -1;
   if (add_tool_choice(chat, root) != 0 || translate_thinking(chat, effort) != 0)
     return oom(err);

@@ -88,6 +88,23 @@ int translate_thinking(cJSON *chat, const char *effort) {
   return cJSON_AddStringToObject(chat, "reasoning_effort", effort) ? 0 : -1;
 }
 
+int translate_tools(cJSON *chat, const cJSON *root, translate_tool_fn add, struct oai_error *err) {
+  const cJSON *tools = cJSON_GetObjectItemCaseSensitive(root, "tools");
+  if (!req_given(tools))
+    return 0;
+  if (!cJSON_IsArray(tools))
+    return req_fail_type(err, "tools", "an array", tools);
+  cJSON *out = cJSON_AddArrayToObject(chat, "tools");
+  if (!out)
+    return req_fail_oom(err);
+  const cJSON *t;
+  cJSON_ArrayForEach(t, tools) {
+    if (add(out, t) != 0)
+      return req_fail_oom(err);
+  }
+  return 0;
+}
+
 int translate_copy(cJSON *dst, const cJSON *src, const char *key, const char *as) {
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(src, key);
   if (!req_given(v))

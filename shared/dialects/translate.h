@@ -41,6 +41,15 @@ int translate_to_chat_routed(const struct cJSON *root, struct cJSON *chat,
  * tools, `effort` (NULL: the model alias's default) decides. */
 int translate_thinking(struct cJSON *chat, const char *effort);
 
+/* One of the dialect's tools onto chat's `tools` array (out): appended, or
+ * skipped when this model cannot run it. 0, or -1 when out of memory. */
+typedef int (*translate_tool_fn)(struct cJSON *out, const struct cJSON *tool);
+
+/* chat's `tools` from root's: absent or null adds nothing, anything but an
+ * array is a 400 naming `tools`, and each element goes through add. 0 or -1. */
+int translate_tools(struct cJSON *chat, const struct cJSON *root, translate_tool_fn add,
+                    struct oai_error *err);
+
 /* Add key: copy of src[key] to dst when given (not absent, not null). */
 int translate_copy(struct cJSON *dst, const struct cJSON *src, const char *key,
                    const char *as);
