@@ -88,21 +88,33 @@ void handle_root(struct http_request *hr, const char *subpath) {
 
 /* ---- Anthropic Messages ---- */
 
-void handle_messages(struct http_request *hr, const char *subpath) {
-  (void)subpath;
-  http_request_set_error_format(hr, messages_error_json); /* gateway refusals too */
-  struct admission *adm = gateway_authorize(hr, "/v1/messages");
+/* What both Messages routes do first: Anthropic-shaped errors (gateway
+ * refusals too), the key, then the body parsed into req. The admission, or
+ * NULL once the request was answered. */
+static struct admission *messages_begin(struct http_request *hr, const char *route,
+                                        int count_only, struct chat_request *req) {
+  http_request_set_error_format(hr, messages_error_json);
+  struct admission *adm = gateway_authorize(hr, route);
   if (!adm)
-    return;
+    return NULL;
   size_t len;
   const char *body = http_request_body(hr, &len);
   const struct config *cfg = http_request_config(hr);
-  struct chat_request req;
   struct oai_error e;
-  if (messages_request_parse(body, len, cfg->model, &cfg->extra_models, 0, &req, &e) != 0) {
+  if (messages_request_parse(body, len, cfg->model, &cfg->extra_models, count_only, req, &e) !=
+      0) {
     http_request_respond_error(hr, &e);
-    return;
+    return NULL;
   }
+  return adm;
+}
+
+void handle_messages(struct http_request *hr, const char *subpath) {
+  (void)subpath;
+  struct chat_request req;
+  struct admission *adm = messages_begin(hr, "/v1/messages", 0, &req);
+  if (!adm)
+    return;
   struct encoder enc;
   if (encoder_messages(&enc) != 0) {
     chat_request_free(&req);
@@ -115,18 +127,10 @@ void handle_messages(struct http_request *hr, const char *subpath) {
 /* The local estimate of the prompt the model would see; no upstream call. */
 void handle_count_tokens(struct http_request *hr, const char *subpath) {
   (void)subpath;
-  http_request_set_error_format(hr, messages_error_json);
-  if (!gateway_authorize(hr, "/v1/messages/count_tokens"))
-    return;
-  size_t len;
-  const char *body = http_request_body(hr, &len);
-  const struct config *cfg = http_request_config(hr);
   struct chat_request req;
-  struct oai_error e;
-  if (messages_request_parse(body, len, cfg->model, &cfg->extra_models, 1, &req, &e) != 0) {
-    http_request_respond_error(hr, &e);
+  if (!messages_begin(hr, "/v1/messages/count_tokens", 1, &req))
     return;
-  }
+  const struct config *cfg = http_request_config(hr);
   struct buf prompt = BUF_INIT, out = BUF_INIT;
   int rc = prompt_render(cfg->prompt_format, &req, &prompt);
   long n = usage_estimate_tokens(prompt.data, prompt.len);
