@@ -347,20 +347,34 @@ static int parse_prompt_format(struct config *c, const struct option_row *o, voi
   return 0;
 }
 
+/* The index of v among names (an enum's values in order), or -1 with
+ * "expected a|b|c, got 'v'". */
+static int parse_choice(const char *const *names, size_t n, const char *v, char *err,
+                        size_t errlen) {
+  char expected[128] = "";
+  size_t used = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (strcmp(v, names[i]) == 0)
+      return (int)i;
+    int w = snprintf(expected + used, sizeof expected - used, "%s%s", i ? "|" : "", names[i]);
+    if (w > 0 && (size_t)w < sizeof expected - used)
+      used += (size_t)w;
+  }
+  set_err(err, errlen, "expected %s, got '%s'", expected, v);
+  return -1;
+}
+
 static const char *const LOG_LEVELS[] = {"error", "warn", "info", "debug"};
 
 static int parse_log_level(struct config *c, const struct option_row *o, void *field,
                            const char *v, char *err, size_t errlen) {
   (void)c;
   (void)o;
-  for (size_t i = 0; i < sizeof LOG_LEVELS / sizeof LOG_LEVELS[0]; i++) {
-    if (strcmp(v, LOG_LEVELS[i]) == 0) {
-      *(enum log_level *)field = (enum log_level)i;
-      return 0;
-    }
-  }
-  set_err(err, errlen, "expected error|warn|info|debug, got '%s'", v);
-  return -1;
+  int i = parse_choice(LOG_LEVELS, sizeof LOG_LEVELS / sizeof LOG_LEVELS[0], v, err, errlen);
+  if (i < 0)
+    return -1;
+  *(enum log_level *)field = (enum log_level)i;
+  return 0;
 }
 
 static const char *const LOG_FORMATS[] = {"text", "json"};
@@ -369,14 +383,11 @@ static int parse_log_format(struct config *c, const struct option_row *o, void *
                             const char *v, char *err, size_t errlen) {
   (void)c;
   (void)o;
-  for (size_t i = 0; i < sizeof LOG_FORMATS / sizeof LOG_FORMATS[0]; i++) {
-    if (strcmp(v, LOG_FORMATS[i]) == 0) {
-      *(enum log_format *)field = (enum log_format)i;
-      return 0;
-    }
-  }
-  set_err(err, errlen, "expected text|json, got '%s'", v);
-  return -1;
+  int i = parse_choice(LOG_FORMATS, sizeof LOG_FORMATS / sizeof LOG_FORMATS[0], v, err, errlen);
+  if (i < 0)
+    return -1;
+  *(enum log_format *)field = (enum log_format)i;
+  return 0;
 }
 
 static int parse_bool(struct config *c, const struct option_row *o, void *field,
