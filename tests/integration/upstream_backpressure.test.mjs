@@ -57,10 +57,11 @@ async function untilStalled(which = () => bed.fake.streams(), maxMs = 60000) {
 
 // The loopback socket buffers (autotuned, several MB each way) took about 7.5 MB of
 // one stream before the fake stalled (measured: 13,400-15,000 events of 506 bytes):
-// a smaller stream runs to its end without ever pausing the proxy. 15 MB in large
-// events: per-event work (the fake's, the proxy's, JSON.parse here) stays small on
-// a loaded machine.
-const SLOW_EVENTS = 3000;
+// a smaller stream runs to its end without ever pausing the proxy, and in one CI run
+// (autotuning up to its limits) 15 MB went through whole. 50 MB, as the non-reading
+// clients above, in large events: per-event work (the fake's, the proxy's,
+// JSON.parse here) stays small on a loaded machine.
+const SLOW_EVENTS = 10000;
 const SLOW_EVENT_SIZE = 5000;
 
 // A client reads nothing until the fake stalls (the proxy paused the upstream),
@@ -91,7 +92,7 @@ async function readsInFitsAndStarts(prompt, holdUntilMs = 0) {
 }
 
 describe('back-pressure on streams', () => {
-  // Not about the deadline: moving 15 MB through at load ~10 may take longer than 10 s.
+  // Not about the deadline: moving 50 MB through at load ~10 may take longer than 10 s.
   before(async () => { bed = await setup({ fakeOpts: { rawStreams: true }, config: { request_timeout: '60s' } }); });
   after(async () => { await bed?.finish(); });
 
@@ -124,11 +125,12 @@ describe('back-pressure on streams', () => {
 // because the client lags is not counted (it used to end such a stream with an
 // in-band 504 upstream_timeout mid-answer).
 describe('back-pressure and request_timeout', () => {
-  before(async () => { bed = await setup({ fakeOpts: { rawStreams: true }, config: { request_timeout: '8s' } }); });
+  // 12 s: moving the 50 MB once the client reads is counted, and takes seconds under ASan.
+  before(async () => { bed = await setup({ fakeOpts: { rawStreams: true }, config: { request_timeout: '12s' } }); });
   after(async () => { await bed?.finish(); });
 
   it('a client that lags longer than request_timeout still gets the whole answer', async () => {
-    await readsInFitsAndStarts('lagging reader', 10000);
+    await readsInFitsAndStarts('lagging reader', 16000);
   });
 
   itExitsCleanly(() => bed, it);
