@@ -322,7 +322,9 @@ static enum metrics_up_kind kind_of(const struct up_request *r) {
 int up_start(struct up_client *c, struct up_transfer *t, const struct up_request *r) {
   t->kind = kind_of(r);
   t->started_us = mono_us();
-  snprintf(t->request_id, sizeof t->request_id, "%s", r->request_id ? r->request_id : "");
+  size_t rid_len = r->request_id ? strnlen(r->request_id, sizeof t->request_id - 1) : 0;
+  memcpy(t->request_id, r->request_id ? r->request_id : "", rid_len); /* not snprintf: hot */
+  t->request_id[rid_len] = '\0';
   t->client = c;
   t->status = 0;
   t->result = CURLE_OK;
@@ -348,7 +350,7 @@ int up_start(struct up_client *c, struct up_transfer *t, const struct up_request
                         add_header(t, "Cache-Control: no-store") == 0));
   if (ok && r->token && r->token[0] && wants_token(c, r->url)) {
     struct buf auth = BUF_INIT;
-    ok = buf_printf(&auth, "Authorization: Bearer %s", r->token) == 0 &&
+    ok = buf_append_strs(&auth, "Authorization: Bearer ", r->token, (char *)NULL) == 0 &&
          add_header(t, auth.data) == 0;
     /* The token must not linger in freed memory longer than needed. */
     if (auth.data)
@@ -357,7 +359,8 @@ int up_start(struct up_client *c, struct up_transfer *t, const struct up_request
   }
   if (ok && r->request_id && r->request_id[0]) {
     struct buf h = BUF_INIT;
-    ok = buf_printf(&h, "X-Request-Id: %s", r->request_id) == 0 && add_header(t, h.data) == 0;
+    ok = buf_append_strs(&h, "X-Request-Id: ", r->request_id, (char *)NULL) == 0 &&
+         add_header(t, h.data) == 0;
     buf_free(&h);
   }
   char traceparent[TRACEPARENT_LEN + 1];
