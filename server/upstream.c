@@ -143,6 +143,11 @@ void up_client_free(struct up_client *c) {
   if (c->multi)
     curl_multi_cleanup(c->multi);
   c->multi = NULL;
+  while (c->n_parsed) {
+    struct up_parsed_url *p = &c->parsed[--c->n_parsed];
+    curl_url_cleanup(p->u);
+    free(p->url);
+  }
   up_sockets_free(c); /* after: curl closed its sockets through it */
   /* Last: the share must outlive every easy handle that used it. */
   if (c->share)
@@ -292,6 +297,24 @@ static int wants_token(const struct up_client *c, const char *url) {
   return ok;
 }
 
+/* url parsed, from the client's few (NULL: not parsed, use the string). */
+static CURLU *parsed_url(struct up_client *c, const char *url) {
+  for (int i = 0; i < c->n_parsed; i++)
+    if (strcmp(c->parsed[i].url, url) == 0)
+      return c->parsed[i].u;
+  if (c->n_parsed == (int)(sizeof c->parsed / sizeof c->parsed[0]))
+    return NULL; /* a config that changed model many times: strings again */
+  CURLU *u = curl_url();
+  char *copy = strdup(url);
+  if (!u || !copy || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK) {
+    curl_url_cleanup(u);
+    free(copy);
+    return NULL;
+  }
+  c->parsed[c->n_parsed++] = (struct up_parsed_url){copy, u};
+  return u;
+}
+
 static int add_header(struct up_transfer *t, const char *h) {
   struct curl_slist *l = curl_slist_append(t->headers, h);
   if (!l)
@@ -373,7 +396,12 @@ int up_start(struct up_client *c, struct up_transfer *t, const struct up_request
   }
   if (!ok)
     goto fail;
-  curl_easy_setopt(e, CURLOPT_URL, r->url);
+  /* Creates go to the same few URLs: parsed once. */
+  CURLU *parsed = t->kind == MU_CREATE ? parsed_url(c, r->url) : NULL;
+  if (parsed)
+    curl_easy_setopt(e, CURLOPT_CURLU, parsed);
+  else
+    curl_easy_setopt(e, CURLOPT_URL, r->url);
   curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
   curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
