@@ -396,12 +396,12 @@ int up_start(struct up_client *c, struct up_transfer *t, const struct up_request
   }
   if (!ok)
     goto fail;
-  /* Creates go to the same few URLs: parsed once. */
+  /* Creates go to the same few URLs: parsed once. The string too: without
+   * it curl rebuilds it from the CURLU each transfer (the same text). */
+  curl_easy_setopt(e, CURLOPT_URL, r->url);
   CURLU *parsed = t->kind == MU_CREATE ? parsed_url(c, r->url) : NULL;
   if (parsed)
     curl_easy_setopt(e, CURLOPT_CURLU, parsed);
-  else
-    curl_easy_setopt(e, CURLOPT_URL, r->url);
   curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
   curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
