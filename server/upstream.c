@@ -26,6 +26,9 @@
 #define H2_MAX_HOST_CONNECTIONS 64L
 #define H2_MAX_CONCURRENT_STREAMS 1000L
 
+/* curl's smallest upload buffer: create bodies are small (see up_start). */
+#define UPLOAD_BUFFER_BYTES (16L * 1024)
+
 /* A timeout this close to the request's own deadline is that deadline. */
 #define CONNECT_DEADLINE_SLACK_MS 50
 
@@ -478,6 +481,12 @@ int up_start(struct up_client *c, struct up_transfer *t, const struct up_request
      * CPU at 2,000 streams). */
     curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
   }
+  /* Over HTTP/2 curl 7.88 sends every POST body through an upload buffer
+   * (64 KiB by default) that curl_easy_reset leaves on a pooled handle, so
+   * a stream started on a create's handle held one for its whole life
+   * (massif, 1,000 TLS streams: 61 MB of 91 MB). Setting the size frees
+   * it; a create's body needs no more than the smallest (16 KiB). */
+  curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, UPLOAD_BUFFER_BYTES);
   if (strcmp(r->method, "POST") == 0) {
     curl_easy_setopt(e, CURLOPT_POST, 1L);
     /* Copied: a create handed to up_orphan outlives its exchange, which
