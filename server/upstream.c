@@ -323,7 +323,8 @@ static CURLU *parsed_url(struct up_client *c, const char *url) {
 
 /* Header lines that never change: list nodes point at them (curl only
  * reads a list's text). */
-static char H_CONTENT_TYPE[] = "Content-Type: application/json", H_EXPECT[] = "Expect:",
+static char H_USER_AGENT[] = "User-Agent: replicate-proxy/0.1",
+            H_CONTENT_TYPE[] = "Content-Type: application/json", H_EXPECT[] = "Expect:",
             H_PREFER[] = "Prefer: wait", H_ACCEPT_SSE[] = "Accept: text/event-stream",
             H_NO_STORE[] = "Cache-Control: no-store";
 
@@ -352,6 +353,9 @@ static int build_headers(struct up_transfer *t, const struct up_request *r, int 
     return -1;
   char *lines[UP_MAX_HEADERS], *o = t->hdr_text.data;
   size_t n = 0;
+  /* The User-Agent as a line of ours, not CURLOPT_USERAGENT: curl formats
+   * that one a byte at a time twice a transfer (~4k instructions). */
+  lines[n++] = H_USER_AGENT;
   lines[n++] = H_CONTENT_TYPE;
   lines[n++] = H_EXPECT;
   if (r->prefer_wait)
@@ -449,7 +453,6 @@ int up_start(struct up_client *c, struct up_transfer *t, const struct up_request
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(e, CURLOPT_USERAGENT, "replicate-proxy/0.1");
   curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
   /* Set on every start: curl_easy_reset of a pooled handle wipes them. */
   curl_easy_setopt(e, CURLOPT_SHARE, c->share);

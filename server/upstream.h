@@ -69,7 +69,7 @@ struct up_request {
 
 struct up_retry;
 
-#define UP_MAX_HEADERS 8
+#define UP_MAX_HEADERS 10
 
 struct up_transfer {
   CURL *easy; /* non-NULL while running */
