@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "json_plain.h"
+#include "num_text.h"
 
 /* ---- W3C trace context ---- */
 
@@ -147,10 +148,10 @@ static char *attr_value(char *o, const struct span_attr *a) {
     o = put_ll(PUT(o, "{\"intValue\":\""), a->i);
     return PUT(o, "\"}");
   case SA_DOUBLE: {
-    char d[NUM_MAX];
-    int n = snprintf(d, sizeof d, "%.17g", a->d);
+    char d[NUM_G_MAX];
+    size_t n = num_g(d, a->d, 17); /* %.17g's text: round-trips */
     o = PUT(o, "{\"doubleValue\":");
-    o = put_lit(o, d, n > 0 && (size_t)n < sizeof d ? (size_t)n : 0);
+    o = put_lit(o, d, n);
     *o++ = '}';
     return o;
   }
