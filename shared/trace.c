@@ -320,7 +320,8 @@ int span_pack(struct buf *out, const struct span *s) {
   h.status_message = s->status_message ? pack_str(strings, &at, s->status_message, nm) : PACK_NONE;
   memcpy(rec, &h, sizeof h);
   struct span_attr *pa = (struct span_attr *)(void *)(rec + sizeof h); /* 8-aligned */
-  memcpy(pa, s->attrs, n * sizeof *pa);
+  if (n) /* attrs may be NULL with none */
+    memcpy(pa, s->attrs, n * sizeof *pa);
   for (size_t i = 0; i < n; i++) {
     if (!attr_copied(&pa[i]) || pa[i].skip)
       continue;
