@@ -4,11 +4,16 @@
 //   node bench/stream-bench.mjs [--proxy build/replicate-proxy] [--streams 5000]
 //        [--ramp-ms 5000] [--tokens 40] [--token-delay 500] [--first-token-delay 1000]
 //        [--workers 1,2] [--port 19100] [--json FILE] [--timeline] [--tls] [--tls-only]
+//        [--one-fake]
 //
 // --tls: then one more proxy run (the first --workers value) against the same fake
 // served over TLS with HTTP/2 (a CA made for the run, given as upstream_ca_file),
 // and a check that a proxy trusting another CA is refused (502). --tls-only: the
 // direct run and that TLS run only (no plain proxy runs), to iterate on TLS.
+// The fake's API host and stream host run as two processes (stream-fake.mjs
+// --role api / --role streams), so token writes and handshakes or creates do
+// not wait for each other in one event loop; --one-fake runs both in one
+// process, as before.
 //
 // Ports used: port (fake API), port+1 (fake streams), port+2 (proxy).
 // Prints a table on stdout; --json also writes every figure to FILE (with
@@ -45,6 +50,7 @@ const o = {
       case '--timeline': o.timeline = true; break;
       case '--tls': o.tls = true; break;
       case '--tls-only': o.tls = true; o.tlsOnly = true; break;
+      case '--one-fake': o.oneFake = true; break;
       default: throw new Error(`unknown option ${a[i]}`);
     }
   }
@@ -130,7 +136,7 @@ async function proxyRun(fake, w, upstream, extra, label) {
     '--workers', String(w), '--poll_interval', '20ms', '--log_level', 'warn', '--shutdown_grace', '2s', ...extra], 'proxy');
   await waitHttp(PROXY, '/health', 10000);
   const r = await runClient(['--mode', 'proxy', '--url', `http://127.0.0.1:${PROXY}`, '--watch-pid', String(px.pid),
-    '--cpu-pids', `proxy=${px.pid},fake=${fake.pid}`]);
+    '--cpu-pids', `proxy=${px.pid},${fakeCpuPids(fake)}`]);
   r.label = label;
   r.workers = w;
   r.proxyStderr = px.stderrText.slice(0, 4000);
@@ -157,17 +163,32 @@ async function wrongCaCheck(upstream, caFile) {
   return status;
 }
 
-async function main() {
+// The fake: {pid of each process, stop()}; `fake` is the API host's process
+// (its CPU is "fake"), `streams` the stream host's when it has its own.
+async function startFakes(tlsDir) {
   const scenario = { firstTokenDelay: o.firstTokenDelay, tokenDelay: o.tokenDelay, tokenCount: o.tokens };
-  const startFakeProc = (extra) => start(process.execPath, [path.join(here, 'stream-fake.mjs'), '--port', String(FAKE_API),
-    '--stream-port', String(FAKE_STREAM), '--scenario', JSON.stringify(scenario), ...extra], 'fake');
-  let fake = startFakeProc([]);
-  await waitLine(fake, /^ready /m, 10000);
+  const common = ['--scenario', JSON.stringify(scenario), ...(tlsDir ? ['--tls-dir', tlsDir, '--http2'] : [])];
+  const script = path.join(here, 'stream-fake.mjs');
+  const api = start(process.execPath, [script, '--port', String(FAKE_API), '--stream-port', String(FAKE_STREAM), ...common,
+    ...(tlsDir ? ['--tls-make'] : []), ...(o.oneFake ? [] : ['--role', 'api', '--stream-base', `${tlsDir ? 'https' : 'http'}://127.0.0.1:${FAKE_STREAM}`])], 'fake');
+  await waitLine(api, /^ready /m, 10000); // made the CA first, if TLS
+  let streams = null;
+  if (!o.oneFake) {
+    streams = start(process.execPath, [script, '--role', 'streams', '--stream-port', String(FAKE_STREAM), ...common], 'fake-streams');
+    await waitLine(streams, /^ready /m, 10000);
+  }
+  return { pid: api.pid, streamsPid: streams?.pid, stop: async () => { await stop(api); if (streams) await stop(streams); } };
+}
+const fakeCpuPids = (fake) => `fake=${fake.pid}${fake.streamsPid ? `,fakestreams=${fake.streamsPid}` : ''}`;
+
+async function main() {
+  let fake = await startFakes(null);
   const log = (s) => process.stderr.write(`[stream] ${s}\n`);
-  log(`${o.streams} streams, ramp ${o.rampMs} ms, ${o.tokens} tokens/stream, 1st token after ${o.firstTokenDelay} ms, then every ${o.tokenDelay} ms`);
+  log(`${o.streams} streams, ramp ${o.rampMs} ms, ${o.tokens} tokens/stream, 1st token after ${o.firstTokenDelay} ms, then every ${o.tokenDelay} ms` +
+    (o.oneFake ? ', fake in one process' : ', fake API and stream hosts in two processes'));
 
   log('direct: client -> fake');
-  const direct = await runClient(['--mode', 'direct', '--url', `http://127.0.0.1:${FAKE_API}`, '--cpu-pids', `fake=${fake.pid}`]);
+  const direct = await runClient(['--mode', 'direct', '--url', `http://127.0.0.1:${FAKE_API}`, '--cpu-pids', fakeCpuPids(fake)]);
   direct.label = 'direct (no proxy)';
   results.runs.push(direct);
   await sleep(1500);
@@ -176,12 +197,11 @@ async function main() {
     log(`proxy --workers ${w}: client -> proxy -> fake`);
     await proxyRun(fake, w, `http://127.0.0.1:${FAKE_API}`, [], `proxy --workers ${w}`);
   }
-  await stop(fake);
+  await fake.stop();
   if (o.tls) {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rp-bench-tls-'));
     const otherDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rp-bench-ca2-'));
-    fake = startFakeProc(['--tls-dir', dir, '--http2']);
-    await waitLine(fake, /^ready /m, 10000);
+    fake = await startFakes(dir);
     const upstream = `https://127.0.0.1:${FAKE_API}`;
     const w = o.workers[0];
     log(`proxy --workers ${w}: client -> proxy -> fake over TLS + HTTP/2`);
@@ -191,13 +211,17 @@ async function main() {
     const other = makeTestCA(otherDir, { cn: 'another CA' });
     results.wrongCaStatus = await wrongCaCheck(upstream, other.caFile);
     log(`proxy trusting another CA: HTTP ${results.wrongCaStatus}`);
-    await stop(fake);
+    await fake.stop();
     fs.rmSync(dir, { recursive: true, force: true });
     fs.rmSync(otherDir, { recursive: true, force: true });
   }
   report();
 }
 
+function fakeCpu(r) {
+  const a = r.cpuSeconds.fake, b = r.cpuSeconds.fakestreams;
+  return `${a?.toFixed(2) ?? '-'}${b === undefined ? '' : `+${b?.toFixed(2) ?? '-'}`}`;
+}
 function ms(us) { return us === null || us === undefined ? '-' : (us / 1000).toFixed(3); }
 function mb(kb) { return kb === null || kb === undefined ? '-' : (kb / 1024).toFixed(1); }
 
@@ -229,9 +253,10 @@ function report() {
     L.push(row([r.label, ms(r.addedUs.holdP50), ms(r.addedUs.holdP99), ms(r.addedUs.p50), ms(r.addedUs.p99),
       mb(r.watched.rssAllOpenKb), mb(r.watched.hwmKb), r.watched.fdsAllOpen ?? '-',
       cpu === null || cpu === undefined ? '-' : cpu.toFixed(2), cpu ? ((cpu * 1e6) / Math.max(1, r.tokensReceived)).toFixed(1) : '-',
-      r.cpuSeconds.fake?.toFixed(2) ?? '-', r.watchedRunqueueWaitPct === null ? '-' : `${r.watchedRunqueueWaitPct.toFixed(0)}%`], W2));
+      fakeCpu(r), r.watchedRunqueueWaitPct === null ? '-' : `${r.watchedRunqueueWaitPct.toFixed(0)}%`], W2));
   }
-  L.push(`(direct run: fake CPU ${d.cpuSeconds.fake?.toFixed(2) ?? '-'} s, client CPU ${d.cpuSeconds.client.toFixed(2)} s)`);
+  L.push('fake CPU s = API process (+ stream host process, when it has its own)');
+  L.push(`(direct run: fake CPU ${fakeCpu(d)} s, client CPU ${d.cpuSeconds.client.toFixed(2)} s)`);
   L.push('proxy rq-wait = time the proxy\'s threads were runnable but waiting for a CPU, as % of the run (high: CPU-starved, latency is not the proxy\'s own)');
   L.push('machine load during each run (cores busy of 2): ' + results.runs.map((r) =>
     `${r.label}: ${r.machine.busyCores.toFixed(2)} busy, ${r.machine.otherCores.toFixed(2)} by other processes`).join('; '));

@@ -23,7 +23,9 @@ void log_set_format(enum log_format format) { atomic_store(&current_format, (int
 int log_request_enter(const char *request_id) {
   if (current_request[0] || !request_id || !request_id[0])
     return 0;
-  snprintf(current_request, sizeof current_request, "%s", request_id);
+  size_t n = strnlen(request_id, sizeof current_request - 1); /* not snprintf: twice a request */
+  memcpy(current_request, request_id, n);
+  current_request[n] = '\0';
   return 1;
 }
 

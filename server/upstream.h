@@ -33,6 +33,14 @@ struct up_client {
   size_t n_socks;
   long n_in_multi;  /* transfers added to the multi handle */
   long maxconnects; /* CURLMOPT_MAXCONNECTS as last set */
+  /* Create URLs parsed once: from a URL string curl parses and rebuilds the
+   * URL on every transfer (~7k instructions). Kept until up_client_free, as
+   * a running transfer may still read its own. */
+  struct up_parsed_url {
+    char *url;
+    CURLU *u;
+  } parsed[8];
+  int n_parsed;
 };
 
 struct up_transfer;
@@ -61,7 +69,7 @@ struct up_request {
 
 struct up_retry;
 
-#define UP_MAX_HEADERS 8
+#define UP_MAX_HEADERS 10
 
 struct up_transfer {
   CURL *easy; /* non-NULL while running */

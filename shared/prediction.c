@@ -119,10 +119,13 @@ static int read_string(struct reader *r, struct buf *out) {
   const char *s = r->s;
   size_t i = r->pos, run = i;
   for (;;) {
-    while (i < r->len && s[i] != '"' && s[i] != '\\')
-      i++;
-    if (i >= r->len)
+    /* The run up to the next quote or backslash, found by memchr: a byte at
+     * a time cost ~10 instructions a byte of the reply. */
+    const char *q = memchr(s + i, '"', r->len - i);
+    if (!q)
       return -1;
+    const char *bs = memchr(s + i, '\\', (size_t)(q - (s + i)));
+    i = (size_t)((bs ? bs : q) - s);
     if (out && buf_append(out, s + run, i - run) != 0)
       return -1;
     if (s[i] == '"')
@@ -352,10 +355,11 @@ static int count_field(struct reader *r, long *dst) {
   return 0;
 }
 
-static int key_is(const struct buf *key, const char *name) {
-  size_t n = strlen(name);
+static int key_is_n(const struct buf *key, const char *name, size_t n) {
   return key->len == n && memcmp(key->data, name, n) == 0;
 }
+/* name is a string literal: its length is known (no strlen per compare). */
+#define key_is(key, name) key_is_n(key, name, sizeof name - 1)
 
 struct parse_state {
   struct prediction *p;
@@ -458,7 +462,7 @@ static int parse_status(struct reader *r, struct parse_state *st) {
   if (read_string(r, &st->key) != 0)
     return -1;
   for (size_t i = 1; i < N_STATUS; i++)
-    if (key_is(&st->key, status_names[i]))
+    if (key_is_n(&st->key, status_names[i], strlen(status_names[i])))
       st->p->status = (enum pred_status)i;
   return 0;
 }
@@ -470,11 +474,14 @@ static int parse_id(struct reader *r, struct parse_state *st) {
 /* Top-level fields the proxy reads; everything else is skipped. */
 static const struct {
   const char *name;
+  size_t len;
   int (*parse)(struct reader *r, struct parse_state *st);
 } fields[] = {
-    {"id", parse_id},         {"status", parse_status},
-    {"output", parse_output}, {"error", parse_error},
-    {"urls", parse_urls},     {"metrics", parse_metrics},
+#define FIELD(name, fn) {name, sizeof name - 1, fn}
+    FIELD("id", parse_id),         FIELD("status", parse_status),
+    FIELD("output", parse_output), FIELD("error", parse_error),
+    FIELD("urls", parse_urls),     FIELD("metrics", parse_metrics),
+#undef FIELD
 };
 
 static int parse_object(struct reader *r, struct parse_state *st) {
@@ -487,7 +494,7 @@ static int parse_object(struct reader *r, struct parse_state *st) {
   while ((rc = obj_next(r, &st->key, &first)) == 1) {
     size_t i = 0;
     while (i < sizeof fields / sizeof fields[0] &&
-           !key_is(&st->key, fields[i].name))
+           !key_is_n(&st->key, fields[i].name, fields[i].len))
       i++;
     if ((i < sizeof fields / sizeof fields[0] ? fields[i].parse(r, st)
                                                : skip_value(r)) != 0)
