@@ -60,9 +60,13 @@ int metrics_listen_parse(const char *spec, char *host, size_t hostlen, int *port
   return 0;
 }
 
-/* Send all of data (the socket has a send timeout). */
+static uint64_t now_ms(void);
+
+/* Send all of data (the socket has a send timeout), within IO_TIMEOUT_S in
+ * all: a client that reads a byte now and then does not hold the thread. */
 static void send_all(int fd, const char *data, size_t len) {
-  while (len > 0) {
+  uint64_t until = now_ms() + IO_TIMEOUT_S * 1000u;
+  while (len > 0 && now_ms() < until) {
     ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
     if (n < 0 && errno == EINTR)
       continue;

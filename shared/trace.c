@@ -320,7 +320,8 @@ int span_pack(struct buf *out, const struct span *s) {
   h.status_message = s->status_message ? pack_str(strings, &at, s->status_message, nm) : PACK_NONE;
   memcpy(rec, &h, sizeof h);
   struct span_attr *pa = (struct span_attr *)(void *)(rec + sizeof h); /* 8-aligned */
-  memcpy(pa, s->attrs, n * sizeof *pa);
+  if (n) /* attrs may be NULL with none */
+    memcpy(pa, s->attrs, n * sizeof *pa);
   for (size_t i = 0; i < n; i++) {
     if (!attr_copied(&pa[i]) || pa[i].skip)
       continue;
@@ -330,7 +331,7 @@ int span_pack(struct buf *out, const struct span *s) {
     }
     pack_str(strings, &at, pa[i].s, lens[i]);
     pa[i].s = NULL;
-    pa[i].slen = lens[i];
+    pa[i].slen = (uint32_t)lens[i];
   }
   out->len += size;
   out->data[out->len] = '\0';
@@ -368,6 +369,74 @@ int span_packed_json(struct buf *out, const char *rec, size_t avail, size_t *use
                                                                    : strings + h.status_message,
                    .attrs = attrs, .n_attrs = h.n_attrs};
   return span_json(out, &s);
+}
+
+static int is_tchar(unsigned char c) { /* an HTTP token's characters (RFC 9110) */
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+         (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+static size_t trim_span(const char **s, size_t n) {
+  while (n && (**s == ' ' || **s == '\t'))
+    (*s)++, n--;
+  while (n && ((*s)[n - 1] == ' ' || (*s)[n - 1] == '\t'))
+    n--;
+  return n;
+}
+
+int otlp_header_lines(const char *spec, struct buf *out, size_t *n, char *err, size_t errlen) {
+  size_t start = out->len, count = 0;
+  int idx = 0;
+  for (const char *p = spec; *p;) {
+    const char *end = strchr(p, ',');
+    size_t len = end ? (size_t)(end - p) : strlen(p);
+    const char *eq = memchr(p, '=', len);
+    idx++;
+    const char *name = p, *value = eq ? eq + 1 : NULL;
+    size_t nn = trim_span(&name, eq ? (size_t)(eq - p) : len);
+    size_t nv = value ? trim_span(&value, len - (size_t)(value - p)) : 0;
+    p += len + (end ? 1 : 0);
+    if (!eq && nn == 0)
+      continue; /* an empty item ("a=b,,c=d", a trailing comma) */
+    const char *why = !eq ? "is not name=value" : nn == 0 ? "has no name" : NULL;
+    for (size_t i = 0; !why && i < nn; i++)
+      if (!is_tchar((unsigned char)name[i]))
+        why = "has a name that is not an HTTP token";
+    if (!why && buf_reserve(out, nn + 2 + nv + 1) != 0)
+      why = "does not fit in memory";
+    if (!why) {
+      char *o = out->data + out->len;
+      o = put_lit(o, name, nn);
+      o = PUT(o, ": ");
+      for (size_t i = 0; i < nv && !why; i++) {
+        int hi = i + 2 < nv ? hex_val((char)(value[i + 1] | 0x20)) : -1;
+        int lo = i + 2 < nv ? hex_val((char)(value[i + 2] | 0x20)) : -1;
+        unsigned char c = (unsigned char)value[i];
+        if (c == '%' && hi >= 0 && lo >= 0) {
+          c = (unsigned char)(hi << 4 | lo);
+          i += 2;
+        }
+        if (c < 0x20 || c == 0x7f) /* CR, LF, NUL: another header, or a cut one */
+          why = "has a control character in its value";
+        *o++ = (char)c;
+      }
+      if (!why) {
+        *o++ = '\0';
+        out->len = (size_t)(o - out->data);
+        count++;
+      }
+    }
+    if (why) {
+      if (out->data) /* nothing of a value stays behind */
+        memset(out->data + start, 0, out->cap - start);
+      out->len = start;
+      if (err && errlen)
+        snprintf(err, errlen, "otlp_headers: item %d %s", idx, why);
+      return -1;
+    }
+  }
+  *n = count;
+  return 0;
 }
 
 int otlp_batch_open(struct buf *out, const char *service_name, const char *version) {

@@ -44,19 +44,22 @@ enum span_kind { SPAN_INTERNAL = 1, SPAN_SERVER = 2, SPAN_CLIENT = 3 };
 enum span_attr_type { SA_STRING, SA_INT, SA_DOUBLE, SA_BOOL, SA_STRINGS, SA_URL };
 
 /* One attribute; a NULL string value, or skip, leaves it out. */
+/* 48 bytes: span_pack copies the array as it is into the exporter's queue. */
 struct span_attr {
   const char *key;        /* a literal needing no JSON escape (copied as it is;
                            * span_pack keeps the pointer) */
   const char *kp;         /* the macros': {"key":"<key>","value": ready to copy */
-  size_t kp_len;
-  enum span_attr_type type;
-  int skip;
-  int lit;                /* s is a literal needing no escape: span_pack keeps
-                           * the pointer, the JSON copies it without a scan */
   const char *s;          /* SA_STRING, SA_URL; SA_STRINGS: one value (a one-element array) */
-  size_t slen;            /* strlen(s) when known, else 0 (measured) */
-  long long i;            /* SA_INT, SA_BOOL */
-  double d;               /* SA_DOUBLE */
+  union {
+    long long i;          /* SA_INT, SA_BOOL */
+    double d;             /* SA_DOUBLE */
+  };
+  uint32_t kp_len;
+  uint32_t slen;          /* strlen(s) when known, else 0 (measured) */
+  unsigned char type;     /* enum span_attr_type */
+  unsigned char skip;
+  unsigned char lit;      /* s is a literal needing no escape: span_pack keeps
+                           * the pointer, the JSON copies it without a scan */
 };
 
 /* The key's JSON text is made at compile time: one copy per attribute. */
@@ -96,6 +99,12 @@ int span_pack(struct buf *out, const struct span *s);
 /* Append the JSON of the packed record at rec (avail bytes from there);
  * *used: its size. 0, or -1 (a malformed record, out of memory). */
 int span_packed_json(struct buf *out, const char *rec, size_t avail, size_t *used);
+
+/* otlp_headers ("name=value,name=value", as OTEL_EXPORTER_OTLP_HEADERS:
+ * blanks around names and values dropped, values %-decoded) as header lines
+ * "Name: value", each NUL-terminated, appended to out; *n: how many. 0, or
+ * -1 with err saying what is wrong (never a value: they hold secrets). */
+int otlp_header_lines(const char *spec, struct buf *out, size_t *n, char *err, size_t errlen);
 
 /* The ExportTraceServiceRequest around comma-separated span objects: the
  * opening (with service.name) and the closing. 0, or -1. */

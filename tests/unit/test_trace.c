@@ -212,6 +212,41 @@ static void check_span_pack(void) {
   buf_free(&got);
 }
 
+static void check_header_lines(void) {
+  TEST("otlp_headers: lines, blanks trimmed, values %-decoded");
+  struct buf b = BUF_INIT;
+  size_t n = 99;
+  char err[128] = "";
+  CHECK_INT(otlp_header_lines(" Authorization = Bearer s3cr3t ,X-Tenant=team%2Ca,,x-e=", &b, &n, err,
+                              sizeof err),
+            0);
+  CHECK_INT((int)n, 3);
+  CHECK_STR(b.data, "Authorization: Bearer s3cr3t");
+  CHECK_STR(b.data + strlen(b.data) + 1, "X-Tenant: team,a");
+  CHECK_STR(b.data + strlen(b.data) + 1 + strlen("X-Tenant: team,a") + 1, "x-e: ");
+  buf_free(&b);
+
+  TEST("otlp_headers: empty is none");
+  CHECK_INT(otlp_header_lines("", &b, &n, err, sizeof err), 0);
+  CHECK_INT((int)n, 0);
+
+  TEST("otlp_headers: refused, naming the item, never the value");
+  static const char *const BAD[] = {"Authorization", "=s3cr3t", "Bad Name=s3cr3t",
+                                    "X=s3cr3t%0d%0aInjected: 1", "X=s3cr3t\n"};
+  for (size_t i = 0; i < sizeof BAD / sizeof BAD[0]; i++) {
+    struct buf e = BUF_INIT;
+    err[0] = '\0';
+    CHECK_INT(otlp_header_lines(BAD[i], &e, &n, err, sizeof err), -1);
+    CHECK(strncmp(err, "otlp_headers: item 1 ", 21) == 0);
+    CHECK(strstr(err, "s3cr3t") == NULL);
+    CHECK(e.len == 0);
+    buf_free(&e);
+  }
+  CHECK_INT(otlp_header_lines("A=1,B", &b, &n, err, sizeof err), -1);
+  CHECK_STR(err, "otlp_headers: item 2 is not name=value");
+  buf_free(&b);
+}
+
 /* Every byte at every place of a word: the eight-at-a-time scan escapes
  * what the byte-by-byte rule does (a lone byte >= 0x80 is U+FFFD). */
 static void check_span_escapes(void) {
@@ -255,4 +290,5 @@ void suite_trace(void) {
   check_redact();
   check_span_json();
   check_span_pack();
+  check_header_lines();
 }
