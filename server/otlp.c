@@ -236,10 +236,25 @@ static void wipe_headers(void) {
   X.n_headers = 0;
 }
 
+/* Ratio x 2^64, set before the workers start; ratio 1: every trace. */
+static uint64_t sample_below;
+static int sample_all = 1;
+
+int otlp_sampled(const unsigned char id[TRACE_ID_LEN]) {
+  if (sample_all)
+    return 1;
+  uint64_t v = 0;
+  for (int i = TRACE_ID_LEN - 8; i < TRACE_ID_LEN; i++)
+    v = v << 8 | id[i];
+  return v < sample_below;
+}
+
 int otlp_start(const char *endpoint, const char *service_name, const char *version,
-               const char *headers) {
+               const char *headers, double sample_ratio) {
   if (!endpoint || !endpoint[0])
     return 0;
+  sample_all = !(sample_ratio < 1.0);
+  sample_below = sample_all ? UINT64_MAX : (uint64_t)(sample_ratio * 18446744073709551616.0);
   char err[128];
   if (otlp_header_lines(headers ? headers : "", &X.headers, &X.n_headers, err, sizeof err) != 0) {
     log_msg(LOG_ERROR, "otlp: %s: no trace export", err); /* names no value */
@@ -259,9 +274,10 @@ int otlp_start(const char *endpoint, const char *service_name, const char *versi
   }
   atomic_store(&on, 1);
   char shown[512]; /* no user:password@ in the log */
-  log_msg(LOG_INFO, "otlp: exporting traces to %s (%zu header%s of otlp_headers)",
+  log_msg(LOG_INFO, "otlp: exporting traces to %s (%zu header%s of otlp_headers, "
+          "sample ratio %g)",
           trace_url_redact(shown, sizeof shown, X.url) == 0 ? shown : "(a long URL)",
-          X.n_headers, X.n_headers == 1 ? "" : "s");
+          X.n_headers, X.n_headers == 1 ? "" : "s", sample_ratio);
   return 0;
 }
 

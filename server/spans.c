@@ -12,7 +12,7 @@ void spans_request_begin(struct trace_ctx *t, const char *traceparent) {
   if (traceparent_parse(traceparent, t->trace_id, t->parent_id, &t->flags) != 0) {
     otlp_new_id(t->trace_id, TRACE_ID_LEN);
     memset(t->parent_id, 0, SPAN_ID_LEN);
-    t->flags = 1; /* ours are all sampled */
+    t->flags = otlp_sampled(t->trace_id) ? 1 : 0;
   }
   otlp_new_id(t->span_id, SPAN_ID_LEN);
   t->active = 1;

@@ -23,6 +23,7 @@ enum opt_type {
   OPT_BOOL,
   OPT_LIST,
   OPT_PRICE,
+  OPT_RATIO,
   OPT_LOG_FORMAT,
   OPT_FAILURE_MODE,
 };
@@ -152,6 +153,10 @@ static const struct option_row OPTIONS[] = {
      "headers sent with every trace export, name=value pairs separated by commas "
      "(Authorization=Bearer x,X-Tenant=y), values %-decoded; for hosted collectors "
      "(also env OTEL_EXPORTER_OTLP_HEADERS); never logged"},
+    {"otlp_sample_ratio", OPT_RATIO, OFF(otlp_sample_ratio), "1", 0, 0, OPT_RESTART,
+     "share of traces started here that are recorded and exported, 0 to 1 (by trace id, "
+     "as OpenTelemetry's traceidratio sampler); a client's traceparent decides for its own "
+     "trace; also env OTEL_TRACES_SAMPLER_ARG"},
 };
 
 #define N_OPTIONS (sizeof OPTIONS / sizeof OPTIONS[0])
@@ -481,6 +486,21 @@ static int parse_price(struct config *c, const struct option_row *o, void *field
   return 0;
 }
 
+static int parse_ratio(struct config *c, const struct option_row *o, void *field,
+                       const char *v, char *err, size_t errlen) {
+  (void)c;
+  (void)o;
+  char *end;
+  errno = 0;
+  double d = strtod(v, &end);
+  if (errno || end == v || *end || !(d >= 0) || d > 1) {
+    set_err(err, errlen, "expected a number from 0 to 1, got '%s'", v);
+    return -1;
+  }
+  *(double *)field = d;
+  return 0;
+}
+
 static void free_string(void *field) {
   free(*(char **)field);
   *(char **)field = NULL;
@@ -514,6 +534,7 @@ static const struct opt_ops OPS[] = {
     [OPT_BOOL] = {parse_bool, NULL, sizeof(int)},
     [OPT_LIST] = {parse_list, free_list, 0},
     [OPT_PRICE] = {parse_price, NULL, sizeof(double)},
+    [OPT_RATIO] = {parse_ratio, NULL, sizeof(double)},
     [OPT_LOG_FORMAT] = {parse_log_format, NULL, sizeof(enum log_format)},
     [OPT_FAILURE_MODE] = {parse_failure_mode, NULL, sizeof(int)},
 };
@@ -748,6 +769,11 @@ int config_load_env(struct config *c, char *(*getenv_fn)(const char *),
     set_err(err, errlen, "out of memory");
     return -1;
   }
+  /* Like the headers above, only where nothing of ours set it. */
+  const char *ratio = getenv_fn("OTEL_TRACES_SAMPLER_ARG");
+  if (ratio && c->otlp_sample_ratio == 1.0 &&
+      config_set(c, "otlp_sample_ratio", ratio, err, errlen) != 0)
+    return -1;
   return 0;
 }
 

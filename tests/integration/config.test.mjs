@@ -48,7 +48,7 @@ describe('config and command line', () => {
     assert.match(r.stderr, /(:|line )3\b/, 'line number 3');
   });
 
-  for (const [key, value] of [['poll_interval', 'soon'], ['request_timeout', '-5s'], ['max_body_size', 'huge'], ['prompt_format', 'fancy'], ['listen', 'nowhere']]) {
+  for (const [key, value] of [['poll_interval', 'soon'], ['request_timeout', '-5s'], ['max_body_size', 'huge'], ['prompt_format', 'fancy'], ['listen', 'nowhere'], ['otlp_sample_ratio', '1.5']]) {
     it(`a bad value (${key} = ${value}) → exit 2 naming ${key}`, async () => {
       const file = writeConf([`upstream = ${fake.url}`, `${key} = ${value}`]);
       const r = await runProxy(['--config', file]);

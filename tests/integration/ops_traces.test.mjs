@@ -411,7 +411,7 @@ describe('traces: otlp_headers', () => {
       assert.equal(b.headers['x-tenant'], 'team a');
       assert.equal(b.type, 'application/json');
     }
-    assert.match(bed.proxy.stderr, /otlp: exporting traces to http:\/\/127\.0\.0\.1:\d+\/v1\/traces \(2 headers of otlp_headers\)/);
+    assert.match(bed.proxy.stderr, /otlp: exporting traces to http:\/\/127\.0\.0\.1:\d+\/v1\/traces \(2 headers of otlp_headers, sample ratio 1\)/);
   });
 
   itExitsCleanly(() => bed, it);
@@ -446,3 +446,63 @@ describe('traces: OTEL_EXPORTER_OTLP_HEADERS, and a malformed value', () => {
   itExitsCleanly(() => bed, it);
 });
 
+
+// otlp_sample_ratio: a share of the traces started here is recorded (by trace id,
+// as OpenTelemetry's traceidratio sampler); the rest are not exported, and their
+// calls to Replicate carry "not sampled". A client's traceparent decides for its
+// own trace (parent-based).
+describe('traces: otlp_sample_ratio', () => {
+  let rx4;
+  let half;
+  before(async () => { rx4 = await startReceiver(); });
+  after(async () => { await half?.finish(); await bed?.finish(); await rx4?.close(); });
+
+  it('ratio 0: nothing of ours exported, Replicate sees flags 00; a sampled client trace still is', async () => {
+    bed = await setup({ config: { otlp_endpoint: rx4.url, otlp_sample_ratio: '0' } });
+    for (let i = 0; i < 3; i++) {
+      const r = await bed.chat(user('unsampled'), { headers: { 'X-Request-Id': `unsampled-${i}` } });
+      assert.equal(r.status, 200, r.text);
+    }
+    const parentTrace = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const r = await bed.chat(user('sampled by the client'), {
+      headers: { 'X-Request-Id': 'client-sampled', traceparent: `00-${parentTrace}-00f067aa0ba902b7-01` },
+    });
+    assert.equal(r.status, 200, r.text);
+    await until(() => rx4.spans().some((s) => s.kind === 2), 5000, 'the client-sampled server span');
+    await new Promise((ok) => setTimeout(ok, 1200)); // past a flush: anything else would be here
+    const spans = rx4.spans();
+    assert.ok(spans.length >= 2, 'server + create span of the sampled request');
+    for (const s of spans) assert.equal(s.traceId, parentTrace, 'only the client-sampled trace is exported');
+    for (let i = 0; i < 3; i++) {
+      const calls = bed.fake.log.filter((e) => e.headers['x-request-id'] === `unsampled-${i}`);
+      assert.ok(calls.length >= 1);
+      for (const c of calls) assert.match(c.headers.traceparent, /^00-[0-9a-f]{32}-[0-9a-f]{16}-00$/);
+    }
+    const sampled = bed.fake.log.filter((e) => e.headers['x-request-id'] === 'client-sampled');
+    for (const c of sampled) assert.match(c.headers.traceparent, new RegExp(`^00-${parentTrace}-[0-9a-f]{16}-01$`));
+    assert.match(bed.proxy.stderr, /sample ratio 0\)/);
+    await bed.close();
+  });
+
+  it('ratio 0.5 from OTEL_TRACES_SAMPLER_ARG: some traces recorded, not all; recorded ones are whole', async () => {
+    const before = rx4.spans().length;
+    half = await setup({ config: { otlp_endpoint: rx4.url }, env: { OTEL_TRACES_SAMPLER_ARG: '0.5' } });
+    const n = 40;
+    for (let i = 0; i < n; i++) {
+      const r = await half.chat(user('half'), { headers: { 'X-Request-Id': `half-${i}` } });
+      assert.equal(r.status, 200, r.text);
+    }
+    // Which traces Replicate was told are sampled, and which we exported.
+    const flagged = new Set(half.fake.log.filter((e) => e.headers['x-request-id']?.startsWith('half-') && e.headers.traceparent.endsWith('-01'))
+      .map((e) => e.headers.traceparent.split('-')[1]));
+    // 40 fair draws: all or none has odds 2^-39.
+    assert.ok(flagged.size > 0 && flagged.size < n, `sampled ${flagged.size} of ${n}`);
+    await until(() => new Set(rx4.spans().slice(before).filter((s) => s.kind === 2).map((s) => s.traceId)).size === flagged.size,
+      5000, 'every sampled server span');
+    const exported = new Set(rx4.spans().slice(before).map((s) => s.traceId));
+    assert.deepEqual([...exported].sort(), [...flagged].sort(), 'exactly the traces marked sampled upstream');
+    assert.match(half.proxy.stderr, /sample ratio 0\.5\)/);
+  });
+
+  itExitsCleanly(() => half, it);
+});
