@@ -2,9 +2,11 @@
 // prediction, reads its final state until Replicate reports what it consumed,
 // and settles once with those counts (the ledger row, the key's spend and its
 // budget alike). The estimate from the text seen is the fallback, flagged.
+// A create still in flight at the hang-up (Prefer: wait: it can be the whole
+// generation) is waited for, and its prediction charged the same way.
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { itExitsCleanly, runProxy, sleep, sseRequest, user } from './helpers.mjs';
+import { clientFor, itExitsCleanly, runProxy, sleep, sseRequest, user } from './helpers.mjs';
 import { gatewayBed } from './gateway_helpers.mjs';
 import { REDIS_BIN, startRedis } from './engines.mjs';
 
@@ -144,6 +146,87 @@ describe('gateway: a hang-up is settled with the canceled prediction\'s final me
     bed.fake.script({ output: ['later'] });
     const later = await bed.chat({ ...user('later'), max_tokens: 1000 }, { key: k.key });
     assert.equal(later.status, 200, later.text);
+  });
+
+  itExitsCleanly(() => bed, it);
+});
+
+// A non-streamed request whose SDK gives up (timeout 300 ms) while the sync
+// create (Prefer: wait) is still held by Replicate for ~1 s.
+async function sdkTimeout(bed, key, body = {}) {
+  const client = clientFor(bed.url, key);
+  const t0 = Date.now();
+  await assert.rejects(client.chat.completions.create({ ...user('a long answer'), ...body }, { timeout: 300 }),
+    (e) => e.constructor.name === 'APIConnectionTimeoutError');
+  assert.ok(Date.now() - t0 < 900, 'the client left before the create returned');
+}
+
+describe('gateway: a hang-up while the create is in flight is charged its prediction', () => {
+  let bed;
+  before(async () => { bed = await gatewayBed(); });
+  after(async () => { await bed?.finish(); });
+  beforeEach(() => bed.fake.reset());
+
+  it('the create returns a completed prediction: its final counts, exactly, and no cancel', async () => {
+    const k = await bed.newKey({ key_alias: 'sync-done' });
+    bed.fake.script({ createDelay: 1000, syncStatus: 'terminal', metrics: { input_token_count: 123, output_token_count: 456 } });
+    await sdkTimeout(bed, k.key);
+    await sleep(300);
+    assert.deepEqual(await bed.admin('GET', `/spend/logs?api_key=${k.token}`).then((r) => r.json), [],
+      'no row while the create is still in flight');
+    const [row] = await rowsOf(bed, k.token);
+    assert.deepEqual([row.prompt_tokens, row.completion_tokens, row.tokens_estimated, row.status], [123, 456, 0, 499]);
+    assert.equal(micro(row.spend), micro(price(123, 456)));
+    const info = await bed.admin('GET', `/key/info?key=${k.token}`);
+    assert.equal(micro(info.json.info.spend), micro(price(123, 456)));
+    const creates = bed.fake.creates();
+    assert.equal(creates.length, 1);
+    assert.equal(row.prediction_ids, bed.fake.prediction(row.prediction_ids)?.id, 'the row lists the prediction');
+    assert.deepEqual(bed.fake.cancels, [], 'a terminal prediction is not canceled');
+  });
+
+  it('the create returns a running prediction: one cancel, then its final counts are read', async () => {
+    const k = await bed.newKey({ key_alias: 'sync-running' });
+    bed.fake.script({ output: EIGHT, createDelay: 1000, metrics: { input_token_count: 77, output_token_count: 33 } });
+    await sdkTimeout(bed, k.key);
+    const [row] = await rowsOf(bed, k.token);
+    assert.deepEqual([row.prompt_tokens, row.completion_tokens, row.tokens_estimated], [77, 33, 0]);
+    assert.equal(micro(row.spend), micro(price(77, 33)));
+    const info = await bed.admin('GET', `/key/info?key=${k.token}`);
+    assert.equal(micro(info.json.info.spend), micro(price(77, 33)));
+    assert.equal(bed.fake.creates().length, 1);
+    assert.deepEqual(bed.fake.cancels, [row.prediction_ids]);
+    assert.equal(bed.fake.prediction(row.prediction_ids).status, 'canceled');
+    const cancelAt = bed.fake.log.find((e) => e.kind === 'cancel').seq;
+    assert.ok(bed.fake.gets(row.prediction_ids).some((g) => g.seq > cancelAt), 'a GET after the cancel');
+  });
+
+  it('n = 2, both creates in flight: both predictions charged, summed, once', async () => {
+    const k = await bed.newKey({ key_alias: 'sync-two' });
+    bed.fake.script(
+      { createDelay: 1000, syncStatus: 'terminal', metrics: { input_token_count: 10, output_token_count: 20 } },
+      { output: EIGHT, createDelay: 1000, metrics: { input_token_count: 11, output_token_count: 22 } },
+    );
+    await sdkTimeout(bed, k.key, { n: 2 });
+    const [row] = await rowsOf(bed, k.token);
+    assert.equal(row.n, 2);
+    assert.equal(row.prediction_ids.split(',').length, 2);
+    assert.deepEqual([row.prompt_tokens, row.completion_tokens, row.tokens_estimated], [21, 42, 0]);
+    assert.equal(micro(row.spend), micro(price(21, 42)));
+    assert.equal(bed.fake.creates().length, 2);
+    assert.equal(bed.fake.cancels.length, 1, 'only the running one is canceled');
+    await sleep(300);
+    assert.equal((await rowsOf(bed, k.token)).length, 1, 'settled once');
+  });
+
+  it('the create fails: no prediction, no tokens charged, settled once', async () => {
+    const k = await bed.newKey({ key_alias: 'sync-fail' });
+    bed.fake.script({ createDelay: 1000, http: { status: 422 } });
+    await sdkTimeout(bed, k.key);
+    const [row] = await rowsOf(bed, k.token);
+    assert.deepEqual([row.prompt_tokens, row.completion_tokens, row.tokens_estimated], [0, 0, 0]);
+    assert.equal(row.spend, 0);
+    assert.equal(bed.fake.cancels.length, 0);
   });
 
   itExitsCleanly(() => bed, it);
