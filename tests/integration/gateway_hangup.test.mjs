@@ -161,7 +161,7 @@ async function sdkTimeout(bed, key, body = {}) {
   assert.ok(Date.now() - t0 < 900, 'the client left before the create returned');
 }
 
-describe('gateway: a hang-up while the create is in flight is charged its prediction', () => {
+describe('gateway: a create in flight when the request is given up (hang-up, error) is charged its prediction', () => {
   let bed;
   before(async () => { bed = await gatewayBed(); });
   after(async () => { await bed?.finish(); });
@@ -219,6 +219,23 @@ describe('gateway: a hang-up while the create is in flight is charged its predic
     assert.equal((await rowsOf(bed, k.token)).length, 1, 'settled once');
   });
 
+  it('n = 2, one create fails at once: the error is answered, the other\'s prediction still charged', async () => {
+    const k = await bed.newKey({ key_alias: 'sync-half' });
+    bed.fake.script(
+      { http: { status: 422 } },
+      { createDelay: 800, syncStatus: 'terminal', metrics: { input_token_count: 14, output_token_count: 28 } },
+    );
+    const t0 = Date.now();
+    const r = await bed.chat({ ...user('two'), n: 2 }, { key: k.key });
+    assert.ok(r.status >= 400, r.text);
+    assert.ok(Date.now() - t0 < 700, 'answered without waiting for the other create');
+    const [row] = await rowsOf(bed, k.token);
+    assert.equal(row.status, r.status);
+    assert.deepEqual([row.prompt_tokens, row.completion_tokens, row.tokens_estimated], [14, 28, 0]);
+    assert.equal(micro(row.spend), micro(price(14, 28)));
+    assert.equal(row.prediction_ids.split(',').length, 1);
+  });
+
   it('the create fails: no prediction, no tokens charged, settled once', async () => {
     const k = await bed.newKey({ key_alias: 'sync-fail' });
     bed.fake.script({ createDelay: 1000, http: { status: 422 } });
@@ -253,6 +270,52 @@ describe('gateway: a hang-up still settling at SIGTERM', () => {
     assert.equal(rows[0].tokens_estimated, 1);
     assert.ok(rows[0].completion_tokens > 0);
     assert.equal(micro(rows[0].spend), micro(price(rows[0].prompt_tokens, rows[0].completion_tokens)));
+  });
+});
+
+describe('gateway: a create in flight at SIGTERM, its client gone', () => {
+  let bed;
+  before(async () => { bed = await gatewayBed({ config: { shutdown_grace: '1s' } }); });
+  after(async () => { await bed?.finish(); });
+
+  const ledger = async (token) => {
+    const r = await runProxy(['spend', 'logs', '--database', bed.database]);
+    assert.equal(r.code, 0, r.stderr);
+    return JSON.parse(r.stdout).filter((x) => x.api_key === token);
+  };
+
+  it('the create returns within the grace: settled with its final counts', async () => {
+    const k = await bed.newKey({ key_alias: 'term-sync' });
+    bed.fake.script({ createDelay: 900, syncStatus: 'terminal', metrics: { input_token_count: 31, output_token_count: 62 } });
+    await sdkTimeout(bed, k.key);
+    await bed.proxy.stop();
+    const rows = await ledger(k.token);
+    assert.equal(rows.length, 1);
+    assert.deepEqual([rows[0].prompt_tokens, rows[0].completion_tokens, rows[0].tokens_estimated], [31, 62, 0]);
+    assert.equal(micro(rows[0].spend), micro(price(31, 62)));
+  });
+});
+
+describe('gateway: a create that outlives the grace, its client gone', () => {
+  let bed;
+  before(async () => { bed = await gatewayBed({ config: { shutdown_grace: '1s' } }); });
+  after(async () => { await bed?.finish(); });
+
+  it('the proxy exits on time and settles on the prompt estimate, flagged', async () => {
+    const k = await bed.newKey({ key_alias: 'term-late' });
+    bed.fake.script({ createDelay: 20000, syncStatus: 'terminal' });
+    await sdkTimeout(bed, k.key);
+    const t0 = Date.now();
+    await bed.proxy.stop();
+    assert.ok(Date.now() - t0 < 8000, `stopped in ${Date.now() - t0} ms`);
+    const r = await runProxy(['spend', 'logs', '--database', bed.database]);
+    assert.equal(r.code, 0, r.stderr);
+    const rows = JSON.parse(r.stdout).filter((x) => x.api_key === k.token);
+    assert.equal(rows.length, 1);
+    assert.equal(rows[0].tokens_estimated, 1);
+    assert.ok(rows[0].prompt_tokens > 0, 'the prompt estimate');
+    assert.equal(rows[0].completion_tokens, 0);
+    assert.equal(micro(rows[0].spend), micro(price(rows[0].prompt_tokens, 0)));
   });
 });
 
