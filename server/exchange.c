@@ -47,6 +47,7 @@ struct choice {
   const char *echo;  /* legacy echo: the prompt, or NULL */
   long prompt_estimate;
   struct up_transfer *xfer; /* NULL once handed to up_orphan */
+  struct exchange_orphan *orphan; /* that create, while its outcome is unknown */
   struct loop_timer poll_timer;
   char *pred_id, *url_get, *url_cancel, *url_stream;
   int upstream_finished; /* the prediction is known to be over */
@@ -122,6 +123,20 @@ struct exchange {
   int logged_cut;           /* ... and there was more */
 };
 
+struct exchange_orphan {
+  struct choice *c;       /* the choice, while its exchange lives */
+  exchange_created_fn fn; /* the settlement waiting on it, or NULL */
+  void *ctx;
+};
+
+/* A choice's transfer with room for what an orphaned create learns: up_orphan
+ * frees the transfer as a whole (it is the first member), record included,
+ * whether its callback ran or the worker stopped first. */
+struct choice_xfer {
+  struct up_transfer t;
+  struct exchange_orphan orphan;
+};
+
 static void choice_start_poll(struct choice *c);
 static void choice_terminal(struct choice *c, const struct prediction *p);
 static void on_create_done(struct up_transfer *t);
@@ -186,25 +201,64 @@ static void cancel_oversized(const struct up_transfer *t, const char *token) {
   buf_free(&url);
 }
 
+/* An orphaned create's outcome, while its exchange still lives (it failed
+ * and is answering, or its settlement has not begun): the prediction becomes
+ * the choice's, so the settlement counts it like any other. */
+static void choice_adopt(struct choice *c, const struct exchange_created *r) {
+  if (!r->pred_id)
+    return;
+  replace(&c->pred_id, r->pred_id);
+  replace(&c->url_get, r->url_get);
+  c->upstream_finished = 1; /* canceled already, if it ran */
+  if (r->terminal && r->input_tokens >= 0 && r->output_tokens >= 0) {
+    c->input_tokens = r->input_tokens;
+    c->output_tokens = r->output_tokens;
+  }
+}
+
 /* A create that finished after its exchange was given up: cancel what it
- * made, with the token the transfer carries. */
+ * made, with the token the transfer carries, and tell whoever settles the
+ * request what that was. */
 static void on_orphan_create_done(struct up_transfer *t) {
-  struct prediction p;
+  struct exchange_orphan *o = &((struct choice_xfer *)t)->orphan;
+  struct exchange_created r = {NULL, NULL, -1, -1, 0};
+  struct prediction p = {0};
+  char *peeked = NULL;
   if (t->too_large && t->status >= 200 && t->status <= 299) {
     cancel_oversized(t, t->owned);
-    return;
-  }
-  if (up_fate_unknown(t))
+    r.pred_id = peeked = prediction_peek_id(t->body.data, t->body.len); /* counts unreadable */
+  } else if (t->result == CURLE_OK && t->status >= 200 && t->status <= 299 &&
+             prediction_parse(t->body.data ? t->body.data : "", t->body.len, &p) == 0) {
+    r = (struct exchange_created){p.id, p.url_get, p.input_tokens, p.output_tokens,
+                                  prediction_is_terminal(p.status)};
+    if (!r.terminal && p.url_cancel &&
+        up_post_detached(t->client, p.url_cancel, t->owned, p.id,
+                         spans_parent(t, &(struct trace_ctx){0})) != 0)
+      log_msg(LOG_WARN, "could not send cancel for prediction %s", p.id);
+  } else if (up_fate_unknown(t)) {
     log_msg(LOG_ERROR, "an abandoned create got no answer after sending (%s): a prediction "
-            "may run that nobody cancels", up_result_phrase(t));
-  if (t->result != CURLE_OK || t->status < 200 || t->status > 299 ||
-      prediction_parse(t->body.data ? t->body.data : "", t->body.len, &p) != 0)
-    return;
-  if (!prediction_is_terminal(p.status) && p.url_cancel &&
-      up_post_detached(t->client, p.url_cancel, t->owned, p.id,
-                       spans_parent(t, &(struct trace_ctx){0})) != 0)
-    log_msg(LOG_WARN, "could not send cancel for prediction %s", p.id);
+            "may run that nobody cancels or charges", up_result_phrase(t));
+  }
+  if (o->fn)
+    o->fn(o->ctx, &r);
+  else if (o->c)
+    choice_adopt(o->c, &r);
+  if (o->c)
+    o->c->orphan = NULL;
   prediction_free(&p);
+  free(peeked);
+}
+
+void exchange_orphan_wait(struct exchange_orphan *o, exchange_created_fn fn, void *ctx) {
+  o->fn = fn;
+  o->ctx = ctx;
+}
+
+int exchange_creates_pending(const struct exchange *ex) {
+  int n = 0;
+  for (int i = 0; i < ex->n; i++)
+    n += ex->choices[i].orphan != NULL;
+  return n;
 }
 
 static void choice_stop_work(struct choice *c) {
@@ -215,6 +269,9 @@ static void choice_stop_work(struct choice *c) {
     /* Aborting would leave a prediction nobody cancels: let it finish. */
     char *token = strdup(c->ex->token);
     if (token) {
+      struct exchange_orphan *o = &((struct choice_xfer *)c->xfer)->orphan;
+      *o = (struct exchange_orphan){.c = c};
+      c->orphan = o;
       up_orphan(c->xfer, on_orphan_create_done, token);
       c->xfer = NULL;
       return;
@@ -1274,7 +1331,8 @@ static struct exchange *exchange_new(struct worker *w, struct http_request *hr,
   int no_memory = 0;
   for (int i = 0; ex->choices && i < n_choices; i++) {
     ex->choices[i].ex = ex;
-    ex->choices[i].xfer = calloc(1, sizeof *ex->choices[i].xfer);
+    struct choice_xfer *cx = calloc(1, sizeof *cx); /* room for an orphaned create */
+    ex->choices[i].xfer = cx ? &cx->t : NULL;
     no_memory |= !ex->choices[i].xfer;
     loop_timer_init(&ex->choices[i].poll_timer, on_poll_timer, &ex->choices[i]);
     buf_init(&ex->choices[i].sse_error);
@@ -1472,6 +1530,8 @@ void exchange_free(struct exchange *ex) {
     stop_everything(ex);
     for (int i = 0; i < ex->n; i++) {
       struct choice *c = &ex->choices[i];
+      if (c->orphan)
+        c->orphan->c = NULL; /* its create lives on: only its waiter may hear of it */
       if (c->xfer)
         up_transfer_free(c->xfer);
       free(c->xfer);
@@ -1548,6 +1608,13 @@ int exchange_pred_usage(const struct exchange *ex, struct exchange_pred_usage **
   size_t k = 0;
   for (int i = 0; i < ex->n; i++) {
     const struct choice *c = &ex->choices[i];
+    if (!c->pred_id && c->orphan) {
+      /* Its create may be the whole generation (Prefer: wait): wait for it. */
+      u[k++] = (struct exchange_pred_usage){.create = c->orphan, .input_tokens = -1,
+                                            .output_tokens = -1,
+                                            .input_estimate = c->prompt_estimate};
+      continue;
+    }
     if (!c->pred_id)
       continue; /* never created: nothing consumed */
     struct exchange_pred_usage *p = &u[k++];

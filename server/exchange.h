@@ -72,16 +72,41 @@ struct exchange_outcome {
 /* 0, or -1 when out of memory. */
 int exchange_outcome(const struct exchange *ex, struct exchange_outcome *o);
 
+/* A create still in flight when its exchange was given up (a hang-up during a
+ * `Prefer: wait` create can be the whole generation): it is left to finish
+ * (up_orphan) so that its prediction is canceled, and what it made is told to
+ * the settlement that waits on it. Lives with the create's transfer. */
+struct exchange_orphan;
+
+/* What an orphaned create returned. */
+struct exchange_created {
+  const char *pred_id;      /* NULL: nothing was created (or it cannot be known) */
+  const char *url_get;      /* where its final state is read, or NULL */
+  long input_tokens, output_tokens; /* the reply's metrics, -1 absent */
+  int terminal;             /* the reply was terminal: the counts above are final */
+};
+typedef void (*exchange_created_fn)(void *ctx, const struct exchange_created *r);
+
+/* Have fn(ctx, ...) called once, on the worker's thread, when the create
+ * returns. Never called when the worker is freed first (shutdown): the
+ * waiter then settles on its own (final_usage_shutdown). */
+void exchange_orphan_wait(struct exchange_orphan *o, exchange_created_fn fn, void *ctx);
+
+/* Creates of ex handed to up_orphan whose outcome is still unknown. */
+int exchange_creates_pending(const struct exchange *ex);
+
 /* A prediction whose client hung up: its counts so far and where its final
  * state is read (Replicate reports the tokens a canceled prediction used once
  * it is terminal, which is after the exchange is freed). */
 struct exchange_pred_usage {
   char *url_get;                /* malloc'd; NULL when the counts below are final */
+  struct exchange_orphan *create; /* not NULL: its create is still in flight (url_get NULL) */
   long input_tokens, output_tokens;     /* as reported so far, -1 unknown */
   long input_estimate, output_estimate; /* from the prompt and the text seen */
 };
-/* Every created prediction of ex, and a copy of its Replicate token (both
- * malloc'd: free with exchange_pred_usage_free). 0, or -1 out of memory. */
+/* Every created prediction of ex (and every create still in flight), and a
+ * copy of its Replicate token (both malloc'd: free with
+ * exchange_pred_usage_free). 0, or -1 out of memory. */
 int exchange_pred_usage(const struct exchange *ex, struct exchange_pred_usage **out, size_t *n,
                         char **token);
 void exchange_pred_usage_free(struct exchange_pred_usage *u, size_t n);

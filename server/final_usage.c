@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../shared/buf.h"
 #include "../shared/prediction.h"
 #include "worker.h"
 
@@ -19,6 +20,7 @@ struct fu_pred {
   struct exchange_pred_usage *u;
   struct loop_timer timer;
   int attempts;
+  char *created_id; /* the prediction an orphaned create made (malloc'd), or NULL */
 };
 
 struct fu {
@@ -29,6 +31,7 @@ struct fu {
   size_t n, left;
   char *token;
   uint64_t deadline_ms; /* loop clock */
+  long wait_ms;         /* the deadline's span, from when a read can begin */
   final_usage_fn done;
   void *ctx;
 };
@@ -71,6 +74,8 @@ static void registry_remove(struct fu *f) {
 
 static void fu_free(struct fu *f) {
   exchange_pred_usage_free(f->preds, f->n);
+  for (size_t i = 0; i < f->n; i++)
+    free(f->fp[i].created_id);
   if (f->token) {
     memset(f->token, 0, strlen(f->token));
     free(f->token);
@@ -81,15 +86,22 @@ static void fu_free(struct fu *f) {
 
 /* Totals: final counts where read, else what was known plus the estimate. */
 static void report(struct fu *f) {
-  struct final_usage_result r = {0, 0, 0};
+  struct final_usage_result r = {0, 0, 0, NULL};
+  struct buf ids = BUF_INIT;
   for (size_t i = 0; i < f->n; i++) {
     const struct exchange_pred_usage *u = &f->preds[i];
     if (u->input_tokens < 0 || u->output_tokens < 0)
       r.estimated = 1;
     r.prompt_tokens += u->input_tokens >= 0 ? u->input_tokens : u->input_estimate;
     r.completion_tokens += u->output_tokens >= 0 ? u->output_tokens : u->output_estimate;
+    const char *id = f->fp[i].created_id;
+    if (id && ((ids.len && buf_append_str(&ids, ",") != 0) || buf_append_str(&ids, id) != 0))
+      log_msg(LOG_ERROR, "out of memory: prediction %s is charged but not listed in its "
+              "ledger row", id);
   }
+  r.created_ids = ids.data;
   f->done(f->ctx, &r);
+  buf_free(&ids);
 }
 
 static void fu_release(struct fu *f) {
@@ -183,6 +195,33 @@ static void on_timer(struct loop *l, struct loop_timer *t) {
   attempt_start(t->ud);
 }
 
+/* A create that was in flight at the hang-up returned: no prediction is no
+ * tokens; a terminal one carries its final counts; a running one (canceled
+ * by the exchange) is read like the others, its deadline counted from now. */
+static void on_created(void *ctx, const struct exchange_created *r) {
+  struct fu_pred *p = ctx;
+  struct exchange_pred_usage *u = p->u;
+  u->create = NULL;
+  if (!r->pred_id) {
+    u->input_tokens = u->output_tokens = 0;
+    pred_settled(p);
+    return;
+  }
+  p->created_id = strdup(r->pred_id); /* NULL (out of memory): charged, not listed */
+  if (r->input_tokens >= 0 && r->output_tokens >= 0 && r->terminal) {
+    u->input_tokens = r->input_tokens;
+    u->output_tokens = r->output_tokens;
+  } else if (!r->terminal && r->url_get && (u->url_get = strdup(r->url_get))) {
+    struct fu *f = p->fu;
+    uint64_t deadline = loop_now_ms() + (uint64_t)f->wait_ms;
+    if (deadline > f->deadline_ms)
+      f->deadline_ms = deadline;
+    attempt_start(p);
+    return;
+  }
+  pred_settled(p); /* final, or the estimate (flagged) */
+}
+
 int final_usage_start(struct worker *w, struct exchange_pred_usage *preds, size_t n, char *token,
                       long deadline_ms, final_usage_fn done, void *ctx) {
   struct fu *f = calloc(1, sizeof *f);
@@ -196,8 +235,10 @@ int final_usage_start(struct worker *w, struct exchange_pred_usage *preds, size_
     free(token);
     return -1;
   }
+  if (deadline_ms < 0)
+    deadline_ms = 0;
   *f = (struct fu){.w = w, .preds = preds, .fp = fp, .n = n, .left = n, .token = token,
-                   .deadline_ms = loop_now_ms() + (uint64_t)(deadline_ms > 0 ? deadline_ms : 0),
+                   .deadline_ms = loop_now_ms() + (uint64_t)deadline_ms, .wait_ms = deadline_ms,
                    .done = done, .ctx = ctx};
   for (size_t i = 0; i < n; i++) {
     fp[i].fu = f;
@@ -207,7 +248,9 @@ int final_usage_start(struct worker *w, struct exchange_pred_usage *preds, size_
   registry_add(f);
   f->left++; /* held while starting: a read that ends at once must not free f */
   for (size_t i = 0; i < n; i++) {
-    if (preds[i].url_get)
+    if (preds[i].create)
+      exchange_orphan_wait(preds[i].create, on_created, &fp[i]); /* called later */
+    else if (preds[i].url_get)
       attempt_start(&fp[i]);
     else
       pred_settled(&fp[i]);
@@ -224,7 +267,8 @@ void final_usage_shutdown(void) {
   pthread_mutex_unlock(&P.lock);
   while (f) {
     struct fu *next = f->next;
-    /* The workers' loops and transfers are gone: only the estimate is left. */
+    /* The workers' loops and transfers (and creates still in flight, never
+     * heard from) are gone: only the estimate is left. */
     log_msg(LOG_WARN, "shutdown: a hung-up request's final token counts were not read: its "
             "estimate is charged");
     report(f);

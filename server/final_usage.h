@@ -3,8 +3,11 @@
  * consumed (metrics.input_token_count / output_token_count) only once it is
  * terminal: this reads each one (GET urls.get, with backoff, bounded by a
  * deadline) on the worker's loop, after the exchange and the request are
- * freed, and reports the totals once. The GETs are detached transfers, so a
- * stopping worker waits for those in flight (within its grace period). */
+ * freed, and reports the totals once. A create still in flight at the
+ * hang-up is waited for first (its prediction has no id yet): a terminal
+ * reply carries its counts, a running one is read like the others, none is
+ * no tokens. The GETs and creates are detached transfers, so a stopping
+ * worker waits for those in flight (within its grace period). */
 #ifndef RP_FINAL_USAGE_H
 #define RP_FINAL_USAGE_H
 
@@ -17,6 +20,8 @@ struct worker;
 struct final_usage_result {
   long prompt_tokens, completion_tokens;
   int estimated; /* some prediction's final counts could not be had: its estimate is used */
+  const char *created_ids; /* comma-separated ids of predictions whose create was in flight
+                            * at the hang-up (not in the exchange's list), or NULL */
 };
 
 /* Called exactly once: on the worker's thread (possibly before final_usage_start

@@ -212,13 +212,28 @@ static void on_final_usage(void *ctx, const struct final_usage_result *r) {
   d->row.prompt_tokens = r->prompt_tokens;
   d->row.completion_tokens = r->completion_tokens;
   d->row.tokens_estimated = r->estimated;
+  if (r->created_ids) {
+    /* Predictions whose create was in flight at the hang-up are charged: list them. */
+    struct buf ids = BUF_INIT;
+    const char *had = d->row.prediction_ids;
+    if ((had && (buf_append_str(&ids, had) != 0 || buf_append_str(&ids, ",") != 0)) ||
+        buf_append_str(&ids, r->created_ids) != 0) {
+      log_msg(LOG_ERROR, "gateway: out of memory: predictions %s are charged but not listed",
+              r->created_ids);
+      buf_free(&ids);
+    } else {
+      free(d->row.prediction_ids);
+      d->row.prediction_ids = ids.data;
+    }
+  }
   settle_final(d->a, &d->row, d->in_price, d->out_price);
   free(d);
 }
 
-/* A client that hung up left predictions whose counts are estimates: give
- * the parallel slot back now, keep the budget reserved, and settle once
- * Replicate reports what they consumed. 0 deferred (row and a taken), -1 not. */
+/* A client that hung up left predictions whose counts are estimates, or
+ * creates still in flight (their predictions have no id yet): give the
+ * parallel slot back now, keep the budget reserved, and settle once Replicate
+ * reports what they consumed. 0 deferred (row and a taken), -1 not. */
 static int defer_settle(struct http_request *hr, struct admission *a, struct ledger_row *row,
                         const struct config *cfg) {
   struct exchange_pred_usage *u;
@@ -276,7 +291,10 @@ static void settle(struct http_request *hr, void *ctx) {
   a->model = a->user = a->client_addr = NULL; /* the row owns them now */
   if (a->key && a->key->alias)
     http_request_set_key_alias(hr, a->key->alias); /* for the access log line */
-  if (end.client_gone && row.tokens_estimated && defer_settle(hr, a, &row, cfg) == 0)
+  /* A create orphaned by a failing exchange is charged the same way. */
+  int wait = (end.client_gone && row.tokens_estimated) ||
+             (end.ex && exchange_creates_pending(end.ex));
+  if (wait && defer_settle(hr, a, &row, cfg) == 0)
     return;
   settle_final(a, &row, cfg->input_price_per_mtok, cfg->output_price_per_mtok);
 }

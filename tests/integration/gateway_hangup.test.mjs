@@ -2,9 +2,11 @@
 // prediction, reads its final state until Replicate reports what it consumed,
 // and settles once with those counts (the ledger row, the key's spend and its
 // budget alike). The estimate from the text seen is the fallback, flagged.
+// A create still in flight at the hang-up (Prefer: wait: it can be the whole
+// generation) is waited for, and its prediction charged the same way.
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { itExitsCleanly, runProxy, sleep, sseRequest, user } from './helpers.mjs';
+import { clientFor, itExitsCleanly, runProxy, sleep, sseRequest, user } from './helpers.mjs';
 import { gatewayBed } from './gateway_helpers.mjs';
 import { REDIS_BIN, startRedis } from './engines.mjs';
 
@@ -29,6 +31,13 @@ async function rowsOf(bed, token, count = 1) {
   }
   assert.equal(rows.length, count, `ledger rows for the key: ${JSON.stringify(rows)}`);
   return rows;
+}
+
+// The key's rows in the database of a stopped proxy (through the CLI).
+async function stoppedRows(bed, token) {
+  const r = await runProxy(['spend', 'logs', '--database', bed.database]);
+  assert.equal(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout).filter((x) => x.api_key === token);
 }
 
 describe('gateway: a hang-up is settled with the canceled prediction\'s final metrics', () => {
@@ -149,6 +158,104 @@ describe('gateway: a hang-up is settled with the canceled prediction\'s final me
   itExitsCleanly(() => bed, it);
 });
 
+// A non-streamed request whose SDK gives up (timeout 300 ms) while the sync
+// create (Prefer: wait) is still held by Replicate for ~1 s.
+async function sdkTimeout(bed, key, body = {}) {
+  const client = clientFor(bed.url, key);
+  const t0 = Date.now();
+  await assert.rejects(client.chat.completions.create({ ...user('a long answer'), ...body }, { timeout: 300 }),
+    (e) => e.constructor.name === 'APIConnectionTimeoutError');
+  assert.ok(Date.now() - t0 < 900, 'the client left before the create returned');
+}
+
+describe('gateway: a create in flight when the request is given up (hang-up, error) is charged its prediction', () => {
+  let bed;
+  before(async () => { bed = await gatewayBed(); });
+  after(async () => { await bed?.finish(); });
+  beforeEach(() => bed.fake.reset());
+
+  it('the create returns a completed prediction: its final counts, exactly, and no cancel', async () => {
+    const k = await bed.newKey({ key_alias: 'sync-done' });
+    bed.fake.script({ createDelay: 1000, syncStatus: 'terminal', metrics: { input_token_count: 123, output_token_count: 456 } });
+    await sdkTimeout(bed, k.key);
+    await sleep(300);
+    assert.deepEqual(await bed.admin('GET', `/spend/logs?api_key=${k.token}`).then((r) => r.json), [],
+      'no row while the create is still in flight');
+    const [row] = await rowsOf(bed, k.token);
+    assert.deepEqual([row.prompt_tokens, row.completion_tokens, row.tokens_estimated, row.status], [123, 456, 0, 499]);
+    assert.equal(micro(row.spend), micro(price(123, 456)));
+    const info = await bed.admin('GET', `/key/info?key=${k.token}`);
+    assert.equal(micro(info.json.info.spend), micro(price(123, 456)));
+    const creates = bed.fake.creates();
+    assert.equal(creates.length, 1);
+    assert.equal(row.prediction_ids, bed.fake.prediction(row.prediction_ids)?.id, 'the row lists the prediction');
+    assert.deepEqual(bed.fake.cancels, [], 'a terminal prediction is not canceled');
+  });
+
+  it('the create returns a running prediction: one cancel, then its final counts are read', async () => {
+    const k = await bed.newKey({ key_alias: 'sync-running' });
+    bed.fake.script({ output: EIGHT, createDelay: 1000, metrics: { input_token_count: 77, output_token_count: 33 } });
+    await sdkTimeout(bed, k.key);
+    const [row] = await rowsOf(bed, k.token);
+    assert.deepEqual([row.prompt_tokens, row.completion_tokens, row.tokens_estimated], [77, 33, 0]);
+    assert.equal(micro(row.spend), micro(price(77, 33)));
+    const info = await bed.admin('GET', `/key/info?key=${k.token}`);
+    assert.equal(micro(info.json.info.spend), micro(price(77, 33)));
+    assert.equal(bed.fake.creates().length, 1);
+    assert.deepEqual(bed.fake.cancels, [row.prediction_ids]);
+    assert.equal(bed.fake.prediction(row.prediction_ids).status, 'canceled');
+    const cancelAt = bed.fake.log.find((e) => e.kind === 'cancel').seq;
+    assert.ok(bed.fake.gets(row.prediction_ids).some((g) => g.seq > cancelAt), 'a GET after the cancel');
+  });
+
+  it('n = 2, both creates in flight: both predictions charged, summed, once', async () => {
+    const k = await bed.newKey({ key_alias: 'sync-two' });
+    bed.fake.script(
+      { createDelay: 1000, syncStatus: 'terminal', metrics: { input_token_count: 10, output_token_count: 20 } },
+      { output: EIGHT, createDelay: 1000, metrics: { input_token_count: 11, output_token_count: 22 } },
+    );
+    await sdkTimeout(bed, k.key, { n: 2 });
+    const [row] = await rowsOf(bed, k.token);
+    assert.equal(row.n, 2);
+    assert.equal(row.prediction_ids.split(',').length, 2);
+    assert.deepEqual([row.prompt_tokens, row.completion_tokens, row.tokens_estimated], [21, 42, 0]);
+    assert.equal(micro(row.spend), micro(price(21, 42)));
+    assert.equal(bed.fake.creates().length, 2);
+    assert.equal(bed.fake.cancels.length, 1, 'only the running one is canceled');
+    await sleep(300);
+    assert.equal((await rowsOf(bed, k.token)).length, 1, 'settled once');
+  });
+
+  it('n = 2, one create fails at once: the error is answered, the other\'s prediction still charged', async () => {
+    const k = await bed.newKey({ key_alias: 'sync-half' });
+    bed.fake.script(
+      { http: { status: 422 } },
+      { createDelay: 1500, syncStatus: 'terminal', metrics: { input_token_count: 14, output_token_count: 28 } },
+    );
+    const t0 = Date.now();
+    const r = await bed.chat({ ...user('two'), n: 2 }, { key: k.key });
+    assert.ok(r.status >= 400, r.text);
+    assert.ok(Date.now() - t0 < 1200, 'answered without waiting for the other create');
+    const [row] = await rowsOf(bed, k.token);
+    assert.equal(row.status, r.status);
+    assert.deepEqual([row.prompt_tokens, row.completion_tokens, row.tokens_estimated], [14, 28, 0]);
+    assert.equal(micro(row.spend), micro(price(14, 28)));
+    assert.equal(row.prediction_ids.split(',').length, 1);
+  });
+
+  it('the create fails: no prediction, no tokens charged, settled once', async () => {
+    const k = await bed.newKey({ key_alias: 'sync-fail' });
+    bed.fake.script({ createDelay: 1000, http: { status: 422 } });
+    await sdkTimeout(bed, k.key);
+    const [row] = await rowsOf(bed, k.token);
+    assert.deepEqual([row.prompt_tokens, row.completion_tokens, row.tokens_estimated], [0, 0, 0]);
+    assert.equal(row.spend, 0);
+    assert.equal(bed.fake.cancels.length, 0);
+  });
+
+  itExitsCleanly(() => bed, it);
+});
+
 describe('gateway: a hang-up still settling at SIGTERM', () => {
   let bed;
   before(async () => { bed = await gatewayBed(); });
@@ -163,13 +270,49 @@ describe('gateway: a hang-up still settling at SIGTERM', () => {
     const t0 = Date.now();
     await bed.proxy.stop();
     assert.ok(Date.now() - t0 < 5000, `stopped in ${Date.now() - t0} ms`);
-    const r = await runProxy(['spend', 'logs', '--database', bed.database]);
-    assert.equal(r.code, 0, r.stderr);
-    const rows = JSON.parse(r.stdout).filter((x) => x.api_key === k.token);
+    const rows = await stoppedRows(bed, k.token);
     assert.equal(rows.length, 1);
     assert.equal(rows[0].tokens_estimated, 1);
     assert.ok(rows[0].completion_tokens > 0);
     assert.equal(micro(rows[0].spend), micro(price(rows[0].prompt_tokens, rows[0].completion_tokens)));
+  });
+});
+
+describe('gateway: a create in flight at SIGTERM, its client gone', () => {
+  let bed;
+  before(async () => { bed = await gatewayBed({ config: { shutdown_grace: '1s' } }); });
+  after(async () => { await bed?.finish(); });
+
+  it('the create returns within the grace: settled with its final counts', async () => {
+    const k = await bed.newKey({ key_alias: 'term-sync' });
+    bed.fake.script({ createDelay: 900, syncStatus: 'terminal', metrics: { input_token_count: 31, output_token_count: 62 } });
+    await sdkTimeout(bed, k.key);
+    await bed.proxy.stop();
+    const rows = await stoppedRows(bed, k.token);
+    assert.equal(rows.length, 1);
+    assert.deepEqual([rows[0].prompt_tokens, rows[0].completion_tokens, rows[0].tokens_estimated], [31, 62, 0]);
+    assert.equal(micro(rows[0].spend), micro(price(31, 62)));
+  });
+});
+
+describe('gateway: a create that outlives the grace, its client gone', () => {
+  let bed;
+  before(async () => { bed = await gatewayBed({ config: { shutdown_grace: '1s' } }); });
+  after(async () => { await bed?.finish(); });
+
+  it('the proxy exits on time and settles on the prompt estimate, flagged', async () => {
+    const k = await bed.newKey({ key_alias: 'term-late' });
+    bed.fake.script({ createDelay: 20000, syncStatus: 'terminal' });
+    await sdkTimeout(bed, k.key);
+    const t0 = Date.now();
+    await bed.proxy.stop();
+    assert.ok(Date.now() - t0 < 8000, `stopped in ${Date.now() - t0} ms`);
+    const rows = await stoppedRows(bed, k.token);
+    assert.equal(rows.length, 1);
+    assert.equal(rows[0].tokens_estimated, 1);
+    assert.ok(rows[0].prompt_tokens > 0, 'the prompt estimate');
+    assert.equal(rows[0].completion_tokens, 0);
+    assert.equal(micro(rows[0].spend), micro(price(rows[0].prompt_tokens, 0)));
   });
 });
 
