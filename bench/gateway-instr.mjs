@@ -24,6 +24,7 @@
 // depends on how requests arrive under callgrind (batch sizes, polls), not on the features; so
 // ops modes also show worker + OTLP exporter, the threads the features add work to.
 //
+// --only a,b counts only those modes besides the first (the baseline), for iterating.
 // --keep DIR keeps each dump as DIR/<mode>-<build>.callgrind (callgrind_annotate --inclusive=yes FILE).
 // --compare counts another build (e.g. main's) the same way, for before/after.
 
@@ -38,7 +39,7 @@ import { runBench, sleep, start, startStatic, stop, waitReady } from './rig.mjs'
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const o = { proxy: path.join(here, '..', 'build', 'replicate-proxy'), requests: 1000, port: 19320,
-  nginx: 'nginx', compare: '', keep: '', modes: 'gateway' };
+  nginx: 'nginx', compare: '', keep: '', modes: 'gateway', only: '' };
 const a = process.argv.slice(2);
 for (let i = 0; i < a.length; i++) {
   const v = () => a[++i];
@@ -50,6 +51,7 @@ for (let i = 0; i < a.length; i++) {
     case '--nginx': o.nginx = v(); break;
     case '--keep': o.keep = v(); break;
     case '--modes': o.modes = v(); break;
+    case '--only': o.only = v(); break;
     default: throw new Error(`unknown option ${a[i]}`);
   }
 }
@@ -64,9 +66,13 @@ const opsModes = () => [
   { name: 'json+scrape', args: ['--log_level', 'info', '--log_format', 'json'], scrape: true },
   { name: 'json+scrape+traces', args: ['--log_level', 'info', '--log_format', 'json',
     '--otlp_endpoint', `http://127.0.0.1:${OTLP}`], scrape: true },
+  // A gateway at volume records a share of its traces: 1 in 10 here.
+  { name: 'json+scrape+traces@0.1', args: ['--log_level', 'info', '--log_format', 'json',
+    '--otlp_endpoint', `http://127.0.0.1:${OTLP}`, '--otlp_sample_ratio', '0.1'], scrape: true },
 ];
 if (!['ops', 'gateway', 'bare'].includes(o.modes)) throw new Error(`--modes gateway|ops|bare, not ${o.modes}`);
-const MODES = o.modes === 'ops' ? opsModes() : gatewayModes().filter((m) => o.modes !== 'bare' || m.name === 'bare');
+const MODES = (o.modes === 'ops' ? opsModes() : gatewayModes().filter((m) => o.modes !== 'bare' || m.name === 'bare'))
+  .filter((m, i) => !o.only || i === 0 || o.only.split(',').includes(m.name)); // the first is the baseline
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
 const BODY = '{"model":"deepseek-v3.1","messages":[{"role":"user","content":"bench"}]}';
