@@ -126,11 +126,16 @@ async function serveStreams(o) {
     : http2.createSecureServer({ ...tls, allowHTTP1: true, maxSessionMemory: 512, settings: { maxConcurrentStreams: MAX_STREAMS } }, handler);
   if (!o.http2 && tls) throw new Error('--role streams over TLS serves HTTP/2 (add --http2)');
   if (process.env.FAKE_TLS_TRACE && tls) trace(srv, 'stream');
-  srv.on('connection', (sock) => sock.setNoDelay(true));
+  const sockets = new Set();
+  srv.on('connection', (sock) => {
+    sock.setNoDelay(true);
+    sockets.add(sock);
+    sock.on('close', () => sockets.delete(sock));
+  });
   await new Promise((ok, ko) => { srv.once('error', ko); srv.listen(o.streamPort, '127.0.0.1', 4096, ok); });
   const url = `${tls ? 'https' : 'http'}://127.0.0.1:${srv.address().port}`;
   process.stdout.write(`ready - ${url}\n`);
-  return { close: () => new Promise((r) => { srv.close(() => r()); for (const c of srv._connections ?? []) c.destroy?.(); }) };
+  return { close: () => new Promise((r) => { srv.close(() => r()); for (const c of sockets) c.destroy(); }) };
 }
 
 function stamped(chunks) {
