@@ -24,6 +24,11 @@ void log_fields(enum log_level level, const struct log_field *fields, size_t n, 
  * line names its rid). */
 void log_access_text(const char *line);
 
+/* The JSON access line (access_log_json), written to stderr in one write:
+ * built on the stack when it fits (no allocation per request). */
+struct access_log_entry;
+void log_access_json(const struct access_log_entry *e);
+
 /* The request whose work this thread now runs: its id is copied, and lines
  * until the matching leave carry it. Nested, the outer one stays: enter
  * returns 0 then (and leave(0) does nothing), 1 when it took the context.

@@ -171,6 +171,8 @@ int loop_run_once(struct loop *l, int max_wait_ms) {
     struct loop_watch *w = events[i].data.ptr;
     if (w->cb)
       w->cb(l, events[i].events, w->ud);
+    if (l->after_event)
+      l->after_event(l->after_event_ud);
   }
   empty_graveyard(l);
   run_due_timers(l);

@@ -35,6 +35,11 @@ struct loop {
   size_t heap_len, heap_cap;
   void **graveyard; /* freed after the current batch of events */
   size_t graveyard_len, graveyard_cap;
+  /* Run after each fd event's callback, outside every callback: work an
+   * event made ready (a stream's token for its client) goes out at once
+   * instead of waiting for the rest of the batch. NULL: nothing. */
+  void (*after_event)(void *ud);
+  void *after_event_ud;
 };
 
 /* The monotonic clock, in milliseconds: the one time source. */

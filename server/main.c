@@ -179,6 +179,11 @@ static void on_wake(struct loop *l, uint32_t events, void *ud) {
           w->n_requests);
 }
 
+/* After each event: a token an upstream read produced is written to its
+ * client then, not after the whole batch (at 5,000 streams a batch is tens
+ * of reads, and the first token waited for all of them). */
+static void run_http(void *ud) { http_run(ud); }
+
 static void *worker_main(void *arg) {
   struct worker *w = arg;
   uint64_t hard_deadline = 0;
@@ -233,6 +238,8 @@ static int worker_init(struct worker *w, int index, int n_workers, const struct 
   w->wake_fd = -1;
   if (loop_init(&w->loop) != 0)
     return -1;
+  w->loop.after_event = run_http;
+  w->loop.after_event_ud = w;
   if (up_client_init(&w->up, &w->loop, cfg->upstream, cfg->connect_timeout_ms) != 0)
     return -1;
   up_client_set_ca(&w->up, cfg->upstream_ca_file);
@@ -410,7 +417,7 @@ int main(int argc, char **argv) {
   }
   free(db_path);
   /* Tracing is optional: an exporter that cannot start leaves it off. */
-  otlp_start(cfg.otlp_endpoint, cfg.otlp_service_name, VERSION);
+  otlp_start(cfg.otlp_endpoint, cfg.otlp_service_name, VERSION, cfg.otlp_headers);
 
   struct worker *workers = calloc((size_t)n_workers, sizeof *workers);
   int port = cfg.listen_port, started = 0, rc = 0;

@@ -1,24 +1,31 @@
 #include "metrics_listen.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../shared/buf.h"
 #include "metrics_route.h"
 
-/* A scraper gets this long to send its request and read the answer. */
+/* A scraper gets this long to send its whole request head (not per read:
+ * a byte every few seconds does not keep a slot), and to read the answer. */
 #define IO_TIMEOUT_S 5
 #define HEAD_MAX 8192
+/* Connections reading their heads at once: one that sends nothing holds
+ * its slot until the deadline, never the others' scrapes. */
+#define MAX_CONNS 16
 
 static struct {
   int fd, stop_fd;
@@ -53,9 +60,13 @@ int metrics_listen_parse(const char *spec, char *host, size_t hostlen, int *port
   return 0;
 }
 
-/* Send all of data (the socket has a send timeout). */
+static uint64_t now_ms(void);
+
+/* Send all of data (the socket has a send timeout), within IO_TIMEOUT_S in
+ * all: a client that reads a byte now and then does not hold the thread. */
 static void send_all(int fd, const char *data, size_t len) {
-  while (len > 0) {
+  uint64_t until = now_ms() + IO_TIMEOUT_S * 1000u;
+  while (len > 0 && now_ms() < until) {
     ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
     if (n < 0 && errno == EINTR)
       continue;
@@ -91,25 +102,13 @@ static void error_reply(int fd, int status, const char *reason, const char *code
     reply(fd, status, reason, "application/json", body, (size_t)n, 0);
 }
 
-/* One connection: read the head, answer, close. */
-static void serve(int fd) {
+/* Answer a complete head on fd (blocking, with a send timeout). */
+static void answer(int fd, char *head) {
+  int flags = fcntl(fd, F_GETFL);
+  if (flags >= 0)
+    fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
   struct timeval tv = {IO_TIMEOUT_S, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  char head[HEAD_MAX + 1];
-  size_t len = 0;
-  while (len < HEAD_MAX) {
-    ssize_t n = recv(fd, head + len, HEAD_MAX - len, 0);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0)
-      return;
-    len += (size_t)n;
-    head[len] = '\0';
-    if (strstr(head, "\r\n\r\n") || strstr(head, "\n\n"))
-      break;
-  }
-  head[len] = '\0';
   char method[16], target[256];
   if (sscanf(head, "%15s %255s", method, target) != 2) {
     error_reply(fd, 400, "Bad Request", "bad_request", "Malformed request.");
@@ -138,23 +137,102 @@ static void serve(int fd) {
   buf_free(&out);
 }
 
+/* A connection reading its head (non-blocking), until its deadline. */
+struct conn {
+  int fd; /* -1: a free slot */
+  size_t len;
+  uint64_t deadline_ms;
+  char head[HEAD_MAX + 1];
+};
+
+static uint64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Read what c's socket has: 1 when its head is complete (or full), 0 for
+ * more to come, -1 when it is done with (closed, reset). */
+static int read_head(struct conn *c) {
+  while (c->len < HEAD_MAX) {
+    ssize_t n = recv(c->fd, c->head + c->len, HEAD_MAX - c->len, 0);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+      return 0;
+    if (n <= 0)
+      return -1;
+    c->len += (size_t)n;
+    c->head[c->len] = '\0';
+    if (strstr(c->head, "\r\n\r\n") || strstr(c->head, "\n\n"))
+      return 1;
+  }
+  return 1; /* a full head: answered as it is */
+}
+
+static void drop(struct conn *c) {
+  close(c->fd);
+  c->fd = -1;
+}
+
 static void *run(void *arg) {
   (void)arg;
-  struct pollfd p[2] = {{.fd = L.fd, .events = POLLIN}, {.fd = L.stop_fd, .events = POLLIN}};
+  static struct conn conns[MAX_CONNS]; /* this thread's alone */
+  for (int i = 0; i < MAX_CONNS; i++)
+    conns[i].fd = -1;
   for (;;) {
-    if (poll(p, 2, -1) < 0) {
+    struct pollfd p[2 + MAX_CONNS];
+    int slot[MAX_CONNS], n = 2, busy = 0;
+    uint64_t now = now_ms(), next = UINT64_MAX;
+    for (int i = 0; i < MAX_CONNS; i++) {
+      if (conns[i].fd < 0)
+        continue;
+      if (conns[i].deadline_ms <= now) { /* too slow to ask: closed */
+        drop(&conns[i]);
+        continue;
+      }
+      busy++;
+      next = conns[i].deadline_ms < next ? conns[i].deadline_ms : next;
+      slot[n - 2] = i;
+      p[n++] = (struct pollfd){.fd = conns[i].fd, .events = POLLIN};
+    }
+    /* with every slot taken, new connections wait in the backlog */
+    p[0] = (struct pollfd){.fd = busy < MAX_CONNS ? L.fd : -1, .events = POLLIN};
+    p[1] = (struct pollfd){.fd = L.stop_fd, .events = POLLIN};
+    int wait = next == UINT64_MAX ? -1 : (int)(next - now) + 1;
+    if (poll(p, (nfds_t)n, wait) < 0) {
       if (errno == EINTR)
         continue;
       break;
     }
     if (p[1].revents)
       break;
-    int c = accept4(L.fd, NULL, NULL, SOCK_CLOEXEC);
-    if (c < 0)
-      continue; /* EAGAIN, a reset, EMFILE: poll again */
-    serve(c);
-    close(c);
+    for (int k = 2; k < n; k++) {
+      struct conn *c = &conns[slot[k - 2]];
+      if (!p[k].revents)
+        continue;
+      int r = read_head(c);
+      if (r > 0)
+        answer(c->fd, c->head);
+      if (r != 0)
+        drop(c);
+    }
+    if (p[0].fd >= 0 && p[0].revents) {
+      int fd = accept4(L.fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+      for (int i = 0; fd >= 0 && i < MAX_CONNS; i++)
+        if (conns[i].fd < 0) {
+          conns[i] = (struct conn){.fd = fd, .deadline_ms = now_ms() + IO_TIMEOUT_S * 1000u};
+          conns[i].head[0] = '\0';
+          fd = -1;
+        }
+      if (fd >= 0)
+        close(fd); /* no slot (cannot happen: polled only with one free) */
+      /* EAGAIN, a reset, EMFILE: poll again */
+    }
   }
+  for (int i = 0; i < MAX_CONNS; i++)
+    if (conns[i].fd >= 0)
+      drop(&conns[i]);
   return NULL;
 }
 

@@ -24,6 +24,8 @@ static struct {
   pthread_t thread;
   char *url;
   char *service, *version;
+  struct buf headers; /* otlp_headers as lines "Name: value\0" (secrets: wiped) */
+  size_t n_headers;
 } X = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
 static atomic_int on;
@@ -135,6 +137,17 @@ static void *run(void *arg) {
   pthread_setname_np(pthread_self(), "rp-otlp"); /* for top -H and /proc */
   CURL *easy = curl_easy_init();
   struct curl_slist *headers = curl_slist_append(NULL, "Content-Type: application/json");
+  const char *line = X.headers.data;
+  for (size_t i = 0; headers && i < X.n_headers; i++, line += strlen(line) + 1) {
+    struct curl_slist *l = curl_slist_append(headers, line);
+    if (!l) { /* never a batch without its Authorization */
+      log_msg(LOG_ERROR, "otlp: out of memory: no trace export");
+      curl_easy_cleanup(easy);
+      easy = NULL;
+      break;
+    }
+    headers = l;
+  }
   if (easy) {
     curl_easy_setopt(easy, CURLOPT_URL, X.url);
     curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
@@ -195,6 +208,8 @@ static void *run(void *arg) {
   pthread_mutex_unlock(&X.mu);
   buf_free(&body);
   buf_free(&spans);
+  for (struct curl_slist *l = headers; l; l = l->next) /* their values are secrets */
+    memset(l->data, 0, strlen(l->data));
   curl_slist_free_all(headers);
   if (easy)
     curl_easy_cleanup(easy);
@@ -214,23 +229,39 @@ static char *traces_url(const char *endpoint) {
   return buf_take(&b);
 }
 
-int otlp_start(const char *endpoint, const char *service_name, const char *version) {
+static void wipe_headers(void) {
+  if (X.headers.data)
+    memset(X.headers.data, 0, X.headers.cap);
+  buf_free(&X.headers);
+  X.n_headers = 0;
+}
+
+int otlp_start(const char *endpoint, const char *service_name, const char *version,
+               const char *headers) {
   if (!endpoint || !endpoint[0])
     return 0;
+  char err[128];
+  if (otlp_header_lines(headers ? headers : "", &X.headers, &X.n_headers, err, sizeof err) != 0) {
+    log_msg(LOG_ERROR, "otlp: %s: no trace export", err); /* names no value */
+    wipe_headers();
+    return -1;
+  }
   X.url = traces_url(endpoint);
   X.service = strdup(service_name);
   X.version = strdup(version);
   if (!X.url || !X.service || !X.version ||
       pthread_create(&X.thread, NULL, run, NULL) != 0) {
     log_msg(LOG_ERROR, "otlp: cannot start the trace exporter");
+    wipe_headers();
     free(X.url), free(X.service), free(X.version);
     X.url = X.service = X.version = NULL;
     return -1;
   }
   atomic_store(&on, 1);
   char shown[512]; /* no user:password@ in the log */
-  log_msg(LOG_INFO, "otlp: exporting traces to %s",
-          trace_url_redact(shown, sizeof shown, X.url) == 0 ? shown : "(a long URL)");
+  log_msg(LOG_INFO, "otlp: exporting traces to %s (%zu header%s of otlp_headers)",
+          trace_url_redact(shown, sizeof shown, X.url) == 0 ? shown : "(a long URL)",
+          X.n_headers, X.n_headers == 1 ? "" : "s");
   return 0;
 }
 
@@ -244,6 +275,7 @@ void otlp_stop(long bound_ms) {
   pthread_mutex_unlock(&X.mu);
   pthread_join(X.thread, NULL);
   atomic_store(&on, 0);
+  wipe_headers();
   free(X.url), free(X.service), free(X.version);
   X.url = X.service = X.version = NULL;
 }

@@ -19,7 +19,8 @@
 #define OTLP_STOP_BOUND_MS 2000 /* shutdown waits this long at most to flush */
 
 /* Start the exporter (before the workers). 0, or -1 (logged). */
-int otlp_start(const char *endpoint, const char *service_name, const char *version);
+int otlp_start(const char *endpoint, const char *service_name, const char *version,
+               const char *headers);
 /* Is tracing on? One relaxed load: the cost when it is off. */
 int otlp_on(void);
 /* Queue one span (copied: span_pack; the exporter thread encodes it). Never

@@ -45,13 +45,12 @@ static double wall_now(void) {
 static void write_log(const struct config *cfg, const struct access_log_entry *e) {
   if (cfg->log_level < LOG_INFO)
     return;
-  struct buf line = BUF_INIT;
   if (cfg->log_format == LOG_FORMAT_JSON) {
-    /* The bare object: a JSON log line has no text prefix. One fwrite, so
-     * lines from workers do not mix. */
-    if (access_log_json(&line, e) == 0)
-      fwrite(line.data, 1, line.len, stderr);
-  } else if (access_log_text(&line, e) == 0) {
+    log_access_json(e); /* the bare object: a JSON line has no text prefix */
+    return;
+  }
+  struct buf line = BUF_INIT;
+  if (access_log_text(&line, e) == 0) {
     line.data[--line.len] = '\0'; /* log_msg adds the newline */
     log_access_text(line.data); /* names its rid itself */
   }

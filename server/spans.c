@@ -76,14 +76,13 @@ void spans_request_end(const struct trace_ctx *t, const struct access_log_entry 
   int gen = x->operation != NULL;
   const char *op = gen ? x->operation : NULL;
   const struct span_attr attrs[] = {
-      SPAN_STR("gen_ai.operation.name", op),
-      SPAN_STR("gen_ai.provider.name", gen ? "replicate" : NULL),
-      SPAN_STR("gen_ai.system", gen ? "replicate" : NULL),
+      SPAN_LIT("gen_ai.operation.name", op),
+      SPAN_LIT("gen_ai.provider.name", gen ? "replicate" : NULL),
+      SPAN_LIT("gen_ai.system", gen ? "replicate" : NULL),
       SPAN_STR("gen_ai.request.model", gen ? e->model : NULL),
       SPAN_STR("gen_ai.response.model", gen ? x->response_model : NULL),
       SPAN_STR("gen_ai.response.id", gen ? e->prediction_id : NULL),
-      {.key = "gen_ai.response.finish_reasons", .type = SA_STRINGS,
-       .s = gen ? e->finish_reason : NULL},
+      SPAN_STRINGS("gen_ai.response.finish_reasons", gen ? e->finish_reason : NULL),
       /* unknown counts (-1) stay out */
       SPAN_INT_IF("gen_ai.usage.input_tokens", e->prompt_tokens, gen && e->prompt_tokens >= 0),
       SPAN_INT_IF("gen_ai.usage.output_tokens", e->completion_tokens,
@@ -142,23 +141,22 @@ static const char *const KIND_NAMES[MU__N] = {"replicate create", "replicate pol
 void spans_upstream_end(struct up_transfer *t, int stopped) {
   if (!t->span.recording || !t->easy)
     return;
-  char *url = NULL, *method = NULL;
-  char redacted[1024];
+  char *url = NULL;
   curl_easy_getinfo(t->easy, CURLINFO_EFFECTIVE_URL, &url);
-  curl_easy_getinfo(t->easy, CURLINFO_EFFECTIVE_METHOD, &method);
+  /* creates and cancels are POSTs, the rest GETs (kind_of in upstream.c) */
+  const char *method = t->kind == MU_CREATE || t->kind == MU_CANCEL ? "POST" : "GET";
   int transport = !stopped && t->result != CURLE_OK && !t->aborted_by_callback;
   int error = transport || t->status >= 400;
   char status[16];
   decimal(status, t->status);
   const char *kind = KIND_NAMES[t->kind] + sizeof "replicate";
   const struct span_attr attrs[] = {
-      SPAN_STR("http.request.method", method),
-      SPAN_STR("url.full", url && trace_url_redact(redacted, sizeof redacted, url) == 0
-                               ? redacted : NULL),
+      SPAN_LIT("http.request.method", method),
+      SPAN_URL("url.full", url), /* redacted by the exporter, off this thread */
       SPAN_INT_IF("http.response.status_code", t->status, t->status > 0),
       SPAN_INT_IF("http.request.resend_count", t->resend_count, t->resend_count > 0),
       SPAN_STR("error.type", transport ? up_result_phrase(t) : t->status >= 400 ? status : NULL),
-      SPAN_STR("replicate_proxy.upstream_call", kind),
+      SPAN_LIT("replicate_proxy.upstream_call", kind),
       SPAN_BOOL_IF("replicate_proxy.upstream_stopped", 1, stopped),
   };
   struct span s = {.ctx = &t->span, .name = KIND_NAMES[t->kind], .kind = SPAN_CLIENT,

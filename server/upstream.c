@@ -146,6 +146,11 @@ void up_client_free(struct up_client *c) {
   if (c->multi)
     curl_multi_cleanup(c->multi);
   c->multi = NULL;
+  while (c->n_parsed) {
+    struct up_parsed_url *p = &c->parsed[--c->n_parsed];
+    curl_url_cleanup(p->u);
+    free(p->url);
+  }
   up_sockets_free(c); /* after: curl closed its sockets through it */
   /* Last: the share must outlive every easy handle that used it. */
   if (c->share)
@@ -264,7 +269,10 @@ static void release(struct up_transfer *t) {
     }
     t->easy = NULL;
   }
-  curl_slist_free_all(t->headers);
+  /* The token must not linger in memory longer than needed. */
+  if (t->hdr_secret)
+    memset(t->hdr_text.data, 0, t->hdr_secret);
+  t->hdr_secret = 0;
   t->headers = NULL;
 }
 
@@ -295,11 +303,87 @@ static int wants_token(const struct up_client *c, const char *url) {
   return ok;
 }
 
-static int add_header(struct up_transfer *t, const char *h) {
-  struct curl_slist *l = curl_slist_append(t->headers, h);
-  if (!l)
+/* url parsed, from the client's few (NULL: not parsed, use the string). */
+static CURLU *parsed_url(struct up_client *c, const char *url) {
+  for (int i = 0; i < c->n_parsed; i++)
+    if (strcmp(c->parsed[i].url, url) == 0)
+      return c->parsed[i].u;
+  if (c->n_parsed == (int)(sizeof c->parsed / sizeof c->parsed[0]))
+    return NULL; /* a config that changed model many times: strings again */
+  CURLU *u = curl_url();
+  char *copy = strdup(url);
+  if (!u || !copy || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK) {
+    curl_url_cleanup(u);
+    free(copy);
+    return NULL;
+  }
+  c->parsed[c->n_parsed++] = (struct up_parsed_url){copy, u};
+  return u;
+}
+
+/* Header lines that never change: list nodes point at them (curl only
+ * reads a list's text). */
+static char H_USER_AGENT[] = "User-Agent: replicate-proxy/0.1",
+            H_CONTENT_TYPE[] = "Content-Type: application/json", H_EXPECT[] = "Expect:",
+            H_PREFER[] = "Prefer: wait", H_ACCEPT_SSE[] = "Accept: text/event-stream",
+            H_NO_STORE[] = "Cache-Control: no-store";
+
+/* "<name><value>" and its NUL at o; returns the byte after the NUL. */
+static char *put_line(char *o, const char *name, size_t nn, const char *v, size_t nv) {
+  memcpy(o, name, nn);
+  memcpy(o + nn, v, nv);
+  o[nn + nv] = '\0';
+  return o + nn + nv + 1;
+}
+
+/* The request's header list, in nodes the transfer owns: one reserve of
+ * hdr_text (kept between calls), not a malloc for each line and its
+ * slist node and a printf each (they were ~1,500 instructions a call).
+ * 0, or -1 (out of memory). */
+static int build_headers(struct up_transfer *t, const struct up_request *r, int with_token,
+                         const char *traceparent) {
+  static const char AUTH[] = "Authorization: Bearer ", RID[] = "X-Request-Id: ",
+                    TP[] = "traceparent: ";
+  size_t nt = with_token ? strlen(r->token) : 0;
+  size_t nr = r->request_id ? strlen(r->request_id) : 0, np = strlen(traceparent);
+  size_t need = (nt ? sizeof AUTH + nt : 0) + (nr ? sizeof RID + nr : 0) +
+                (np ? sizeof TP + np : 0);
+  buf_reset(&t->hdr_text);
+  if (need && buf_reserve(&t->hdr_text, need) != 0)
     return -1;
-  t->headers = l;
+  char *lines[UP_MAX_HEADERS], *o = t->hdr_text.data;
+  size_t n = 0;
+  /* The User-Agent as a line of ours, not CURLOPT_USERAGENT: curl formats
+   * that one a byte at a time twice a transfer (~4k instructions). */
+  lines[n++] = H_USER_AGENT;
+  lines[n++] = H_CONTENT_TYPE;
+  lines[n++] = H_EXPECT;
+  if (r->prefer_wait)
+    lines[n++] = H_PREFER;
+  if (r->sse) {
+    lines[n++] = H_ACCEPT_SSE;
+    lines[n++] = H_NO_STORE;
+  }
+  if (nt) {
+    lines[n++] = o;
+    o = put_line(o, AUTH, sizeof AUTH - 1, r->token, nt);
+    t->hdr_secret = (size_t)(o - t->hdr_text.data); /* wiped in release */
+  }
+  if (nr) {
+    lines[n++] = o;
+    o = put_line(o, RID, sizeof RID - 1, r->request_id, nr);
+  }
+  if (np) {
+    lines[n++] = o;
+    o = put_line(o, TP, sizeof TP - 1, traceparent, np);
+  }
+  if (need)
+    t->hdr_text.len = need - 1; /* the last line's NUL ends the buffer */
+  for (size_t i = 0; i < n; i++) {
+    t->hdr_nodes[i].data = lines[i];
+    t->hdr_nodes[i].next = i + 1 < n ? &t->hdr_nodes[i + 1] : NULL;
+  }
+  t->headers = t->hdr_nodes;
   return 0;
 }
 
@@ -325,7 +409,9 @@ static enum metrics_up_kind kind_of(const struct up_request *r) {
 int up_start(struct up_client *c, struct up_transfer *t, const struct up_request *r) {
   t->kind = kind_of(r);
   t->started_us = mono_us();
-  snprintf(t->request_id, sizeof t->request_id, "%s", r->request_id ? r->request_id : "");
+  size_t rid_len = r->request_id ? strnlen(r->request_id, sizeof t->request_id - 1) : 0;
+  memcpy(t->request_id, r->request_id ? r->request_id : "", rid_len); /* not snprintf: hot */
+  t->request_id[rid_len] = '\0';
   t->client = c;
   t->status = 0;
   t->result = CURLE_OK;
@@ -344,36 +430,17 @@ int up_start(struct up_client *c, struct up_transfer *t, const struct up_request
   if (!t->easy)
     goto fail;
   CURL *e = t->easy;
-  int ok = add_header(t, "Content-Type: application/json") == 0 &&
-           add_header(t, "Expect:") == 0 &&
-           (!r->prefer_wait || add_header(t, "Prefer: wait") == 0) &&
-           (!r->sse || (add_header(t, "Accept: text/event-stream") == 0 &&
-                        add_header(t, "Cache-Control: no-store") == 0));
-  if (ok && r->token && r->token[0] && wants_token(c, r->url)) {
-    struct buf auth = BUF_INIT;
-    ok = buf_printf(&auth, "Authorization: Bearer %s", r->token) == 0 &&
-         add_header(t, auth.data) == 0;
-    /* The token must not linger in freed memory longer than needed. */
-    if (auth.data)
-      memset(auth.data, 0, auth.len);
-    buf_free(&auth);
-  }
-  if (ok && r->request_id && r->request_id[0]) {
-    struct buf h = BUF_INIT;
-    ok = buf_printf(&h, "X-Request-Id: %s", r->request_id) == 0 && add_header(t, h.data) == 0;
-    buf_free(&h);
-  }
   char traceparent[TRACEPARENT_LEN + 1];
   t->resend_count = r->resend_count;
   spans_upstream_begin(t, r->trace, traceparent);
-  if (ok && traceparent[0]) {
-    char h[sizeof "traceparent: " + TRACEPARENT_LEN];
-    snprintf(h, sizeof h, "traceparent: %s", traceparent);
-    ok = add_header(t, h) == 0;
-  }
-  if (!ok)
+  if (build_headers(t, r, r->token && r->token[0] && wants_token(c, r->url), traceparent) != 0)
     goto fail;
+  /* Creates go to the same few URLs: parsed once. The string too: without
+   * it curl rebuilds it from the CURLU each transfer (the same text). */
   curl_easy_setopt(e, CURLOPT_URL, r->url);
+  CURLU *parsed = t->kind == MU_CREATE ? parsed_url(c, r->url) : NULL;
+  if (parsed)
+    curl_easy_setopt(e, CURLOPT_CURLU, parsed);
   curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
   curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
@@ -386,7 +453,6 @@ int up_start(struct up_client *c, struct up_transfer *t, const struct up_request
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(e, CURLOPT_USERAGENT, "replicate-proxy/0.1");
   curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
   /* Set on every start: curl_easy_reset of a pooled handle wipes them. */
   curl_easy_setopt(e, CURLOPT_SHARE, c->share);
@@ -409,8 +475,15 @@ int up_start(struct up_client *c, struct up_transfer *t, const struct up_request
    * over https: libcurl 7.88's HTTP/2 code copies a whole DATA frame (up to
    * 16 KiB) into a stream's buffer without bounding it by a smaller size
    * (a heap overflow ASan caught with 1,500 TLS streams). */
-  if (r->sse && strncasecmp(r->url, "http:", 5) == 0)
+  if (r->sse && strncasecmp(r->url, "http:", 5) == 0) {
     curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 1024L);
+    /* An HTTP/1.1 stream holds its connection until done, then closes it
+     * (the server keeps the reply open), so no stream can reuse another's:
+     * without this every new stream walks all the stream host's busy
+     * connections looking for one (O(open streams) per stream, ~5% of the
+     * CPU at 2,000 streams). */
+    curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+  }
   /* Over HTTP/2 curl 7.88 sends every POST body through an upload buffer
    * (64 KiB by default) that curl_easy_reset leaves on a pooled handle, so
    * a stream started on a create's handle held one for its whole life
@@ -447,6 +520,7 @@ void up_transfer_free(struct up_transfer *t) {
   release(t);
   free_retry(t);
   buf_free(&t->body);
+  buf_free(&t->hdr_text);
   if (t->owned) {
     memset(t->owned, 0, strlen(t->owned)); /* it is usually a token */
     free(t->owned);

@@ -33,6 +33,14 @@ struct up_client {
   size_t n_socks;
   long n_in_multi;  /* transfers added to the multi handle */
   long maxconnects; /* CURLMOPT_MAXCONNECTS as last set */
+  /* Create URLs parsed once: from a URL string curl parses and rebuilds the
+   * URL on every transfer (~7k instructions). Kept until up_client_free, as
+   * a running transfer may still read its own. */
+  struct up_parsed_url {
+    char *url;
+    CURLU *u;
+  } parsed[8];
+  int n_parsed;
 };
 
 struct up_transfer;
@@ -61,10 +69,18 @@ struct up_request {
 
 struct up_retry;
 
+#define UP_MAX_HEADERS 10
+
 struct up_transfer {
   CURL *easy; /* non-NULL while running */
   struct up_client *client;
+  /* The request's headers: slist nodes owned here, never by curl (which
+   * only reads them), their text literals or in hdr_text: no malloc per
+   * header per call. */
   struct curl_slist *headers;
+  struct curl_slist hdr_nodes[UP_MAX_HEADERS];
+  struct buf hdr_text; /* Authorization, X-Request-Id, traceparent lines */
+  size_t hdr_secret;   /* leading bytes of hdr_text holding the token (wiped) */
   up_done_cb done;
   up_data_cb on_data; /* NULL: the body is buffered in body */
   void *ud;

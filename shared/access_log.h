@@ -57,6 +57,11 @@ void access_log_new_request_id(char out[REQUEST_ID_MAX + 1],
 
 /* Append one line (with '\n'). 0, or -1 when out of memory. */
 int access_log_json(struct buf *out, const struct access_log_entry *e);
+/* The same line into out, which has access_log_json_bound(e) bytes (its
+ * NUL included): a caller with room at hand needs no allocation. Returns
+ * the line's length. */
+size_t access_log_json_bound(const struct access_log_entry *e);
+size_t access_log_json_to(char *out, const struct access_log_entry *e);
 int access_log_text(struct buf *out, const struct access_log_entry *e);
 
 #endif

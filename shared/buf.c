@@ -56,6 +56,35 @@ int buf_append_str(struct buf *b, const char *s) {
 
 int buf_append_char(struct buf *b, char c) { return buf_append(b, &c, 1); }
 
+int buf_append_u64(struct buf *b, uint64_t v) {
+  char digits[20]; /* 2^64 - 1 has 20 */
+  size_t n = sizeof digits;
+  do
+    digits[--n] = (char)('0' + v % 10);
+  while ((v /= 10) && n);
+  return buf_append(b, digits + n, sizeof digits - n);
+}
+
+int buf_append_strs(struct buf *b, const char *first, ...) {
+  size_t total = 0;
+  va_list ap;
+  va_start(ap, first);
+  for (const char *s = first; s; s = va_arg(ap, const char *))
+    total += strlen(s);
+  va_end(ap);
+  if (buf_reserve(b, total) != 0) /* one growth, so failing leaves b as it was */
+    return -1;
+  va_start(ap, first);
+  for (const char *s = first; s; s = va_arg(ap, const char *)) {
+    size_t n = strlen(s);
+    memcpy(b->data + b->len, s, n);
+    b->len += n;
+  }
+  va_end(ap);
+  b->data[b->len] = '\0';
+  return 0;
+}
+
 /* One formatting pass into the room left when it fits (the usual case: a
  * measuring pass first doubled the cost of every call), a second after
  * growing when it does not. */

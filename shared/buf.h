@@ -6,6 +6,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct buf {
   char *data; /* always NUL-terminated when non-NULL (NUL not counted in len) */
@@ -23,6 +24,11 @@ int buf_reserve(struct buf *b, size_t extra);
 int buf_append(struct buf *b, const void *data, size_t len);
 int buf_append_str(struct buf *b, const char *s);
 int buf_append_char(struct buf *b, char c);
+/* Decimal digits of v. */
+int buf_append_u64(struct buf *b, uint64_t v);
+/* The strings up to the NULL, one after another: for hot paths where
+ * buf_printf's vsnprintf costs ~1k instructions a call. */
+int buf_append_strs(struct buf *b, const char *first, ...) __attribute__((sentinel));
 int buf_printf(struct buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 int buf_vprintf(struct buf *b, const char *fmt, va_list ap);

@@ -51,6 +51,26 @@ int req_fail_oom(struct oai_error *err) {
   return -1;
 }
 
+/* "messages[i]" + suffix into out, cut to fit. Built by hand: each message
+ * names a few paths (for errors it might report) and snprintf cost ~750
+ * instructions each, 3k a message. */
+static void message_path(char *out, size_t cap, size_t i, const char *suffix) {
+  char digits[20];
+  size_t nd = sizeof digits;
+  do
+    digits[--nd] = (char)('0' + i % 10);
+  while ((i /= 10) && nd);
+  struct { const char *s; size_t n; } part[] = {
+      {"messages[", 9}, {digits + nd, sizeof digits - nd}, {"]", 1}, {suffix, strlen(suffix)}};
+  size_t used = 0;
+  for (size_t k = 0; k < sizeof part / sizeof part[0]; k++) {
+    size_t n = part[k].n < cap - 1 - used ? part[k].n : cap - 1 - used;
+    memcpy(out + used, part[k].s, n);
+    used += n;
+  }
+  out[used] = '\0';
+}
+
 static const char *type_name(const cJSON *v) {
   if (cJSON_IsString(v))
     return "a string";
@@ -217,7 +237,7 @@ static int parse_part(const cJSON *part, size_t i, size_t j,
 static int parse_content(const cJSON *m, size_t i, struct chat_message *msg,
                          struct oai_error *err) {
   char path[128];
-  snprintf(path, sizeof path, "messages[%zu].content", i);
+  message_path(path, sizeof path, i, ".content");
   const cJSON *c = field(m, "content");
   if (!req_given(c)) {
     /* Only an assistant (e.g. one that only called tools) or a deprecated
@@ -269,7 +289,7 @@ static int get_string(const cJSON *m, const char *key, const char *param,
 static int parse_tool_calls(const cJSON *m, size_t i, struct chat_message *msg,
                             struct oai_error *err) {
   char path[192];
-  snprintf(path, sizeof path, "messages[%zu].tool_calls", i);
+  message_path(path, sizeof path, i, ".tool_calls");
   const cJSON *tc = field(m, "tool_calls");
   if (!req_given(tc))
     return 0;
@@ -315,7 +335,7 @@ static int parse_function_call(const cJSON *m, size_t i,
   const cJSON *fc = field(m, "function_call");
   if (!req_given(fc) || msg->tool_calls)
     return 0;
-  snprintf(path, sizeof path, "messages[%zu].function_call", i);
+  message_path(path, sizeof path, i, ".function_call");
   if (!cJSON_IsObject(fc))
     return req_fail_type(err, path, "an object", fc);
   static const char *const keys[] = {"name", "arguments"};
@@ -349,11 +369,11 @@ static int parse_function_call(const cJSON *m, size_t i,
 static int parse_message(const cJSON *m, size_t i, struct chat_message *msg,
                          struct oai_error *err) {
   char path[128];
-  snprintf(path, sizeof path, "messages[%zu]", i);
+  message_path(path, sizeof path, i, "");
   if (!cJSON_IsObject(m))
     return req_fail_type(err, path, "an object", m);
 
-  snprintf(path, sizeof path, "messages[%zu].role", i);
+  message_path(path, sizeof path, i, ".role");
   const cJSON *role = field(m, "role");
   if (!req_given(role))
     return req_fail_missing(err, path);
@@ -372,12 +392,12 @@ static int parse_message(const cJSON *m, size_t i, struct chat_message *msg,
 
   if (parse_content(m, i, msg, err) != 0)
     return -1;
-  snprintf(path, sizeof path, "messages[%zu].name", i);
+  message_path(path, sizeof path, i, ".name");
   if (get_string(m, "name", path, msg->role == ROLE_FUNCTION, &msg->name,
                  err) != 0)
     return -1;
   if (msg->role == ROLE_TOOL) {
-    snprintf(path, sizeof path, "messages[%zu].tool_call_id", i);
+    message_path(path, sizeof path, i, ".tool_call_id");
     if (get_string(m, "tool_call_id", path, 1, &msg->tool_call_id, err) != 0)
       return -1;
   }

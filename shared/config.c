@@ -148,6 +148,10 @@ static const struct option_row OPTIONS[] = {
      "JSON, batched; dropped and counted while it is down; empty = no tracing"},
     {"otlp_service_name", OPT_STRING, OFF(otlp_service_name), "replicate-proxy", 0, 0,
      OPT_RESTART, "service.name of the exported traces"},
+    {"otlp_headers", OPT_STRING, OFF(otlp_headers), "", 0, 0, OPT_SECRET | OPT_RESTART,
+     "headers sent with every trace export, name=value pairs separated by commas "
+     "(Authorization=Bearer x,X-Tenant=y), values %-decoded; for hosted collectors "
+     "(also env OTEL_EXPORTER_OTLP_HEADERS); never logged"},
 };
 
 #define N_OPTIONS (sizeof OPTIONS / sizeof OPTIONS[0])
@@ -735,6 +739,12 @@ int config_load_env(struct config *c, char *(*getenv_fn)(const char *),
   const char *token = getenv_fn("REPLICATE_API_TOKEN");
   if (token && !c->replicate_api_token[0] &&
       replace_string(&c->replicate_api_token, token, strlen(token)) != 0) {
+    set_err(err, errlen, "out of memory");
+    return -1;
+  }
+  /* OpenTelemetry's own variable, as its SDKs read it. */
+  const char *otel = getenv_fn("OTEL_EXPORTER_OTLP_HEADERS");
+  if (otel && !c->otlp_headers[0] && replace_string(&c->otlp_headers, otel, strlen(otel)) != 0) {
     set_err(err, errlen, "out of memory");
     return -1;
   }

@@ -79,6 +79,7 @@ struct config {
   long circuit_cooldown_ms;      /* open circuit: refuse creates this long */
   char *otlp_endpoint;           /* OTLP/HTTP collector base URL; "" = no traces */
   char *otlp_service_name;       /* service.name of the spans */
+  char *otlp_headers;            /* "name=value,...": sent with every export (secret) */
   char *metrics_listen;          /* "host:port": /metrics alone there, not on the main port */
   int log_bodies;                /* the JSON access line carries the body and the answer */
 };

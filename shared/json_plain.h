@@ -68,12 +68,12 @@ static inline size_t json_utf8_len(const unsigned char *p) {
  * not UTF-8 sent as \ufffd. */
 enum json_quote_mode { JQ_ASCII, JQ_UTF8 };
 
-/* "s" at o, quotes included; quote, backslash and control bytes escaped.
- * o has room for 6 * strlen(s) + 2 bytes; returns the end. */
-static inline char *json_quote(char *o, const char *s, enum json_quote_mode mode) {
+/* "s" at o (its n bytes, NUL-terminated after them), quotes included;
+ * quote, backslash and control bytes escaped. o has room for 6 * n + 2
+ * bytes; returns the end. */
+static inline char *json_quote_n(char *o, const char *s, size_t n, enum json_quote_mode mode) {
   static const char HEX[] = "0123456789abcdef";
   const unsigned char *p = (const unsigned char *)s;
-  size_t n = strlen(s);
   *o++ = '"';
   for (size_t i = 0; i < n;) {
     size_t run = json_plain_len(s + i, n - i, 1);
@@ -106,6 +106,11 @@ static inline char *json_quote(char *o, const char *s, enum json_quote_mode mode
   }
   *o++ = '"';
   return o;
+}
+
+/* The same for a NUL-terminated s (n = strlen(s)). */
+static inline char *json_quote(char *o, const char *s, enum json_quote_mode mode) {
+  return json_quote_n(o, s, strlen(s), mode);
 }
 
 #endif

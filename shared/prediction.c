@@ -119,10 +119,13 @@ static int read_string(struct reader *r, struct buf *out) {
   const char *s = r->s;
   size_t i = r->pos, run = i;
   for (;;) {
-    while (i < r->len && s[i] != '"' && s[i] != '\\')
-      i++;
-    if (i >= r->len)
+    /* The run up to the next quote or backslash, found by memchr: a byte at
+     * a time cost ~10 instructions a byte of the reply. */
+    const char *q = memchr(s + i, '"', r->len - i);
+    if (!q)
       return -1;
+    const char *bs = memchr(s + i, '\\', (size_t)(q - (s + i)));
+    i = (size_t)((bs ? bs : q) - s);
     if (out && buf_append(out, s + run, i - run) != 0)
       return -1;
     if (s[i] == '"')
@@ -198,8 +201,35 @@ static int read_number(struct reader *r, size_t *start, size_t *end) {
   return 0;
 }
 
+/* An object member's key: s..s+n, in the input itself when it has no
+ * escapes (no copy: most keys are skipped members'), else decoded in dec. */
+struct key {
+  const char *s;
+  size_t n;
+  struct buf dec;
+};
+
+static int read_key(struct reader *r, struct key *key) {
+  if (peek(r) != '"')
+    return -1;
+  const char *start = r->s + r->pos + 1;
+  const char *q = memchr(start, '"', r->len - r->pos - 1);
+  if (q && !memchr(start, '\\', (size_t)(q - start))) {
+    key->s = start;
+    key->n = (size_t)(q - start);
+    r->pos = (size_t)(q - r->s) + 1;
+    return 0;
+  }
+  buf_reset(&key->dec);
+  if (read_string(r, &key->dec) != 0)
+    return -1;
+  key->s = key->dec.data ? key->dec.data : "";
+  key->n = key->dec.len;
+  return 0;
+}
+
 /* Object iteration: call obj_open, then obj_next until it returns 0. Each 1
- * leaves the decoded key in `key` (NULL: don't decode) and the cursor on the
+ * leaves the key in `key` (NULL: just skip it) and the cursor on the
  * member's value, which the caller must consume. */
 static int obj_open(struct reader *r) {
   if (expect(r, '{') != 0 || ++r->depth > MAX_DEPTH)
@@ -207,7 +237,7 @@ static int obj_open(struct reader *r) {
   return 0;
 }
 
-static int obj_next(struct reader *r, struct buf *key, int *first) {
+static int obj_next(struct reader *r, struct key *key, int *first) {
   char c = peek(r);
   if (c == '}') {
     r->pos++;
@@ -220,9 +250,7 @@ static int obj_next(struct reader *r, struct buf *key, int *first) {
     r->pos++;
   }
   *first = 0;
-  if (key)
-    buf_reset(key);
-  if (read_string(r, key) != 0 || expect(r, ':') != 0)
+  if ((key ? read_key(r, key) : read_string(r, NULL)) != 0 || expect(r, ':') != 0)
     return -1;
   skip_ws(r);
   return 1;
@@ -352,14 +380,15 @@ static int count_field(struct reader *r, long *dst) {
   return 0;
 }
 
-static int key_is(const struct buf *key, const char *name) {
-  size_t n = strlen(name);
-  return key->len == n && memcmp(key->data, name, n) == 0;
+static int key_is_n(const struct key *key, const char *name, size_t n) {
+  return key->n == n && memcmp(key->s, name, n) == 0;
 }
+/* name is a string literal: its length is known (no strlen per compare). */
+#define key_is(key, name) key_is_n(key, name, sizeof name - 1)
 
 struct parse_state {
   struct prediction *p;
-  struct buf key;
+  struct key key;
   struct buf output;
   struct buf error;
   int has_error;
@@ -454,11 +483,13 @@ static int parse_status(struct reader *r, struct parse_state *st) {
   st->p->status = PRED_UNKNOWN;
   if (peek(r) != '"')
     return skip_value(r);
-  buf_reset(&st->key);
-  if (read_string(r, &st->key) != 0)
+  buf_reset(&st->key.dec);
+  if (read_string(r, &st->key.dec) != 0)
     return -1;
+  st->key.s = st->key.dec.data ? st->key.dec.data : "";
+  st->key.n = st->key.dec.len;
   for (size_t i = 1; i < N_STATUS; i++)
-    if (key_is(&st->key, status_names[i]))
+    if (key_is_n(&st->key, status_names[i], strlen(status_names[i])))
       st->p->status = (enum pred_status)i;
   return 0;
 }
@@ -470,11 +501,14 @@ static int parse_id(struct reader *r, struct parse_state *st) {
 /* Top-level fields the proxy reads; everything else is skipped. */
 static const struct {
   const char *name;
+  size_t len;
   int (*parse)(struct reader *r, struct parse_state *st);
 } fields[] = {
-    {"id", parse_id},         {"status", parse_status},
-    {"output", parse_output}, {"error", parse_error},
-    {"urls", parse_urls},     {"metrics", parse_metrics},
+#define FIELD(name, fn) {name, sizeof name - 1, fn}
+    FIELD("id", parse_id),         FIELD("status", parse_status),
+    FIELD("output", parse_output), FIELD("error", parse_error),
+    FIELD("urls", parse_urls),     FIELD("metrics", parse_metrics),
+#undef FIELD
 };
 
 static int parse_object(struct reader *r, struct parse_state *st) {
@@ -487,7 +521,7 @@ static int parse_object(struct reader *r, struct parse_state *st) {
   while ((rc = obj_next(r, &st->key, &first)) == 1) {
     size_t i = 0;
     while (i < sizeof fields / sizeof fields[0] &&
-           !key_is(&st->key, fields[i].name))
+           !key_is_n(&st->key, fields[i].name, fields[i].len))
       i++;
     if ((i < sizeof fields / sizeof fields[0] ? fields[i].parse(r, st)
                                                : skip_value(r)) != 0)
@@ -501,7 +535,7 @@ static int parse_object(struct reader *r, struct parse_state *st) {
 
 int prediction_parse(const char *json, size_t len, struct prediction *out) {
   struct reader r = {json, json ? len : 0, 0, 0};
-  struct parse_state st = {out, BUF_INIT, BUF_INIT, BUF_INIT, 0};
+  struct parse_state st = {out, {NULL, 0, BUF_INIT}, BUF_INIT, BUF_INIT, 0};
   memset(out, 0, sizeof *out);
   out->input_tokens = out->output_tokens = -1;
   int rc = parse_object(&r, &st);
@@ -514,7 +548,7 @@ int prediction_parse(const char *json, size_t len, struct prediction *out) {
   }
   if (rc == 0 && st.has_error && !(out->error = buf_take(&st.error)))
     rc = -1;
-  buf_free(&st.key);
+  buf_free(&st.key.dec);
   buf_free(&st.output);
   buf_free(&st.error);
   if (rc != 0)
@@ -524,7 +558,8 @@ int prediction_parse(const char *json, size_t len, struct prediction *out) {
 
 char *prediction_peek_id(const char *json, size_t len) {
   struct reader r = {json, json ? len : 0, 0, 0};
-  struct buf key = BUF_INIT, id = BUF_INIT;
+  struct key key = {NULL, 0, BUF_INIT};
+  struct buf id = BUF_INIT;
   int first = 1, found = 0;
   if (r.len >= 3 && memcmp(r.s, "\xEF\xBB\xBF", 3) == 0)
     r.pos = 3;
@@ -536,7 +571,7 @@ char *prediction_peek_id(const char *json, size_t len) {
         break; /* the cut: the id did not come before it */
     }
   }
-  buf_free(&key);
+  buf_free(&key.dec);
   /* It goes into a URL path: only the characters ids are made of. */
   for (size_t i = 0; found && i < id.len; i++) {
     char c = id.data[i];

@@ -347,6 +347,17 @@ int response_chunk_content(struct buf *out, const struct response_meta *m,
   return chunk_text(out, m, index, "\"content\":", text, len);
 }
 
+const char RESPONSE_CHUNK_TEXT_SUFFIX[] = "\"}" CHUNK_NULL_END;
+
+int response_chunk_text_prefix(struct buf *out, const struct response_meta *m, int index,
+                               int reasoning) {
+  size_t mark = out->len;
+  if (chunk_begin(out, m, index) ||
+      put_lit(out, reasoning ? "{\"reasoning_content\":\"" : "{\"content\":\""))
+    return rollback(out, mark);
+  return 0;
+}
+
 int response_chunk_reasoning(struct buf *out, const struct response_meta *m,
                              int index, const char *text, size_t len) {
   return chunk_text(out, m, index, "\"reasoning_content\":", text, len);

@@ -97,6 +97,14 @@ int response_done(struct buf *out);
  * NULL text with any length is sent as "". */
 int response_chunk_reasoning(struct buf *out, const struct response_meta *m,
                              int index, const char *text, size_t len);
+/* A streamed text delta in three parts, for an encoder that sends many with
+ * the same meta and index and keeps the part before the text:
+ *   response_chunk_content   == prefix(reasoning 0) + escaped text + SUFFIX
+ *   response_chunk_reasoning == prefix(reasoning 1) + escaped text + SUFFIX
+ * (escaped as json_escape_append). The prefix: 0 or -1, out as it was. */
+int response_chunk_text_prefix(struct buf *out, const struct response_meta *m, int index,
+                               int reasoning);
+extern const char RESPONSE_CHUNK_TEXT_SUFFIX[];
 int response_chunk_tool_call(struct buf *out, const struct response_meta *m,
                              int index, const struct tool_call *call,
                              int call_index);

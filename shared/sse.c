@@ -93,9 +93,13 @@ int sse_parser_feed(struct sse_parser *p, const char *data, size_t len,
     p->last_was_cr = 0;
   }
   while (i < len) {
-    size_t j = i;
-    while (j < len && data[j] != '\n' && data[j] != '\r')
-      j++;
+    /* The line's end: memchr (vectorised) rather than a byte loop; a CR
+     * can only end it before the next LF. */
+    const char *lf = memchr(data + i, '\n', len - i);
+    size_t j = lf ? (size_t)(lf - data) : len;
+    const char *cr = memchr(data + i, '\r', j - i);
+    if (cr)
+      j = (size_t)(cr - data);
     size_t piece = j - i;
     /* checked before buffering so a runaway line cannot grow memory */
     if (piece > p->max_line || p->line.len > p->max_line - piece)

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "json_plain.h"
+#include "num_text.h"
 
 /* ---- W3C trace context ---- */
 
@@ -132,25 +133,50 @@ static char *put_ll(char *o, long long v) {
   return put_u64(o, (uint64_t)v);
 }
 
-#define NUM_MAX 32 /* a number's text: 20 digits and a sign, or %.17g */
+static int attr_stringy(const struct span_attr *a) {
+  return a->type == SA_STRING || a->type == SA_STRINGS || a->type == SA_URL;
+}
 
-static char *attr_value(char *o, const struct span_attr *a) {
+static int attr_shown(const struct span_attr *a) {
+  return !a->skip && !(attr_stringy(a) && !a->s);
+}
+
+static size_t attr_slen(const struct span_attr *a) { return a->slen ? a->slen : strlen(a->s); }
+
+/* A string value: a literal copied as it is, else quoted. */
+static char *attr_str(char *o, const struct span_attr *a, const char *s, size_t n) {
+  if (!a->lit)
+    return json_quote_n(o, s, n, JQ_UTF8);
+  *o++ = '"';
+  o = put_lit(o, s, n);
+  *o++ = '"';
+  return o;
+}
+
+/* url.full's text: redacted here, on the thread writing the JSON. */
+#define URL_MAX 1024
+
+static char *attr_value(char *o, const struct span_attr *a, const char *url) {
   switch (a->type) {
   case SA_STRING:
-    o = json_str(PUT(o, "{\"stringValue\":"), a->s);
+    o = attr_str(PUT(o, "{\"stringValue\":"), a, a->s, attr_slen(a));
+    *o++ = '}';
+    return o;
+  case SA_URL:
+    o = json_quote(PUT(o, "{\"stringValue\":"), url, JQ_UTF8);
     *o++ = '}';
     return o;
   case SA_STRINGS:
-    o = json_str(PUT(o, "{\"arrayValue\":{\"values\":[{\"stringValue\":"), a->s);
+    o = attr_str(PUT(o, "{\"arrayValue\":{\"values\":[{\"stringValue\":"), a, a->s, attr_slen(a));
     return PUT(o, "}]}}");
   case SA_INT: /* int64 is a JSON string in OTLP (proto3 JSON mapping) */
     o = put_ll(PUT(o, "{\"intValue\":\""), a->i);
     return PUT(o, "\"}");
   case SA_DOUBLE: {
-    char d[NUM_MAX];
-    int n = snprintf(d, sizeof d, "%.17g", a->d);
+    char d[NUM_G_MAX];
+    size_t n = num_g(d, a->d, 17); /* %.17g's text: round-trips */
     o = PUT(o, "{\"doubleValue\":");
-    o = put_lit(o, d, n > 0 && (size_t)n < sizeof d ? (size_t)n : 0);
+    o = put_lit(o, d, n);
     *o++ = '}';
     return o;
   }
@@ -160,19 +186,16 @@ static char *attr_value(char *o, const struct span_attr *a) {
   return o;
 }
 
-static int attr_shown(const struct span_attr *a) {
-  return !a->skip && !((a->type == SA_STRING || a->type == SA_STRINGS) && !a->s);
-}
-
 /* The most attrs_json writes: the longest value wrapper is SA_STRINGS'. */
 static size_t attrs_bound(const struct span_attr *attrs, size_t n) {
   size_t b = sizeof "\"attributes\":[]";
-  for (size_t i = 0; i < n; i++)
-    if (attr_shown(&attrs[i]))
-      b += sizeof ",{\"key\":,\"value\":{\"arrayValue\":{\"values\":[{\"stringValue\":}]}}}}" +
-           str_bound(attrs[i].key) + NUM_MAX +
-           (attrs[i].type == SA_STRING || attrs[i].type == SA_STRINGS ? str_bound(attrs[i].s)
-                                                                      : 0);
+  for (size_t i = 0; i < n; i++) {
+    const struct span_attr *a = &attrs[i];
+    if (attr_shown(a))
+      b += sizeof ",{\"key\":\"\",\"value\":{\"arrayValue\":{\"values\":[{\"stringValue\":}]}}}}" +
+           (a->kp ? a->kp_len : 6 * strlen(a->key)) + NUM_G_MAX +
+           (attr_stringy(a) ? 6 * attr_slen(a) + 2 : 0);
+  }
   return b;
 }
 
@@ -181,17 +204,18 @@ static char *attrs_json(char *o, const struct span_attr *attrs, size_t n) {
   o = PUT(o, "\"attributes\":[");
   for (size_t i = 0; i < n; i++) {
     const struct span_attr *a = &attrs[i];
-    if (!attr_shown(a))
+    char url[URL_MAX];
+    if (!attr_shown(a) || (a->type == SA_URL && trace_url_redact(url, sizeof url, a->s) != 0))
       continue;
     if (!first)
       *o++ = ',';
-    /* keys are our literals, JSON-safe: copied, not escaped */
-    size_t nk = strlen(a->key);
-    o = PUT(o, "{\"key\":\"");
-    memcpy(o, a->key, nk);
-    o += nk;
-    *o++ = '"';
-    o = attr_value(PUT(o, ",\"value\":"), a);
+    if (a->kp) { /* the macros' ready text */
+      o = put_lit(o, a->kp, a->kp_len);
+    } else { /* keys are our literals, JSON-safe: copied, not escaped */
+      o = put_lit(PUT(o, "{\"key\":\""), a->key, strlen(a->key));
+      o = PUT(o, "\",\"value\":");
+    }
+    o = attr_value(o, a, url);
     *o++ = '}';
     first = 0;
   }
@@ -254,54 +278,60 @@ struct packed_head {
   uint32_t n_attrs, name, status_message; /* string offsets, or PACK_NONE */
 };
 
-struct packed_attr {
-  const char *key; /* a literal: kept as the pointer */
-  long long i;
-  double d;
-  uint32_t s; /* string offset, or PACK_NONE */
-  int type;
-};
+/* The record: the head, the span's attributes as they are (n_attrs of
+ * them, skipped ones too: one copy of the array), then the copied strings
+ * in attribute order, each NUL-terminated. In the record an attribute with
+ * a copied string has s = NULL and slen set; one whose string was absent
+ * is marked skip; literals keep their pointer. */
+static int attr_copied(const struct span_attr *a) { return attr_stringy(a) && !a->lit; }
 
-static uint32_t pack_str(char *strings, size_t *at, const char *v) {
-  if (!v)
-    return PACK_NONE;
-  size_t n = strlen(v) + 1;
+static uint32_t pack_str(char *strings, size_t *at, const char *v, size_t n) {
   uint32_t off = (uint32_t)*at;
   memcpy(strings + *at, v, n);
-  *at += n;
+  strings[*at + n] = '\0';
+  *at += n + 1;
   return off;
 }
 
 int span_pack(struct buf *out, const struct span *s) {
-  size_t n = 0, str = (s->name ? strlen(s->name) + 1 : 0) +
-                      (s->status_message ? strlen(s->status_message) + 1 : 0);
-  for (size_t i = 0; i < s->n_attrs; i++)
-    if (attr_shown(&s->attrs[i])) {
-      n++;
-      if (s->attrs[i].type == SA_STRING || s->attrs[i].type == SA_STRINGS)
-        str += strlen(s->attrs[i].s) + 1;
-    }
-  size_t size = sizeof(struct packed_head) + n * sizeof(struct packed_attr) + str;
-  if (n > PACK_MAX_ATTRS || size >= PACK_NONE || buf_reserve(out, size) != 0)
+  size_t n = s->n_attrs;
+  if (n > PACK_MAX_ATTRS)
     return -1;
-  char *rec = out->data + out->len, *strings = rec + size - str;
+  size_t lens[PACK_MAX_ATTRS];
+  size_t nn = s->name ? strlen(s->name) : 0, nm = s->status_message ? strlen(s->status_message) : 0;
+  size_t str = (s->name ? nn + 1 : 0) + (s->status_message ? nm + 1 : 0);
+  for (size_t i = 0; i < n; i++) {
+    const struct span_attr *a = &s->attrs[i];
+    int copied = !a->skip && a->s && attr_copied(a);
+    lens[i] = copied ? attr_slen(a) : 0;
+    str += copied ? lens[i] + 1 : 0;
+  }
+  size_t fixed = sizeof(struct packed_head) + n * sizeof(struct span_attr);
+  /* whole multiples of 8: the next record's head and attributes stay aligned */
+  size_t size = (fixed + str + 7) & ~(size_t)7;
+  if (size >= PACK_NONE || buf_reserve(out, size) != 0)
+    return -1;
+  char *rec = out->data + out->len, *strings = rec + fixed;
+  memset(strings + str, 0, size - fixed - str);
   size_t at = 0;
   struct packed_head h = {.size = size, .ctx = *s->ctx, .end_ns = s->end_ns, .kind = s->kind,
                           .error = s->error, .n_attrs = (uint32_t)n};
-  h.name = pack_str(strings, &at, s->name);
-  h.status_message = pack_str(strings, &at, s->status_message);
+  h.name = s->name ? pack_str(strings, &at, s->name, nn) : PACK_NONE;
+  h.status_message = s->status_message ? pack_str(strings, &at, s->status_message, nm) : PACK_NONE;
   memcpy(rec, &h, sizeof h);
-  char *pa = rec + sizeof h;
-  for (size_t i = 0; i < s->n_attrs; i++) {
-    const struct span_attr *a = &s->attrs[i];
-    if (!attr_shown(a))
+  struct span_attr *pa = (struct span_attr *)(void *)(rec + sizeof h); /* 8-aligned */
+  if (n) /* attrs may be NULL with none */
+    memcpy(pa, s->attrs, n * sizeof *pa);
+  for (size_t i = 0; i < n; i++) {
+    if (!attr_copied(&pa[i]) || pa[i].skip)
       continue;
-    struct packed_attr p = {.key = a->key, .i = a->i, .d = a->d, .type = a->type,
-                            .s = a->type == SA_STRING || a->type == SA_STRINGS
-                                     ? pack_str(strings, &at, a->s)
-                                     : PACK_NONE};
-    memcpy(pa, &p, sizeof p);
-    pa += sizeof p;
+    if (!pa[i].s) {
+      pa[i].skip = 1;
+      continue;
+    }
+    pack_str(strings, &at, pa[i].s, lens[i]);
+    pa[i].s = NULL;
+    pa[i].slen = (uint32_t)lens[i];
   }
   out->len += size;
   out->data[out->len] = '\0';
@@ -314,16 +344,24 @@ int span_packed_json(struct buf *out, const char *rec, size_t avail, size_t *use
     return -1;
   memcpy(&h, rec, sizeof h);
   if (h.size > avail || h.n_attrs > PACK_MAX_ATTRS ||
-      h.size < sizeof h + h.n_attrs * sizeof(struct packed_attr))
+      h.size < sizeof h + h.n_attrs * sizeof(struct span_attr))
     return -1;
   *used = h.size;
-  const char *strings = rec + sizeof h + h.n_attrs * sizeof(struct packed_attr);
+  const char *strings = rec + sizeof h + h.n_attrs * sizeof(struct span_attr);
+  size_t str_len = h.size - (size_t)(strings - rec), at = 0;
   struct span_attr attrs[PACK_MAX_ATTRS];
+  memcpy(attrs, rec + sizeof h, h.n_attrs * sizeof attrs[0]);
+  /* the strings follow in order: the name, the message, the values */
+  at += h.name != PACK_NONE ? strnlen(strings + at, str_len - at) + 1 : 0;
+  at += h.status_message != PACK_NONE && at < str_len ? strnlen(strings + at, str_len - at) + 1 : 0;
   for (uint32_t i = 0; i < h.n_attrs; i++) {
-    struct packed_attr p;
-    memcpy(&p, rec + sizeof h + i * sizeof p, sizeof p);
-    attrs[i] = (struct span_attr){.key = p.key, .type = (enum span_attr_type)p.type, .i = p.i,
-                                  .d = p.d, .s = p.s == PACK_NONE ? NULL : strings + p.s};
+    struct span_attr *a = &attrs[i];
+    if (a->skip || !attr_copied(a))
+      continue;
+    if (at + a->slen >= str_len)
+      return -1;
+    a->s = strings + at;
+    at += a->slen + 1;
   }
   struct span s = {.ctx = &h.ctx, .name = h.name == PACK_NONE ? "" : strings + h.name,
                    .kind = (enum span_kind)h.kind, .end_ns = h.end_ns, .error = h.error,
@@ -331,6 +369,74 @@ int span_packed_json(struct buf *out, const char *rec, size_t avail, size_t *use
                                                                    : strings + h.status_message,
                    .attrs = attrs, .n_attrs = h.n_attrs};
   return span_json(out, &s);
+}
+
+static int is_tchar(unsigned char c) { /* an HTTP token's characters (RFC 9110) */
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+         (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+static size_t trim_span(const char **s, size_t n) {
+  while (n && (**s == ' ' || **s == '\t'))
+    (*s)++, n--;
+  while (n && ((*s)[n - 1] == ' ' || (*s)[n - 1] == '\t'))
+    n--;
+  return n;
+}
+
+int otlp_header_lines(const char *spec, struct buf *out, size_t *n, char *err, size_t errlen) {
+  size_t start = out->len, count = 0;
+  int idx = 0;
+  for (const char *p = spec; *p;) {
+    const char *end = strchr(p, ',');
+    size_t len = end ? (size_t)(end - p) : strlen(p);
+    const char *eq = memchr(p, '=', len);
+    idx++;
+    const char *name = p, *value = eq ? eq + 1 : NULL;
+    size_t nn = trim_span(&name, eq ? (size_t)(eq - p) : len);
+    size_t nv = value ? trim_span(&value, len - (size_t)(value - p)) : 0;
+    p += len + (end ? 1 : 0);
+    if (!eq && nn == 0)
+      continue; /* an empty item ("a=b,,c=d", a trailing comma) */
+    const char *why = !eq ? "is not name=value" : nn == 0 ? "has no name" : NULL;
+    for (size_t i = 0; !why && i < nn; i++)
+      if (!is_tchar((unsigned char)name[i]))
+        why = "has a name that is not an HTTP token";
+    if (!why && buf_reserve(out, nn + 2 + nv + 1) != 0)
+      why = "does not fit in memory";
+    if (!why) {
+      char *o = out->data + out->len;
+      o = put_lit(o, name, nn);
+      o = PUT(o, ": ");
+      for (size_t i = 0; i < nv && !why; i++) {
+        int hi = i + 2 < nv ? hex_val((char)(value[i + 1] | 0x20)) : -1;
+        int lo = i + 2 < nv ? hex_val((char)(value[i + 2] | 0x20)) : -1;
+        unsigned char c = (unsigned char)value[i];
+        if (c == '%' && hi >= 0 && lo >= 0) {
+          c = (unsigned char)(hi << 4 | lo);
+          i += 2;
+        }
+        if (c < 0x20 || c == 0x7f) /* CR, LF, NUL: another header, or a cut one */
+          why = "has a control character in its value";
+        *o++ = (char)c;
+      }
+      if (!why) {
+        *o++ = '\0';
+        out->len = (size_t)(o - out->data);
+        count++;
+      }
+    }
+    if (why) {
+      if (out->data) /* nothing of a value stays behind */
+        memset(out->data + start, 0, out->cap - start);
+      out->len = start;
+      if (err && errlen)
+        snprintf(err, errlen, "otlp_headers: item %d %s", idx, why);
+      return -1;
+    }
+  }
+  *n = count;
+  return 0;
 }
 
 int otlp_batch_open(struct buf *out, const char *service_name, const char *version) {

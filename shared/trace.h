@@ -39,26 +39,42 @@ void traceparent_format(char out[TRACEPARENT_LEN + 1], const unsigned char trace
 int trace_url_redact(char *out, size_t len, const char *url);
 
 enum span_kind { SPAN_INTERNAL = 1, SPAN_SERVER = 2, SPAN_CLIENT = 3 };
-enum span_attr_type { SA_STRING, SA_INT, SA_DOUBLE, SA_BOOL, SA_STRINGS };
+/* SA_URL: a string shown as trace_url_redact leaves it (left out when too
+ * long for that), redacted by the thread that writes the JSON. */
+enum span_attr_type { SA_STRING, SA_INT, SA_DOUBLE, SA_BOOL, SA_STRINGS, SA_URL };
 
 /* One attribute; a NULL string value, or skip, leaves it out. */
+/* 48 bytes: span_pack copies the array as it is into the exporter's queue. */
 struct span_attr {
   const char *key;        /* a literal needing no JSON escape (copied as it is;
                            * span_pack keeps the pointer) */
-  enum span_attr_type type;
-  int skip;
-  const char *s;          /* SA_STRING; and SA_STRINGS: one value (a one-element array) */
-  long long i;            /* SA_INT, SA_BOOL */
-  double d;               /* SA_DOUBLE */
+  const char *kp;         /* the macros': {"key":"<key>","value": ready to copy */
+  const char *s;          /* SA_STRING, SA_URL; SA_STRINGS: one value (a one-element array) */
+  union {
+    long long i;          /* SA_INT, SA_BOOL */
+    double d;             /* SA_DOUBLE */
+  };
+  uint32_t kp_len;
+  uint32_t slen;          /* strlen(s) when known, else 0 (measured) */
+  unsigned char type;     /* enum span_attr_type */
+  unsigned char skip;
+  unsigned char lit;      /* s is a literal needing no escape: span_pack keeps
+                           * the pointer, the JSON copies it without a scan */
 };
 
-#define SPAN_STR(k, v) {.key = (k), .type = SA_STRING, .s = (v)}
-#define SPAN_INT(k, v) {.key = (k), .type = SA_INT, .i = (v)}
-#define SPAN_DOUBLE(k, v) {.key = (k), .type = SA_DOUBLE, .d = (v)}
-#define SPAN_BOOL(k, v) {.key = (k), .type = SA_BOOL, .i = (v)}
-#define SPAN_INT_IF(k, v, cond) {.key = (k), .type = SA_INT, .i = (v), .skip = !(cond)}
-#define SPAN_BOOL_IF(k, v, cond) {.key = (k), .type = SA_BOOL, .i = (v), .skip = !(cond)}
-#define SPAN_DOUBLE_IF(k, v, cond) {.key = (k), .type = SA_DOUBLE, .d = (v), .skip = !(cond)}
+/* The key's JSON text is made at compile time: one copy per attribute. */
+#define SPAN_KEY_(k) .key = (k), .kp = "{\"key\":\"" k "\",\"value\":", \
+                     .kp_len = sizeof("{\"key\":\"" k "\",\"value\":") - 1
+#define SPAN_STR(k, v) {SPAN_KEY_(k), .type = SA_STRING, .s = (v)}
+#define SPAN_LIT(k, v) {SPAN_KEY_(k), .type = SA_STRING, .s = (v), .lit = 1}
+#define SPAN_URL(k, v) {SPAN_KEY_(k), .type = SA_URL, .s = (v)}
+#define SPAN_STRINGS(k, v) {SPAN_KEY_(k), .type = SA_STRINGS, .s = (v)}
+#define SPAN_INT(k, v) {SPAN_KEY_(k), .type = SA_INT, .i = (v)}
+#define SPAN_DOUBLE(k, v) {SPAN_KEY_(k), .type = SA_DOUBLE, .d = (v)}
+#define SPAN_BOOL(k, v) {SPAN_KEY_(k), .type = SA_BOOL, .i = (v)}
+#define SPAN_INT_IF(k, v, cond) {SPAN_KEY_(k), .type = SA_INT, .i = (v), .skip = !(cond)}
+#define SPAN_BOOL_IF(k, v, cond) {SPAN_KEY_(k), .type = SA_BOOL, .i = (v), .skip = !(cond)}
+#define SPAN_DOUBLE_IF(k, v, cond) {SPAN_KEY_(k), .type = SA_DOUBLE, .d = (v), .skip = !(cond)}
 
 struct span {
   const struct trace_ctx *ctx; /* ids and start */
@@ -75,13 +91,20 @@ struct span {
 int span_json(struct buf *out, const struct span *s);
 
 /* A span copied into one self-contained record appended to out (its string
- * values copied; attribute keys kept as pointers, so they must be literals),
+ * values copied; attribute keys and SPAN_LIT values kept as pointers, so
+ * they must be literals),
  * for another thread to encode later: the worker pays a copy, not the JSON.
  * 0, or -1 (out of memory, more than 32 attributes shown). */
 int span_pack(struct buf *out, const struct span *s);
 /* Append the JSON of the packed record at rec (avail bytes from there);
  * *used: its size. 0, or -1 (a malformed record, out of memory). */
 int span_packed_json(struct buf *out, const char *rec, size_t avail, size_t *used);
+
+/* otlp_headers ("name=value,name=value", as OTEL_EXPORTER_OTLP_HEADERS:
+ * blanks around names and values dropped, values %-decoded) as header lines
+ * "Name: value", each NUL-terminated, appended to out; *n: how many. 0, or
+ * -1 with err saying what is wrong (never a value: they hold secrets). */
+int otlp_header_lines(const char *spec, struct buf *out, size_t *n, char *err, size_t errlen);
 
 /* The ExportTraceServiceRequest around comma-separated span objects: the
  * opening (with service.name) and the closing. 0, or -1. */

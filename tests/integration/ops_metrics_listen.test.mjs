@@ -2,6 +2,8 @@
 // (a private interface: no key asked), read with a real Prometheus text parser;
 // the main port then has no /metrics at all.
 import assert from 'node:assert/strict';
+import net from 'node:net';
+import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
 import { itExitsCleanly, request, runProxy, user } from './helpers.mjs';
 import { MASTER, gatewayBed } from './gateway_helpers.mjs';
@@ -48,6 +50,33 @@ describe('metrics_listen in gateway mode', () => {
     const main = await bed.request('GET', '/metrics', { key: MASTER });
     assert.equal(main.status, 404);
     assert.equal(main.json.error.code, 'not_found');
+  });
+
+  it('a client that connects and sends nothing (or half a head) holds up no scrape, and is closed at its deadline', async () => {
+    const port = Number(new URL(metricsUrl).port);
+    const idle = net.connect(port, '127.0.0.1');
+    const half = net.connect(port, '127.0.0.1');
+    try {
+      await Promise.all([once(idle, 'connect'), once(half, 'connect')]);
+      half.write('GET /metr');
+      await new Promise((ok) => setTimeout(ok, 100)); // both accepted and waiting
+      const idleClosed = once(idle, 'close');
+      idle.resume();
+      half.resume();
+      const t0 = Date.now();
+      for (let i = 0; i < 3; i++) {
+        const s = await request(metricsUrl, 'GET', '/metrics');
+        assert.equal(s.status, 200, s.text);
+      }
+      // One connection at a time made each scrape wait out the silent ones (5 s each).
+      assert.ok(Date.now() - t0 < 2000, `3 scrapes took ${Date.now() - t0} ms beside silent connections`);
+      const t1 = Date.now();
+      await Promise.race([idleClosed, new Promise((_, no) => setTimeout(() => no(new Error('idle connection never closed')), 9000))]);
+      assert.ok(Date.now() - t0 >= 4000 && Date.now() - t1 < 9000, 'closed at the 5 s head deadline');
+    } finally {
+      idle.destroy();
+      half.destroy();
+    }
   });
 
   itExitsCleanly(() => bed, it);

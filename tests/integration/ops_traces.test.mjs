@@ -20,7 +20,7 @@ async function startReceiver({ hang = false } = {}) {
     req.on('data', (c) => chunks.push(c));
     req.on('end', () => {
       const text = Buffer.concat(chunks).toString('utf8');
-      bodies.push({ path: req.url, type: req.headers['content-type'], text });
+      bodies.push({ path: req.url, type: req.headers['content-type'], headers: req.headers, text });
       if (hang) { held.push(res); return; }
       res.writeHead(200, { 'Content-Type': 'application/json' });
       res.end('{}');
@@ -392,3 +392,57 @@ describe('traces: a collector that hangs', () => {
 
   itExitsCleanly(() => bed, it);
 });
+
+// Hosted collectors want a key: otlp_headers (as OTEL_EXPORTER_OTLP_HEADERS) goes with every
+// export; its values are secrets, never logged.
+describe('traces: otlp_headers', () => {
+  let rx2;
+  before(async () => { rx2 = await startReceiver(); });
+  after(async () => { await bed?.finish(); await rx2?.close(); });
+
+  it('every export carries the headers, values %-decoded; none shows in the log', async () => {
+    bed = await setup({ config: { otlp_endpoint: rx2.url, otlp_headers: 'Authorization=Bearer otlp-s3cr3t-token, X-Tenant = team%20a' } });
+    bed.proxy.addSecret('otlp-s3cr3t-token');
+    const r = await bed.chat(user('exported'));
+    assert.equal(r.status, 200, r.text);
+    await until(() => rx2.spans().length >= 2, 5000, 'spans exported');
+    for (const b of rx2.bodies) {
+      assert.equal(b.headers.authorization, 'Bearer otlp-s3cr3t-token');
+      assert.equal(b.headers['x-tenant'], 'team a');
+      assert.equal(b.type, 'application/json');
+    }
+    assert.match(bed.proxy.stderr, /otlp: exporting traces to http:\/\/127\.0\.0\.1:\d+\/v1\/traces \(2 headers of otlp_headers\)/);
+  });
+
+  itExitsCleanly(() => bed, it);
+});
+
+describe('traces: OTEL_EXPORTER_OTLP_HEADERS, and a malformed value', () => {
+  let rx3;
+  let bad;
+  before(async () => { rx3 = await startReceiver(); });
+  after(async () => { await bad?.finish(); await bed?.finish(); await rx3?.close(); });
+
+  it('a malformed otlp_headers: no export at all, an error naming the item, not its value', async () => {
+    bad = await setup({ config: { otlp_endpoint: rx3.url, otlp_headers: 'X-Tenant=a,Authorization Bearer otlp-s3cr3t-bad' } });
+    bad.proxy.addSecret('otlp-s3cr3t-bad');
+    const r = await bad.chat(user('not traced'));
+    assert.equal(r.status, 200, r.text);
+    assert.match(bad.proxy.stderr, /otlp: otlp_headers: item 2 is not name=value: no trace export/);
+    await new Promise((ok) => setTimeout(ok, 1500)); // past a flush
+    assert.equal(rx3.bodies.length, 0, 'nothing sent without its Authorization');
+    await bad.close();
+  });
+
+  it('OTEL_EXPORTER_OTLP_HEADERS is read, as the OpenTelemetry SDKs do', async () => {
+    bed = await setup({ config: { otlp_endpoint: rx3.url }, env: { OTEL_EXPORTER_OTLP_HEADERS: 'authorization=Bearer otlp-env-s3cr3t' } });
+    bed.proxy.addSecret('otlp-env-s3cr3t');
+    const r = await bed.chat(user('exported'));
+    assert.equal(r.status, 200, r.text);
+    await until(() => rx3.bodies.length >= 1, 5000, 'an export');
+    for (const b of rx3.bodies) assert.equal(b.headers.authorization, 'Bearer otlp-env-s3cr3t');
+  });
+
+  itExitsCleanly(() => bed, it);
+});
+

@@ -48,7 +48,8 @@ void test_fail(const char *file, int line, const char *fmt, ...) {
   X(access_log)                                                                \
   X(circuit)                                                                   \
   X(backoff)                                                                   \
-  X(trace)
+  X(trace)                                                                     \
+  X(num_text)
 
 #define DECLARE(name) void suite_##name(void);
 SUITES(DECLARE)

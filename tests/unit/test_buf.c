@@ -38,6 +38,18 @@ void suite_buf(void) {
     CHECK(memcmp(f.data, "7-ab[zz", 7) == 0 && f.data[f.len - 1] == ']');
     buf_free(&f);
   }
+  TEST("decimal digits and a list of strings, as printf would make them");
+  {
+    struct buf n = BUF_INIT;
+    CHECK_INT(buf_append_u64(&n, 0), 0);
+    CHECK_INT(buf_append_strs(&n, ",", "", "x/", "y", (char *)NULL), 0);
+    CHECK_INT(buf_append_u64(&n, 18446744073709551615ull), 0);
+    CHECK_INT(buf_append_strs(&n, "", (char *)NULL), 0);
+    CHECK_INT(buf_append_u64(&n, 200), 0);
+    CHECK_STR(n.data, "0,x/y18446744073709551615200");
+    CHECK_INT((int)n.len, 28);
+    buf_free(&n);
+  }
   TEST("take leaves it empty");
   char *s = buf_take(&b);
   CHECK(s != NULL && strlen(s) == 10000);

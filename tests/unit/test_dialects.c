@@ -338,10 +338,50 @@ static void matched_stop(void) {
   buf_free(&out);
 }
 
+/* The chat encoder keeps each stream's chunk prefix: its bytes must be
+ * response_chunk_content's (and _reasoning's) for every token, and follow
+ * the meta and index when they change, even in the same storage. */
+static void chat_encoder_prefix(void) {
+  TEST("chat encoder: text chunks byte-equal to response.c's, kept prefix follows meta and index");
+  char id[] = "chatcmpl-aaa", model[] = "model-one";
+  struct response_meta m = {id, 1700000000, model};
+  struct encoder e;
+  struct buf got = BUF_INIT, want = BUF_INIT;
+  static const char *const texts[] = {"a", "Hi \"there\"\n", "", "caf\xC3\xA9 \xFF", "x\\y"};
+  CHECK_INT(encoder_chat(&e, 0, 0), 0);
+  for (int round = 0; round < 4; round++) {
+    if (round == 1)
+      id[10] = 'b'; /* same pointer, other bytes */
+    if (round == 2)
+      m.created++;
+    if (round == 3)
+      model[6] = '2';
+    for (int index = 0; index < 2; index++) {
+      for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        size_t n = strlen(texts[i]);
+        buf_reset(&got);
+        buf_reset(&want);
+        CHECK_INT(e.ops->text(e.st, &got, &m, index, texts[i], n), 0);
+        CHECK_INT(response_chunk_content(&want, &m, index, texts[i], n), 0);
+        CHECK_MEM(got.data, got.len, want.data);
+        buf_reset(&got);
+        buf_reset(&want);
+        CHECK_INT(e.ops->reasoning(e.st, &got, &m, index, texts[i], n), 0);
+        CHECK_INT(response_chunk_reasoning(&want, &m, index, texts[i], n), 0);
+        CHECK_MEM(got.data, got.len, want.data);
+      }
+    }
+  }
+  encoder_free(&e);
+  buf_free(&got);
+  buf_free(&want);
+}
+
 void suite_dialects(void) {
   responses_parsing();
   store_bound();
   messages_parsing();
   encoders();
+  chat_encoder_prefix();
   matched_stop();
 }

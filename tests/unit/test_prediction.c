@@ -364,7 +364,28 @@ static void test_peek_id(void) {
   CHECK(peek_n("", 0) == NULL);
 }
 
+/* Keys are matched in place when they have no escapes, decoded when they
+ * do: both must find the same fields, and a key cut short is an error. */
+static void test_escaped_keys(void) {
+  struct prediction p;
+  CHECK_INT(parse("{\"\\u0069d\":\"a\",\"st\\u0061tus\":\"succeeded\",\"output\":\"x\","
+                  "\"u\\\"rls\":{\"get\":\"no\"},\"urls\":{\"g\\u0065t\":\"https://g\"}}", &p), 0);
+  CHECK_STR(p.id, "a");
+  CHECK_INT(p.status, PRED_SUCCEEDED);
+  CHECK_STR(p.url_get, "https://g");
+  CHECK_MEM(p.output, p.output_len, "x");
+  prediction_free(&p);
+  /* A key without its closing quote, with or without an escape in it. */
+  CHECK_INT(parse("{\"id\":\"a\",\"output", &p), -1);
+  CHECK_INT(parse("{\"id\":\"a\",\"out\\\"put", &p), -1);
+  const char *esc_id = "{\"\\u0069d\":\"b1\"}";
+  char *id = prediction_peek_id(esc_id, strlen(esc_id));
+  CHECK(id && strcmp(id, "b1") == 0);
+  free(id);
+}
+
 void suite_prediction(void) {
+  test_escaped_keys();
   test_peek_id();
   test_recorded();
   test_output_forms();

@@ -156,10 +156,18 @@ static void check_span_pack(void) {
   memset(c.parent_id, 0x02, SPAN_ID_LEN);
   char value[] = "v\"1\n\xc3\xa9";
   char name[] = "chat deepseek";
+  char url[] = "https://user:secret@api.example/v1/predictions?token=secret#frag";
+  char long_url[1200]; /* past what redaction takes: left out */
+  memset(long_url, 'a', sizeof long_url - 1);
+  memcpy(long_url, "https://", 8);
+  long_url[sizeof long_url - 1] = '\0';
   const struct span_attr attrs[] = {
       SPAN_STR("s", value), SPAN_STR("absent", NULL), SPAN_INT("i", -7),
       SPAN_INT_IF("skipped", 3, 0), SPAN_DOUBLE("d", 0.000123), SPAN_BOOL("b", 0),
       {.key = "arr", .type = SA_STRINGS, .s = "length"},
+      SPAN_LIT("lit", "replicate"), SPAN_STR("empty", ""), SPAN_LIT("lit absent", NULL),
+      SPAN_URL("url", url), SPAN_URL("url absent", NULL), SPAN_URL("url too long", long_url),
+      SPAN_STRINGS("arr2", value),
   };
   struct span a = {.ctx = &c, .name = name, .kind = SPAN_SERVER, .end_ns = 9, .error = 1,
                    .status_message = "500", .attrs = attrs,
@@ -173,6 +181,7 @@ static void check_span_pack(void) {
   CHECK_INT(span_pack(&packed, &b2), 0);
   value[0] = 'X'; /* the record holds its own copy */
   name[0] = 'X';
+  url[8] = 'X';
   size_t used = 0, at = 0;
   CHECK_INT(span_packed_json(&got, packed.data, packed.len, &used), 0);
   at += used;
@@ -182,6 +191,18 @@ static void check_span_pack(void) {
   CHECK_INT((int)(at == packed.len), 1);
   CHECK_STR(got.data, want.data);
 
+  TEST("span pack: literals, empty strings, URLs redacted when encoded");
+  CHECK(strstr(got.data, "{\"key\":\"lit\",\"value\":{\"stringValue\":\"replicate\"}}") != NULL);
+  CHECK(strstr(got.data, "{\"key\":\"empty\",\"value\":{\"stringValue\":\"\"}}") != NULL);
+  CHECK(strstr(got.data,
+               "{\"key\":\"url\",\"value\":{\"stringValue\":\"https://api.example/v1/predictions\"}}") !=
+        NULL);
+  CHECK(strstr(got.data, "secret") == NULL);
+  CHECK(strstr(got.data, "absent") == NULL);
+  CHECK(strstr(got.data, "too long") == NULL);
+  CHECK(strstr(got.data, "{\"key\":\"arr2\",\"value\":{\"arrayValue\":{\"values\":[{\"stringValue\":"
+                         "\"v\\\"1\\u000a\xc3\xa9\"}]}}}") != NULL);
+
   TEST("span pack: a cut record is refused");
   buf_reset(&got);
   CHECK_INT(span_packed_json(&got, packed.data, 8, &used), -1);
@@ -189,6 +210,41 @@ static void check_span_pack(void) {
   buf_free(&want);
   buf_free(&packed);
   buf_free(&got);
+}
+
+static void check_header_lines(void) {
+  TEST("otlp_headers: lines, blanks trimmed, values %-decoded");
+  struct buf b = BUF_INIT;
+  size_t n = 99;
+  char err[128] = "";
+  CHECK_INT(otlp_header_lines(" Authorization = Bearer s3cr3t ,X-Tenant=team%2Ca,,x-e=", &b, &n, err,
+                              sizeof err),
+            0);
+  CHECK_INT((int)n, 3);
+  CHECK_STR(b.data, "Authorization: Bearer s3cr3t");
+  CHECK_STR(b.data + strlen(b.data) + 1, "X-Tenant: team,a");
+  CHECK_STR(b.data + strlen(b.data) + 1 + strlen("X-Tenant: team,a") + 1, "x-e: ");
+  buf_free(&b);
+
+  TEST("otlp_headers: empty is none");
+  CHECK_INT(otlp_header_lines("", &b, &n, err, sizeof err), 0);
+  CHECK_INT((int)n, 0);
+
+  TEST("otlp_headers: refused, naming the item, never the value");
+  static const char *const BAD[] = {"Authorization", "=s3cr3t", "Bad Name=s3cr3t",
+                                    "X=s3cr3t%0d%0aInjected: 1", "X=s3cr3t\n"};
+  for (size_t i = 0; i < sizeof BAD / sizeof BAD[0]; i++) {
+    struct buf e = BUF_INIT;
+    err[0] = '\0';
+    CHECK_INT(otlp_header_lines(BAD[i], &e, &n, err, sizeof err), -1);
+    CHECK(strncmp(err, "otlp_headers: item 1 ", 21) == 0);
+    CHECK(strstr(err, "s3cr3t") == NULL);
+    CHECK(e.len == 0);
+    buf_free(&e);
+  }
+  CHECK_INT(otlp_header_lines("A=1,B", &b, &n, err, sizeof err), -1);
+  CHECK_STR(err, "otlp_headers: item 2 is not name=value");
+  buf_free(&b);
 }
 
 /* Every byte at every place of a word: the eight-at-a-time scan escapes
@@ -234,4 +290,5 @@ void suite_trace(void) {
   check_redact();
   check_span_json();
   check_span_pack();
+  check_header_lines();
 }
