@@ -7,9 +7,9 @@
 // both (the default): the test suite's fake (tests/fake-replicate.mjs), API and
 //   stream host in this process, as the test suite runs it.
 // api: the same fake, but every prediction's urls.stream points at --stream-base
-//   (another process); the fake's own stream host listens on a spare port. With
-//   no stream open in this process, the first GET after the stream reports the
-//   prediction succeeded (the proxy's usage read).
+//   (another process); the fake's own stream host listens on a spare port. A
+//   prediction is `processing` until the stream host has sent its last token
+//   (counted from the create), then succeeded (the proxy's usage read).
 // streams: only the stream host (GET /v1/streams/<token>: the scenario's tokens,
 //   then `done`, then held open --stream-hold ms and closed with `:408`), lean:
 //   no request log, no prediction table. Over TLS + HTTP/2 a node process that
@@ -126,11 +126,16 @@ async function serveStreams(o) {
     : http2.createSecureServer({ ...tls, allowHTTP1: true, maxSessionMemory: 512, settings: { maxConcurrentStreams: MAX_STREAMS } }, handler);
   if (!o.http2 && tls) throw new Error('--role streams over TLS serves HTTP/2 (add --http2)');
   if (process.env.FAKE_TLS_TRACE && tls) trace(srv, 'stream');
-  srv.on('connection', (sock) => sock.setNoDelay(true));
+  const sockets = new Set();
+  srv.on('connection', (sock) => {
+    sock.setNoDelay(true);
+    sockets.add(sock);
+    sock.on('close', () => sockets.delete(sock));
+  });
   await new Promise((ok, ko) => { srv.once('error', ko); srv.listen(o.streamPort, '127.0.0.1', 4096, ok); });
   const url = `${tls ? 'https' : 'http'}://127.0.0.1:${srv.address().port}`;
   process.stdout.write(`ready - ${url}\n`);
-  return { close: () => new Promise((r) => { srv.close(() => r()); for (const c of srv._connections ?? []) c.destroy?.(); }) };
+  return { close: () => new Promise((r) => { srv.close(() => r()); for (const c of sockets) c.destroy(); }) };
 }
 
 function stamped(chunks) {
@@ -147,7 +152,17 @@ function stamped(chunks) {
 
 async function serveApi(o) {
   const tls = tlsFiles(o);
-  const scenario = o.role === 'api' ? { ...o.scenario, streamBase: o.streamBase } : o.scenario;
+  // api role: no stream is open in this process, so the test fake would call
+  // a prediction succeeded at its first GET, and a proxy that GETs it while
+  // its stream runs (a create looked up in the list after a lost reply) would
+  // get every token at once. It turns terminal instead when the stream host,
+  // opened after the create, has sent the last token.
+  const s = o.scenario;
+  const scenario = o.role !== 'api' ? s : {
+    ...s,
+    streamBase: o.streamBase,
+    terminalAfterMs: (s.firstTokenDelay ?? 0) + Math.max(0, (s.tokenCount ?? 3) - 1) * (s.tokenDelay ?? 0),
+  };
   const fake = await startFake({
     tls: tls ?? undefined,
     http2: !!o.http2,

@@ -70,6 +70,26 @@ for (const http2 of [false, true]) {
       assert.ok(bed.fake.streams().every((e) => e.httpVersion === version));
     });
 
+    it('a create body larger than the upload buffer arrives whole, before and after a stream', async () => {
+      // The proxy sets curl's upload buffer to 16 KiB on every start (a pooled
+      // handle otherwise keeps a 64 KiB one through a whole stream); a body of
+      // 100 KB must still go out complete, on a fresh handle and on one a
+      // stream used last.
+      const long = (tag) => `${tag}:${'x'.repeat(100000)}:${tag}`;
+      bed.fake.script({ output: ['ok'] }, { output: ['s1', 's2'] }, { output: ['ok'] });
+      await bed.client.chat.completions.create(user(long('first')));
+      const { error } = await sdkStream(bed.client, user('stream between'));
+      assert.equal(error, null);
+      await bed.client.chat.completions.create(user(long('second')));
+      const bodies = bed.fake.creates().map((c) => c.rawBody);
+      assert.equal(bodies.length, 3);
+      for (const [i, tag] of [[0, 'first'], [2, 'second']]) {
+        assert.ok(bodies[i].length > 100000, `create ${i}: ${bodies[i].length} bytes`);
+        assert.ok(bodies[i].includes(long(tag)), `create ${i} carries the whole prompt`);
+      }
+      assert.ok(bed.fake.creates().every((c) => c.httpVersion === version));
+    });
+
     it('a proxy trusting another CA is refused: 502, no host in the message, nothing created', async () => {
       const r = await bed.request('POST', '/v1/chat/completions', { base: wrong.url, body: user('hi') });
       const e = assertErrorReply(r, 502);
