@@ -66,6 +66,9 @@ const opsModes = () => [
   { name: 'json+scrape', args: ['--log_level', 'info', '--log_format', 'json'], scrape: true },
   { name: 'json+scrape+traces', args: ['--log_level', 'info', '--log_format', 'json',
     '--otlp_endpoint', `http://127.0.0.1:${OTLP}`], scrape: true },
+  // otlp_propagate: each call to Replicate also carries a traceparent.
+  { name: 'json+scrape+traces+propagate', args: ['--log_level', 'info', '--log_format', 'json',
+    '--otlp_endpoint', `http://127.0.0.1:${OTLP}`, '--otlp_propagate', 'true'], scrape: true },
   // A gateway at volume records a share of its traces: 1 in 10 here.
   { name: 'json+scrape+traces@0.1', args: ['--log_level', 'info', '--log_format', 'json',
     '--otlp_endpoint', `http://127.0.0.1:${OTLP}`, '--otlp_sample_ratio', '0.1'], scrape: true },

@@ -239,6 +239,9 @@ static void wipe_headers(void) {
 /* Ratio x 2^64, set before the workers start; ratio 1: every trace. */
 static uint64_t sample_below;
 static int sample_all = 1;
+static int propagate;
+
+int otlp_propagating(void) { return propagate; }
 
 int otlp_sampled(const unsigned char id[TRACE_ID_LEN]) {
   if (sample_all)
@@ -250,9 +253,10 @@ int otlp_sampled(const unsigned char id[TRACE_ID_LEN]) {
 }
 
 int otlp_start(const char *endpoint, const char *service_name, const char *version,
-               const char *headers, double sample_ratio) {
+               const char *headers, double sample_ratio, int propagate_upstream) {
   if (!endpoint || !endpoint[0])
     return 0;
+  propagate = propagate_upstream;
   sample_all = !(sample_ratio < 1.0);
   sample_below = sample_all ? UINT64_MAX : (uint64_t)(sample_ratio * 18446744073709551616.0);
   char err[128];

@@ -20,7 +20,7 @@
 
 /* Start the exporter (before the workers). 0, or -1 (logged). */
 int otlp_start(const char *endpoint, const char *service_name, const char *version,
-               const char *headers, double sample_ratio);
+               const char *headers, double sample_ratio, int propagate);
 /* Is tracing on? One relaxed load: the cost when it is off. */
 int otlp_on(void);
 /* Queue one span (copied: span_pack; the exporter thread encodes it). Never
@@ -31,6 +31,8 @@ void otlp_stop(long bound_ms);
 /* Spans POSTed with a 2xx answer, and dropped (queue full, POST failed). */
 void otlp_counts(uint64_t *exported, uint64_t *dropped);
 
+/* Do calls to Replicate carry a traceparent (otlp_propagate)? */
+int otlp_propagating(void);
 /* Is a trace started here recorded? By its id, as OpenTelemetry's
  * TraceIdRatioBased sampler: its last 8 bytes below ratio x 2^64. */
 int otlp_sampled(const unsigned char trace_id[TRACE_ID_LEN]);

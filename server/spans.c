@@ -123,7 +123,8 @@ void spans_upstream_begin(struct up_transfer *t, const struct trace_ctx *parent,
   memcpy(t->span.parent_id, parent->span_id, SPAN_ID_LEN);
   otlp_new_id(t->span.span_id, SPAN_ID_LEN);
   t->span.start_ns = otlp_now_ns();
-  traceparent_format(traceparent_out, t->span.trace_id, t->span.span_id, t->span.flags);
+  if (otlp_propagating())
+    traceparent_format(traceparent_out, t->span.trace_id, t->span.span_id, t->span.flags);
 }
 
 const struct trace_ctx *spans_parent(const struct up_transfer *t, struct trace_ctx *out) {

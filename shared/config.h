@@ -81,6 +81,7 @@ struct config {
   char *otlp_service_name;       /* service.name of the spans */
   char *otlp_headers;            /* "name=value,...": sent with every export (secret) */
   double otlp_sample_ratio;      /* share of new traces recorded, 0..1 */
+  int otlp_propagate;            /* calls to Replicate carry traceparent */
   char *metrics_listen;          /* "host:port": /metrics alone there, not on the main port */
   int log_bodies;                /* the JSON access line carries the body and the answer */
 };

@@ -110,7 +110,7 @@ function checkChildren(server, children, calls, kinds) {
 describe('traces: spans to an OTLP collector', () => {
   before(async () => {
     rx = await startReceiver();
-    bed = await gatewayBed({ config: { otlp_endpoint: rx.url, otlp_service_name: 'proxy-under-test', upstream_max_retries: 1 } });
+    bed = await gatewayBed({ config: { otlp_endpoint: rx.url, otlp_service_name: 'proxy-under-test', upstream_max_retries: 1, otlp_propagate: 'true' } });
     key = (await bed.newKey({ key_alias: 'team-a' })).key;
   });
   after(async () => { await bed?.finish(); await rx?.close(); });
@@ -412,6 +412,9 @@ describe('traces: otlp_headers', () => {
       assert.equal(b.type, 'application/json');
     }
     assert.match(bed.proxy.stderr, /otlp: exporting traces to http:\/\/127\.0\.0\.1:\d+\/v1\/traces \(2 headers of otlp_headers, sample ratio 1\)/);
+    // otlp_propagate is off by default: Replicate joins no trace of ours.
+    assert.ok(bed.fake.log.length >= 1);
+    for (const e of bed.fake.log) assert.equal(e.headers.traceparent, undefined, 'no traceparent to Replicate by default');
   });
 
   itExitsCleanly(() => bed, it);
@@ -458,7 +461,7 @@ describe('traces: otlp_sample_ratio', () => {
   after(async () => { await half?.finish(); await bed?.finish(); await rx4?.close(); });
 
   it('ratio 0: nothing of ours exported, Replicate sees flags 00; a sampled client trace still is', async () => {
-    bed = await setup({ config: { otlp_endpoint: rx4.url, otlp_sample_ratio: '0' } });
+    bed = await setup({ config: { otlp_endpoint: rx4.url, otlp_sample_ratio: '0', otlp_propagate: 'true' } });
     for (let i = 0; i < 3; i++) {
       const r = await bed.chat(user('unsampled'), { headers: { 'X-Request-Id': `unsampled-${i}` } });
       assert.equal(r.status, 200, r.text);
@@ -486,7 +489,7 @@ describe('traces: otlp_sample_ratio', () => {
 
   it('ratio 0.5 from OTEL_TRACES_SAMPLER_ARG: some traces recorded, not all; recorded ones are whole', async () => {
     const before = rx4.spans().length;
-    half = await setup({ config: { otlp_endpoint: rx4.url }, env: { OTEL_TRACES_SAMPLER_ARG: '0.5' } });
+    half = await setup({ config: { otlp_endpoint: rx4.url, otlp_propagate: 'true' }, env: { OTEL_TRACES_SAMPLER_ARG: '0.5' } });
     const n = 40;
     for (let i = 0; i < n; i++) {
       const r = await half.chat(user('half'), { headers: { 'X-Request-Id': `half-${i}` } });
