@@ -36,6 +36,7 @@ int stop_matcher_init(struct stop_matcher *m, const char *const *stops,
   m->n = 0;
   m->matched = 0;
   m->fail = NULL;
+  memset(m->first, 0, sizeof m->first);
   reset_scan(m);
   for (size_t i = 0; i < n; i++) {
     if (!stops[i] || !stops[i][0])
@@ -46,6 +47,8 @@ int stop_matcher_init(struct stop_matcher *m, const char *const *stops,
     m->stop_len[k] = strlen(stops[i]);
     m->fail_off[k] = total;
     total += m->stop_len[k] + 1;
+    unsigned char c0 = (unsigned char)stops[i][0];
+    m->first[c0 >> 3] |= (unsigned char)(1u << (c0 & 7));
     k++;
   }
   if (k == 0)
@@ -80,8 +83,21 @@ int stop_matcher_push(struct stop_matcher *m, const char *text, size_t len,
   size_t st[STOP_MAX_SEQUENCES];
   memcpy(st, m->state, sizeof st);
   size_t h = m->held.len, pending = m->pending, cut = 0, maxst = 0;
+  for (size_t k = 0; k < m->n; k++)
+    if (st[k] > maxst)
+      maxst = st[k];
   int matched = 0;
   for (size_t j = 0; j < len && !matched; j++) {
+    /* No partial match open: every automaton stays at 0 until a byte that
+     * starts some stop, so skip to it (most text holds none: per token
+     * this was the per-byte, per-stop loop for nothing). */
+    if (maxst == 0 && pending == NO_PENDING) {
+      while (j < len && !(m->first[(unsigned char)text[j] >> 3] &
+                          (1u << ((unsigned char)text[j] & 7))))
+        j++;
+      if (j == len)
+        break;
+    }
     char c = text[j];
     size_t end = h + j + 1;
     maxst = 0;

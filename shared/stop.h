@@ -24,6 +24,7 @@ struct stop_matcher {
   size_t state[STOP_MAX_SEQUENCES];
   size_t pending; /* offset in held of a complete match that an earlier-
                      starting longer stop may still beat; (size_t)-1 if none */
+  unsigned char first[32]; /* bit set: the bytes some stop starts with */
 };
 
 /* Empty strings in stops are ignored. Returns 0, or -1 if there are more
