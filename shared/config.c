@@ -474,34 +474,33 @@ static int parse_list(struct config *c, const struct option_row *o, void *field,
   return 0;
 }
 
-static int parse_price(struct config *c, const struct option_row *o, void *field,
-                       const char *v, char *err, size_t errlen) {
-  (void)c;
-  (void)o;
+/* A whole decimal number within [0, max] into *(double *)field, or -1 with
+ * what was expected. */
+static int parse_real(void *field, const char *v, double max, const char *expected, char *err,
+                      size_t errlen) {
   char *end;
   errno = 0;
   double d = strtod(v, &end);
-  if (errno || end == v || *end || !(d >= 0) || d > 1e6) {
-    set_err(err, errlen, "expected a price in USD such as 0.672, got '%s'", v);
+  if (errno || end == v || *end || !(d >= 0) || d > max) {
+    set_err(err, errlen, "expected %s, got '%s'", expected, v);
     return -1;
   }
   *(double *)field = d;
   return 0;
 }
 
+static int parse_price(struct config *c, const struct option_row *o, void *field,
+                       const char *v, char *err, size_t errlen) {
+  (void)c;
+  (void)o;
+  return parse_real(field, v, 1e6, "a price in USD such as 0.672", err, errlen);
+}
+
 static int parse_ratio(struct config *c, const struct option_row *o, void *field,
                        const char *v, char *err, size_t errlen) {
   (void)c;
   (void)o;
-  char *end;
-  errno = 0;
-  double d = strtod(v, &end);
-  if (errno || end == v || *end || !(d >= 0) || d > 1) {
-    set_err(err, errlen, "expected a number from 0 to 1, got '%s'", v);
-    return -1;
-  }
-  *(double *)field = d;
-  return 0;
+  return parse_real(field, v, 1, "a number from 0 to 1", err, errlen);
 }
 
 static void free_string(void *field) {
