@@ -19,12 +19,20 @@
 /* HTTP/2 (Replicate's hosts speak it): many transfers share a few
  * connections. PIPEWAIT alone lets a burst of transfers each open its own
  * connection once one is full (thousands of TLS connections for 5,000
- * streams), so connections per host are capped and each may carry many
- * streams (the server's SETTINGS still bound them). The cap would starve an
+ * streams), so connections per host are capped. The cap would starve an
  * HTTP/1.1 host (one transfer per connection, streams held for minutes):
- * it is lifted for good at the first HTTP/1.x reply. */
-#define H2_MAX_HOST_CONNECTIONS 64L
-#define H2_MAX_CONCURRENT_STREAMS 1000L
+ * it is lifted for good at the first HTTP/1.x reply.
+ * Streams per connection are kept low because libcurl 7.88 wakes every
+ * transfer of a connection on each socket event and each one poll()s:
+ * libcurl's poll()s per token grow with streams per connection (5,000 TLS
+ * streams: ~22 at 238 per connection, 8 at 78, 5.5 at 39; bench/README.md).
+ * 100 bounds a wake at 100 streams (1000 allowed bursts of 238 and 2x plain
+ * CPU per token); the server's SETTINGS may lower it further. Per worker and
+ * host, 100 x 128 = 12,800 streams fit before transfers queue in curl (a
+ * queued stream gets its first token only when another ends); 5,000 streams
+ * use 50-64 connections, ~0.1 MB each. */
+#define H2_MAX_HOST_CONNECTIONS 128L
+#define H2_MAX_CONCURRENT_STREAMS 100L
 
 /* curl's smallest upload buffer: create bodies are small (see up_start). */
 #define UPLOAD_BUFFER_BYTES (16L * 1024)
