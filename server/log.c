@@ -17,6 +17,17 @@ static _Thread_local char current_request[REQUEST_ID_MAX + 1];
 
 #define LINE_MAX_BYTES 4096
 
+/* A worker's lines, held until the end of its loop iteration (log_batch_flush):
+ * one write for the lines of every request an iteration ended, not one a
+ * request (each write to a pipe also wakes its reader: journald, docker,
+ * the test harness). Other threads write each line at once. */
+#define BATCH_BYTES 16384
+static _Thread_local struct {
+  int on;
+  size_t len;
+  char s[BATCH_BYTES];
+} batch;
+
 void log_set_level(enum log_level level) { atomic_store(&current_level, (int)level); }
 void log_set_format(enum log_format format) { atomic_store(&current_format, (int)format); }
 
@@ -99,6 +110,48 @@ static void put_member(struct line *l, const char *key, const char *value) {
   }
 }
 
+/* All of s to fd, or as much as the fd takes (a log line is never worth
+ * blocking the event loop on an error). */
+static void write_all(int fd, const char *s, size_t n) {
+  while (n) {
+    ssize_t w = write(fd, s, n);
+    if (w < 0 && errno == EINTR)
+      continue;
+    if (w <= 0)
+      return;
+    s += w;
+    n -= (size_t)w;
+  }
+}
+
+/* A whole line (with its newline) to stderr: into the thread's batch when it
+ * has one, else in one write (lines from threads do not mix). */
+static void out(const char *s, size_t n) {
+  if (batch.on) {
+    if (batch.len + n > sizeof batch.s)
+      log_batch_flush();
+    if (n <= sizeof batch.s) {
+      memcpy(batch.s + batch.len, s, n);
+      batch.len += n;
+      return;
+    }
+  }
+  write_all(STDERR_FILENO, s, n);
+}
+
+void log_batch_begin(void) { batch.on = 1; }
+
+void log_batch_flush(void) {
+  if (batch.len)
+    write_all(STDERR_FILENO, batch.s, batch.len);
+  batch.len = 0;
+}
+
+void log_batch_end(void) {
+  log_batch_flush();
+  batch.on = 0;
+}
+
 static void emit(enum log_level level, int with_request, const struct log_field *fields, size_t n,
                  const char *fmt, va_list ap) {
   static const char *const names[] = {"error", "warn", "info", "debug"};
@@ -147,7 +200,8 @@ static void emit(enum log_level level, int with_request, const struct log_field 
       puts_(&l, rid);
     }
   }
-  fprintf(stderr, "%s\n", l.s); /* one call: lines from workers don't mix */
+  l.s[l.n++] = '\n'; /* put() keeps a byte for the NUL: the newline takes it */
+  out(l.s, l.n);
 }
 
 void log_msg(enum log_level level, const char *fmt, ...) {
@@ -175,20 +229,6 @@ static void access_text(const char *fmt, ...) {
 
 void log_access_text(const char *line) { access_text("%s", line); }
 
-/* All of s to fd, or as much as the fd takes (a log line is never worth
- * blocking the event loop on an error). */
-static void write_all(int fd, const char *s, size_t n) {
-  while (n) {
-    ssize_t w = write(fd, s, n);
-    if (w < 0 && errno == EINTR)
-      continue;
-    if (w <= 0)
-      return;
-    s += w;
-    n -= (size_t)w;
-  }
-}
-
 void log_access_json(const struct access_log_entry *e) {
   /* Most lines fit 4 KiB (the bound counts every byte escaped six-fold);
    * log_bodies lines take the heap. One write, not stdio's: lines from
@@ -202,6 +242,6 @@ void log_access_json(const struct access_log_entry *e) {
       return;
     o = big.data;
   }
-  write_all(STDERR_FILENO, o, access_log_json_to(o, e));
+  out(o, access_log_json_to(o, e));
   buf_free(&big);
 }

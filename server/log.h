@@ -34,6 +34,11 @@ void log_access_json(const struct access_log_entry *e);
  * returns 0 then (and leave(0) does nothing), 1 when it took the context.
  * NULL or "" takes nothing. */
 int log_request_enter(const char *request_id);
+/* The calling thread (a worker) holds its lines until log_batch_flush, which
+ * its loop calls once an iteration; log_batch_end flushes and stops that. */
+void log_batch_begin(void);
+void log_batch_flush(void);
+void log_batch_end(void);
 void log_request_leave(int entered);
 
 #endif

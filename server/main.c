@@ -187,7 +187,9 @@ static void run_http(void *ud) { http_run(ud); }
 static void *worker_main(void *arg) {
   struct worker *w = arg;
   uint64_t hard_deadline = 0;
+  log_batch_begin();
   for (;;) {
+    log_batch_flush(); /* before the loop may sleep: nothing held while idle */
     int wait = http_timeout_ms(w);
     if (w->stopping)
       wait = wait < 0 || wait > 100 ? 100 : wait;
@@ -222,6 +224,7 @@ static void *worker_main(void *arg) {
       break;
     }
   }
+  log_batch_end();
   return NULL;
 }
 
