@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "../shared/num_text.h"
 #include "otlp.h"
 #include "upstream.h"
 
@@ -45,19 +46,8 @@ static void join(char *out, size_t len, const char *a, const char *b) {
   out[na] = '\0';
 }
 
-/* Decimal digits of v into out (16 bytes: any int fits). */
-static void decimal(char out[16], long v) {
-  char d[24], *e = d + sizeof d, *p = e;
-  unsigned long u = v < 0 ? 0ul - (unsigned long)v : (unsigned long)v;
-  do
-    *--p = (char)('0' + u % 10);
-  while (u /= 10);
-  if (v < 0)
-    *--p = '-';
-  size_t n = (size_t)(e - p) < 16 ? (size_t)(e - p) : 15;
-  memcpy(out, p, n);
-  out[n] = '\0';
-}
+/* Decimal text of v in out, NUL-terminated. */
+static void decimal(char out[NUM_DEC_MAX + 1], long v) { *num_i64(out, v) = '\0'; }
 
 void spans_request_end(const struct trace_ctx *t, const struct access_log_entry *e,
                        const struct server_span_info *x) {
@@ -68,7 +58,7 @@ void spans_request_end(const struct trace_ctx *t, const struct access_log_entry 
     join(name, sizeof name, x->operation, e->model);
   else
     join(name, sizeof name, e->method, x->http_route);
-  char status[16];
+  char status[NUM_DEC_MAX + 1];
   decimal(status, e->status);
   /* HTTP semantic conventions: a server span is an error on 5xx (and here
    * on an error sent in-band in a stream), not on a client's 4xx. */
@@ -148,7 +138,7 @@ void spans_upstream_end(struct up_transfer *t, int stopped) {
   const char *method = t->kind == MU_CREATE || t->kind == MU_CANCEL ? "POST" : "GET";
   int transport = !stopped && t->result != CURLE_OK && !t->aborted_by_callback;
   int error = transport || t->status >= 400;
-  char status[16];
+  char status[NUM_DEC_MAX + 1];
   decimal(status, t->status);
   const char *kind = KIND_NAMES[t->kind] + sizeof "replicate";
   const struct span_attr attrs[] = {

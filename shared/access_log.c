@@ -92,21 +92,10 @@ static char *iso_time(char *o, double t) {
   return o;
 }
 
-/* Decimal digits of v (a line has a dozen numbers). */
-static char *put_long(char *o, long v) {
-  char text[24], *p = text + sizeof text;
-  unsigned long u = v < 0 ? 0UL - (unsigned long)v : (unsigned long)v;
-  do
-    *--p = (char)('0' + u % 10);
-  while (u /= 10);
-  if (v < 0)
-    *--p = '-';
-  return put_lit(o, p, (size_t)(text + sizeof text - p));
-}
 
 /* ,"key":v, or null when unknown (negative); key is a literal. */
 #define JSON_LONG(o, key, v) ((v) < 0 ? PUT(PUT(o, ",\"" key "\":"), "null") \
-                                      : put_long(PUT(o, ",\"" key "\":"), (v)))
+                                      : num_i64(PUT(o, ",\"" key "\":"), (v)))
 #define JSON_BOOL(o, key, v) ((v) ? PUT(o, ",\"" key "\":true") : PUT(o, ",\"" key "\":false"))
 
 /* Everything but the strings and the cost: keys, numbers (24 bytes each),

@@ -1,5 +1,7 @@
 #include "buf.h"
 
+#include "num_text.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,12 +59,8 @@ int buf_append_str(struct buf *b, const char *s) {
 int buf_append_char(struct buf *b, char c) { return buf_append(b, &c, 1); }
 
 int buf_append_u64(struct buf *b, uint64_t v) {
-  char digits[20]; /* 2^64 - 1 has 20 */
-  size_t n = sizeof digits;
-  do
-    digits[--n] = (char)('0' + v % 10);
-  while ((v /= 10) && n);
-  return buf_append(b, digits + n, sizeof digits - n);
+  char digits[NUM_DEC_MAX];
+  return buf_append(b, digits, (size_t)(num_u64(digits, v) - digits));
 }
 
 int buf_append_strs(struct buf *b, const char *first, ...) {

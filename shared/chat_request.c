@@ -9,6 +9,7 @@
 
 #include "buf.h"
 #include "json_scan.h"
+#include "num_text.h"
 
 /* Error texts follow OpenAI's wording so clients and people recognise them. */
 
@@ -55,13 +56,10 @@ int req_fail_oom(struct oai_error *err) {
  * names a few paths (for errors it might report) and snprintf cost ~750
  * instructions each, 3k a message. */
 static void message_path(char *out, size_t cap, size_t i, const char *suffix) {
-  char digits[20];
-  size_t nd = sizeof digits;
-  do
-    digits[--nd] = (char)('0' + i % 10);
-  while ((i /= 10) && nd);
+  char digits[NUM_DEC_MAX];
+  size_t nd = (size_t)(num_u64(digits, i) - digits);
   struct { const char *s; size_t n; } part[] = {
-      {"messages[", 9}, {digits + nd, sizeof digits - nd}, {"]", 1}, {suffix, strlen(suffix)}};
+      {"messages[", 9}, {digits, nd}, {"]", 1}, {suffix, strlen(suffix)}};
   size_t used = 0;
   for (size_t k = 0; k < sizeof part / sizeof part[0]; k++) {
     size_t n = part[k].n < cap - 1 - used ? part[k].n : cap - 1 - used;

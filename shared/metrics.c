@@ -1,5 +1,7 @@
 #include "metrics.h"
 
+#include "num_text.h"
+
 #include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -211,14 +213,6 @@ static void format_bounds(void) {
     snprintf(token_bound_text[i], BOUND_TEXT_MAX, "%g", TOKEN_BOUNDS[i]);
 }
 
-static char *put_u64(char *o, uint64_t v) {
-  char d[24], *e = d + sizeof d, *p = e;
-  do
-    *--p = (char)('0' + v % 10);
-  while (v /= 10);
-  memcpy(o, p, (size_t)(e - p));
-  return o + (e - p);
-}
 
 /* Room for a bucket line past its prefix: le="...", "} ", 20 digits, \n. */
 #define BUCKET_TAIL (BOUND_TEXT_MAX + 32)
@@ -245,7 +239,7 @@ static int hist_series(struct buf *out, const char *name, const char *labels,
     memcpy(o, le, nl);
     o += nl;
     memcpy(o, "\"} ", 3);
-    o = put_u64(o + 3, cum);
+    o = num_u64(o + 3, cum);
     *o++ = '\n';
   }
   out->len = (size_t)(o - out->data);

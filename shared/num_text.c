@@ -99,6 +99,23 @@ static int digits_of(double v, int p, uint64_t *digits, int *x) {
   return -1;
 }
 
+char *num_u64(char *o, uint64_t v) {
+  char d[NUM_DEC_MAX], *e = d + sizeof d, *p = e;
+  do
+    *--p = (char)('0' + v % 10);
+  while (v /= 10);
+  memcpy(o, p, (size_t)(e - p));
+  return o + (e - p);
+}
+
+char *num_i64(char *o, int64_t v) {
+  if (v < 0) {
+    *o++ = '-';
+    return num_u64(o, 0ull - (uint64_t)v);
+  }
+  return num_u64(o, (uint64_t)v);
+}
+
 size_t num_g(char out[NUM_G_MAX], double v, int precision) {
   int p = precision < 1 ? 1 : precision;
   uint64_t d;

@@ -5,8 +5,15 @@
 #define RP_NUM_TEXT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
-#define NUM_G_MAX 32 /* the longest %.17g text, and its NUL */
+#define NUM_G_MAX 32   /* the longest %.17g text, and its NUL */
+#define NUM_DEC_MAX 20 /* the longest decimal of a 64-bit integer, sign included */
+
+/* The decimal digits of v at o (no NUL), a '-' first when negative; returns
+ * the byte after them. o needs NUM_DEC_MAX bytes. */
+char *num_u64(char *o, uint64_t v);
+char *num_i64(char *o, int64_t v);
 
 /* What snprintf(out, NUM_G_MAX, "%.*g", precision, v) writes, byte for
  * byte (precision 1..17): exact integer arithmetic where the value allows

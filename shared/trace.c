@@ -116,22 +116,6 @@ static char *json_str(char *o, const char *s) {
   return json_quote(o, s, JQ_UTF8);
 }
 
-/* Decimal digits of v (with a '-' when negative). */
-static char *put_u64(char *o, uint64_t v) {
-  char d[24], *e = d + sizeof d, *p = e;
-  do
-    *--p = (char)('0' + v % 10);
-  while (v /= 10);
-  return put_lit(o, p, (size_t)(e - p));
-}
-
-static char *put_ll(char *o, long long v) {
-  if (v < 0) {
-    *o++ = '-';
-    return put_u64(o, 0ull - (unsigned long long)v);
-  }
-  return put_u64(o, (uint64_t)v);
-}
 
 static int attr_stringy(const struct span_attr *a) {
   return a->type == SA_STRING || a->type == SA_STRINGS || a->type == SA_URL;
@@ -170,7 +154,7 @@ static char *attr_value(char *o, const struct span_attr *a, const char *url) {
     o = attr_str(PUT(o, "{\"arrayValue\":{\"values\":[{\"stringValue\":"), a, a->s, attr_slen(a));
     return PUT(o, "}]}}");
   case SA_INT: /* int64 is a JSON string in OTLP (proto3 JSON mapping) */
-    o = put_ll(PUT(o, "{\"intValue\":\""), a->i);
+    o = num_i64(PUT(o, "{\"intValue\":\""), a->i);
     return PUT(o, "\"}");
   case SA_DOUBLE: {
     char d[NUM_G_MAX];
@@ -247,8 +231,8 @@ int span_json(struct buf *out, const struct span *s) {
     *o++ = '"';
   }
   o = json_str(PUT(o, ",\"name\":"), s->name);
-  o = put_u64(PUT(o, ",\"startTimeUnixNano\":\""), c->start_ns);
-  o = put_u64(PUT(o, "\",\"endTimeUnixNano\":\""), s->end_ns > c->start_ns ? s->end_ns : c->start_ns);
+  o = num_u64(PUT(o, ",\"startTimeUnixNano\":\""), c->start_ns);
+  o = num_u64(PUT(o, "\",\"endTimeUnixNano\":\""), s->end_ns > c->start_ns ? s->end_ns : c->start_ns);
   o = attrs_json(PUT(o, "\","), s->attrs, s->n_attrs);
   /* status code 2 = ERROR; UNSET is the empty status */
   if (s->error) {

@@ -66,4 +66,20 @@ void suite_num_text(void) {
     for (size_t k = 0; k < np && !bad; k++)
       bad = !same(v, PRECS[k]) || !same(v * 1000, PRECS[k]);
   }
+
+  test_current = "num_u64 and num_i64";
+  static const int64_t INTS[] = {0, 1, -1, 9, 10, -10, 499, 1000000007, INT64_MAX, INT64_MIN};
+  for (size_t i = 0; i < sizeof INTS / sizeof INTS[0]; i++) {
+    char want[32], got[NUM_DEC_MAX + 1];
+    snprintf(want, sizeof want, "%lld", (long long)INTS[i]);
+    *num_i64(got, INTS[i]) = '\0';
+    CHECK_STR(got, want);
+  }
+  static const uint64_t UINTS[] = {0, 7, 18446744073709551615ull, 10000000000000000000ull};
+  for (size_t i = 0; i < sizeof UINTS / sizeof UINTS[0]; i++) {
+    char want[32], got[NUM_DEC_MAX + 1];
+    snprintf(want, sizeof want, "%llu", (unsigned long long)UINTS[i]);
+    *num_u64(got, UINTS[i]) = '\0';
+    CHECK_STR(got, want);
+  }
 }
