@@ -13,6 +13,11 @@
 //
 //   node bench/ops-bench.mjs [--proxy build/replicate-proxy] [--duration 10]
 //        [--conns 16,64] [--workers 1] [--rounds 2] [--port 19400] [--json FILE]
+//        [--log-file]
+//
+// --log-file sends the proxy's stderr (the access lines) to <tmpdir>/<mode>.log, as an
+// operator's log file or journald would take it, instead of a pipe this node process
+// must drain: on 2 cores the pipe's reader competes with the proxy for CPU.
 //
 // Modes are interleaved so drift on a shared machine hits them alike; the table
 // gives the median round.
@@ -27,8 +32,8 @@ import { parseOptions, report, runBench, runWrk, sleep, start, startStatic, stop
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const o = { proxy: path.join(here, '..', 'build', 'replicate-proxy'), duration: 10, conns: [16, 64], workers: 1,
-  rounds: 2, threads: 2, port: 19400, json: '', nginx: 'nginx', wrk: 'wrk' };
-parseOptions(o);
+  rounds: 2, threads: 2, port: 19400, json: '', logFile: false, nginx: 'nginx', wrk: 'wrk' };
+parseOptions(o, { '--log-file': () => { o.logFile = true; } });
 const STATIC = o.port, PROXY = o.port + 1, OTLP = o.port + 2;
 const up = `http://127.0.0.1:${STATIC}`;
 const log = (s) => process.stderr.write(`[ops] ${s}\n`);
@@ -38,7 +43,8 @@ async function startMode(mode, dir) {
   const key = 'r8_bench';
   const args = ['--listen', `127.0.0.1:${PROXY}`, '--upstream', up, '--workers', String(o.workers),
     '--shutdown_grace', '2s', '--database', db, '--replicate_api_token', 'r8_bench', ...mode.args];
-  const p = start(o.proxy, args, `proxy-${mode.name}`);
+  const extra = o.logFile ? { stdio: ['ignore', 'ignore', fs.openSync(path.join(dir, `${mode.name}.log`), 'w')] } : {};
+  const p = start(o.proxy, args, `proxy-${mode.name}`, extra);
   const first = await waitReady(PROXY, key);
   if (!first.body.includes('"cost"')) throw new Error(`${mode.name}: unexpected reply ${first.body}`);
   return { p, key, db };

@@ -19,8 +19,8 @@ export function start(cmd, args, name, extra = {}) {
   p.name = name;
   p.out = '';
   p.err = '';
-  p.stdout.on('data', (d) => { if (p.out.length < 100000) p.out += d; });
-  p.stderr.on('data', (d) => { if (p.err.length < 20000) p.err += d; });
+  p.stdout?.on('data', (d) => { if (p.out.length < 100000) p.out += d; });
+  p.stderr?.on('data', (d) => { if (p.err.length < 20000) p.err += d; });
   p.exited = new Promise((r) => p.on('exit', (code, sig) => { children.delete(p); r({ code, sig }); }));
   return p;
 }
