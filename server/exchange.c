@@ -7,6 +7,7 @@
 
 #include "../shared/backoff.h"
 #include "../shared/deepseek_tokens.h"
+#include "../shared/fit_text.h"
 #include "../shared/pipeline.h"
 #include "../shared/prediction.h"
 #include "../shared/prediction_list.h"
@@ -151,16 +152,6 @@ static const struct config *cfg(const struct exchange *ex) { return ex->w->cfg; 
 static struct response_meta meta(const struct exchange *ex) {
   struct response_meta m = {ex->id, ex->created, ex->req.model};
   return m;
-}
-
-/* a then b into dst, cut to fit: snprintf("%s%s") is ~700 instructions a
- * call and every exchange fills a few of these. */
-static void put_text(char *dst, size_t cap, const char *a, const char *b) {
-  size_t n = strnlen(a, cap - 1);
-  memcpy(dst, a, n);
-  size_t m = b ? strnlen(b, cap - 1 - n) : 0;
-  memcpy(dst + n, b ? b : "", m);
-  dst[n + m] = '\0';
 }
 
 static void replace(char **slot, const char *value) {
@@ -775,8 +766,10 @@ static void choice_created(struct choice *c, const struct prediction *p) {
   replace(&c->url_get, p->url_get);
   replace(&c->url_cancel, p->url_cancel);
   replace(&c->url_stream, p->url_stream);
-  if (c->index == 0)
-    put_text(ex->id, sizeof ex->id, ex->enc.ops->id_prefix, p->id);
+  if (c->index == 0) {
+    size_t at = fit_str(ex->id, sizeof ex->id, 0, ex->enc.ops->id_prefix);
+    fit_str(ex->id, sizeof ex->id, at, p->id);
+  }
   ex->n_created++;
   log_msg(LOG_DEBUG, "prediction %s created (%s)", p->id, prediction_status_name(p->status));
   if (ex->req.stream) {
@@ -1315,7 +1308,7 @@ static struct exchange *exchange_new(struct worker *w, struct http_request *hr,
   ex->w = w;
   ex->hr = hr;
   ex->cancel_reason = MC_OTHER;
-  put_text(ex->request_id, sizeof ex->request_id, http_request_id(hr), NULL);
+  fit_str(ex->request_id, sizeof ex->request_id, 0, http_request_id(hr));
   ex->trace = *http_request_trace(hr);
   ex->token = strdup(token);
   ex->n = n_choices;
@@ -1353,7 +1346,7 @@ static struct exchange *exchange_launch(struct exchange *ex) {
   for (size_t i = 0; i < N_IMPLICIT_STOPS; i++)
     ex->stops[ex->n_stops++] = IMPLICIT_STOPS[i];
   ex->created = (long)time(NULL);
-  put_text(ex->id, sizeof ex->id, "pending", NULL);
+  fit_str(ex->id, sizeof ex->id, 0, "pending");
   ex->last_write_ms = loop_now_ms();
   loop_timer_arm(&w->loop, &ex->deadline, (uint64_t)w->cfg->request_timeout_ms);
 

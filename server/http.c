@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../shared/fit_text.h"
 #include "../shared/http1.h"
 #include "exchange.h"
 #include "request_end.h"
@@ -747,15 +748,6 @@ static size_t target_path_len(const char *target, size_t len) {
   return q ? (size_t)(q - target) : len;
 }
 
-/* s[0..n) into dst as a C string, cut to fit: snprintf("%.*s") costs
- * ~500 instructions, and every request copies a few. */
-static void copy_text(char *dst, size_t cap, const char *s, size_t n) {
-  if (n >= cap)
-    n = cap - 1;
-  memcpy(dst, s, n);
-  dst[n] = '\0';
-}
-
 /* A refused head still gets a request, so it is answered and logged. */
 static void reject_head(struct http_conn *c, const struct http1_request *req,
                         const struct http1_error *err) {
@@ -804,17 +796,17 @@ static void start_request(struct http_conn *c, const struct http1_request *req) 
   request_take_head(hr, c->in, req);
   const char *rid = http_request_header(hr, "X-Request-Id");
   if (access_log_request_id_ok(rid))
-    copy_text(hr->request_id, sizeof hr->request_id, rid, strlen(rid));
+    fit_str(hr->request_id, sizeof hr->request_id, 0, rid);
   spans_request_begin(&hr->trace, http_request_header(hr, "traceparent"));
   hr->minor_version = req->minor_version;
   hr->keep_alive = req->keep_alive;
-  copy_text(hr->log_method, sizeof hr->log_method, req->method, req->method_len);
+  fit_text(hr->log_method, sizeof hr->log_method, 0, req->method, req->method_len);
   hr->is_head = strcmp(hr->log_method, "HEAD") == 0;
   /* HEAD is GET to routes; the front drops the body. */
   if (hr->is_head)
-    copy_text(hr->method, sizeof hr->method, "GET", 3);
+    fit_text(hr->method, sizeof hr->method, 0, "GET", 3);
   else
-    copy_text(hr->method, sizeof hr->method, req->method, req->method_len);
+    fit_text(hr->method, sizeof hr->method, 0, req->method, req->method_len);
   const char *target = hr->head + (req->target - c->in);
   struct http1_error err;
   int path_rc = http1_decode_path(target, req->target_len, hr->path, sizeof hr->path,

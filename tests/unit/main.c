@@ -19,6 +19,7 @@ void test_fail(const char *file, int line, const char *fmt, ...) {
 /* One line per shared/ module; each suite lives in test_<module>.c. */
 #define SUITES(X)                                                              \
   X(buf)                                                                       \
+  X(fit_text)                                                                  \
   X(oai_error)                                                                 \
   X(config)                                                                    \
   X(models)                                                                    \
