@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "num_text.h"
+
 #define WINDOW_MS 60000 /* RPM and TPM are per sliding minute */
 #define PARALLEL_RETRY_MS 1000 /* when a stream ends is unknown */
 #define NANO 1e9
@@ -469,18 +471,6 @@ const char *limit_kind_name(enum limit_kind kind) {
   return (unsigned)kind < sizeof names / sizeof *names ? names[kind] : "";
 }
 
-/* Decimal digits of v >= 0 at p; returns the end. */
-static char *put_uint(char *p, unsigned long long v) {
-  char tmp[24];
-  size_t n = 0;
-  do
-    tmp[n++] = (char)('0' + v % 10);
-  while ((v /= 10) != 0);
-  while (n)
-    *p++ = tmp[--n];
-  return p;
-}
-
 /* n bytes of text into out with its NUL: n, or 0 and "" when they do not fit. */
 static size_t copy_out(const char *text, size_t n, char *out, size_t len) {
   if (n >= len) {
@@ -500,7 +490,7 @@ size_t limit_format_long(long v, char *out, size_t len) {
     *p++ = '-';
     u = 0ull - u;
   }
-  p = put_uint(p, u);
+  p = num_u64(p, u);
   return copy_out(tmp, (size_t)(p - tmp), out, len);
 }
 
@@ -514,20 +504,20 @@ size_t limit_format_duration(int64_t ms, char *out, size_t len) {
   if (ms < 0)
     ms = 0;
   if (ms < 1000) {
-    p = put_uint(p, (unsigned long long)ms);
+    p = num_u64(p, (uint64_t)ms);
     if (ms)
       *p++ = 'm'; /* "120ms"; zero is "0s" */
   } else {
     long long h = ms / 3600000, m = ms / 60000 % 60, s = ms / 1000 % 60, f = ms % 1000;
     if (h) {
-      p = put_uint(p, (unsigned long long)h);
+      p = num_u64(p, (uint64_t)h);
       *p++ = 'h';
     }
     if (h || m) {
-      p = put_uint(p, (unsigned long long)m);
+      p = num_u64(p, (uint64_t)m);
       *p++ = 'm';
     }
-    p = put_uint(p, (unsigned long long)s);
+    p = num_u64(p, (uint64_t)s);
     if (f) { /* ".5", ".25", ".125" */
       *p++ = '.';
       *p++ = (char)('0' + f / 100);

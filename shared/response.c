@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "num_text.h"
+
 /* 256-entry byte classes: 0 = copy as is, 1 = escape, 2 = start of a
  * multi-byte (or invalid) UTF-8 sequence. */
 static unsigned char byte_class(unsigned char c) {
@@ -128,17 +130,8 @@ static int put_lit(struct buf *b, const char *s) {
 }
 
 static int put_long(struct buf *b, long v) {
-  char tmp[24];
-  size_t i = sizeof tmp;
-  /* Work on the negative value so LONG_MIN needs no special case. */
-  long n = v < 0 ? v : -v;
-  do {
-    tmp[--i] = (char)('0' - n % 10);
-    n /= 10;
-  } while (n);
-  if (v < 0)
-    tmp[--i] = '-';
-  return buf_append(b, tmp + i, sizeof tmp - i);
+  char tmp[NUM_DEC_MAX];
+  return buf_append(b, tmp, (size_t)(num_i64(tmp, v) - tmp));
 }
 
 static int put_str(struct buf *b, const char *s) {
@@ -161,9 +154,9 @@ static int put_usage(struct buf *b, const struct usage *u) {
        put_long(b, u->reasoning_tokens) || put_lit(b, "}")))
     return -1;
   if (u->has_cost) {
-    char num[40];
-    int n = snprintf(num, sizeof num, ",\"cost\":%.12g", u->cost >= 0 ? u->cost : 0.0);
-    if (n < 0 || (size_t)n >= sizeof num || buf_append(b, num, (size_t)n) != 0)
+    char num[NUM_G_MAX];
+    size_t n = num_g(num, u->cost >= 0 ? u->cost : 0.0, 12); /* %.12g's text */
+    if (put_lit(b, ",\"cost\":") || buf_append(b, num, n) != 0)
       return -1;
   }
   return put_lit(b, "}");
