@@ -7,6 +7,8 @@
 #   bash bench/run.sh poll       non-streamed calls whose sync reply says "processing": time to answer
 #   bash bench/run.sh gateway    the team gateway's cost: bare vs keys vs keys+limits+ledger, c=16 and c=64
 #   bash bench/run.sh nginx      CPU per request against nginx proxy_pass, 1 worker each, interleaved rounds
+#   bash bench/run.sh ops        operations' cost (metrics, JSON access lines, traces): throughput and CPU
+#                                per request by mode, then worker instructions per request (callgrind)
 #
 # Figures go to stdout (tables), progress to stderr, every figure as JSON to
 # build/bench/*.json. Knobs (environment):
@@ -14,11 +16,12 @@
 #   BENCH_STREAM_WORKERS=1,2  BENCH_TIMELINE=1 (per-second figures in the stream JSON)
 #   BENCH_TLS=1 (0 = skip the stream run over TLS + HTTP/2 and the wrong-CA check)
 #   BENCH_DURATION=10  BENCH_CONNS=1,16,64  BENCH_HTTP_WORKERS=1,2
-#   BENCH_GATEWAY_CONNS=16,64  BENCH_GATEWAY_ROUNDS=2  BENCH_NGINX_ROUNDS=4
+#   BENCH_GATEWAY_CONNS=16,64  BENCH_GATEWAY_ROUNDS=2  BENCH_NGINX_ROUNDS=4  BENCH_OPS_ROUNDS=3
 #   BENCH_QUIET_WAIT=120 (s to wait for other processes to stop using the CPU; 0 = don't)
 #   PROXY_BIN=build/replicate-proxy
-# Uses loopback ports 19100-19102 (streaming), 19200-19202 (non-streaming), 19300-19301 (gateway), 19600-19603 (nginx).
-# Installs what is missing (as root): nginx-light, wrk, nodejs; builds the proxy if needed.
+# Uses loopback ports 19100-19102 (streaming), 19200-19202 (non-streaming), 19300-19301 (gateway),
+# 19320-19322 (instructions), 19400-19402 (ops), 19600-19603 (nginx).
+# Installs what is missing (as root): nginx-light, wrk, nodejs, valgrind; builds the proxy if needed.
 # nginx runs unprivileged (nobody) from a temporary prefix and config, never the system one.
 set -euo pipefail
 self="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
@@ -26,9 +29,9 @@ cd "$(dirname "$self")/.."
 
 part="${1:-all}"
 case "$part" in
-  all|stream|http|poll|gateway|nginx) ;;
+  all|stream|http|poll|gateway|nginx|ops) ;;
   -h|--help) sed -n '2,22p' "$self"; exit 0 ;;
-  *) echo "usage: bash bench/run.sh [all|stream|http|poll|gateway|nginx]" >&2; exit 2 ;;
+  *) echo "usage: bash bench/run.sh [all|stream|http|poll|gateway|nginx|ops]" >&2; exit 2 ;;
 esac
 
 log() { echo "[bench] $*" >&2; }
@@ -39,6 +42,7 @@ command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need_debs="$need_d
 command -v wrk >/dev/null 2>&1 || need_debs="$need_debs wrk"
 command -v node >/dev/null 2>&1 || need_debs="$need_debs nodejs"
 command -v openssl >/dev/null 2>&1 || need_debs="$need_debs openssl" # the TLS run makes its own CA
+command -v valgrind >/dev/null 2>&1 || need_debs="$need_debs valgrind" # instruction counts (ops)
 if [ -n "$need_debs" ]; then
   if [ "$(id -u)" = 0 ]; then
     log "installing:$need_debs"
@@ -130,5 +134,14 @@ if [ "$part" = all ] || [ "$part" = nginx ]; then
   run_node bench/nginx-compare.mjs --proxy "$PROXY_BIN" --nginx "$NGINX" \
     --duration 5 --conns "${BENCH_GATEWAY_CONNS:-16,64}" \
     --rounds "${BENCH_NGINX_ROUNDS:-4}" --port 19600 --json "build/bench/nginx-$stamp.json"
+fi
+if [ "$part" = all ] || [ "$part" = ops ]; then
+  quiet
+  log "operations' cost: metrics, JSON access lines, traces (access lines to a file, as in production)"
+  run_node bench/ops-bench.mjs --proxy "$PROXY_BIN" --nginx "$NGINX" --log-file \
+    --duration 5 --conns "${BENCH_GATEWAY_CONNS:-16,64}" --rounds "${BENCH_OPS_ROUNDS:-3}" \
+    --port 19400 --json "build/bench/ops-$stamp.json"
+  log "operations' cost in worker instructions (callgrind: repeatable on a busy machine)"
+  run_node bench/gateway-instr.mjs --proxy "$PROXY_BIN" --nginx "$NGINX" --modes ops --port 19320
 fi
 log "JSON: build/bench/*-$stamp.json"
