@@ -123,7 +123,7 @@ function totalIr(file) {
 // worker's total moves by ±1-2k instructions a request between identical runs (libcurl's multi
 // handling and malloc follow how requests arrive under callgrind), these do not.
 const FEATURES = {
-  access: ['log_access_text', 'log_access_json'],
+  access: ['log_access_text', 'log_access_json', 'access_log_text'], // the last: the line before log_access_text wrote it
   flush: ['log_batch_flush'],
   metrics: ['metrics_request_begin', 'metrics_request_done', 'metrics_upstream_call', 'metrics_retry',
     'metrics_stream_opened', 'metrics_stream_closed'],
