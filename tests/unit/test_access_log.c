@@ -155,10 +155,11 @@ void suite_access_log(void) {
   test_current = "json escapes, any byte anywhere";
   int all_ok = 1;
   for (int c = 1; c < 256 && all_ok; c++)
-    for (int at = 0; at < 20 && all_ok; at++) {
+    for (int len = 1; len <= 23 && all_ok; len++) /* each length: the word, the tail's word */
+    for (int at = 0; at < len && all_ok; at++) {
       char path[24], want[200];
-      memset(path, 'a', sizeof path - 1);
-      path[sizeof path - 1] = '\0';
+      memset(path, 'a', (size_t)len);
+      path[len] = '\0';
       path[at] = (char)c;
       size_t w = 0;
       memcpy(want, "\"path\":\"", 8);
