@@ -16,7 +16,7 @@
 // the figure the per-request CPU work (issue 11 goal 3) is judged by.
 //
 // --modes ops counts the operations features instead (issue 10's "under 5%"): quiet (log_level
-// warn), JSON access lines with /metrics scraped every 1,000 requests (Prometheus scrapes every 15 s;
+// warn), text access lines, JSON access lines with /metrics scraped once per 1,000 requests (Prometheus scrapes every 15 s;
 // at a few thousand requests a second that is one scrape per tens of thousands), and the same with traces
 // exported to a local OTLP receiver (its exporter thread counts under "all threads").
 //
@@ -62,6 +62,7 @@ const log = (s) => process.stderr.write(`[gateway-instr] ${s}\n`);
 const opsModes = () => [
   { name: 'quiet', args: ['--log_level', 'warn'] },
   { name: 'scrape', args: ['--log_level', 'warn'], scrape: true },
+  { name: 'text', args: ['--log_level', 'info', '--log_format', 'text'] },
   { name: 'json', args: ['--log_level', 'info', '--log_format', 'json'] },
   { name: 'json+scrape', args: ['--log_level', 'info', '--log_format', 'json'], scrape: true },
   { name: 'json+scrape+traces', args: ['--log_level', 'info', '--log_format', 'json',
@@ -98,13 +99,15 @@ function scrape() {
     }).on('error', fail);
   });
 }
+// The scrape is decided when a request's number is taken: checked after the await, every
+// sender that finished once next had reached 1,000 saw it (up to CONCURRENCY scrapes).
 async function send(n, key, withScrapes) {
   let next = 0;
   await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
     while (next < n) {
-      next++;
+      const i = ++next;
       await post(key);
-      if (withScrapes && next % 1000 === 0) await scrape();
+      if (withScrapes && i % 1000 === 0) await scrape();
     }
   }));
 }
@@ -116,11 +119,28 @@ function totalIr(file) {
   return Number(m[1]);
 }
 
-// A thread's root function (server/<file>.c:<function>), from its dump.
-function threadRoot(file) {
-  const out = execFileSync('callgrind_annotate', ['--inclusive=yes', file], { encoding: 'utf8', maxBuffer: 64 << 20 });
+// The worker's own work for the logs and metrics, inclusive of what each function calls: the
+// worker's total moves by ±1-2k instructions a request between identical runs (libcurl's multi
+// handling and malloc follow how requests arrive under callgrind), these do not.
+const FEATURES = {
+  access: ['log_access_text', 'log_access_json', 'access_log_text'], // the last: the line before log_access_text wrote it
+  flush: ['log_batch_flush'],
+  metrics: ['metrics_request_begin', 'metrics_request_done', 'metrics_upstream_call', 'metrics_retry',
+    'metrics_stream_opened', 'metrics_stream_closed'],
+  scrape: ['metrics_route_handle'],
+};
+
+// A thread's root function (server/<file>.c:<function>) and the inclusive instructions of the
+// FEATURES functions, from its dump.
+function threadInfo(file) {
+  const out = execFileSync('callgrind_annotate', ['--inclusive=yes', '--threshold=100', file], { encoding: 'utf8', maxBuffer: 64 << 20 });
   const m = /\bserver\/(\w+\.c:\w+) \[/.exec(out); // the path is relative to the cwd, or absolute
-  return m ? m[1] : '';
+  const fn = new Map(); // name -> inclusive Ir (its first line: the one with the binary)
+  for (const l of out.matchAll(/^\s*([\d,]+) \([^)]*\)\s+\S*?:(\w+) \[/gm))
+    if (!fn.has(l[2])) fn.set(l[2], Number(l[1].replace(/,/g, '')));
+  const features = {};
+  for (const [k, names] of Object.entries(FEATURES)) features[k] = names.reduce((x, n) => x + (fn.get(n) ?? 0), 0);
+  return { root: m ? m[1] : '', features };
 }
 
 async function measure(bin, mode, dir, label) {
@@ -137,6 +157,7 @@ async function measure(bin, mode, dir, label) {
   try {
     await waitReady(PROXY, key);
     await send(200, key, mode.scrape); // warm: connections to nginx, allocator, SQLite pages
+    if (mode.scrape) await scrape();   // ... and the render's first-time work (bound texts)
     await sleep(300);     // the ledger writes the warm-up rows
     execFileSync('callgrind_control', ['-z', String(p.pid)], { stdio: 'ignore' });
     await send(o.requests, key, mode.scrape);
@@ -154,9 +175,12 @@ async function measure(bin, mode, dir, label) {
     // request follows the timing under callgrind, not the work (the ledger writer's batches, the
     // key snapshot's polls), are told apart by their root function, so "worker + exporter" can be
     // read without their swing (±15k instructions between identical runs).
-    const roots = dumps.map((f) => threadRoot(path.join(dir, f)));
+    const infos = dumps.map((f) => threadInfo(path.join(dir, f)));
+    const roots = infos.map((x) => x.root);
+    const wi = irs.indexOf(Math.max(...irs));
+    const features = Object.fromEntries(Object.entries(infos[wi].features).map(([k, v]) => [k, v / o.requests]));
     const sum = (pred) => irs.reduce((x, y, i) => x + (pred(roots[i]) ? y : 0), 0) / o.requests;
-    return { worker: Math.max(...irs) / o.requests, all: irs.reduce((x, y) => x + y, 0) / o.requests,
+    return { worker: Math.max(...irs) / o.requests, all: irs.reduce((x, y) => x + y, 0) / o.requests, features,
       exporter: sum((r) => r === 'otlp.c:run'), timed: sum((r) => r === 'ledger.c:writer' || r === 'key_snapshot.c:snapshot_thread') };
   } finally {
     await stop(p, 'SIGTERM', 30000);
@@ -216,6 +240,25 @@ async function main() {
     }
     if (o.compare) cells.push(pct(r['this build'].worker, r.compare.worker).padStart(14));
     L.push(cells.join(' | '));
+  }
+  if (o.modes === 'ops') {
+    // The features' own instructions (repeatable); "added" is over quiet's (whose metrics are on
+    // too), as a share of quiet's worker total.
+    L.push('', `== the worker's own logs and metrics work, instructions per request (inclusive, from the profile): ${Object.entries(FEATURES).map(([k, v]) => `${k} = ${v.join(' + ')}`).join('; ')} ==`);
+    const fh = ['mode'.padEnd(19)];
+    for (const [l] of builds) fh.push(...Object.keys(FEATURES).map((k) => `${l === 'this build' ? '' : 'cmp '}${k}`.padStart(10)), 'sum'.padStart(8), 'added'.padStart(8), 'vs quiet'.padStart(9));
+    L.push(fh.join(' | '));
+    for (const r of rows) {
+      const cells = [r.mode.padEnd(19)];
+      for (const [l] of builds) {
+        const f = r[l].features;
+        const total = (x) => Object.values(x).reduce((a, b) => a + b, 0);
+        const sum = total(f), added = sum - total(base[l].features);
+        cells.push(...Object.keys(FEATURES).map((k) => String(Math.round(f[k])).padStart(10)), String(Math.round(sum)).padStart(8),
+          String(Math.round(added)).padStart(8), `${(added / base[l].worker * 100).toFixed(2)}%`.padStart(9));
+      }
+      L.push(cells.join(' | '));
+    }
   }
   process.stdout.write(L.join('\n') + '\n');
 }

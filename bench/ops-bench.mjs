@@ -20,7 +20,10 @@
 // must drain: on 2 cores the pipe's reader competes with the proxy for CPU.
 //
 // Modes are interleaved so drift on a shared machine hits them alike; the table
-// gives the median round.
+// gives the median round. A second table gives, per request, the proxy's write-family
+// syscalls (/proc/<pid>/io syscw: the log's once-per-loop-iteration writes show as the
+// difference from quiet) and its system CPU (the kernel side of those writes, which
+// callgrind's instruction counts do not see).
 
 import fs from 'node:fs';
 import http from 'node:http';
@@ -28,6 +31,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cpuSeconds } from './proc.mjs';
+
+// A process's write-family syscalls (syscw) and its system CPU seconds; null if gone.
+function ioAndSys(pid) {
+  try {
+    const syscw = Number(/^syscw: (\d+)/m.exec(fs.readFileSync(`/proc/${pid}/io`, 'utf8'))[1]);
+    const s = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return { syscw, sys: Number(s.slice(s.lastIndexOf(')') + 2).split(' ')[12]) / 100 }; // stime, USER_HZ
+  } catch { return null; }
+}
 import { parseOptions, report, runBench, runWrk, sleep, start, startStatic, stop, waitReady } from './rig.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -109,7 +121,7 @@ async function main() {
       for (let round = 0; round < o.rounds; round++) {
         for (const mode of MODES) {
           const m = await startMode(mode, dbDir);
-          const cpu0 = cpuSeconds(m.p.pid);
+          const cpu0 = cpuSeconds(m.p.pid), io0 = ioAndSys(m.p.pid);
           const sc = mode.scrape ? scraper() : null;
           const r = await runWrk(o, PROXY, c, m.key);
           if (sc) { sc.stop = true; r.scrapes = sc.n; }
@@ -119,10 +131,15 @@ async function main() {
           }
           // CPU per request: robust on a shared machine, where req/s is not.
           r.cpuUsPerReq = ((cpuSeconds(m.p.pid) - cpu0) * 1e6) / Math.max(1, r.requests);
+          const io1 = ioAndSys(m.p.pid);
+          if (io0 && io1) {
+            r.writesPerReq = (io1.syscw - io0.syscw) / Math.max(1, r.requests);
+            r.sysUsPerReq = ((io1.sys - io0.sys) * 1e6) / Math.max(1, r.requests);
+          }
           const ex = await stop(m.p);
           r.mode = mode.name; r.conns = c; r.round = round; r.exit = ex.code ?? ex.sig;
           fs.rmSync(m.db, { force: true });
-          log(`${mode.name.padEnd(19)} c=${c} round ${round}: ${Math.round(r.rps)} req/s, p99 ${(r.p99_us / 1000).toFixed(3)} ms, ${r.cpuUsPerReq.toFixed(1)} CPU us/req, errors ${r.errors}${r.scrapes !== undefined ? `, scrapes ${r.scrapes}` : ''}${mode.traces ? `, spans exported ${r.exported} dropped ${r.dropped} (receiver: ${rx.posts} POSTs, ${(rx.bytes / 1e6).toFixed(1)} MB in all)` : ''}`);
+          log(`${mode.name.padEnd(19)} c=${c} round ${round}: ${Math.round(r.rps)} req/s, p99 ${(r.p99_us / 1000).toFixed(3)} ms, ${r.cpuUsPerReq.toFixed(1)} CPU us/req (${r.sysUsPerReq?.toFixed(1)} system), ${r.writesPerReq?.toFixed(3)} writes/req, errors ${r.errors}${r.scrapes !== undefined ? `, scrapes ${r.scrapes}` : ''}${mode.traces ? `, spans exported ${r.exported} dropped ${r.dropped} (receiver: ${rx.posts} POSTs, ${(rx.bytes / 1e6).toFixed(1)} MB in all)` : ''}`);
           results.runs.push(r);
         }
       }
@@ -134,6 +151,19 @@ async function main() {
   }
   report(o, results, MODES, 'operations overhead (metrics, access logs, scrapes, traces)',
     'metrics + JSON logs + tracing cost under 5% of throughput');
+  const med = (xs) => { const v = xs.filter((x) => x !== undefined).sort((a, b) => a - b); return v.length ? v[Math.floor(v.length / 2)] : NaN; };
+  const L = ['', '== write-family syscalls and system CPU per request (medians of the rounds; /proc/<pid>/io syscw, stime) =='];
+  L.push('mode                | conns | writes/req | vs quiet | system us/req | vs quiet');
+  for (const c of o.conns) {
+    const at = (name, k) => med(results.runs.filter((r) => r.mode === name && r.conns === c).map((r) => r[k]));
+    const qw = at(MODES[0].name, 'writesPerReq'), qs = at(MODES[0].name, 'sysUsPerReq');
+    for (const mode of MODES) {
+      const w = at(mode.name, 'writesPerReq'), sy = at(mode.name, 'sysUsPerReq');
+      L.push([mode.name.padEnd(19), String(c).padStart(5), w.toFixed(3).padStart(10), (w - qw >= 0 ? '+' : '') + (w - qw).toFixed(3).padStart(7),
+        sy.toFixed(1).padStart(13), ((sy - qs >= 0 ? '+' : '') + (sy - qs).toFixed(1)).padStart(8)].join(' | '));
+    }
+  }
+  process.stdout.write(L.join('\n') + '\n');
 }
 
 runBench('ops-bench', main);

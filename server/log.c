@@ -139,6 +139,18 @@ static void out(const char *s, size_t n) {
   write_all(STDERR_FILENO, s, n);
 }
 
+/* Room for n bytes at the end of the thread's batch (flushed first when it
+ * lacks them), or NULL (no batch, or n larger than it): a line is written
+ * there in place and taken with batch.len += its length, not built on the
+ * stack and copied. */
+static char *batch_room(size_t n) {
+  if (!batch.on || n > sizeof batch.s)
+    return NULL;
+  if (batch.len + n > sizeof batch.s)
+    log_batch_flush();
+  return batch.s + batch.len;
+}
+
 void log_batch_begin(void) { batch.on = 1; }
 
 void log_batch_flush(void) {
@@ -152,20 +164,29 @@ void log_batch_end(void) {
   batch.on = 0;
 }
 
+/* A message's room: a longer one is cut (a text access line too). */
+#define MSG_MAX (LINE_MAX_BYTES / 2 - 1)
+
+/* " %-5s " of each level: the text line's prefix after the time. */
+#define TEXT_LEVEL_LEN 7
+static const char TEXT_LEVELS[][TEXT_LEVEL_LEN + 1] = {" error ", " warn  ", " info  ", " debug "};
+
+/* Now as 2024-01-02T03:04:05.678Z at o; returns the end. */
+static char *now_text(char *o) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return access_log_iso_time(o, ts.tv_sec, (unsigned)(ts.tv_nsec / 1000000));
+}
+
 static void emit(enum log_level level, int with_request, const struct log_field *fields, size_t n,
                  const char *fmt, va_list ap) {
   static const char *const names[] = {"error", "warn", "info", "debug"};
   if ((int)level > atomic_load_explicit(&current_level, memory_order_relaxed))
     return;
-  char msg[LINE_MAX_BYTES / 2];
+  char msg[MSG_MAX + 1];
   vsnprintf(msg, sizeof msg, fmt, ap);
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  struct tm tm;
-  gmtime_r(&ts.tv_sec, &tm);
-  char when[96];
-  snprintf(when, sizeof when, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
-           tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+  char when[ACCESS_LOG_TIME_LEN + 1];
+  *now_text(when) = '\0';
   struct line l = {.n = 0};
   l.s[0] = '\0';
   const char *rid = with_request && current_request[0] ? current_request : NULL;
@@ -185,9 +206,8 @@ static void emit(enum log_level level, int with_request, const struct log_field 
       put_member(&l, fields[i].key, fields[i].value ? fields[i].value : "");
     puts_(&l, "}");
   } else {
-    char head[128];
-    snprintf(head, sizeof head, "%s %-5s ", when, names[level]);
-    puts_(&l, head);
+    puts_(&l, when);
+    put(&l, TEXT_LEVELS[level], TEXT_LEVEL_LEN);
     puts_(&l, msg);
     for (size_t i = 0; i < n; i++) {
       puts_(&l, " ");
@@ -219,24 +239,49 @@ void log_fields(enum log_level level, const struct log_field *fields, size_t n, 
   va_end(ap);
 }
 
-static void access_text(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void access_text(const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  emit(LOG_INFO, 0, NULL, 0, fmt, ap);
-  va_end(ap);
+void log_access_text(const struct access_log_entry *e) {
+  if (LOG_INFO > atomic_load_explicit(&current_level, memory_order_relaxed))
+    return;
+  /* log_msg's line: the time, the level, the message (cut as log_msg cuts
+   * one), written in place; no printf, no copy. */
+  enum { HEAD = ACCESS_LOG_TIME_LEN + TEXT_LEVEL_LEN };
+  size_t need = HEAD + access_log_text_bound(e);
+  char room[4096];
+  struct buf big = BUF_INIT;
+  char *o = batch_room(need), *in_batch = o;
+  if (!o && need <= sizeof room)
+    o = room;
+  else if (!o && buf_reserve(&big, need) == 0)
+    o = big.data;
+  if (!o)
+    return;
+  char *p = now_text(o);
+  memcpy(p, TEXT_LEVELS[LOG_INFO], TEXT_LEVEL_LEN);
+  p += TEXT_LEVEL_LEN;
+  size_t n = access_log_text_to(p, e) - 1; /* its '\n' comes after the cut */
+  p += n < MSG_MAX ? n : MSG_MAX;
+  *p++ = '\n';
+  if (in_batch)
+    batch.len += (size_t)(p - o);
+  else
+    out(o, (size_t)(p - o));
+  buf_free(&big);
 }
 
-void log_access_text(const char *line) { access_text("%s", line); }
-
 void log_access_json(const struct access_log_entry *e) {
-  /* Most lines fit 4 KiB (the bound counts every byte escaped six-fold);
-   * log_bodies lines take the heap. One write, not stdio's: lines from
-   * workers do not mix (stderr is unbuffered: nothing queued to pass). */
+  /* Written in place at the end of the batch; without one, on the stack
+   * when it fits 4 KiB (the bound counts every byte escaped six-fold),
+   * log_bodies lines on the heap, then in one write: lines from workers do
+   * not mix (stderr is unbuffered: nothing queued to pass). */
   char room[4096];
   struct buf big = BUF_INIT;
   size_t bound = access_log_json_bound(e);
-  char *o = room;
+  char *o = batch_room(bound);
+  if (o) {
+    batch.len += access_log_json_to(o, e);
+    return;
+  }
+  o = room;
   if (bound > sizeof room) {
     if (buf_reserve(&big, bound) != 0)
       return;

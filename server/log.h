@@ -20,13 +20,12 @@ struct log_field {
 void log_fields(enum log_level level, const struct log_field *fields, size_t n, const char *fmt,
                 ...) __attribute__((format(printf, 4, 5)));
 
-/* The text access line: log_msg's prefix, no request context added (the
- * line names its rid). */
-void log_access_text(const char *line);
-
-/* The JSON access line (access_log_json), written to stderr in one write:
- * built on the stack when it fits (no allocation per request). */
+/* The access line at level info: as text (access_log_text) with log_msg's
+ * prefix and no request context added (the line names its rid), or as the
+ * bare JSON object (access_log_json). Each is written in place in the
+ * worker's batch, else in one write (no allocation per request). */
 struct access_log_entry;
+void log_access_text(const struct access_log_entry *e);
 void log_access_json(const struct access_log_entry *e);
 
 /* The request whose work this thread now runs: its id is copied, and lines

@@ -49,12 +49,7 @@ static void write_log(const struct config *cfg, const struct access_log_entry *e
     log_access_json(e); /* the bare object: a JSON line has no text prefix */
     return;
   }
-  struct buf line = BUF_INIT;
-  if (access_log_text(&line, e) == 0) {
-    line.data[--line.len] = '\0'; /* log_msg adds the newline */
-    log_access_text(line.data); /* names its rid itself */
-  }
-  buf_free(&line);
+  log_access_text(e);
 }
 
 /* log_bodies: the body and the answer, clipped, every key and token the

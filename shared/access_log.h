@@ -6,6 +6,7 @@
 #define RP_ACCESS_LOG_H
 
 #include <stddef.h>
+#include <time.h>
 
 #include "buf.h"
 
@@ -55,6 +56,12 @@ int access_log_request_id_ok(const char *s);
 void access_log_new_request_id(char out[REQUEST_ID_MAX + 1],
                                const unsigned char rnd[REQUEST_ID_RANDOM]);
 
+/* 2024-01-02T03:04:05.678Z (ACCESS_LOG_TIME_LEN bytes, no NUL) at o, ms
+ * capped at 999; nothing when the year is not 0..9999. Returns the end.
+ * The second's text is cached per thread. */
+#define ACCESS_LOG_TIME_LEN 24
+char *access_log_iso_time(char *o, time_t sec, unsigned ms);
+
 /* Append one line (with '\n'). 0, or -1 when out of memory. */
 int access_log_json(struct buf *out, const struct access_log_entry *e);
 /* The same line into out, which has access_log_json_bound(e) bytes (its
@@ -62,6 +69,11 @@ int access_log_json(struct buf *out, const struct access_log_entry *e);
  * the line's length. */
 size_t access_log_json_bound(const struct access_log_entry *e);
 size_t access_log_json_to(char *out, const struct access_log_entry *e);
+/* The text line ("METHOD PATH STATUS Nms rid=..." and key=value), with
+ * '\n', appended; 0 or -1 (OOM). _to writes it into out, which has
+ * access_log_text_bound(e) bytes, and returns its length. */
 int access_log_text(struct buf *out, const struct access_log_entry *e);
+size_t access_log_text_bound(const struct access_log_entry *e);
+size_t access_log_text_to(char *out, const struct access_log_entry *e);
 
 #endif

@@ -21,18 +21,38 @@ static inline int jp_byte_plain(unsigned char c, int ascii_only) {
   return c >= 0x20 && c != '"' && c != '\\' && (!ascii_only || c < 0x7f);
 }
 
+/* No byte of w needs an escape (jp_byte_plain for all eight). */
+static inline int jp_word_plain(uint64_t w, int ascii_only) {
+  return !(jp_has_less(w, 0x20) | jp_has_zero(w ^ (JP_ONES * '"')) |
+           jp_has_zero(w ^ (JP_ONES * '\\')) |
+           (ascii_only ? (w & JP_HIGHS) | jp_has_zero(w ^ (JP_ONES * 0x7f)) : 0));
+}
+
 /* Leading bytes of s[0..n) that need no escape: not a control byte, quote
  * or backslash, and with ascii_only not 0x7f or above either. */
 static inline size_t json_plain_len(const char *s, size_t n, int ascii_only) {
   const unsigned char *p = (const unsigned char *)s;
   size_t i = 0;
+  uint64_t w;
   for (; i + 8 <= n; i += 8) {
-    uint64_t w;
     memcpy(&w, p + i, 8);
-    if (jp_has_less(w, 0x20) | jp_has_zero(w ^ (JP_ONES * '"')) |
-        jp_has_zero(w ^ (JP_ONES * '\\')) |
-        (ascii_only ? (w & JP_HIGHS) | jp_has_zero(w ^ (JP_ONES * 0x7f)) : 0))
+    if (!jp_word_plain(w, ascii_only))
       break;
+  }
+  /* Fewer than eight bytes left, all plain in most strings: tested as one
+   * word too (the last eight bytes, or two overlapping four-byte loads),
+   * not byte by byte; the bytes re-read are plain already. */
+  if (i < n && i + 8 > n && n >= 4) {
+    if (n >= 8) {
+      memcpy(&w, p + n - 8, 8);
+    } else {
+      uint32_t lo, hi;
+      memcpy(&lo, p, 4);
+      memcpy(&hi, p + n - 4, 4);
+      w = (uint64_t)lo << 32 | hi;
+    }
+    if (jp_word_plain(w, ascii_only))
+      return n;
   }
   while (i < n && jp_byte_plain(p[i], ascii_only))
     i++;

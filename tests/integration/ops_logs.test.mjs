@@ -51,6 +51,20 @@ describe('X-Request-Id (text log)', () => {
     assert.doesNotMatch(bed.proxy.stderr, /rid=txt-warn[^\n]*rid=/);
   });
 
+  it('the access line: time, level, figures; a path that needs escapes', async () => {
+    const r = await bed.chat(user('shape'), { headers: { 'X-Request-Id': 'txt-shape' } });
+    assert.equal(r.status, 200, r.text);
+    const line = new RegExp('^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z info  POST /v1/chat/completions 200 \\d+ms '
+      + 'rid=txt-shape model=deepseek-v3.1 stream=0 tokens=\\d+/\\d+ retries=0 pred=\\S+$', 'm');
+    await bed.fake.waitFor(() => line.test(bed.proxy.stderr), 5000, 'the access line');
+    // Bytes outside 0x21..0x7e and the backslash as \xNN: one line whatever the path.
+    const e = await bed.request('GET', '/v1/x%5c%C3%A9%20"y', { headers: { 'X-Request-Id': 'txt-esc' } });
+    assert.equal(e.status, 404);
+    await bed.fake.waitFor(() => /rid=txt-esc/.test(bed.proxy.stderr), 5000, 'the escaped line');
+    const esc = bed.proxy.stderr.split('\n').find((l) => l.includes('rid=txt-esc'));
+    assert.match(esc, /Z info  GET \/v1\/x\\x5c\\xc3\\xa9\\x20"y 404 \d+ms rid=txt-esc error=\S+$/);
+  });
+
   it('none, or a malformed one: a new id per request', async () => {
     const a = await bed.chat(user('no id'));
     const b = await bed.chat(user('bad id'), { headers: { 'X-Request-Id': 'has space"quote' } });

@@ -3,6 +3,32 @@
 #include "../../shared/access_log.h"
 #include "test.h"
 
+
+/* The text line as printf wrote it before the cursor writer: the new one
+ * must match it byte for byte. */
+static int text_by_printf(struct buf *out, const struct access_log_entry *e) {
+  int rc = buf_printf(out, "%s ", e->method ? e->method : "-") != 0;
+  for (const unsigned char *p = (const unsigned char *)(e->path ? e->path : ""); !rc && *p; p++)
+    rc = *p < 0x21 || *p >= 0x7f || *p == '\\' ? buf_printf(out, "\\x%02x", *p)
+                                                : buf_append_char(out, (char)*p);
+  rc = rc || buf_printf(out, " %d %ldms%s rid=%s", e->status, e->duration_ms,
+                        e->client_gone ? " (client gone)" : "",
+                        e->request_id ? e->request_id : "-") != 0;
+  if (!rc && e->model)
+    rc = buf_printf(out, " model=%s stream=%d tokens=%ld/%ld retries=%d pred=%s", e->model,
+                    e->stream, e->prompt_tokens, e->completion_tokens, e->retries,
+                    e->prediction_id ? e->prediction_id : "-") != 0;
+  if (!rc && e->error_code)
+    rc = buf_printf(out, " error=%s", e->error_code) != 0;
+  return rc || buf_append_char(out, '\n') != 0 ? -1 : 0;
+}
+
+static unsigned long long text_rng = 88172645463325252ull;
+static unsigned text_rand(unsigned n) {
+  text_rng ^= text_rng << 13, text_rng ^= text_rng >> 7, text_rng ^= text_rng << 17;
+  return (unsigned)(text_rng % n);
+}
+
 void suite_access_log(void) {
   test_current = "request_id_ok";
   CHECK(access_log_request_id_ok("abc-DEF_1.2"));
@@ -87,15 +113,53 @@ void suite_access_log(void) {
   CHECK_INT(access_log_json(&out, &caf), 0);
   CHECK(strstr(out.data, "\"path\":\"/caf\\u00c3\\u00a9\"") != NULL);
 
+
+  /* Any path byte at any place of a word, long paths, and every optional
+   * part present or not, against printf's line. */
+  test_current = "text = printf's line";
+  int text_ok = 1;
+  static const long NUMS[] = {-1, 0, 7, 999, 1000, -2147483648L, 2147483647L, 123456789012L};
+  for (int round = 0; round < 4000 && text_ok; round++) {
+    char path[300];
+    size_t plen = round < 255 * 2 ? 20 : text_rand(sizeof path - 1);
+    for (size_t i = 0; i < plen; i++)
+      path[i] = (char)('a' + text_rand(26));
+    if (round < 255 * 2)
+      path[round % 20] = (char)(1 + round / 2);
+    else
+      for (unsigned k = text_rand(4); k > 0 && plen; k--)
+        path[text_rand((unsigned)plen)] = (char)(1 + text_rand(255));
+    path[plen] = '\0';
+    struct access_log_entry te = {
+        .request_id = text_rand(5) ? "req_abc" : NULL, .method = text_rand(5) ? "POST" : NULL,
+        .path = text_rand(9) ? path : NULL, .status = (int)NUMS[text_rand(8)],
+        .duration_ms = NUMS[text_rand(8)], .client_gone = (int)text_rand(2),
+        .model = text_rand(2) ? "deepseek-v3.1" : NULL, .stream = (int)text_rand(2),
+        .prompt_tokens = NUMS[text_rand(8)], .completion_tokens = NUMS[text_rand(8)],
+        .retries = (int)NUMS[text_rand(8)], .prediction_id = text_rand(3) ? "p_1" : NULL,
+        .error_code = text_rand(3) ? NULL : "upstream_error"};
+    struct buf want = BUF_INIT, got = BUF_INIT;
+    text_ok = text_by_printf(&want, &te) == 0 && buf_append(&got, "x", 1) == 0 &&
+              access_log_text(&got, &te) == 0 && got.len == want.len + 1 &&
+              memcmp(got.data + 1, want.data, want.len + 1) == 0 &&
+              got.len - 1 < access_log_text_bound(&te);
+    if (!text_ok)
+      fprintf(stderr, "round %d:\n  want %s  got  %s", round, want.data, got.data + 1);
+    buf_free(&want);
+    buf_free(&got);
+  }
+  CHECK(text_ok);
+
   /* Every byte at every place of a word: the eight-at-a-time scan escapes
    * what the byte-by-byte rule does. */
   test_current = "json escapes, any byte anywhere";
   int all_ok = 1;
   for (int c = 1; c < 256 && all_ok; c++)
-    for (int at = 0; at < 20 && all_ok; at++) {
+    for (int len = 1; len <= 23 && all_ok; len++) /* each length: the word, the tail's word */
+    for (int at = 0; at < len && all_ok; at++) {
       char path[24], want[200];
-      memset(path, 'a', sizeof path - 1);
-      path[sizeof path - 1] = '\0';
+      memset(path, 'a', (size_t)len);
+      path[len] = '\0';
       path[at] = (char)c;
       size_t w = 0;
       memcpy(want, "\"path\":\"", 8);

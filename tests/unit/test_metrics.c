@@ -138,6 +138,27 @@ void suite_metrics(void) {
   CHECK(has_line(out.data, "gen_ai_server_time_to_first_token_seconds_count 1"));
   CHECK(has_line(out.data, "gen_ai_server_time_to_first_token_seconds_bucket{le=\"0.01\"} 1"));
 
+  /* Sums are written from their integer digits: the same text as "%.6f",
+   * also past the range where that is exact (printf's own there). */
+  test_current = "sum text";
+  static const uint64_t SUMS[] = {1, 999999, 1000000, 987654321987ull, (1ull << 51) - 1,
+                                  (1ull << 51) + 12345, (1ull << 60) + 7};
+  for (size_t i = 0; i < sizeof SUMS / sizeof SUMS[0]; i++) {
+    metrics_block_init(b[0]);
+    struct metrics_request one = {MR_MODELS, 200, NULL, NULL, 0, SUMS[i], 0, 0, 0,
+                                  (long)(SUMS[i] % 1000000007u), -1, 0};
+    metrics_request_done(b[0], &one);
+    buf_reset(&out);
+    CHECK_INT(metrics_render(&out, b, 1, &proc), 0);
+    char want[160];
+    snprintf(want, sizeof want, "replicate_proxy_request_duration_seconds_sum{route=\"models\"} %.6f",
+             (double)SUMS[i] * 1e-6);
+    CHECK(has_line(out.data, want));
+    snprintf(want, sizeof want, "gen_ai_client_token_usage_sum{gen_ai_token_type=\"input\"} %.6f",
+             (double)(SUMS[i] % 1000000007u));
+    CHECK(has_line(out.data, want));
+  }
+
   test_current = "bounded";
   metrics_block_init(b[0]);
   char name[32];

@@ -82,4 +82,15 @@ void suite_num_text(void) {
     *num_u64(got, UINTS[i]) = '\0';
     CHECK_STR(got, want);
   }
+  /* Each digit count's edges: 10^k - 1, 10^k, 10^k + 1; nothing written past the digits. */
+  int edges_ok = 1;
+  for (uint64_t p10 = 1, k = 0; k < 20 && edges_ok; k++, p10 *= 10)
+    for (uint64_t v = p10 - 1; v <= p10 + 1 && edges_ok; v++) {
+      char want[32], got[NUM_DEC_MAX + 2];
+      memset(got, '#', sizeof got);
+      int n = snprintf(want, sizeof want, "%llu", (unsigned long long)v);
+      char *end = num_u64(got, v);
+      edges_ok = end - got == n && memcmp(got, want, (size_t)n) == 0 && got[n] == '#';
+    }
+  CHECK(edges_ok);
 }
