@@ -252,7 +252,7 @@ int span_json(struct buf *out, const struct span *s) {
 /* ---- packed spans: the worker copies, the exporter encodes ---- */
 
 #define PACK_NONE UINT32_MAX
-#define PACK_MAX_ATTRS 32
+#define PACK_MAX_ATTRS SPAN_PACK_MAX_ATTRS
 
 struct packed_head {
   size_t size; /* the whole record's bytes */
@@ -322,7 +322,8 @@ int span_pack(struct buf *out, const struct span *s) {
   return 0;
 }
 
-int span_packed_json(struct buf *out, const char *rec, size_t avail, size_t *used) {
+int span_unpack(const char *rec, size_t avail, struct span *s, struct trace_ctx *ctx,
+                struct span_attr attrs[SPAN_PACK_MAX_ATTRS], size_t *used) {
   struct packed_head h;
   if (avail < sizeof h)
     return -1;
@@ -333,7 +334,6 @@ int span_packed_json(struct buf *out, const char *rec, size_t avail, size_t *use
   *used = h.size;
   const char *strings = rec + sizeof h + h.n_attrs * sizeof(struct span_attr);
   size_t str_len = h.size - (size_t)(strings - rec), at = 0;
-  struct span_attr attrs[PACK_MAX_ATTRS];
   memcpy(attrs, rec + sizeof h, h.n_attrs * sizeof attrs[0]);
   /* the strings follow in order: the name, the message, the values */
   at += h.name != PACK_NONE ? strnlen(strings + at, str_len - at) + 1 : 0;
@@ -347,11 +347,21 @@ int span_packed_json(struct buf *out, const char *rec, size_t avail, size_t *use
     a->s = strings + at;
     at += a->slen + 1;
   }
-  struct span s = {.ctx = &h.ctx, .name = h.name == PACK_NONE ? "" : strings + h.name,
-                   .kind = (enum span_kind)h.kind, .end_ns = h.end_ns, .error = h.error,
-                   .status_message = h.status_message == PACK_NONE ? NULL
-                                                                   : strings + h.status_message,
-                   .attrs = attrs, .n_attrs = h.n_attrs};
+  *ctx = h.ctx;
+  *s = (struct span){.ctx = ctx, .name = h.name == PACK_NONE ? "" : strings + h.name,
+                     .kind = (enum span_kind)h.kind, .end_ns = h.end_ns, .error = h.error,
+                     .status_message = h.status_message == PACK_NONE ? NULL
+                                                                     : strings + h.status_message,
+                     .attrs = attrs, .n_attrs = h.n_attrs};
+  return 0;
+}
+
+int span_packed_json(struct buf *out, const char *rec, size_t avail, size_t *used) {
+  struct span s;
+  struct trace_ctx ctx;
+  struct span_attr attrs[PACK_MAX_ATTRS];
+  if (span_unpack(rec, avail, &s, &ctx, attrs, used) != 0)
+    return -1;
   return span_json(out, &s);
 }
 
