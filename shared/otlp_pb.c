@@ -36,22 +36,6 @@ enum {
   T_ARRAY_VALUE = 0x0a,        /* ArrayValue.values = 1 */
 };
 
-unsigned char *pb_varint(unsigned char *o, uint64_t v) {
-  while (v >= 0x80) {
-    *o++ = (unsigned char)(v | 0x80);
-    v >>= 7;
-  }
-  *o++ = (unsigned char)v;
-  return o;
-}
-
-size_t pb_varint_len(uint64_t v) {
-  size_t n = 1;
-  while (v >= 0x80)
-    v >>= 7, n++;
-  return n;
-}
-
 /* A length-delimited field of n bytes with a one-byte tag, whole. */
 static size_t ld_len(size_t n) { return 1 + pb_varint_len(n) + n; }
 
@@ -71,24 +55,11 @@ static unsigned char *put(unsigned char *o, const void *p, size_t n) {
  * decoder checks), so a byte that is not UTF-8 (a client's %FF in url.path)
  * goes as U+FFFD, as the JSON encoding sends it. */
 
-static size_t ascii_len(const unsigned char *p, size_t n) {
-  size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    uint64_t w;
-    memcpy(&w, p + i, 8);
-    if (w & JP_HIGHS)
-      break;
-  }
-  while (i < n && p[i] < 0x80)
-    i++;
-  return i;
-}
-
 /* The bytes utf8_copy writes for s[0..n) (NUL-terminated after them). */
 static size_t utf8_len(const char *s, size_t n) {
   const unsigned char *p = (const unsigned char *)s;
-  size_t i = ascii_len(p, n), len = i;
-  while (i < n) {
+  size_t len = 0;
+  for (size_t i = 0; i < n;) {
     size_t k = p[i] < 0x80 ? 1 : json_utf8_len(p + i);
     if (k && i + k <= n)
       len += k, i += k;
@@ -98,12 +69,45 @@ static size_t utf8_len(const char *s, size_t n) {
   return len;
 }
 
+/* s[0..n) at o, each byte that is not UTF-8 as U+FFFD; returns the end.
+ * ASCII goes eight bytes at a time, checked as it is copied, the last word
+ * overlapping the one before (no byte read outside s): most strings here are
+ * 4 to 40 bytes, where a byte loop or a memcpy call was most of the cost. */
 static unsigned char *utf8_copy(unsigned char *o, const char *s, size_t n) {
   const unsigned char *p = (const unsigned char *)s;
-  size_t i = ascii_len(p, n);
-  o = put(o, p, i);
+  size_t i = 0;
+  if (n >= 8) {
+    uint64_t w;
+    for (; i + 8 <= n; i += 8) {
+      memcpy(&w, p + i, 8);
+      if (w & JP_HIGHS)
+        break;
+      memcpy(o + i, &w, 8);
+    }
+    if (i + 8 > n) { /* the tail, as the last eight bytes */
+      memcpy(&w, p + n - 8, 8);
+      if (!(w & JP_HIGHS)) {
+        memcpy(o + n - 8, &w, 8);
+        return o + n;
+      }
+    }
+  } else if (n >= 4) {
+    uint32_t a, b;
+    memcpy(&a, p, 4);
+    memcpy(&b, p + n - 4, 4);
+    if (!((a | b) & 0x80808080u)) {
+      memcpy(o, &a, 4);
+      memcpy(o + n - 4, &b, 4);
+      return o + n;
+    }
+  }
+  o += i;
   while (i < n) {
-    size_t k = p[i] < 0x80 ? 1 : json_utf8_len(p + i);
+    if (p[i] < 0x80) {
+      *o++ = p[i++];
+      continue;
+    }
+    size_t k = json_utf8_len(p + i);
     if (k && i + k <= n) {
       o = put(o, p + i, k);
       i += k;
@@ -115,12 +119,28 @@ static unsigned char *utf8_copy(unsigned char *o, const char *s, size_t n) {
   return o;
 }
 
+/* A length-delimited field written in one pass: a one-byte length at slot,
+ * its content written after it up to end; the length filled in now, the
+ * content moved up when it takes more than a byte (the buffer has room).
+ * Returns the content's end. */
+static unsigned char *close_slot(unsigned char *slot, unsigned char *end) {
+  size_t len = (size_t)(end - slot - 1), vl = pb_varint_len(len);
+  if (vl > 1)
+    memmove(slot + vl, slot + 1, len);
+  return pb_varint(slot, len) + len;
+}
+
+/* A string field in one pass. */
+static unsigned char *put_str_once(unsigned char *o, unsigned char tag, const char *s, size_t n) {
+  *o++ = tag;
+  return close_slot(o, utf8_copy(o + 1, s, n));
+}
+
 /* tag, length, and the text: clen is utf8_len(s, n). */
 static unsigned char *put_str(unsigned char *o, unsigned char tag, const char *s, size_t n,
                               size_t clen) {
   *o++ = tag;
-  o = pb_varint(o, clen);
-  return clen == n ? put(o, s, n) : utf8_copy(o, s, n);
+  return utf8_copy(pb_varint(o, clen), s, n);
 }
 
 /* ---- attributes ---- */
@@ -142,9 +162,10 @@ static size_t attr_bound(const struct span_attr *a) {
   return 48 + klen + 3 * v;
 }
 
-/* One KeyValue as the field tag (Span.attributes or Resource.attributes).
- * a is shown; url is a's redacted text for SA_URL. */
-static unsigned char *put_attr(unsigned char *o, unsigned char tag, const struct span_attr *a,
+/* One KeyValue as the field tag (Span.attributes or Resource.attributes),
+ * its lengths measured first. a is shown; url is a's redacted text for
+ * SA_URL. */
+static unsigned char *put_attr_measured(unsigned char *o, unsigned char tag, const struct span_attr *a,
                                const char *url) {
   size_t klen = a->klen ? a->klen : strlen(a->key);
   const char *s = a->type == SA_URL ? url : a->s;
@@ -195,8 +216,74 @@ static unsigned char *put_attr(unsigned char *o, unsigned char tag, const struct
   return o;
 }
 
+/* A length-delimited field's one-byte length, once its end is known. */
+static void fill(unsigned char *slot, const unsigned char *end) {
+  *slot = (unsigned char)(end - slot - 1);
+}
+
+/* put_attr_measured's bytes, written in one pass: every length taken to be
+ * one byte (a KeyValue under 128 bytes, nearly all of them) and filled in
+ * after; a longer one is written again, measured. */
+static unsigned char *put_attr(unsigned char *o, unsigned char tag, const struct span_attr *a,
+                               const char *url) {
+  unsigned char *start = o, *kv, *any, *arr = NULL, *one = NULL, *str = NULL;
+  size_t klen = a->klen ? a->klen : strlen(a->key);
+  if (klen >= 0x80)
+    return put_attr_measured(o, tag, a, url);
+  *o++ = tag;
+  kv = o++;
+  *o++ = T_KV_KEY;
+  *o++ = (unsigned char)klen;
+  o = utf8_copy(o, a->key, klen); /* ASCII: a word-at-a-time copy */
+  *o++ = T_KV_VALUE;
+  any = o++;
+  switch (a->type) {
+  case SA_STRINGS: /* the one value in an array */
+    *o++ = T_ARRAY;
+    arr = o++;
+    *o++ = T_ARRAY_VALUE;
+    one = o++;
+    *o++ = T_STRING;
+    str = o++;
+    o = utf8_copy(o, a->s, attr_slen(a));
+    break;
+  case SA_STRING:
+  case SA_URL:
+    *o++ = T_STRING;
+    str = o++;
+    o = a->type == SA_URL ? utf8_copy(o, url, strlen(url)) : utf8_copy(o, a->s, attr_slen(a));
+    break;
+  case SA_INT:
+    *o++ = T_INT;
+    o = pb_varint(o, (uint64_t)a->i);
+    break;
+  case SA_DOUBLE: {
+    uint64_t bits;
+    memcpy(&bits, &a->d, 8);
+    *o++ = T_DOUBLE;
+    o = put_le64(o, bits);
+    break;
+  }
+  case SA_BOOL:
+    *o++ = T_BOOL;
+    *o++ = a->i ? 1 : 0;
+    break;
+  }
+  if (o - kv - 1 >= 0x80)
+    return put_attr_measured(start, tag, a, url);
+  if (str)
+    fill(str, o);
+  if (one)
+    fill(one, o), fill(arr, o);
+  fill(any, o);
+  fill(kv, o);
+  return o;
+}
+
+/* A key is one of our literals: one over 255 bytes (none is) is left out,
+ * so that a key's bound is 255 bytes. */
 static int attr_shown(const struct span_attr *a) {
-  return !a->skip && !(attr_stringy(a) && !a->s);
+  return !a->skip && !(attr_stringy(a) && !a->s) && (a->klen || strlen(a->key) <= 0xff);
 }
 
 /* The attributes shown, each as the field tag. */
@@ -240,18 +327,18 @@ static unsigned char *put_id(unsigned char *o, unsigned char tag, const unsigned
  * the fields move when it takes another length. */
 #define SLOT 2
 
-int span_pb(struct buf *out, const struct span *s) {
+/* span_pb, with bound: the most its attributes take (attrs_bound). */
+static int span_pb_within(struct buf *out, const struct span *s, size_t bound) {
   const struct trace_ctx *c = s->ctx;
   size_t nn = strlen(s->name), nm = s->error && s->status_message ? strlen(s->status_message) : 0;
-  size_t bound = 128 + 3 * nn + 3 * nm + attrs_bound(s->attrs, s->n_attrs);
-  if (buf_reserve(out, bound) != 0)
+  if (buf_reserve(out, 128 + 3 * nn + 3 * nm + bound) != 0)
     return -1; /* never half a span: nothing written */
   unsigned char *o0 = (unsigned char *)out->data + out->len, *body = o0 + 1 + SLOT, *o = body;
   o = put_id(o, T_TRACE_ID, c->trace_id, TRACE_ID_LEN);
   o = put_id(o, T_SPAN_ID, c->span_id, SPAN_ID_LEN);
   if (!is_zero(c->parent_id, SPAN_ID_LEN))
     o = put_id(o, T_PARENT_ID, c->parent_id, SPAN_ID_LEN);
-  o = put_str(o, T_NAME, s->name, nn, utf8_len(s->name, nn));
+  o = put_str_once(o, T_NAME, s->name, nn);
   *o++ = T_KIND;
   *o++ = (unsigned char)((unsigned)s->kind < 6 ? s->kind : 0);
   *o++ = T_START;
@@ -262,12 +349,12 @@ int span_pb(struct buf *out, const struct span *s) {
   /* status code 2 = ERROR; UNSET is the empty status, as the JSON's {} */
   *o++ = T_STATUS;
   if (s->error) {
-    size_t cm = nm ? utf8_len(s->status_message, nm) : 0;
-    o = pb_varint(o, (nm ? ld_len(cm) : 0) + 2);
+    unsigned char *st = o++;
     if (nm)
-      o = put_str(o, T_STATUS_MESSAGE, s->status_message, nm, cm);
+      o = put_str_once(o, T_STATUS_MESSAGE, s->status_message, nm);
     *o++ = T_STATUS_CODE;
     *o++ = 2;
+    o = close_slot(st, o);
   } else {
     *o++ = 0;
   }
@@ -281,13 +368,23 @@ int span_pb(struct buf *out, const struct span *s) {
   return 0;
 }
 
+int span_pb(struct buf *out, const struct span *s) {
+  return span_pb_within(out, s, attrs_bound(s->attrs, s->n_attrs));
+}
+
 int span_packed_pb(struct buf *out, const char *rec, size_t avail, size_t *used) {
   struct span s;
   struct trace_ctx ctx;
   struct span_attr attrs[SPAN_PACK_MAX_ATTRS];
   if (span_unpack(rec, avail, &s, &ctx, attrs, used) != 0)
     return -1;
-  return span_pb(out, &s);
+  /* A cheaper bound than attrs_bound's: the copied strings (a URL too, which
+   * redaction only shortens) are within the record; literals are not. */
+  size_t bound = 3 * *used + s.n_attrs * (48 + 0xff);
+  for (size_t i = 0; i < s.n_attrs; i++)
+    if (attrs[i].lit && attrs[i].s)
+      bound += attr_slen(&attrs[i]);
+  return span_pb_within(out, &s, bound);
 }
 
 /* ---- the envelope ---- */

@@ -15,10 +15,22 @@
 #define PB_VARINT_MAX 10 /* bytes of the longest varint (a 64-bit value) */
 
 /* v as a base-128 varint at o (low 7 bits first, the high bit set on all
- * but the last byte); returns the byte after it. */
-unsigned char *pb_varint(unsigned char *o, uint64_t v);
+ * but the last byte); returns the byte after it. Inline: most are one byte. */
+static inline unsigned char *pb_varint(unsigned char *o, uint64_t v) {
+  while (v >= 0x80) {
+    *o++ = (unsigned char)(v | 0x80);
+    v >>= 7;
+  }
+  *o++ = (unsigned char)v;
+  return o;
+}
 /* How many bytes pb_varint writes for v (1 to 10). */
-size_t pb_varint_len(uint64_t v);
+static inline size_t pb_varint_len(uint64_t v) {
+  size_t n = 1;
+  while (v >= 0x80)
+    v >>= 7, n++;
+  return n;
+}
 
 /* Append one Span message as the field ScopeSpans.spans (tag and length
  * included). 0, or -1 (out of memory: nothing written). */

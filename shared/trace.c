@@ -260,6 +260,7 @@ struct packed_head {
   uint64_t end_ns;
   int kind, error;
   uint32_t n_attrs, name, status_message; /* string offsets, or PACK_NONE */
+  uint32_t values;                        /* where the attributes' strings start */
 };
 
 /* The record: the head, the span's attributes as they are (n_attrs of
@@ -302,6 +303,7 @@ int span_pack(struct buf *out, const struct span *s) {
                           .error = s->error, .n_attrs = (uint32_t)n};
   h.name = s->name ? pack_str(strings, &at, s->name, nn) : PACK_NONE;
   h.status_message = s->status_message ? pack_str(strings, &at, s->status_message, nm) : PACK_NONE;
+  h.values = (uint32_t)at;
   memcpy(rec, &h, sizeof h);
   struct span_attr *pa = (struct span_attr *)(void *)(rec + sizeof h); /* 8-aligned */
   if (n) /* attrs may be NULL with none */
@@ -333,11 +335,12 @@ int span_unpack(const char *rec, size_t avail, struct span *s, struct trace_ctx 
     return -1;
   *used = h.size;
   const char *strings = rec + sizeof h + h.n_attrs * sizeof(struct span_attr);
-  size_t str_len = h.size - (size_t)(strings - rec), at = 0;
+  size_t str_len = h.size - (size_t)(strings - rec), at = h.values;
+  if (at > str_len || (h.name != PACK_NONE && h.name >= str_len) ||
+      (h.status_message != PACK_NONE && h.status_message >= str_len))
+    return -1;
   memcpy(attrs, rec + sizeof h, h.n_attrs * sizeof attrs[0]);
   /* the strings follow in order: the name, the message, the values */
-  at += h.name != PACK_NONE ? strnlen(strings + at, str_len - at) + 1 : 0;
-  at += h.status_message != PACK_NONE && at < str_len ? strnlen(strings + at, str_len - at) + 1 : 0;
   for (uint32_t i = 0; i < h.n_attrs; i++) {
     struct span_attr *a = &attrs[i];
     if (a->skip || !attr_copied(a))
