@@ -61,7 +61,10 @@ void otlp_new_id(unsigned char *out, size_t n) {
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
     z ^= z >> 31;
-    memcpy(out + i, &z, n - i < 8 ? n - i : 8);
+    if (n - i >= 8) /* ids are whole words: a store, not a memcpy call */
+      memcpy(out + i, &z, 8);
+    else
+      memcpy(out + i, &z, n - i);
   }
 }
 
