@@ -163,16 +163,14 @@ static size_t attr_bound(const struct span_attr *a) {
 }
 
 /* One KeyValue as the field tag (Span.attributes or Resource.attributes),
- * its lengths measured first. a is shown; url is a's redacted text for
- * SA_URL. */
-static unsigned char *put_attr_measured(unsigned char *o, unsigned char tag, const struct span_attr *a,
-                               const char *url) {
+ * its lengths measured first. a is shown; for the string types its text is
+ * v[0..n) (url.full's redacted), NUL-terminated after. */
+static unsigned char *put_attr_measured(unsigned char *o, unsigned char tag,
+                                        const struct span_attr *a, const char *v, size_t n) {
   size_t klen = a->klen ? a->klen : strlen(a->key);
-  const char *s = a->type == SA_URL ? url : a->s;
-  size_t n = 0, clen = 0, any; /* AnyValue's length */
+  size_t clen = 0, any; /* the text's and AnyValue's lengths */
   if (attr_stringy(a)) {
-    n = a->type == SA_URL ? strlen(url) : attr_slen(a);
-    clen = a->lit ? n : utf8_len(s, n); /* literals are ours: ASCII */
+    clen = a->lit ? n : utf8_len(v, n); /* literals are ours: ASCII */
     any = ld_len(clen);
     if (a->type == SA_STRINGS) /* array_value { values { string_value } } */
       any = ld_len(ld_len(any));
@@ -195,10 +193,10 @@ static unsigned char *put_attr_measured(unsigned char *o, unsigned char tag, con
     o = pb_varint(o, ld_len(ld_len(clen)));
     *o++ = T_ARRAY_VALUE;
     o = pb_varint(o, ld_len(clen));
-    return put_str(o, T_STRING, s, n, clen);
+    return put_str(o, T_STRING, v, n, clen);
   case SA_STRING:
   case SA_URL:
-    return put_str(o, T_STRING, s, n, clen);
+    return put_str(o, T_STRING, v, n, clen);
   case SA_INT:
     *o++ = T_INT;
     return pb_varint(o, (uint64_t)a->i);
@@ -225,11 +223,11 @@ static void fill(unsigned char *slot, const unsigned char *end) {
  * one byte (a KeyValue under 128 bytes, nearly all of them) and filled in
  * after; a longer one is written again, measured. */
 static unsigned char *put_attr(unsigned char *o, unsigned char tag, const struct span_attr *a,
-                               const char *url) {
+                               const char *v, size_t n) {
   unsigned char *start = o, *kv, *any, *arr = NULL, *one = NULL, *str = NULL;
   size_t klen = a->klen ? a->klen : strlen(a->key);
   if (klen >= 0x80)
-    return put_attr_measured(o, tag, a, url);
+    return put_attr_measured(o, tag, a, v, n);
   *o++ = tag;
   kv = o++;
   *o++ = T_KV_KEY;
@@ -245,13 +243,13 @@ static unsigned char *put_attr(unsigned char *o, unsigned char tag, const struct
     one = o++;
     *o++ = T_STRING;
     str = o++;
-    o = utf8_copy(o, a->s, attr_slen(a));
+    o = utf8_copy(o, v, n);
     break;
   case SA_STRING:
   case SA_URL:
     *o++ = T_STRING;
     str = o++;
-    o = a->type == SA_URL ? utf8_copy(o, url, strlen(url)) : utf8_copy(o, a->s, attr_slen(a));
+    o = utf8_copy(o, v, n);
     break;
   case SA_INT:
     *o++ = T_INT;
@@ -270,7 +268,7 @@ static unsigned char *put_attr(unsigned char *o, unsigned char tag, const struct
     break;
   }
   if (o - kv - 1 >= 0x80)
-    return put_attr_measured(start, tag, a, url);
+    return put_attr_measured(start, tag, a, v, n);
   if (str)
     fill(str, o);
   if (one)
@@ -282,19 +280,40 @@ static unsigned char *put_attr(unsigned char *o, unsigned char tag, const struct
 
 /* A key is one of our literals: one over 255 bytes (none is) is left out,
  * so that a key's bound is 255 bytes. */
+static int key_ok(const struct span_attr *a) { return a->klen || strlen(a->key) <= 0xff; }
+
 static int attr_shown(const struct span_attr *a) {
-  return !a->skip && !(attr_stringy(a) && !a->s) && (a->klen || strlen(a->key) <= 0xff);
+  return !a->skip && !(attr_stringy(a) && !a->s) && key_ok(a);
 }
 
-/* The attributes shown, each as the field tag. */
+/* The attributes shown, each as the field tag. values: a packed record's
+ * copied strings (span_view), in order, values_len bytes; NULL when each
+ * attribute's s holds its own. NULL when values run out (malformed). */
 static unsigned char *put_attrs(unsigned char *o, unsigned char tag, const struct span_attr *attrs,
-                                size_t n) {
+                                size_t n, const char *values, size_t values_len) {
+  size_t at = 0;
   for (size_t i = 0; i < n; i++) {
     const struct span_attr *a = &attrs[i];
-    char url[URL_MAX];
-    if (!attr_shown(a) || (a->type == SA_URL && trace_url_redact(url, sizeof url, a->s) != 0))
+    if (a->skip)
       continue;
-    o = put_attr(o, tag, a, url);
+    const char *v = a->s;
+    int stringy = attr_stringy(a);
+    if (values && stringy && !a->lit) {
+      if (at + a->slen >= values_len)
+        return NULL;
+      v = values + at;
+      at += a->slen + 1;
+    }
+    if ((stringy && !v) || !key_ok(a))
+      continue;
+    size_t len = stringy ? (a->slen ? a->slen : strlen(v)) : 0;
+    char url[URL_MAX];
+    if (a->type == SA_URL) {
+      if (trace_url_redact(url, sizeof url, v) != 0)
+        continue;
+      v = url, len = strlen(url);
+    }
+    o = put_attr(o, tag, a, v, len);
   }
   return o;
 }
@@ -327,8 +346,10 @@ static unsigned char *put_id(unsigned char *o, unsigned char tag, const unsigned
  * the fields move when it takes another length. */
 #define SLOT 2
 
-/* span_pb, with bound: the most its attributes take (attrs_bound). */
-static int span_pb_within(struct buf *out, const struct span *s, size_t bound) {
+/* span_pb, with bound: the most its attributes take (attrs_bound); values:
+ * as put_attrs. */
+static int span_pb_within(struct buf *out, const struct span *s, size_t bound, const char *values,
+                          size_t values_len) {
   const struct trace_ctx *c = s->ctx;
   size_t nn = strlen(s->name), nm = s->error && s->status_message ? strlen(s->status_message) : 0;
   if (buf_reserve(out, 128 + 3 * nn + 3 * nm + bound) != 0)
@@ -345,7 +366,9 @@ static int span_pb_within(struct buf *out, const struct span *s, size_t bound) {
   o = put_le64(o, c->start_ns);
   *o++ = T_END;
   o = put_le64(o, s->end_ns > c->start_ns ? s->end_ns : c->start_ns);
-  o = put_attrs(o, T_SPAN_ATTRIBUTE, s->attrs, s->n_attrs);
+  o = put_attrs(o, T_SPAN_ATTRIBUTE, s->attrs, s->n_attrs, values, values_len);
+  if (!o)
+    return -1; /* nothing kept: out->len is as it was */
   /* status code 2 = ERROR; UNSET is the empty status, as the JSON's {} */
   *o++ = T_STATUS;
   if (s->error) {
@@ -369,22 +392,24 @@ static int span_pb_within(struct buf *out, const struct span *s, size_t bound) {
 }
 
 int span_pb(struct buf *out, const struct span *s) {
-  return span_pb_within(out, s, attrs_bound(s->attrs, s->n_attrs));
+  return span_pb_within(out, s, attrs_bound(s->attrs, s->n_attrs), NULL, 0);
 }
 
+/* Read in place (span_view): no copy of the attributes. */
 int span_packed_pb(struct buf *out, const char *rec, size_t avail, size_t *used) {
   struct span s;
   struct trace_ctx ctx;
-  struct span_attr attrs[SPAN_PACK_MAX_ATTRS];
-  if (span_unpack(rec, avail, &s, &ctx, attrs, used) != 0)
+  const char *values;
+  size_t values_len;
+  if (span_view(rec, avail, &s, &ctx, &values, &values_len, used) != 0)
     return -1;
   /* A cheaper bound than attrs_bound's: the copied strings (a URL too, which
    * redaction only shortens) are within the record; literals are not. */
   size_t bound = 3 * *used + s.n_attrs * (48 + 0xff);
   for (size_t i = 0; i < s.n_attrs; i++)
-    if (attrs[i].lit && attrs[i].s)
-      bound += attr_slen(&attrs[i]);
-  return span_pb_within(out, &s, bound);
+    if (s.attrs[i].lit && s.attrs[i].s)
+      bound += strlen(s.attrs[i].s);
+  return span_pb_within(out, &s, bound, values, values_len);
 }
 
 /* ---- the envelope ---- */
@@ -408,7 +433,7 @@ int otlp_pb_batch_open(struct buf *out, struct otlp_pb_batch *b, const char *ser
   b->begin = out->len;
   b->res_at = b->begin + HEAD_GAP;
   unsigned char *o0 = (unsigned char *)out->data + b->res_at;
-  unsigned char *o = put_attrs(o0, T_RES_ATTRIBUTE, res, n);
+  unsigned char *o = put_attrs(o0, T_RES_ATTRIBUTE, res, n, NULL, 0);
   b->res_len = (size_t)(o - o0);
   o += MID_GAP;
   b->scope_at = (size_t)(o - (unsigned char *)out->data);

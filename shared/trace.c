@@ -324,8 +324,8 @@ int span_pack(struct buf *out, const struct span *s) {
   return 0;
 }
 
-int span_unpack(const char *rec, size_t avail, struct span *s, struct trace_ctx *ctx,
-                struct span_attr attrs[SPAN_PACK_MAX_ATTRS], size_t *used) {
+int span_view(const char *rec, size_t avail, struct span *s, struct trace_ctx *ctx,
+              const char **values, size_t *values_len, size_t *used) {
   struct packed_head h;
   if (avail < sizeof h)
     return -1;
@@ -333,29 +333,42 @@ int span_unpack(const char *rec, size_t avail, struct span *s, struct trace_ctx 
   if (h.size > avail || h.n_attrs > PACK_MAX_ATTRS ||
       h.size < sizeof h + h.n_attrs * sizeof(struct span_attr))
     return -1;
-  *used = h.size;
   const char *strings = rec + sizeof h + h.n_attrs * sizeof(struct span_attr);
-  size_t str_len = h.size - (size_t)(strings - rec), at = h.values;
-  if (at > str_len || (h.name != PACK_NONE && h.name >= str_len) ||
+  size_t str_len = h.size - (size_t)(strings - rec);
+  if (h.values > str_len || (h.name != PACK_NONE && h.name >= str_len) ||
       (h.status_message != PACK_NONE && h.status_message >= str_len))
     return -1;
-  memcpy(attrs, rec + sizeof h, h.n_attrs * sizeof attrs[0]);
-  /* the strings follow in order: the name, the message, the values */
-  for (uint32_t i = 0; i < h.n_attrs; i++) {
-    struct span_attr *a = &attrs[i];
-    if (a->skip || !attr_copied(a))
-      continue;
-    if (at + a->slen >= str_len)
-      return -1;
-    a->s = strings + at;
-    at += a->slen + 1;
-  }
+  *used = h.size;
+  *values = strings + h.values;
+  *values_len = str_len - h.values;
   *ctx = h.ctx;
+  /* 8-aligned: span_pack keeps records whole multiples of 8 */
   *s = (struct span){.ctx = ctx, .name = h.name == PACK_NONE ? "" : strings + h.name,
                      .kind = (enum span_kind)h.kind, .end_ns = h.end_ns, .error = h.error,
                      .status_message = h.status_message == PACK_NONE ? NULL
                                                                      : strings + h.status_message,
-                     .attrs = attrs, .n_attrs = h.n_attrs};
+                     .attrs = (const struct span_attr *)(const void *)(rec + sizeof h),
+                     .n_attrs = h.n_attrs};
+  return 0;
+}
+
+int span_unpack(const char *rec, size_t avail, struct span *s, struct trace_ctx *ctx,
+                struct span_attr attrs[SPAN_PACK_MAX_ATTRS], size_t *used) {
+  const char *values;
+  size_t values_len, at = 0;
+  if (span_view(rec, avail, s, ctx, &values, &values_len, used) != 0)
+    return -1;
+  memcpy(attrs, s->attrs, s->n_attrs * sizeof attrs[0]);
+  for (size_t i = 0; i < s->n_attrs; i++) {
+    struct span_attr *a = &attrs[i];
+    if (a->skip || !attr_copied(a))
+      continue;
+    if (at + a->slen >= values_len)
+      return -1;
+    a->s = values + at;
+    at += a->slen + 1;
+  }
+  s->attrs = attrs;
   return 0;
 }
 

@@ -108,6 +108,14 @@ int span_packed_json(struct buf *out, const char *rec, size_t avail, size_t *use
 int span_unpack(const char *rec, size_t avail, struct span *s, struct trace_ctx *ctx,
                 struct span_attr attrs[SPAN_PACK_MAX_ATTRS], size_t *used);
 
+/* The same read in place, without copying the attributes: s->attrs points
+ * into the record, where an attribute whose string was copied (SA_STRING,
+ * SA_STRINGS, SA_URL, not lit, not skip) has s NULL and slen set, its text
+ * the next one at *values (values_len bytes in all, each NUL-terminated, in
+ * attribute order). 0, or -1 (malformed). */
+int span_view(const char *rec, size_t avail, struct span *s, struct trace_ctx *ctx,
+              const char **values, size_t *values_len, size_t *used);
+
 /* otlp_headers ("name=value,name=value", as OTEL_EXPORTER_OTLP_HEADERS:
  * blanks around names and values dropped, values %-decoded) as header lines
  * "Name: value", each NUL-terminated, appended to out; *n: how many. 0, or
