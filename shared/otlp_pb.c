@@ -39,9 +39,14 @@ enum {
 /* A length-delimited field of n bytes with a one-byte tag, whole. */
 static size_t ld_len(size_t n) { return 1 + pb_varint_len(n) + n; }
 
+/* fixed64: little-endian (a store where the machine is). */
 static unsigned char *put_le64(unsigned char *o, uint64_t v) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  memcpy(o, &v, 8);
+#else
   for (int i = 0; i < 8; i++)
     o[i] = (unsigned char)(v >> (8 * i));
+#endif
   return o + 8;
 }
 
@@ -69,11 +74,32 @@ static size_t utf8_len(const char *s, size_t n) {
   return len;
 }
 
+/* utf8_copy past its ASCII prefix of i bytes (o: where byte i goes). */
+static unsigned char *utf8_copy_rest(unsigned char *o, const unsigned char *p, size_t i, size_t n) {
+  while (i < n) {
+    if (p[i] < 0x80) {
+      *o++ = p[i++];
+      continue;
+    }
+    size_t k = json_utf8_len(p + i);
+    if (k && i + k <= n) {
+      o = put(o, p + i, k);
+      i += k;
+    } else {
+      o = put(o, "\xef\xbf\xbd", 3);
+      i++;
+    }
+  }
+  return o;
+}
+
 /* s[0..n) at o, each byte that is not UTF-8 as U+FFFD; returns the end.
  * ASCII goes eight bytes at a time, checked as it is copied, the last word
  * overlapping the one before (no byte read outside s): most strings here are
- * 4 to 40 bytes, where a byte loop or a memcpy call was most of the cost. */
-static unsigned char *utf8_copy(unsigned char *o, const char *s, size_t n) {
+ * 4 to 40 bytes, where a byte loop or a memcpy call was most of the cost.
+ * Inline, two calls per attribute: the rest is out of line. */
+static inline __attribute__((always_inline)) unsigned char *utf8_copy(unsigned char *o,
+                                                                      const char *s, size_t n) {
   const unsigned char *p = (const unsigned char *)s;
   size_t i = 0;
   if (n >= 8) {
@@ -101,22 +127,7 @@ static unsigned char *utf8_copy(unsigned char *o, const char *s, size_t n) {
       return o + n;
     }
   }
-  o += i;
-  while (i < n) {
-    if (p[i] < 0x80) {
-      *o++ = p[i++];
-      continue;
-    }
-    size_t k = json_utf8_len(p + i);
-    if (k && i + k <= n) {
-      o = put(o, p + i, k);
-      i += k;
-    } else {
-      o = put(o, "\xef\xbf\xbd", 3);
-      i++;
-    }
-  }
-  return o;
+  return utf8_copy_rest(o + i, p, i, n);
 }
 
 /* A length-delimited field written in one pass: a one-byte length at slot,
@@ -307,6 +318,8 @@ static unsigned char *put_attrs(unsigned char *o, unsigned char tag, const struc
     if ((stringy && !v) || !key_ok(a))
       continue;
     size_t len = stringy ? (a->slen ? a->slen : strlen(v)) : 0;
+    if (a->lit && len > 0xff)
+      continue; /* literals are ours and short: one over 255 bytes (none is) is left out */
     char url[URL_MAX];
     if (a->type == SA_URL) {
       if (trace_url_redact(url, sizeof url, v) != 0)
@@ -403,12 +416,10 @@ int span_packed_pb(struct buf *out, const char *rec, size_t avail, size_t *used)
   size_t values_len;
   if (span_view(rec, avail, &s, &ctx, &values, &values_len, used) != 0)
     return -1;
-  /* A cheaper bound than attrs_bound's: the copied strings (a URL too, which
-   * redaction only shortens) are within the record; literals are not. */
-  size_t bound = 3 * *used + s.n_attrs * (48 + 0xff);
-  for (size_t i = 0; i < s.n_attrs; i++)
-    if (s.attrs[i].lit && s.attrs[i].s)
-      bound += strlen(s.attrs[i].s);
+  /* A bound without measuring: the copied strings (a URL too, which
+   * redaction only shortens) are within the record; a key or a literal
+   * value is 255 bytes at most (put_attrs leaves out a longer one). */
+  size_t bound = 3 * *used + s.n_attrs * (48 + 0xff + 0xff);
   return span_pb_within(out, &s, bound, values, values_len);
 }
 

@@ -187,6 +187,25 @@ static void check_span_bytes(void) {
   CHECK(attr_at(sp, sn, 0x4a, 5, "url", &any, &an) &&
         field_is(any, an, 0x0a, 0, "https://api.example/v1/p"));
   CHECK_INT(field(sp, sn, 0x4a, 6, NULL, NULL, NULL), -1); /* six shown */
+
+  TEST("protobuf span: a literal over 255 bytes is left out (the bound counts on it)");
+  static char long_lit[300];
+  memset(long_lit, 'l', sizeof long_lit - 1);
+  const struct span_attr lits[] = {SPAN_LIT("long", long_lit), SPAN_LIT("short", "ok")};
+  struct span ls = {.ctx = &r, .name = "n", .kind = SPAN_SERVER, .end_ns = 1, .attrs = lits,
+                    .n_attrs = 2};
+  struct buf packed = BUF_INIT, from_packed = BUF_INIT;
+  size_t used = 0;
+  CHECK_INT(span_pack(&packed, &ls), 0);
+  CHECK_INT(span_packed_pb(&from_packed, packed.data, packed.len, &used), 0);
+  const unsigned char *lsp;
+  size_t lsn;
+  CHECK(field((const unsigned char *)from_packed.data, from_packed.len, 0x12, 0, &lsp, &lsn, NULL) ==
+        0);
+  CHECK(attr_at(lsp, lsn, 0x4a, 0, "short", &any, &an) && field_is(any, an, 0x0a, 0, "ok"));
+  CHECK_INT(field(lsp, lsn, 0x4a, 1, NULL, NULL, NULL), -1);
+  buf_free(&packed);
+  buf_free(&from_packed);
   CHECK(field(sp, sn, 0x7a, 0, &x, &xn, NULL) == 0 && xn == 0); /* UNSET: empty status */
 
   TEST("protobuf span: bytes that are not UTF-8 become U+FFFD");
