@@ -282,14 +282,26 @@ int span_pack(struct buf *out, const struct span *s) {
   size_t n = s->n_attrs;
   if (n > PACK_MAX_ATTRS)
     return -1;
-  size_t lens[PACK_MAX_ATTRS];
+  /* the attributes whose strings are copied (their index and length), and
+   * those whose string is absent: the second pass visits only these */
+  uint32_t copy[PACK_MAX_ATTRS], lens[PACK_MAX_ATTRS], absent[PACK_MAX_ATTRS];
+  size_t n_copy = 0, n_absent = 0;
   size_t nn = s->name ? strlen(s->name) : 0, nm = s->status_message ? strlen(s->status_message) : 0;
   size_t str = (s->name ? nn + 1 : 0) + (s->status_message ? nm + 1 : 0);
   for (size_t i = 0; i < n; i++) {
     const struct span_attr *a = &s->attrs[i];
-    int copied = !a->skip && a->s && attr_copied(a);
-    lens[i] = copied ? attr_slen(a) : 0;
-    str += copied ? lens[i] + 1 : 0;
+    if (a->skip || !attr_copied(a))
+      continue;
+    if (!a->s) {
+      absent[n_absent++] = (uint32_t)i;
+      continue;
+    }
+    size_t len = attr_slen(a);
+    if (len >= PACK_NONE)
+      return -1;
+    copy[n_copy] = (uint32_t)i;
+    lens[n_copy++] = (uint32_t)len;
+    str += len + 1;
   }
   size_t fixed = sizeof(struct packed_head) + n * sizeof(struct span_attr);
   /* whole multiples of 8: the next record's head and attributes stay aligned */
@@ -308,17 +320,14 @@ int span_pack(struct buf *out, const struct span *s) {
   struct span_attr *pa = (struct span_attr *)(void *)(rec + sizeof h); /* 8-aligned */
   if (n) /* attrs may be NULL with none */
     memcpy(pa, s->attrs, n * sizeof *pa);
-  for (size_t i = 0; i < n; i++) {
-    if (!attr_copied(&pa[i]) || pa[i].skip)
-      continue;
-    if (!pa[i].s) {
-      pa[i].skip = 1;
-      continue;
-    }
-    pack_str(strings, &at, pa[i].s, lens[i]);
-    pa[i].s = NULL;
-    pa[i].slen = (uint32_t)lens[i];
+  for (size_t j = 0; j < n_copy; j++) {
+    struct span_attr *a = &pa[copy[j]];
+    pack_str(strings, &at, a->s, lens[j]);
+    a->s = NULL;
+    a->slen = lens[j];
   }
+  for (size_t j = 0; j < n_absent; j++)
+    pa[absent[j]].skip = 1;
   out->len += size;
   out->data[out->len] = '\0';
   return 0;
