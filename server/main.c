@@ -420,8 +420,8 @@ int main(int argc, char **argv) {
   }
   free(db_path);
   /* Tracing is optional: an exporter that cannot start leaves it off. */
-  otlp_start(cfg.otlp_endpoint, cfg.otlp_service_name, VERSION, cfg.otlp_headers,
-             cfg.otlp_sample_ratio, cfg.otlp_propagate);
+  otlp_start(cfg.otlp_endpoint, cfg.otlp_protocol, cfg.otlp_service_name, VERSION,
+             cfg.otlp_headers, cfg.otlp_sample_ratio, cfg.otlp_propagate);
 
   struct worker *workers = calloc((size_t)n_workers, sizeof *workers);
   int port = cfg.listen_port, started = 0, rc = 0;

@@ -8,6 +8,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "../shared/otlp_pb.h"
 #include "worker.h"
 
 /* The queue is one byte buffer of packed spans (span_pack): a submit copies
@@ -26,6 +27,7 @@ static struct {
   char *service, *version;
   struct buf headers; /* otlp_headers as lines "Name: value\0" (secrets: wiped) */
   size_t n_headers;
+  const struct codec *codec; /* otlp_protocol's */
 } X = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
 static atomic_int on;
@@ -59,7 +61,10 @@ void otlp_new_id(unsigned char *out, size_t n) {
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
     z ^= z >> 31;
-    memcpy(out + i, &z, n - i < 8 ? n - i : 8);
+    if (n - i >= 8) /* ids are whole words: a store, not a memcpy call */
+      memcpy(out + i, &z, 8);
+    else
+      memcpy(out + i, &z, n - i);
   }
 }
 
@@ -100,9 +105,9 @@ static int on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, cu
 }
 
 /* POST one batch; returns the HTTP status, or 0 when none came. */
-static long post(CURL *easy, const struct buf *body, long timeout_ms) {
-  curl_easy_setopt(easy, CURLOPT_POSTFIELDS, body->data);
-  curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body->len);
+static long post(CURL *easy, const char *body, size_t len, long timeout_ms) {
+  curl_easy_setopt(easy, CURLOPT_POSTFIELDS, body);
+  curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
   curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, timeout_ms);
   curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms < 1000 ? timeout_ms : 1000L);
   long status = 0;
@@ -121,8 +126,10 @@ static size_t take_batch(struct buf *spare) {
   return k;
 }
 
-/* The request body for the packed spans taken. 0, or -1 (out of memory). */
-static int encode_batch(struct buf *body, const struct buf *spans) {
+/* The request body for the packed spans taken: body->data + *start on. 0,
+ * or -1 (out of memory). */
+static int encode_json(struct buf *body, const struct buf *spans, size_t *start) {
+  *start = 0;
   if (otlp_batch_open(body, X.service, X.version) != 0)
     return -1;
   for (size_t at = 0, used = 0; at < spans->len; at += used)
@@ -132,11 +139,30 @@ static int encode_batch(struct buf *body, const struct buf *spans) {
   return otlp_batch_close(body);
 }
 
+static int encode_pb(struct buf *body, const struct buf *spans, size_t *start) {
+  struct otlp_pb_batch b;
+  if (otlp_pb_batch_open(body, &b, X.service, X.version) != 0)
+    return -1;
+  for (size_t at = 0, used = 0; at < spans->len; at += used)
+    if (span_packed_pb(body, spans->data + at, spans->len - at, &used) != 0)
+      return -1;
+  return otlp_pb_batch_close(body, &b, start);
+}
+
+/* otlp_protocol's encodings. */
+static const struct codec {
+  const char *content_type; /* the header line */
+  int (*encode)(struct buf *body, const struct buf *spans, size_t *start);
+} CODECS[] = {
+    [OTLP_HTTP_PROTOBUF] = {"Content-Type: application/x-protobuf", encode_pb},
+    [OTLP_HTTP_JSON] = {"Content-Type: application/json", encode_json},
+};
+
 static void *run(void *arg) {
   (void)arg;
   pthread_setname_np(pthread_self(), "rp-otlp"); /* for top -H and /proc */
   CURL *easy = curl_easy_init();
-  struct curl_slist *headers = curl_slist_append(NULL, "Content-Type: application/json");
+  struct curl_slist *headers = curl_slist_append(NULL, X.codec->content_type);
   const char *line = X.headers.data;
   for (size_t i = 0; headers && i < X.n_headers; i++, line += strlen(line) + 1) {
     struct curl_slist *l = curl_slist_append(headers, line);
@@ -176,13 +202,15 @@ static void *run(void *arg) {
     }
     size_t k = take_batch(&spans);
     pthread_mutex_unlock(&X.mu);
-    int oom = encode_batch(&body, &spans);
+    size_t start = 0;
+    int oom = X.codec->encode(&body, &spans, &start);
     buf_reset(&spans); /* keeps its allocation: the next swap reuses it */
     uint64_t now = mono_ms();
     long left = !stop_by ? OTLP_POST_TIMEOUT_MS : stop_by > now ? (long)(stop_by - now) : 0;
     if (left > OTLP_POST_TIMEOUT_MS)
       left = OTLP_POST_TIMEOUT_MS;
-    long status = !oom && easy && left > 0 ? post(easy, &body, left) : 0;
+    long status =
+        !oom && easy && left > 0 ? post(easy, body.data + start, body.len - start, left) : 0;
     buf_reset(&body);
     int ok = status >= 200 && status <= 299;
     atomic_fetch_add_explicit(ok ? &exported : &dropped, k, memory_order_relaxed);
@@ -252,10 +280,12 @@ int otlp_sampled(const unsigned char id[TRACE_ID_LEN]) {
   return v < sample_below;
 }
 
-int otlp_start(const char *endpoint, const char *service_name, const char *version,
-               const char *headers, double sample_ratio, int propagate_upstream) {
+int otlp_start(const char *endpoint, enum otlp_protocol protocol, const char *service_name,
+               const char *version, const char *headers, double sample_ratio,
+               int propagate_upstream) {
   if (!endpoint || !endpoint[0])
     return 0;
+  X.codec = &CODECS[protocol == OTLP_HTTP_JSON ? OTLP_HTTP_JSON : OTLP_HTTP_PROTOBUF];
   propagate = propagate_upstream;
   sample_all = !(sample_ratio < 1.0);
   sample_below = sample_all ? UINT64_MAX : (uint64_t)(sample_ratio * 18446744073709551616.0);
@@ -278,10 +308,11 @@ int otlp_start(const char *endpoint, const char *service_name, const char *versi
   }
   atomic_store(&on, 1);
   char shown[512]; /* no user:password@ in the log */
-  log_msg(LOG_INFO, "otlp: exporting traces to %s (%zu header%s of otlp_headers, "
+  log_msg(LOG_INFO, "otlp: exporting traces to %s as %s (%zu header%s of otlp_headers, "
           "sample ratio %g)",
           trace_url_redact(shown, sizeof shown, X.url) == 0 ? shown : "(a long URL)",
-          X.n_headers, X.n_headers == 1 ? "" : "s", sample_ratio);
+          protocol == OTLP_HTTP_JSON ? "http/json" : "http/protobuf", X.n_headers,
+          X.n_headers == 1 ? "" : "s", sample_ratio);
   return 0;
 }
 

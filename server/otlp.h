@@ -1,4 +1,4 @@
-/* The OTLP/HTTP JSON trace exporter: encoded spans go into a bounded queue;
+/* The OTLP/HTTP trace exporter (protobuf or JSON, otlp_protocol): encoded spans go into a bounded queue;
  * one background thread sends what is queued (every OTLP_FLUSH_MS, or at
  * once when OTLP_BATCH spans wait) and POSTs <otlp_endpoint>/v1/traces with libcurl. A full queue or a
  * failed POST drops spans (counted): a slow or absent collector never slows
@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "../shared/buf.h"
+#include "../shared/config.h"
 #include "../shared/trace.h"
 
 #define OTLP_BATCH 512
@@ -18,9 +19,10 @@
 #define OTLP_POST_TIMEOUT_MS 2000
 #define OTLP_STOP_BOUND_MS 2000 /* shutdown waits this long at most to flush */
 
-/* Start the exporter (before the workers). 0, or -1 (logged). */
-int otlp_start(const char *endpoint, const char *service_name, const char *version,
-               const char *headers, double sample_ratio, int propagate);
+/* Start the exporter (before the workers): batches as protocol says. 0, or
+ * -1 (logged). */
+int otlp_start(const char *endpoint, enum otlp_protocol protocol, const char *service_name,
+               const char *version, const char *headers, double sample_ratio, int propagate);
 /* Is tracing on? One relaxed load: the cost when it is off. */
 int otlp_on(void);
 /* Queue one span (copied: span_pack; the exporter thread encodes it). Never

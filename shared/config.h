@@ -11,6 +11,7 @@
 
 enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
 enum log_format { LOG_FORMAT_TEXT, LOG_FORMAT_JSON };
+enum otlp_protocol { OTLP_HTTP_PROTOBUF, OTLP_HTTP_JSON };
 
 /* A comma-separated option value, split and trimmed ("" = empty list). */
 struct str_list {
@@ -78,6 +79,7 @@ struct config {
   long upstream_max_retries;     /* create retries before the client sees an error */
   long circuit_cooldown_ms;      /* open circuit: refuse creates this long */
   char *otlp_endpoint;           /* OTLP/HTTP collector base URL; "" = no traces */
+  enum otlp_protocol otlp_protocol; /* the export's encoding */
   char *otlp_service_name;       /* service.name of the spans */
   char *otlp_headers;            /* "name=value,...": sent with every export (secret) */
   double otlp_sample_ratio;      /* share of new traces recorded, 0..1 */

@@ -252,7 +252,7 @@ int span_json(struct buf *out, const struct span *s) {
 /* ---- packed spans: the worker copies, the exporter encodes ---- */
 
 #define PACK_NONE UINT32_MAX
-#define PACK_MAX_ATTRS 32
+#define PACK_MAX_ATTRS SPAN_PACK_MAX_ATTRS
 
 struct packed_head {
   size_t size; /* the whole record's bytes */
@@ -260,6 +260,7 @@ struct packed_head {
   uint64_t end_ns;
   int kind, error;
   uint32_t n_attrs, name, status_message; /* string offsets, or PACK_NONE */
+  uint32_t values;                        /* where the attributes' strings start */
 };
 
 /* The record: the head, the span's attributes as they are (n_attrs of
@@ -281,14 +282,26 @@ int span_pack(struct buf *out, const struct span *s) {
   size_t n = s->n_attrs;
   if (n > PACK_MAX_ATTRS)
     return -1;
-  size_t lens[PACK_MAX_ATTRS];
+  /* the attributes whose strings are copied (their index and length), and
+   * those whose string is absent: the second pass visits only these */
+  uint32_t copy[PACK_MAX_ATTRS], lens[PACK_MAX_ATTRS], absent[PACK_MAX_ATTRS];
+  size_t n_copy = 0, n_absent = 0;
   size_t nn = s->name ? strlen(s->name) : 0, nm = s->status_message ? strlen(s->status_message) : 0;
   size_t str = (s->name ? nn + 1 : 0) + (s->status_message ? nm + 1 : 0);
   for (size_t i = 0; i < n; i++) {
     const struct span_attr *a = &s->attrs[i];
-    int copied = !a->skip && a->s && attr_copied(a);
-    lens[i] = copied ? attr_slen(a) : 0;
-    str += copied ? lens[i] + 1 : 0;
+    if (a->skip || !attr_copied(a))
+      continue;
+    if (!a->s) {
+      absent[n_absent++] = (uint32_t)i;
+      continue;
+    }
+    size_t len = attr_slen(a);
+    if (len >= PACK_NONE)
+      return -1;
+    copy[n_copy] = (uint32_t)i;
+    lens[n_copy++] = (uint32_t)len;
+    str += len + 1;
   }
   size_t fixed = sizeof(struct packed_head) + n * sizeof(struct span_attr);
   /* whole multiples of 8: the next record's head and attributes stay aligned */
@@ -302,27 +315,26 @@ int span_pack(struct buf *out, const struct span *s) {
                           .error = s->error, .n_attrs = (uint32_t)n};
   h.name = s->name ? pack_str(strings, &at, s->name, nn) : PACK_NONE;
   h.status_message = s->status_message ? pack_str(strings, &at, s->status_message, nm) : PACK_NONE;
+  h.values = (uint32_t)at;
   memcpy(rec, &h, sizeof h);
   struct span_attr *pa = (struct span_attr *)(void *)(rec + sizeof h); /* 8-aligned */
   if (n) /* attrs may be NULL with none */
     memcpy(pa, s->attrs, n * sizeof *pa);
-  for (size_t i = 0; i < n; i++) {
-    if (!attr_copied(&pa[i]) || pa[i].skip)
-      continue;
-    if (!pa[i].s) {
-      pa[i].skip = 1;
-      continue;
-    }
-    pack_str(strings, &at, pa[i].s, lens[i]);
-    pa[i].s = NULL;
-    pa[i].slen = (uint32_t)lens[i];
+  for (size_t j = 0; j < n_copy; j++) {
+    struct span_attr *a = &pa[copy[j]];
+    pack_str(strings, &at, a->s, lens[j]);
+    a->s = NULL;
+    a->slen = lens[j];
   }
+  for (size_t j = 0; j < n_absent; j++)
+    pa[absent[j]].skip = 1;
   out->len += size;
   out->data[out->len] = '\0';
   return 0;
 }
 
-int span_packed_json(struct buf *out, const char *rec, size_t avail, size_t *used) {
+int span_view(const char *rec, size_t avail, struct span *s, struct trace_ctx *ctx,
+              const char **values, size_t *values_len, size_t *used) {
   struct packed_head h;
   if (avail < sizeof h)
     return -1;
@@ -330,28 +342,51 @@ int span_packed_json(struct buf *out, const char *rec, size_t avail, size_t *use
   if (h.size > avail || h.n_attrs > PACK_MAX_ATTRS ||
       h.size < sizeof h + h.n_attrs * sizeof(struct span_attr))
     return -1;
-  *used = h.size;
   const char *strings = rec + sizeof h + h.n_attrs * sizeof(struct span_attr);
-  size_t str_len = h.size - (size_t)(strings - rec), at = 0;
-  struct span_attr attrs[PACK_MAX_ATTRS];
-  memcpy(attrs, rec + sizeof h, h.n_attrs * sizeof attrs[0]);
-  /* the strings follow in order: the name, the message, the values */
-  at += h.name != PACK_NONE ? strnlen(strings + at, str_len - at) + 1 : 0;
-  at += h.status_message != PACK_NONE && at < str_len ? strnlen(strings + at, str_len - at) + 1 : 0;
-  for (uint32_t i = 0; i < h.n_attrs; i++) {
+  size_t str_len = h.size - (size_t)(strings - rec);
+  if (h.values > str_len || (h.name != PACK_NONE && h.name >= str_len) ||
+      (h.status_message != PACK_NONE && h.status_message >= str_len))
+    return -1;
+  *used = h.size;
+  *values = strings + h.values;
+  *values_len = str_len - h.values;
+  *ctx = h.ctx;
+  /* 8-aligned: span_pack keeps records whole multiples of 8 */
+  *s = (struct span){.ctx = ctx, .name = h.name == PACK_NONE ? "" : strings + h.name,
+                     .kind = (enum span_kind)h.kind, .end_ns = h.end_ns, .error = h.error,
+                     .status_message = h.status_message == PACK_NONE ? NULL
+                                                                     : strings + h.status_message,
+                     .attrs = (const struct span_attr *)(const void *)(rec + sizeof h),
+                     .n_attrs = h.n_attrs};
+  return 0;
+}
+
+int span_unpack(const char *rec, size_t avail, struct span *s, struct trace_ctx *ctx,
+                struct span_attr attrs[SPAN_PACK_MAX_ATTRS], size_t *used) {
+  const char *values;
+  size_t values_len, at = 0;
+  if (span_view(rec, avail, s, ctx, &values, &values_len, used) != 0)
+    return -1;
+  memcpy(attrs, s->attrs, s->n_attrs * sizeof attrs[0]);
+  for (size_t i = 0; i < s->n_attrs; i++) {
     struct span_attr *a = &attrs[i];
     if (a->skip || !attr_copied(a))
       continue;
-    if (at + a->slen >= str_len)
+    if (at + a->slen >= values_len)
       return -1;
-    a->s = strings + at;
+    a->s = values + at;
     at += a->slen + 1;
   }
-  struct span s = {.ctx = &h.ctx, .name = h.name == PACK_NONE ? "" : strings + h.name,
-                   .kind = (enum span_kind)h.kind, .end_ns = h.end_ns, .error = h.error,
-                   .status_message = h.status_message == PACK_NONE ? NULL
-                                                                   : strings + h.status_message,
-                   .attrs = attrs, .n_attrs = h.n_attrs};
+  s->attrs = attrs;
+  return 0;
+}
+
+int span_packed_json(struct buf *out, const char *rec, size_t avail, size_t *used) {
+  struct span s;
+  struct trace_ctx ctx;
+  struct span_attr attrs[PACK_MAX_ATTRS];
+  if (span_unpack(rec, avail, &s, &ctx, attrs, used) != 0)
+    return -1;
   return span_json(out, &s);
 }
 

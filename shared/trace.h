@@ -60,11 +60,12 @@ struct span_attr {
   unsigned char skip;
   unsigned char lit;      /* s is a literal needing no escape: span_pack keeps
                            * the pointer, the JSON copies it without a scan */
+  unsigned char klen;     /* strlen(key), from the macros (0: measured) */
 };
 
 /* The key's JSON text is made at compile time: one copy per attribute. */
 #define SPAN_KEY_(k) .key = (k), .kp = "{\"key\":\"" k "\",\"value\":", \
-                     .kp_len = sizeof("{\"key\":\"" k "\",\"value\":") - 1
+                     .kp_len = sizeof("{\"key\":\"" k "\",\"value\":") - 1, .klen = sizeof(k) - 1
 #define SPAN_STR(k, v) {SPAN_KEY_(k), .type = SA_STRING, .s = (v)}
 #define SPAN_LIT(k, v) {SPAN_KEY_(k), .type = SA_STRING, .s = (v), .lit = 1}
 #define SPAN_URL(k, v) {SPAN_KEY_(k), .type = SA_URL, .s = (v)}
@@ -99,6 +100,21 @@ int span_pack(struct buf *out, const struct span *s);
 /* Append the JSON of the packed record at rec (avail bytes from there);
  * *used: its size. 0, or -1 (a malformed record, out of memory). */
 int span_packed_json(struct buf *out, const char *rec, size_t avail, size_t *used);
+
+#define SPAN_PACK_MAX_ATTRS 32
+/* The span of the packed record at rec (avail bytes from there), for an
+ * encoder: its strings point into rec, its context is copied to *ctx and
+ * its attributes to attrs. *used: the record's size. 0, or -1 (malformed). */
+int span_unpack(const char *rec, size_t avail, struct span *s, struct trace_ctx *ctx,
+                struct span_attr attrs[SPAN_PACK_MAX_ATTRS], size_t *used);
+
+/* The same read in place, without copying the attributes: s->attrs points
+ * into the record, where an attribute whose string was copied (SA_STRING,
+ * SA_STRINGS, SA_URL, not lit, not skip) has s NULL and slen set, its text
+ * the next one at *values (values_len bytes in all, each NUL-terminated, in
+ * attribute order). 0, or -1 (malformed). */
+int span_view(const char *rec, size_t avail, struct span *s, struct trace_ctx *ctx,
+              const char **values, size_t *values_len, size_t *used);
 
 /* otlp_headers ("name=value,name=value", as OTEL_EXPORTER_OTLP_HEADERS:
  * blanks around names and values dropped, values %-decoded) as header lines

@@ -50,6 +50,7 @@ void test_fail(const char *file, int line, const char *fmt, ...) {
   X(circuit)                                                                   \
   X(backoff)                                                                   \
   X(trace)                                                                     \
+  X(otlp_pb)                                                                   \
   X(num_text)
 
 #define DECLARE(name) void suite_##name(void);

@@ -20,6 +20,57 @@ static char *fake_getenv(const char *name) {
   return NULL;
 }
 
+/* OpenTelemetry's protocol variables, set per check. */
+static const char *otel_traces_protocol, *otel_protocol;
+
+static char *otel_env(const char *name) {
+  if (strcmp(name, "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") == 0)
+    return (char *)otel_traces_protocol;
+  if (strcmp(name, "OTEL_EXPORTER_OTLP_PROTOCOL") == 0)
+    return (char *)otel_protocol;
+  return NULL;
+}
+
+static void check_otlp_protocol(void) {
+  struct config c;
+  char err[CONFIG_ERR_MAX];
+  TEST("otlp_protocol: http/protobuf by default, http/json, nothing else");
+  config_init(&c);
+  CHECK_INT(c.otlp_protocol, OTLP_HTTP_PROTOBUF);
+  CHECK_INT(config_set(&c, "otlp_protocol", "http/json", err, sizeof err), 0);
+  CHECK_INT(c.otlp_protocol, OTLP_HTTP_JSON);
+  CHECK_INT(config_set(&c, "otlp_protocol", "grpc", err, sizeof err), -1);
+  CHECK_STR(err, "otlp_protocol: expected http/protobuf|http/json, got 'grpc'");
+  CHECK_INT(c.otlp_protocol, OTLP_HTTP_JSON);
+  config_free(&c);
+
+  TEST("otlp_protocol: OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL, the traces' own first");
+  config_init(&c);
+  otel_protocol = "http/json";
+  CHECK_INT(config_load_env(&c, otel_env, err, sizeof err), 0);
+  CHECK_INT(c.otlp_protocol, OTLP_HTTP_JSON);
+  config_free(&c);
+  config_init(&c);
+  otel_traces_protocol = "http/protobuf";
+  CHECK_INT(config_load_env(&c, otel_env, err, sizeof err), 0);
+  CHECK_INT(c.otlp_protocol, OTLP_HTTP_PROTOBUF);
+  config_free(&c);
+  config_init(&c);
+  otel_traces_protocol = "grpc"; /* not served here: an error naming the variable */
+  CHECK_INT(config_load_env(&c, otel_env, err, sizeof err), -1);
+  CHECK_STR(err, "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: otlp_protocol: expected "
+                 "http/protobuf|http/json, got 'grpc'");
+  config_free(&c);
+  config_init(&c);
+  otel_traces_protocol = NULL;
+  otel_protocol = "http/protobuf"; /* ours, set to json, wins */
+  CHECK_INT(config_set(&c, "otlp_protocol", "http/json", err, sizeof err), 0);
+  CHECK_INT(config_load_env(&c, otel_env, err, sizeof err), 0);
+  CHECK_INT(c.otlp_protocol, OTLP_HTTP_JSON);
+  config_free(&c);
+  otel_protocol = NULL;
+}
+
 static char *no_env(const char *name) {
   (void)name;
   return NULL;
@@ -185,4 +236,5 @@ void suite_config(void) {
   CHECK_STR(c.replicate_api_token, "r8_from_env");
   CHECK_INT(config_load_env(&c, no_env, err, sizeof err), 0);
   config_free(&c);
+  check_otlp_protocol();
 }

@@ -1,0 +1,479 @@
+#include "otlp_pb.h"
+
+#include <string.h>
+
+#include "json_plain.h"
+
+/* Field tags: (field number << 3) | wire type (0 varint, 1 fixed64, 2
+ * length-delimited), as opentelemetry-proto's trace.proto, common.proto and
+ * resource.proto number them. */
+enum {
+  T_REQ_RESOURCE_SPANS = 0x0a, /* ExportTraceServiceRequest.resource_spans = 1 */
+  T_RS_RESOURCE = 0x0a,        /* ResourceSpans.resource = 1 */
+  T_RS_SCOPE_SPANS = 0x12,     /* ResourceSpans.scope_spans = 2 */
+  T_RES_ATTRIBUTE = 0x0a,      /* Resource.attributes = 1 */
+  T_SS_SCOPE = 0x0a,           /* ScopeSpans.scope = 1 */
+  T_SS_SPAN = 0x12,            /* ScopeSpans.spans = 2 */
+  T_SCOPE_NAME = 0x0a,         /* InstrumentationScope.name = 1 */
+  T_TRACE_ID = 0x0a,           /* Span.trace_id = 1 */
+  T_SPAN_ID = 0x12,            /* Span.span_id = 2 */
+  T_PARENT_ID = 0x22,          /* Span.parent_span_id = 4 */
+  T_NAME = 0x2a,               /* Span.name = 5 */
+  T_KIND = 0x30,               /* Span.kind = 6 */
+  T_START = 0x39,              /* Span.start_time_unix_nano = 7 (fixed64) */
+  T_END = 0x41,                /* Span.end_time_unix_nano = 8 (fixed64) */
+  T_SPAN_ATTRIBUTE = 0x4a,     /* Span.attributes = 9 */
+  T_STATUS = 0x7a,             /* Span.status = 15 */
+  T_STATUS_MESSAGE = 0x12,     /* Status.message = 2 */
+  T_STATUS_CODE = 0x18,        /* Status.code = 3 */
+  T_KV_KEY = 0x0a,             /* KeyValue.key = 1 */
+  T_KV_VALUE = 0x12,           /* KeyValue.value = 2 */
+  T_STRING = 0x0a,             /* AnyValue.string_value = 1 */
+  T_BOOL = 0x10,               /* AnyValue.bool_value = 2 */
+  T_INT = 0x18,                /* AnyValue.int_value = 3 */
+  T_DOUBLE = 0x21,             /* AnyValue.double_value = 4 (fixed64) */
+  T_ARRAY = 0x2a,              /* AnyValue.array_value = 5 */
+  T_ARRAY_VALUE = 0x0a,        /* ArrayValue.values = 1 */
+};
+
+/* A length-delimited field of n bytes with a one-byte tag, whole. */
+static size_t ld_len(size_t n) { return 1 + pb_varint_len(n) + n; }
+
+/* fixed64: little-endian (a store where the machine is). */
+static unsigned char *put_le64(unsigned char *o, uint64_t v) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  memcpy(o, &v, 8);
+#else
+  for (int i = 0; i < 8; i++)
+    o[i] = (unsigned char)(v >> (8 * i));
+#endif
+  return o + 8;
+}
+
+static unsigned char *put(unsigned char *o, const void *p, size_t n) {
+  memcpy(o, p, n);
+  return o + n;
+}
+
+/* ---- strings: UTF-8, as protobuf's string type must be ---- */
+/* A collector rejects a whole batch over one invalid string (Go's proto
+ * decoder checks), so a byte that is not UTF-8 (a client's %FF in url.path)
+ * goes as U+FFFD, as the JSON encoding sends it. */
+
+/* The bytes utf8_copy writes for s[0..n) (NUL-terminated after them). */
+static size_t utf8_len(const char *s, size_t n) {
+  const unsigned char *p = (const unsigned char *)s;
+  size_t len = 0;
+  for (size_t i = 0; i < n;) {
+    size_t k = p[i] < 0x80 ? 1 : json_utf8_len(p + i);
+    if (k && i + k <= n)
+      len += k, i += k;
+    else
+      len += 3, i++;
+  }
+  return len;
+}
+
+/* utf8_copy past its ASCII prefix of i bytes (o: where byte i goes). */
+static unsigned char *utf8_copy_rest(unsigned char *o, const unsigned char *p, size_t i, size_t n) {
+  while (i < n) {
+    if (p[i] < 0x80) {
+      *o++ = p[i++];
+      continue;
+    }
+    size_t k = json_utf8_len(p + i);
+    if (k && i + k <= n) {
+      o = put(o, p + i, k);
+      i += k;
+    } else {
+      o = put(o, "\xef\xbf\xbd", 3);
+      i++;
+    }
+  }
+  return o;
+}
+
+/* s[0..n) at o, each byte that is not UTF-8 as U+FFFD; returns the end.
+ * ASCII goes eight bytes at a time, checked as it is copied, the last word
+ * overlapping the one before (no byte read outside s): most strings here are
+ * 4 to 40 bytes, where a byte loop or a memcpy call was most of the cost.
+ * Inline, two calls per attribute: the rest is out of line. */
+static inline __attribute__((always_inline)) unsigned char *utf8_copy(unsigned char *o,
+                                                                      const char *s, size_t n) {
+  const unsigned char *p = (const unsigned char *)s;
+  size_t i = 0;
+  if (n >= 8) {
+    uint64_t w;
+    for (; i + 8 <= n; i += 8) {
+      memcpy(&w, p + i, 8);
+      if (w & JP_HIGHS)
+        break;
+      memcpy(o + i, &w, 8);
+    }
+    if (i + 8 > n) { /* the tail, as the last eight bytes */
+      memcpy(&w, p + n - 8, 8);
+      if (!(w & JP_HIGHS)) {
+        memcpy(o + n - 8, &w, 8);
+        return o + n;
+      }
+    }
+  } else if (n >= 4) {
+    uint32_t a, b;
+    memcpy(&a, p, 4);
+    memcpy(&b, p + n - 4, 4);
+    if (!((a | b) & 0x80808080u)) {
+      memcpy(o, &a, 4);
+      memcpy(o + n - 4, &b, 4);
+      return o + n;
+    }
+  }
+  return utf8_copy_rest(o + i, p, i, n);
+}
+
+/* A length-delimited field written in one pass: a one-byte length at slot,
+ * its content written after it up to end; the length filled in now, the
+ * content moved up when it takes more than a byte (the buffer has room).
+ * Returns the content's end. */
+static unsigned char *close_slot(unsigned char *slot, unsigned char *end) {
+  size_t len = (size_t)(end - slot - 1), vl = pb_varint_len(len);
+  if (vl > 1)
+    memmove(slot + vl, slot + 1, len);
+  return pb_varint(slot, len) + len;
+}
+
+/* A string field in one pass. */
+static unsigned char *put_str_once(unsigned char *o, unsigned char tag, const char *s, size_t n) {
+  *o++ = tag;
+  return close_slot(o, utf8_copy(o + 1, s, n));
+}
+
+/* tag, length, and the text: clen is utf8_len(s, n). */
+static unsigned char *put_str(unsigned char *o, unsigned char tag, const char *s, size_t n,
+                              size_t clen) {
+  *o++ = tag;
+  return utf8_copy(pb_varint(o, clen), s, n);
+}
+
+/* ---- attributes ---- */
+
+static int attr_stringy(const struct span_attr *a) {
+  return a->type == SA_STRING || a->type == SA_STRINGS || a->type == SA_URL;
+}
+
+static size_t attr_slen(const struct span_attr *a) { return a->slen ? a->slen : strlen(a->s); }
+
+/* url.full's text: redacted here, on the exporter's thread (trace.c's JSON
+ * does the same). */
+#define URL_MAX 1024
+
+/* The most put_attr writes for a (shown), key and wrappers included. */
+static size_t attr_bound(const struct span_attr *a) {
+  size_t klen = a->klen ? a->klen : strlen(a->key);
+  size_t v = a->type == SA_URL ? URL_MAX : attr_stringy(a) ? attr_slen(a) : 0;
+  return 48 + klen + 3 * v;
+}
+
+/* One KeyValue as the field tag (Span.attributes or Resource.attributes),
+ * its lengths measured first. a is shown; for the string types its text is
+ * v[0..n) (url.full's redacted), NUL-terminated after. */
+static unsigned char *put_attr_measured(unsigned char *o, unsigned char tag,
+                                        const struct span_attr *a, const char *v, size_t n) {
+  size_t klen = a->klen ? a->klen : strlen(a->key);
+  size_t clen = 0, any; /* the text's and AnyValue's lengths */
+  if (attr_stringy(a)) {
+    clen = a->lit ? n : utf8_len(v, n); /* literals are ours: ASCII */
+    any = ld_len(clen);
+    if (a->type == SA_STRINGS) /* array_value { values { string_value } } */
+      any = ld_len(ld_len(any));
+  } else if (a->type == SA_INT) {
+    any = 1 + pb_varint_len((uint64_t)a->i); /* int64: a negative one takes 10 bytes */
+  } else if (a->type == SA_DOUBLE) {
+    any = 9;
+  } else {
+    any = 2;
+  }
+  *o++ = tag;
+  o = pb_varint(o, ld_len(klen) + ld_len(any));
+  *o++ = T_KV_KEY;
+  o = put(pb_varint(o, klen), a->key, klen);
+  *o++ = T_KV_VALUE;
+  o = pb_varint(o, any);
+  switch (a->type) {
+  case SA_STRINGS: /* the one value in an array */
+    *o++ = T_ARRAY;
+    o = pb_varint(o, ld_len(ld_len(clen)));
+    *o++ = T_ARRAY_VALUE;
+    o = pb_varint(o, ld_len(clen));
+    return put_str(o, T_STRING, v, n, clen);
+  case SA_STRING:
+  case SA_URL:
+    return put_str(o, T_STRING, v, n, clen);
+  case SA_INT:
+    *o++ = T_INT;
+    return pb_varint(o, (uint64_t)a->i);
+  case SA_DOUBLE: {
+    uint64_t bits;
+    memcpy(&bits, &a->d, 8);
+    *o++ = T_DOUBLE;
+    return put_le64(o, bits);
+  }
+  case SA_BOOL:
+    *o++ = T_BOOL;
+    *o++ = a->i ? 1 : 0;
+    return o;
+  }
+  return o;
+}
+
+/* A length-delimited field's one-byte length, once its end is known. */
+static void fill(unsigned char *slot, const unsigned char *end) {
+  *slot = (unsigned char)(end - slot - 1);
+}
+
+/* put_attr_measured's bytes, written in one pass: every length taken to be
+ * one byte (a KeyValue under 128 bytes, nearly all of them) and filled in
+ * after; a longer one is written again, measured. */
+static unsigned char *put_attr(unsigned char *o, unsigned char tag, const struct span_attr *a,
+                               const char *v, size_t n) {
+  unsigned char *start = o, *kv, *any, *arr = NULL, *one = NULL, *str = NULL;
+  size_t klen = a->klen ? a->klen : strlen(a->key);
+  if (klen >= 0x80)
+    return put_attr_measured(o, tag, a, v, n);
+  *o++ = tag;
+  kv = o++;
+  *o++ = T_KV_KEY;
+  *o++ = (unsigned char)klen;
+  o = utf8_copy(o, a->key, klen); /* ASCII: a word-at-a-time copy */
+  *o++ = T_KV_VALUE;
+  any = o++;
+  switch (a->type) {
+  case SA_STRINGS: /* the one value in an array */
+    *o++ = T_ARRAY;
+    arr = o++;
+    *o++ = T_ARRAY_VALUE;
+    one = o++;
+    *o++ = T_STRING;
+    str = o++;
+    o = utf8_copy(o, v, n);
+    break;
+  case SA_STRING:
+  case SA_URL:
+    *o++ = T_STRING;
+    str = o++;
+    o = utf8_copy(o, v, n);
+    break;
+  case SA_INT:
+    *o++ = T_INT;
+    o = pb_varint(o, (uint64_t)a->i);
+    break;
+  case SA_DOUBLE: {
+    uint64_t bits;
+    memcpy(&bits, &a->d, 8);
+    *o++ = T_DOUBLE;
+    o = put_le64(o, bits);
+    break;
+  }
+  case SA_BOOL:
+    *o++ = T_BOOL;
+    *o++ = a->i ? 1 : 0;
+    break;
+  }
+  if (o - kv - 1 >= 0x80)
+    return put_attr_measured(start, tag, a, v, n);
+  if (str)
+    fill(str, o);
+  if (one)
+    fill(one, o), fill(arr, o);
+  fill(any, o);
+  fill(kv, o);
+  return o;
+}
+
+/* A key is one of our literals: one over 255 bytes (none is) is left out,
+ * so that a key's bound is 255 bytes. */
+static int key_ok(const struct span_attr *a) { return a->klen || strlen(a->key) <= 0xff; }
+
+static int attr_shown(const struct span_attr *a) {
+  return !a->skip && !(attr_stringy(a) && !a->s) && key_ok(a);
+}
+
+/* The attributes shown, each as the field tag. values: a packed record's
+ * copied strings (span_view), in order, values_len bytes; NULL when each
+ * attribute's s holds its own. NULL when values run out (malformed). */
+static unsigned char *put_attrs(unsigned char *o, unsigned char tag, const struct span_attr *attrs,
+                                size_t n, const char *values, size_t values_len) {
+  size_t at = 0;
+  for (size_t i = 0; i < n; i++) {
+    const struct span_attr *a = &attrs[i];
+    if (a->skip)
+      continue;
+    const char *v = a->s;
+    int stringy = attr_stringy(a);
+    if (values && stringy && !a->lit) {
+      if (at + a->slen >= values_len)
+        return NULL;
+      v = values + at;
+      at += a->slen + 1;
+    }
+    if ((stringy && !v) || !key_ok(a))
+      continue;
+    size_t len = stringy ? (a->slen ? a->slen : strlen(v)) : 0;
+    if (a->lit && len > 0xff)
+      continue; /* literals are ours and short: one over 255 bytes (none is) is left out */
+    char url[URL_MAX];
+    if (a->type == SA_URL) {
+      if (trace_url_redact(url, sizeof url, v) != 0)
+        continue;
+      v = url, len = strlen(url);
+    }
+    o = put_attr(o, tag, a, v, len);
+  }
+  return o;
+}
+
+static size_t attrs_bound(const struct span_attr *attrs, size_t n) {
+  size_t b = 0;
+  for (size_t i = 0; i < n; i++)
+    b += attr_shown(&attrs[i]) ? attr_bound(&attrs[i]) : 0;
+  return b;
+}
+
+static int is_zero(const unsigned char *b, size_t n) {
+  unsigned char any = 0;
+  for (size_t i = 0; i < n; i++)
+    any |= b[i];
+  return !any;
+}
+
+/* ---- spans ---- */
+
+/* An id's bytes field (16 or 8 bytes: a one-byte length). */
+static unsigned char *put_id(unsigned char *o, unsigned char tag, const unsigned char *id, size_t n) {
+  *o++ = tag;
+  *o++ = (unsigned char)n;
+  return put(o, id, n);
+}
+
+/* The span's length goes in SLOT bytes before its fields, written once they
+ * are (a span is 128 bytes to 16 KB, two bytes of varint, nearly always);
+ * the fields move when it takes another length. */
+#define SLOT 2
+
+/* span_pb, with bound: the most its attributes take (attrs_bound); values:
+ * as put_attrs. */
+static int span_pb_within(struct buf *out, const struct span *s, size_t bound, const char *values,
+                          size_t values_len) {
+  const struct trace_ctx *c = s->ctx;
+  size_t nn = strlen(s->name), nm = s->error && s->status_message ? strlen(s->status_message) : 0;
+  if (buf_reserve(out, 128 + 3 * nn + 3 * nm + bound) != 0)
+    return -1; /* never half a span: nothing written */
+  unsigned char *o0 = (unsigned char *)out->data + out->len, *body = o0 + 1 + SLOT, *o = body;
+  o = put_id(o, T_TRACE_ID, c->trace_id, TRACE_ID_LEN);
+  o = put_id(o, T_SPAN_ID, c->span_id, SPAN_ID_LEN);
+  if (!is_zero(c->parent_id, SPAN_ID_LEN))
+    o = put_id(o, T_PARENT_ID, c->parent_id, SPAN_ID_LEN);
+  o = put_str_once(o, T_NAME, s->name, nn);
+  *o++ = T_KIND;
+  *o++ = (unsigned char)((unsigned)s->kind < 6 ? s->kind : 0);
+  *o++ = T_START;
+  o = put_le64(o, c->start_ns);
+  *o++ = T_END;
+  o = put_le64(o, s->end_ns > c->start_ns ? s->end_ns : c->start_ns);
+  o = put_attrs(o, T_SPAN_ATTRIBUTE, s->attrs, s->n_attrs, values, values_len);
+  if (!o)
+    return -1; /* nothing kept: out->len is as it was */
+  /* status code 2 = ERROR; UNSET is the empty status, as the JSON's {} */
+  *o++ = T_STATUS;
+  if (s->error) {
+    unsigned char *st = o++;
+    if (nm)
+      o = put_str_once(o, T_STATUS_MESSAGE, s->status_message, nm);
+    *o++ = T_STATUS_CODE;
+    *o++ = 2;
+    o = close_slot(st, o);
+  } else {
+    *o++ = 0;
+  }
+  size_t len = (size_t)(o - body), vl = pb_varint_len(len);
+  if (vl != SLOT)
+    memmove(o0 + 1 + vl, body, len);
+  o0[0] = T_SS_SPAN;
+  pb_varint(o0 + 1, len);
+  out->len += 1 + vl + len;
+  out->data[out->len] = '\0';
+  return 0;
+}
+
+int span_pb(struct buf *out, const struct span *s) {
+  return span_pb_within(out, s, attrs_bound(s->attrs, s->n_attrs), NULL, 0);
+}
+
+/* Read in place (span_view): no copy of the attributes. */
+int span_packed_pb(struct buf *out, const char *rec, size_t avail, size_t *used) {
+  struct span s;
+  struct trace_ctx ctx;
+  const char *values;
+  size_t values_len;
+  if (span_view(rec, avail, &s, &ctx, &values, &values_len, used) != 0)
+    return -1;
+  /* A bound without measuring: the copied strings (a URL too, which
+   * redaction only shortens) are within the record; a key or a literal
+   * value is 255 bytes at most (put_attrs leaves out a longer one). */
+  size_t bound = 3 * *used + s.n_attrs * (48 + 0xff + 0xff);
+  return span_pb_within(out, &s, bound, values, values_len);
+}
+
+/* ---- the envelope ---- */
+
+#define SCOPE_NAME "replicate-proxy"
+/* ScopeSpans.scope = { name }: constant. */
+static const unsigned char SCOPE[] = {T_SS_SCOPE, sizeof SCOPE_NAME + 1, T_SCOPE_NAME,
+                                      sizeof SCOPE_NAME - 1};
+#define HEAD_GAP 6  /* ExportTraceServiceRequest.resource_spans: tag and length */
+#define MID_GAP 12  /* ResourceSpans.resource's and .scope_spans' tags and lengths */
+
+int otlp_pb_batch_open(struct buf *out, struct otlp_pb_batch *b, const char *service_name,
+                       const char *version) {
+  struct span_attr res[] = {SPAN_STR("service.name", service_name),
+                            SPAN_STR("service.version", version),
+                            SPAN_STR("telemetry.sdk.language", "c")};
+  size_t n = sizeof res / sizeof res[0];
+  if (buf_reserve(out, HEAD_GAP + attrs_bound(res, n) + MID_GAP + sizeof SCOPE +
+                           sizeof SCOPE_NAME) != 0)
+    return -1;
+  b->begin = out->len;
+  b->res_at = b->begin + HEAD_GAP;
+  unsigned char *o0 = (unsigned char *)out->data + b->res_at;
+  unsigned char *o = put_attrs(o0, T_RES_ATTRIBUTE, res, n, NULL, 0);
+  b->res_len = (size_t)(o - o0);
+  o += MID_GAP;
+  b->scope_at = (size_t)(o - (unsigned char *)out->data);
+  o = put(put(o, SCOPE, sizeof SCOPE), SCOPE_NAME, sizeof SCOPE_NAME - 1);
+  out->len = (size_t)(o - (unsigned char *)out->data);
+  out->data[out->len] = '\0';
+  return 0;
+}
+
+int otlp_pb_batch_close(struct buf *out, const struct otlp_pb_batch *b, size_t *start) {
+  unsigned char *d = (unsigned char *)out->data;
+  size_t scope_spans = out->len - b->scope_at; /* the scope and the spans */
+  size_t resource = ld_len(b->res_len);
+  size_t resource_spans = resource + ld_len(scope_spans);
+  /* backwards from the scope: scope_spans' tag and length, the resource
+   * (moved up to meet them), resource_spans' tag and length */
+  size_t at = b->scope_at - 1 - pb_varint_len(scope_spans);
+  d[at] = T_RS_SCOPE_SPANS;
+  pb_varint(d + at + 1, scope_spans);
+  at -= b->res_len;
+  memmove(d + at, d + b->res_at, b->res_len);
+  at -= 1 + pb_varint_len(b->res_len);
+  d[at] = T_RS_RESOURCE;
+  pb_varint(d + at + 1, b->res_len);
+  if (at < b->begin + 1 + pb_varint_len(resource_spans))
+    return -1; /* cannot happen: HEAD_GAP holds the longest length */
+  at -= 1 + pb_varint_len(resource_spans);
+  d[at] = T_REQ_RESOURCE_SPANS;
+  pb_varint(d + at + 1, resource_spans);
+  *start = at;
+  return 0;
+}

@@ -1,0 +1,307 @@
+#include <stdint.h>
+#include <string.h>
+
+#include "../../shared/otlp_pb.h"
+#include "test.h"
+
+/* ---- a minimal wire-format reader: the checks read what was written ---- */
+
+/* A varint at *p (before end): its value, *p moved past it; -1 when cut or
+ * longer than 10 bytes. */
+static int rd_varint(const unsigned char **p, const unsigned char *end, uint64_t *v) {
+  *v = 0;
+  for (int shift = 0; shift < 70 && *p < end; shift += 7) {
+    unsigned char c = *(*p)++;
+    *v |= (uint64_t)(c & 0x7f) << shift;
+    if (!(c & 0x80))
+      return 0;
+  }
+  return -1;
+}
+
+/* One field of the message [p, end): the index-th one with tag. A
+ * length-delimited one: *at and *n its bytes; else *v its value. 0, or -1
+ * (absent, or the message is malformed: every length must fit). */
+static int field(const unsigned char *p, size_t len, unsigned tag, int index,
+                 const unsigned char **at, size_t *n, uint64_t *v) {
+  const unsigned char *end = p + len;
+  while (p < end) {
+    uint64_t t, x = 0;
+    if (rd_varint(&p, end, &t) != 0)
+      return -1;
+    const unsigned char *data = p;
+    size_t dn = 0;
+    switch (t & 7) {
+    case 0:
+      if (rd_varint(&p, end, &x) != 0)
+        return -1;
+      break;
+    case 1:
+      if (end - p < 8)
+        return -1;
+      for (int i = 0; i < 8; i++)
+        x |= (uint64_t)p[i] << (8 * i);
+      p += 8;
+      break;
+    case 2:
+      if (rd_varint(&p, end, &x) != 0 || x > (uint64_t)(end - p))
+        return -1;
+      data = p, dn = (size_t)x;
+      p += dn;
+      break;
+    default:
+      return -1;
+    }
+    if (t == tag && index-- == 0) {
+      if (at)
+        *at = data, *n = dn;
+      if (v)
+        *v = x;
+      return 0;
+    }
+  }
+  return -1;
+}
+
+/* The string field's text is want. */
+static int field_is(const unsigned char *p, size_t len, unsigned tag, int index, const char *want) {
+  const unsigned char *s;
+  size_t n;
+  return field(p, len, tag, index, &s, &n, NULL) == 0 && n == strlen(want) &&
+         memcmp(s, want, n) == 0;
+}
+
+/* The index-th attribute (tag) of a message: its key and AnyValue. */
+static int attr_at(const unsigned char *p, size_t len, unsigned tag, int index, const char *key,
+                   const unsigned char **any, size_t *any_n) {
+  const unsigned char *kv;
+  size_t kn;
+  return field(p, len, tag, index, &kv, &kn, NULL) == 0 && field_is(kv, kn, 0x0a, 0, key) &&
+         field(kv, kn, 0x12, 0, any, any_n, NULL) == 0;
+}
+
+static void check_varint(void) {
+  TEST("protobuf varint: edges");
+  static const struct {
+    uint64_t v;
+    const char *bytes;
+    size_t n;
+  } CASES[] = {
+      {0, "\x00", 1},
+      {1, "\x01", 1},
+      {127, "\x7f", 1},
+      {128, "\x80\x01", 2},
+      {300, "\xac\x02", 2},
+      {16383, "\xff\x7f", 2},
+      {16384, "\x80\x80\x01", 3},
+      {2097151, "\xff\xff\x7f", 3},
+      {2097152, "\x80\x80\x80\x01", 4},
+      {UINT32_MAX, "\xff\xff\xff\xff\x0f", 5},
+      {(uint64_t)1 << 63, "\x80\x80\x80\x80\x80\x80\x80\x80\x80\x01", 10},
+      {UINT64_MAX, "\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", 10}, /* int64 -1 */
+  };
+  for (size_t i = 0; i < sizeof CASES / sizeof CASES[0]; i++) {
+    unsigned char out[PB_VARINT_MAX + 1];
+    memset(out, 0xee, sizeof out);
+    unsigned char *end = pb_varint(out, CASES[i].v);
+    CHECK_INT(end - out, CASES[i].n);
+    CHECK_INT(pb_varint_len(CASES[i].v), CASES[i].n);
+    CHECK(memcmp(out, CASES[i].bytes, CASES[i].n) == 0);
+    CHECK_INT(out[CASES[i].n], 0xee); /* nothing past it */
+    const unsigned char *p = out;
+    uint64_t back = 0;
+    CHECK_INT(rd_varint(&p, end, &back), 0);
+    CHECK(back == CASES[i].v);
+  }
+}
+
+static struct trace_ctx ctx(void) {
+  struct trace_ctx c = {.start_ns = 1700000000000000001ull, .flags = 1};
+  for (int i = 0; i < TRACE_ID_LEN; i++)
+    c.trace_id[i] = (unsigned char)(0x10 + i);
+  for (int i = 0; i < SPAN_ID_LEN; i++)
+    c.span_id[i] = (unsigned char)(0xa0 + i);
+  return c;
+}
+
+static void check_span_bytes(void) {
+  TEST("protobuf span: a child with an error status, byte for byte");
+  struct trace_ctx c = ctx();
+  memcpy(c.parent_id, c.span_id, SPAN_ID_LEN);
+  c.span_id[0] = 0xff;
+  struct span e = {.ctx = &c, .name = "replicate create", .kind = SPAN_CLIENT,
+                   .end_ns = 1, /* before the start: clamped to it */
+                   .error = 1, .status_message = "connection refused"};
+  struct buf b = BUF_INIT;
+  CHECK_INT(span_pb(&b, &e), 0);
+  static const unsigned char WANT[] =
+      "\x12\x64"                                                     /* ScopeSpans.spans, 100 bytes */
+      "\x0a\x10\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f" /* trace_id */
+      "\x12\x08\xff\xa1\xa2\xa3\xa4\xa5\xa6\xa7"                     /* span_id */
+      "\x22\x08\xa0\xa1\xa2\xa3\xa4\xa5\xa6\xa7"                     /* parent_span_id */
+      "\x2a\x10replicate create"                                     /* name */
+      "\x30\x03"                                                     /* kind CLIENT */
+      "\x39\x01\x00\x2a\x36\xfe\x9c\x97\x17"                         /* start, fixed64 */
+      "\x41\x01\x00\x2a\x36\xfe\x9c\x97\x17"                         /* end = start */
+      "\x7a\x16\x12\x12" "connection refused" "\x18\x02";            /* status ERROR */
+  CHECK_INT(b.len, sizeof WANT - 1);
+  CHECK(memcmp(b.data, WANT, sizeof WANT - 1) == 0);
+
+  TEST("protobuf span: attributes, each type; absent and skipped ones left out");
+  const struct span_attr attrs[] = {
+      SPAN_STR("s", "a\"b\\c\n\x01"),
+      SPAN_STR("absent", NULL),
+      SPAN_INT("i", -42),
+      SPAN_INT_IF("skipped", 7, 0),
+      SPAN_DOUBLE("d", 0.5),
+      SPAN_BOOL("b", 1),
+      {.key = "arr", .type = SA_STRINGS, .s = "stop"}, /* no klen: measured */
+      SPAN_URL("url", "https://user:pw@api.example/v1/p?token=x"),
+  };
+  struct trace_ctx r = ctx();
+  struct span s = {.ctx = &r, .name = "chat m", .kind = SPAN_SERVER,
+                   .end_ns = 1700000000000000009ull, .attrs = attrs,
+                   .n_attrs = sizeof attrs / sizeof attrs[0]};
+  buf_reset(&b);
+  CHECK_INT(span_pb(&b, &s), 0);
+  const unsigned char *sp, *any, *x;
+  size_t sn, an, xn;
+  uint64_t v = 0;
+  CHECK_INT(field((const unsigned char *)b.data, b.len, 0x12, 0, &sp, &sn, NULL), 0);
+  CHECK_INT((size_t)(sp + sn - (const unsigned char *)b.data), b.len); /* one field: all of it */
+  CHECK_INT(field(sp, sn, 0x22, 0, NULL, NULL, NULL), -1); /* a root: no parent */
+  CHECK(field_is(sp, sn, 0x2a, 0, "chat m"));
+  CHECK(field(sp, sn, 0x30, 0, NULL, NULL, &v) == 0 && v == 2);
+  CHECK(field(sp, sn, 0x41, 0, NULL, NULL, &v) == 0 && v == 1700000000000000009ull);
+  CHECK(attr_at(sp, sn, 0x4a, 0, "s", &any, &an) && field_is(any, an, 0x0a, 0, "a\"b\\c\n\x01"));
+  CHECK(attr_at(sp, sn, 0x4a, 1, "i", &any, &an) && field(any, an, 0x18, 0, NULL, NULL, &v) == 0 &&
+        (int64_t)v == -42);
+  CHECK(attr_at(sp, sn, 0x4a, 2, "d", &any, &an) && field(any, an, 0x21, 0, NULL, NULL, &v) == 0);
+  double d;
+  memcpy(&d, &v, 8);
+  CHECK(d == 0.5);
+  CHECK(attr_at(sp, sn, 0x4a, 3, "b", &any, &an) && field(any, an, 0x10, 0, NULL, NULL, &v) == 0 &&
+        v == 1);
+  CHECK(attr_at(sp, sn, 0x4a, 4, "arr", &any, &an) && field(any, an, 0x2a, 0, &x, &xn, NULL) == 0 &&
+        field(x, xn, 0x0a, 0, &x, &xn, NULL) == 0 && field_is(x, xn, 0x0a, 0, "stop"));
+  CHECK(attr_at(sp, sn, 0x4a, 5, "url", &any, &an) &&
+        field_is(any, an, 0x0a, 0, "https://api.example/v1/p"));
+  CHECK_INT(field(sp, sn, 0x4a, 6, NULL, NULL, NULL), -1); /* six shown */
+
+  TEST("protobuf span: a literal over 255 bytes is left out (the bound counts on it)");
+  static char long_lit[300];
+  memset(long_lit, 'l', sizeof long_lit - 1);
+  const struct span_attr lits[] = {SPAN_LIT("long", long_lit), SPAN_LIT("short", "ok")};
+  struct span ls = {.ctx = &r, .name = "n", .kind = SPAN_SERVER, .end_ns = 1, .attrs = lits,
+                    .n_attrs = 2};
+  struct buf packed = BUF_INIT, from_packed = BUF_INIT;
+  size_t used = 0;
+  CHECK_INT(span_pack(&packed, &ls), 0);
+  CHECK_INT(span_packed_pb(&from_packed, packed.data, packed.len, &used), 0);
+  const unsigned char *lsp;
+  size_t lsn;
+  CHECK(field((const unsigned char *)from_packed.data, from_packed.len, 0x12, 0, &lsp, &lsn, NULL) ==
+        0);
+  CHECK(attr_at(lsp, lsn, 0x4a, 0, "short", &any, &an) && field_is(any, an, 0x0a, 0, "ok"));
+  CHECK_INT(field(lsp, lsn, 0x4a, 1, NULL, NULL, NULL), -1);
+  buf_free(&packed);
+  buf_free(&from_packed);
+  CHECK(field(sp, sn, 0x7a, 0, &x, &xn, NULL) == 0 && xn == 0); /* UNSET: empty status */
+
+  TEST("protobuf span: bytes that are not UTF-8 become U+FFFD");
+  buf_reset(&b);
+  struct span u = {.ctx = &r, .name = "GET /\xff\xc3\xa9\xe2\x82\xac\xc3\xed\xa0\x80\xc3",
+                   .kind = SPAN_SERVER, .end_ns = 1};
+  CHECK_INT(span_pb(&b, &u), 0);
+  CHECK(field((const unsigned char *)b.data, b.len, 0x12, 0, &sp, &sn, NULL) == 0 &&
+        field_is(sp, sn, 0x2a, 0,
+                 "GET /\xef\xbf\xbd\xc3\xa9\xe2\x82\xac\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"
+                 "\xef\xbf\xbd\xef\xbf\xbd"));
+
+  TEST("protobuf span: over 16 KB, its length takes three bytes");
+  buf_reset(&b);
+  static char big[20001];
+  memset(big, 'p', sizeof big - 1);
+  const struct span_attr one[] = {SPAN_STR("url.path", big)};
+  struct span l = {.ctx = &r, .name = "GET", .kind = SPAN_SERVER, .end_ns = 1, .attrs = one,
+                   .n_attrs = 1};
+  CHECK_INT(span_pb(&b, &l), 0);
+  CHECK(field((const unsigned char *)b.data, b.len, 0x12, 0, &sp, &sn, NULL) == 0);
+  CHECK_INT(sp - (const unsigned char *)b.data, 1 + 3);
+  CHECK_INT(sn + 4, b.len);
+  CHECK(attr_at(sp, sn, 0x4a, 0, "url.path", &any, &an) && field_is(any, an, 0x0a, 0, big));
+  buf_free(&b);
+}
+
+static void check_batch(void) {
+  TEST("protobuf batch: the envelope around the spans, lengths written last");
+  struct trace_ctx c = ctx();
+  struct span s = {.ctx = &c, .name = "replicate poll", .kind = SPAN_CLIENT, .end_ns = 1};
+  for (int count = 0; count <= 300; count += 150) { /* none, then past 2-byte lengths */
+    struct buf b = BUF_INIT;
+    CHECK_INT(buf_append_str(&b, "junk before"), 0); /* the batch need not start at 0 */
+    struct otlp_pb_batch batch;
+    CHECK_INT(otlp_pb_batch_open(&b, &batch, "svc", "1.0"), 0);
+    for (int i = 0; i < count; i++)
+      CHECK_INT(span_pb(&b, &s), 0);
+    size_t start = 0;
+    CHECK_INT(otlp_pb_batch_close(&b, &batch, &start), 0);
+    CHECK(start >= sizeof "junk before" - 1);
+    const unsigned char *body = (const unsigned char *)b.data + start, *rs, *res, *ss, *x;
+    size_t len = b.len - start, rsn, resn, ssn, xn;
+    CHECK(field(body, len, 0x0a, 0, &rs, &rsn, NULL) == 0 && rs + rsn == body + len);
+    CHECK_INT(field(body, len, 0x0a, 1, NULL, NULL, NULL), -1);
+    CHECK(field(rs, rsn, 0x0a, 0, &res, &resn, NULL) == 0);
+    CHECK(attr_at(res, resn, 0x0a, 0, "service.name", &x, &xn) && field_is(x, xn, 0x0a, 0, "svc"));
+    CHECK(attr_at(res, resn, 0x0a, 1, "service.version", &x, &xn) &&
+          field_is(x, xn, 0x0a, 0, "1.0"));
+    CHECK(attr_at(res, resn, 0x0a, 2, "telemetry.sdk.language", &x, &xn) &&
+          field_is(x, xn, 0x0a, 0, "c"));
+    CHECK(field(rs, rsn, 0x12, 0, &ss, &ssn, NULL) == 0 && ss + ssn == rs + rsn);
+    CHECK(field(ss, ssn, 0x0a, 0, &x, &xn, NULL) == 0 && field_is(x, xn, 0x0a, 0, "replicate-proxy"));
+    int n = 0;
+    while (field(ss, ssn, 0x12, n, &x, &xn, NULL) == 0 && field_is(x, xn, 0x2a, 0, "replicate poll"))
+      n++;
+    CHECK_INT(n, count);
+    buf_free(&b);
+  }
+}
+
+static void check_packed(void) {
+  TEST("protobuf from packed records: span_pb's bytes");
+  struct trace_ctx c = ctx();
+  char value[] = "v\"1\n\xc3\xa9\xff";
+  const struct span_attr attrs[] = {
+      SPAN_STR("s", value), SPAN_STR("absent", NULL), SPAN_INT("i", -7),
+      SPAN_LIT("lit", "replicate"), SPAN_STRINGS("arr", "stop"),
+      SPAN_URL("url", "http://u:p@h/x?y"), SPAN_DOUBLE_IF("d", 1.5, 1),
+  };
+  struct span a = {.ctx = &c, .name = "chat", .kind = SPAN_SERVER, .end_ns = 9, .error = 1,
+                   .status_message = "500", .attrs = attrs,
+                   .n_attrs = sizeof attrs / sizeof attrs[0]};
+  struct buf want = BUF_INIT, packed = BUF_INIT, got = BUF_INIT;
+  CHECK_INT(span_pb(&want, &a), 0);
+  CHECK_INT(span_pb(&want, &a), 0);
+  CHECK_INT(span_pack(&packed, &a), 0);
+  CHECK_INT(span_pack(&packed, &a), 0);
+  value[0] = 'X'; /* the record holds its own copy */
+  size_t used = 0, at = 0;
+  for (int i = 0; i < 2; i++, at += used)
+    CHECK_INT(span_packed_pb(&got, packed.data + at, packed.len - at, &used), 0);
+  CHECK_INT(at, packed.len);
+  CHECK_INT(got.len, want.len);
+  CHECK(memcmp(got.data, want.data, want.len) == 0);
+  buf_reset(&got);
+  CHECK_INT(span_packed_pb(&got, packed.data, 8, &used), -1); /* a cut record */
+  CHECK_INT(got.len, 0);
+  buf_free(&want);
+  buf_free(&packed);
+  buf_free(&got);
+}
+
+void suite_otlp_pb(void) {
+  check_varint();
+  check_span_bytes();
+  check_batch();
+  check_packed();
+}
