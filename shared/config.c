@@ -150,7 +150,7 @@ static const struct option_row OPTIONS[] = {
      "(otlp_protocol), batched; dropped and counted while it is down; empty = no tracing"},
     {"otlp_protocol", OPT_OTLP_PROTOCOL, OFF(otlp_protocol), "http/protobuf", 0, 0, OPT_RESTART,
      "the export's encoding: http/protobuf (the OpenTelemetry default: half the bytes of JSON, "
-     "~45% fewer instructions to write) "
+     "about half the instructions to write) "
      "or http/json; also env OTEL_EXPORTER_OTLP_PROTOCOL"},
     {"otlp_service_name", OPT_STRING, OFF(otlp_service_name), "replicate-proxy", 0, 0,
      OPT_RESTART, "service.name of the exported traces"},

@@ -60,12 +60,13 @@ struct span_attr {
   unsigned char skip;
   unsigned char lit;      /* s is a literal needing no escape: span_pack keeps
                            * the pointer, the JSON copies it without a scan */
-  unsigned char klen;     /* strlen(key), from the macros (0: measured) */
+  unsigned char klen;     /* strlen(key), from the macros (0: measured, or over 255) */
 };
 
 /* The key's JSON text is made at compile time: one copy per attribute. */
 #define SPAN_KEY_(k) .key = (k), .kp = "{\"key\":\"" k "\",\"value\":", \
-                     .kp_len = sizeof("{\"key\":\"" k "\",\"value\":") - 1, .klen = sizeof(k) - 1
+                     .kp_len = sizeof("{\"key\":\"" k "\",\"value\":") - 1, \
+                     .klen = sizeof(k) - 1 < 256 ? sizeof(k) - 1 : 0
 #define SPAN_STR(k, v) {SPAN_KEY_(k), .type = SA_STRING, .s = (v)}
 #define SPAN_LIT(k, v) {SPAN_KEY_(k), .type = SA_STRING, .s = (v), .lit = 1}
 #define SPAN_URL(k, v) {SPAN_KEY_(k), .type = SA_URL, .s = (v)}
