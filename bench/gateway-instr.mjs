@@ -31,6 +31,7 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -191,11 +192,26 @@ async function measure(bin, mode, dir, label) {
 async function main() {
   const upstream = startStatic(o, STATIC, 'gwinstr');
   // An OTLP receiver that takes every batch (ops modes' traces).
+  // Protobuf (the default otlp_protocol) is counted with OpenTelemetry's own decoder (tests/'s
+  // node_modules, which make bench installs), JSON by its "spanId" keys.
   let spans = 0;
+  const traceRequest = createRequire(path.join(here, '..', 'tests', 'package.json'))(
+    '@opentelemetry/otlp-transformer/build/src/generated/root.js')
+    .opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest;
   const receiver = http.createServer((req, res) => {
-    let body = '';
-    req.on('data', (d) => { body += d; });
-    req.on('end', () => { spans += (body.match(/"spanId"/g) ?? []).length; res.writeHead(200, { 'Content-Type': 'application/json' }); res.end('{}'); });
+    const parts = [];
+    req.on('data', (d) => parts.push(d));
+    req.on('end', () => {
+      const body = Buffer.concat(parts);
+      if ((req.headers['content-type'] ?? '').includes('protobuf')) {
+        for (const rs of traceRequest.decode(body).resourceSpans)
+          for (const ss of rs.scopeSpans) spans += ss.spans.length;
+      } else {
+        spans += (body.toString().match(/"spanId"/g) ?? []).length;
+      }
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.end('{}');
+    });
   });
   await new Promise((ok) => receiver.listen(OTLP, '127.0.0.1', ok));
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rp-gwinstr-'));
