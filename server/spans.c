@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "../shared/fit_text.h"
 #include "../shared/num_text.h"
 #include "otlp.h"
 #include "upstream.h"
@@ -31,19 +32,11 @@ const char *spans_route_template(const char *path) {
   return path;
 }
 
-/* "a b" (or a alone) into out, cut to fit: snprintf cost ~1k instructions
- * a span for two strings. */
+/* "a b" (or a alone) into out, cut to fit. */
 static void join(char *out, size_t len, const char *a, const char *b) {
-  size_t na = strnlen(a, len - 1), nb = b ? strnlen(b, len - 1) : 0;
-  memcpy(out, a, na);
-  if (b && na + 1 < len) {
-    out[na++] = ' ';
-    if (nb > len - 1 - na)
-      nb = len - 1 - na;
-    memcpy(out + na, b, nb);
-    na += nb;
-  }
-  out[na] = '\0';
+  size_t at = fit_str(out, len, 0, a);
+  if (b)
+    fit_str(out, len, fit_str(out, len, at, " "), b);
 }
 
 /* Decimal text of v in out, NUL-terminated. */
