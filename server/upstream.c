@@ -500,8 +500,13 @@ int up_start(struct up_client *c, struct up_transfer *t, const struct up_request
    * (64 KiB by default) that curl_easy_reset leaves on a pooled handle, so
    * a stream started on a create's handle held one for its whole life
    * (massif, 1,000 TLS streams: 61 MB of 91 MB). Setting the size frees
-   * it; a create's body needs no more than the smallest (16 KiB). */
-  curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, UPLOAD_BUFFER_BYTES);
+   * it; a create's body needs no more than the smallest (16 KiB). curl 8.x
+   * keeps its send buffer through curl_easy_reset as well and frees it
+   * only when the size changes (8.14, 5,000 plain streams: 146 MB peak
+   * RSS, 106-109 MB with this), so a transfer without a body asks for one
+   * byte more. */
+  curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE,
+                   strcmp(r->method, "POST") == 0 ? UPLOAD_BUFFER_BYTES : UPLOAD_BUFFER_BYTES + 1);
   if (strcmp(r->method, "POST") == 0) {
     curl_easy_setopt(e, CURLOPT_POST, 1L);
     /* Copied: a create handed to up_orphan outlives its exchange, which
