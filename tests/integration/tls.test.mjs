@@ -141,6 +141,19 @@ describe('HTTP/2: a create cut by RST_STREAM or GOAWAY is never sent twice', () 
     });
   }
 
+  // The circuit opens after 5 failed creates in a row; a reset stream is not Replicate
+  // failing (it made the prediction), and one cut connection fails all its creates at once.
+  it('six creates cut by RST_STREAM in a row: each adopted, the circuit stays closed', async () => {
+    for (let i = 0; i < 6; i++) {
+      const text = `reset ${i}`;
+      bed.fake.script({ output: [`ok ${i}`], createFault: 'h2-rst-after-create' });
+      const c = await bed.client.chat.completions.create(user(text));
+      assert.equal(c.choices[0].message.content, `ok ${i}`);
+      assert.equal(createsFor(text).length, 1);
+    }
+    assert.doesNotMatch(bed.proxy.stderr, /circuit to Replicate open/);
+  });
+
   itExitsCleanly(() => bed, it);
 });
 
