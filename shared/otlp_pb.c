@@ -338,13 +338,6 @@ static size_t attrs_bound(const struct span_attr *attrs, size_t n) {
   return b;
 }
 
-static int is_zero(const unsigned char *b, size_t n) {
-  unsigned char any = 0;
-  for (size_t i = 0; i < n; i++)
-    any |= b[i];
-  return !any;
-}
-
 /* ---- spans ---- */
 
 /* An id's bytes field (16 or 8 bytes: a one-byte length). */
@@ -370,7 +363,7 @@ static int span_pb_within(struct buf *out, const struct span *s, size_t bound, c
   unsigned char *o0 = (unsigned char *)out->data + out->len, *body = o0 + 1 + SLOT, *o = body;
   o = put_id(o, T_TRACE_ID, c->trace_id, TRACE_ID_LEN);
   o = put_id(o, T_SPAN_ID, c->span_id, SPAN_ID_LEN);
-  if (!is_zero(c->parent_id, SPAN_ID_LEN))
+  if (trace_has_parent(c))
     o = put_id(o, T_PARENT_ID, c->parent_id, SPAN_ID_LEN);
   o = put_str_once(o, T_NAME, s->name, nn);
   *o++ = T_KIND;

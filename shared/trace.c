@@ -207,11 +207,11 @@ static char *attrs_json(char *o, const struct span_attr *attrs, size_t n) {
   return o;
 }
 
-static int is_zero(const unsigned char *b, size_t n) {
+int trace_has_parent(const struct trace_ctx *c) {
   unsigned char any = 0;
-  for (size_t i = 0; i < n; i++)
-    any |= b[i];
-  return !any;
+  for (size_t i = 0; i < SPAN_ID_LEN; i++)
+    any |= c->parent_id[i];
+  return any != 0;
 }
 
 int span_json(struct buf *out, const struct span *s) {
@@ -226,7 +226,7 @@ int span_json(struct buf *out, const struct span *s) {
   o = put_hex(PUT(o, ",\"traceId\":\""), c->trace_id, TRACE_ID_LEN);
   o = put_hex(PUT(o, "\",\"spanId\":\""), c->span_id, SPAN_ID_LEN);
   *o++ = '"';
-  if (!is_zero(c->parent_id, SPAN_ID_LEN)) {
+  if (trace_has_parent(c)) {
     o = put_hex(PUT(o, ",\"parentSpanId\":\""), c->parent_id, SPAN_ID_LEN);
     *o++ = '"';
   }

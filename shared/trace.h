@@ -25,6 +25,9 @@ struct trace_ctx {
   uint64_t start_ns;    /* unix nanoseconds when the span began */
 };
 
+/* Whether the span has a parent (its parent_id is not all zero). */
+int trace_has_parent(const struct trace_ctx *c);
+
 /* A client's traceparent: 0 and *trace_id, *parent_id, *flags filled, or -1
  * when it is absent or malformed (all-zero ids, upper-case hex, version ff,
  * a version-00 header with extra fields): then a new trace starts. */
