@@ -969,16 +969,18 @@ static void on_list_done(struct up_transfer *t) {
 /* Feed the circuit: an error Replicate itself caused (no answer, 5xx) counts
  * against it; any other answer shows it is up. */
 static void circuit_note(struct exchange *ex, const struct up_transfer *t) {
-  /* A connection that timed out coming up is not counted: under a burst of
-   * new connections a few handshakes may wait long while Replicate serves
-   * the rest (a refused or unreachable host still counts). Nor is an HTTP/2
-   * stream reset or framing error: the server spoke HTTP/2, and one such cut
-   * fails every create on that connection at once (with libcurl 7.88 under
-   * load, a framing error opened the circuit and 2,073 of 5,000 streams got a
-   * 503). Such a create is looked up in the list, never sent again. */
-  int down = (t->result != CURLE_OK && t->result != CURLE_OPERATION_TIMEDOUT &&
-              t->result != CURLE_HTTP2 && t->result != CURLE_HTTP2_STREAM &&
-              !t->too_large && !t->connect_timed_out) || t->status >= 500;
+  /* Outcomes that say nothing of Replicate's health are not recorded (an
+   * unreported half-open probe is retried after a cool-down): the request's
+   * own timeout; a connection that timed out coming up (under a burst of new
+   * connections a few handshakes may wait long while Replicate serves the
+   * rest; a refused or unreachable host still counts); an HTTP/2 stream
+   * reset or framing error (the server spoke HTTP/2, and one such cut fails
+   * every create on that connection at once: with libcurl 7.88 under load a
+   * framing error opened the circuit and 2,073 of 5,000 streams got a 503). */
+  if (t->status < 500 && (t->result == CURLE_OPERATION_TIMEDOUT || t->connect_timed_out ||
+                          t->result == CURLE_HTTP2 || t->result == CURLE_HTTP2_STREAM))
+    return;
+  int down = (t->result != CURLE_OK && !t->too_large) || t->status >= 500;
   struct up_client *up = &ex->w->up;
   if (cfg(ex)->circuit_cooldown_ms == 0)
     return;

@@ -753,8 +753,11 @@ long up_retry_after_ms(const struct up_transfer *t) {
 }
 
 int up_fate_unknown(const struct up_transfer *t) {
-  /* A timeout is left out: it comes with the request's own deadline. */
-  return t->result != CURLE_OK && t->status == 0 && t->sends > 0 && !t->too_large &&
+  /* A timeout is left out: it comes with the request's own deadline. A 2xx
+   * whose body was cut counts: the prediction surely exists, and a resend
+   * would make (and bill) a second one. */
+  return t->result != CURLE_OK && t->sends > 0 && !t->too_large &&
+         (t->status == 0 || (t->status >= 200 && t->status <= 299)) &&
          t->result != CURLE_OPERATION_TIMEDOUT;
 }
 

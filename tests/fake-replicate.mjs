@@ -84,7 +84,8 @@
 //   Faults (issue 7; each applies to this prediction only):
 //   createFault     'reset-after-create': the prediction is created, then the
 //                   connection is destroyed without an answer; 'reset-before-create':
-//                   destroyed without creating anything. Later creates of the same
+//                   destroyed without creating anything; 'cut-after-headers': created,
+//                   201 and half the body sent, then destroyed. Later creates of the same
 //                   scenario object are not affected (a resend takes a new scenario).
 //                   Over HTTP/2 only (opts.http2): 'h2-rst-after-create' resets the
 //                   create's stream (INTERNAL_ERROR) once the prediction exists;
@@ -533,6 +534,15 @@ export async function startFake(opts = {}) {
         if (sync === 'terminal') finalize(p);
         else if (sync === 'processing') { p.status = 'processing'; p.startedAt = p.createdAt + 1; p.visible = p.chunks.length; }
         else p.status = 'starting';
+      }
+      if (scenario.createFault === 'cut-after-headers') {
+        // 201 and half the body, then the connection dies: the reply began, so the
+        // prediction surely exists, but the client cannot read it.
+        entry.status = 'cut';
+        const text = JSON.stringify(view(p));
+        res.writeHead(201, { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+        res.write(text.slice(0, text.length >> 1));
+        return later(20, () => req.socket.destroy());
       }
       send(201, view(p), headers);
     };

@@ -113,6 +113,15 @@ describe('a create is never paid twice', () => {
     assert.deepEqual(bed.fake.cancels, []);
   });
 
+  it('the create\'s reply is cut after its 201 headers: no re-send, the prediction is found in the list', async () => {
+    bed.fake.script({ output: ['Cut', ' once'], createFault: 'cut-after-headers' });
+    const c = await bed.client.chat.completions.create(user('cut reply'));
+    assert.equal(c.choices[0].message.content, 'Cut once');
+    assert.equal(createsFor('cut reply').length, 1, 'exactly one create reached Replicate');
+    assert.equal(predictionsFor('cut reply').length, 1, 'exactly one prediction exists');
+    assert.equal(c.id, `chatcmpl-${predictionsFor('cut reply')[0].id}`);
+  });
+
   it('streaming: the lost create is adopted and streamed', async () => {
     bed.fake.script({ output: ['warm'] });
     await bed.client.chat.completions.create(user('warm up'));
