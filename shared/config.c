@@ -796,17 +796,15 @@ int config_load_env(struct config *c, char *(*getenv_fn)(const char *),
   if (ratio && c->otlp_sample_ratio == 1.0 &&
       config_set(c, "otlp_sample_ratio", ratio, err, errlen) != 0)
     return -1;
-  /* The traces' own variable first, as the SDKs read them. */
-  const char *protocol_var = "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL";
-  const char *protocol = getenv_fn(protocol_var);
+  /* The traces' own variable first, as the SDKs read them. A value we do not
+   * serve (grpc, or empty) is passed over, not an error: the variable is the
+   * whole environment's, often set for other SDKs while tracing here is off. */
+  const char *protocol = getenv_fn("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL");
   if (!protocol)
-    protocol = getenv_fn(protocol_var = "OTEL_EXPORTER_OTLP_PROTOCOL");
-  char detail[CONFIG_ERR_MAX];
-  if (protocol && c->otlp_protocol == OTLP_HTTP_PROTOBUF &&
-      config_set(c, "otlp_protocol", protocol, detail, sizeof detail) != 0) {
-    set_err(err, errlen, "%s: %s", protocol_var, detail); /* grpc is not served here */
-    return -1;
-  }
+    protocol = getenv_fn("OTEL_EXPORTER_OTLP_PROTOCOL");
+  char passed_over[CONFIG_ERR_MAX];
+  if (protocol && c->otlp_protocol == OTLP_HTTP_PROTOBUF)
+    (void)config_set(c, "otlp_protocol", protocol, passed_over, sizeof passed_over);
   return 0;
 }
 
