@@ -156,20 +156,10 @@ static unsigned char *put_str(unsigned char *o, unsigned char tag, const char *s
 
 /* ---- attributes ---- */
 
-static int attr_stringy(const struct span_attr *a) {
-  return a->type == SA_STRING || a->type == SA_STRINGS || a->type == SA_URL;
-}
-
-static size_t attr_slen(const struct span_attr *a) { return a->slen ? a->slen : strlen(a->s); }
-
-/* url.full's text: redacted here, on the exporter's thread (trace.c's JSON
- * does the same). */
-#define URL_MAX 1024
-
 /* The most put_attr writes for a (shown), key and wrappers included. */
 static size_t attr_bound(const struct span_attr *a) {
   size_t klen = a->klen ? a->klen : strlen(a->key);
-  size_t v = a->type == SA_URL ? URL_MAX : attr_stringy(a) ? attr_slen(a) : 0;
+  size_t v = a->type == SA_URL ? SPAN_URL_MAX : span_attr_stringy(a) ? span_attr_slen(a) : 0;
   return 48 + klen + 3 * v;
 }
 
@@ -180,7 +170,7 @@ static unsigned char *put_attr_measured(unsigned char *o, unsigned char tag,
                                         const struct span_attr *a, const char *v, size_t n) {
   size_t klen = a->klen ? a->klen : strlen(a->key);
   size_t clen = 0, any; /* the text's and AnyValue's lengths */
-  if (attr_stringy(a)) {
+  if (span_attr_stringy(a)) {
     clen = a->lit ? n : utf8_len(v, n); /* literals are ours: ASCII */
     any = ld_len(clen);
     if (a->type == SA_STRINGS) /* array_value { values { string_value } } */
@@ -294,7 +284,7 @@ static unsigned char *put_attr(unsigned char *o, unsigned char tag, const struct
 static int key_ok(const struct span_attr *a) { return a->klen || strlen(a->key) <= 0xff; }
 
 static int attr_shown(const struct span_attr *a) {
-  return !a->skip && !(attr_stringy(a) && !a->s) && key_ok(a);
+  return span_attr_present(a) && key_ok(a);
 }
 
 /* The attributes shown, each as the field tag. values: a packed record's
@@ -308,7 +298,7 @@ static unsigned char *put_attrs(unsigned char *o, unsigned char tag, const struc
     if (a->skip)
       continue;
     const char *v = a->s;
-    int stringy = attr_stringy(a);
+    int stringy = span_attr_stringy(a);
     if (values && stringy && !a->lit) {
       if (at + a->slen >= values_len)
         return NULL;
@@ -320,7 +310,7 @@ static unsigned char *put_attrs(unsigned char *o, unsigned char tag, const struc
     size_t len = stringy ? (a->slen ? a->slen : strlen(v)) : 0;
     if (a->lit && len > 0xff)
       continue; /* literals are ours and short: one over 255 bytes (none is) is left out */
-    char url[URL_MAX];
+    char url[SPAN_URL_MAX];
     if (a->type == SA_URL) {
       if (trace_url_redact(url, sizeof url, v) != 0)
         continue;

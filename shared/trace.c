@@ -117,16 +117,6 @@ static char *json_str(char *o, const char *s) {
 }
 
 
-static int attr_stringy(const struct span_attr *a) {
-  return a->type == SA_STRING || a->type == SA_STRINGS || a->type == SA_URL;
-}
-
-static int attr_shown(const struct span_attr *a) {
-  return !a->skip && !(attr_stringy(a) && !a->s);
-}
-
-static size_t attr_slen(const struct span_attr *a) { return a->slen ? a->slen : strlen(a->s); }
-
 /* A string value: a literal copied as it is, else quoted. */
 static char *attr_str(char *o, const struct span_attr *a, const char *s, size_t n) {
   if (!a->lit)
@@ -137,13 +127,10 @@ static char *attr_str(char *o, const struct span_attr *a, const char *s, size_t 
   return o;
 }
 
-/* url.full's text: redacted here, on the thread writing the JSON. */
-#define URL_MAX 1024
-
 static char *attr_value(char *o, const struct span_attr *a, const char *url) {
   switch (a->type) {
   case SA_STRING:
-    o = attr_str(PUT(o, "{\"stringValue\":"), a, a->s, attr_slen(a));
+    o = attr_str(PUT(o, "{\"stringValue\":"), a, a->s, span_attr_slen(a));
     *o++ = '}';
     return o;
   case SA_URL:
@@ -151,7 +138,7 @@ static char *attr_value(char *o, const struct span_attr *a, const char *url) {
     *o++ = '}';
     return o;
   case SA_STRINGS:
-    o = attr_str(PUT(o, "{\"arrayValue\":{\"values\":[{\"stringValue\":"), a, a->s, attr_slen(a));
+    o = attr_str(PUT(o, "{\"arrayValue\":{\"values\":[{\"stringValue\":"), a, a->s, span_attr_slen(a));
     return PUT(o, "}]}}");
   case SA_INT: /* int64 is a JSON string in OTLP (proto3 JSON mapping) */
     o = num_i64(PUT(o, "{\"intValue\":\""), a->i);
@@ -175,10 +162,10 @@ static size_t attrs_bound(const struct span_attr *attrs, size_t n) {
   size_t b = sizeof "\"attributes\":[]";
   for (size_t i = 0; i < n; i++) {
     const struct span_attr *a = &attrs[i];
-    if (attr_shown(a))
+    if (span_attr_present(a))
       b += sizeof ",{\"key\":\"\",\"value\":{\"arrayValue\":{\"values\":[{\"stringValue\":}]}}}}" +
            (a->kp ? a->kp_len : 6 * strlen(a->key)) + NUM_G_MAX +
-           (attr_stringy(a) ? 6 * attr_slen(a) + 2 : 0);
+           (span_attr_stringy(a) ? 6 * span_attr_slen(a) + 2 : 0);
   }
   return b;
 }
@@ -188,8 +175,8 @@ static char *attrs_json(char *o, const struct span_attr *attrs, size_t n) {
   o = PUT(o, "\"attributes\":[");
   for (size_t i = 0; i < n; i++) {
     const struct span_attr *a = &attrs[i];
-    char url[URL_MAX];
-    if (!attr_shown(a) || (a->type == SA_URL && trace_url_redact(url, sizeof url, a->s) != 0))
+    char url[SPAN_URL_MAX];
+    if (!span_attr_present(a) || (a->type == SA_URL && trace_url_redact(url, sizeof url, a->s) != 0))
       continue;
     if (!first)
       *o++ = ',';
@@ -268,7 +255,7 @@ struct packed_head {
  * in attribute order, each NUL-terminated. In the record an attribute with
  * a copied string has s = NULL and slen set; one whose string was absent
  * is marked skip; literals keep their pointer. */
-static int attr_copied(const struct span_attr *a) { return attr_stringy(a) && !a->lit; }
+static int attr_copied(const struct span_attr *a) { return span_attr_stringy(a) && !a->lit; }
 
 static uint32_t pack_str(char *strings, size_t *at, const char *v, size_t n) {
   uint32_t off = (uint32_t)*at;
@@ -296,7 +283,7 @@ int span_pack(struct buf *out, const struct span *s) {
       absent[n_absent++] = (uint32_t)i;
       continue;
     }
-    size_t len = attr_slen(a);
+    size_t len = span_attr_slen(a);
     if (len >= PACK_NONE)
       return -1;
     copy[n_copy] = (uint32_t)i;

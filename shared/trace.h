@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "buf.h"
 
@@ -65,6 +66,20 @@ struct span_attr {
                            * the pointer, the JSON copies it without a scan */
   unsigned char klen;     /* strlen(key), from the macros (0: measured, or over 255) */
 };
+
+/* What both encoders (JSON in trace.c, protobuf in otlp_pb.c) ask of an attribute. */
+static inline int span_attr_stringy(const struct span_attr *a) {
+  return a->type == SA_STRING || a->type == SA_STRINGS || a->type == SA_URL;
+}
+/* Neither skipped nor a string that is absent. */
+static inline int span_attr_present(const struct span_attr *a) {
+  return !a->skip && !(span_attr_stringy(a) && !a->s);
+}
+static inline size_t span_attr_slen(const struct span_attr *a) {
+  return a->slen ? a->slen : strlen(a->s);
+}
+/* url.full's text, redacted on the thread that encodes it, at most this long. */
+#define SPAN_URL_MAX 1024
 
 /* The key's JSON text is made at compile time: one copy per attribute. */
 #define SPAN_KEY_(k) .key = (k), .kp = "{\"key\":\"" k "\",\"value\":", \
