@@ -151,6 +151,36 @@ static char *batch_room(size_t n) {
   return batch.s + batch.len;
 }
 
+/* Where an access line of at most need bytes is built: in place at the end
+ * of the batch; without one, on the stack when it fits 4 KiB, else on the
+ * heap (big, which the caller frees), then sent in one write: lines from
+ * workers do not mix (stderr is unbuffered: nothing queued to pass). */
+struct line_room {
+  char stack[4096];
+  struct buf big;
+  int in_batch;
+};
+
+/* The room's start, or NULL when memory runs out. */
+static char *line_room(struct line_room *r, size_t need) {
+  r->big = (struct buf)BUF_INIT;
+  char *o = batch_room(need);
+  r->in_batch = o != NULL;
+  if (o)
+    return o;
+  if (need <= sizeof r->stack)
+    return r->stack;
+  return buf_reserve(&r->big, need) == 0 ? r->big.data : NULL;
+}
+
+/* The n bytes of line at o: taken into the batch, or written. */
+static void line_done(const struct line_room *r, const char *o, size_t n) {
+  if (r->in_batch)
+    batch.len += n;
+  else
+    out(o, n);
+}
+
 void log_batch_begin(void) { batch.on = 1; }
 
 void log_batch_flush(void) {
@@ -245,48 +275,26 @@ void log_access_text(const struct access_log_entry *e) {
   /* log_msg's line: the time, the level, the message (cut as log_msg cuts
    * one), written in place; no printf, no copy. */
   enum { HEAD = ACCESS_LOG_TIME_LEN + TEXT_LEVEL_LEN };
-  size_t need = HEAD + access_log_text_bound(e);
-  char room[4096];
-  struct buf big = BUF_INIT;
-  char *o = batch_room(need), *in_batch = o;
-  if (!o && need <= sizeof room)
-    o = room;
-  else if (!o && buf_reserve(&big, need) == 0)
-    o = big.data;
-  if (!o)
-    return;
-  char *p = now_text(o);
-  memcpy(p, TEXT_LEVELS[LOG_INFO], TEXT_LEVEL_LEN);
-  p += TEXT_LEVEL_LEN;
-  size_t n = access_log_text_to(p, e) - 1; /* its '\n' comes after the cut */
-  p += n < MSG_MAX ? n : MSG_MAX;
-  *p++ = '\n';
-  if (in_batch)
-    batch.len += (size_t)(p - o);
-  else
-    out(o, (size_t)(p - o));
-  buf_free(&big);
+  struct line_room r;
+  char *o = line_room(&r, HEAD + access_log_text_bound(e));
+  if (o) {
+    char *p = now_text(o);
+    memcpy(p, TEXT_LEVELS[LOG_INFO], TEXT_LEVEL_LEN);
+    p += TEXT_LEVEL_LEN;
+    size_t n = access_log_text_to(p, e) - 1; /* its '\n' comes after the cut */
+    p += n < MSG_MAX ? n : MSG_MAX;
+    *p++ = '\n';
+    line_done(&r, o, (size_t)(p - o));
+  }
+  buf_free(&r.big);
 }
 
 void log_access_json(const struct access_log_entry *e) {
-  /* Written in place at the end of the batch; without one, on the stack
-   * when it fits 4 KiB (the bound counts every byte escaped six-fold),
-   * log_bodies lines on the heap, then in one write: lines from workers do
-   * not mix (stderr is unbuffered: nothing queued to pass). */
-  char room[4096];
-  struct buf big = BUF_INIT;
-  size_t bound = access_log_json_bound(e);
-  char *o = batch_room(bound);
-  if (o) {
-    batch.len += access_log_json_to(o, e);
-    return;
-  }
-  o = room;
-  if (bound > sizeof room) {
-    if (buf_reserve(&big, bound) != 0)
-      return;
-    o = big.data;
-  }
-  out(o, access_log_json_to(o, e));
-  buf_free(&big);
+  /* The bound counts every byte escaped six-fold: log_bodies lines are the
+   * ones past 4 KiB. */
+  struct line_room r;
+  char *o = line_room(&r, access_log_json_bound(e));
+  if (o)
+    line_done(&r, o, access_log_json_to(o, e));
+  buf_free(&r.big);
 }
