@@ -348,8 +348,10 @@ int span_view(const char *rec, size_t avail, struct span *s, struct trace_ctx *c
   return 0;
 }
 
-int span_unpack(const char *rec, size_t avail, struct span *s, struct trace_ctx *ctx,
-                struct span_attr attrs[SPAN_PACK_MAX_ATTRS], size_t *used) {
+/* span_view with the attributes copied to attrs and their strings set (the
+ * JSON encoder reads a->s). */
+static int span_unpack(const char *rec, size_t avail, struct span *s, struct trace_ctx *ctx,
+                       struct span_attr attrs[SPAN_PACK_MAX_ATTRS], size_t *used) {
   const char *values;
   size_t values_len, at = 0;
   if (span_view(rec, avail, s, ctx, &values, &values_len, used) != 0)

@@ -122,12 +122,8 @@ int span_packed_json(struct buf *out, const char *rec, size_t avail, size_t *use
 
 #define SPAN_PACK_MAX_ATTRS 32
 /* The span of the packed record at rec (avail bytes from there), for an
- * encoder: its strings point into rec, its context is copied to *ctx and
- * its attributes to attrs. *used: the record's size. 0, or -1 (malformed). */
-int span_unpack(const char *rec, size_t avail, struct span *s, struct trace_ctx *ctx,
-                struct span_attr attrs[SPAN_PACK_MAX_ATTRS], size_t *used);
-
-/* The same read in place, without copying the attributes: s->attrs points
+ * encoder, read in place: its strings point into rec, its context is
+ * copied to *ctx, and s->attrs points
  * into the record, where an attribute whose string was copied (SA_STRING,
  * SA_STRINGS, SA_URL, not lit, not skip) has s NULL and slen set, its text
  * the next one at *values (values_len bytes in all, each NUL-terminated, in
