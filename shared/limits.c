@@ -484,14 +484,8 @@ static size_t copy_out(const char *text, size_t n, char *out, size_t len) {
 }
 
 size_t limit_format_long(long v, char *out, size_t len) {
-  char tmp[24], *p = tmp;
-  unsigned long long u = (unsigned long long)v;
-  if (v < 0) {
-    *p++ = '-';
-    u = 0ull - u;
-  }
-  p = num_u64(p, u);
-  return copy_out(tmp, (size_t)(p - tmp), out, len);
+  char tmp[NUM_DEC_MAX];
+  return copy_out(tmp, (size_t)(num_i64(tmp, v) - tmp), out, len);
 }
 
 /* Go's time.Duration format at millisecond precision, which is what OpenAI
