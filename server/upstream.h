@@ -27,6 +27,7 @@ struct up_client {
   CURLSH *share;       /* TLS sessions and DNS shared by every transfer */
   const char *ca_file; /* PEM CA bundle for every transfer, or NULL/"" */
   int capped;          /* per-host connection cap on (HTTP/2 hosts only) */
+  int no_env_proxy;    /* no proxy variable in the environment: curl need not look */
   struct metrics_block *metrics; /* the worker's; NULL = not counted */
   struct circuit *circuit;      /* creates at Replicate: the process's (circuit_global) */
   struct up_socket **socks;     /* by fd: sockets curl opened through up_sockets.c */
