@@ -20,7 +20,13 @@ ALL_LDFLAGS = $(LDFLAGS) $(SANITIZE)
 ifeq ($(origin VERSION),command line)
 ALL_CFLAGS += -DVERSION='"$(VERSION)"'
 endif
-LDLIBS   += $(PKG_LIBS) -lpthread -lm
+# The allocator: mimalloc, linked ahead of libc so it serves every malloc
+# (ours, libcurl's, OpenSSL's), as Redis ships jemalloc. glibc's malloc and
+# free were ~17% of a non-streamed request's instructions; with mimalloc the
+# request costs 13% fewer (bench/README.md). `make MALLOC=` links glibc's;
+# the sanitized build always does (ASan brings its own).
+MALLOC   ?= -lmimalloc
+LDLIBS   += $(PKG_LIBS) $(MALLOC) -lpthread -lm
 SAN       = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 SHARED_SRC = $(wildcard shared/*.c shared/dialects/*.c)
@@ -29,7 +35,7 @@ SERVER_SRC = $(wildcard server/*.c server/store/*.c)
 UNIT_SRC   = $(wildcard tests/unit/*.c) server/ledger.c $(wildcard server/store/*.c)
 
 # Debian packages each target needs; installed by `make deps` / `make test-deps`.
-BUILD_DEBS = build-essential pkg-config libcurl4-openssl-dev libcjson-dev libsqlite3-dev libssl-dev libpq-dev libhiredis-dev
+BUILD_DEBS = build-essential pkg-config libcurl4-openssl-dev libcjson-dev libsqlite3-dev libssl-dev libpq-dev libhiredis-dev libmimalloc-dev
 TEST_DEBS  = $(BUILD_DEBS) curl clang chromium openssl postgresql redis-server
 # make image-test: podman (with runc), debootstrap for the base image, and the
 # validators of deploy/ (docker-compose config, nginx -t, systemd-analyze).
@@ -113,7 +119,7 @@ build-clang:
 
 # Same suites, sanitized build in build/asan (leaks fail the run).
 test-asan:
-	@$(MAKE) --no-print-directory BUILD=build/asan CFLAGS="-O1 -g" SANITIZE="$(SAN)" \
+	@$(MAKE) --no-print-directory BUILD=build/asan CFLAGS="-O1 -g" SANITIZE="$(SAN)" MALLOC= \
 	  unit test-integration
 
 # Benchmarks: print figures (5,000 streams, throughput vs nginx); not pass/fail.
