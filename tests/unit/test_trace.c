@@ -203,6 +203,16 @@ static void check_span_pack(void) {
   CHECK(strstr(got.data, "{\"key\":\"arr2\",\"value\":{\"arrayValue\":{\"values\":[{\"stringValue\":"
                          "\"v\\\"1\\u000a\xc3\xa9\"}]}}}") != NULL);
 
+  TEST("span pack: the record holds only the attributes present");
+  struct span v;
+  struct trace_ctx vc;
+  const char *values;
+  size_t values_len;
+  CHECK_INT(span_view(packed.data, packed.len, &v, &vc, &values, &values_len, &used), 0);
+  CHECK_INT((int)v.n_attrs, 10); /* absent, skipped, lit absent, url absent: left out */
+  for (size_t i = 0; i < v.n_attrs; i++)
+    CHECK(!v.attrs[i].skip && strstr(v.attrs[i].key, "absent") == NULL);
+
   TEST("span pack: a cut record is refused");
   buf_reset(&got);
   CHECK_INT(span_packed_json(&got, packed.data, 8, &used), -1);
