@@ -265,10 +265,11 @@ static void check_span_escapes(void) {
   int all_ok = 1;
   struct buf b = BUF_INIT;
   for (int ch = 1; ch < 256 && all_ok; ch++)
-    for (int at = 0; at < 20 && all_ok; at++) {
-      char v[24], want[200];
-      memset(v, 'a', sizeof v - 1);
-      v[sizeof v - 1] = '\0';
+    for (int len = 1; len <= 40 && all_ok; len++) /* words, sixteen bytes, and their tails */
+    for (int at = 0; at < len && all_ok; at++) {
+      char v[48], want[300];
+      memset(v, 'a', (size_t)len);
+      v[len] = '\0';
       v[at] = (char)ch;
       size_t w = (size_t)snprintf(want, sizeof want, "{\"stringValue\":\"");
       for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
