@@ -1,5 +1,6 @@
 #include "spans.h"
 
+#include <stddef.h>
 #include <string.h>
 
 #include "../shared/fit_text.h"
@@ -12,11 +13,17 @@ void spans_request_begin(struct trace_ctx *t, const char *traceparent) {
   if (!otlp_on())
     return;
   if (traceparent_parse(traceparent, t->trace_id, t->parent_id, &t->flags) != 0) {
-    otlp_new_id(t->trace_id, TRACE_ID_LEN);
+    /* a new trace: its id and the span's, neighbours, in one call */
+    _Static_assert(offsetof(struct trace_ctx, span_id) ==
+                       offsetof(struct trace_ctx, trace_id) + TRACE_ID_LEN,
+                   "span_id follows trace_id");
+    otlp_new_id((unsigned char *)t + offsetof(struct trace_ctx, trace_id),
+                TRACE_ID_LEN + SPAN_ID_LEN);
     memset(t->parent_id, 0, SPAN_ID_LEN);
     t->flags = otlp_sampled(t->trace_id) ? 1 : 0;
+  } else {
+    otlp_new_id(t->span_id, SPAN_ID_LEN);
   }
-  otlp_new_id(t->span_id, SPAN_ID_LEN);
   t->active = 1;
   t->recording = t->flags & 1; /* a client's "not sampled" is honoured */
   t->start_ns = otlp_now_ns();

@@ -269,27 +269,27 @@ int span_pack(struct buf *out, const struct span *s) {
   size_t n = s->n_attrs;
   if (n > PACK_MAX_ATTRS)
     return -1;
-  /* The attributes kept (their index) and the length of each one's copied
-   * string (PACK_NONE: none copied): the second pass visits only these. */
-  unsigned char keep[PACK_MAX_ATTRS];
+  /* The attributes kept (their index), and those whose string is copied
+   * (their place in the record, and its length): the second pass visits
+   * only these. */
+  unsigned char keep[PACK_MAX_ATTRS], copy[PACK_MAX_ATTRS];
   uint32_t lens[PACK_MAX_ATTRS];
-  size_t k = 0;
+  size_t k = 0, n_copy = 0;
   size_t nn = s->name ? strlen(s->name) : 0, nm = s->status_message ? strlen(s->status_message) : 0;
   size_t str = (s->name ? nn + 1 : 0) + (s->status_message ? nm + 1 : 0);
   for (size_t i = 0; i < n; i++) {
     const struct span_attr *a = &s->attrs[i];
     if (!span_attr_present(a))
       continue;
-    uint32_t len = PACK_NONE;
     if (attr_copied(a)) {
       size_t l = span_attr_slen(a);
       if (l >= PACK_NONE)
         return -1;
-      len = (uint32_t)l;
+      copy[n_copy] = (unsigned char)k;
+      lens[n_copy++] = (uint32_t)l;
       str += l + 1;
     }
-    keep[k] = (unsigned char)i;
-    lens[k++] = len;
+    keep[k++] = (unsigned char)i;
   }
   size_t fixed = sizeof(struct packed_head) + k * sizeof(struct span_attr);
   /* whole multiples of 8: the next record's head and attributes stay aligned */
@@ -313,12 +313,12 @@ int span_pack(struct buf *out, const struct span *s) {
     for (size_t j = 0; j < k; j++)
       pa[j] = s->attrs[keep[j]];
   }
-  for (size_t j = 0; j < k; j++)
-    if (lens[j] != PACK_NONE) {
-      pack_str(strings, &at, pa[j].s, lens[j]);
-      pa[j].s = NULL;
-      pa[j].slen = lens[j];
-    }
+  for (size_t j = 0; j < n_copy; j++) {
+    struct span_attr *a = &pa[copy[j]];
+    pack_str(strings, &at, a->s, lens[j]);
+    a->s = NULL;
+    a->slen = lens[j];
+  }
   out->len += size;
   out->data[out->len] = '\0';
   return 0;
