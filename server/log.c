@@ -293,8 +293,9 @@ void log_access_json(const struct access_log_entry *e) {
   /* The bound counts every byte escaped six-fold: log_bodies lines are the
    * ones past 4 KiB. */
   struct line_room r;
-  char *o = line_room(&r, access_log_json_bound(e));
+  struct access_log_lens l;
+  char *o = line_room(&r, access_log_json_bound(e, &l));
   if (o)
-    line_done(&r, o, access_log_json_to(o, e));
+    line_done(&r, o, access_log_json_to(o, e, &l));
   buf_free(&r.big);
 }

@@ -1,5 +1,6 @@
 #include "spans.h"
 
+#include <stddef.h>
 #include <string.h>
 
 #include "../shared/fit_text.h"
@@ -12,11 +13,17 @@ void spans_request_begin(struct trace_ctx *t, const char *traceparent) {
   if (!otlp_on())
     return;
   if (traceparent_parse(traceparent, t->trace_id, t->parent_id, &t->flags) != 0) {
-    otlp_new_id(t->trace_id, TRACE_ID_LEN);
+    /* a new trace: its id and the span's, neighbours, in one call */
+    _Static_assert(offsetof(struct trace_ctx, span_id) ==
+                       offsetof(struct trace_ctx, trace_id) + TRACE_ID_LEN,
+                   "span_id follows trace_id");
+    otlp_new_id((unsigned char *)t + offsetof(struct trace_ctx, trace_id),
+                TRACE_ID_LEN + SPAN_ID_LEN);
     memset(t->parent_id, 0, SPAN_ID_LEN);
     t->flags = otlp_sampled(t->trace_id) ? 1 : 0;
+  } else {
+    otlp_new_id(t->span_id, SPAN_ID_LEN);
   }
-  otlp_new_id(t->span_id, SPAN_ID_LEN);
   t->active = 1;
   t->recording = t->flags & 1; /* a client's "not sampled" is honoured */
   t->start_ns = otlp_now_ns();
@@ -36,8 +43,19 @@ const char *spans_route_template(const char *path) {
 static void join(char *out, size_t len, const char *a, const char *b) {
   size_t at = fit_str(out, len, 0, a);
   if (b)
-    fit_str(out, len, fit_str(out, len, at, " "), b);
+    fit_str(out, len, fit_text(out, len, at, " ", 1), b);
 }
+
+/* The attributes a span shows, appended to attrs[n] (each span's own array):
+ * those left out are never written. */
+#define ADD(...) (attrs[n++] = (struct span_attr)__VA_ARGS__)
+#define ADD_IF(cond, ...) \
+  do {                    \
+    if (cond)             \
+      ADD(__VA_ARGS__);   \
+  } while (0)
+#define SERVER_ATTRS 20
+#define CLIENT_ATTRS 7
 
 /* Decimal text of v in out, NUL-terminated. */
 static void decimal(char out[NUM_DEC_MAX + 1], long v) { *num_i64(out, v) = '\0'; }
@@ -58,42 +76,48 @@ void spans_request_end(const struct trace_ctx *t, const struct access_log_entry 
   if (error || e->status >= 400)
     decimal(status, e->status);
   int gen = x->operation != NULL;
-  const char *op = gen ? x->operation : NULL;
-  const struct span_attr attrs[] = {
-      SPAN_LIT("gen_ai.operation.name", op),
-      SPAN_LIT("gen_ai.provider.name", gen ? "replicate" : NULL),
-      SPAN_LIT("gen_ai.system", gen ? "replicate" : NULL),
-      SPAN_STR("gen_ai.request.model", gen ? e->model : NULL),
-      SPAN_STR("gen_ai.response.model", gen ? x->response_model : NULL),
-      SPAN_STR("gen_ai.response.id", gen ? e->prediction_id : NULL),
-      SPAN_STRINGS("gen_ai.response.finish_reasons", gen ? e->finish_reason : NULL),
-      /* unknown counts (-1) stay out */
-      SPAN_INT_IF("gen_ai.usage.input_tokens", e->prompt_tokens, gen && e->prompt_tokens >= 0),
-      SPAN_INT_IF("gen_ai.usage.output_tokens", e->completion_tokens,
-                  gen && e->completion_tokens >= 0),
-      SPAN_STR("http.request.method", e->method),
-      SPAN_STR("http.route", x->http_route),
-      SPAN_STR("url.path", e->path),
-      SPAN_INT("http.response.status_code", e->status),
-      /* the error's code (invalid_api_key, upstream_error, prediction_failed...);
-       * else the status, as the HTTP conventions have it */
-      SPAN_STR("error.type", !error && e->status < 400 ? NULL
-                             : e->error_code           ? e->error_code
-                             : e->status >= 400        ? status
-                                                       : "_OTHER"),
-      SPAN_STR("client.address", e->client),
-      SPAN_STR("replicate_proxy.request_id", e->request_id),
-      SPAN_STR("replicate_proxy.key_alias", e->key_alias),
-      SPAN_BOOL_IF("replicate_proxy.stream", e->stream, gen),
-      SPAN_DOUBLE_IF("replicate_proxy.cost_usd", e->cost_usd, gen),
-      SPAN_INT_IF("replicate_proxy.retries", e->retries, gen),
-  };
+  const char *error_type = !error && e->status < 400 ? NULL
+                           : e->error_code           ? e->error_code
+                           : e->status >= 400        ? status
+                                                     : "_OTHER";
+  /* Only the attributes shown are written (span_pack copies the array as it
+   * is when none is left out): a non-completion's span has a third of them. */
+  struct span_attr attrs[SERVER_ATTRS];
+  size_t n = 0;
+  if (gen) {
+    ADD(SPAN_LIT("gen_ai.operation.name", x->operation));
+    ADD(SPAN_LIT("gen_ai.provider.name", "replicate"));
+    ADD(SPAN_LIT("gen_ai.system", "replicate"));
+    ADD_IF(e->model, SPAN_STR("gen_ai.request.model", e->model));
+    ADD_IF(x->response_model, SPAN_STR("gen_ai.response.model", x->response_model));
+    ADD_IF(e->prediction_id, SPAN_STR("gen_ai.response.id", e->prediction_id));
+    ADD_IF(e->finish_reason, SPAN_STRINGS("gen_ai.response.finish_reasons", e->finish_reason));
+    /* unknown counts (-1) stay out */
+    ADD_IF(e->prompt_tokens >= 0, SPAN_INT("gen_ai.usage.input_tokens", e->prompt_tokens));
+    ADD_IF(e->completion_tokens >= 0,
+           SPAN_INT("gen_ai.usage.output_tokens", e->completion_tokens));
+  }
+  ADD_IF(e->method, SPAN_STR("http.request.method", e->method));
+  ADD_IF(x->http_route, SPAN_STR("http.route", x->http_route));
+  ADD_IF(e->path, SPAN_STR("url.path", e->path));
+  ADD(SPAN_INT("http.response.status_code", e->status));
+  /* the error's code (invalid_api_key, upstream_error, prediction_failed...);
+   * else the status, as the HTTP conventions have it */
+  ADD_IF(error_type, SPAN_STR("error.type", error_type));
+  ADD_IF(e->client, SPAN_STR("client.address", e->client));
+  ADD_IF(e->request_id, SPAN_STR("replicate_proxy.request_id", e->request_id));
+  ADD_IF(e->key_alias, SPAN_STR("replicate_proxy.key_alias", e->key_alias));
+  if (gen) {
+    ADD(SPAN_BOOL("replicate_proxy.stream", e->stream));
+    ADD(SPAN_DOUBLE("replicate_proxy.cost_usd", e->cost_usd));
+    ADD(SPAN_INT("replicate_proxy.retries", e->retries));
+  }
   struct span s = {.ctx = t, .name = name, .kind = SPAN_SERVER, .end_ns = otlp_now_ns(),
                    .error = error, .status_message = error ? (x->failed && e->status < 500
                                                                   ? "failed in the stream"
                                                                   : status)
                                                            : NULL,
-                   .attrs = attrs, .n_attrs = sizeof attrs / sizeof attrs[0]};
+                   .attrs = attrs, .n_attrs = n};
   otlp_submit(&s);
 }
 
@@ -136,18 +160,19 @@ void spans_upstream_end(struct up_transfer *t, int stopped) {
   if (error)
     decimal(status, t->status);
   const char *kind = KIND_NAMES[t->kind] + sizeof "replicate";
-  const struct span_attr attrs[] = {
-      SPAN_LIT("http.request.method", method),
-      SPAN_URL("url.full", url), /* redacted by the exporter, off this thread */
-      SPAN_INT_IF("http.response.status_code", t->status, t->status > 0),
-      SPAN_INT_IF("http.request.resend_count", t->resend_count, t->resend_count > 0),
-      SPAN_STR("error.type", transport ? up_result_phrase(t) : t->status >= 400 ? status : NULL),
-      SPAN_LIT("replicate_proxy.upstream_call", kind),
-      SPAN_BOOL_IF("replicate_proxy.upstream_stopped", 1, stopped),
-  };
+  const char *error_type = transport ? up_result_phrase(t) : t->status >= 400 ? status : NULL;
+  struct span_attr attrs[CLIENT_ATTRS];
+  size_t n = 0;
+  ADD(SPAN_LIT("http.request.method", method));
+  ADD_IF(url, SPAN_URL("url.full", url)); /* redacted by the exporter, off this thread */
+  ADD_IF(t->status > 0, SPAN_INT("http.response.status_code", t->status));
+  ADD_IF(t->resend_count > 0, SPAN_INT("http.request.resend_count", t->resend_count));
+  ADD_IF(error_type, SPAN_STR("error.type", error_type));
+  ADD(SPAN_LIT("replicate_proxy.upstream_call", kind));
+  ADD_IF(stopped, SPAN_BOOL("replicate_proxy.upstream_stopped", 1));
   struct span s = {.ctx = &t->span, .name = KIND_NAMES[t->kind], .kind = SPAN_CLIENT,
                    .end_ns = otlp_now_ns(), .error = error,
                    .status_message = transport ? up_result_phrase(t) : error ? status : NULL,
-                   .attrs = attrs, .n_attrs = sizeof attrs / sizeof attrs[0]};
+                   .attrs = attrs, .n_attrs = n};
   otlp_submit(&s);
 }

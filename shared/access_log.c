@@ -41,16 +41,21 @@ static char *put_lit(char *o, const char *s, size_t n) {
 }
 #define PUT(o, lit) put_lit((o), (lit), sizeof(lit) - 1)
 
-/* Bytes json_str may write for s: each byte as \u00XX, and the quotes. */
-static size_t str_bound(const char *s) { return s ? 6 * strlen(s) + 2 : 4; }
+/* Bytes json_str may write for s, its length measured into *n: each byte
+ * as \u00XX, and the quotes. */
+static size_t str_bound(const char *s, size_t *n) {
+  *n = s ? strlen(s) : 0;
+  return s ? 6 * *n + 2 : 4;
+}
 
-/* A JSON string: quotes, backslash and every control byte escaped, so one
- * request is always one line whatever a client put in its path; bytes
- * >= 0x7f too: the line stays valid JSON whatever the path's encoding. */
-static char *json_str(char *o, const char *s) {
+/* A JSON string (n bytes): quotes, backslash and every control byte
+ * escaped, so one request is always one line whatever a client put in its
+ * path; bytes >= 0x7f too: the line stays valid JSON whatever the path's
+ * encoding. */
+static char *json_str(char *o, const char *s, size_t n) {
   if (!s)
     return PUT(o, "null");
-  return json_quote(o, s, JQ_ASCII);
+  return json_quote_n(o, s, n, JQ_ASCII);
 }
 
 static char *put_digits(char *o, unsigned v, int width) {
@@ -103,26 +108,32 @@ static char *iso_time(char *o, double t) {
  * the time, booleans. */
 #define LINE_FIXED 1024
 
-size_t access_log_json_bound(const struct access_log_entry *e) {
-  return LINE_FIXED + NUM_G_MAX + str_bound(e->request_id) + str_bound(e->client) +
-         str_bound(e->method) + str_bound(e->path) + str_bound(e->route) +
-         str_bound(e->key_alias) + str_bound(e->model) + str_bound(e->finish_reason) +
-         str_bound(e->prediction_id) + str_bound(e->error_code) +
-         (e->request_body ? str_bound(e->request_body) + str_bound(e->answer) : 0);
+size_t access_log_json_bound(const struct access_log_entry *e, struct access_log_lens *l) {
+  return LINE_FIXED + NUM_G_MAX + str_bound(e->request_id, &l->request_id) +
+         str_bound(e->client, &l->client) + str_bound(e->method, &l->method) +
+         str_bound(e->path, &l->path) + str_bound(e->route, &l->route) +
+         str_bound(e->key_alias, &l->key_alias) + str_bound(e->model, &l->model) +
+         str_bound(e->finish_reason, &l->finish_reason) +
+         str_bound(e->prediction_id, &l->prediction_id) +
+         str_bound(e->error_code, &l->error_code) +
+         (e->request_body ? str_bound(e->request_body, &l->request_body) +
+                                str_bound(e->answer, &l->answer)
+                          : 0);
 }
 
-size_t access_log_json_to(char *out, const struct access_log_entry *e) {
+size_t access_log_json_to(char *out, const struct access_log_entry *e,
+                          const struct access_log_lens *l) {
   char cost[NUM_G_MAX];
   size_t nc = num_g(cost, e->cost_usd, 9); /* %.9g's text */
   char *o = out;
-  o = json_str(PUT(o, "{\"request_id\":"), e->request_id);
+  o = json_str(PUT(o, "{\"request_id\":"), e->request_id, l->request_id);
   o = iso_time(PUT(o, ",\"time\":\""), e->time_unix);
-  o = json_str(PUT(o, "\",\"client\":"), e->client);
-  o = json_str(PUT(o, ",\"method\":"), e->method);
-  o = json_str(PUT(o, ",\"path\":"), e->path);
-  o = json_str(PUT(o, ",\"route\":"), e->route);
-  o = json_str(PUT(o, ",\"key_alias\":"), e->key_alias);
-  o = json_str(PUT(o, ",\"model\":"), e->model);
+  o = json_str(PUT(o, "\",\"client\":"), e->client, l->client);
+  o = json_str(PUT(o, ",\"method\":"), e->method, l->method);
+  o = json_str(PUT(o, ",\"path\":"), e->path, l->path);
+  o = json_str(PUT(o, ",\"route\":"), e->route, l->route);
+  o = json_str(PUT(o, ",\"key_alias\":"), e->key_alias, l->key_alias);
+  o = json_str(PUT(o, ",\"model\":"), e->model, l->model);
   o = JSON_BOOL(o, "stream", e->stream);
   o = JSON_LONG(o, "status", (long)e->status);
   o = JSON_BOOL(o, "client_gone", e->client_gone);
@@ -132,14 +143,14 @@ size_t access_log_json_to(char *out, const struct access_log_entry *e) {
   o = JSON_LONG(o, "ttfb_ms", e->ttfb_ms);
   o = JSON_LONG(o, "duration_ms", e->duration_ms < 0 ? 0 : e->duration_ms);
   o = JSON_LONG(o, "retries", (long)e->retries);
-  o = json_str(PUT(o, ",\"finish_reason\":"), e->finish_reason);
-  o = json_str(PUT(o, ",\"prediction_id\":"), e->prediction_id);
-  o = json_str(PUT(o, ",\"error_code\":"), e->error_code);
+  o = json_str(PUT(o, ",\"finish_reason\":"), e->finish_reason, l->finish_reason);
+  o = json_str(PUT(o, ",\"prediction_id\":"), e->prediction_id, l->prediction_id);
+  o = json_str(PUT(o, ",\"error_code\":"), e->error_code, l->error_code);
   o = JSON_LONG(o, "upstream_ms", e->upstream_ms);
   if (e->request_body) {
-    o = json_str(PUT(o, ",\"request_body\":"), e->request_body);
+    o = json_str(PUT(o, ",\"request_body\":"), e->request_body, l->request_body);
     o = JSON_BOOL(o, "request_body_truncated", e->request_body_cut);
-    o = json_str(PUT(o, ",\"answer\":"), e->answer);
+    o = json_str(PUT(o, ",\"answer\":"), e->answer, l->answer);
     o = JSON_BOOL(o, "answer_truncated", e->answer_cut);
   }
   o = PUT(o, "}\n");
@@ -148,9 +159,10 @@ size_t access_log_json_to(char *out, const struct access_log_entry *e) {
 }
 
 int access_log_json(struct buf *out, const struct access_log_entry *e) {
-  if (buf_reserve(out, access_log_json_bound(e)) != 0)
+  struct access_log_lens l;
+  if (buf_reserve(out, access_log_json_bound(e, &l)) != 0)
     return -1; /* no half line: nothing written */
-  out->len += access_log_json_to(out->data + out->len, e);
+  out->len += access_log_json_to(out->data + out->len, e, &l);
   return 0;
 }
 

@@ -64,11 +64,18 @@ char *access_log_iso_time(char *o, time_t sec, unsigned ms);
 
 /* Append one line (with '\n'). 0, or -1 when out of memory. */
 int access_log_json(struct buf *out, const struct access_log_entry *e);
-/* The same line into out, which has access_log_json_bound(e) bytes (its
- * NUL included): a caller with room at hand needs no allocation. Returns
- * the line's length. */
-size_t access_log_json_bound(const struct access_log_entry *e);
-size_t access_log_json_to(char *out, const struct access_log_entry *e);
+/* The entry's strings' lengths (0 for NULL), measured once for the bound
+ * and the line. */
+struct access_log_lens {
+  size_t request_id, client, method, path, route, key_alias, model, finish_reason,
+      prediction_id, error_code, request_body, answer;
+};
+/* The same line into out, which has access_log_json_bound(e, l) bytes (its
+ * NUL included), l as that call filled it: a caller with room at hand
+ * needs no allocation. Returns the line's length. */
+size_t access_log_json_bound(const struct access_log_entry *e, struct access_log_lens *l);
+size_t access_log_json_to(char *out, const struct access_log_entry *e,
+                          const struct access_log_lens *l);
 /* The text line ("METHOD PATH STATUS Nms rid=..." and key=value), with
  * '\n', appended; 0 or -1 (OOM). _to writes it into out, which has
  * access_log_text_bound(e) bytes, and returns its length. */

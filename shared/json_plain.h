@@ -7,6 +7,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #define JP_ONES 0x0101010101010101ull
 #define JP_HIGHS 0x8080808080808080ull
@@ -28,12 +31,47 @@ static inline int jp_word_plain(uint64_t w, int ascii_only) {
            (ascii_only ? (w & JP_HIGHS) | jp_has_zero(w ^ (JP_ONES * 0x7f)) : 0));
 }
 
+#ifdef __SSE2__
+/* The bytes of v that need an escape, one bit each: sixteen bytes in about
+ * ten instructions, where the word test takes some twenty for eight. */
+static inline unsigned jp_mask16(__m128i v, int ascii_only) {
+  __m128i bad = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                             _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
+  if (ascii_only) /* signed: a byte >= 0x80 is below 0x20 too */
+    bad = _mm_or_si128(bad, _mm_or_si128(_mm_cmplt_epi8(v, _mm_set1_epi8(0x20)),
+                                         _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f))));
+  else /* unsigned v < 0x20: min(v, 0x1f) == v */
+    bad = _mm_or_si128(bad, _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v));
+  return (unsigned)_mm_movemask_epi8(bad);
+}
+#endif
+
 /* Leading bytes of s[0..n) that need no escape: not a control byte, quote
  * or backslash, and with ascii_only not 0x7f or above either. */
 static inline size_t json_plain_len(const char *s, size_t n, int ascii_only) {
   const unsigned char *p = (const unsigned char *)s;
   size_t i = 0;
   uint64_t w;
+#ifdef __SSE2__
+  /* Sixteen bytes at a time, the last sixteen (overlapping: the bytes
+   * re-read are plain) for the rest; 8..15 bytes as two overlapping
+   * eight-byte loads, and on a byte to escape there the loops below find it. */
+  if (n >= 16) {
+    for (; i + 16 <= n; i += 16) {
+      unsigned m = jp_mask16(_mm_loadu_si128((const __m128i *)(const void *)(p + i)), ascii_only);
+      if (m)
+        return i + (size_t)__builtin_ctz(m);
+    }
+    if (i == n)
+      return n;
+    unsigned m = jp_mask16(_mm_loadu_si128((const __m128i *)(const void *)(p + n - 16)), ascii_only);
+    return m ? n - 16 + (size_t)__builtin_ctz(m) : n;
+  }
+  if (n >= 8 && !jp_mask16(_mm_unpacklo_epi64(_mm_loadl_epi64((const __m128i *)(const void *)p),
+                                              _mm_loadl_epi64((const __m128i *)(const void *)(p + n - 8))),
+                           ascii_only))
+    return n;
+#endif
   for (; i + 8 <= n; i += 8) {
     memcpy(&w, p + i, 8);
     if (!jp_word_plain(w, ascii_only))

@@ -250,11 +250,11 @@ struct packed_head {
   uint32_t values;                        /* where the attributes' strings start */
 };
 
-/* The record: the head, the span's attributes as they are (n_attrs of
- * them, skipped ones too: one copy of the array), then the copied strings
- * in attribute order, each NUL-terminated. In the record an attribute with
- * a copied string has s = NULL and slen set; one whose string was absent
- * is marked skip; literals keep their pointer. */
+/* The record: the head, the attributes shown (n_attrs of them: skipped
+ * ones and those whose string is absent are left out), then the copied
+ * strings in attribute order, each NUL-terminated. In the record an
+ * attribute with a copied string has s = NULL and slen set; literals keep
+ * their pointer. */
 static int attr_copied(const struct span_attr *a) { return span_attr_stringy(a) && !a->lit; }
 
 static uint32_t pack_str(char *strings, size_t *at, const char *v, size_t n) {
@@ -269,28 +269,29 @@ int span_pack(struct buf *out, const struct span *s) {
   size_t n = s->n_attrs;
   if (n > PACK_MAX_ATTRS)
     return -1;
-  /* the attributes whose strings are copied (their index and length), and
-   * those whose string is absent: the second pass visits only these */
-  uint32_t copy[PACK_MAX_ATTRS], lens[PACK_MAX_ATTRS], absent[PACK_MAX_ATTRS];
-  size_t n_copy = 0, n_absent = 0;
+  /* The attributes kept (their index), and those whose string is copied
+   * (their place in the record, and its length): the second pass visits
+   * only these. */
+  unsigned char keep[PACK_MAX_ATTRS], copy[PACK_MAX_ATTRS];
+  uint32_t lens[PACK_MAX_ATTRS];
+  size_t k = 0, n_copy = 0;
   size_t nn = s->name ? strlen(s->name) : 0, nm = s->status_message ? strlen(s->status_message) : 0;
   size_t str = (s->name ? nn + 1 : 0) + (s->status_message ? nm + 1 : 0);
   for (size_t i = 0; i < n; i++) {
     const struct span_attr *a = &s->attrs[i];
-    if (a->skip || !attr_copied(a))
+    if (!span_attr_present(a))
       continue;
-    if (!a->s) {
-      absent[n_absent++] = (uint32_t)i;
-      continue;
+    if (attr_copied(a)) {
+      size_t l = span_attr_slen(a);
+      if (l >= PACK_NONE)
+        return -1;
+      copy[n_copy] = (unsigned char)k;
+      lens[n_copy++] = (uint32_t)l;
+      str += l + 1;
     }
-    size_t len = span_attr_slen(a);
-    if (len >= PACK_NONE)
-      return -1;
-    copy[n_copy] = (uint32_t)i;
-    lens[n_copy++] = (uint32_t)len;
-    str += len + 1;
+    keep[k++] = (unsigned char)i;
   }
-  size_t fixed = sizeof(struct packed_head) + n * sizeof(struct span_attr);
+  size_t fixed = sizeof(struct packed_head) + k * sizeof(struct span_attr);
   /* whole multiples of 8: the next record's head and attributes stay aligned */
   size_t size = (fixed + str + 7) & ~(size_t)7;
   if (size >= PACK_NONE || buf_reserve(out, size) != 0)
@@ -299,22 +300,25 @@ int span_pack(struct buf *out, const struct span *s) {
   memset(strings + str, 0, size - fixed - str);
   size_t at = 0;
   struct packed_head h = {.size = size, .ctx = *s->ctx, .end_ns = s->end_ns, .kind = s->kind,
-                          .error = s->error, .n_attrs = (uint32_t)n};
+                          .error = s->error, .n_attrs = (uint32_t)k};
   h.name = s->name ? pack_str(strings, &at, s->name, nn) : PACK_NONE;
   h.status_message = s->status_message ? pack_str(strings, &at, s->status_message, nm) : PACK_NONE;
   h.values = (uint32_t)at;
   memcpy(rec, &h, sizeof h);
   struct span_attr *pa = (struct span_attr *)(void *)(rec + sizeof h); /* 8-aligned */
-  if (n) /* attrs may be NULL with none */
-    memcpy(pa, s->attrs, n * sizeof *pa);
+  if (k == n) { /* none left out (spans.c writes only those shown): one copy */
+    if (n) /* attrs may be NULL with none */
+      memcpy(pa, s->attrs, n * sizeof *pa);
+  } else {
+    for (size_t j = 0; j < k; j++)
+      pa[j] = s->attrs[keep[j]];
+  }
   for (size_t j = 0; j < n_copy; j++) {
     struct span_attr *a = &pa[copy[j]];
     pack_str(strings, &at, a->s, lens[j]);
     a->s = NULL;
     a->slen = lens[j];
   }
-  for (size_t j = 0; j < n_absent; j++)
-    pa[absent[j]].skip = 1;
   out->len += size;
   out->data[out->len] = '\0';
   return 0;

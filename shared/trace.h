@@ -48,7 +48,7 @@ enum span_kind { SPAN_INTERNAL = 1, SPAN_SERVER = 2, SPAN_CLIENT = 3 };
 enum span_attr_type { SA_STRING, SA_INT, SA_DOUBLE, SA_BOOL, SA_STRINGS, SA_URL };
 
 /* One attribute; a NULL string value, or skip, leaves it out. */
-/* 48 bytes: span_pack copies the array as it is into the exporter's queue. */
+/* 48 bytes: span_pack copies each one shown into the exporter's queue. */
 struct span_attr {
   const char *key;        /* a literal needing no JSON escape (copied as it is;
                            * span_pack keeps the pointer) */
@@ -112,9 +112,9 @@ int span_json(struct buf *out, const struct span *s);
 
 /* A span copied into one self-contained record appended to out (its string
  * values copied; attribute keys and SPAN_LIT values kept as pointers, so
- * they must be literals),
+ * they must be literals; skipped and absent attributes left out),
  * for another thread to encode later: the worker pays a copy, not the JSON.
- * 0, or -1 (out of memory, more than 32 attributes shown). */
+ * 0, or -1 (out of memory, more than 32 attributes given). */
 int span_pack(struct buf *out, const struct span *s);
 /* Append the JSON of the packed record at rec (avail bytes from there);
  * *used: its size. 0, or -1 (a malformed record, out of memory). */
@@ -123,9 +123,10 @@ int span_packed_json(struct buf *out, const char *rec, size_t avail, size_t *use
 #define SPAN_PACK_MAX_ATTRS 32
 /* The span of the packed record at rec (avail bytes from there), for an
  * encoder, read in place: its strings point into rec, its context is
- * copied to *ctx, and s->attrs points
- * into the record, where an attribute whose string was copied (SA_STRING,
- * SA_STRINGS, SA_URL, not lit, not skip) has s NULL and slen set, its text
+ * copied to *ctx, and s->attrs points into the record, which holds only
+ * the attributes present (none skipped, no absent string); one whose
+ * string was copied (SA_STRING, SA_STRINGS, SA_URL, not lit) has s NULL
+ * and slen set, its text
  * the next one at *values (values_len bytes in all, each NUL-terminated, in
  * attribute order). 0, or -1 (malformed). */
 int span_view(const char *rec, size_t avail, struct span *s, struct trace_ctx *ctx,

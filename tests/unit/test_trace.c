@@ -203,6 +203,16 @@ static void check_span_pack(void) {
   CHECK(strstr(got.data, "{\"key\":\"arr2\",\"value\":{\"arrayValue\":{\"values\":[{\"stringValue\":"
                          "\"v\\\"1\\u000a\xc3\xa9\"}]}}}") != NULL);
 
+  TEST("span pack: the record holds only the attributes present");
+  struct span v;
+  struct trace_ctx vc;
+  const char *values;
+  size_t values_len;
+  CHECK_INT(span_view(packed.data, packed.len, &v, &vc, &values, &values_len, &used), 0);
+  CHECK_INT((int)v.n_attrs, 10); /* absent, skipped, lit absent, url absent: left out */
+  for (size_t i = 0; i < v.n_attrs; i++)
+    CHECK(!v.attrs[i].skip && strstr(v.attrs[i].key, "absent") == NULL);
+
   TEST("span pack: a cut record is refused");
   buf_reset(&got);
   CHECK_INT(span_packed_json(&got, packed.data, 8, &used), -1);
@@ -255,10 +265,11 @@ static void check_span_escapes(void) {
   int all_ok = 1;
   struct buf b = BUF_INIT;
   for (int ch = 1; ch < 256 && all_ok; ch++)
-    for (int at = 0; at < 20 && all_ok; at++) {
-      char v[24], want[200];
-      memset(v, 'a', sizeof v - 1);
-      v[sizeof v - 1] = '\0';
+    for (int len = 1; len <= 40 && all_ok; len++) /* words, sixteen bytes, and their tails */
+    for (int at = 0; at < len && all_ok; at++) {
+      char v[48], want[300];
+      memset(v, 'a', (size_t)len);
+      v[len] = '\0';
       v[at] = (char)ch;
       size_t w = (size_t)snprintf(want, sizeof want, "{\"stringValue\":\"");
       for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
