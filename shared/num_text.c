@@ -138,6 +138,14 @@ size_t num_g(char out[NUM_G_MAX], double v, int precision) {
   int p = precision < 1 ? 1 : precision;
   uint64_t d;
   int x;
+  if (v == 0) { /* every request that costs nothing (not a completion): no snprintf */
+    char *o = out;
+    if (signbit(v))
+      *o++ = '-';
+    *o++ = '0';
+    *o = '\0';
+    return (size_t)(o - out);
+  }
   if (p > 17 || !isfinite(v) || v == 0 || digits_of(fabs(v), p, &d, &x) != 0) {
     int n = snprintf(out, NUM_G_MAX, "%.*g", p, v);
     return n > 0 && n < NUM_G_MAX ? (size_t)n : 0;
