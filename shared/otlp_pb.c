@@ -167,6 +167,9 @@ static unsigned char *close_slot(unsigned char *slot, unsigned char *end) {
 /* A string field in one pass. */
 static unsigned char *put_str_once(unsigned char *o, unsigned char tag, const char *s, size_t n) {
   *o++ = tag;
+  *o = (unsigned char)n; /* ASCII under 128 bytes (nearly all): the length is n */
+  if (n < 0x80 && !(copy_words(o + 1, (const unsigned char *)s, n) & JP_HIGHS))
+    return o + 1 + n;
   return close_slot(o, utf8_copy(o + 1, s, n));
 }
 
@@ -269,7 +272,9 @@ static unsigned char *put_str_attr(unsigned char *o, unsigned char tag, const st
     p += 4;
   }
   p[0] = T_STRING, p[1] = (unsigned char)n;
-  unsigned char *end = utf8_copy(p + 2, v, n);
+  if (!(copy_words(p + 2, (const unsigned char *)v, n) & JP_HIGHS))
+    return p + 2 + n;
+  unsigned char *end = utf8_copy_rest(p + 2, (const unsigned char *)v, 0, n);
   return end == p + 2 + n ? end : put_attr_measured(o, tag, a, v, n);
 }
 
