@@ -165,7 +165,8 @@ static unsigned char *close_slot(unsigned char *slot, unsigned char *end) {
 }
 
 /* A string field in one pass. */
-static unsigned char *put_str_once(unsigned char *o, unsigned char tag, const char *s, size_t n) {
+static inline __attribute__((always_inline)) unsigned char *
+put_str_once(unsigned char *o, unsigned char tag, const char *s, size_t n) {
   *o++ = tag;
   *o = (unsigned char)n; /* ASCII under 128 bytes (nearly all): the length is n */
   if (n < 0x80 && !(copy_words(o + 1, (const unsigned char *)s, n) & JP_HIGHS))
