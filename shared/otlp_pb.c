@@ -93,11 +93,7 @@ static unsigned char *utf8_copy_rest(unsigned char *o, const unsigned char *p, s
   return o;
 }
 
-/* s[0..n) copied to o as it is, whole words, every byte read and written
- * once or twice (overlapping words), none outside s or o[0..n); returns the
- * OR of the words read, whose high bits tell whether all were ASCII. Most
- * strings here are 4 to 40 bytes: straight-line up to 32, where a byte loop
- * or a memcpy call (or a loop checking each word) was most of the cost. */
+/* copy_words over 32 bytes: 16 at a time, the last 16 overlapping. */
 static uint64_t copy_long(unsigned char *o, const unsigned char *p, size_t n) {
   uint64_t a, b, m = 0;
   size_t i = 0;
@@ -114,6 +110,11 @@ static uint64_t copy_long(unsigned char *o, const unsigned char *p, size_t n) {
   return m;
 }
 
+/* p[0..n) copied to o as it is, whole words, every byte read and written
+ * once or twice (overlapping words), none outside p[0..n) or o[0..n); returns
+ * the OR of the words read, whose high bits tell whether all were ASCII. Most
+ * strings here are 4 to 40 bytes: straight-line up to 32, where a byte loop
+ * or a memcpy call (or a loop testing each word) was most of the cost. */
 static inline __attribute__((always_inline)) uint64_t copy_words(unsigned char *o,
                                                                  const unsigned char *p, size_t n) {
   if (n >= 16) {
@@ -269,7 +270,8 @@ static unsigned char *put_str_attr(unsigned char *o, unsigned char tag, const st
   if (!p)
     return put_attr_measured(o, tag, a, v, n);
   if (arr) {
-    p[0] = T_ARRAY, p[1] = (unsigned char)(n + 4), p[2] = T_ARRAY_VALUE, p[3] = (unsigned char)(n + 2);
+    p[0] = T_ARRAY, p[1] = (unsigned char)(n + 4);
+    p[2] = T_ARRAY_VALUE, p[3] = (unsigned char)(n + 2);
     p += 4;
   }
   p[0] = T_STRING, p[1] = (unsigned char)n;
@@ -279,8 +281,8 @@ static unsigned char *put_str_attr(unsigned char *o, unsigned char tag, const st
   return end == p + 2 + n ? end : put_attr_measured(o, tag, a, v, n);
 }
 
-/* An int, double or bool attribute: at most 4 + 255 + 11 bytes, so never
- * measured but for a key over 113 bytes. */
+/* An int, double or bool attribute: its AnyValue is 11 bytes at most, so it
+ * is measured only with a key of 113 bytes or more. */
 static unsigned char *put_scalar_attr(unsigned char *o, unsigned char tag,
                                       const struct span_attr *a, size_t klen) {
   unsigned char *p;
