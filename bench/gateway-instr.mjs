@@ -10,7 +10,7 @@
 // requests come slowly and batches are small, so it reads high here).
 //
 //   node bench/gateway-instr.mjs [--proxy build/replicate-proxy] [--compare OTHER_BINARY]
-//        [--requests 1000] [--port 19320] [--keep DIR] [--modes gateway|ops|bare]
+//        [--requests 1000] [--port 19320] [--keep DIR] [--modes gateway|ops|bare] [--rep-movsb]
 //
 // --modes bare counts only the bare mode (no keys): the plain non-streamed chat completion,
 // the figure the per-request CPU work (issue 11 goal 3) is judged by.
@@ -27,6 +27,13 @@
 // --only a,b counts only those modes besides the first (the baseline), for iterating.
 // --keep DIR keeps each dump as DIR/<mode>-<build>.callgrind (callgrind_annotate --inclusive=yes FILE).
 // --compare counts another build (e.g. main's) the same way, for before/after.
+//
+// Copies of 4 KB and more, fills of 2 KB and more: glibc's memcpy/memset use `rep movsb`/`rep stosb`,
+// which callgrind counts as one instruction per byte (a 53 KB OTLP body that curl copies: 53,000),
+// where the CPU moves 32 bytes or more a cycle (about 650 ns on this machine). The proxy runs with
+// GLIBC_TUNABLES raising both thresholds out of reach, so such copies run (and count) as the
+// vector loop (about 5,000 for the same body): closer to what they cost, for every mode and both
+// builds alike. Figures before 2026-12-03 counted them per byte; --rep-movsb counts them so again.
 
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -40,7 +47,7 @@ import { runBench, sleep, start, startStatic, stop, waitReady } from './rig.mjs'
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const o = { proxy: path.join(here, '..', 'build', 'replicate-proxy'), requests: 1000, port: 19320,
-  nginx: 'nginx', compare: '', keep: '', modes: 'gateway', only: '' };
+  nginx: 'nginx', compare: '', keep: '', modes: 'gateway', only: '', repMovsb: false };
 const a = process.argv.slice(2);
 for (let i = 0; i < a.length; i++) {
   const v = () => a[++i];
@@ -53,11 +60,14 @@ for (let i = 0; i < a.length; i++) {
     case '--keep': o.keep = v(); break;
     case '--modes': o.modes = v(); break;
     case '--only': o.only = v(); break;
+    case '--rep-movsb': o.repMovsb = true; break;
     default: throw new Error(`unknown option ${a[i]}`);
   }
 }
 const STATIC = o.port, PROXY = o.port + 1, OTLP = o.port + 2;
 const CONCURRENCY = 8;
+// Copies and fills as the vector loop at every size below the non-temporal threshold (see above).
+const VECTOR_COPIES = 'glibc.cpu.x86_rep_movsb_threshold=4294967295:glibc.cpu.x86_rep_stosb_threshold=4294967295';
 const log = (s) => process.stderr.write(`[gateway-instr] ${s}\n`);
 
 const opsModes = () => [
@@ -154,15 +164,19 @@ async function measure(bin, mode, dir, label) {
     '--database', db, '--replicate_api_token', 'r8_bench'];
   if (mode.gateway) args.push('--master_key', MASTER);
   args.push(...(mode.args ?? []));
-  const p = start('valgrind', args, `callgrind-${mode.name}`);
+  // With traces, the exporter sends what is queued every second (OTLP_FLUSH_MS): waiting longer
+  // than that before zeroing and before dumping counts exactly these requests' spans, where 300 ms
+  // counted the warm-up's last batch or left out the last one (±100 requests' spans a run).
+  const settle = args.includes('--otlp_endpoint') ? 1500 : 300;
+  const p = start('valgrind', args, `callgrind-${mode.name}`, o.repMovsb ? {} : { env: { ...process.env, GLIBC_TUNABLES: VECTOR_COPIES } });
   try {
     await waitReady(PROXY, key);
     await send(200, key, mode.scrape); // warm: connections to nginx, allocator, SQLite pages
     if (mode.scrape) await scrape();   // ... and the render's first-time work (bound texts)
-    await sleep(300);     // the ledger writes the warm-up rows
+    await sleep(settle);  // the ledger writes the warm-up rows (and the exporter sends their spans)
     execFileSync('callgrind_control', ['-z', String(p.pid)], { stdio: 'ignore' });
     await send(o.requests, key, mode.scrape);
-    await sleep(300);     // ... and these rows: their cost counts
+    await sleep(settle);  // ... and these rows and spans: their cost counts
     execFileSync('callgrind_control', ['-d', String(p.pid)], { stdio: 'ignore' });
     // One file per thread of the dump: callgrind.out.<pid>.<dump>-<thread>.
     const dumps = fs.readdirSync(dir).filter((f) => /^callgrind\.out\.\d+\.\d+-\d+$/.test(f) && f.startsWith(`callgrind.out.${p.pid}.`));
@@ -235,7 +249,7 @@ async function main() {
     if (o.modes === 'ops') log(`OTLP receiver: ${spans} spans`);
     fs.rmSync(dir, { recursive: true, force: true });
   }
-  const cmd = `node bench/gateway-instr.mjs --requests ${o.requests}${o.modes !== 'gateway' ? ` --modes ${o.modes}` : ''}${o.compare ? ` --compare ${o.compare}` : ''}`;
+  const cmd = `node bench/gateway-instr.mjs --requests ${o.requests}${o.modes !== 'gateway' ? ` --modes ${o.modes}` : ''}${o.compare ? ` --compare ${o.compare}` : ''}${o.repMovsb ? ' --rep-movsb' : ''}`;
   const L = ['', `== ${o.modes} cost in instructions per request (callgrind, ${o.requests} requests, concurrency ${CONCURRENCY}): ${cmd} ==`];
   const pct = (x, y) => `${((x / y - 1) * 100).toFixed(1)}%`;
   const head = ['mode'.padEnd(19)];

@@ -93,41 +93,65 @@ static unsigned char *utf8_copy_rest(unsigned char *o, const unsigned char *p, s
   return o;
 }
 
+/* copy_words over 32 bytes: 16 at a time, the last 16 overlapping. */
+static uint64_t copy_long(unsigned char *o, const unsigned char *p, size_t n) {
+  uint64_t a, b, m = 0;
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    memcpy(&a, p + i, 8), memcpy(&b, p + i + 8, 8);
+    memcpy(o + i, &a, 8), memcpy(o + i + 8, &b, 8);
+    m |= a | b;
+  }
+  if (i < n) { /* n > 16: the tail as the last 16 bytes */
+    memcpy(&a, p + n - 16, 8), memcpy(&b, p + n - 8, 8);
+    memcpy(o + n - 16, &a, 8), memcpy(o + n - 8, &b, 8);
+    m |= a | b;
+  }
+  return m;
+}
+
+/* p[0..n) copied to o as it is, whole words, every byte read and written
+ * once or twice (overlapping words), none outside p[0..n) or o[0..n); returns
+ * the OR of the words read, whose high bits tell whether all were ASCII. Most
+ * strings here are 4 to 40 bytes: straight-line up to 32, where a byte loop
+ * or a memcpy call (or a loop testing each word) was most of the cost. */
+static inline __attribute__((always_inline)) uint64_t copy_words(unsigned char *o,
+                                                                 const unsigned char *p, size_t n) {
+  if (n >= 16) {
+    if (n > 32)
+      return copy_long(o, p, n);
+    uint64_t a, b, c, d;
+    memcpy(&a, p, 8), memcpy(&b, p + 8, 8), memcpy(&c, p + n - 16, 8), memcpy(&d, p + n - 8, 8);
+    memcpy(o, &a, 8), memcpy(o + 8, &b, 8), memcpy(o + n - 16, &c, 8), memcpy(o + n - 8, &d, 8);
+    return a | b | c | d;
+  }
+  if (n >= 8) {
+    uint64_t a, b;
+    memcpy(&a, p, 8), memcpy(&b, p + n - 8, 8);
+    memcpy(o, &a, 8), memcpy(o + n - 8, &b, 8);
+    return a | b;
+  }
+  if (n >= 4) {
+    uint32_t a, b;
+    memcpy(&a, p, 4), memcpy(&b, p + n - 4, 4);
+    memcpy(o, &a, 4), memcpy(o + n - 4, &b, 4);
+    return a | b;
+  }
+  if (!n)
+    return 0;
+  o[0] = p[0], o[n / 2] = p[n / 2], o[n - 1] = p[n - 1]; /* 1 to 3 bytes */
+  return p[0] | p[n / 2] | p[n - 1];
+}
+
 /* s[0..n) at o, each byte that is not UTF-8 as U+FFFD; returns the end.
- * ASCII goes eight bytes at a time, checked as it is copied, the last word
- * overlapping the one before (no byte read outside s): most strings here are
- * 4 to 40 bytes, where a byte loop or a memcpy call was most of the cost.
- * Inline, two calls per attribute: the rest is out of line. */
+ * Copied as it is first; a string that is not all ASCII (rare) is written
+ * again, checked byte by byte. Inline: the rest is out of line. */
 static inline __attribute__((always_inline)) unsigned char *utf8_copy(unsigned char *o,
                                                                       const char *s, size_t n) {
   const unsigned char *p = (const unsigned char *)s;
-  size_t i = 0;
-  if (n >= 8) {
-    uint64_t w;
-    for (; i + 8 <= n; i += 8) {
-      memcpy(&w, p + i, 8);
-      if (w & JP_HIGHS)
-        break;
-      memcpy(o + i, &w, 8);
-    }
-    if (i + 8 > n) { /* the tail, as the last eight bytes */
-      memcpy(&w, p + n - 8, 8);
-      if (!(w & JP_HIGHS)) {
-        memcpy(o + n - 8, &w, 8);
-        return o + n;
-      }
-    }
-  } else if (n >= 4) {
-    uint32_t a, b;
-    memcpy(&a, p, 4);
-    memcpy(&b, p + n - 4, 4);
-    if (!((a | b) & 0x80808080u)) {
-      memcpy(o, &a, 4);
-      memcpy(o + n - 4, &b, 4);
-      return o + n;
-    }
-  }
-  return utf8_copy_rest(o + i, p, i, n);
+  if (!(copy_words(o, p, n) & JP_HIGHS))
+    return o + n;
+  return utf8_copy_rest(o, p, 0, n);
 }
 
 /* A length-delimited field written in one pass: a one-byte length at slot,
@@ -142,8 +166,12 @@ static unsigned char *close_slot(unsigned char *slot, unsigned char *end) {
 }
 
 /* A string field in one pass. */
-static unsigned char *put_str_once(unsigned char *o, unsigned char tag, const char *s, size_t n) {
+static inline __attribute__((always_inline)) unsigned char *
+put_str_once(unsigned char *o, unsigned char tag, const char *s, size_t n) {
   *o++ = tag;
+  *o = (unsigned char)n; /* ASCII under 128 bytes (nearly all): the length is n */
+  if (n < 0x80 && !(copy_words(o + 1, (const unsigned char *)s, n) & JP_HIGHS))
+    return o + 1 + n;
   return close_slot(o, utf8_copy(o + 1, s, n));
 }
 
@@ -215,68 +243,71 @@ static unsigned char *put_attr_measured(unsigned char *o, unsigned char tag,
   return o;
 }
 
-/* A length-delimited field's one-byte length, once its end is known. */
-static void fill(unsigned char *slot, const unsigned char *end) {
-  *slot = (unsigned char)(end - slot - 1);
+/* put_attr_measured's bytes with every length known before they are
+ * written: a KeyValue under 128 bytes (nearly all of them) has one-byte
+ * lengths throughout. put_kv writes its key (klen bytes) and the value's tag
+ * and length (any: the AnyValue's bytes); NULL when the KeyValue takes 128
+ * bytes or more: the caller writes it measured. */
+static inline __attribute__((always_inline)) unsigned char *
+put_kv(unsigned char *o, unsigned char tag, const struct span_attr *a, size_t klen, size_t any) {
+  size_t kv = 4 + klen + any; /* key: tag, length, text; value: tag, length, AnyValue */
+  if (kv >= 0x80)
+    return NULL;
+  o[0] = tag, o[1] = (unsigned char)kv, o[2] = T_KV_KEY, o[3] = (unsigned char)klen;
+  copy_words(o + 4, (const unsigned char *)a->key, klen); /* our literals: ASCII */
+  o += 4 + klen;
+  o[0] = T_KV_VALUE, o[1] = (unsigned char)any;
+  return o + 2;
 }
 
-/* put_attr_measured's bytes, written in one pass: every length taken to be
- * one byte (a KeyValue under 128 bytes, nearly all of them) and filled in
- * after; a longer one is written again, measured. */
-static unsigned char *put_attr(unsigned char *o, unsigned char tag, const struct span_attr *a,
-                               const char *v, size_t n) {
-  unsigned char *start = o, *kv, *any, *arr = NULL, *one = NULL, *str = NULL;
-  size_t klen = a->klen ? a->klen : strlen(a->key);
-  if (klen >= 0x80)
+/* A string attribute (SA_STRING, SA_URL, SA_STRINGS): its text v[0..n).
+ * One that is not UTF-8 (its U+FFFD take more bytes) is written again,
+ * measured. */
+static unsigned char *put_str_attr(unsigned char *o, unsigned char tag, const struct span_attr *a,
+                                   size_t klen, const char *v, size_t n) {
+  int arr = a->type == SA_STRINGS; /* array_value { values { string_value } } */
+  unsigned char *p = put_kv(o, tag, a, klen, n + (arr ? 6 : 2));
+  if (!p)
     return put_attr_measured(o, tag, a, v, n);
-  *o++ = tag;
-  kv = o++;
-  *o++ = T_KV_KEY;
-  *o++ = (unsigned char)klen;
-  o = utf8_copy(o, a->key, klen); /* ASCII: a word-at-a-time copy */
-  *o++ = T_KV_VALUE;
-  any = o++;
+  if (arr) {
+    p[0] = T_ARRAY, p[1] = (unsigned char)(n + 4);
+    p[2] = T_ARRAY_VALUE, p[3] = (unsigned char)(n + 2);
+    p += 4;
+  }
+  p[0] = T_STRING, p[1] = (unsigned char)n;
+  if (!(copy_words(p + 2, (const unsigned char *)v, n) & JP_HIGHS))
+    return p + 2 + n;
+  unsigned char *end = utf8_copy_rest(p + 2, (const unsigned char *)v, 0, n);
+  return end == p + 2 + n ? end : put_attr_measured(o, tag, a, v, n);
+}
+
+/* An int, double or bool attribute: its AnyValue is 11 bytes at most, so it
+ * is measured only with a key of 113 bytes or more. */
+static unsigned char *put_scalar_attr(unsigned char *o, unsigned char tag,
+                                      const struct span_attr *a, size_t klen) {
+  unsigned char *p;
   switch (a->type) {
-  case SA_STRINGS: /* the one value in an array */
-    *o++ = T_ARRAY;
-    arr = o++;
-    *o++ = T_ARRAY_VALUE;
-    one = o++;
-    *o++ = T_STRING;
-    str = o++;
-    o = utf8_copy(o, v, n);
-    break;
-  case SA_STRING:
-  case SA_URL:
-    *o++ = T_STRING;
-    str = o++;
-    o = utf8_copy(o, v, n);
-    break;
   case SA_INT:
-    *o++ = T_INT;
-    o = pb_varint(o, (uint64_t)a->i);
-    break;
+    p = put_kv(o, tag, a, klen, 1 + pb_varint_len((uint64_t)a->i)); /* a negative one: 10 bytes */
+    if (!p)
+      break;
+    *p++ = T_INT;
+    return pb_varint(p, (uint64_t)a->i);
   case SA_DOUBLE: {
+    if (!(p = put_kv(o, tag, a, klen, 9)))
+      break;
     uint64_t bits;
     memcpy(&bits, &a->d, 8);
-    *o++ = T_DOUBLE;
-    o = put_le64(o, bits);
-    break;
+    *p++ = T_DOUBLE;
+    return put_le64(p, bits);
   }
-  case SA_BOOL:
-    *o++ = T_BOOL;
-    *o++ = a->i ? 1 : 0;
-    break;
+  default: /* SA_BOOL */
+    if (!(p = put_kv(o, tag, a, klen, 2)))
+      break;
+    p[0] = T_BOOL, p[1] = a->i ? 1 : 0;
+    return p + 2;
   }
-  if (o - kv - 1 >= 0x80)
-    return put_attr_measured(start, tag, a, v, n);
-  if (str)
-    fill(str, o);
-  if (one)
-    fill(one, o), fill(arr, o);
-  fill(any, o);
-  fill(kv, o);
-  return o;
+  return put_attr_measured(o, tag, a, NULL, 0);
 }
 
 /* A key is one of our literals: one over 255 bytes (none is) is left out,
@@ -285,6 +316,13 @@ static int key_ok(const struct span_attr *a) { return a->klen || strlen(a->key) 
 
 static int attr_shown(const struct span_attr *a) {
   return span_attr_present(a) && key_ok(a);
+}
+
+/* Is trace_url_redact's text for the URL v (n bytes) v itself? When it has
+ * no query, fragment or userinfo (no '?', '#' or '@': the common case) and
+ * fits: then it is not copied. */
+static int url_as_is(const char *v, size_t n) {
+  return n < SPAN_URL_MAX && strcspn(v, "?#@") == n; /* a NUL before n: not as is */
 }
 
 /* The attributes shown, each as the field tag. values: a packed record's
@@ -298,25 +336,37 @@ static unsigned char *put_attrs(unsigned char *o, unsigned char tag, const struc
     if (a->skip)
       continue;
     const char *v = a->s;
+    size_t len = 0;
     int stringy = span_attr_stringy(a);
-    if (values && stringy && !a->lit) {
-      if (at + a->slen >= values_len)
-        return NULL;
-      v = values + at;
-      at += a->slen + 1;
+    if (stringy) {
+      if (values && !a->lit) { /* the next copied string: slen is its length */
+        if (at + a->slen >= values_len)
+          return NULL;
+        v = values + at;
+        len = a->slen;
+        at += len + 1;
+      } else {
+        if (!v)
+          continue;
+        len = a->slen ? a->slen : strlen(v);
+        if (a->lit && len > 0xff)
+          continue; /* literals are ours and short: one over 255 bytes (none is) is left out */
+      }
     }
-    if ((stringy && !v) || !key_ok(a))
+    size_t klen = a->klen ? a->klen : strlen(a->key);
+    if (klen > 0xff)
       continue;
-    size_t len = stringy ? (a->slen ? a->slen : strlen(v)) : 0;
-    if (a->lit && len > 0xff)
-      continue; /* literals are ours and short: one over 255 bytes (none is) is left out */
+    if (!stringy) {
+      o = put_scalar_attr(o, tag, a, klen);
+      continue;
+    }
     char url[SPAN_URL_MAX];
-    if (a->type == SA_URL) {
+    if (a->type == SA_URL && !url_as_is(v, len)) {
       if (trace_url_redact(url, sizeof url, v) != 0)
         continue;
       v = url, len = strlen(url);
     }
-    o = put_attr(o, tag, a, v, len);
+    o = put_str_attr(o, tag, a, klen, v, len);
   }
   return o;
 }

@@ -1,4 +1,5 @@
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../../shared/otlp_pb.h"
@@ -299,9 +300,186 @@ static void check_packed(void) {
   buf_free(&got);
 }
 
+/* A string of n bytes in a heap block of exactly n + 1 (ASan sees a read
+ * past it): c repeated, then tail (its last bytes). */
+static char *exact(size_t n, char c, const char *tail) {
+  char *s = malloc(n + 1);
+  if (!s)
+    abort();
+  memset(s, c, n);
+  size_t t = tail ? strlen(tail) : 0;
+  if (t && t <= n)
+    memcpy(s + n - t, tail, t);
+  s[n] = '\0';
+  return s;
+}
+
+/* Every attribute type, keys and values of every length where the copy or
+ * the one-byte lengths change how they are written (1-3, 4-7, 8-15, 16-32,
+ * over 32 bytes; a KeyValue of 127 and 128 bytes), written directly and from
+ * a packed record: each reads back as it went in; a key over 255 bytes is
+ * left out. */
+static void check_lengths(void) {
+  TEST("protobuf attributes: keys and values of every length class, both paths");
+  static const size_t KEYS[] = {1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 48, 100, 112, 113,
+                                121, 122, 127, 128, 200, 255, 256};
+  static const size_t VALUES[] = {0, 1, 2, 3, 4, 7, 8, 15, 16, 17, 31, 32, 33, 47, 48, 49, 100, 130};
+  struct trace_ctx c = ctx();
+  int bad = 0;
+  for (size_t ki = 0; ki < sizeof KEYS / sizeof KEYS[0]; ki++) {
+    for (size_t vi = 0; vi < sizeof VALUES / sizeof VALUES[0]; vi++) {
+      size_t kn = KEYS[ki], vn = VALUES[vi];
+      char *key = exact(kn, 'k', "z"), *val = exact(vn, 'v', "w"), *arr = exact(vn, 'a', NULL);
+      unsigned char klen = kn <= 0xff ? (unsigned char)kn : 0; /* as SPAN_KEY_ sets it */
+      const struct span_attr attrs[] = {
+          {.key = key, .klen = klen, .type = SA_STRING, .s = val},
+          {.key = key, .klen = klen, .type = SA_STRINGS, .s = arr},
+          {.key = key, .klen = klen, .type = SA_INT, .i = -1}, /* a 10-byte varint */
+          {.key = key, .klen = klen, .type = SA_INT, .i = (long long)vn},
+          {.key = key, .klen = klen, .type = SA_BOOL, .i = 1},
+          {.key = key, .klen = klen, .type = SA_DOUBLE, .d = 2.5},
+          {.key = key, .klen = klen, .type = SA_STRING, .s = val, .lit = 1},
+      };
+      struct span s = {.ctx = &c, .name = val, .kind = SPAN_SERVER, .end_ns = 1, .attrs = attrs,
+                       .n_attrs = sizeof attrs / sizeof attrs[0]};
+      struct buf direct = BUF_INIT, packed = BUF_INIT, from_packed = BUF_INIT;
+      size_t used = 0;
+      CHECK_INT(span_pb(&direct, &s), 0);
+      CHECK_INT(span_pack(&packed, &s), 0);
+      CHECK_INT(span_packed_pb(&from_packed, packed.data, packed.len, &used), 0);
+      CHECK(from_packed.len == direct.len && memcmp(from_packed.data, direct.data, direct.len) == 0);
+      const unsigned char *sp, *any, *x;
+      size_t sn, an, xn;
+      uint64_t v = 0;
+      int ok = field((const unsigned char *)direct.data, direct.len, 0x12, 0, &sp, &sn, NULL) == 0 &&
+               field_is(sp, sn, 0x2a, 0, val);
+      if (kn > 0xff) {
+        ok = ok && field(sp, sn, 0x4a, 0, NULL, NULL, NULL) == -1; /* all left out */
+      } else {
+        ok = ok && attr_at(sp, sn, 0x4a, 0, key, &any, &an) && field_is(any, an, 0x0a, 0, val);
+        ok = ok && attr_at(sp, sn, 0x4a, 1, key, &any, &an) &&
+             field(any, an, 0x2a, 0, &x, &xn, NULL) == 0 && field(x, xn, 0x0a, 0, &x, &xn, NULL) == 0 &&
+             field_is(x, xn, 0x0a, 0, arr);
+        ok = ok && attr_at(sp, sn, 0x4a, 2, key, &any, &an) &&
+             field(any, an, 0x18, 0, NULL, NULL, &v) == 0 && v == UINT64_MAX;
+        ok = ok && attr_at(sp, sn, 0x4a, 3, key, &any, &an) &&
+             field(any, an, 0x18, 0, NULL, NULL, &v) == 0 && v == vn;
+        ok = ok && attr_at(sp, sn, 0x4a, 4, key, &any, &an) &&
+             field(any, an, 0x10, 0, NULL, NULL, &v) == 0 && v == 1;
+        double d = 0;
+        ok = ok && attr_at(sp, sn, 0x4a, 5, key, &any, &an) &&
+             field(any, an, 0x21, 0, NULL, NULL, &v) == 0 && (memcpy(&d, &v, 8), d == 2.5);
+        ok = ok && attr_at(sp, sn, 0x4a, 6, key, &any, &an) && field_is(any, an, 0x0a, 0, val);
+        ok = ok && field(sp, sn, 0x4a, 7, NULL, NULL, NULL) == -1;
+      }
+      if (!ok && !bad++)
+        CHECK(!"an attribute reads back other than it went in");
+      if (!ok)
+        fprintf(stderr, "  key %zu bytes, value %zu bytes\n", kn, vn);
+      buf_free(&direct), buf_free(&packed), buf_free(&from_packed);
+      free(key), free(val), free(arr);
+    }
+  }
+  CHECK_INT(bad, 0);
+
+  TEST("protobuf attributes: text not ASCII at each end of each length class");
+  static const struct {
+    const char *tail, *want; /* the value's last bytes, and as written */
+  } TAILS[] = {
+      {"\xc3\xa9", "\xc3\xa9"},         /* UTF-8: the same length, copied again */
+      {"\xff", "\xef\xbf\xbd"},         /* not UTF-8: U+FFFD, two bytes more */
+      {"\xe2\x82", "\xef\xbf\xbd\xef\xbf\xbd"}, /* a cut sequence */
+  };
+  for (size_t t = 0; t < sizeof TAILS / sizeof TAILS[0]; t++) {
+    for (size_t vi = 0; vi < sizeof VALUES / sizeof VALUES[0]; vi++) {
+      size_t vn = VALUES[vi], tn = strlen(TAILS[t].tail);
+      if (vn < tn)
+        continue;
+      char *val = exact(vn, 'v', TAILS[t].tail), *want = malloc(vn - tn + strlen(TAILS[t].want) + 1);
+      if (!want)
+        abort();
+      memcpy(want, val, vn - tn);
+      memcpy(want + vn - tn, TAILS[t].want, strlen(TAILS[t].want) + 1);
+      const struct span_attr attrs[] = {SPAN_STR("gen_ai.response.finish_reasons", val),
+                                        SPAN_STRINGS("k", val)};
+      struct span s = {.ctx = &c, .name = "n", .kind = SPAN_SERVER, .end_ns = 1, .attrs = attrs,
+                       .n_attrs = 2};
+      struct buf b = BUF_INIT;
+      const unsigned char *sp, *any, *x;
+      size_t sn, an, xn;
+      CHECK_INT(span_pb(&b, &s), 0);
+      CHECK(field((const unsigned char *)b.data, b.len, 0x12, 0, &sp, &sn, NULL) == 0 &&
+            attr_at(sp, sn, 0x4a, 0, "gen_ai.response.finish_reasons", &any, &an) &&
+            field_is(any, an, 0x0a, 0, want));
+      CHECK(attr_at(sp, sn, 0x4a, 1, "k", &any, &an) && field(any, an, 0x2a, 0, &x, &xn, NULL) == 0 &&
+            field(x, xn, 0x0a, 0, &x, &xn, NULL) == 0 && field_is(x, xn, 0x0a, 0, want));
+      buf_free(&b);
+      free(val), free(want);
+    }
+  }
+  TEST("protobuf attributes: a byte not UTF-8 in the middle, 1 to 40 bytes");
+  for (size_t vn = 1; vn <= 40; vn++) {
+    char *val = exact(vn, 'm', NULL), want[48];
+    val[vn / 2] = '\xff';
+    memcpy(want, val, vn / 2);
+    memcpy(want + vn / 2, "\xef\xbf\xbd", 3);
+    memcpy(want + vn / 2 + 3, val + vn / 2 + 1, vn - vn / 2); /* and the NUL */
+    const struct span_attr attrs[] = {SPAN_STR("k", val)};
+    struct span s = {.ctx = &c, .name = "n", .kind = SPAN_SERVER, .end_ns = 1, .attrs = attrs,
+                     .n_attrs = 1};
+    struct buf b = BUF_INIT;
+    const unsigned char *sp, *any;
+    size_t sn, an;
+    CHECK_INT(span_pb(&b, &s), 0);
+    CHECK(field((const unsigned char *)b.data, b.len, 0x12, 0, &sp, &sn, NULL) == 0 &&
+          attr_at(sp, sn, 0x4a, 0, "k", &any, &an) && field_is(any, an, 0x0a, 0, want));
+    buf_free(&b);
+    free(val);
+  }
+}
+
+/* url.full goes as trace_url_redact leaves it, whether or not it needed it. */
+static void check_urls(void) {
+  TEST("protobuf url.full: as trace_url_redact leaves it (as is without ?, #, @)");
+  static char long_url[SPAN_URL_MAX + 2];
+  static const char *URLS[] = {
+      "http://127.0.0.1:19320/v1/models/deepseek-ai/deepseek-v3.1/predictions",
+      "https://api.replicate.com/v1/predictions/abc", "http://h", "h", "",
+      "https://user:pw@api.example/v1/p?token=x", "http://h/p?q=1", "http://h/p#frag",
+      "http://u@h/p", "http://h/a@b", "http://h/a@b?c", "http://h?x@y", "http://h#@",
+      long_url, long_url + 1, long_url + 2, /* 1,025, 1,024, 1,023 bytes: too long, and fits */
+  };
+  memcpy(long_url, "http://h/", 9);
+  memset(long_url + 9, 'x', sizeof long_url - 10);
+  long_url[sizeof long_url - 1] = '\0';
+  struct trace_ctx c = ctx();
+  for (size_t i = 0; i < sizeof URLS / sizeof URLS[0]; i++) {
+    char want[SPAN_URL_MAX];
+    int fits = trace_url_redact(want, sizeof want, URLS[i]) == 0;
+    const struct span_attr attrs[] = {SPAN_URL("url.full", URLS[i]), SPAN_INT("after", 1)};
+    struct span s = {.ctx = &c, .name = "n", .kind = SPAN_CLIENT, .end_ns = 1, .attrs = attrs,
+                     .n_attrs = 2};
+    struct buf b = BUF_INIT, packed = BUF_INIT, from_packed = BUF_INIT;
+    const unsigned char *sp, *any;
+    size_t sn, an, used = 0;
+    CHECK_INT(span_pb(&b, &s), 0);
+    CHECK(field((const unsigned char *)b.data, b.len, 0x12, 0, &sp, &sn, NULL) == 0);
+    if (fits)
+      CHECK(attr_at(sp, sn, 0x4a, 0, "url.full", &any, &an) && field_is(any, an, 0x0a, 0, want));
+    else /* left out: the next one is first */
+      CHECK(attr_at(sp, sn, 0x4a, 0, "after", &any, &an));
+    CHECK_INT(span_pack(&packed, &s), 0);
+    CHECK_INT(span_packed_pb(&from_packed, packed.data, packed.len, &used), 0);
+    CHECK(from_packed.len == b.len && memcmp(from_packed.data, b.data, b.len) == 0);
+    buf_free(&b), buf_free(&packed), buf_free(&from_packed);
+  }
+}
+
 void suite_otlp_pb(void) {
   check_varint();
   check_span_bytes();
   check_batch();
   check_packed();
+  check_lengths();
+  check_urls();
 }
