@@ -206,6 +206,32 @@ static void test_fields(void) {
   CHECK_INT(p.input_tokens, -1);
   prediction_free(&p);
 
+  TEST("metrics: plain digits read directly agree with strtod at the edges");
+  /* 15 digits take the digit loop, 16 and more strtod (whose double rounds
+   * past 2^53); -0 is strtod's 0. */
+  CHECK_INT(parse("{\"id\":\"m\",\"metrics\":{\"input_token_count\":999999999999999,"
+                  "\"output_token_count\":0}}", &p), 0);
+  CHECK_INT(p.input_tokens, 999999999999999L);
+  CHECK_INT(p.output_tokens, 0);
+  prediction_free(&p);
+  CHECK_INT(parse("{\"id\":\"m\",\"metrics\":{\"input_token_count\":9007199254740993,"
+                  "\"output_token_count\":-0}}", &p), 0);
+  CHECK_INT(p.input_tokens, 9007199254740992L);
+  CHECK_INT(p.output_tokens, 0);
+  prediction_free(&p);
+  CHECK_INT(parse("{\"id\":\"m\",\"metrics\":{\"input_token_count\":99999999999999999999}}", &p), 0);
+  CHECK_INT(p.input_tokens, -1);
+  prediction_free(&p);
+
+  TEST("urls and status: escaped strings decoded, plain ones copied");
+  CHECK_INT(parse("{\"id\":\"u\",\"status\":\"succ\\u0065eded\",\"urls\":{\"get\":\"https:\\/\\/g\","
+                  "\"stream\":\"\",\"cancel\":\"https://c\"}}", &p), 0);
+  CHECK_INT(p.status, PRED_SUCCEEDED);
+  CHECK_STR(p.url_get, "https://g");
+  CHECK_STR(p.url_stream, "");
+  CHECK_STR(p.url_cancel, "https://c");
+  prediction_free(&p);
+
   TEST("urls: non-strings ignored, web ignored");
   CHECK_INT(parse("{\"id\":\"u\",\"urls\":{\"get\":null,\"stream\":5,\"web\":\"https://replicate.com/p/u\","
                   "\"cancel\":\"c\"}}", &p), 0);
