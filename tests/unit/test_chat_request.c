@@ -429,6 +429,19 @@ static void test_numbers(void) {
     CHECK_INT(r.has, 0);
     chat_request_free(&r);
   }
+  /* Duplicate members: the first is read (the body's members are indexed
+   * in one pass; a later duplicate is not looked at). */
+  if (EXPECT_OK("{" BASE ",'temperature':0.5,'temperature':5,'stream':false,"
+                "'stream':1}", &r) == 0) {
+    CHECK(r.temperature == 0.5);
+    CHECK_INT(r.stream, 0);
+    chat_request_free(&r);
+  }
+  EXPECT_ERR("{" BASE ",'top_p':9,'top_p':0.5}", 400, "top_p");
+  if (EXPECT_OK("{" BASE ",'messages':[]}", &r) == 0) {
+    CHECK_INT(r.n_messages, 1);
+    chat_request_free(&r);
+  }
   EXPECT_ERR("{" BASE ",'temperature':2.01}", 400, "temperature");
   EXPECT_ERR("{" BASE ",'temperature':-0.1}", 400, "temperature");
   EXPECT_ERR("{" BASE ",'temperature':'0.5'}", 400, "temperature");
