@@ -1,7 +1,9 @@
 #include "chat_request.h"
 
 #include <cJSON.h>
+#include <float.h>
 #include <limits.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +12,7 @@
 #include "buf.h"
 #include "json_scan.h"
 #include "num_text.h"
+#include "response.h"
 
 /* Error texts follow OpenAI's wording so clients and people recognise them. */
 
@@ -1220,39 +1223,66 @@ void chat_request_free(struct chat_request *r) {
   memset(r, 0, sizeof *r);
 }
 
+/* A number as cJSON_PrintUnformatted writes it (cJSON 1.7.15's
+ * print_number), so the body is the same text it was when built as a tree:
+ * %.15g when that reads back within an epsilon of the value, else %.17g.
+ * A whole number below 1e15 is its digits either way (-0 is not: "-0"). */
+static int put_cjson_number(struct buf *b, double d) {
+  char t[NUM_G_MAX];
+  if (isnan(d) || isinf(d))
+    return buf_append(b, "null", 4);
+  if (fabs(d) < 1e15 && d == (double)(int64_t)d && !(d == 0 && signbit(d)))
+    return buf_append(b, t, (size_t)(num_i64(t, (int64_t)d) - t));
+  size_t n = num_g(t, d, 15);
+  double back = strtod(t, NULL);
+  double most = fabs(back) > fabs(d) ? fabs(back) : fabs(d);
+  if (!(fabs(back - d) <= most * DBL_EPSILON))
+    n = num_g(t, d, 17);
+  return buf_append(b, t, n);
+}
+
 char *chat_request_prediction_body(const struct chat_request *r,
                                    const char *prompt) {
   /* Only inputs the model's schema declares (replicate-api.md §7):
    * Replicate rejects unknown keys. Each optional one only when given, so
-   * the model's own defaults apply otherwise. */
+   * the model's own defaults apply otherwise. Written as text: a cJSON tree
+   * and its print were ~3k instructions a request. The prompt's strings
+   * came through cJSON from a body json_scan found valid UTF-8, so
+   * json_quote_append (which would repair invalid UTF-8) writes what cJSON
+   * wrote: the same escapes, other bytes as they are. */
   const struct {
     unsigned bit;
-    const char *key;
+    const char *key; /* with its quotes, comma and colon */
     double value;
   } numbers[] = {
-      {HAS_TEMPERATURE, "temperature", r->temperature},
-      {HAS_TOP_P, "top_p", r->top_p},
-      {HAS_PRESENCE_PENALTY, "presence_penalty", r->presence_penalty},
-      {HAS_FREQUENCY_PENALTY, "frequency_penalty", r->frequency_penalty},
+      {HAS_TEMPERATURE, ",\"temperature\":", r->temperature},
+      {HAS_TOP_P, ",\"top_p\":", r->top_p},
+      {HAS_PRESENCE_PENALTY, ",\"presence_penalty\":", r->presence_penalty},
+      {HAS_FREQUENCY_PENALTY, ",\"frequency_penalty\":", r->frequency_penalty},
   };
-  char *out = NULL;
-  cJSON *root = cJSON_CreateObject();
-  cJSON *input = root ? cJSON_AddObjectToObject(root, "input") : NULL;
-  if (!input || !cJSON_AddStringToObject(input, "prompt", prompt ? prompt : ""))
-    goto done;
+  const char *p = prompt ? prompt : "";
+  size_t n = strlen(p);
+  struct buf b = BUF_INIT;
+  if (buf_reserve(&b, n + n / 8 + 200) != 0 ||
+      buf_append_str(&b, "{\"input\":{\"prompt\":") != 0 ||
+      json_quote_append(&b, p, n) != 0)
+    goto fail;
   if ((r->has & HAS_MAX_TOKENS) &&
-      !cJSON_AddNumberToObject(input, "max_tokens", (double)r->max_tokens))
-    goto done;
+      (buf_append_str(&b, ",\"max_tokens\":") != 0 ||
+       put_cjson_number(&b, (double)r->max_tokens) != 0))
+    goto fail;
   for (size_t i = 0; i < sizeof numbers / sizeof numbers[0]; i++) {
     if ((r->has & numbers[i].bit) &&
-        !cJSON_AddNumberToObject(input, numbers[i].key, numbers[i].value))
-      goto done;
+        (buf_append_str(&b, numbers[i].key) != 0 ||
+         put_cjson_number(&b, numbers[i].value) != 0))
+      goto fail;
   }
   /* The model's enum is "medium" or the string "None" (its default). */
-  if (r->thinking && !cJSON_AddStringToObject(input, "thinking", "medium"))
-    goto done;
-  out = cJSON_PrintUnformatted(root);
-done:
-  cJSON_Delete(root);
-  return out;
+  if ((r->thinking && buf_append_str(&b, ",\"thinking\":\"medium\"") != 0) ||
+      buf_append_str(&b, "}}") != 0)
+    goto fail;
+  return buf_take(&b);
+fail:
+  buf_free(&b);
+  return NULL;
 }
