@@ -16,6 +16,7 @@
 #include "../shared/response.h"
 #include "../shared/sse.h"
 #include "../shared/upstream_error.h"
+#include "../shared/zalloc.h"
 #include "http.h"
 #include "spans.h"
 
@@ -393,8 +394,8 @@ static const char *length_or_stop(const struct exchange *ex, const struct choice
 }
 
 static void finish_nonstream(struct exchange *ex) {
-  struct choice_result *results = calloc((size_t)ex->n, sizeof *results);
-  struct buf *echoed = calloc((size_t)ex->n, sizeof *echoed);
+  struct choice_result *results = zalloc((size_t)ex->n, sizeof *results);
+  struct buf *echoed = zalloc((size_t)ex->n, sizeof *echoed);
   if (!results || !echoed) {
     free(results);
     free(echoed);
@@ -913,7 +914,7 @@ static void on_list_done(struct up_transfer *t) {
     fail_unresolved(c, why);
     return;
   }
-  const char **mine = calloc((size_t)ex->n, sizeof *mine);
+  const char **mine = zalloc((size_t)ex->n, sizeof *mine);
   if (!mine) {
     fail_oom(ex);
     return;
@@ -1309,7 +1310,7 @@ static void on_keepalive(struct loop *l, struct loop_timer *t) {
 
 static struct exchange *exchange_new(struct worker *w, struct http_request *hr,
                                      const char *token, int n_choices, size_t n_bodies) {
-  struct exchange *ex = calloc(1, sizeof *ex);
+  struct exchange *ex = zalloc(1, sizeof *ex);
   if (!ex)
     return NULL;
   ex->w = w;
@@ -1319,9 +1320,9 @@ static struct exchange *exchange_new(struct worker *w, struct http_request *hr,
   ex->trace = *http_request_trace(hr);
   ex->token = strdup(token);
   ex->n = n_choices;
-  ex->choices = calloc((size_t)n_choices, sizeof *ex->choices);
-  ex->bodies = calloc(n_bodies, sizeof *ex->bodies);
-  ex->prompt_lens = calloc(n_bodies, sizeof *ex->prompt_lens);
+  ex->choices = zalloc((size_t)n_choices, sizeof *ex->choices);
+  ex->bodies = zalloc(n_bodies, sizeof *ex->bodies);
+  ex->prompt_lens = zalloc(n_bodies, sizeof *ex->prompt_lens);
   ex->n_bodies = n_bodies;
   buf_init(&ex->out);
   /* Timers first: freeing a half-built exchange disarms them. */
@@ -1331,7 +1332,7 @@ static struct exchange *exchange_new(struct worker *w, struct http_request *hr,
   int no_memory = 0;
   for (int i = 0; ex->choices && i < n_choices; i++) {
     ex->choices[i].ex = ex;
-    struct choice_xfer *cx = calloc(1, sizeof *cx); /* room for an orphaned create */
+    struct choice_xfer *cx = zalloc(1, sizeof *cx); /* room for an orphaned create */
     ex->choices[i].xfer = cx ? &cx->t : NULL;
     no_memory |= !ex->choices[i].xfer;
     loop_timer_init(&ex->choices[i].poll_timer, on_poll_timer, &ex->choices[i]);
@@ -1601,7 +1602,7 @@ int exchange_pred_usage(const struct exchange *ex, struct exchange_pred_usage **
   *out = NULL;
   *n = 0;
   *token = NULL;
-  struct exchange_pred_usage *u = calloc((size_t)(ex->n > 0 ? ex->n : 1), sizeof *u);
+  struct exchange_pred_usage *u = zalloc((size_t)(ex->n > 0 ? ex->n : 1), sizeof *u);
   char *tok = strdup(ex->token ? ex->token : "");
   if (!u || !tok)
     goto oom;
