@@ -232,6 +232,35 @@ static void test_fields(void) {
   CHECK_STR(p.url_cancel, "https://c");
   prediction_free(&p);
 
+  TEST("plain strings and keys around the 32-byte scan: every length, an escape anywhere");
+  for (size_t len = 0; len < 70; len++) {
+    for (size_t esc = 0; esc <= len; esc++) { /* esc == len: no escape */
+      char val[160], want[80], json[400];
+      size_t v = 0;
+      for (size_t i = 0; i < len; i++) {
+        if (i == esc) {
+          val[v++] = '\\';
+          val[v++] = '/';
+          want[i] = '/';
+        } else {
+          val[v++] = want[i] = (char)('a' + i % 26);
+        }
+      }
+      val[v] = want[len] = '\0';
+      /* the same text as a key (for "get": the value then lands in url_get) */
+      snprintf(json, sizeof json, "{\"id\":\"x\",\"urls\":{\"%s\":\"k\",\"get\":\"%s\"}}", val, val);
+      if (parse(json, &p) != 0 || !p.url_get || strcmp(p.url_get, want) != 0) {
+        test_fail(__FILE__, __LINE__, "len %zu escape at %zu: %s", len, esc, json);
+        prediction_free(&p);
+        break;
+      }
+      test_passed++;
+      prediction_free(&p);
+    }
+  }
+  CHECK_INT(parse("{\"id\":\"x\",\"urls\":{\"get\":\"abcdefghijabcdefghijabcdefghijabcdefghij", &p), -1);
+  CHECK_INT(parse("{\"id\":\"x\",\"urls\":{\"get\":\"abc", &p), -1);
+
   TEST("urls: non-strings ignored, web ignored");
   CHECK_INT(parse("{\"id\":\"u\",\"urls\":{\"get\":null,\"stream\":5,\"web\":\"https://replicate.com/p/u\","
                   "\"cancel\":\"c\"}}", &p), 0);
