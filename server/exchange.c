@@ -165,6 +165,16 @@ static void replace(char **slot, const char *value) {
   *slot = copy;
 }
 
+/* Move *from into *slot when there is one: for strings of a prediction
+ * that is freed right after (a copy was a malloc and a free for nothing). */
+static void take(char **slot, char **from) {
+  if (!*from)
+    return;
+  free(*slot);
+  *slot = *from;
+  *from = NULL;
+}
+
 /* ------------------------------------------------------------ finishing */
 
 static void cancel_prediction(struct choice *c) {
@@ -760,19 +770,20 @@ static void open_stream(struct exchange *ex) {
 }
 
 /* A prediction exists for this choice (from the create reply, or found in
- * the list after the reply was lost). */
-static void choice_created(struct choice *c, const struct prediction *p) {
+ * the list after the reply was lost). Its id and urls are taken (left NULL
+ * in p), the rest only read. */
+static void choice_created(struct choice *c, struct prediction *p) {
   struct exchange *ex = c->ex;
-  replace(&c->pred_id, p->id);
-  replace(&c->url_get, p->url_get);
-  replace(&c->url_cancel, p->url_cancel);
-  replace(&c->url_stream, p->url_stream);
+  take(&c->pred_id, &p->id); /* never NULL: prediction_parse requires an id */
+  take(&c->url_get, &p->url_get);
+  take(&c->url_cancel, &p->url_cancel);
+  take(&c->url_stream, &p->url_stream);
   if (c->index == 0) {
     size_t at = fit_str(ex->id, sizeof ex->id, 0, ex->enc.ops->id_prefix);
-    fit_str(ex->id, sizeof ex->id, at, p->id);
+    fit_str(ex->id, sizeof ex->id, at, c->pred_id);
   }
   ex->n_created++;
-  log_msg(LOG_DEBUG, "prediction %s created (%s)", p->id, prediction_status_name(p->status));
+  log_msg(LOG_DEBUG, "prediction %s created (%s)", c->pred_id, prediction_status_name(p->status));
   if (ex->req.stream) {
     /* Nothing is sent before every choice exists (errors stay plain JSON). */
     c->state = CH_PARKED;
