@@ -9,6 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* memset called through a volatile pointer: GCC fuses a malloc and the
+ * memset zeroing it back into calloc, the call this is here to avoid. */
+static void *(*const volatile zalloc_memset)(void *, int, size_t) = memset;
+
 /* calloc(n, size): NULL when out of memory or n * size overflows. */
 static inline void *zalloc(size_t n, size_t size) {
   if (size && n > SIZE_MAX / size)
@@ -16,7 +20,7 @@ static inline void *zalloc(size_t n, size_t size) {
   size_t bytes = n * size;
   void *p = malloc(bytes > 0 ? bytes : 1);
   if (p)
-    memset(p, 0, bytes);
+    zalloc_memset(p, 0, bytes);
   return p;
 }
 
