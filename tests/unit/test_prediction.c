@@ -260,6 +260,20 @@ static void test_fields(void) {
   }
   CHECK_INT(parse("{\"id\":\"x\",\"urls\":{\"get\":\"abcdefghijabcdefghijabcdefghijabcdefghij", &p), -1);
   CHECK_INT(parse("{\"id\":\"x\",\"urls\":{\"get\":\"abc", &p), -1);
+  {
+    /* past the 64 bytes scanned a word at a time: unterminated after an
+     * escape, and a long value ending in an escape then its quote */
+    char json[400], a[101];
+    memset(a, 'a', 100);
+    a[100] = '\0';
+    snprintf(json, sizeof json, "{\"id\":\"x\",\"urls\":{\"get\":\"%.80s\\n%s", a, a);
+    CHECK_INT(parse(json, &p), -1);
+    snprintf(json, sizeof json, "{\"id\":\"x\",\"urls\":{\"get\":\"%.90s\\\\\"}}", a);
+    CHECK_INT(parse(json, &p), 0);
+    CHECK_INT(p.url_get ? (long)strlen(p.url_get) : -1, 91);
+    CHECK(p.url_get && p.url_get[90] == '\\');
+    prediction_free(&p);
+  }
 
   TEST("urls: non-strings ignored, web ignored");
   CHECK_INT(parse("{\"id\":\"u\",\"urls\":{\"get\":null,\"stream\":5,\"web\":\"https://replicate.com/p/u\","
