@@ -161,7 +161,11 @@ int stop_matcher_push(struct stop_matcher *m, const char *text, size_t len,
     buf_append(&m->held, text, len);
   } else {
     buf_reset(&m->held);
-    buf_append(&m->held, text + from_text, keep);
+    /* Nothing held is the usual case: appending no bytes to a buffer never
+     * grown would allocate one (and could fail, past the point of no
+     * return). */
+    if (keep)
+      buf_append(&m->held, text + from_text, keep);
   }
   memcpy(m->state, st, sizeof st);
   m->pending = pending == NO_PENDING ? NO_PENDING : pending - cut;

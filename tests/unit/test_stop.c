@@ -133,7 +133,8 @@ static void basics(void) {
   const char *s0[] = {EOS, USER};
   CHECK_INT(stop_matcher_init(&m, s0, 2), 0);
   CHECK_INT(stop_matcher_push(&m, "Hello! How can I help you today?", 32, &out), 0);
-  CHECK(m.fail == NULL); /* no '<' yet: nothing built */
+  CHECK(m.fail == NULL);      /* no '<' yet: nothing built */
+  CHECK(m.held.data == NULL); /* and nothing held: no buffer either */
   CHECK_INT(stop_matcher_push(&m, " <\xEF\xBD", 4, &out), 0);
   CHECK(m.fail != NULL);
   CHECK_INT(stop_matcher_push(&m, "\x9CUser\xEF\xBD\x9C> tail", 14, &out), 1);
