@@ -1,6 +1,7 @@
 #include "exchange.h"
 
 #include <cJSON.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -1319,21 +1320,37 @@ static void on_keepalive(struct loop *l, struct loop_timer *t) {
 
 /* ------------------------------------------------------------- lifecycle */
 
+/* n rounded up so whatever follows it in a block is aligned for anything. */
+static size_t block_round(size_t n) {
+  const size_t a = _Alignof(max_align_t);
+  return (n + a - 1) / a * a;
+}
+
 static struct exchange *exchange_new(struct worker *w, struct http_request *hr,
                                      const char *token, int n_choices, size_t n_bodies) {
-  struct exchange *ex = zalloc(1, sizeof *ex);
-  if (!ex)
+  /* One block for the exchange, its choices, the create bodies' slots, the
+   * prompts' lengths and the token, freed with it: they were five
+   * allocations and five frees a request. (n_choices and n_bodies are
+   * bounded by the request's n: no overflow.) */
+  size_t at_choices = block_round(sizeof(struct exchange));
+  size_t at_bodies = at_choices + block_round((size_t)n_choices * sizeof(struct choice));
+  size_t at_lens = at_bodies + block_round(n_bodies * sizeof(char *));
+  size_t at_token = at_lens + n_bodies * sizeof(size_t);
+  size_t token_len = strlen(token);
+  char *block = zalloc(1, at_token + token_len + 1);
+  if (!block)
     return NULL;
+  struct exchange *ex = (struct exchange *)block;
   ex->w = w;
   ex->hr = hr;
   ex->cancel_reason = MC_OTHER;
   fit_str(ex->request_id, sizeof ex->request_id, 0, http_request_id(hr));
   ex->trace = *http_request_trace(hr);
-  ex->token = strdup(token);
+  ex->token = memcpy(block + at_token, token, token_len + 1);
   ex->n = n_choices;
-  ex->choices = zalloc((size_t)n_choices, sizeof *ex->choices);
-  ex->bodies = zalloc(n_bodies, sizeof *ex->bodies);
-  ex->prompt_lens = zalloc(n_bodies, sizeof *ex->prompt_lens);
+  ex->choices = (struct choice *)(block + at_choices);
+  ex->bodies = (char **)(block + at_bodies);
+  ex->prompt_lens = (size_t *)(block + at_lens);
   ex->n_bodies = n_bodies;
   buf_init(&ex->out);
   /* Timers first: freeing a half-built exchange disarms them. */
@@ -1341,7 +1358,7 @@ static struct exchange *exchange_new(struct worker *w, struct http_request *hr,
   loop_timer_init(&ex->keepalive, on_keepalive, ex);
   loop_timer_init(&ex->resume, on_resume, ex);
   int no_memory = 0;
-  for (int i = 0; ex->choices && i < n_choices; i++) {
+  for (int i = 0; i < n_choices; i++) {
     ex->choices[i].ex = ex;
     struct choice_xfer *cx = zalloc(1, sizeof *cx); /* room for an orphaned create */
     ex->choices[i].xfer = cx ? &cx->t : NULL;
@@ -1350,7 +1367,7 @@ static struct exchange *exchange_new(struct worker *w, struct http_request *hr,
     buf_init(&ex->choices[i].sse_error);
     sse_parser_init(&ex->choices[i].sse);
   }
-  if (no_memory || !ex->token || !ex->choices || !ex->bodies || !ex->prompt_lens) {
+  if (no_memory) {
     exchange_free(ex);
     return NULL;
   }
@@ -1558,18 +1575,15 @@ void exchange_free(struct exchange *ex) {
       pipeline_free(c->pipe);
     }
   }
-  free(ex->choices);
+  /* choices, bodies' slots, prompt lengths and token are in ex's block */
   for (size_t i = 0; ex->bodies && i < ex->n_bodies; i++)
     free(ex->bodies[i]);
-  free(ex->bodies);
   free(ex->create_url);
-  free(ex->prompt_lens);
   for (size_t i = 0; i < ex->n_prompts; i++)
     free(ex->prompts[i]);
   free(ex->prompts);
   if (ex->token)
     memset(ex->token, 0, strlen(ex->token));
-  free(ex->token);
   chat_request_free(&ex->req);
   buf_free(&ex->out);
   buf_free(&ex->logged_output);
