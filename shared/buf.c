@@ -42,7 +42,7 @@ int buf_reserve(struct buf *b, size_t extra) {
   return 0;
 }
 
-int buf_append(struct buf *b, const void *data, size_t len) {
+int buf_append_grow(struct buf *b, const void *data, size_t len) {
   if (buf_reserve(b, len) != 0)
     return -1;
   if (len)
@@ -51,12 +51,6 @@ int buf_append(struct buf *b, const void *data, size_t len) {
   b->data[b->len] = '\0';
   return 0;
 }
-
-int buf_append_str(struct buf *b, const char *s) {
-  return buf_append(b, s, strlen(s));
-}
-
-int buf_append_char(struct buf *b, char c) { return buf_append(b, &c, 1); }
 
 int buf_append_u64(struct buf *b, uint64_t v) {
   char digits[NUM_DEC_MAX];

@@ -1,7 +1,9 @@
 #include "chat_request.h"
 
 #include <cJSON.h>
+#include <float.h>
 #include <limits.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +12,8 @@
 #include "buf.h"
 #include "json_scan.h"
 #include "num_text.h"
+#include "response.h"
+#include "zalloc.h"
 
 /* Error texts follow OpenAI's wording so clients and people recognise them. */
 
@@ -107,6 +111,67 @@ static const cJSON *field(const cJSON *obj, const char *key) {
 /* Absent and null both mean "not given" for every optional field. */
 int req_given(const cJSON *v) { return v && !cJSON_IsNull(v); }
 
+/* The body's members the parsers read, found in one pass over its members:
+ * a cJSON lookup per field walked every member with strcmp (~2k
+ * instructions a request for two dozen fields, nearly all absent). The
+ * first of duplicate keys wins, as with cJSON_GetObjectItemCaseSensitive. */
+enum root_key {
+  K_MESSAGES, K_MAX_COMPLETION_TOKENS, K_MAX_TOKENS, K_N, K_SEED,
+  K_TEMPERATURE, K_TOP_P, K_PRESENCE_PENALTY, K_FREQUENCY_PENALTY, K_STREAM,
+  K_STREAM_OPTIONS, K_STOP, K_LOGIT_BIAS, K_LOGPROBS, K_TOP_LOGPROBS, K_TOOLS,
+  K_FUNCTIONS, K_TOOL_CHOICE, K_FUNCTION_CALL, K_PARALLEL_TOOL_CALLS,
+  K_RESPONSE_FORMAT, K_REASONING_EFFORT, N_ROOT_KEYS
+};
+static const struct {
+  const char *name;
+  size_t len;
+} root_keys[N_ROOT_KEYS] = {
+#define RK(k, name) [k] = {name, sizeof name - 1}
+    RK(K_MESSAGES, "messages"),
+    RK(K_MAX_COMPLETION_TOKENS, "max_completion_tokens"),
+    RK(K_MAX_TOKENS, "max_tokens"),
+    RK(K_N, "n"),
+    RK(K_SEED, "seed"),
+    RK(K_TEMPERATURE, "temperature"),
+    RK(K_TOP_P, "top_p"),
+    RK(K_PRESENCE_PENALTY, "presence_penalty"),
+    RK(K_FREQUENCY_PENALTY, "frequency_penalty"),
+    RK(K_STREAM, "stream"),
+    RK(K_STREAM_OPTIONS, "stream_options"),
+    RK(K_STOP, "stop"),
+    RK(K_LOGIT_BIAS, "logit_bias"),
+    RK(K_LOGPROBS, "logprobs"),
+    RK(K_TOP_LOGPROBS, "top_logprobs"),
+    RK(K_TOOLS, "tools"),
+    RK(K_FUNCTIONS, "functions"),
+    RK(K_TOOL_CHOICE, "tool_choice"),
+    RK(K_FUNCTION_CALL, "function_call"),
+    RK(K_PARALLEL_TOOL_CALLS, "parallel_tool_calls"),
+    RK(K_RESPONSE_FORMAT, "response_format"),
+    RK(K_REASONING_EFFORT, "reasoning_effort"),
+#undef RK
+};
+
+struct root_index {
+  const cJSON *v[N_ROOT_KEYS];
+};
+
+static void root_index(const cJSON *root, struct root_index *ix) {
+  memset(ix, 0, sizeof *ix);
+  for (const cJSON *m = root->child; m; m = m->next) {
+    if (!m->string)
+      continue;
+    size_t n = strlen(m->string);
+    for (size_t k = 0; k < N_ROOT_KEYS; k++) {
+      if (root_keys[k].len == n && memcmp(root_keys[k].name, m->string, n) == 0) {
+        if (!ix->v[k])
+          ix->v[k] = m;
+        break;
+      }
+    }
+  }
+}
+
 static int is_integer(double d) {
   if (d != d || d > 1e308 || d < -1e308) /* NaN, infinities */
     return 0;
@@ -134,10 +199,10 @@ static int check_range(struct oai_error *err, const char *key, double d,
   return 0;
 }
 
-/* Optional integer in [min, max]; *present says whether one was given. */
-int req_get_int(const cJSON *obj, const char *key, long min, long max,
-                long *out, int *present, struct oai_error *err) {
-  const cJSON *v = field(obj, key);
+/* Optional integer v (the member `key`) in [min, max]; *present says
+ * whether one was given. */
+static int int_value(const cJSON *v, const char *key, long min, long max,
+                     long *out, int *present, struct oai_error *err) {
   *present = 0;
   if (!req_given(v))
     return 0;
@@ -157,11 +222,16 @@ int req_get_int(const cJSON *obj, const char *key, long min, long max,
   return 0;
 }
 
-/* Optional number in [min, max]; sets `bit` in *has when given. */
-static int get_number(const cJSON *root, const char *key, double min,
+int req_get_int(const cJSON *obj, const char *key, long min, long max,
+                long *out, int *present, struct oai_error *err) {
+  return int_value(field(obj, key), key, min, max, out, present, err);
+}
+
+/* Optional number v (the member `key`) in [min, max]; sets `bit` in *has
+ * when given. */
+static int get_number(const cJSON *v, const char *key, double min,
                       double max, double *out, unsigned bit, unsigned *has,
                       struct oai_error *err) {
-  const cJSON *v = field(root, key);
   if (!req_given(v))
     return 0;
   if (!cJSON_IsNumber(v))
@@ -173,16 +243,20 @@ static int get_number(const cJSON *root, const char *key, double min,
   return 0;
 }
 
-/* Optional boolean; *out untouched when absent or null. */
-int req_get_bool(const cJSON *obj, const char *key, const char *param,
-                 int *out, struct oai_error *err) {
-  const cJSON *v = field(obj, key);
+/* Optional boolean v; *out untouched when absent or null. */
+static int bool_value(const cJSON *v, const char *param, int *out,
+                      struct oai_error *err) {
   if (!req_given(v))
     return 0;
   if (!cJSON_IsBool(v))
     return req_fail_type(err, param, "a boolean", v);
   *out = cJSON_IsTrue(v) ? 1 : 0;
   return 0;
+}
+
+int req_get_bool(const cJSON *obj, const char *key, const char *param,
+                 int *out, struct oai_error *err) {
+  return bool_value(field(obj, key), param, out, err);
 }
 
 /* ---- messages ----------------------------------------------------------- */
@@ -234,9 +308,13 @@ static int parse_part(const cJSON *part, size_t i, size_t j,
 
 static int parse_content(const cJSON *m, size_t i, struct chat_message *msg,
                          struct oai_error *err) {
+  const cJSON *c = field(m, "content");
+  if (cJSON_IsString(c)) { /* the usual case, which names no path */
+    msg->content = strdup(c->valuestring);
+    return msg->content ? 0 : req_fail_oom(err);
+  }
   char path[128];
   message_path(path, sizeof path, i, ".content");
-  const cJSON *c = field(m, "content");
   if (!req_given(c)) {
     /* Only an assistant (e.g. one that only called tools) or a deprecated
      * function result may say nothing. */
@@ -245,10 +323,6 @@ static int parse_content(const cJSON *m, size_t i, struct chat_message *msg,
     if (!c)
       return req_fail_missing(err, path);
     return req_fail_type(err, path, "a string or an array of content parts", c);
-  }
-  if (cJSON_IsString(c)) {
-    msg->content = strdup(c->valuestring);
-    return msg->content ? 0 : req_fail_oom(err);
   }
   if (!cJSON_IsArray(c))
     return req_fail_type(err, path, "a string or an array of content parts", c);
@@ -270,16 +344,22 @@ static int parse_content(const cJSON *m, size_t i, struct chat_message *msg,
   return msg->content ? 0 : req_fail_oom(err);
 }
 
-/* Optional string field copied into *out. */
-static int get_string(const cJSON *m, const char *key, const char *param,
+/* Optional string member of message i (suffix ".key") copied into *out; the
+ * path is written only for an error. */
+static int get_string(const cJSON *m, size_t i, const char *suffix,
                       int required, char **out, struct oai_error *err) {
-  const cJSON *v = field(m, key);
+  const cJSON *v = field(m, suffix + 1);
+  if (req_given(v) && cJSON_IsString(v)) {
+    *out = strdup(v->valuestring);
+    return *out ? 0 : req_fail_oom(err);
+  }
+  if (!req_given(v) && !required)
+    return 0;
+  char param[128];
+  message_path(param, sizeof param, i, suffix);
   if (!req_given(v))
-    return required ? req_fail_missing(err, param) : 0;
-  if (!cJSON_IsString(v))
-    return req_fail_type(err, param, "a string", v);
-  *out = strdup(v->valuestring);
-  return *out ? 0 : req_fail_oom(err);
+    return req_fail_missing(err, param);
+  return req_fail_type(err, param, "a string", v);
 }
 
 /* Assistant tool_calls: checked for the fields the prompt renders, then
@@ -366,20 +446,24 @@ static int parse_function_call(const cJSON *m, size_t i,
 
 static int parse_message(const cJSON *m, size_t i, struct chat_message *msg,
                          struct oai_error *err) {
+  /* Paths are written only for an error: each cost ~190 instructions. */
   char path[128];
-  message_path(path, sizeof path, i, "");
-  if (!cJSON_IsObject(m))
+  if (!cJSON_IsObject(m)) {
+    message_path(path, sizeof path, i, "");
     return req_fail_type(err, path, "an object", m);
+  }
 
-  message_path(path, sizeof path, i, ".role");
   const cJSON *role = field(m, "role");
+  size_t r = 0;
+  if (req_given(role) && cJSON_IsString(role))
+    while (r < N_ROLES && strcmp(role_names[r], role->valuestring) != 0)
+      r++;
+  if (!req_given(role) || !cJSON_IsString(role) || r == N_ROLES)
+    message_path(path, sizeof path, i, ".role");
   if (!req_given(role))
     return req_fail_missing(err, path);
   if (!cJSON_IsString(role))
     return req_fail_type(err, path, "a string", role);
-  size_t r = 0;
-  while (r < N_ROLES && strcmp(role_names[r], role->valuestring) != 0)
-    r++;
   if (r == N_ROLES) {
     oai_invalid(err, path, "Invalid value: '%s'. Supported values are: "
                 "'system', 'developer', 'user', 'assistant', 'tool', and "
@@ -390,15 +474,12 @@ static int parse_message(const cJSON *m, size_t i, struct chat_message *msg,
 
   if (parse_content(m, i, msg, err) != 0)
     return -1;
-  message_path(path, sizeof path, i, ".name");
-  if (get_string(m, "name", path, msg->role == ROLE_FUNCTION, &msg->name,
+  if (get_string(m, i, ".name", msg->role == ROLE_FUNCTION, &msg->name,
                  err) != 0)
     return -1;
-  if (msg->role == ROLE_TOOL) {
-    message_path(path, sizeof path, i, ".tool_call_id");
-    if (get_string(m, "tool_call_id", path, 1, &msg->tool_call_id, err) != 0)
-      return -1;
-  }
+  if (msg->role == ROLE_TOOL &&
+      get_string(m, i, ".tool_call_id", 1, &msg->tool_call_id, err) != 0)
+    return -1;
   /* reasoning_content on assistants is accepted and dropped: V3.1 never
    * replays old reasoning. */
   if (msg->role == ROLE_ASSISTANT &&
@@ -408,9 +489,8 @@ static int parse_message(const cJSON *m, size_t i, struct chat_message *msg,
   return 0;
 }
 
-static int parse_messages(const cJSON *root, struct chat_request *out,
+static int parse_messages(const cJSON *msgs, struct chat_request *out,
                           struct oai_error *err) {
-  const cJSON *msgs = field(root, "messages");
   if (!req_given(msgs))
     return req_fail_missing(err, "messages");
   if (!cJSON_IsArray(msgs))
@@ -421,7 +501,7 @@ static int parse_messages(const cJSON *root, struct chat_request *out,
                 "array with minimum length 1, but got an empty array instead.");
     return -1;
   }
-  out->messages = calloc((size_t)n, sizeof *out->messages);
+  out->messages = zalloc((size_t)n, sizeof *out->messages);
   if (!out->messages)
     return req_fail_oom(err);
   const cJSON *m;
@@ -555,9 +635,9 @@ static int add_function(const cJSON *fn, const char *path,
 }
 
 /* tools, or the deprecated functions (not both). [] is the same as none. */
-static int parse_tools(const cJSON *root, struct chat_request *out,
+static int parse_tools(const struct root_index *ix, struct chat_request *out,
                        struct oai_error *err) {
-  const cJSON *tools = field(root, "tools"), *fns = field(root, "functions");
+  const cJSON *tools = ix->v[K_TOOLS], *fns = ix->v[K_FUNCTIONS];
   if (req_given(tools) && !cJSON_IsArray(tools))
     return req_fail_type(err, "tools", "an array", tools);
   if (req_given(fns) && !cJSON_IsArray(fns))
@@ -572,7 +652,7 @@ static int parse_tools(const cJSON *root, struct chat_request *out,
   if (nt <= 0 && nf <= 0)
     return 0;
   out->tools = cJSON_CreateArray();
-  out->tool_names = calloc((size_t)(nt > 0 ? nt : nf), sizeof(char *));
+  out->tool_names = zalloc((size_t)(nt > 0 ? nt : nf), sizeof(char *));
   if (!out->tools || !out->tool_names)
     return req_fail_oom(err);
   char path[64];
@@ -635,7 +715,7 @@ static int restrict_tools(const cJSON *list, struct chat_request *out,
   }
   if (out->n_tools == 0)
     return 0; /* reported by the caller */
-  unsigned char *keep = calloc(out->n_tools, 1);
+  unsigned char *keep = zalloc(out->n_tools, 1);
   if (!keep)
     return req_fail_oom(err);
   char path[96];
@@ -694,14 +774,14 @@ static int restrict_tools(const cJSON *list, struct chat_request *out,
 }
 
 /* tool_choice, or the deprecated function_call when it is absent. */
-static int parse_tool_choice(const cJSON *root, struct chat_request *out,
+static int parse_tool_choice(const struct root_index *ix, struct chat_request *out,
                              struct oai_error *err) {
   const char *key = "tool_choice";
-  const cJSON *tc = field(root, key);
+  const cJSON *tc = ix->v[K_TOOL_CHOICE];
   int legacy = 0;
   if (!req_given(tc)) {
     key = "function_call";
-    tc = field(root, key);
+    tc = ix->v[K_FUNCTION_CALL];
     legacy = 1;
   }
   out->tool_choice = out->n_tools ? TOOL_CHOICE_AUTO : TOOL_CHOICE_NONE;
@@ -826,9 +906,8 @@ static int parse_json_schema(const cJSON *rf, struct chat_request *out,
   return 0;
 }
 
-static int parse_response_format(const cJSON *root, struct chat_request *out,
+static int parse_response_format(const cJSON *rf, struct chat_request *out,
                                  struct oai_error *err) {
-  const cJSON *rf = field(root, "response_format");
   if (!req_given(rf))
     return 0;
   if (!cJSON_IsObject(rf))
@@ -854,14 +933,13 @@ static int parse_response_format(const cJSON *root, struct chat_request *out,
 /* reasoning_effort overrides the alias: none/minimal turn thinking off
  * (even for deepseek-reasoner, the client asked explicitly), every other
  * level turns it on ("medium" is the model's only thinking level). */
-static int parse_reasoning_effort(const cJSON *root, struct chat_request *out,
+static int parse_reasoning_effort(const cJSON *v, struct chat_request *out,
                                   struct oai_error *err) {
   static const struct {
     const char *name;
     int thinking;
   } efforts[] = {{"none", 0},   {"minimal", 0}, {"low", 1}, {"medium", 1},
                  {"high", 1},   {"xhigh", 1},   {"max", 1}};
-  const cJSON *v = field(root, "reasoning_effort");
   if (!req_given(v))
     return 0;
   if (!cJSON_IsString(v))
@@ -901,9 +979,8 @@ int req_parse_model(const cJSON *root, const char *configured_model,
   return out->model ? 0 : req_fail_oom(err);
 }
 
-static int parse_stop(const cJSON *root, struct chat_request *out,
+static int parse_stop(const cJSON *stop, struct chat_request *out,
                       struct oai_error *err) {
-  const cJSON *stop = field(root, "stop");
   if (!req_given(stop))
     return 0;
   if (cJSON_IsString(stop)) {
@@ -938,11 +1015,11 @@ static int parse_stop(const cJSON *root, struct chat_request *out,
   return 0;
 }
 
-static int parse_stream(const cJSON *root, struct chat_request *out,
+static int parse_stream(const struct root_index *ix, struct chat_request *out,
                         struct oai_error *err) {
-  if (req_get_bool(root, "stream", "stream", &out->stream, err) != 0)
+  if (bool_value(ix->v[K_STREAM], "stream", &out->stream, err) != 0)
     return -1;
-  const cJSON *so = field(root, "stream_options");
+  const cJSON *so = ix->v[K_STREAM_OPTIONS];
   if (!req_given(so))
     return 0;
   if (!cJSON_IsObject(so))
@@ -956,8 +1033,7 @@ static int parse_stream(const cJSON *root, struct chat_request *out,
                       &out->include_usage, err);
 }
 
-static int parse_logit_bias(const cJSON *root, struct oai_error *err) {
-  const cJSON *lb = field(root, "logit_bias");
+static int parse_logit_bias(const cJSON *lb, struct oai_error *err) {
   if (!req_given(lb))
     return 0;
   if (!cJSON_IsObject(lb))
@@ -982,17 +1058,18 @@ static int check_n(long n, long max_n, struct oai_error *err) {
   return 0;
 }
 
-static int parse_numbers(const cJSON *root, unsigned flags, long max_n,
+static int parse_numbers(const struct root_index *ix, unsigned flags, long max_n,
                          struct chat_request *out, struct oai_error *err) {
   long mct = 0, mt = 0, n = 1, seed = 0;
   int has_mct = 0, has_mt, has_n, has_seed;
   if (((flags & REQ_CHAT) &&
-       req_get_int(root, "max_completion_tokens", 1, MAX_TOKENS_LIMIT, &mct,
-                   &has_mct, err) != 0) ||
-      req_get_int(root, "max_tokens", 1, MAX_TOKENS_LIMIT, &mt, &has_mt,
-                  err) != 0 ||
-      req_get_int(root, "n", 1, 128, &n, &has_n, err) != 0 ||
-      req_get_int(root, "seed", LONG_MIN, LONG_MAX, &seed, &has_seed, err) != 0 ||
+       int_value(ix->v[K_MAX_COMPLETION_TOKENS], "max_completion_tokens", 1,
+                 MAX_TOKENS_LIMIT, &mct, &has_mct, err) != 0) ||
+      int_value(ix->v[K_MAX_TOKENS], "max_tokens", 1, MAX_TOKENS_LIMIT, &mt,
+                &has_mt, err) != 0 ||
+      int_value(ix->v[K_N], "n", 1, 128, &n, &has_n, err) != 0 ||
+      int_value(ix->v[K_SEED], "seed", LONG_MIN, LONG_MAX, &seed, &has_seed,
+                err) != 0 ||
       check_n(n, max_n, err) != 0)
     return -1;
   if (has_mct || has_mt) {
@@ -1001,39 +1078,49 @@ static int parse_numbers(const cJSON *root, unsigned flags, long max_n,
     out->has |= HAS_MAX_TOKENS;
   }
   out->n = (int)n;
-  if (get_number(root, "temperature", 0, 2, &out->temperature,
+  if (get_number(ix->v[K_TEMPERATURE], "temperature", 0, 2, &out->temperature,
                  HAS_TEMPERATURE, &out->has, err) != 0 ||
-      get_number(root, "top_p", 0, 1, &out->top_p, HAS_TOP_P, &out->has,
+      get_number(ix->v[K_TOP_P], "top_p", 0, 1, &out->top_p, HAS_TOP_P,
+                 &out->has, err) != 0 ||
+      get_number(ix->v[K_PRESENCE_PENALTY], "presence_penalty", -2, 2,
+                 &out->presence_penalty, HAS_PRESENCE_PENALTY, &out->has,
                  err) != 0 ||
-      get_number(root, "presence_penalty", -2, 2, &out->presence_penalty,
-                 HAS_PRESENCE_PENALTY, &out->has, err) != 0 ||
-      get_number(root, "frequency_penalty", -2, 2, &out->frequency_penalty,
-                 HAS_FREQUENCY_PENALTY, &out->has, err) != 0)
+      get_number(ix->v[K_FREQUENCY_PENALTY], "frequency_penalty", -2, 2,
+                 &out->frequency_penalty, HAS_FREQUENCY_PENALTY, &out->has,
+                 err) != 0)
+    return -1;
+  return 0;
+}
+
+static int parse_sampling(const struct root_index *ix, unsigned flags,
+                          long max_n, struct chat_request *out,
+                          struct oai_error *err) {
+  if (parse_numbers(ix, flags, max_n, out, err) != 0 ||
+      parse_stream(ix, out, err) != 0 || parse_stop(ix->v[K_STOP], out, err) != 0 ||
+      parse_logit_bias(ix->v[K_LOGIT_BIAS], err) != 0)
     return -1;
   return 0;
 }
 
 int req_parse_sampling(const cJSON *root, unsigned flags, long max_n,
                        struct chat_request *out, struct oai_error *err) {
-  if (parse_numbers(root, flags, max_n, out, err) != 0 ||
-      parse_stream(root, out, err) != 0 || parse_stop(root, out, err) != 0 ||
-      parse_logit_bias(root, err) != 0)
-    return -1;
-  return 0;
+  struct root_index ix;
+  root_index(root, &ix);
+  return parse_sampling(&ix, flags, max_n, out, err);
 }
 
 /* Chat's logprobs is a boolean: refusing is honest, silently ignoring it
  * would not be (the model on Replicate returns no log probabilities). */
-static int parse_logprobs(const cJSON *root, struct oai_error *err) {
+static int parse_logprobs(const struct root_index *ix, struct oai_error *err) {
   int logprobs = 0;
-  if (req_get_bool(root, "logprobs", "logprobs", &logprobs, err) != 0)
+  if (bool_value(ix->v[K_LOGPROBS], "logprobs", &logprobs, err) != 0)
     return -1;
   if (logprobs) {
     oai_invalid(err, "logprobs", "'logprobs' is not supported: the model on "
                 "Replicate returns no log probabilities.");
     return -1;
   }
-  if (req_given(field(root, "top_logprobs"))) {
+  if (req_given(ix->v[K_TOP_LOGPROBS])) {
     oai_invalid(err, "top_logprobs", "'top_logprobs' is not supported: the "
                 "model on Replicate returns no log probabilities.");
     return -1;
@@ -1090,15 +1177,17 @@ int chat_request_parse(const char *body, size_t len,
   if (!root)
     return -1;
   int rc = -1;
+  struct root_index ix;
+  root_index(root, &ix);
   if (req_parse_model(root, configured_model, out, err) != 0 ||
-      parse_messages(root, out, err) != 0 ||
-      req_parse_sampling(root, REQ_CHAT, max_n, out, err) != 0 ||
-      parse_logprobs(root, err) != 0 || parse_tools(root, out, err) != 0 ||
-      parse_tool_choice(root, out, err) != 0 ||
-      req_get_bool(root, "parallel_tool_calls", "parallel_tool_calls",
-                   &out->parallel_tool_calls, err) != 0 ||
-      parse_response_format(root, out, err) != 0 ||
-      parse_reasoning_effort(root, out, err) != 0)
+      parse_messages(ix.v[K_MESSAGES], out, err) != 0 ||
+      parse_sampling(&ix, REQ_CHAT, max_n, out, err) != 0 ||
+      parse_logprobs(&ix, err) != 0 || parse_tools(&ix, out, err) != 0 ||
+      parse_tool_choice(&ix, out, err) != 0 ||
+      bool_value(ix.v[K_PARALLEL_TOOL_CALLS], "parallel_tool_calls",
+                 &out->parallel_tool_calls, err) != 0 ||
+      parse_response_format(ix.v[K_RESPONSE_FORMAT], out, err) != 0 ||
+      parse_reasoning_effort(ix.v[K_REASONING_EFFORT], out, err) != 0)
     goto done;
   /* Everything else (user, metadata, store, unknown keys...) is accepted
    * and ignored. */
@@ -1135,39 +1224,66 @@ void chat_request_free(struct chat_request *r) {
   memset(r, 0, sizeof *r);
 }
 
+/* A number as cJSON_PrintUnformatted writes it (cJSON 1.7.15's
+ * print_number), so the body is the same text it was when built as a tree:
+ * %.15g when that reads back within an epsilon of the value, else %.17g.
+ * A whole number below 1e15 is its digits either way (-0 is not: "-0"). */
+static int put_cjson_number(struct buf *b, double d) {
+  char t[NUM_G_MAX];
+  if (isnan(d) || isinf(d))
+    return buf_append(b, "null", 4);
+  if (fabs(d) < 1e15 && d == (double)(int64_t)d && !(d == 0 && signbit(d)))
+    return buf_append(b, t, (size_t)(num_i64(t, (int64_t)d) - t));
+  size_t n = num_g(t, d, 15);
+  double back = strtod(t, NULL);
+  double most = fabs(back) > fabs(d) ? fabs(back) : fabs(d);
+  if (!(fabs(back - d) <= most * DBL_EPSILON))
+    n = num_g(t, d, 17);
+  return buf_append(b, t, n);
+}
+
 char *chat_request_prediction_body(const struct chat_request *r,
                                    const char *prompt) {
   /* Only inputs the model's schema declares (replicate-api.md §7):
    * Replicate rejects unknown keys. Each optional one only when given, so
-   * the model's own defaults apply otherwise. */
+   * the model's own defaults apply otherwise. Written as text: a cJSON tree
+   * and its print were ~3k instructions a request. The prompt's strings
+   * came through cJSON from a body json_scan found valid UTF-8, so
+   * json_quote_append (which would repair invalid UTF-8) writes what cJSON
+   * wrote: the same escapes, other bytes as they are. */
   const struct {
     unsigned bit;
-    const char *key;
+    const char *key; /* with its quotes, comma and colon */
     double value;
   } numbers[] = {
-      {HAS_TEMPERATURE, "temperature", r->temperature},
-      {HAS_TOP_P, "top_p", r->top_p},
-      {HAS_PRESENCE_PENALTY, "presence_penalty", r->presence_penalty},
-      {HAS_FREQUENCY_PENALTY, "frequency_penalty", r->frequency_penalty},
+      {HAS_TEMPERATURE, ",\"temperature\":", r->temperature},
+      {HAS_TOP_P, ",\"top_p\":", r->top_p},
+      {HAS_PRESENCE_PENALTY, ",\"presence_penalty\":", r->presence_penalty},
+      {HAS_FREQUENCY_PENALTY, ",\"frequency_penalty\":", r->frequency_penalty},
   };
-  char *out = NULL;
-  cJSON *root = cJSON_CreateObject();
-  cJSON *input = root ? cJSON_AddObjectToObject(root, "input") : NULL;
-  if (!input || !cJSON_AddStringToObject(input, "prompt", prompt ? prompt : ""))
-    goto done;
+  const char *p = prompt ? prompt : "";
+  size_t n = strlen(p);
+  struct buf b = BUF_INIT;
+  if (buf_reserve(&b, n + n / 8 + 200) != 0 ||
+      buf_append_str(&b, "{\"input\":{\"prompt\":") != 0 ||
+      json_quote_append(&b, p, n) != 0)
+    goto fail;
   if ((r->has & HAS_MAX_TOKENS) &&
-      !cJSON_AddNumberToObject(input, "max_tokens", (double)r->max_tokens))
-    goto done;
+      (buf_append_str(&b, ",\"max_tokens\":") != 0 ||
+       put_cjson_number(&b, (double)r->max_tokens) != 0))
+    goto fail;
   for (size_t i = 0; i < sizeof numbers / sizeof numbers[0]; i++) {
     if ((r->has & numbers[i].bit) &&
-        !cJSON_AddNumberToObject(input, numbers[i].key, numbers[i].value))
-      goto done;
+        (buf_append_str(&b, numbers[i].key) != 0 ||
+         put_cjson_number(&b, numbers[i].value) != 0))
+      goto fail;
   }
   /* The model's enum is "medium" or the string "None" (its default). */
-  if (r->thinking && !cJSON_AddStringToObject(input, "thinking", "medium"))
-    goto done;
-  out = cJSON_PrintUnformatted(root);
-done:
-  cJSON_Delete(root);
-  return out;
+  if ((r->thinking && buf_append_str(&b, ",\"thinking\":\"medium\"") != 0) ||
+      buf_append_str(&b, "}}") != 0)
+    goto fail;
+  return buf_take(&b);
+fail:
+  buf_free(&b);
+  return NULL;
 }

@@ -147,8 +147,30 @@ static int scan_string(struct scan *s, struct oai_error *err) {
   return 0;
 }
 
+/* 1 when nothing in the body can fail the scan: no invalid UTF-8, no NUL
+ * byte, no backslash before "u0000". Context-free, so it over-suspects
+ * (an escaped backslash before "u0000", a NUL outside strings) and only a
+ * suspect body pays for the full scan's path tracking, ~15 instructions a
+ * byte against ~5 here. */
+static int scan_clean(const unsigned char *p, const unsigned char *end) {
+  while (p < end) {
+    unsigned char c = *p;
+    if (c >= 0x80) {
+      size_t n = utf8_len(p, end);
+      if (!n)
+        return 0;
+      p += n;
+      continue;
+    }
+    if (c == 0 || (c == '\\' && end - p >= 6 && memcmp(p + 1, "u0000", 5) == 0))
+      return 0;
+    p++;
+  }
+  return 1;
+}
+
 int json_scan(const char *body, size_t len, struct oai_error *err) {
-  if (!body)
+  if (!body || scan_clean((const unsigned char *)body, (const unsigned char *)body + len))
     return 0;
   struct scan s;
   s.start = s.p = (const unsigned char *)body;

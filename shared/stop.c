@@ -51,16 +51,22 @@ int stop_matcher_init(struct stop_matcher *m, const char *const *stops,
     m->first[c0 >> 3] |= (unsigned char)(1u << (c0 & 7));
     k++;
   }
-  if (k == 0)
-    return 0;
-  if (total > SIZE_MAX / sizeof *m->fail)
+  if (k > 0 && total > SIZE_MAX / sizeof *m->fail)
     return -1;
-  m->fail = malloc(total * sizeof *m->fail);
+  m->fail_total = total;
+  m->n = k; /* set last: a failed init leaves a matcher that passes all */
+  return 0;
+}
+
+/* The failure tables, built when first needed: the per-request cost of the
+ * implicit stops was their tables, ~600 instructions, for text that mostly
+ * never holds a byte any stop starts with. */
+static int build_tables(struct stop_matcher *m) {
+  m->fail = malloc(m->fail_total * sizeof *m->fail);
   if (!m->fail)
     return -1;
-  for (size_t i = 0; i < k; i++)
+  for (size_t i = 0; i < m->n; i++)
     build_fail(m->stops[i], m->stop_len[i], m->fail + m->fail_off[i]);
-  m->n = k; /* set last: a failed init leaves a matcher that passes all */
   return 0;
 }
 
@@ -98,6 +104,8 @@ int stop_matcher_push(struct stop_matcher *m, const char *text, size_t len,
       if (j == len)
         break;
     }
+    if (!m->fail && build_tables(m) != 0)
+      return -1; /* nothing committed yet: the matcher is as it was */
     char c = text[j];
     size_t end = h + j + 1;
     maxst = 0;
@@ -153,7 +161,11 @@ int stop_matcher_push(struct stop_matcher *m, const char *text, size_t len,
     buf_append(&m->held, text, len);
   } else {
     buf_reset(&m->held);
-    buf_append(&m->held, text + from_text, keep);
+    /* Nothing held is the usual case: appending no bytes to a buffer never
+     * grown would allocate one (and could fail, past the point of no
+     * return). */
+    if (keep)
+      buf_append(&m->held, text + from_text, keep);
   }
   memcpy(m->state, st, sizeof st);
   m->pending = pending == NO_PENDING ? NO_PENDING : pending - cut;

@@ -17,8 +17,10 @@ struct stop_matcher {
   struct buf held; /* text not yet released */
   int matched;
   /* private: streaming KMP, one automaton per stop sequence */
-  size_t *fail;                        /* all failure tables, one block */
+  size_t *fail;                        /* all failure tables, one block;
+                                          NULL until a byte could start a stop */
   size_t fail_off[STOP_MAX_SEQUENCES]; /* where each stop's table starts */
+  size_t fail_total;                   /* entries in that block */
   /* state[k]: longest suffix of the stream that is a prefix of stops[k];
    * held.len is their maximum */
   size_t state[STOP_MAX_SEQUENCES];
@@ -28,8 +30,10 @@ struct stop_matcher {
 };
 
 /* Empty strings in stops are ignored. Returns 0, or -1 if there are more
- * than STOP_MAX_SEQUENCES non-empty stops or memory runs out. Either way
- * stop_matcher_free may be called. */
+ * than STOP_MAX_SEQUENCES non-empty stops. Either way stop_matcher_free may
+ * be called. The matching tables are built by the first push that meets a
+ * byte some stop starts with (most replies never do), and memory running
+ * out then is that push's -1. */
 int stop_matcher_init(struct stop_matcher *m, const char *const *stops,
                       size_t n);
 void stop_matcher_free(struct stop_matcher *m);

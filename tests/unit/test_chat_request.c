@@ -429,6 +429,19 @@ static void test_numbers(void) {
     CHECK_INT(r.has, 0);
     chat_request_free(&r);
   }
+  /* Duplicate members: the first is read (the body's members are indexed
+   * in one pass; a later duplicate is not looked at). */
+  if (EXPECT_OK("{" BASE ",'temperature':0.5,'temperature':5,'stream':false,"
+                "'stream':1}", &r) == 0) {
+    CHECK(r.temperature == 0.5);
+    CHECK_INT(r.stream, 0);
+    chat_request_free(&r);
+  }
+  EXPECT_ERR("{" BASE ",'top_p':9,'top_p':0.5}", 400, "top_p");
+  if (EXPECT_OK("{" BASE ",'messages':[]}", &r) == 0) {
+    CHECK_INT(r.n_messages, 1);
+    chat_request_free(&r);
+  }
   EXPECT_ERR("{" BASE ",'temperature':2.01}", 400, "temperature");
   EXPECT_ERR("{" BASE ",'temperature':-0.1}", 400, "temperature");
   EXPECT_ERR("{" BASE ",'temperature':'0.5'}", 400, "temperature");
@@ -1032,6 +1045,46 @@ static void test_prediction_body(void) {
                  "\"thinking\":\"medium\"}}");
     free(s);
     chat_request_free(&r);
+  }
+
+  TEST("prediction body: the text cJSON_PrintUnformatted wrote, number by number");
+  {
+    /* The body is written as text; the tree it replaced is the reference. */
+    static const double vals[] = {0.1, 0.7, 1.0 / 3, 0.1 + 0.2, 1e-7, 2, -0.0, 1.5,
+                                  -1.9999999999999998, 0.30000000000000004, 1e-300,
+                                  5e-324, 123456789.123, 2147483647.0, -2147483648.0,
+                                  2147483648.0, 1e15 + 0.5, 0.95, 1e14, 999999999999999.0,
+                                  1e15, 1e16, 123456789012345.6, -1e-5, 3.0000000000000004};
+    static const char *const prompts[] = {"", "plain", "q\"b\\s/\x01\x1f\x7f\n\t\r\b\f",
+                                          "\xE2\x9C\x93 \xF0\x9F\x98\x80 \xC3\xA9"};
+    for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
+      struct chat_request c;
+      req_init(&c);
+      c.has = HAS_MAX_TOKENS | HAS_TEMPERATURE | HAS_TOP_P | HAS_PRESENCE_PENALTY |
+              HAS_FREQUENCY_PENALTY;
+      c.max_tokens = i % 2 ? 2147483647 : (long)i + 1;
+      c.temperature = vals[i];
+      c.top_p = -vals[i];
+      c.presence_penalty = vals[(i + 1) % (sizeof vals / sizeof vals[0])];
+      c.frequency_penalty = vals[i] * 3;
+      c.thinking = (int)(i % 2);
+      const char *pr = prompts[i % (sizeof prompts / sizeof prompts[0])];
+      cJSON *root = cJSON_CreateObject(), *in = cJSON_AddObjectToObject(root, "input");
+      cJSON_AddStringToObject(in, "prompt", pr);
+      cJSON_AddNumberToObject(in, "max_tokens", (double)c.max_tokens);
+      cJSON_AddNumberToObject(in, "temperature", c.temperature);
+      cJSON_AddNumberToObject(in, "top_p", c.top_p);
+      cJSON_AddNumberToObject(in, "presence_penalty", c.presence_penalty);
+      cJSON_AddNumberToObject(in, "frequency_penalty", c.frequency_penalty);
+      if (c.thinking)
+        cJSON_AddStringToObject(in, "thinking", "medium");
+      char *want = cJSON_PrintUnformatted(root);
+      s = chat_request_prediction_body(&c, pr);
+      CHECK_STR(s, want);
+      free(s);
+      free(want);
+      cJSON_Delete(root);
+    }
   }
 
   TEST("prediction body: temperature 0.1 prints short");

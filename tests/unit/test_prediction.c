@@ -206,6 +206,75 @@ static void test_fields(void) {
   CHECK_INT(p.input_tokens, -1);
   prediction_free(&p);
 
+  TEST("metrics: plain digits read directly agree with strtod at the edges");
+  /* 15 digits take the digit loop, 16 and more strtod (whose double rounds
+   * past 2^53); -0 is strtod's 0. */
+  CHECK_INT(parse("{\"id\":\"m\",\"metrics\":{\"input_token_count\":999999999999999,"
+                  "\"output_token_count\":0}}", &p), 0);
+  CHECK_INT(p.input_tokens, 999999999999999L);
+  CHECK_INT(p.output_tokens, 0);
+  prediction_free(&p);
+  CHECK_INT(parse("{\"id\":\"m\",\"metrics\":{\"input_token_count\":9007199254740993,"
+                  "\"output_token_count\":-0}}", &p), 0);
+  CHECK_INT(p.input_tokens, 9007199254740992L);
+  CHECK_INT(p.output_tokens, 0);
+  prediction_free(&p);
+  CHECK_INT(parse("{\"id\":\"m\",\"metrics\":{\"input_token_count\":99999999999999999999}}", &p), 0);
+  CHECK_INT(p.input_tokens, -1);
+  prediction_free(&p);
+
+  TEST("urls and status: escaped strings decoded, plain ones copied");
+  CHECK_INT(parse("{\"id\":\"u\",\"status\":\"succ\\u0065eded\",\"urls\":{\"get\":\"https:\\/\\/g\","
+                  "\"stream\":\"\",\"cancel\":\"https://c\"}}", &p), 0);
+  CHECK_INT(p.status, PRED_SUCCEEDED);
+  CHECK_STR(p.url_get, "https://g");
+  CHECK_STR(p.url_stream, "");
+  CHECK_STR(p.url_cancel, "https://c");
+  prediction_free(&p);
+
+  TEST("plain strings and keys around the 32-byte scan: every length, an escape anywhere");
+  for (size_t len = 0; len < 70; len++) {
+    for (size_t esc = 0; esc <= len; esc++) { /* esc == len: no escape */
+      char val[160], want[80], json[400];
+      size_t v = 0;
+      for (size_t i = 0; i < len; i++) {
+        if (i == esc) {
+          val[v++] = '\\';
+          val[v++] = '/';
+          want[i] = '/';
+        } else {
+          val[v++] = want[i] = (char)('a' + i % 26);
+        }
+      }
+      val[v] = want[len] = '\0';
+      /* the same text as a key (for "get": the value then lands in url_get) */
+      snprintf(json, sizeof json, "{\"id\":\"x\",\"urls\":{\"%s\":\"k\",\"get\":\"%s\"}}", val, val);
+      if (parse(json, &p) != 0 || !p.url_get || strcmp(p.url_get, want) != 0) {
+        test_fail(__FILE__, __LINE__, "len %zu escape at %zu: %s", len, esc, json);
+        prediction_free(&p);
+        break;
+      }
+      test_passed++;
+      prediction_free(&p);
+    }
+  }
+  CHECK_INT(parse("{\"id\":\"x\",\"urls\":{\"get\":\"abcdefghijabcdefghijabcdefghijabcdefghij", &p), -1);
+  CHECK_INT(parse("{\"id\":\"x\",\"urls\":{\"get\":\"abc", &p), -1);
+  {
+    /* past the 64 bytes scanned a word at a time: unterminated after an
+     * escape, and a long value ending in an escape then its quote */
+    char json[400], a[101];
+    memset(a, 'a', 100);
+    a[100] = '\0';
+    snprintf(json, sizeof json, "{\"id\":\"x\",\"urls\":{\"get\":\"%.80s\\n%s", a, a);
+    CHECK_INT(parse(json, &p), -1);
+    snprintf(json, sizeof json, "{\"id\":\"x\",\"urls\":{\"get\":\"%.90s\\\\\"}}", a);
+    CHECK_INT(parse(json, &p), 0);
+    CHECK_INT(p.url_get ? (long)strlen(p.url_get) : -1, 91);
+    CHECK(p.url_get && p.url_get[90] == '\\');
+    prediction_free(&p);
+  }
+
   TEST("urls: non-strings ignored, web ignored");
   CHECK_INT(parse("{\"id\":\"u\",\"urls\":{\"get\":null,\"stream\":5,\"web\":\"https://replicate.com/p/u\","
                   "\"cancel\":\"c\"}}", &p), 0);

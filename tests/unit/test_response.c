@@ -58,6 +58,31 @@ static void test_escape(void) {
   QUOTE("\xF5\xC1", "\"" FFFD FFFD "\"");
   QUOTE("ok\xC3\xA9\xC3\"", "\"ok\xC3\xA9" FFFD "\\\"\"");
 
+  TEST("json escaping: every byte value at every place of a 20-byte run (word-at-a-time scan)");
+  for (int c = 1; c < 256; c++) {
+    char want[64];
+    const char *sh = c == '"' ? "\\\"" : c == '\\' ? "\\\\" : c == '\b' ? "\\b"
+                   : c == '\f' ? "\\f" : c == '\n' ? "\\n" : c == '\r' ? "\\r"
+                   : c == '\t' ? "\\t" : NULL;
+    char one[8];
+    if (sh)
+      snprintf(one, sizeof one, "%s", sh);
+    else if (c < 0x20)
+      snprintf(one, sizeof one, "\\u%04x", (unsigned)c);
+    else if (c >= 0x80)
+      snprintf(one, sizeof one, "%s", FFFD); /* a lone byte is not UTF-8 */
+    else
+      snprintf(one, sizeof one, "%c", c);
+    for (size_t at = 0; at < 20; at++) {
+      char in[20];
+      memset(in, 'a', sizeof in);
+      in[at] = (char)c;
+      snprintf(want, sizeof want, "\"%.*s%s%.*s\"", (int)at, "aaaaaaaaaaaaaaaaaaaa", one,
+               (int)(19 - at), "aaaaaaaaaaaaaaaaaaaa");
+      check_quote(__LINE__, in, sizeof in, want);
+    }
+  }
+
   TEST("escape without quotes appends in place");
   struct buf b = BUF_INIT;
   buf_append_str(&b, "x=");

@@ -128,6 +128,24 @@ static void basics(void) {
   CHECK_MEM(out.data, out.len, "Hello ");
   stop_matcher_free(&m);
 
+  TEST("stop: tables built at the first byte a stop starts with");
+  buf_reset(&out);
+  const char *s0[] = {EOS, USER};
+  CHECK_INT(stop_matcher_init(&m, s0, 2), 0);
+  CHECK_INT(stop_matcher_push(&m, "Hello! How can I help you today?", 32, &out), 0);
+  CHECK(m.fail == NULL);      /* no '<' yet: nothing built */
+  CHECK(m.held.data == NULL); /* and nothing held: no buffer either */
+  CHECK_INT(stop_matcher_push(&m, " <\xEF\xBD", 4, &out), 0);
+  CHECK(m.fail != NULL);
+  CHECK_INT(stop_matcher_push(&m, "\x9CUser\xEF\xBD\x9C> tail", 14, &out), 1);
+  CHECK_MEM(out.data, out.len, "Hello! How can I help you today? ");
+  stop_matcher_free(&m);
+  buf_reset(&out);
+  CHECK_INT(stop_matcher_init(&m, s0, 2), 0);
+  CHECK_INT(stop_matcher_finish(&m, &out), 0); /* finished before any table */
+  CHECK_INT(out.len, 0);
+  stop_matcher_free(&m);
+
   TEST("stop: earliest of several stops wins");
   buf_reset(&out);
   const char *s2[] = {"x", "lo", "l"};
