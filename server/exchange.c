@@ -17,7 +17,6 @@
 #include "../shared/response.h"
 #include "../shared/sse.h"
 #include "../shared/upstream_error.h"
-#include "../shared/zalloc.h"
 #include "http.h"
 #include "spans.h"
 
@@ -405,8 +404,8 @@ static const char *length_or_stop(const struct exchange *ex, const struct choice
 }
 
 static void finish_nonstream(struct exchange *ex) {
-  struct choice_result *results = zalloc((size_t)ex->n, sizeof *results);
-  struct buf *echoed = zalloc((size_t)ex->n, sizeof *echoed);
+  struct choice_result *results = calloc((size_t)ex->n, sizeof *results);
+  struct buf *echoed = calloc((size_t)ex->n, sizeof *echoed);
   if (!results || !echoed) {
     free(results);
     free(echoed);
@@ -926,7 +925,7 @@ static void on_list_done(struct up_transfer *t) {
     fail_unresolved(c, why);
     return;
   }
-  const char **mine = zalloc((size_t)ex->n, sizeof *mine);
+  const char **mine = calloc((size_t)ex->n, sizeof *mine);
   if (!mine) {
     fail_oom(ex);
     return;
@@ -1337,8 +1336,8 @@ static struct exchange *exchange_new(struct worker *w, struct http_request *hr,
   size_t at_lens = at_bodies + block_round(n_bodies * sizeof(char *));
   size_t at_token = at_lens + n_bodies * sizeof(size_t);
   size_t token_len = strlen(token);
-  struct exchange *ex = zalloc(1, sizeof *ex);
-  char *block = ex ? zalloc(1, at_token + token_len + 1) : NULL;
+  struct exchange *ex = calloc(1, sizeof *ex);
+  char *block = ex ? calloc(1, at_token + token_len + 1) : NULL;
   if (!block) {
     free(ex);
     return NULL;
@@ -1362,7 +1361,7 @@ static struct exchange *exchange_new(struct worker *w, struct http_request *hr,
   int no_memory = 0;
   for (int i = 0; i < n_choices; i++) {
     ex->choices[i].ex = ex;
-    struct choice_xfer *cx = zalloc(1, sizeof *cx); /* room for an orphaned create */
+    struct choice_xfer *cx = calloc(1, sizeof *cx); /* room for an orphaned create */
     ex->choices[i].xfer = cx ? &cx->t : NULL;
     no_memory |= !ex->choices[i].xfer;
     loop_timer_init(&ex->choices[i].poll_timer, on_poll_timer, &ex->choices[i]);
@@ -1629,7 +1628,7 @@ int exchange_pred_usage(const struct exchange *ex, struct exchange_pred_usage **
   *out = NULL;
   *n = 0;
   *token = NULL;
-  struct exchange_pred_usage *u = zalloc((size_t)(ex->n > 0 ? ex->n : 1), sizeof *u);
+  struct exchange_pred_usage *u = calloc((size_t)(ex->n > 0 ? ex->n : 1), sizeof *u);
   char *tok = strdup(ex->token ? ex->token : "");
   if (!u || !tok)
     goto oom;

@@ -13,7 +13,6 @@
 #include "json_scan.h"
 #include "num_text.h"
 #include "response.h"
-#include "zalloc.h"
 
 /* Error texts follow OpenAI's wording so clients and people recognise them. */
 
@@ -501,7 +500,7 @@ static int parse_messages(const cJSON *msgs, struct chat_request *out,
                 "array with minimum length 1, but got an empty array instead.");
     return -1;
   }
-  out->messages = zalloc((size_t)n, sizeof *out->messages);
+  out->messages = calloc((size_t)n, sizeof *out->messages);
   if (!out->messages)
     return req_fail_oom(err);
   const cJSON *m;
@@ -652,7 +651,7 @@ static int parse_tools(const struct root_index *ix, struct chat_request *out,
   if (nt <= 0 && nf <= 0)
     return 0;
   out->tools = cJSON_CreateArray();
-  out->tool_names = zalloc((size_t)(nt > 0 ? nt : nf), sizeof(char *));
+  out->tool_names = calloc((size_t)(nt > 0 ? nt : nf), sizeof(char *));
   if (!out->tools || !out->tool_names)
     return req_fail_oom(err);
   char path[64];
@@ -715,7 +714,7 @@ static int restrict_tools(const cJSON *list, struct chat_request *out,
   }
   if (out->n_tools == 0)
     return 0; /* reported by the caller */
-  unsigned char *keep = zalloc(out->n_tools, 1);
+  unsigned char *keep = calloc(out->n_tools, 1);
   if (!keep)
     return req_fail_oom(err);
   char path[96];

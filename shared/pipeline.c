@@ -7,7 +7,6 @@
 #include "stop.h"
 #include "think.h"
 #include "toolcall.h"
-#include "zalloc.h"
 
 struct recorded_call {
   char id[RESPONSE_CALL_ID_CAP];
@@ -51,7 +50,7 @@ static uint64_t next_random(uint64_t *state) {
 }
 
 struct pipeline *pipeline_new(const struct pipeline_opts *o) {
-  struct pipeline *p = zalloc(1, sizeof *p);
+  struct pipeline *p = calloc(1, sizeof *p);
   if (!p)
     return NULL;
   p->o = *o;
@@ -310,7 +309,7 @@ void pipeline_result(struct pipeline *p, struct choice_result *r) {
   if (!p->n_calls)
     return;
   free(p->views);
-  p->views = zalloc(p->n_calls, sizeof *p->views);
+  p->views = calloc(p->n_calls, sizeof *p->views);
   if (!p->views)
     return;
   for (size_t i = 0; i < p->n_calls; i++) {

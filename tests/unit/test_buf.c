@@ -1,5 +1,4 @@
 #include "../../shared/buf.h"
-#include "../../shared/zalloc.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -60,18 +59,4 @@ void suite_buf(void) {
   CHECK_STR(s, "");
   free(s);
   buf_free(&b);
-
-  TEST("zalloc: zeroed like calloc, NULL on overflow");
-  {
-    unsigned char *z = zalloc(3, 100);
-    CHECK(z != NULL);
-    int zero = 1;
-    for (size_t i = 0; z && i < 300; i++)
-      zero &= z[i] == 0;
-    CHECK(zero);
-    free(z);
-    CHECK(zalloc(SIZE_MAX / 2, 4) == NULL);
-    z = zalloc(0, 8); /* a block to free, as calloc may give */
-    free(z);
-  }
 }
