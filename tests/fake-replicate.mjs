@@ -91,7 +91,9 @@
 //                   create's stream (INTERNAL_ERROR) once the prediction exists;
 //                   'h2-goaway-after-create' creates it, then sends GOAWAY with a last
 //                   stream id below this stream's (claiming it was not processed: a
-//                   client may retry it) and closes the session.
+//                   client may retry it) and closes the session; 'h2-refused-after-create'
+//                   creates it, then resets the stream with REFUSED_STREAM (which says it
+//                   was not processed: curl sends it again on a new connection).
 //   getFaults       array, consumed one per GET of the prediction: {status, body,
 //                   headers} (an HTTP reply, as getHttp) or 'reset' (connection
 //                   destroyed); once empty, GETs are answered normally.
@@ -520,6 +522,10 @@ export async function startFake(opts = {}) {
       if (scenario.createFault === 'h2-rst-after-create' && req.stream) {
         entry.status = 'rst';
         return req.stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+      }
+      if (scenario.createFault === 'h2-refused-after-create' && req.stream) {
+        entry.status = 'refused';
+        return req.stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
       }
       if (scenario.createFault === 'h2-goaway-after-create' && req.stream) {
         entry.status = 'goaway';
