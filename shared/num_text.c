@@ -146,7 +146,7 @@ size_t num_g(char out[NUM_G_MAX], double v, int precision) {
     *o = '\0';
     return (size_t)(o - out);
   }
-  if (p > 17 || !isfinite(v) || v == 0 || digits_of(fabs(v), p, &d, &x) != 0) {
+  if (p > 17 || !isfinite(v) || digits_of(fabs(v), p, &d, &x) != 0) {
     int n = snprintf(out, NUM_G_MAX, "%.*g", p, v);
     return n > 0 && n < NUM_G_MAX ? (size_t)n : 0;
   }
