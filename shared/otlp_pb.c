@@ -184,9 +184,13 @@ static unsigned char *put_str(unsigned char *o, unsigned char tag, const char *s
 
 /* ---- attributes ---- */
 
-/* The most put_attr writes for a (shown), key and wrappers included. */
+/* The key's length: the macros' klen, else measured. */
+static size_t key_len(const struct span_attr *a) { return a->klen ? a->klen : strlen(a->key); }
+
+/* The most an attribute's encoding writes for a (shown; put_str_attr,
+ * put_scalar_attr or put_attr_measured), key and wrappers included. */
 static size_t attr_bound(const struct span_attr *a) {
-  size_t klen = a->klen ? a->klen : strlen(a->key);
+  size_t klen = key_len(a);
   size_t v = a->type == SA_URL ? SPAN_URL_MAX : span_attr_stringy(a) ? span_attr_slen(a) : 0;
   return 48 + klen + 3 * v;
 }
@@ -196,7 +200,7 @@ static size_t attr_bound(const struct span_attr *a) {
  * v[0..n) (url.full's redacted), NUL-terminated after. */
 static unsigned char *put_attr_measured(unsigned char *o, unsigned char tag,
                                         const struct span_attr *a, const char *v, size_t n) {
-  size_t klen = a->klen ? a->klen : strlen(a->key);
+  size_t klen = key_len(a);
   size_t clen = 0, any; /* the text's and AnyValue's lengths */
   if (span_attr_stringy(a)) {
     clen = a->lit ? n : utf8_len(v, n); /* literals are ours: ASCII */
@@ -312,7 +316,7 @@ static unsigned char *put_scalar_attr(unsigned char *o, unsigned char tag,
 
 /* A key is one of our literals: one over 255 bytes (none is) is left out,
  * so that a key's bound is 255 bytes. */
-static int key_ok(const struct span_attr *a) { return a->klen || strlen(a->key) <= 0xff; }
+static int key_ok(const struct span_attr *a) { return key_len(a) <= 0xff; }
 
 static int attr_shown(const struct span_attr *a) {
   return span_attr_present(a) && key_ok(a);
@@ -353,7 +357,7 @@ static unsigned char *put_attrs(unsigned char *o, unsigned char tag, const struc
           continue; /* literals are ours and short: one over 255 bytes (none is) is left out */
       }
     }
-    size_t klen = a->klen ? a->klen : strlen(a->key);
+    size_t klen = key_len(a);
     if (klen > 0xff)
       continue;
     if (!stringy) {
