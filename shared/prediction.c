@@ -372,13 +372,8 @@ static int string_field(struct reader *r, char **dst) {
     return skip_value(r);
   const char *s;
   size_t n;
-  if (plain_string(r, &s, &n)) { /* the usual case: one exact allocation */
-    if (!(*dst = malloc(n + 1)))
-      return -1;
-    memcpy(*dst, s, n);
-    (*dst)[n] = '\0';
-    return 0;
-  }
+  if (plain_string(r, &s, &n)) /* the usual case: one exact allocation */
+    return (*dst = strndup(s, n)) ? 0 : -1;
   struct buf b = BUF_INIT;
   if (read_string(r, &b) != 0 || !(*dst = buf_take(&b))) {
     buf_free(&b);
