@@ -38,6 +38,10 @@ describe('chat basics', () => {
     assert.equal(gets.length, 1, 'one GET: the sync reply was "processing"');
     assert.equal(gets[0].path, `/v1/predictions/${create.predictionId}`);
     assert.equal(gets[0].headers.authorization, `Bearer ${REPLICATE_TOKEN}`);
+    // The create's header set, whole: curl's default "Accept: */*" is not sent.
+    assert.deepEqual(Object.keys(create.headers).sort(), ['authorization', 'content-length',
+      'content-type', 'host', 'prefer', 'user-agent', 'x-request-id']);
+    assert.equal(gets[0].headers.accept, undefined);
     assert.deepEqual(bed.fake.cancels, []);
   });
 
