@@ -2,6 +2,9 @@
 
 #include <string.h>
 #include <strings.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 /* RFC 9110 tchar: what a method or a header name may hold. */
 static const unsigned char TCHAR[256] = {
@@ -94,6 +97,25 @@ static int parse_request_line(const char *p, const char *end, const struct http1
 
 /* ------------------------------------------------------------------ headers */
 
+/* Leading bytes of [p, end) that a header value holds as they are: no
+ * control byte (CR ends the value) and no DEL. Sixteen at a time: values
+ * (a key, a user agent) were most of the head's per-byte cost. */
+static size_t value_run(const char *p, const char *end) {
+  const char *s = p;
+#ifdef __SSE2__
+  for (; end - p >= 16; p += 16) {
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+    __m128i ctl = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v); /* unsigned v < 0x20 */
+    unsigned m = (unsigned)_mm_movemask_epi8(_mm_or_si128(ctl, _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f))));
+    if (m)
+      return (size_t)(p - s) + (size_t)__builtin_ctz(m);
+  }
+#endif
+  while (p < end && (unsigned char)*p >= 0x20 && *p != 0x7f)
+    p++;
+  return (size_t)(p - s);
+}
+
 /* One header line at p; *next past its CRLF. NEED_MORE when incomplete. */
 static int parse_header_line(const char *p, const char *end, struct http1_header *h,
                              const char **next, struct http1_error *err) {
@@ -112,20 +134,21 @@ static int parse_header_line(const char *p, const char *end, struct http1_header
   while (p < end && (*p == ' ' || *p == '\t'))
     p++;
   s = p;
-  const char *last = p; /* one past the last non-whitespace byte */
-  for (; p < end; p++) {
-    unsigned char c = (unsigned char)*p;
-    if (c == '\r')
+  for (;;) { /* to the CR, past tabs: the only control byte a value may hold */
+    p += value_run(p, end);
+    if (p == end || *p != '\t')
       break;
-    if ((c < 0x20 && c != '\t') || c == 0x7f)
-      return bad(err, "A header value holds a control character");
-    if (c != ' ' && c != '\t')
-      last = p + 1;
+    p++;
   }
+  if (p < end && *p != '\r')
+    return bad(err, "A header value holds a control character");
   if (end - p < 2)
     return HTTP1_NEED_MORE;
   if (p[1] != '\n')
     return bad(err, "A header value holds a bare CR");
+  const char *last = p; /* one past the last non-whitespace byte */
+  while (last > s && (last[-1] == ' ' || last[-1] == '\t'))
+    last--;
   h->value = s;
   h->value_len = (size_t)(last - s);
   *next = p + 2;

@@ -77,6 +77,34 @@ static void test_valid(void) {
   CHECK_INT(req.chunked, 1);
   CHECK_INT(req.has_length, 0);
   CHECK_INT(parse("GET / HTTP/1.1\r\nHost: a\r\nX: caf\xc3\xa9\r\n\r\n"), HTTP1_DONE); /* obs-text */
+
+  TEST("http1 long header values (scanned sixteen bytes at a time)");
+  CHECK_INT(parse("GET / HTTP/1.1\r\nHost: a\r\nX: 0123456789abcdefghij\tklmnopqrstuvwxyz0123 \t  \r\n\r\n"),
+            HTTP1_DONE);
+  {
+    const struct http1_header *xh = http1_find_header(&req, "x");
+    CHECK(xh != NULL);
+    if (xh)
+      CHECK_MEM(xh->value, xh->value_len, "0123456789abcdefghij\tklmnopqrstuvwxyz0123");
+  }
+  CHECK_INT(parse("GET / HTTP/1.1\r\nHost: a\r\nX: \xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xff\x80\r\n\r\n"),
+            HTTP1_DONE);
+  CHECK_INT(parse("GET / HTTP/1.1\r\nHost: a\r\nX: 0123456789abcdefghijklmnopqrstuvwxyz"), HTTP1_NEED_MORE);
+  CHECK_INT(parse("GET / HTTP/1.1\r\nHost: a\r\nX: 0123456789abcdefghijklmnopqrstuvwxyz\r"), HTTP1_NEED_MORE);
+  {
+    /* a control byte, DEL or bare CR at each place around the 16-byte steps */
+    static const char bad_bytes[] = {'\x01', '\x7f', '\n', '\r', '\x1f'};
+    for (size_t b = 0; b < sizeof bad_bytes; b++)
+      for (size_t at = 0; at < 40; at++) {
+        char head[128] = "GET / HTTP/1.1\r\nHost: a\r\nX: ";
+        size_t n = strlen(head);
+        for (size_t i = 0; i < 40; i++)
+          head[n + i] = i == at ? bad_bytes[b] : (char)('a' + i % 26);
+        memcpy(head + n + 40, "\r\n\r\n", 5);
+        CHECK_INT(http1_parse_head(head, n + 44, &LIM, &req, &err), HTTP1_ERROR);
+        CHECK_INT(err.status, 400);
+      }
+  }
 }
 
 static void test_rejections(void) {
