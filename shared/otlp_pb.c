@@ -187,13 +187,10 @@ static unsigned char *put_str(unsigned char *o, unsigned char tag, const char *s
 /* The key's length: the macros' klen, else measured. */
 static size_t key_len(const struct span_attr *a) { return a->klen ? a->klen : strlen(a->key); }
 
-/* The most an attribute's encoding writes for a (shown; put_str_attr,
- * put_scalar_attr or put_attr_measured), key and wrappers included. */
-static size_t attr_bound(const struct span_attr *a) {
-  size_t klen = key_len(a);
-  size_t v = a->type == SA_URL ? SPAN_URL_MAX : span_attr_stringy(a) ? span_attr_slen(a) : 0;
-  return 48 + klen + 3 * v;
-}
+/* The most an attribute's encoding (put_str_attr, put_scalar_attr or
+ * put_attr_measured) writes beside its key and its text (3 bytes a byte at
+ * most: U+FFFD for one not UTF-8): tags, lengths, a scalar. */
+#define ATTR_WRAP 48
 
 /* One KeyValue as the field tag (Span.attributes or Resource.attributes),
  * its lengths measured first. a is shown; for the string types its text is
@@ -314,14 +311,6 @@ static unsigned char *put_scalar_attr(unsigned char *o, unsigned char tag,
   return put_attr_measured(o, tag, a, NULL, 0);
 }
 
-/* A key is one of our literals: one over 255 bytes (none is) is left out,
- * so that a key's bound is 255 bytes. */
-static int key_ok(const struct span_attr *a) { return key_len(a) <= 0xff; }
-
-static int attr_shown(const struct span_attr *a) {
-  return span_attr_present(a) && key_ok(a);
-}
-
 /* Is trace_url_redact's text for the URL v (n bytes) v itself? When it has
  * no query, fragment or userinfo (no '?', '#' or '@': the common case) and
  * fits: then it is not copied. */
@@ -329,57 +318,56 @@ static int url_as_is(const char *v, size_t n) {
   return n < SPAN_URL_MAX && strcspn(v, "?#@") == n; /* a NUL before n: not as is */
 }
 
-/* The attributes shown, each as the field tag. values: a packed record's
- * copied strings (span_view), in order, values_len bytes; NULL when each
- * attribute's s holds its own. NULL when values run out (malformed). */
-static unsigned char *put_attrs(unsigned char *o, unsigned char tag, const struct span_attr *attrs,
-                                size_t n, const char *values, size_t values_len) {
-  size_t at = 0;
+/* o (where out's span or batch is being written) with room for need bytes
+ * after it: out grows when short, and what is written moves with it. NULL:
+ * out of memory. Out of line: the queue's buffer, reused, has room. */
+static __attribute__((noinline)) unsigned char *grow(struct buf *out, unsigned char *o,
+                                                     size_t need) {
+  size_t at = (size_t)(o - (unsigned char *)out->data);
+  if (buf_reserve(out, at - out->len + need) != 0)
+    return NULL;
+  return (unsigned char *)out->data + at;
+}
+
+static inline unsigned char *room(struct buf *out, unsigned char *o, size_t need) {
+  return need < (size_t)((unsigned char *)out->data + out->cap - o) ? o : grow(out, o, need);
+}
+
+/* The attributes shown, each as the field tag, at o in out, in one pass:
+ * each makes room for itself and tail bytes after it (the rest of the
+ * message) as it is written, no pass measuring them first. A key is one of
+ * our literals: one over 255 bytes (none is) is left out. Returns the end,
+ * or NULL (out of memory). */
+static unsigned char *put_attrs(struct buf *out, unsigned char *o, unsigned char tag,
+                                const struct span_attr *attrs, size_t n, size_t tail) {
+  char url[SPAN_URL_MAX];
   for (size_t i = 0; i < n; i++) {
     const struct span_attr *a = &attrs[i];
     if (a->skip)
       continue;
-    const char *v = a->s;
-    size_t len = 0;
-    int stringy = span_attr_stringy(a);
-    if (stringy) {
-      if (values && !a->lit) { /* the next copied string: slen is its length */
-        if (at + a->slen >= values_len)
-          return NULL;
-        v = values + at;
-        len = a->slen;
-        at += len + 1;
-      } else {
-        if (!v)
-          continue;
-        len = a->slen ? a->slen : strlen(v);
-        if (a->lit && len > 0xff)
-          continue; /* literals are ours and short: one over 255 bytes (none is) is left out */
-      }
-    }
     size_t klen = key_len(a);
     if (klen > 0xff)
       continue;
-    if (!stringy) {
+    if (!span_attr_stringy(a)) {
+      if (!(o = room(out, o, ATTR_WRAP + klen + tail)))
+        return NULL;
       o = put_scalar_attr(o, tag, a, klen);
       continue;
     }
-    char url[SPAN_URL_MAX];
+    const char *v = a->s;
+    if (!v)
+      continue;
+    size_t len = a->slen ? a->slen : strlen(v);
     if (a->type == SA_URL && !url_as_is(v, len)) {
       if (trace_url_redact(url, sizeof url, v) != 0)
         continue;
       v = url, len = strlen(url);
     }
+    if (!(o = room(out, o, ATTR_WRAP + klen + 3 * len + tail)))
+      return NULL;
     o = put_str_attr(o, tag, a, klen, v, len);
   }
   return o;
-}
-
-static size_t attrs_bound(const struct span_attr *attrs, size_t n) {
-  size_t b = 0;
-  for (size_t i = 0; i < n; i++)
-    b += attr_shown(&attrs[i]) ? attr_bound(&attrs[i]) : 0;
-  return b;
 }
 
 /* ---- spans ---- */
@@ -396,15 +384,20 @@ static unsigned char *put_id(unsigned char *o, unsigned char tag, const unsigned
  * the fields move when it takes another length. */
 #define SLOT 2
 
-/* span_pb, with bound: the most its attributes take (attrs_bound); values:
- * as put_attrs. */
-static int span_pb_within(struct buf *out, const struct span *s, size_t bound, const char *values,
-                          size_t values_len) {
+/* The most written after the attributes beside the status message's text:
+ * the status's tags, lengths and code, the span's length when it takes more
+ * than SLOT bytes, the NUL. */
+#define STATUS_WRAP 24
+
+/* Never half a span: out->len moves only once all of it is written. */
+int span_pb(struct buf *out, const struct span *s) {
   const struct trace_ctx *c = s->ctx;
   size_t nn = strlen(s->name), nm = s->error && s->status_message ? strlen(s->status_message) : 0;
-  if (buf_reserve(out, 128 + 3 * nn + 3 * nm + bound) != 0)
-    return -1; /* never half a span: nothing written */
-  unsigned char *o0 = (unsigned char *)out->data + out->len, *body = o0 + 1 + SLOT, *o = body;
+  /* room for all but the attributes (they make their own) */
+  size_t tail = STATUS_WRAP + 3 * nm, head = 128 + 3 * nn + tail;
+  if (head >= out->cap - out->len && buf_reserve(out, head) != 0)
+    return -1;
+  unsigned char *o = (unsigned char *)out->data + out->len + 1 + SLOT;
   o = put_id(o, T_TRACE_ID, c->trace_id, TRACE_ID_LEN);
   o = put_id(o, T_SPAN_ID, c->span_id, SPAN_ID_LEN);
   if (trace_has_parent(c))
@@ -416,9 +409,8 @@ static int span_pb_within(struct buf *out, const struct span *s, size_t bound, c
   o = put_le64(o, c->start_ns);
   *o++ = T_END;
   o = put_le64(o, s->end_ns > c->start_ns ? s->end_ns : c->start_ns);
-  o = put_attrs(o, T_SPAN_ATTRIBUTE, s->attrs, s->n_attrs, values, values_len);
-  if (!o)
-    return -1; /* nothing kept: out->len is as it was */
+  if (!(o = put_attrs(out, o, T_SPAN_ATTRIBUTE, s->attrs, s->n_attrs, tail)))
+    return -1;
   /* status code 2 = ERROR; UNSET is the empty status, as the JSON's {} */
   *o++ = T_STATUS;
   if (s->error) {
@@ -431,6 +423,7 @@ static int span_pb_within(struct buf *out, const struct span *s, size_t bound, c
   } else {
     *o++ = 0;
   }
+  unsigned char *o0 = (unsigned char *)out->data + out->len, *body = o0 + 1 + SLOT;
   size_t len = (size_t)(o - body), vl = pb_varint_len(len);
   if (vl != SLOT)
     memmove(o0 + 1 + vl, body, len);
@@ -439,25 +432,6 @@ static int span_pb_within(struct buf *out, const struct span *s, size_t bound, c
   out->len += 1 + vl + len;
   out->data[out->len] = '\0';
   return 0;
-}
-
-int span_pb(struct buf *out, const struct span *s) {
-  return span_pb_within(out, s, attrs_bound(s->attrs, s->n_attrs), NULL, 0);
-}
-
-/* Read in place (span_view): no copy of the attributes. */
-int span_packed_pb(struct buf *out, const char *rec, size_t avail, size_t *used) {
-  struct span s;
-  struct trace_ctx ctx;
-  const char *values;
-  size_t values_len;
-  if (span_view(rec, avail, &s, &ctx, &values, &values_len, used) != 0)
-    return -1;
-  /* A bound without measuring: the copied strings (a URL too, which
-   * redaction only shortens) are within the record; a key or a literal
-   * value is 255 bytes at most (put_attrs leaves out a longer one). */
-  size_t bound = 3 * *used + s.n_attrs * (48 + 0xff + 0xff);
-  return span_pb_within(out, &s, bound, values, values_len);
 }
 
 /* ---- the envelope ---- */
@@ -475,14 +449,15 @@ int otlp_pb_batch_open(struct buf *out, struct otlp_pb_batch *b, const char *ser
                             SPAN_STR("service.version", version),
                             SPAN_STR("telemetry.sdk.language", "c")};
   size_t n = sizeof res / sizeof res[0];
-  if (buf_reserve(out, HEAD_GAP + attrs_bound(res, n) + MID_GAP + sizeof SCOPE +
-                           sizeof SCOPE_NAME) != 0)
+  size_t tail = MID_GAP + sizeof SCOPE + sizeof SCOPE_NAME;
+  if (buf_reserve(out, HEAD_GAP + tail) != 0)
     return -1;
   b->begin = out->len;
   b->res_at = b->begin + HEAD_GAP;
-  unsigned char *o0 = (unsigned char *)out->data + b->res_at;
-  unsigned char *o = put_attrs(o0, T_RES_ATTRIBUTE, res, n, NULL, 0);
-  b->res_len = (size_t)(o - o0);
+  unsigned char *o = (unsigned char *)out->data + b->res_at;
+  if (!(o = put_attrs(out, o, T_RES_ATTRIBUTE, res, n, tail)))
+    return -1;
+  b->res_len = (size_t)(o - (unsigned char *)out->data) - b->res_at;
   o += MID_GAP;
   b->scope_at = (size_t)(o - (unsigned char *)out->data);
   o = put(put(o, SCOPE, sizeof SCOPE), SCOPE_NAME, sizeof SCOPE_NAME - 1);
