@@ -184,9 +184,6 @@ static unsigned char *put_str(unsigned char *o, unsigned char tag, const char *s
 
 /* ---- attributes ---- */
 
-/* The key's length: the macros' klen, else measured. */
-static size_t key_len(const struct span_attr *a) { return a->klen ? a->klen : strlen(a->key); }
-
 /* The most an attribute's encoding (put_str_attr, put_scalar_attr or
  * put_attr_measured) writes beside its key and its text (3 bytes a byte at
  * most: U+FFFD for one not UTF-8): tags, lengths, a scalar. */
@@ -197,7 +194,7 @@ static size_t key_len(const struct span_attr *a) { return a->klen ? a->klen : st
  * v[0..n) (url.full's redacted), NUL-terminated after. */
 static unsigned char *put_attr_measured(unsigned char *o, unsigned char tag,
                                         const struct span_attr *a, const char *v, size_t n) {
-  size_t klen = key_len(a);
+  size_t klen = span_attr_klen(a);
   size_t clen = 0, any; /* the text's and AnyValue's lengths */
   if (span_attr_stringy(a)) {
     clen = a->lit ? n : utf8_len(v, n); /* literals are ours: ASCII */
@@ -244,21 +241,27 @@ static unsigned char *put_attr_measured(unsigned char *o, unsigned char tag,
   return o;
 }
 
+/* Four bytes: tags and one-byte lengths. */
+static inline unsigned char *put4(unsigned char *o, size_t b0, size_t b1, size_t b2, size_t b3) {
+  o[0] = (unsigned char)b0, o[1] = (unsigned char)b1, o[2] = (unsigned char)b2,
+  o[3] = (unsigned char)b3;
+  return o + 4;
+}
+
 /* put_attr_measured's bytes with every length known before they are
  * written: a KeyValue under 128 bytes (nearly all of them) has one-byte
- * lengths throughout. put_kv writes its key (klen bytes) and the value's tag
- * and length (any: the AnyValue's bytes); NULL when the KeyValue takes 128
- * bytes or more: the caller writes it measured. */
+ * lengths throughout. put_kv writes the KeyValue's tag and length and its
+ * key (klen bytes), to be followed by the value's tag and length (any: the
+ * AnyValue's bytes); NULL when the KeyValue takes 128 bytes or more: the
+ * caller writes it measured. */
 static inline __attribute__((always_inline)) unsigned char *
-put_kv(unsigned char *o, unsigned char tag, const struct span_attr *a, size_t klen, size_t any) {
+put_kv(unsigned char *o, unsigned char tag, const char *key, size_t klen, size_t any) {
   size_t kv = 4 + klen + any; /* key: tag, length, text; value: tag, length, AnyValue */
   if (kv >= 0x80)
     return NULL;
-  o[0] = tag, o[1] = (unsigned char)kv, o[2] = T_KV_KEY, o[3] = (unsigned char)klen;
-  copy_words(o + 4, (const unsigned char *)a->key, klen); /* our literals: ASCII */
-  o += 4 + klen;
-  o[0] = T_KV_VALUE, o[1] = (unsigned char)any;
-  return o + 2;
+  o = put4(o, tag, kv, T_KV_KEY, klen);
+  copy_words(o, (const unsigned char *)key, klen); /* our literals: ASCII */
+  return o + klen;
 }
 
 /* A string attribute (SA_STRING, SA_URL, SA_STRINGS): its text v[0..n).
@@ -267,19 +270,18 @@ put_kv(unsigned char *o, unsigned char tag, const struct span_attr *a, size_t kl
 static unsigned char *put_str_attr(unsigned char *o, unsigned char tag, const struct span_attr *a,
                                    size_t klen, const char *v, size_t n) {
   int arr = a->type == SA_STRINGS; /* array_value { values { string_value } } */
-  unsigned char *p = put_kv(o, tag, a, klen, n + (arr ? 6 : 2));
+  size_t any = n + (arr ? 6 : 2);
+  unsigned char *p = put_kv(o, tag, a->key, klen, any);
   if (!p)
     return put_attr_measured(o, tag, a, v, n);
-  if (arr) {
-    p[0] = T_ARRAY, p[1] = (unsigned char)(n + 4);
-    p[2] = T_ARRAY_VALUE, p[3] = (unsigned char)(n + 2);
-    p += 4;
-  }
-  p[0] = T_STRING, p[1] = (unsigned char)n;
-  if (!(copy_words(p + 2, (const unsigned char *)v, n) & JP_HIGHS))
-    return p + 2 + n;
-  unsigned char *end = utf8_copy_rest(p + 2, (const unsigned char *)v, 0, n);
-  return end == p + 2 + n ? end : put_attr_measured(o, tag, a, v, n);
+  if (arr)
+    p = put4(put4(p, T_KV_VALUE, any, T_ARRAY, n + 4), T_ARRAY_VALUE, n + 2, T_STRING, n);
+  else
+    p = put4(p, T_KV_VALUE, any, T_STRING, n);
+  if (!(copy_words(p, (const unsigned char *)v, n) & JP_HIGHS))
+    return p + n;
+  unsigned char *end = utf8_copy_rest(p, (const unsigned char *)v, 0, n);
+  return end == p + n ? end : put_attr_measured(o, tag, a, v, n);
 }
 
 /* An int, double or bool attribute: its AnyValue is 11 bytes at most, so it
@@ -287,35 +289,43 @@ static unsigned char *put_str_attr(unsigned char *o, unsigned char tag, const st
 static unsigned char *put_scalar_attr(unsigned char *o, unsigned char tag,
                                       const struct span_attr *a, size_t klen) {
   unsigned char *p;
+  uint64_t v; /* the int, or the double's bits */
+  memcpy(&v, &a->i, 8);
   switch (a->type) {
-  case SA_INT:
-    p = put_kv(o, tag, a, klen, 1 + pb_varint_len((uint64_t)a->i)); /* a negative one: 10 bytes */
-    if (!p)
+  case SA_INT: {
+    size_t any = 1 + pb_varint_len(v); /* a negative one: 10 bytes */
+    if (!(p = put_kv(o, tag, a->key, klen, any)))
       break;
-    *p++ = T_INT;
-    return pb_varint(p, (uint64_t)a->i);
-  case SA_DOUBLE: {
-    if (!(p = put_kv(o, tag, a, klen, 9)))
-      break;
-    uint64_t bits;
-    memcpy(&bits, &a->d, 8);
-    *p++ = T_DOUBLE;
-    return put_le64(p, bits);
+    p[0] = T_KV_VALUE, p[1] = (unsigned char)any, p[2] = T_INT;
+    return pb_varint(p + 3, v);
   }
-  default: /* SA_BOOL */
-    if (!(p = put_kv(o, tag, a, klen, 2)))
+  case SA_DOUBLE:
+    if (!(p = put_kv(o, tag, a->key, klen, 9)))
       break;
-    p[0] = T_BOOL, p[1] = a->i ? 1 : 0;
-    return p + 2;
+    p[0] = T_KV_VALUE, p[1] = 9, p[2] = T_DOUBLE;
+    return put_le64(p + 3, v);
+  default: /* SA_BOOL */
+    if (!(p = put_kv(o, tag, a->key, klen, 2)))
+      break;
+    return put4(p, T_KV_VALUE, 2, T_BOOL, v ? 1 : 0);
   }
   return put_attr_measured(o, tag, a, NULL, 0);
 }
 
-/* Is trace_url_redact's text for the URL v (n bytes) v itself? When it has
- * no query, fragment or userinfo (no '?', '#' or '@': the common case) and
- * fits: then it is not copied. */
-static int url_as_is(const char *v, size_t n) {
-  return n < SPAN_URL_MAX && strcspn(v, "?#@") == n; /* a NUL before n: not as is */
+/* url.full's text as trace_url_redact leaves the URL v: v itself when it
+ * has no query, fragment or userinfo (no '?', '#' or '@': the common case;
+ * one scan, which measures it too), else redacted into url; NULL when too
+ * long for that. *len: the text's length. */
+static const char *url_text(char url[SPAN_URL_MAX], const char *v, size_t *len) {
+  size_t n = strcspn(v, "?#@");
+  if (!v[n] && n < SPAN_URL_MAX) {
+    *len = n;
+    return v;
+  }
+  if (trace_url_redact(url, SPAN_URL_MAX, v) != 0)
+    return NULL;
+  *len = strlen(url);
+  return url;
 }
 
 /* o (where out's span or batch is being written) with room for need bytes
@@ -329,10 +339,6 @@ static __attribute__((noinline)) unsigned char *grow(struct buf *out, unsigned c
   return (unsigned char *)out->data + at;
 }
 
-static inline unsigned char *room(struct buf *out, unsigned char *o, size_t need) {
-  return need < (size_t)((unsigned char *)out->data + out->cap - o) ? o : grow(out, o, need);
-}
-
 /* The attributes shown, each as the field tag, at o in out, in one pass:
  * each makes room for itself and tail bytes after it (the rest of the
  * message) as it is written, no pass measuring them first. A key is one of
@@ -341,31 +347,33 @@ static inline unsigned char *room(struct buf *out, unsigned char *o, size_t need
 static unsigned char *put_attrs(struct buf *out, unsigned char *o, unsigned char tag,
                                 const struct span_attr *attrs, size_t n, size_t tail) {
   char url[SPAN_URL_MAX];
-  for (size_t i = 0; i < n; i++) {
-    const struct span_attr *a = &attrs[i];
+  /* room while o + need < lim; a local, as the stores through o may alias
+   * out (the compiler would load out->data and out->cap again each time) */
+  unsigned char *lim = (unsigned char *)out->data + out->cap - tail;
+  for (const struct span_attr *a = attrs, *end = attrs + n; a < end; a++) {
     if (a->skip)
       continue;
-    size_t klen = key_len(a);
+    size_t klen = span_attr_klen(a);
     if (klen > 0xff)
       continue;
-    if (!span_attr_stringy(a)) {
-      if (!(o = room(out, o, ATTR_WRAP + klen + tail)))
-        return NULL;
-      o = put_scalar_attr(o, tag, a, klen);
-      continue;
-    }
+    int stringy = span_attr_stringy(a);
     const char *v = a->s;
-    if (!v)
-      continue;
-    size_t len = a->slen ? a->slen : strlen(v);
-    if (a->type == SA_URL && !url_as_is(v, len)) {
-      if (trace_url_redact(url, sizeof url, v) != 0)
+    size_t len = 0;
+    if (stringy) {
+      if (!v)
         continue;
-      v = url, len = strlen(url);
+      if (a->type != SA_URL)
+        len = a->slen ? a->slen : strlen(v);
+      else if (!(v = url_text(url, v, &len)))
+        continue;
     }
-    if (!(o = room(out, o, ATTR_WRAP + klen + 3 * len + tail)))
-      return NULL;
-    o = put_str_attr(o, tag, a, klen, v, len);
+    size_t need = ATTR_WRAP + klen + 3 * len;
+    if (need >= (size_t)(lim - o)) {
+      if (!(o = grow(out, o, need + tail)))
+        return NULL;
+      lim = (unsigned char *)out->data + out->cap - tail;
+    }
+    o = stringy ? put_str_attr(o, tag, a, klen, v, len) : put_scalar_attr(o, tag, a, klen);
   }
   return o;
 }

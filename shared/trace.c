@@ -164,7 +164,7 @@ static size_t attrs_bound(const struct span_attr *attrs, size_t n) {
     const struct span_attr *a = &attrs[i];
     if (span_attr_present(a))
       b += sizeof ",{\"key\":\"\",\"value\":{\"arrayValue\":{\"values\":[{\"stringValue\":}]}}}}" +
-           (a->kp ? a->kp_len : 6 * strlen(a->key)) + NUM_G_MAX +
+           span_attr_klen(a) + NUM_G_MAX +
            (span_attr_stringy(a) ? 6 * span_attr_slen(a) + 2 : 0);
   }
   return b;
@@ -180,12 +180,9 @@ static char *attrs_json(char *o, const struct span_attr *attrs, size_t n) {
       continue;
     if (!first)
       *o++ = ',';
-    if (a->kp) { /* the macros' ready text */
-      o = put_lit(o, a->kp, a->kp_len);
-    } else { /* keys are our literals, JSON-safe: copied, not escaped */
-      o = put_lit(PUT(o, "{\"key\":\""), a->key, strlen(a->key));
-      o = PUT(o, "\",\"value\":");
-    }
+    /* keys are our literals, JSON-safe: copied, not escaped */
+    o = put_lit(PUT(o, "{\"key\":\""), a->key, span_attr_klen(a));
+    o = PUT(o, "\",\"value\":");
     o = attr_value(o, a, url);
     *o++ = '}';
     first = 0;
