@@ -22,8 +22,8 @@ static void spans(struct buf *to, int (*queue)(struct buf *, const struct span *
   memset(c.trace_id, 0x5a, 16); memset(c.span_id, 0x3c, 8);
   for (int i = 0; i < N; i++) {
     const struct span_attr attrs[] = {
-      SPAN_LIT("gen_ai.operation.name", "chat"), SPAN_LIT("gen_ai.provider.name", "replicate"),
-      SPAN_LIT("gen_ai.system", "replicate"), SPAN_STR("gen_ai.request.model", "deepseek-v3.1"),
+      SPAN_LIT("gen_ai.operation.name", "chat"), SPAN_LIT_LEN("gen_ai.provider.name", "replicate", 9),
+      SPAN_LIT_LEN("gen_ai.system", "replicate", 9), SPAN_STR("gen_ai.request.model", "deepseek-v3.1"),
       SPAN_STR("gen_ai.response.model", "deepseek-ai/deepseek-v3.1"),
       SPAN_STR("gen_ai.response.id", "qwertyuiopasdfghjklzxcvbnm"),
       SPAN_STRINGS("gen_ai.response.finish_reasons", "stop"),
@@ -35,16 +35,16 @@ static void spans(struct buf *to, int (*queue)(struct buf *, const struct span *
       SPAN_BOOL("replicate_proxy.stream", 0), SPAN_DOUBLE("replicate_proxy.cost_usd", 1.1424e-05),
       SPAN_INT("replicate_proxy.retries", 0),
     };
-    struct span s = {.ctx = &c, .name = "chat deepseek-v3.1", .kind = SPAN_SERVER, .end_ns = c.start_ns + 5000000,
+    struct span s = {.ctx = &c, .name = "chat deepseek-v3.1", .name_len = 18, .kind = SPAN_SERVER, .end_ns = c.start_ns + 5000000,
                      .attrs = attrs, .n_attrs = sizeof attrs / sizeof attrs[0]};
     if (queue(to, &s)) abort();
     const struct span_attr a2[] = {
-      SPAN_LIT("http.request.method", "POST"),
+      SPAN_LIT_LEN("http.request.method", "POST", 4),
       SPAN_URL("url.full", "http://127.0.0.1:19320/v1/models/deepseek-ai/deepseek-v3.1/predictions"),
-      SPAN_INT("http.response.status_code", 201), SPAN_LIT("replicate_proxy.upstream_call", "create"),
+      SPAN_INT("http.response.status_code", 201), SPAN_LIT_LEN("replicate_proxy.upstream_call", "create", 6),
     };
     struct trace_ctx c2 = c; memcpy(c2.parent_id, c.span_id, 8); c2.span_id[0] = 1;
-    struct span s2 = {.ctx = &c2, .name = "replicate create", .kind = SPAN_CLIENT, .end_ns = c.start_ns + 4000000,
+    struct span s2 = {.ctx = &c2, .name = "replicate create", .name_len = 16, .kind = SPAN_CLIENT, .end_ns = c.start_ns + 4000000,
                       .attrs = a2, .n_attrs = sizeof a2 / sizeof a2[0]};
     if (queue(to, &s2)) abort();
   }

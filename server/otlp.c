@@ -11,13 +11,6 @@
 #include "../shared/otlp_pb.h"
 #include "worker.h"
 
-/* The queue is one byte buffer of spans as the codec queues them: a submit
- * writes a span in under the lock (no allocation once it has grown, no
- * memory handed between threads); the exporter swaps it with its spare
- * buffer and makes the body of that without the lock. With protobuf the
- * worker writes each Span message once, and the body is the envelope around
- * the queue's bytes; with JSON, costlier to write, it packs a copy and the
- * exporter writes the JSON. */
 /* otlp_protocol's encoding (CODECS): what a worker queues for a span
  * (nothing on failure), and the body of what was queued. */
 struct codec {
@@ -26,6 +19,13 @@ struct codec {
   int (*encode)(struct buf *body, const struct buf *spans, size_t *start);
 };
 
+/* The queue is one byte buffer of spans as the codec queues them: a submit
+ * writes a span in under the lock (no allocation once it has grown, no
+ * memory handed between threads); the exporter swaps it with its spare
+ * buffer and makes the body of that without the lock. With protobuf the
+ * worker writes each Span message once, and the body is the envelope around
+ * the queue's bytes; with JSON, costlier to write, it packs a copy and the
+ * exporter writes the JSON. */
 static struct {
   pthread_mutex_t mu;
   pthread_cond_t cv;

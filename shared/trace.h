@@ -88,6 +88,7 @@ static inline size_t span_attr_klen(const struct span_attr *a) {
 #define SPAN_KEY_(k) .key = (k), .klen = sizeof(k) - 1 < 256 ? sizeof(k) - 1 : 0
 #define SPAN_STR(k, v) {SPAN_KEY_(k), .type = SA_STRING, .s = (v)}
 #define SPAN_LIT(k, v) {SPAN_KEY_(k), .type = SA_STRING, .s = (v), .lit = 1}
+#define SPAN_LIT_LEN(k, v, n) {SPAN_KEY_(k), .type = SA_STRING, .s = (v), .lit = 1, .slen = (n)}
 #define SPAN_URL(k, v) {SPAN_KEY_(k), .type = SA_URL, .s = (v)}
 #define SPAN_STRINGS(k, v) {SPAN_KEY_(k), .type = SA_STRINGS, .s = (v)}
 #define SPAN_INT(k, v) {SPAN_KEY_(k), .type = SA_INT, .i = (v)}
@@ -100,6 +101,7 @@ static inline size_t span_attr_klen(const struct span_attr *a) {
 struct span {
   const struct trace_ctx *ctx; /* ids and start */
   const char *name;
+  size_t name_len;             /* strlen(name) when known, else 0 (measured) */
   enum span_kind kind;
   uint64_t end_ns;
   int error;                   /* status ERROR (else UNSET) */

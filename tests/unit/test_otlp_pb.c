@@ -205,6 +205,22 @@ static void check_span_bytes(void) {
   buf_free(&lb);
   CHECK(field(sp, sn, 0x7a, 0, &x, &xn, NULL) == 0 && xn == 0); /* UNSET: empty status */
 
+  TEST("protobuf span: a name's and a literal's lengths, given, write what measuring does");
+  const struct span_attr given[] = {SPAN_LIT_LEN("m", "POST", 4), SPAN_LIT_LEN("k", "create", 6)};
+  const struct span_attr measured[] = {SPAN_LIT("m", "POST"), SPAN_LIT("k", "create")};
+  struct span gs = {.ctx = &r, .name = "replicate create", .name_len = 16, .kind = SPAN_CLIENT,
+                    .end_ns = 1, .attrs = given, .n_attrs = 2};
+  struct span ms = {.ctx = &r, .name = "replicate create", .kind = SPAN_CLIENT, .end_ns = 1,
+                    .attrs = measured, .n_attrs = 2};
+  struct buf gb = BUF_INIT, mb = BUF_INIT;
+  CHECK_INT(span_pb(&gb, &gs), 0);
+  CHECK_INT(span_pb(&mb, &ms), 0);
+  CHECK(gb.len == mb.len && memcmp(gb.data, mb.data, mb.len) == 0);
+  CHECK(field((const unsigned char *)gb.data, gb.len, 0x12, 0, &sp, &sn, NULL) == 0 &&
+        field_is(sp, sn, 0x2a, 0, "replicate create") && attr_at(sp, sn, 0x4a, 1, "k", &any, &an) &&
+        field_is(any, an, 0x0a, 0, "create"));
+  buf_free(&gb), buf_free(&mb);
+
   TEST("protobuf span: bytes that are not UTF-8 become U+FFFD");
   buf_reset(&b);
   struct span u = {.ctx = &r, .name = "GET /\xff\xc3\xa9\xe2\x82\xac\xc3\xed\xa0\x80\xc3",
