@@ -11,10 +11,21 @@
 #include "../shared/otlp_pb.h"
 #include "worker.h"
 
-/* The queue is one byte buffer of packed spans (span_pack): a submit copies
- * a span in under the lock (no allocation once it has grown, no memory
- * handed between threads); the exporter swaps it with its spare buffer and
- * encodes and sends that without the lock. */
+/* otlp_protocol's encoding (CODECS): what a worker queues for a span
+ * (nothing on failure), and the body of what was queued. */
+struct codec {
+  const char *content_type; /* the header line */
+  int (*queue)(struct buf *q, const struct span *s);
+  int (*encode)(struct buf *body, const struct buf *spans, size_t *start);
+};
+
+/* The queue is one byte buffer of spans as the codec queues them: a submit
+ * writes a span in under the lock (no allocation once it has grown, no
+ * memory handed between threads); the exporter swaps it with its spare
+ * buffer and makes the body of that without the lock. With protobuf the
+ * worker writes each Span message once, and the body is the envelope around
+ * the queue's bytes; with JSON, costlier to write, it packs a copy and the
+ * exporter writes the JSON. */
 static struct {
   pthread_mutex_t mu;
   pthread_cond_t cv;
@@ -70,10 +81,8 @@ void otlp_new_id(unsigned char *out, size_t n) {
 
 void otlp_submit(const struct span *span) {
   pthread_mutex_lock(&X.mu);
-  /* Copied into the queue as a packed record (no allocation once it has
-   * grown): the exporter thread writes the JSON, not the event loop. */
   size_t mark = X.queue.len;
-  int ok = !X.stopping && X.n < OTLP_QUEUE_MAX && span_pack(&X.queue, span) == 0 &&
+  int ok = !X.stopping && X.n < OTLP_QUEUE_MAX && X.codec->queue(&X.queue, span) == 0 &&
            X.queue.len < OTLP_QUEUE_BYTES;
   if (ok && ++X.n == OTLP_BATCH)
     pthread_cond_signal(&X.cv);
@@ -126,8 +135,8 @@ static size_t take_batch(struct buf *spare) {
   return k;
 }
 
-/* The request body for the packed spans taken: body->data + *start on. 0,
- * or -1 (out of memory). */
+/* The request body for the spans taken: body->data + *start on. 0, or -1
+ * (out of memory). */
 static int encode_json(struct buf *body, const struct buf *spans, size_t *start) {
   *start = 0;
   if (otlp_batch_open(body, X.service, X.version) != 0)
@@ -143,19 +152,15 @@ static int encode_pb(struct buf *body, const struct buf *spans, size_t *start) {
   struct otlp_pb_batch b;
   if (otlp_pb_batch_open(body, &b, X.service, X.version) != 0)
     return -1;
-  for (size_t at = 0, used = 0; at < spans->len; at += used)
-    if (span_packed_pb(body, spans->data + at, spans->len - at, &used) != 0)
-      return -1;
+  /* the spans are ScopeSpans.spans fields already: one copy */
+  if (buf_append(body, spans->data, spans->len) != 0)
+    return -1;
   return otlp_pb_batch_close(body, &b, start);
 }
 
-/* otlp_protocol's encodings. */
-static const struct codec {
-  const char *content_type; /* the header line */
-  int (*encode)(struct buf *body, const struct buf *spans, size_t *start);
-} CODECS[] = {
-    [OTLP_HTTP_PROTOBUF] = {"Content-Type: application/x-protobuf", encode_pb},
-    [OTLP_HTTP_JSON] = {"Content-Type: application/json", encode_json},
+static const struct codec CODECS[] = {
+    [OTLP_HTTP_PROTOBUF] = {"Content-Type: application/x-protobuf", span_pb, encode_pb},
+    [OTLP_HTTP_JSON] = {"Content-Type: application/json", span_pack, encode_json},
 };
 
 static void *run(void *arg) {

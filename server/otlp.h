@@ -25,8 +25,9 @@ int otlp_start(const char *endpoint, enum otlp_protocol protocol, const char *se
                const char *version, const char *headers, double sample_ratio, int propagate);
 /* Is tracing on? One relaxed load: the cost when it is off. */
 int otlp_on(void);
-/* Queue one span (copied: span_pack; the exporter thread encodes it). Never
- * waits for the collector; drops (and counts) when the queue is full. */
+/* Queue one span (protobuf: its Span message, span_pb; JSON: a copy,
+ * span_pack, that the exporter thread encodes). Never waits for the
+ * collector; drops (and counts) when the queue is full. */
 void otlp_submit(const struct span *span);
 /* Flush what is queued within bound_ms, stop the thread (after the workers). */
 void otlp_stop(long bound_ms);

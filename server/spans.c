@@ -39,11 +39,10 @@ const char *spans_route_template(const char *path) {
   return path;
 }
 
-/* "a b" (or a alone) into out, cut to fit. */
-static void join(char *out, size_t len, const char *a, const char *b) {
+/* "a b" (or a alone) into out, cut to fit; returns its length. */
+static size_t join(char *out, size_t len, const char *a, const char *b) {
   size_t at = fit_str(out, len, 0, a);
-  if (b)
-    fit_str(out, len, fit_text(out, len, at, " ", 1), b);
+  return b ? fit_str(out, len, fit_text(out, len, at, " ", 1), b) : at;
 }
 
 /* The attributes a span shows, appended to attrs[n] (each span's own array):
@@ -65,10 +64,8 @@ void spans_request_end(const struct trace_ctx *t, const struct access_log_entry 
   if (!t->recording)
     return;
   char name[160];
-  if (x->operation && e->model)
-    join(name, sizeof name, x->operation, e->model);
-  else
-    join(name, sizeof name, e->method, x->http_route);
+  size_t name_len = x->operation && e->model ? join(name, sizeof name, x->operation, e->model)
+                                             : join(name, sizeof name, e->method, x->http_route);
   /* HTTP semantic conventions: a server span is an error on 5xx (and here
    * on an error sent in-band in a stream), not on a client's 4xx. */
   int error = e->status >= 500 || x->failed;
@@ -86,8 +83,8 @@ void spans_request_end(const struct trace_ctx *t, const struct access_log_entry 
   size_t n = 0;
   if (gen) {
     ADD(SPAN_LIT("gen_ai.operation.name", x->operation));
-    ADD(SPAN_LIT("gen_ai.provider.name", "replicate"));
-    ADD(SPAN_LIT("gen_ai.system", "replicate"));
+    ADD(SPAN_LIT_LEN("gen_ai.provider.name", "replicate", sizeof "replicate" - 1));
+    ADD(SPAN_LIT_LEN("gen_ai.system", "replicate", sizeof "replicate" - 1));
     ADD_IF(e->model, SPAN_STR("gen_ai.request.model", e->model));
     ADD_IF(x->response_model, SPAN_STR("gen_ai.response.model", x->response_model));
     ADD_IF(e->prediction_id, SPAN_STR("gen_ai.response.id", e->prediction_id));
@@ -112,7 +109,7 @@ void spans_request_end(const struct trace_ctx *t, const struct access_log_entry 
     ADD(SPAN_DOUBLE("replicate_proxy.cost_usd", e->cost_usd));
     ADD(SPAN_INT("replicate_proxy.retries", e->retries));
   }
-  struct span s = {.ctx = t, .name = name, .kind = SPAN_SERVER, .end_ns = otlp_now_ns(),
+  struct span s = {.ctx = t, .name = name, .name_len = name_len, .kind = SPAN_SERVER, .end_ns = otlp_now_ns(),
                    .error = error, .status_message = error ? (x->failed && e->status < 500
                                                                   ? "failed in the stream"
                                                                   : status)
@@ -143,9 +140,14 @@ const struct trace_ctx *spans_parent(const struct up_transfer *t, struct trace_c
   return out;
 }
 
-static const char *const KIND_NAMES[MU__N] = {"replicate create", "replicate poll",
-                                              "replicate stream", "replicate cancel",
-                                              "replicate list"};
+/* Each call's span name, "replicate <kind>", and its length (the encoders
+ * need not measure it, nor the kind after "replicate "). */
+#define KIND_NAME(s) {"replicate " s, sizeof "replicate " s - 1}
+static const struct {
+  const char *name;
+  size_t len;
+} KIND_NAMES[MU__N] = {KIND_NAME("create"), KIND_NAME("poll"), KIND_NAME("stream"),
+                       KIND_NAME("cancel"), KIND_NAME("list")};
 
 void spans_upstream_end(struct up_transfer *t, int stopped) {
   if (!t->span.recording || !t->easy)
@@ -153,24 +155,31 @@ void spans_upstream_end(struct up_transfer *t, int stopped) {
   char *url = NULL;
   curl_easy_getinfo(t->easy, CURLINFO_EFFECTIVE_URL, &url);
   /* creates and cancels are POSTs, the rest GETs (kind_of in upstream.c) */
-  const char *method = t->kind == MU_CREATE || t->kind == MU_CANCEL ? "POST" : "GET";
+  int post = t->kind == MU_CREATE || t->kind == MU_CANCEL;
   int transport = !stopped && t->result != CURLE_OK && !t->aborted_by_callback;
   int error = transport || t->status >= 400;
   char status[NUM_DEC_MAX + 1] = ""; /* written only where the span shows it */
   if (error)
     decimal(status, t->status);
-  const char *kind = KIND_NAMES[t->kind] + sizeof "replicate";
+  const char *kind = KIND_NAMES[t->kind].name + sizeof "replicate";
+  size_t kind_len = KIND_NAMES[t->kind].len - (sizeof "replicate");
   const char *error_type = transport ? up_result_phrase(t) : t->status >= 400 ? status : NULL;
   struct span_attr attrs[CLIENT_ATTRS];
   size_t n = 0;
-  ADD(SPAN_LIT("http.request.method", method));
-  ADD_IF(url, SPAN_URL("url.full", url)); /* redacted by the exporter, off this thread */
+  if (post)
+    ADD(SPAN_LIT_LEN("http.request.method", "POST", 4));
+  else
+    ADD(SPAN_LIT_LEN("http.request.method", "GET", 3));
+  /* redacted where it is encoded: protobuf here (no copy when there is
+   * nothing to redact), JSON on the exporter thread */
+  ADD_IF(url, SPAN_URL("url.full", url));
   ADD_IF(t->status > 0, SPAN_INT("http.response.status_code", t->status));
   ADD_IF(t->resend_count > 0, SPAN_INT("http.request.resend_count", t->resend_count));
   ADD_IF(error_type, SPAN_STR("error.type", error_type));
-  ADD(SPAN_LIT("replicate_proxy.upstream_call", kind));
+  ADD(SPAN_LIT_LEN("replicate_proxy.upstream_call", kind, kind_len));
   ADD_IF(stopped, SPAN_BOOL("replicate_proxy.upstream_stopped", 1));
-  struct span s = {.ctx = &t->span, .name = KIND_NAMES[t->kind], .kind = SPAN_CLIENT,
+  struct span s = {.ctx = &t->span, .name = KIND_NAMES[t->kind].name,
+                   .name_len = KIND_NAMES[t->kind].len, .kind = SPAN_CLIENT,
                    .end_ns = otlp_now_ns(), .error = error,
                    .status_message = transport ? up_result_phrase(t) : error ? status : NULL,
                    .attrs = attrs, .n_attrs = n};

@@ -184,23 +184,17 @@ static unsigned char *put_str(unsigned char *o, unsigned char tag, const char *s
 
 /* ---- attributes ---- */
 
-/* The key's length: the macros' klen, else measured. */
-static size_t key_len(const struct span_attr *a) { return a->klen ? a->klen : strlen(a->key); }
-
-/* The most an attribute's encoding writes for a (shown; put_str_attr,
- * put_scalar_attr or put_attr_measured), key and wrappers included. */
-static size_t attr_bound(const struct span_attr *a) {
-  size_t klen = key_len(a);
-  size_t v = a->type == SA_URL ? SPAN_URL_MAX : span_attr_stringy(a) ? span_attr_slen(a) : 0;
-  return 48 + klen + 3 * v;
-}
+/* The most an attribute's encoding (put_str_attr, put_scalar_attr or
+ * put_attr_measured) writes beside its key and its text (3 bytes a byte at
+ * most: U+FFFD for one not UTF-8): tags, lengths, a scalar. */
+#define ATTR_WRAP 48
 
 /* One KeyValue as the field tag (Span.attributes or Resource.attributes),
  * its lengths measured first. a is shown; for the string types its text is
  * v[0..n) (url.full's redacted), NUL-terminated after. */
 static unsigned char *put_attr_measured(unsigned char *o, unsigned char tag,
                                         const struct span_attr *a, const char *v, size_t n) {
-  size_t klen = key_len(a);
+  size_t klen = span_attr_klen(a);
   size_t clen = 0, any; /* the text's and AnyValue's lengths */
   if (span_attr_stringy(a)) {
     clen = a->lit ? n : utf8_len(v, n); /* literals are ours: ASCII */
@@ -247,21 +241,27 @@ static unsigned char *put_attr_measured(unsigned char *o, unsigned char tag,
   return o;
 }
 
+/* Four bytes: tags and one-byte lengths. */
+static inline unsigned char *put4(unsigned char *o, size_t b0, size_t b1, size_t b2, size_t b3) {
+  o[0] = (unsigned char)b0, o[1] = (unsigned char)b1, o[2] = (unsigned char)b2,
+  o[3] = (unsigned char)b3;
+  return o + 4;
+}
+
 /* put_attr_measured's bytes with every length known before they are
  * written: a KeyValue under 128 bytes (nearly all of them) has one-byte
- * lengths throughout. put_kv writes its key (klen bytes) and the value's tag
- * and length (any: the AnyValue's bytes); NULL when the KeyValue takes 128
- * bytes or more: the caller writes it measured. */
+ * lengths throughout. put_kv writes the KeyValue's tag and length and its
+ * key (klen bytes), to be followed by the value's tag and length (any: the
+ * AnyValue's bytes); NULL when the KeyValue takes 128 bytes or more: the
+ * caller writes it measured. */
 static inline __attribute__((always_inline)) unsigned char *
-put_kv(unsigned char *o, unsigned char tag, const struct span_attr *a, size_t klen, size_t any) {
+put_kv(unsigned char *o, unsigned char tag, const char *key, size_t klen, size_t any) {
   size_t kv = 4 + klen + any; /* key: tag, length, text; value: tag, length, AnyValue */
   if (kv >= 0x80)
     return NULL;
-  o[0] = tag, o[1] = (unsigned char)kv, o[2] = T_KV_KEY, o[3] = (unsigned char)klen;
-  copy_words(o + 4, (const unsigned char *)a->key, klen); /* our literals: ASCII */
-  o += 4 + klen;
-  o[0] = T_KV_VALUE, o[1] = (unsigned char)any;
-  return o + 2;
+  o = put4(o, tag, kv, T_KV_KEY, klen);
+  copy_words(o, (const unsigned char *)key, klen); /* our literals: ASCII */
+  return o + klen;
 }
 
 /* A string attribute (SA_STRING, SA_URL, SA_STRINGS): its text v[0..n).
@@ -270,19 +270,18 @@ put_kv(unsigned char *o, unsigned char tag, const struct span_attr *a, size_t kl
 static unsigned char *put_str_attr(unsigned char *o, unsigned char tag, const struct span_attr *a,
                                    size_t klen, const char *v, size_t n) {
   int arr = a->type == SA_STRINGS; /* array_value { values { string_value } } */
-  unsigned char *p = put_kv(o, tag, a, klen, n + (arr ? 6 : 2));
+  size_t any = n + (arr ? 6 : 2);
+  unsigned char *p = put_kv(o, tag, a->key, klen, any);
   if (!p)
     return put_attr_measured(o, tag, a, v, n);
-  if (arr) {
-    p[0] = T_ARRAY, p[1] = (unsigned char)(n + 4);
-    p[2] = T_ARRAY_VALUE, p[3] = (unsigned char)(n + 2);
-    p += 4;
-  }
-  p[0] = T_STRING, p[1] = (unsigned char)n;
-  if (!(copy_words(p + 2, (const unsigned char *)v, n) & JP_HIGHS))
-    return p + 2 + n;
-  unsigned char *end = utf8_copy_rest(p + 2, (const unsigned char *)v, 0, n);
-  return end == p + 2 + n ? end : put_attr_measured(o, tag, a, v, n);
+  if (arr)
+    p = put4(put4(p, T_KV_VALUE, any, T_ARRAY, n + 4), T_ARRAY_VALUE, n + 2, T_STRING, n);
+  else
+    p = put4(p, T_KV_VALUE, any, T_STRING, n);
+  if (!(copy_words(p, (const unsigned char *)v, n) & JP_HIGHS))
+    return p + n;
+  unsigned char *end = utf8_copy_rest(p, (const unsigned char *)v, 0, n);
+  return end == p + n ? end : put_attr_measured(o, tag, a, v, n);
 }
 
 /* An int, double or bool attribute: its AnyValue is 11 bytes at most, so it
@@ -290,96 +289,93 @@ static unsigned char *put_str_attr(unsigned char *o, unsigned char tag, const st
 static unsigned char *put_scalar_attr(unsigned char *o, unsigned char tag,
                                       const struct span_attr *a, size_t klen) {
   unsigned char *p;
+  uint64_t v; /* the int, or the double's bits */
+  memcpy(&v, &a->i, 8);
   switch (a->type) {
-  case SA_INT:
-    p = put_kv(o, tag, a, klen, 1 + pb_varint_len((uint64_t)a->i)); /* a negative one: 10 bytes */
-    if (!p)
+  case SA_INT: {
+    size_t any = 1 + pb_varint_len(v); /* a negative one: 10 bytes */
+    if (!(p = put_kv(o, tag, a->key, klen, any)))
       break;
-    *p++ = T_INT;
-    return pb_varint(p, (uint64_t)a->i);
-  case SA_DOUBLE: {
-    if (!(p = put_kv(o, tag, a, klen, 9)))
-      break;
-    uint64_t bits;
-    memcpy(&bits, &a->d, 8);
-    *p++ = T_DOUBLE;
-    return put_le64(p, bits);
+    p[0] = T_KV_VALUE, p[1] = (unsigned char)any, p[2] = T_INT;
+    return pb_varint(p + 3, v);
   }
-  default: /* SA_BOOL */
-    if (!(p = put_kv(o, tag, a, klen, 2)))
+  case SA_DOUBLE:
+    if (!(p = put_kv(o, tag, a->key, klen, 9)))
       break;
-    p[0] = T_BOOL, p[1] = a->i ? 1 : 0;
-    return p + 2;
+    p[0] = T_KV_VALUE, p[1] = 9, p[2] = T_DOUBLE;
+    return put_le64(p + 3, v);
+  default: /* SA_BOOL */
+    if (!(p = put_kv(o, tag, a->key, klen, 2)))
+      break;
+    return put4(p, T_KV_VALUE, 2, T_BOOL, v ? 1 : 0);
   }
   return put_attr_measured(o, tag, a, NULL, 0);
 }
 
-/* A key is one of our literals: one over 255 bytes (none is) is left out,
- * so that a key's bound is 255 bytes. */
-static int key_ok(const struct span_attr *a) { return key_len(a) <= 0xff; }
-
-static int attr_shown(const struct span_attr *a) {
-  return span_attr_present(a) && key_ok(a);
+/* url.full's text as trace_url_redact leaves the URL v: v itself when it
+ * has no query, fragment or userinfo (no '?', '#' or '@': the common case;
+ * one scan, which measures it too), else redacted into url; NULL when too
+ * long for that. *len: the text's length. */
+static const char *url_text(char url[SPAN_URL_MAX], const char *v, size_t *len) {
+  size_t n = strcspn(v, "?#@");
+  if (!v[n] && n < SPAN_URL_MAX) {
+    *len = n;
+    return v;
+  }
+  if (trace_url_redact(url, SPAN_URL_MAX, v) != 0)
+    return NULL;
+  *len = strlen(url);
+  return url;
 }
 
-/* Is trace_url_redact's text for the URL v (n bytes) v itself? When it has
- * no query, fragment or userinfo (no '?', '#' or '@': the common case) and
- * fits: then it is not copied. */
-static int url_as_is(const char *v, size_t n) {
-  return n < SPAN_URL_MAX && strcspn(v, "?#@") == n; /* a NUL before n: not as is */
+/* o (where out's span or batch is being written) with room for need bytes
+ * after it: out grows when short, and what is written moves with it. NULL:
+ * out of memory. Out of line: the queue's buffer, reused, has room. */
+static __attribute__((noinline)) unsigned char *grow(struct buf *out, unsigned char *o,
+                                                     size_t need) {
+  size_t at = (size_t)(o - (unsigned char *)out->data);
+  if (buf_reserve(out, at - out->len + need) != 0)
+    return NULL;
+  return (unsigned char *)out->data + at;
 }
 
-/* The attributes shown, each as the field tag. values: a packed record's
- * copied strings (span_view), in order, values_len bytes; NULL when each
- * attribute's s holds its own. NULL when values run out (malformed). */
-static unsigned char *put_attrs(unsigned char *o, unsigned char tag, const struct span_attr *attrs,
-                                size_t n, const char *values, size_t values_len) {
-  size_t at = 0;
-  for (size_t i = 0; i < n; i++) {
-    const struct span_attr *a = &attrs[i];
+/* The attributes shown, each as the field tag, at o in out, in one pass:
+ * each makes room for itself and tail bytes after it (the rest of the
+ * message) as it is written, no pass measuring them first. A key is one of
+ * our literals: one over 255 bytes (none is) is left out. Returns the end,
+ * or NULL (out of memory). */
+static unsigned char *put_attrs(struct buf *out, unsigned char *o, unsigned char tag,
+                                const struct span_attr *attrs, size_t n, size_t tail) {
+  char url[SPAN_URL_MAX];
+  /* room while o + need < lim; a local, as the stores through o may alias
+   * out (the compiler would load out->data and out->cap again each time) */
+  unsigned char *lim = (unsigned char *)out->data + out->cap - tail;
+  for (const struct span_attr *a = attrs, *end = attrs + n; a < end; a++) {
     if (a->skip)
       continue;
-    const char *v = a->s;
-    size_t len = 0;
-    int stringy = span_attr_stringy(a);
-    if (stringy) {
-      if (values && !a->lit) { /* the next copied string: slen is its length */
-        if (at + a->slen >= values_len)
-          return NULL;
-        v = values + at;
-        len = a->slen;
-        at += len + 1;
-      } else {
-        if (!v)
-          continue;
-        len = a->slen ? a->slen : strlen(v);
-        if (a->lit && len > 0xff)
-          continue; /* literals are ours and short: one over 255 bytes (none is) is left out */
-      }
-    }
-    size_t klen = key_len(a);
+    size_t klen = span_attr_klen(a);
     if (klen > 0xff)
       continue;
-    if (!stringy) {
-      o = put_scalar_attr(o, tag, a, klen);
-      continue;
-    }
-    char url[SPAN_URL_MAX];
-    if (a->type == SA_URL && !url_as_is(v, len)) {
-      if (trace_url_redact(url, sizeof url, v) != 0)
+    int stringy = span_attr_stringy(a);
+    const char *v = a->s;
+    size_t len = 0;
+    if (stringy) {
+      if (!v)
         continue;
-      v = url, len = strlen(url);
+      if (a->type != SA_URL)
+        len = a->slen ? a->slen : strlen(v);
+      else if (!(v = url_text(url, v, &len)))
+        continue;
     }
-    o = put_str_attr(o, tag, a, klen, v, len);
+    size_t need = ATTR_WRAP + klen + 3 * len;
+    if (need >= (size_t)(lim - o)) {
+      if (!(o = grow(out, o, need + tail)))
+        return NULL;
+      lim = (unsigned char *)out->data + out->cap - tail;
+    }
+    o = stringy ? put_str_attr(o, tag, a, klen, v, len) : put_scalar_attr(o, tag, a, klen);
   }
   return o;
-}
-
-static size_t attrs_bound(const struct span_attr *attrs, size_t n) {
-  size_t b = 0;
-  for (size_t i = 0; i < n; i++)
-    b += attr_shown(&attrs[i]) ? attr_bound(&attrs[i]) : 0;
-  return b;
 }
 
 /* ---- spans ---- */
@@ -396,15 +392,21 @@ static unsigned char *put_id(unsigned char *o, unsigned char tag, const unsigned
  * the fields move when it takes another length. */
 #define SLOT 2
 
-/* span_pb, with bound: the most its attributes take (attrs_bound); values:
- * as put_attrs. */
-static int span_pb_within(struct buf *out, const struct span *s, size_t bound, const char *values,
-                          size_t values_len) {
+/* The most written after the attributes beside the status message's text:
+ * the status's tags, lengths and code, the span's length when it takes more
+ * than SLOT bytes, the NUL. */
+#define STATUS_WRAP 24
+
+/* Never half a span: out->len moves only once all of it is written. */
+int span_pb(struct buf *out, const struct span *s) {
   const struct trace_ctx *c = s->ctx;
-  size_t nn = strlen(s->name), nm = s->error && s->status_message ? strlen(s->status_message) : 0;
-  if (buf_reserve(out, 128 + 3 * nn + 3 * nm + bound) != 0)
-    return -1; /* never half a span: nothing written */
-  unsigned char *o0 = (unsigned char *)out->data + out->len, *body = o0 + 1 + SLOT, *o = body;
+  size_t nn = s->name_len ? s->name_len : strlen(s->name);
+  size_t nm = s->error && s->status_message ? strlen(s->status_message) : 0;
+  /* room for all but the attributes (they make their own) */
+  size_t tail = STATUS_WRAP + 3 * nm, head = 128 + 3 * nn + tail;
+  if (head >= out->cap - out->len && buf_reserve(out, head) != 0)
+    return -1;
+  unsigned char *o = (unsigned char *)out->data + out->len + 1 + SLOT;
   o = put_id(o, T_TRACE_ID, c->trace_id, TRACE_ID_LEN);
   o = put_id(o, T_SPAN_ID, c->span_id, SPAN_ID_LEN);
   if (trace_has_parent(c))
@@ -416,9 +418,8 @@ static int span_pb_within(struct buf *out, const struct span *s, size_t bound, c
   o = put_le64(o, c->start_ns);
   *o++ = T_END;
   o = put_le64(o, s->end_ns > c->start_ns ? s->end_ns : c->start_ns);
-  o = put_attrs(o, T_SPAN_ATTRIBUTE, s->attrs, s->n_attrs, values, values_len);
-  if (!o)
-    return -1; /* nothing kept: out->len is as it was */
+  if (!(o = put_attrs(out, o, T_SPAN_ATTRIBUTE, s->attrs, s->n_attrs, tail)))
+    return -1;
   /* status code 2 = ERROR; UNSET is the empty status, as the JSON's {} */
   *o++ = T_STATUS;
   if (s->error) {
@@ -431,6 +432,7 @@ static int span_pb_within(struct buf *out, const struct span *s, size_t bound, c
   } else {
     *o++ = 0;
   }
+  unsigned char *o0 = (unsigned char *)out->data + out->len, *body = o0 + 1 + SLOT;
   size_t len = (size_t)(o - body), vl = pb_varint_len(len);
   if (vl != SLOT)
     memmove(o0 + 1 + vl, body, len);
@@ -439,25 +441,6 @@ static int span_pb_within(struct buf *out, const struct span *s, size_t bound, c
   out->len += 1 + vl + len;
   out->data[out->len] = '\0';
   return 0;
-}
-
-int span_pb(struct buf *out, const struct span *s) {
-  return span_pb_within(out, s, attrs_bound(s->attrs, s->n_attrs), NULL, 0);
-}
-
-/* Read in place (span_view): no copy of the attributes. */
-int span_packed_pb(struct buf *out, const char *rec, size_t avail, size_t *used) {
-  struct span s;
-  struct trace_ctx ctx;
-  const char *values;
-  size_t values_len;
-  if (span_view(rec, avail, &s, &ctx, &values, &values_len, used) != 0)
-    return -1;
-  /* A bound without measuring: the copied strings (a URL too, which
-   * redaction only shortens) are within the record; a key or a literal
-   * value is 255 bytes at most (put_attrs leaves out a longer one). */
-  size_t bound = 3 * *used + s.n_attrs * (48 + 0xff + 0xff);
-  return span_pb_within(out, &s, bound, values, values_len);
 }
 
 /* ---- the envelope ---- */
@@ -475,14 +458,15 @@ int otlp_pb_batch_open(struct buf *out, struct otlp_pb_batch *b, const char *ser
                             SPAN_STR("service.version", version),
                             SPAN_STR("telemetry.sdk.language", "c")};
   size_t n = sizeof res / sizeof res[0];
-  if (buf_reserve(out, HEAD_GAP + attrs_bound(res, n) + MID_GAP + sizeof SCOPE +
-                           sizeof SCOPE_NAME) != 0)
+  size_t tail = MID_GAP + sizeof SCOPE + sizeof SCOPE_NAME;
+  if (buf_reserve(out, HEAD_GAP + tail) != 0)
     return -1;
   b->begin = out->len;
   b->res_at = b->begin + HEAD_GAP;
-  unsigned char *o0 = (unsigned char *)out->data + b->res_at;
-  unsigned char *o = put_attrs(o0, T_RES_ATTRIBUTE, res, n, NULL, 0);
-  b->res_len = (size_t)(o - o0);
+  unsigned char *o = (unsigned char *)out->data + b->res_at;
+  if (!(o = put_attrs(out, o, T_RES_ATTRIBUTE, res, n, tail)))
+    return -1;
+  b->res_len = (size_t)(o - (unsigned char *)out->data) - b->res_at;
   o += MID_GAP;
   b->scope_at = (size_t)(o - (unsigned char *)out->data);
   o = put(put(o, SCOPE, sizeof SCOPE), SCOPE_NAME, sizeof SCOPE_NAME - 1);

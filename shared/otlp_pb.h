@@ -33,16 +33,15 @@ static inline size_t pb_varint_len(uint64_t v) {
 }
 
 /* Append one Span message as the field ScopeSpans.spans (tag and length
- * included). 0, or -1 (out of memory: nothing written). */
+ * included): the worker writes it into the exporter's queue, whose batch is
+ * these fields one after another. 0, or -1 (out of memory: nothing
+ * written). */
 int span_pb(struct buf *out, const struct span *s);
-/* The same for a packed record (span_pack) at rec; *used: its size. 0, or
- * -1 (a malformed record, out of memory). */
-int span_packed_pb(struct buf *out, const char *rec, size_t avail, size_t *used);
 
 /* A batch: otlp_pb_batch_open leaves room for the envelope and writes the
- * resource (service.name...) and scope; span_pb/span_packed_pb append the
- * spans; otlp_pb_batch_close writes the envelope's lengths, now known, in
- * front of them. The request body is out->data + *start (no copy of the
+ * resource (service.name...) and scope; the spans (span_pb's) are appended;
+ * otlp_pb_batch_close writes the envelope's lengths, now known, in front of
+ * them. The request body is out->data + *start (no copy of the
  * spans). 0, or -1 (out of memory). */
 struct otlp_pb_batch {
   size_t begin, res_at, res_len, scope_at; /* offsets in out */

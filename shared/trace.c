@@ -164,7 +164,7 @@ static size_t attrs_bound(const struct span_attr *attrs, size_t n) {
     const struct span_attr *a = &attrs[i];
     if (span_attr_present(a))
       b += sizeof ",{\"key\":\"\",\"value\":{\"arrayValue\":{\"values\":[{\"stringValue\":}]}}}}" +
-           (a->kp ? a->kp_len : 6 * strlen(a->key)) + NUM_G_MAX +
+           span_attr_klen(a) + NUM_G_MAX +
            (span_attr_stringy(a) ? 6 * span_attr_slen(a) + 2 : 0);
   }
   return b;
@@ -180,12 +180,9 @@ static char *attrs_json(char *o, const struct span_attr *attrs, size_t n) {
       continue;
     if (!first)
       *o++ = ',';
-    if (a->kp) { /* the macros' ready text */
-      o = put_lit(o, a->kp, a->kp_len);
-    } else { /* keys are our literals, JSON-safe: copied, not escaped */
-      o = put_lit(PUT(o, "{\"key\":\""), a->key, strlen(a->key));
-      o = PUT(o, "\",\"value\":");
-    }
+    /* keys are our literals, JSON-safe: copied, not escaped */
+    o = put_lit(PUT(o, "{\"key\":\""), a->key, span_attr_klen(a));
+    o = PUT(o, "\",\"value\":");
     o = attr_value(o, a, url);
     *o++ = '}';
     first = 0;
@@ -195,10 +192,10 @@ static char *attrs_json(char *o, const struct span_attr *attrs, size_t n) {
 }
 
 int trace_has_parent(const struct trace_ctx *c) {
-  unsigned char any = 0;
-  for (size_t i = 0; i < SPAN_ID_LEN; i++)
-    any |= c->parent_id[i];
-  return any != 0;
+  _Static_assert(SPAN_ID_LEN == 8, "a span id is one word");
+  uint64_t id;
+  memcpy(&id, c->parent_id, SPAN_ID_LEN); /* one load, not a byte loop */
+  return id != 0;
 }
 
 int span_json(struct buf *out, const struct span *s) {
@@ -275,7 +272,7 @@ int span_pack(struct buf *out, const struct span *s) {
   unsigned char keep[PACK_MAX_ATTRS], copy[PACK_MAX_ATTRS];
   uint32_t lens[PACK_MAX_ATTRS];
   size_t k = 0, n_copy = 0;
-  size_t nn = s->name ? strlen(s->name) : 0, nm = s->status_message ? strlen(s->status_message) : 0;
+  size_t nn = !s->name ? 0 : s->name_len ? s->name_len : strlen(s->name), nm = s->status_message ? strlen(s->status_message) : 0;
   size_t str = (s->name ? nn + 1 : 0) + (s->status_message ? nm + 1 : 0);
   for (size_t i = 0; i < n; i++) {
     const struct span_attr *a = &s->attrs[i];

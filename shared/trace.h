@@ -44,21 +44,21 @@ int trace_url_redact(char *out, size_t len, const char *url);
 
 enum span_kind { SPAN_INTERNAL = 1, SPAN_SERVER = 2, SPAN_CLIENT = 3 };
 /* SA_URL: a string shown as trace_url_redact leaves it (left out when too
- * long for that), redacted by the thread that writes the JSON. */
+ * long for that), redacted by the thread that encodes it; NUL-terminated
+ * (slen is not read). */
 enum span_attr_type { SA_STRING, SA_INT, SA_DOUBLE, SA_BOOL, SA_STRINGS, SA_URL };
 
-/* One attribute; a NULL string value, or skip, leaves it out. */
-/* 48 bytes: span_pack copies each one shown into the exporter's queue. */
+/* One attribute; a NULL string value, or skip, leaves it out. 32 bytes: a
+ * span's are written on the worker's stack for every request (and
+ * span_pack copies them). */
 struct span_attr {
   const char *key;        /* a literal needing no JSON escape (copied as it is;
                            * span_pack keeps the pointer) */
-  const char *kp;         /* the macros': {"key":"<key>","value": ready to copy */
   const char *s;          /* SA_STRING, SA_URL; SA_STRINGS: one value (a one-element array) */
   union {
     long long i;          /* SA_INT, SA_BOOL */
     double d;             /* SA_DOUBLE */
   };
-  uint32_t kp_len;
   uint32_t slen;          /* strlen(s) when known, else 0 (measured) */
   unsigned char type;     /* enum span_attr_type */
   unsigned char skip;
@@ -78,15 +78,17 @@ static inline int span_attr_present(const struct span_attr *a) {
 static inline size_t span_attr_slen(const struct span_attr *a) {
   return a->slen ? a->slen : strlen(a->s);
 }
+static inline size_t span_attr_klen(const struct span_attr *a) {
+  return a->klen ? a->klen : strlen(a->key);
+}
 /* url.full's text, redacted on the thread that encodes it, at most this long. */
 #define SPAN_URL_MAX 1024
 
-/* The key's JSON text is made at compile time: one copy per attribute. */
-#define SPAN_KEY_(k) .key = (k), .kp = "{\"key\":\"" k "\",\"value\":", \
-                     .kp_len = sizeof("{\"key\":\"" k "\",\"value\":") - 1, \
-                     .klen = sizeof(k) - 1 < 256 ? sizeof(k) - 1 : 0
+/* The key's length is known at compile time. */
+#define SPAN_KEY_(k) .key = (k), .klen = sizeof(k) - 1 < 256 ? sizeof(k) - 1 : 0
 #define SPAN_STR(k, v) {SPAN_KEY_(k), .type = SA_STRING, .s = (v)}
 #define SPAN_LIT(k, v) {SPAN_KEY_(k), .type = SA_STRING, .s = (v), .lit = 1}
+#define SPAN_LIT_LEN(k, v, n) {SPAN_KEY_(k), .type = SA_STRING, .s = (v), .lit = 1, .slen = (n)}
 #define SPAN_URL(k, v) {SPAN_KEY_(k), .type = SA_URL, .s = (v)}
 #define SPAN_STRINGS(k, v) {SPAN_KEY_(k), .type = SA_STRINGS, .s = (v)}
 #define SPAN_INT(k, v) {SPAN_KEY_(k), .type = SA_INT, .i = (v)}
@@ -99,6 +101,7 @@ static inline size_t span_attr_slen(const struct span_attr *a) {
 struct span {
   const struct trace_ctx *ctx; /* ids and start */
   const char *name;
+  size_t name_len;             /* strlen(name) when known, else 0 (measured) */
   enum span_kind kind;
   uint64_t end_ns;
   int error;                   /* status ERROR (else UNSET) */

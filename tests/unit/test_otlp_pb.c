@@ -189,25 +189,37 @@ static void check_span_bytes(void) {
         field_is(any, an, 0x0a, 0, "https://api.example/v1/p"));
   CHECK_INT(field(sp, sn, 0x4a, 6, NULL, NULL, NULL), -1); /* six shown */
 
-  TEST("protobuf span: a literal over 255 bytes is left out (the bound counts on it)");
+  TEST("protobuf span: a literal over 255 bytes is written, as any string");
   static char long_lit[300];
   memset(long_lit, 'l', sizeof long_lit - 1);
   const struct span_attr lits[] = {SPAN_LIT("long", long_lit), SPAN_LIT("short", "ok")};
   struct span ls = {.ctx = &r, .name = "n", .kind = SPAN_SERVER, .end_ns = 1, .attrs = lits,
                     .n_attrs = 2};
-  struct buf packed = BUF_INIT, from_packed = BUF_INIT;
-  size_t used = 0;
-  CHECK_INT(span_pack(&packed, &ls), 0);
-  CHECK_INT(span_packed_pb(&from_packed, packed.data, packed.len, &used), 0);
+  struct buf lb = BUF_INIT;
+  CHECK_INT(span_pb(&lb, &ls), 0);
   const unsigned char *lsp;
   size_t lsn;
-  CHECK(field((const unsigned char *)from_packed.data, from_packed.len, 0x12, 0, &lsp, &lsn, NULL) ==
-        0);
-  CHECK(attr_at(lsp, lsn, 0x4a, 0, "short", &any, &an) && field_is(any, an, 0x0a, 0, "ok"));
-  CHECK_INT(field(lsp, lsn, 0x4a, 1, NULL, NULL, NULL), -1);
-  buf_free(&packed);
-  buf_free(&from_packed);
+  CHECK(field((const unsigned char *)lb.data, lb.len, 0x12, 0, &lsp, &lsn, NULL) == 0);
+  CHECK(attr_at(lsp, lsn, 0x4a, 0, "long", &any, &an) && field_is(any, an, 0x0a, 0, long_lit));
+  CHECK(attr_at(lsp, lsn, 0x4a, 1, "short", &any, &an) && field_is(any, an, 0x0a, 0, "ok"));
+  buf_free(&lb);
   CHECK(field(sp, sn, 0x7a, 0, &x, &xn, NULL) == 0 && xn == 0); /* UNSET: empty status */
+
+  TEST("protobuf span: a name's and a literal's lengths, given, write what measuring does");
+  const struct span_attr given[] = {SPAN_LIT_LEN("m", "POST", 4), SPAN_LIT_LEN("k", "create", 6)};
+  const struct span_attr measured[] = {SPAN_LIT("m", "POST"), SPAN_LIT("k", "create")};
+  struct span gs = {.ctx = &r, .name = "replicate create", .name_len = 16, .kind = SPAN_CLIENT,
+                    .end_ns = 1, .attrs = given, .n_attrs = 2};
+  struct span ms = {.ctx = &r, .name = "replicate create", .kind = SPAN_CLIENT, .end_ns = 1,
+                    .attrs = measured, .n_attrs = 2};
+  struct buf gb = BUF_INIT, mb = BUF_INIT;
+  CHECK_INT(span_pb(&gb, &gs), 0);
+  CHECK_INT(span_pb(&mb, &ms), 0);
+  CHECK(gb.len == mb.len && memcmp(gb.data, mb.data, mb.len) == 0);
+  CHECK(field((const unsigned char *)gb.data, gb.len, 0x12, 0, &sp, &sn, NULL) == 0 &&
+        field_is(sp, sn, 0x2a, 0, "replicate create") && attr_at(sp, sn, 0x4a, 1, "k", &any, &an) &&
+        field_is(any, an, 0x0a, 0, "create"));
+  buf_free(&gb), buf_free(&mb);
 
   TEST("protobuf span: bytes that are not UTF-8 become U+FFFD");
   buf_reset(&b);
@@ -268,36 +280,42 @@ static void check_batch(void) {
   }
 }
 
-static void check_packed(void) {
-  TEST("protobuf from packed records: span_pb's bytes");
+/* The worker writes spans into the queue's buffer, which grows when a
+ * span's attributes (each making room as it is written) reach its end: at
+ * every place the end can fall, the span is written whole and the same, and
+ * what was before it is kept. */
+static void check_grow(void) {
+  TEST("protobuf span: the buffer's end at every place in the span, it grows");
   struct trace_ctx c = ctx();
-  char value[] = "v\"1\n\xc3\xa9\xff";
+  memcpy(c.parent_id, c.span_id, SPAN_ID_LEN);
   const struct span_attr attrs[] = {
-      SPAN_STR("s", value), SPAN_STR("absent", NULL), SPAN_INT("i", -7),
-      SPAN_LIT("lit", "replicate"), SPAN_STRINGS("arr", "stop"),
-      SPAN_URL("url", "http://u:p@h/x?y"), SPAN_DOUBLE_IF("d", 1.5, 1),
+      SPAN_LIT("gen_ai.operation.name", "chat"), SPAN_STR("gen_ai.request.model", "deepseek-v3.1"),
+      SPAN_STRINGS("gen_ai.response.finish_reasons", "stop"), SPAN_INT("n", 11),
+      SPAN_URL("url.full", "http://u:p@h/v1/predictions?x=1"), SPAN_DOUBLE("d", 0.5),
+      SPAN_BOOL("b", 1), SPAN_STR("url.path", "/v1/chat/completions\xff"),
   };
-  struct span a = {.ctx = &c, .name = "chat", .kind = SPAN_SERVER, .end_ns = 9, .error = 1,
-                   .status_message = "500", .attrs = attrs,
+  struct span s = {.ctx = &c, .name = "chat m", .kind = SPAN_SERVER, .end_ns = 9, .error = 1,
+                   .status_message = "failed in the stream", .attrs = attrs,
                    .n_attrs = sizeof attrs / sizeof attrs[0]};
-  struct buf want = BUF_INIT, packed = BUF_INIT, got = BUF_INIT;
-  CHECK_INT(span_pb(&want, &a), 0);
-  CHECK_INT(span_pb(&want, &a), 0);
-  CHECK_INT(span_pack(&packed, &a), 0);
-  CHECK_INT(span_pack(&packed, &a), 0);
-  value[0] = 'X'; /* the record holds its own copy */
-  size_t used = 0, at = 0;
-  for (int i = 0; i < 2; i++, at += used)
-    CHECK_INT(span_packed_pb(&got, packed.data + at, packed.len - at, &used), 0);
-  CHECK_INT(at, packed.len);
-  CHECK_INT(got.len, want.len);
-  CHECK(memcmp(got.data, want.data, want.len) == 0);
-  buf_reset(&got);
-  CHECK_INT(span_packed_pb(&got, packed.data, 8, &used), -1); /* a cut record */
-  CHECK_INT(got.len, 0);
+  struct buf want = BUF_INIT;
+  CHECK_INT(span_pb(&want, &s), 0);
+  int bad = 0;
+  for (size_t before = 0; before < 1024; before++) {
+    struct buf b = BUF_INIT;
+    CHECK_INT(buf_reserve(&b, 1000), 0); /* 1,024 bytes: the span reaches the end */
+    memset(b.data, 'j', before);
+    b.len = before;
+    size_t cap = b.cap;
+    CHECK_INT(span_pb(&b, &s), 0);
+    if (b.len != before + want.len || memcmp(b.data + before, want.data, want.len) != 0 ||
+        b.data[b.len] != '\0' || (before && (b.data[0] != 'j' || b.data[before - 1] != 'j')))
+      bad++;
+    if (before == 1023)
+      CHECK(b.cap > cap);
+    buf_free(&b);
+  }
+  CHECK_INT(bad, 0);
   buf_free(&want);
-  buf_free(&packed);
-  buf_free(&got);
 }
 
 /* A string of n bytes in a heap block of exactly n + 1 (ASan sees a read
@@ -316,11 +334,10 @@ static char *exact(size_t n, char c, const char *tail) {
 
 /* Every attribute type, keys and values of every length where the copy or
  * the one-byte lengths change how they are written (1-3, 4-7, 8-15, 16-32,
- * over 32 bytes; a KeyValue of 127 and 128 bytes), written directly and from
- * a packed record: each reads back as it went in; a key over 255 bytes is
- * left out. */
+ * over 32 bytes; a KeyValue of 127 and 128 bytes): each reads back as it
+ * went in; a key over 255 bytes is left out. */
 static void check_lengths(void) {
-  TEST("protobuf attributes: keys and values of every length class, both paths");
+  TEST("protobuf attributes: keys and values of every length class");
   static const size_t KEYS[] = {1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 48, 100, 112, 113,
                                 121, 122, 127, 128, 200, 255, 256};
   static const size_t VALUES[] = {0, 1, 2, 3, 4, 7, 8, 15, 16, 17, 31, 32, 33, 47, 48, 49, 100, 130};
@@ -342,12 +359,8 @@ static void check_lengths(void) {
       };
       struct span s = {.ctx = &c, .name = val, .kind = SPAN_SERVER, .end_ns = 1, .attrs = attrs,
                        .n_attrs = sizeof attrs / sizeof attrs[0]};
-      struct buf direct = BUF_INIT, packed = BUF_INIT, from_packed = BUF_INIT;
-      size_t used = 0;
+      struct buf direct = BUF_INIT;
       CHECK_INT(span_pb(&direct, &s), 0);
-      CHECK_INT(span_pack(&packed, &s), 0);
-      CHECK_INT(span_packed_pb(&from_packed, packed.data, packed.len, &used), 0);
-      CHECK(from_packed.len == direct.len && memcmp(from_packed.data, direct.data, direct.len) == 0);
       const unsigned char *sp, *any, *x;
       size_t sn, an, xn;
       uint64_t v = 0;
@@ -376,7 +389,7 @@ static void check_lengths(void) {
         CHECK(!"an attribute reads back other than it went in");
       if (!ok)
         fprintf(stderr, "  key %zu bytes, value %zu bytes\n", kn, vn);
-      buf_free(&direct), buf_free(&packed), buf_free(&from_packed);
+      buf_free(&direct);
       free(key), free(val), free(arr);
     }
   }
@@ -459,19 +472,16 @@ static void check_urls(void) {
     const struct span_attr attrs[] = {SPAN_URL("url.full", URLS[i]), SPAN_INT("after", 1)};
     struct span s = {.ctx = &c, .name = "n", .kind = SPAN_CLIENT, .end_ns = 1, .attrs = attrs,
                      .n_attrs = 2};
-    struct buf b = BUF_INIT, packed = BUF_INIT, from_packed = BUF_INIT;
+    struct buf b = BUF_INIT;
     const unsigned char *sp, *any;
-    size_t sn, an, used = 0;
+    size_t sn, an;
     CHECK_INT(span_pb(&b, &s), 0);
     CHECK(field((const unsigned char *)b.data, b.len, 0x12, 0, &sp, &sn, NULL) == 0);
     if (fits)
       CHECK(attr_at(sp, sn, 0x4a, 0, "url.full", &any, &an) && field_is(any, an, 0x0a, 0, want));
     else /* left out: the next one is first */
       CHECK(attr_at(sp, sn, 0x4a, 0, "after", &any, &an));
-    CHECK_INT(span_pack(&packed, &s), 0);
-    CHECK_INT(span_packed_pb(&from_packed, packed.data, packed.len, &used), 0);
-    CHECK(from_packed.len == b.len && memcmp(from_packed.data, b.data, b.len) == 0);
-    buf_free(&b), buf_free(&packed), buf_free(&from_packed);
+    buf_free(&b);
   }
 }
 
@@ -479,7 +489,7 @@ void suite_otlp_pb(void) {
   check_varint();
   check_span_bytes();
   check_batch();
-  check_packed();
+  check_grow();
   check_lengths();
   check_urls();
 }

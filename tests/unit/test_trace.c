@@ -166,13 +166,15 @@ static void check_span_pack(void) {
       SPAN_INT_IF("skipped", 3, 0), SPAN_DOUBLE("d", 0.000123), SPAN_BOOL("b", 0),
       {.key = "arr", .type = SA_STRINGS, .s = "length"},
       SPAN_LIT("lit", "replicate"), SPAN_STR("empty", ""), SPAN_LIT("lit absent", NULL),
+      SPAN_LIT_LEN("lit len", "POST", 4),
       SPAN_URL("url", url), SPAN_URL("url absent", NULL), SPAN_URL("url too long", long_url),
       SPAN_STRINGS("arr2", value),
   };
   struct span a = {.ctx = &c, .name = name, .kind = SPAN_SERVER, .end_ns = 9, .error = 1,
                    .status_message = "500", .attrs = attrs,
                    .n_attrs = sizeof attrs / sizeof attrs[0]};
-  struct span b2 = {.ctx = &c, .name = "replicate create", .kind = SPAN_CLIENT, .end_ns = 1};
+  struct span b2 = {.ctx = &c, .name = "replicate create", .name_len = 16, .kind = SPAN_CLIENT,
+                    .end_ns = 1};
   struct buf want = BUF_INIT, packed = BUF_INIT, got = BUF_INIT;
   CHECK_INT(span_json(&want, &a), 0);
   CHECK_INT(buf_append_char(&want, ','), 0);
@@ -193,6 +195,8 @@ static void check_span_pack(void) {
 
   TEST("span pack: literals, empty strings, URLs redacted when encoded");
   CHECK(strstr(got.data, "{\"key\":\"lit\",\"value\":{\"stringValue\":\"replicate\"}}") != NULL);
+  CHECK(strstr(got.data, "{\"key\":\"lit len\",\"value\":{\"stringValue\":\"POST\"}}") != NULL);
+  CHECK(strstr(got.data, "\"name\":\"replicate create\"") != NULL);
   CHECK(strstr(got.data, "{\"key\":\"empty\",\"value\":{\"stringValue\":\"\"}}") != NULL);
   CHECK(strstr(got.data,
                "{\"key\":\"url\",\"value\":{\"stringValue\":\"https://api.example/v1/predictions\"}}") !=
@@ -209,7 +213,7 @@ static void check_span_pack(void) {
   const char *values;
   size_t values_len;
   CHECK_INT(span_view(packed.data, packed.len, &v, &vc, &values, &values_len, &used), 0);
-  CHECK_INT((int)v.n_attrs, 10); /* absent, skipped, lit absent, url absent: left out */
+  CHECK_INT((int)v.n_attrs, 11); /* absent, skipped, lit absent, url absent: left out */
   for (size_t i = 0; i < v.n_attrs; i++)
     CHECK(!v.attrs[i].skip && strstr(v.attrs[i].key, "absent") == NULL);
 
