@@ -289,13 +289,13 @@ void log_access_text(const struct access_log_entry *e) {
   buf_free(&r.big);
 }
 
-void log_access_json(const struct access_log_entry *e) {
+void log_access_json(const struct access_log_entry *e, struct access_log_lens *lens) {
   /* The bound counts every byte escaped six-fold: log_bodies lines are the
    * ones past 4 KiB. */
   struct line_room r;
-  struct access_log_lens l;
-  char *o = line_room(&r, access_log_json_bound(e, &l));
+  struct access_log_lens own, *l = lens ? lens : &own;
+  char *o = line_room(&r, access_log_json_bound(e, l));
   if (o)
-    line_done(&r, o, access_log_json_to(o, e, &l));
+    line_done(&r, o, access_log_json_to(o, e, l));
   buf_free(&r.big);
 }

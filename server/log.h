@@ -25,8 +25,11 @@ void log_fields(enum log_level level, const struct log_field *fields, size_t n, 
  * bare JSON object (access_log_json). Each is written in place in the
  * worker's batch, else in one write (no allocation per request). */
 struct access_log_entry;
+struct access_log_lens;
 void log_access_text(const struct access_log_entry *e);
-void log_access_json(const struct access_log_entry *e);
+/* lens: the entry's string lengths as the line measured them (the server
+ * span reuses them), or NULL. */
+void log_access_json(const struct access_log_entry *e, struct access_log_lens *lens);
 
 /* The request whose work this thread now runs: its id is copied, and lines
  * until the matching leave carry it. Nested, the outer one stays: enter

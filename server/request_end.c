@@ -42,14 +42,19 @@ static double wall_now(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void write_log(const struct config *cfg, const struct access_log_entry *e) {
+/* Returns *lens: the entry's string lengths when the JSON line measured
+ * them, else NULL. */
+static const struct access_log_lens *write_log(const struct config *cfg,
+                                               const struct access_log_entry *e,
+                                               struct access_log_lens *lens) {
   if (cfg->log_level < LOG_INFO)
-    return;
+    return NULL;
   if (cfg->log_format == LOG_FORMAT_JSON) {
-    log_access_json(e); /* the bare object: a JSON line has no text prefix */
-    return;
+    log_access_json(e, lens); /* the bare object: a JSON line has no text prefix */
+    return lens;
   }
   log_access_text(e);
+  return NULL;
 }
 
 /* log_bodies: the body and the answer, clipped, every key and token the
@@ -144,7 +149,8 @@ void request_end_observe(struct http_request *hr) {
     e.request_body = e.answer = NULL;
     log_msg(LOG_WARN, "out of memory: the access line goes without its bodies");
   }
-  write_log(cfg, &e);
+  struct access_log_lens lens;
+  const struct access_log_lens *measured = write_log(cfg, &e, &lens);
   if (http_request_trace(hr)->recording) {
     struct server_span_info x = {
         .operation = !r.model ? NULL : r.route == MR_COMPLETIONS ? "text_completion" : "chat",
@@ -152,7 +158,7 @@ void request_end_observe(struct http_request *hr) {
         .response_model = cfg->model,
         .failed = s.failed,
     };
-    spans_request_end(http_request_trace(hr), &e, &x);
+    spans_request_end(http_request_trace(hr), &e, measured, &x);
   }
   buf_free(&body);
   buf_free(&answer);

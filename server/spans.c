@@ -60,9 +60,12 @@ static size_t join(char *out, size_t len, const char *a, const char *b) {
 static void decimal(char out[NUM_DEC_MAX + 1], long v) { *num_i64(out, v) = '\0'; }
 
 void spans_request_end(const struct trace_ctx *t, const struct access_log_entry *e,
-                       const struct server_span_info *x) {
+                       const struct access_log_lens *lens, const struct server_span_info *x) {
   if (!t->recording)
     return;
+  /* The access line's lengths when it measured them (0: span_pb measures). */
+  static const struct access_log_lens unmeasured;
+  const struct access_log_lens *l = lens ? lens : &unmeasured;
   char name[160];
   size_t name_len = x->operation && e->model ? join(name, sizeof name, x->operation, e->model)
                                              : join(name, sizeof name, e->method, x->http_route);
@@ -85,25 +88,25 @@ void spans_request_end(const struct trace_ctx *t, const struct access_log_entry 
     ADD(SPAN_LIT("gen_ai.operation.name", x->operation));
     ADD(SPAN_LIT_LEN("gen_ai.provider.name", "replicate", sizeof "replicate" - 1));
     ADD(SPAN_LIT_LEN("gen_ai.system", "replicate", sizeof "replicate" - 1));
-    ADD_IF(e->model, SPAN_STR("gen_ai.request.model", e->model));
+    ADD_IF(e->model, SPAN_STR_LEN("gen_ai.request.model", e->model, l->model));
     ADD_IF(x->response_model, SPAN_STR("gen_ai.response.model", x->response_model));
-    ADD_IF(e->prediction_id, SPAN_STR("gen_ai.response.id", e->prediction_id));
-    ADD_IF(e->finish_reason, SPAN_STRINGS("gen_ai.response.finish_reasons", e->finish_reason));
+    ADD_IF(e->prediction_id, SPAN_STR_LEN("gen_ai.response.id", e->prediction_id, l->prediction_id));
+    ADD_IF(e->finish_reason, SPAN_STRINGS_LEN("gen_ai.response.finish_reasons", e->finish_reason, l->finish_reason));
     /* unknown counts (-1) stay out */
     ADD_IF(e->prompt_tokens >= 0, SPAN_INT("gen_ai.usage.input_tokens", e->prompt_tokens));
     ADD_IF(e->completion_tokens >= 0,
            SPAN_INT("gen_ai.usage.output_tokens", e->completion_tokens));
   }
-  ADD_IF(e->method, SPAN_STR("http.request.method", e->method));
+  ADD_IF(e->method, SPAN_STR_LEN("http.request.method", e->method, l->method));
   ADD_IF(x->http_route, SPAN_STR("http.route", x->http_route));
-  ADD_IF(e->path, SPAN_STR("url.path", e->path));
+  ADD_IF(e->path, SPAN_STR_LEN("url.path", e->path, l->path));
   ADD(SPAN_INT("http.response.status_code", e->status));
   /* the error's code (invalid_api_key, upstream_error, prediction_failed...);
    * else the status, as the HTTP conventions have it */
-  ADD_IF(error_type, SPAN_STR("error.type", error_type));
-  ADD_IF(e->client, SPAN_STR("client.address", e->client));
-  ADD_IF(e->request_id, SPAN_STR("replicate_proxy.request_id", e->request_id));
-  ADD_IF(e->key_alias, SPAN_STR("replicate_proxy.key_alias", e->key_alias));
+  ADD_IF(error_type, SPAN_STR_LEN("error.type", error_type, error_type == e->error_code ? l->error_code : 0));
+  ADD_IF(e->client, SPAN_STR_LEN("client.address", e->client, l->client));
+  ADD_IF(e->request_id, SPAN_STR_LEN("replicate_proxy.request_id", e->request_id, l->request_id));
+  ADD_IF(e->key_alias, SPAN_STR_LEN("replicate_proxy.key_alias", e->key_alias, l->key_alias));
   if (gen) {
     ADD(SPAN_BOOL("replicate_proxy.stream", e->stream));
     ADD(SPAN_DOUBLE("replicate_proxy.cost_usd", e->cost_usd));

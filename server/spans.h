@@ -24,8 +24,10 @@ struct server_span_info {
 /* http.route of a known route's path: the path itself, but a model's own
  * (/v1/models/<id>) as its template, so span names stay few. */
 const char *spans_route_template(const char *path);
+/* lens: e's string lengths (the JSON access line measured them), or NULL:
+ * the span measures them itself. */
 void spans_request_end(const struct trace_ctx *t, const struct access_log_entry *e,
-                       const struct server_span_info *x);
+                       const struct access_log_lens *lens, const struct server_span_info *x);
 
 /* An upstream call starts under parent (NULL: untraced): its own context,
  * and the traceparent header to send (out: TRACEPARENT_LEN + 1 bytes, ""

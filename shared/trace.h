@@ -91,6 +91,9 @@ static inline size_t span_attr_klen(const struct span_attr *a) {
 #define SPAN_LIT_LEN(k, v, n) {SPAN_KEY_(k), .type = SA_STRING, .s = (v), .lit = 1, .slen = (n)}
 #define SPAN_URL(k, v) {SPAN_KEY_(k), .type = SA_URL, .s = (v)}
 #define SPAN_STRINGS(k, v) {SPAN_KEY_(k), .type = SA_STRINGS, .s = (v)}
+/* The same with the value's length when the caller has it (0: measured). */
+#define SPAN_STR_LEN(k, v, n) {SPAN_KEY_(k), .type = SA_STRING, .s = (v), .slen = (n)}
+#define SPAN_STRINGS_LEN(k, v, n) {SPAN_KEY_(k), .type = SA_STRINGS, .s = (v), .slen = (n)}
 #define SPAN_INT(k, v) {SPAN_KEY_(k), .type = SA_INT, .i = (v)}
 #define SPAN_DOUBLE(k, v) {SPAN_KEY_(k), .type = SA_DOUBLE, .d = (v)}
 #define SPAN_BOOL(k, v) {SPAN_KEY_(k), .type = SA_BOOL, .i = (v)}
