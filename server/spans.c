@@ -110,7 +110,8 @@ void spans_request_end(const struct trace_ctx *t, const struct access_log_entry 
   if (gen) {
     ADD(SPAN_BOOL("replicate_proxy.stream", e->stream));
     ADD(SPAN_DOUBLE("replicate_proxy.cost_usd", e->cost_usd));
-    ADD(SPAN_INT("replicate_proxy.retries", e->retries));
+    /* as http.request.resend_count: shown when there was one */
+    ADD_IF(e->retries > 0, SPAN_INT("replicate_proxy.retries", e->retries));
   }
   struct span s = {.ctx = t, .name = name, .name_len = name_len, .kind = SPAN_SERVER, .end_ns = otlp_now_ns(),
                    .error = error, .status_message = error ? (x->failed && e->status < 500
