@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -13,10 +14,20 @@
 
 /* otlp_protocol's encoding (CODECS): what a worker queues for a span
  * (nothing on failure), and the body of what was queued. */
+/* A POST's body: part[0], then part[1] (protobuf: the queued spans
+ * themselves, after the envelope; no copy), read into curl's buffer from
+ * offset at (curl seeks back to 0 to send it again on a new connection when
+ * a kept-alive one turns out closed). */
+struct post_body {
+  const char *part[2];
+  size_t len[2];
+  size_t at;
+};
+
 struct codec {
   const char *content_type; /* the header line */
   int (*queue)(struct buf *q, const struct span *s);
-  int (*encode)(struct buf *body, const struct buf *spans, size_t *start);
+  int (*encode)(struct buf *body, const struct buf *spans, struct post_body *pb);
 };
 
 /* The queue is one byte buffer of spans as the codec queues them: a submit
@@ -113,10 +124,36 @@ static int on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, cu
   return by && mono_ms() >= by;
 }
 
+static size_t read_body(char *dst, size_t size, size_t n, void *ud) {
+  struct post_body *pb = ud;
+  size_t room = size * n, done = 0;
+  for (size_t i = 0, skip = pb->at; i < 2 && done < room; i++) {
+    if (skip >= pb->len[i]) {
+      skip -= pb->len[i];
+      continue;
+    }
+    size_t k = pb->len[i] - skip < room - done ? pb->len[i] - skip : room - done;
+    memcpy(dst + done, pb->part[i] + skip, k);
+    skip = 0;
+    done += k;
+  }
+  pb->at += done;
+  return done;
+}
+
+static int seek_body(void *ud, curl_off_t offset, int origin) {
+  struct post_body *pb = ud;
+  if (origin != SEEK_SET || offset < 0 || (size_t)offset > pb->len[0] + pb->len[1])
+    return CURL_SEEKFUNC_CANTSEEK;
+  pb->at = (size_t)offset;
+  return CURL_SEEKFUNC_OK;
+}
+
 /* POST one batch; returns the HTTP status, or 0 when none came. */
-static long post(CURL *easy, const char *body, size_t len, long timeout_ms) {
-  curl_easy_setopt(easy, CURLOPT_POSTFIELDS, body);
-  curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+static long post(CURL *easy, struct post_body *pb, long timeout_ms) {
+  curl_easy_setopt(easy, CURLOPT_READDATA, pb);
+  curl_easy_setopt(easy, CURLOPT_SEEKDATA, pb);
+  curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(pb->len[0] + pb->len[1]));
   curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, timeout_ms);
   curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms < 1000 ? timeout_ms : 1000L);
   long status = 0;
@@ -137,25 +174,28 @@ static size_t take_batch(struct buf *spare) {
 
 /* The request body for the spans taken: body->data + *start on. 0, or -1
  * (out of memory). */
-static int encode_json(struct buf *body, const struct buf *spans, size_t *start) {
-  *start = 0;
+static int encode_json(struct buf *body, const struct buf *spans, struct post_body *pb) {
   if (otlp_batch_open(body, X.service, X.version) != 0)
     return -1;
   for (size_t at = 0, used = 0; at < spans->len; at += used)
     if ((at && buf_append_char(body, ',') != 0) ||
         span_packed_json(body, spans->data + at, spans->len - at, &used) != 0)
       return -1;
-  return otlp_batch_close(body);
+  if (otlp_batch_close(body) != 0)
+    return -1;
+  *pb = (struct post_body){{body->data, NULL}, {body->len, 0}, 0};
+  return 0;
 }
 
-static int encode_pb(struct buf *body, const struct buf *spans, size_t *start) {
+static int encode_pb(struct buf *body, const struct buf *spans, struct post_body *pb) {
   struct otlp_pb_batch b;
-  if (otlp_pb_batch_open(body, &b, X.service, X.version) != 0)
+  size_t start;
+  /* the spans are ScopeSpans.spans fields already: they follow the envelope */
+  if (otlp_pb_batch_open(body, &b, X.service, X.version) != 0 ||
+      otlp_pb_batch_close(body, &b, spans->len, &start) != 0)
     return -1;
-  /* the spans are ScopeSpans.spans fields already: one copy */
-  if (buf_append(body, spans->data, spans->len) != 0)
-    return -1;
-  return otlp_pb_batch_close(body, &b, start);
+  *pb = (struct post_body){{body->data + start, spans->data}, {body->len - start, spans->len}, 0};
+  return 0;
 }
 
 static const struct codec CODECS[] = {
@@ -184,6 +224,9 @@ static void *run(void *arg) {
     curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, discard);
+    curl_easy_setopt(easy, CURLOPT_POST, 1L);
+    curl_easy_setopt(easy, CURLOPT_READFUNCTION, read_body);
+    curl_easy_setopt(easy, CURLOPT_SEEKFUNCTION, seek_body);
     curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(easy, CURLOPT_USERAGENT, "replicate-proxy-otlp");
     curl_easy_setopt(easy, CURLOPT_XFERINFOFUNCTION, on_progress);
@@ -207,16 +250,16 @@ static void *run(void *arg) {
     }
     size_t k = take_batch(&spans);
     pthread_mutex_unlock(&X.mu);
-    size_t start = 0;
-    int oom = X.codec->encode(&body, &spans, &start);
-    buf_reset(&spans); /* keeps its allocation: the next swap reuses it */
+    struct post_body pb;
+    int oom = X.codec->encode(&body, &spans, &pb);
     uint64_t now = mono_ms();
     long left = !stop_by ? OTLP_POST_TIMEOUT_MS : stop_by > now ? (long)(stop_by - now) : 0;
     if (left > OTLP_POST_TIMEOUT_MS)
       left = OTLP_POST_TIMEOUT_MS;
     long status =
-        !oom && easy && left > 0 ? post(easy, body.data + start, body.len - start, left) : 0;
+        !oom && easy && left > 0 ? post(easy, &pb, left) : 0;
     buf_reset(&body);
+    buf_reset(&spans); /* keeps its allocation: the next swap reuses it */
     int ok = status >= 200 && status <= 299;
     atomic_fetch_add_explicit(ok ? &exported : &dropped, k, memory_order_relaxed);
     /* One line when the collector goes away and one when it is back. */

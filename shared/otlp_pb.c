@@ -475,9 +475,10 @@ int otlp_pb_batch_open(struct buf *out, struct otlp_pb_batch *b, const char *ser
   return 0;
 }
 
-int otlp_pb_batch_close(struct buf *out, const struct otlp_pb_batch *b, size_t *start) {
+int otlp_pb_batch_close(struct buf *out, const struct otlp_pb_batch *b, size_t after,
+                        size_t *start) {
   unsigned char *d = (unsigned char *)out->data;
-  size_t scope_spans = out->len - b->scope_at; /* the scope and the spans */
+  size_t scope_spans = out->len - b->scope_at + after; /* the scope and the spans */
   size_t resource = ld_len(b->res_len);
   size_t resource_spans = resource + ld_len(scope_spans);
   /* backwards from the scope: scope_spans' tag and length, the resource

@@ -39,15 +39,17 @@ static inline size_t pb_varint_len(uint64_t v) {
 int span_pb(struct buf *out, const struct span *s);
 
 /* A batch: otlp_pb_batch_open leaves room for the envelope and writes the
- * resource (service.name...) and scope; the spans (span_pb's) are appended;
- * otlp_pb_batch_close writes the envelope's lengths, now known, in front of
- * them. The request body is out->data + *start (no copy of the
- * spans). 0, or -1 (out of memory). */
+ * resource (service.name...) and scope; the spans (span_pb's) are appended,
+ * or follow elsewhere (after: their bytes; 0 when appended); then
+ * otlp_pb_batch_close writes the envelope's lengths, now known, in front.
+ * The request body is out->data + *start on, then those after bytes.
+ * 0, or -1 (out of memory). */
 struct otlp_pb_batch {
   size_t begin, res_at, res_len, scope_at; /* offsets in out */
 };
 int otlp_pb_batch_open(struct buf *out, struct otlp_pb_batch *b, const char *service_name,
                        const char *version);
-int otlp_pb_batch_close(struct buf *out, const struct otlp_pb_batch *b, size_t *start);
+int otlp_pb_batch_close(struct buf *out, const struct otlp_pb_batch *b, size_t after,
+                        size_t *start);
 
 #endif

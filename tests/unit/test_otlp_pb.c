@@ -258,7 +258,20 @@ static void check_batch(void) {
     for (int i = 0; i < count; i++)
       CHECK_INT(span_pb(&b, &s), 0);
     size_t start = 0;
-    CHECK_INT(otlp_pb_batch_close(&b, &batch, &start), 0);
+    /* the same envelope for the spans held elsewhere: its bytes, then theirs */
+    struct buf env = BUF_INIT, apart = BUF_INIT;
+    struct otlp_pb_batch eb;
+    size_t estart = 0;
+    CHECK_INT(otlp_pb_batch_open(&env, &eb, "svc", "1.0"), 0);
+    for (int i = 0; i < count; i++)
+      CHECK_INT(span_pb(&apart, &s), 0);
+    CHECK_INT(otlp_pb_batch_close(&env, &eb, apart.len, &estart), 0);
+    CHECK_INT(otlp_pb_batch_close(&b, &batch, 0, &start), 0);
+    CHECK_INT(env.len - estart + apart.len, b.len - start);
+    CHECK(memcmp(env.data + estart, b.data + start, env.len - estart) == 0 &&
+          (!apart.len || memcmp(apart.data, b.data + start + (env.len - estart), apart.len) == 0));
+    buf_free(&env);
+    buf_free(&apart);
     CHECK(start >= sizeof "junk before" - 1);
     const unsigned char *body = (const unsigned char *)b.data + start, *rs, *res, *ss, *x;
     size_t len = b.len - start, rsn, resn, ssn, xn;
