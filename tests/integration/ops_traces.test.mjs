@@ -38,11 +38,19 @@ function protobufAsJson(bytes) {
 }
 
 // An OTLP/HTTP receiver: keeps every body of POST /v1/traces (a protobuf one decoded, as
-// JSON text). hang: never answers.
-async function startReceiver({ hang = false } = {}) {
+// JSON text). hang: never answers. dropReused: a second request on a kept-alive connection
+// has its connection closed unanswered, as when a collector's idle timeout races a POST.
+async function startReceiver({ hang = false, dropReused = false } = {}) {
   const bodies = [];
   const held = [];
+  let dropped = 0;
   const server = http.createServer((req, res) => {
+    req.socket.requests = (req.socket.requests ?? 0) + 1;
+    if (dropReused && req.socket.requests > 1) {
+      dropped++;
+      req.socket.destroy();
+      return;
+    }
     const chunks = [];
     req.on('data', (c) => chunks.push(c));
     req.on('end', () => {
@@ -58,6 +66,7 @@ async function startReceiver({ hang = false } = {}) {
   return {
     url: `http://127.0.0.1:${server.address().port}`,
     bodies,
+    dropped: () => dropped,
     // Every span received, with its attributes as a plain object.
     spans() {
       const out = [];
@@ -444,6 +453,30 @@ describe('traces: otlp_headers', () => {
     // otlp_propagate is off by default: Replicate joins no trace of ours.
     assert.ok(bed.fake.log.length >= 1);
     for (const e of bed.fake.log) assert.equal(e.headers.traceparent, undefined, 'no traceparent to Replicate by default');
+  });
+
+  itExitsCleanly(() => bed, it);
+});
+
+// The exporter keeps its connection to the collector; a POST cut on it is sent again on a new
+// one, its body read again from the start (the protobuf body is read from two places).
+describe('traces: a collector that drops a kept-alive connection', () => {
+  let rx5;
+  before(async () => { rx5 = await startReceiver({ dropReused: true }); });
+  after(async () => { await bed?.finish(); await rx5?.close(); });
+
+  it('each batch is sent again on a new connection, whole: no span lost', async () => {
+    bed = await setup({ config: { otlp_endpoint: rx5.url } });
+    for (const id of ['drop-1', 'drop-2', 'drop-3']) {
+      const r = await bed.chat(user('exported'), { headers: { 'x-request-id': id } });
+      assert.equal(r.status, 200, r.text);
+      // the next request's spans go in a later batch (the exporter flushes each second)
+      await until(() => rx5.spans().some((s) => s.kind === 2 && s.attrs['replicate_proxy.request_id'] === id), 5000, `${id} exported`);
+    }
+    assert.ok(rx5.dropped() >= 1, 'the kept-alive connection was reused and cut');
+    const servers = rx5.spans().filter((s) => s.kind === 2).map((s) => s.attrs['replicate_proxy.request_id']);
+    assert.deepEqual(servers.sort(), ['drop-1', 'drop-2', 'drop-3']);
+    assert.doesNotMatch(bed.proxy.stderr, /spans dropped/);
   });
 
   itExitsCleanly(() => bed, it);
