@@ -77,9 +77,13 @@ void traceparent_format(char out[TRACEPARENT_LEN + 1], const unsigned char trace
 }
 
 int trace_url_redact(char *out, size_t len, const char *url) {
-  const char *scheme_end = strstr(url, "://");
-  const char *auth = scheme_end ? scheme_end + 3 : url;
   size_t end = strcspn(url, "?#");
+  /* a "://" in the query or fragment (a URL passed as a parameter) is no
+   * scheme's: taken as one, the host would start past end */
+  const char *scheme_end = strstr(url, "://");
+  if (scheme_end && (size_t)(scheme_end - url) >= end)
+    scheme_end = NULL;
+  const char *auth = scheme_end ? scheme_end + 3 : url;
   const char *host = auth;
   /* user:password@ ends before the path starts */
   size_t auth_len = strcspn(auth, "/?#");

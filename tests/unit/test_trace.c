@@ -76,6 +76,14 @@ static void check_redact(void) {
   CHECK_INT(trace_url_redact(out, sizeof out, "http://h.example/a@b"), 0);
   CHECK_STR(out, "http://h.example/a@b"); /* an @ in the path is no userinfo */
   CHECK_INT(trace_url_redact(out, 8, "http://h.example/"), -1);
+  /* "://" only past the path: no scheme, and nothing read or written past
+   * the query's start */
+  CHECK_INT(trace_url_redact(out, sizeof out, "https://h.example/p?next=https://u:p@x/"), 0);
+  CHECK_STR(out, "https://h.example/p");
+  CHECK_INT(trace_url_redact(out, sizeof out, "h.example/p?next=https://x/"), 0);
+  CHECK_STR(out, "h.example/p");
+  CHECK_INT(trace_url_redact(out, sizeof out, "h#a://b@c"), 0);
+  CHECK_STR(out, "h");
 }
 
 static void check_span_json(void) {
