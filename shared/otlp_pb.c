@@ -350,7 +350,8 @@ static unsigned char *put_attrs(struct buf *out, unsigned char *o, unsigned char
   /* room while o + need < lim; a local, as the stores through o may alias
    * out (the compiler would load out->data and out->cap again each time) */
   unsigned char *lim = (unsigned char *)out->data + out->cap - tail;
-  for (const struct span_attr *a = attrs, *end = attrs + n; a < end; a++) {
+  for (size_t i = 0; i < n; i++) { /* by index: attrs may be NULL with none (NULL + 0 is UB) */
+    const struct span_attr *a = &attrs[i];
     if (a->skip)
       continue;
     size_t klen = span_attr_klen(a);
