@@ -85,9 +85,10 @@ int trace_url_redact(char *out, size_t len, const char *url) {
     scheme_end = NULL;
   const char *auth = scheme_end ? scheme_end + 3 : url;
   const char *host = auth;
-  /* user:password@ ends before the path starts */
+  /* user:password@ ends before the path starts, at its last '@' (a
+   * password may hold one unescaped, and none of it may stay) */
   size_t auth_len = strcspn(auth, "/?#");
-  const char *at = memchr(auth, '@', auth_len);
+  const char *at = memrchr(auth, '@', auth_len);
   if (at)
     host = at + 1;
   size_t head = (size_t)(auth - url), rest = end - (size_t)(host - url);

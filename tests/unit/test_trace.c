@@ -73,6 +73,8 @@ static void check_redact(void) {
   CHECK_STR(out, "https://h.example/p");
   CHECK_INT(trace_url_redact(out, sizeof out, "http://user:pass@h.example:81/x?y"), 0);
   CHECK_STR(out, "http://h.example:81/x");
+  CHECK_INT(trace_url_redact(out, sizeof out, "http://user:p@ss@h.example/x"), 0);
+  CHECK_STR(out, "http://h.example/x"); /* all of a password holding an '@' */
   CHECK_INT(trace_url_redact(out, sizeof out, "http://h.example/a@b"), 0);
   CHECK_STR(out, "http://h.example/a@b"); /* an @ in the path is no userinfo */
   CHECK_INT(trace_url_redact(out, 8, "http://h.example/"), -1);
