@@ -130,7 +130,7 @@ bench: $(BUILD)/replicate-proxy test-deps
 
 # libFuzzer targets (clang + libclang-rt-14-dev); FUZZ_SECONDS each.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS  = sse stop think toolcall prediction request json_scan dialects http
+FUZZ_TARGETS  = sse stop think toolcall prediction request json_scan dialects http trace
 fuzz:
 	$(call install_debs,clang libclang-rt-14-dev)
 	@mkdir -p build/fuzz
