@@ -496,11 +496,14 @@ int up_start(struct up_client *c, struct up_transfer *t, const struct up_request
    * learns it from a reply, so a transfer would wait behind a slow one. */
   if (strncasecmp(r->url, "https:", 6) == 0)
     curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
-  if (c->ca_file && c->ca_file[0]) {
-    /* Instead of the system's CAs, not beside them; verification stays on. */
-    curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file);
-    curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
-  }
+  /* The CA bundle file alone, without the hashed directory Debian's curl
+   * also names (the same CAs): curl 7.88 caches a store built from a file
+   * only, and otherwise reads and parses the whole bundle again for every
+   * new connection (strace: one open of ca-certificates.crt per connect).
+   * Verification stays on. */
+  if (c->ca_file && c->ca_file[0])
+    curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file); /* instead of the system's */
+  curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
   if (r->timeout_ms > 0)
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, r->timeout_ms);
   /* Token events are tiny; the smallest receive buffer (1 KiB) keeps
