@@ -27,15 +27,15 @@
  * state machine and a poll(0): that, not crypto (libssl + libcrypto ~2% of
  * a TLS profile), is what TLS costs over plain HTTP. When tokens arrive one
  * an event, as real streams' do, curl's poll()s per token are about the
- * streams on the connection (200 streams: 69-77 at 100 a connection, 32 at
- * 40; in the 5,000-stream bench, where an event carries several tokens,
- * 3-12 at 100 and 3-6 at 50; bench/README.md, 2026-12-03). A burst opens
+ * streams on the connection (200 streams: 69-81 at 100 a connection, 38-42
+ * at 50; in the 5,000-stream bench, where an event carries several tokens,
+ * 3-12 at 100 and 2-6 at 50; bench/README.md, 2026-12-03). A burst opens
  * connections up to the cap (a connection still in its handshake is not
- * waited for), so the cap bounds memory too: ~55 KB a connection, and both
- * hosts burst (5,000 streams: 256 + 49 connections peaked at 137 MB; 40 x
- * 320 reached 148 MB with 257 + 186). 50 x 256 = 12,800 streams fit per
- * worker and host before transfers queue in curl (a queued stream gets its
- * first token only when another ends). */
+ * waited for), so the cap bounds memory too: ~60 KB a connection, and both
+ * hosts burst (5,000 streams: 256 + 49-104 connections peaked at 137-141
+ * MB; 40 x 320 reached 148 MB with 257 + 186). 50 x 256 = 12,800 streams
+ * fit per worker and host before transfers queue in curl (a queued stream
+ * gets its first token only when another ends). */
 #define H2_MAX_HOST_CONNECTIONS 256L
 #define H2_MAX_CONCURRENT_STREAMS 50L
 
