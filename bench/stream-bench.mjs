@@ -245,6 +245,8 @@ function report() {
       r.holdMs === null ? '-' : (r.holdMs / 1000).toFixed(1), r.holdLatencyUs.tokensPerSec ? Math.round(r.holdLatencyUs.tokensPerSec) : '-',
       ms(r.holdLatencyUs.p50), ms(r.holdLatencyUs.p99), ms(r.latencyUs.p50), ms(r.latencyUs.p99), ms(r.latencyUs.p999), ms(r.latencyUs.max)], W1));
   }
+  L.push(`first token after its request (ms; the fake waits ${o.firstTokenDelay} ms), p50 / p99 / max: ` + results.runs.map((r) =>
+    `${r.label} ${r.firstTokenMs?.p50 ?? '-'} / ${r.firstTokenMs?.p99 ?? '-'} / ${r.firstTokenMs?.max ?? '-'}`).join('; '));
   L.push('');
   const W2 = [18, 14, 14, 13, 13, 11, 8, 8, 11, 12, 10, 12];
   L.push(row(['proxy run', 'added hold p50', 'added hold p99', 'added all p50', 'added all p99', 'RSS open MB', 'VmHWM MB', 'fds open', 'proxy CPU s', 'CPU us/token', 'fake CPU s', 'proxy rq-wait'], W2));

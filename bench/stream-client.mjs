@@ -65,6 +65,7 @@ let nLat = 0;
 let allOpenNs = null, firstEndNs = null;
 let negative = 0;
 const got = new Int32Array(N); // tokens per stream
+const startedNs = new Float64Array(N), firstTokenNs = new Float64Array(N); // per stream: request sent, first token
 const finished = new Uint8Array(N); // 1 ok, 2 error
 const errors = {};
 let started = 0, open = 0, maxOpen = 0, done = 0, failed = 0;
@@ -77,7 +78,7 @@ function noteError(kind) { errors[kind] = (errors[kind] ?? 0) + 1; }
 function token(i, text, recvNs) {
   const sent = Number(text);
   if (!Number.isFinite(sent) || sent <= 0) { noteError('bad token text'); return; }
-  got[i]++;
+  if (!got[i]++) firstTokenNs[i] = recvNs;
   const d = (recvNs - sent) / 1000;
   if (d < 0) negative++;
   if (nLat < lat.length) { sentAt[nLat] = sent; lat[nLat++] = d; }
@@ -198,7 +199,7 @@ function readStream(i, url) {
 const start = o.mode === 'proxy' ? startProxyStream : startDirectStream;
 const ramp = setInterval(() => {
   const due = o.rampMs > 0 ? Math.min(N, Math.floor(((Date.now() - t0) / o.rampMs) * N) + 1) : N;
-  while (started < due) start(started++);
+  while (started < due) { startedNs[started] = nowNs(); start(started++); }
   if (started >= N) clearInterval(ramp);
 }, 5);
 const samples = []; // per second: open streams, CPU %, run-queue wait %, RSS
@@ -240,6 +241,12 @@ function finish() {
   const a = lat.subarray(0, nLat).sort();
   const pct = (q) => (nLat ? a[Math.min(nLat - 1, Math.floor(q * nLat))] : null);
   const hpct = (q) => (h.length ? h[Math.min(h.length - 1, Math.floor(q * h.length))] : null);
+  // Request to first token, per stream: the fake's first-token delay plus
+  // the create and the stream's connection (a new TLS handshake shows here).
+  const ft = [];
+  for (let i = 0; i < N; i++) if (got[i]) ft.push((firstTokenNs[i] - startedNs[i]) / 1e6);
+  const f = Float64Array.from(ft).sort();
+  const fpct = (q) => (f.length ? +f[Math.min(f.length - 1, Math.floor(q * f.length))].toFixed(1) : null);
   let tokensTotal = 0, short = 0;
   for (let i = 0; i < N; i++) { tokensTotal += got[i]; if (o.tokens && got[i] !== o.tokens) short++; }
   const cpu = {};
@@ -258,6 +265,7 @@ function finish() {
     latencyUs: { n: nLat, p50: pct(0.5), p90: pct(0.9), p99: pct(0.99), p999: pct(0.999), max: nLat ? a[nLat - 1] : null, negative },
     holdLatencyUs: { n: h.length, p50: hpct(0.5), p90: hpct(0.9), p99: hpct(0.99), p999: hpct(0.999), max: h.length ? h[h.length - 1] : null,
       tokensPerSec: h.length && firstEndNs > allOpenNs ? h.length / ((firstEndNs - allOpenNs) / 1e9) : null },
+    firstTokenMs: { n: f.length, p50: fpct(0.5), p99: fpct(0.99), max: f.length ? +f[f.length - 1].toFixed(1) : null },
     elapsedMs, cpuSeconds: cpu,
     // machine load over the run: all cores busy, ours (client + --cpu-pids), others
     machine: { busyCores: machine.machineBusyCores, oursCores: machine.oursCores, otherCores: machine.otherCores },

@@ -23,16 +23,21 @@
  * HTTP/1.1 host (one transfer per connection, streams held for minutes):
  * it is lifted for good at the first HTTP/1.x reply.
  * Streams per connection are kept low because libcurl 7.88 wakes every
- * transfer of a connection on each socket event and each one poll()s:
- * libcurl's poll()s per token grow with streams per connection (5,000 TLS
- * streams: ~22 at 238 per connection, 8 at 78, 5.5 at 39; bench/README.md).
- * 100 bounds a wake at 100 streams (1000 allowed bursts of 238 and 2x plain
- * CPU per token); the server's SETTINGS may lower it further. Per worker and
- * host, 100 x 128 = 12,800 streams fit before transfers queue in curl (a
- * queued stream gets its first token only when another ends); 5,000 streams
- * use 50-64 connections, ~0.1 MB each. */
-#define H2_MAX_HOST_CONNECTIONS 128L
-#define H2_MAX_CONCURRENT_STREAMS 100L
+ * transfer of a connection on each socket event and each woken one runs its
+ * state machine and a poll(0): that, not crypto (libssl + libcrypto ~2% of
+ * a TLS profile), is what TLS costs over plain HTTP. When tokens arrive one
+ * an event, as real streams' do, curl's poll()s per token are about the
+ * streams on the connection (200 streams: 69-81 at 100 a connection, 38-42
+ * at 50; in the 5,000-stream bench, where an event carries several tokens,
+ * 3-12 at 100 and 2-6 at 50; bench/README.md, 2026-12-03). A burst opens
+ * connections up to the cap (a connection still in its handshake is not
+ * waited for), so the cap bounds memory too: ~60 KB a connection, and both
+ * hosts burst (5,000 streams: 256 + 49-104 connections peaked at 137-141
+ * MB; 40 x 320 reached 148 MB with 257 + 186). 50 x 256 = 12,800 streams
+ * fit per worker and host before transfers queue in curl (a queued stream
+ * gets its first token only when another ends). */
+#define H2_MAX_HOST_CONNECTIONS 256L
+#define H2_MAX_CONCURRENT_STREAMS 50L
 
 /* curl's smallest upload buffer: create bodies are small (see up_start). */
 #define UPLOAD_BUFFER_BYTES (16L * 1024)
@@ -502,11 +507,14 @@ int up_start(struct up_client *c, struct up_transfer *t, const struct up_request
    * learns it from a reply, so a transfer would wait behind a slow one. */
   if (strncasecmp(r->url, "https:", 6) == 0)
     curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
-  if (c->ca_file && c->ca_file[0]) {
-    /* Instead of the system's CAs, not beside them; verification stays on. */
-    curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file);
-    curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
-  }
+  /* The CA bundle file alone, without the hashed directory Debian's curl
+   * also names (the same CAs): curl 7.88 caches a store built from a file
+   * only, and otherwise reads and parses the whole bundle again for every
+   * new connection (strace: one open of ca-certificates.crt per connect).
+   * Verification stays on. */
+  if (c->ca_file && c->ca_file[0])
+    curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file); /* instead of the system's */
+  curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
   if (r->timeout_ms > 0)
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, r->timeout_ms);
   /* Token events are tiny; the smallest receive buffer (1 KiB) keeps

@@ -4,7 +4,7 @@
 // CA must apply to both. Verification stays on: another CA, or the system's,
 // means 502 with a message that names no host.
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import net from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import {
@@ -108,6 +108,38 @@ describe('upstream_ca_file', () => {
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, /upstream_ca_file/);
   });
+});
+
+// Without upstream_ca_file the system's bundle is used, verification on (the
+// fake's CA is not in it). curl 7.88 builds the store from the bundle file once
+// per worker and keeps it; with Debian's CA directory also named it read and
+// parsed the whole file for every new connection (~0.9 MB and ~24 ms each).
+const SYSTEM_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
+describe('the system CAs (no upstream_ca_file)', { skip: !existsSync(SYSTEM_BUNDLE) && `no ${SYSTEM_BUNDLE}` }, () => {
+  let bed;
+  before(async () => {
+    // no circuit breaker: the refusals below would open it
+    bed = await setup({ fakeOpts: { tls: { key: ca.key, cert: ca.cert }, http2: true }, config: { circuit_cooldown: 0 } });
+  });
+  after(async () => { await bed?.finish(); });
+
+  it('a server they do not vouch for is refused (502), and the bundle is read once, not per connection', async () => {
+    const bytesRead = () => Number(/^rchar: (\d+)$/m.exec(readFileSync(`/proc/${bed.proxy.proc.pid}/io`, 'utf8'))[1]);
+    const before0 = bytesRead();
+    for (let i = 0; i < 3; i++) {
+      // each attempt is a new connection: a failed handshake leaves none to reuse
+      const r = await bed.request('POST', '/v1/chat/completions', { body: user(`hi ${i}`) });
+      const e = assertErrorReply(r, 502);
+      assert.match(e.message, /TLS|certificate/i);
+    }
+    assert.equal(bed.fake.creates().length, 0);
+    const read = bytesRead() - before0;
+    const bundle = statSync(SYSTEM_BUNDLE).size;
+    assert.ok(read >= bundle, `the bundle was read (${read} bytes read, bundle ${bundle})`);
+    assert.ok(read < 1.5 * bundle, `${read} bytes read for 3+ connections: the ${bundle}-byte bundle once, not per connection`);
+  });
+
+  itExitsCleanly(() => bed, it);
 });
 
 // HTTP/2 cuts of a create (issue 11): a reset stream or a GOAWAY that claims the
