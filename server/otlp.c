@@ -12,8 +12,6 @@
 #include "../shared/otlp_pb.h"
 #include "worker.h"
 
-/* otlp_protocol's encoding (CODECS): what a worker queues for a span
- * (nothing on failure), and the body of what was queued. */
 /* A POST's body: part[0], then part[1] (protobuf: the queued spans
  * themselves, after the envelope; no copy), read into curl's buffer from
  * offset at (curl seeks back to 0 to send it again on a new connection when
@@ -24,6 +22,8 @@ struct post_body {
   size_t at;
 };
 
+/* otlp_protocol's encoding (CODECS): what a worker queues for a span
+ * (nothing on failure), and the body of what was queued. */
 struct codec {
   const char *content_type; /* the header line */
   int (*queue)(struct buf *q, const struct span *s);
@@ -172,8 +172,8 @@ static size_t take_batch(struct buf *spare) {
   return k;
 }
 
-/* The request body for the spans taken: body->data + *start on. 0, or -1
- * (out of memory). */
+/* The request body for the spans taken, written into body and described by
+ * *pb. 0, or -1 (out of memory). */
 static int encode_json(struct buf *body, const struct buf *spans, struct post_body *pb) {
   if (otlp_batch_open(body, X.service, X.version) != 0)
     return -1;

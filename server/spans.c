@@ -90,8 +90,10 @@ void spans_request_end(const struct trace_ctx *t, const struct access_log_entry 
     ADD(SPAN_LIT_LEN("gen_ai.system", "replicate", sizeof "replicate" - 1));
     ADD_IF(e->model, SPAN_STR_LEN("gen_ai.request.model", e->model, l->model));
     ADD_IF(x->response_model, SPAN_STR("gen_ai.response.model", x->response_model));
-    ADD_IF(e->prediction_id, SPAN_STR_LEN("gen_ai.response.id", e->prediction_id, l->prediction_id));
-    ADD_IF(e->finish_reason, SPAN_STRINGS_LEN("gen_ai.response.finish_reasons", e->finish_reason, l->finish_reason));
+    ADD_IF(e->prediction_id,
+           SPAN_STR_LEN("gen_ai.response.id", e->prediction_id, l->prediction_id));
+    ADD_IF(e->finish_reason, SPAN_STRINGS_LEN("gen_ai.response.finish_reasons", e->finish_reason,
+                                              l->finish_reason));
     /* unknown counts (-1) stay out */
     ADD_IF(e->prompt_tokens >= 0, SPAN_INT("gen_ai.usage.input_tokens", e->prompt_tokens));
     ADD_IF(e->completion_tokens >= 0,
@@ -103,7 +105,8 @@ void spans_request_end(const struct trace_ctx *t, const struct access_log_entry 
   ADD(SPAN_INT("http.response.status_code", e->status));
   /* the error's code (invalid_api_key, upstream_error, prediction_failed...);
    * else the status, as the HTTP conventions have it */
-  ADD_IF(error_type, SPAN_STR_LEN("error.type", error_type, error_type == e->error_code ? l->error_code : 0));
+  ADD_IF(error_type, SPAN_STR_LEN("error.type", error_type,
+                                  error_type == e->error_code ? l->error_code : 0));
   ADD_IF(e->client, SPAN_STR_LEN("client.address", e->client, l->client));
   ADD_IF(e->request_id, SPAN_STR_LEN("replicate_proxy.request_id", e->request_id, l->request_id));
   ADD_IF(e->key_alias, SPAN_STR_LEN("replicate_proxy.key_alias", e->key_alias, l->key_alias));
@@ -113,7 +116,8 @@ void spans_request_end(const struct trace_ctx *t, const struct access_log_entry 
     /* as http.request.resend_count: shown when there was one */
     ADD_IF(e->retries > 0, SPAN_INT("replicate_proxy.retries", e->retries));
   }
-  struct span s = {.ctx = t, .name = name, .name_len = name_len, .kind = SPAN_SERVER, .end_ns = otlp_now_ns(),
+  struct span s = {.ctx = t, .name = name, .name_len = name_len, .kind = SPAN_SERVER,
+                   .end_ns = otlp_now_ns(),
                    .error = error, .status_message = error ? (x->failed && e->status < 500
                                                                   ? "failed in the stream"
                                                                   : status)
