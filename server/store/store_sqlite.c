@@ -13,6 +13,9 @@
 
 struct store {
   sqlite3 *db;
+  /* The ledger's statements, prepared at its first batch and kept: parsing
+   * them again for each batch cost as much as a row's insert. */
+  sqlite3_stmt *ledger_begin, *ledger_insert, *ledger_commit;
 };
 
 static const char SCHEMA[] =
@@ -80,6 +83,9 @@ struct store *store_open(const char *path, int busy_timeout_ms, char *err, size_
 void store_close(struct store *s) {
   if (!s)
     return;
+  sqlite3_finalize(s->ledger_begin); /* NULL is a no-op */
+  sqlite3_finalize(s->ledger_insert);
+  sqlite3_finalize(s->ledger_commit);
   sqlite3_close(s->db);
   free(s);
 }
@@ -342,14 +348,27 @@ int store_key_spend_until(struct store *s, const char *token, int64_t since_ms,
 
 /* ---- ledger ---- */
 
-int store_ledger_insert(struct store *s, const struct ledger_row *rows, size_t n) {
-  if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+/* *st prepared once (kept for the store's life), reset, stepped: 0 when it
+ * ran to its end, else -1. */
+static int step_kept(struct store *s, sqlite3_stmt **st, const char *sql) {
+  if (!*st && sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) != SQLITE_OK)
     return -1;
-  sqlite3_stmt *st = prepare(
-      s, "INSERT INTO spend_logs (request_id, api_key, key_alias, route, model, upstream_model,"
-         " stream, n, status, error_code, prompt_tokens, completion_tokens, tokens_estimated,"
-         " spend, startTime, endTime, completionStartTime, prediction_ids, finish_reason, user,"
-         " requester_ip_address) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+  sqlite3_reset(*st);
+  return sqlite3_step(*st) == SQLITE_DONE ? 0 : -1;
+}
+
+int store_ledger_insert(struct store *s, const struct ledger_row *rows, size_t n) {
+  if (step_kept(s, &s->ledger_begin, "BEGIN IMMEDIATE") != 0)
+    return -1;
+  if (!s->ledger_insert)
+    sqlite3_prepare_v3(
+        s->db,
+        "INSERT INTO spend_logs (request_id, api_key, key_alias, route, model, upstream_model,"
+        " stream, n, status, error_code, prompt_tokens, completion_tokens, tokens_estimated,"
+        " spend, startTime, endTime, completionStartTime, prediction_ids, finish_reason, user,"
+        " requester_ip_address) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        -1, SQLITE_PREPARE_PERSISTENT, &s->ledger_insert, NULL);
+  sqlite3_stmt *st = s->ledger_insert;
   int failed = !st;
   for (size_t i = 0; !failed && i < n; i++) {
     const struct ledger_row *r = &rows[i];
@@ -377,8 +396,11 @@ int store_ledger_insert(struct store *s, const struct ledger_row *rows, size_t n
     bind_text(st, 21, r->client_addr);
     failed = sqlite3_step(st) != SQLITE_DONE;
   }
-  sqlite3_finalize(st);
-  if (!failed && sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
+  if (st) {
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st); /* no row's text is held past the batch */
+  }
+  if (!failed && step_kept(s, &s->ledger_commit, "COMMIT") == 0)
     return 0;
   sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
   return -1;
