@@ -92,6 +92,58 @@ void suite_store(void) {
   CHECK(cJSON_IsString(t) && strcmp(t->valuestring, "1970-01-01T00:00:01.000Z") == 0);
   cJSON_Delete(logs);
 
+  TEST("ledger: batches past 16 rows (multi-row inserts), every column of every row kept");
+  {
+    enum { N = 16 + 17 + 40 };
+    static struct ledger_row many[N];
+    static char ids[N][16], addrs[N][24];
+    double want = 0;
+    for (int i = 0; i < N; i++) {
+      memset(&many[i], 0, sizeof many[i]);
+      snprintf(ids[i], sizeof ids[i], "req-%02d", i);
+      snprintf(addrs[i], sizeof addrs[i], "10.0.0.%d", i);
+      many[i].request_id = ids[i];
+      many[i].api_key = "mmmm";
+      many[i].model = i % 2 ? "deepseek-v3.1" : "m2";
+      many[i].route = "/v1/chat/completions";
+      many[i].prompt_tokens = 100 + i;
+      many[i].completion_tokens = i;
+      many[i].spend = 0.5 * (i + 1);
+      many[i].start_ms = 10000 + i;
+      many[i].end_ms = 20000 + i;
+      many[i].completion_start_ms = i % 3 ? 15000 + i : 0; /* 0: NULL */
+      many[i].status = 200 + i % 2;
+      many[i].client_addr = addrs[i];
+      want += many[i].spend;
+    }
+    /* 16 (one multi-row insert), 17 (one and a single), 40 (two and 8 singles) */
+    CHECK(store_ledger_insert(s, many, 16) == 0);
+    CHECK(store_ledger_insert(s, many + 16, 17) == 0);
+    CHECK(store_ledger_insert(s, many + 33, 40) == 0);
+    CHECK(store_key_spend(s2, "mmmm", 0, &spend) == 0 && spend == want);
+    cJSON *got_logs = store_spend_logs(s2, "mmmm", 0, 1u << 30);
+    CHECK(cJSON_GetArraySize(got_logs) == N);
+    int same = 1;
+    for (int i = 0; i < N && got_logs; i++) {
+      const cJSON *row = NULL, *e;
+      cJSON_ArrayForEach(e, got_logs) {
+        const cJSON *rid = cJSON_GetObjectItemCaseSensitive(e, "request_id");
+        if (cJSON_IsString(rid) && strcmp(rid->valuestring, ids[i]) == 0)
+          row = e;
+      }
+      const cJSON *ip = row ? cJSON_GetObjectItemCaseSensitive(row, "requester_ip_address") : NULL;
+      const cJSON *pt = row ? cJSON_GetObjectItemCaseSensitive(row, "prompt_tokens") : NULL;
+      const cJSON *md = row ? cJSON_GetObjectItemCaseSensitive(row, "model") : NULL;
+      const cJSON *cs = row ? cJSON_GetObjectItemCaseSensitive(row, "completionStartTime") : NULL;
+      same &= row && cJSON_IsString(ip) && strcmp(ip->valuestring, addrs[i]) == 0 &&
+              cJSON_IsNumber(pt) && pt->valuedouble == 100 + i && cJSON_IsString(md) &&
+              strcmp(md->valuestring, many[i].model) == 0 &&
+              (i % 3 ? cJSON_IsString(cs) : cJSON_IsNull(cs));
+    }
+    CHECK(same);
+    cJSON_Delete(got_logs);
+  }
+
   TEST("regenerate moves the key's rows; delete");
   CHECK(store_key_retoken(s, "aaaa", "bbbb", "sk-...bbbb") == 0);
   CHECK(store_key_spend(s, "bbbb", 0, &spend) == 0 && spend == 0.5);
