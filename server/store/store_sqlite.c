@@ -396,7 +396,7 @@ static void bind_row(sqlite3_stmt *st, int at, const struct ledger_row *r) {
 #define LEDGER_ROWS_AT_ONCE 16
 
 /* The kept INSERT of rows rows (1 or LEDGER_ROWS_AT_ONCE), prepared once. */
-static sqlite3_stmt *ledger_insert(struct store *s, sqlite3_stmt **st, int rows) {
+static sqlite3_stmt *kept_insert(struct store *s, sqlite3_stmt **st, int rows) {
   if (*st)
     return *st;
   static const char HEAD[] =
@@ -433,14 +433,14 @@ int store_ledger_insert(struct store *s, const struct ledger_row *rows, size_t n
   int failed = 0;
   size_t i = 0;
   sqlite3_stmt *many = n >= LEDGER_ROWS_AT_ONCE
-                           ? ledger_insert(s, &s->ledger_insert_many, LEDGER_ROWS_AT_ONCE)
+                           ? kept_insert(s, &s->ledger_insert_many, LEDGER_ROWS_AT_ONCE)
                            : NULL;
   for (; !failed && many && n - i >= LEDGER_ROWS_AT_ONCE; i += LEDGER_ROWS_AT_ONCE) {
     for (int j = 0; j < LEDGER_ROWS_AT_ONCE; j++)
       bind_row(many, j * LEDGER_COLUMNS, &rows[i + (size_t)j]);
     failed = step_rows(many) != 0;
   }
-  sqlite3_stmt *one = i < n ? ledger_insert(s, &s->ledger_insert, 1) : NULL;
+  sqlite3_stmt *one = i < n ? kept_insert(s, &s->ledger_insert, 1) : NULL;
   failed |= i < n && !one;
   for (; !failed && i < n; i++) {
     bind_row(one, 0, &rows[i]);
