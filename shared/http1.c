@@ -106,7 +106,8 @@ static size_t value_run(const char *p, const char *end) {
   for (; end - p >= 16; p += 16) {
     __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
     __m128i ctl = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v); /* unsigned v < 0x20 */
-    unsigned m = (unsigned)_mm_movemask_epi8(_mm_or_si128(ctl, _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f))));
+    __m128i del = _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f));
+    unsigned m = (unsigned)_mm_movemask_epi8(_mm_or_si128(ctl, del));
     if (m)
       return (size_t)(p - s) + (size_t)__builtin_ctz(m);
   }

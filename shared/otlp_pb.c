@@ -401,7 +401,7 @@ static unsigned char *put_id(unsigned char *o, unsigned char tag, const unsigned
 /* Never half a span: out->len moves only once all of it is written. */
 int span_pb(struct buf *out, const struct span *s) {
   const struct trace_ctx *c = s->ctx;
-  size_t nn = s->name_len ? s->name_len : strlen(s->name);
+  size_t nn = span_name_len(s);
   size_t nm = s->error && s->status_message ? strlen(s->status_message) : 0;
   /* room for all but the attributes (they make their own) */
   size_t tail = STATUS_WRAP + 3 * nm, head = 128 + 3 * nn + tail;

@@ -277,7 +277,8 @@ int span_pack(struct buf *out, const struct span *s) {
   unsigned char keep[PACK_MAX_ATTRS], copy[PACK_MAX_ATTRS];
   uint32_t lens[PACK_MAX_ATTRS];
   size_t k = 0, n_copy = 0;
-  size_t nn = !s->name ? 0 : s->name_len ? s->name_len : strlen(s->name), nm = s->status_message ? strlen(s->status_message) : 0;
+  size_t nn = s->name ? span_name_len(s) : 0;
+  size_t nm = s->status_message ? strlen(s->status_message) : 0;
   size_t str = (s->name ? nn + 1 : 0) + (s->status_message ? nm + 1 : 0);
   for (size_t i = 0; i < n; i++) {
     const struct span_attr *a = &s->attrs[i];
@@ -365,7 +366,7 @@ static int span_unpack(const char *rec, size_t avail, struct span *s, struct tra
   memcpy(attrs, s->attrs, s->n_attrs * sizeof attrs[0]);
   for (size_t i = 0; i < s->n_attrs; i++) {
     struct span_attr *a = &attrs[i];
-    if (a->skip || !attr_copied(a))
+    if (!attr_copied(a)) /* a record holds no skipped attribute (span_pack) */
       continue;
     if (at + a->slen >= values_len)
       return -1;

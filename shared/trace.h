@@ -113,6 +113,11 @@ struct span {
   size_t n_attrs;
 };
 
+/* The name's length: name_len when the caller knew it, else measured. */
+static inline size_t span_name_len(const struct span *s) {
+  return s->name_len ? s->name_len : strlen(s->name);
+}
+
 /* Append one OTLP JSON span object. 0, or -1 (out of memory). */
 int span_json(struct buf *out, const struct span *s);
 
