@@ -36,7 +36,7 @@ UNIT_SRC   = $(wildcard tests/unit/*.c) server/ledger.c $(wildcard server/store/
 
 # Debian packages each target needs; installed by `make deps` / `make test-deps`.
 BUILD_DEBS = build-essential pkg-config libcurl4-openssl-dev libcjson-dev libsqlite3-dev libssl-dev libpq-dev libhiredis-dev libmimalloc-dev
-TEST_DEBS  = $(BUILD_DEBS) curl clang chromium openssl postgresql redis-server
+TEST_DEBS  = $(BUILD_DEBS) curl clang libclang-rt-14-dev chromium openssl postgresql redis-server
 # make image-test: podman (with runc), debootstrap for the base image, and the
 # validators of deploy/ (docker-compose config, nginx -t, systemd-analyze).
 IMAGE_TEST_DEBS = podman runc uidmap debootstrap docker-compose nginx-light systemd
