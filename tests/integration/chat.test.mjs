@@ -45,6 +45,22 @@ describe('chat basics', () => {
     assert.deepEqual(bed.fake.cancels, []);
   });
 
+  it('a create over 1 MiB goes out whole without Expect: 100-continue (no round trip waiting for 100)', async () => {
+    bed.fake.script({ output: ['ok'], metrics: { input_token_count: 1, output_token_count: 1 } });
+    const big = 'x'.repeat(1100 * 1000);
+    const c = await bed.client.chat.completions.create(user(big));
+    assert.equal(c.choices[0].message.content, 'ok');
+    const create = bed.fake.creates().at(-1);
+    assert.equal(create.headers.expect, undefined);
+    assert.equal(create.body.input.prompt, big);
+    assert.equal(Number(create.headers['content-length']), Buffer.byteLength(create.rawBody));
+    // Under 1 MiB curl asks for nothing either; the header set is the small request's.
+    bed.fake.script({ output: ['ok'], metrics: { input_token_count: 1, output_token_count: 1 } });
+    await bed.client.chat.completions.create(user('x'.repeat(900 * 1000)));
+    assert.deepEqual(Object.keys(bed.fake.creates().at(-1).headers).sort(), ['authorization', 'content-length',
+      'content-type', 'host', 'prefer', 'user-agent', 'x-request-id']);
+  });
+
   it('the raw reply: status 200, JSON content type, exact key set', async () => {
     bed.fake.script({ output: ['x'], metrics: { input_token_count: 1, output_token_count: 1 } });
     const r = await bed.chat(user('raw'));
