@@ -4,7 +4,7 @@
 //   node bench/stream-bench.mjs [--proxy build/replicate-proxy] [--streams 5000]
 //        [--ramp-ms 5000] [--tokens 40] [--token-delay 500] [--first-token-delay 1000]
 //        [--workers 1,2] [--port 19100] [--json FILE] [--timeline] [--tls] [--tls-only]
-//        [--one-fake]
+//        [--one-fake] [--pin]
 //
 // --tls: then one more proxy run (the first --workers value) against the same fake
 // served over TLS with HTTP/2 (a CA made for the run, given as upstream_ca_file),
@@ -14,6 +14,12 @@
 // --role api / --role streams), so token writes and handshakes or creates do
 // not wait for each other in one event loop; --one-fake runs both in one
 // process, as before.
+//
+// --pin: the proxy alone on the last CPU, the fake and the client on the others
+// (taskset), as when the proxy has its own host: on this 2-core machine the
+// three node processes otherwise take the proxy's core from it and its
+// run-queue wait, not its own path, sets the added median. The direct run is
+// pinned the same way.
 //
 // Ports used: port (fake API), port+1 (fake streams), port+2 (proxy).
 // Prints a table on stdout; --json also writes every figure to FILE (with
@@ -51,6 +57,7 @@ const o = {
       case '--tls': o.tls = true; break;
       case '--tls-only': o.tls = true; o.tlsOnly = true; break;
       case '--one-fake': o.oneFake = true; break;
+      case '--pin': o.pin = true; break;
       default: throw new Error(`unknown option ${a[i]}`);
     }
   }
@@ -60,8 +67,12 @@ const FAKE_API = o.port, FAKE_STREAM = o.port + 1, PROXY = o.port + 2;
 const children = new Set();
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+const LAST_CPU = os.cpus().length - 1;
 function start(cmd, args, name) {
-  const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // taskset execs the command: the pid is the command's own, for /proc.
+  const cpus = name.startsWith('proxy') ? String(LAST_CPU) : LAST_CPU > 1 ? `0-${LAST_CPU - 1}` : '0';
+  const p = o.pin ? spawn('taskset', ['-c', cpus, cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(p);
   p.name = name;
   p.stderrText = '';
@@ -230,7 +241,7 @@ function report() {
   const L = [];
   const row = (cells, widths) => cells.map((c, i) => (i === 0 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join(' | ');
   L.push('');
-  L.push(`== streaming: ${o.streams} concurrent streams x ${o.tokens} tokens, 1 token per ${o.tokenDelay} ms per stream, ramp-up ${o.rampMs} ms ==`);
+  L.push(`== streaming: ${o.streams} concurrent streams x ${o.tokens} tokens, 1 token per ${o.tokenDelay} ms per stream, ramp-up ${o.rampMs} ms${o.pin ? `, pinned: proxy CPU ${LAST_CPU}, fake + client the rest` : ''} ==`);
   L.push('latency = token received by the client - token written by the fake (same monotonic clock); added = proxy run - direct run');
   L.push('"hold" = tokens sent while all streams were open (after ramp-up, before the first stream ended); "all" = every token');
   const W1 = [18, 10, 15, 8, 6, 9, 9, 9, 9, 9, 9, 9];
