@@ -280,6 +280,18 @@ static void fit_cache(struct up_client *c) {
   }
 }
 
+/* What decides a transfer's constant options: a pooled handle last used
+ * with the same profile keeps them, and a start sets only what changes
+ * from one transfer to the next (curl_easy_reset and ~20 setopts are ~5k
+ * instructions of a non-streamed request). */
+enum {
+  PROFILE_SET = 1,      /* 0: a fresh or reset handle */
+  PROFILE_POST = 2,
+  PROFILE_SSE = 4,
+  PROFILE_HTTPS = 8,
+  PROFILE_PARSED = 16,  /* CURLOPT_CURLU: curl prefers it to the URL string */
+};
+
 static void release(struct up_transfer *t) {
   if (t->easy) {
     struct up_client *c = t->client;
@@ -292,7 +304,13 @@ static void release(struct up_transfer *t) {
     /* A handle stopped while paused may keep pause state and held data
      * through curl_easy_reset: not worth the risk of reusing it. */
     if (!t->paused && c->n_idle < (int)(sizeof c->idle / sizeof c->idle[0])) {
-      curl_easy_reset(t->easy);
+      /* Kept with its options (see take_handle); only what points into
+       * this transfer or holds its body goes. */
+      curl_easy_setopt(t->easy, CURLOPT_ERRORBUFFER, NULL);
+      curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, NULL);
+      if (t->profile & PROFILE_POST)
+        curl_easy_setopt(t->easy, CURLOPT_POSTFIELDS, NULL); /* frees the copy */
+      c->idle_profile[c->n_idle] = t->profile;
       c->idle[c->n_idle++] = t->easy;
     } else {
       curl_easy_cleanup(t->easy);
@@ -452,6 +470,93 @@ static enum metrics_up_kind kind_of(const struct up_request *r) {
                                                                                       : MU_POLL;
 }
 
+static unsigned char profile_of(const struct up_request *r, int parsed) {
+  return (unsigned char)(PROFILE_SET | (strcmp(r->method, "POST") == 0 ? PROFILE_POST : 0) |
+                         (r->sse ? PROFILE_SSE : 0) |
+                         (strncasecmp(r->url, "https:", 6) == 0 ? PROFILE_HTTPS : 0) |
+                         (parsed ? PROFILE_PARSED : 0));
+}
+
+/* A handle for this profile: one pooled with it (1), else another pooled
+ * one reset, or a new one (0: every option must be set); NULL when out of
+ * memory. */
+static CURL *take_handle(struct up_client *c, unsigned char profile, int *warm) {
+  *warm = 0;
+  for (int i = c->n_idle - 1; i >= 0; i--) {
+    if (c->idle_profile[i] != profile)
+      continue;
+    CURL *e = c->idle[i];
+    c->n_idle--;
+    c->idle[i] = c->idle[c->n_idle];
+    c->idle_profile[i] = c->idle_profile[c->n_idle];
+    *warm = 1;
+    return e;
+  }
+  if (!c->n_idle)
+    return curl_easy_init();
+  CURL *e = c->idle[--c->n_idle];
+  curl_easy_reset(e);
+  return e;
+}
+
+/* The options every transfer of a profile shares. */
+static void set_profile_options(struct up_client *c, CURL *e, unsigned char profile) {
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
+  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, on_prereq);
+  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
+  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+  curl_easy_setopt(e, CURLOPT_SHARE, c->share);
+  if (c->no_env_proxy) {
+    curl_easy_setopt(e, CURLOPT_PROXY, "");
+    curl_easy_setopt(e, CURLOPT_NOPROXY, "");
+  }
+  up_sockets_setopt(c, e);
+  curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+  /* Wait for a connection that may multiplex rather than open another; only
+   * over TLS, where ALPN settles it at the handshake. Over plain HTTP curl
+   * learns it from a reply, so a transfer would wait behind a slow one. */
+  if (profile & PROFILE_HTTPS)
+    curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+  /* The CA bundle file alone, without the hashed directory Debian's curl
+   * also names (the same CAs): curl 7.88 caches a store built from a file
+   * only, and otherwise reads and parses the whole bundle again for every
+   * new connection (strace: one open of ca-certificates.crt per connect).
+   * Verification stays on. */
+  if (c->ca_file && c->ca_file[0])
+    curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file); /* instead of the system's */
+  curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
+  /* Token events are tiny; the smallest receive buffer (1 KiB) keeps
+   * thousands of open streams cheap (curl's default is 16 KiB each). Not
+   * over https: libcurl 7.88's HTTP/2 code copies a whole DATA frame (up to
+   * 16 KiB) into a stream's buffer without bounding it by a smaller size
+   * (a heap overflow ASan caught with 1,500 TLS streams). */
+  if ((profile & PROFILE_SSE) && !(profile & PROFILE_HTTPS)) {
+    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 1024L);
+    /* An HTTP/1.1 stream holds its connection until done, then closes it
+     * (the server keeps the reply open), so no stream can reuse another's:
+     * without this every new stream walks all the stream host's busy
+     * connections looking for one (O(open streams) per stream, ~5% of the
+     * CPU at 2,000 streams). */
+    curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+  }
+  /* Over HTTP/2 curl 7.88 sends every POST body through an upload buffer
+   * (64 KiB by default) that curl_easy_reset leaves on a pooled handle, so
+   * a stream started on a create's handle held one for its whole life
+   * (massif, 1,000 TLS streams: 61 MB of 91 MB). Setting the size frees
+   * it; a create's body needs no more than the smallest (16 KiB). curl 8.x
+   * keeps its send buffer through curl_easy_reset as well and frees it
+   * only when the size changes (8.14, 5,000 plain streams: 146 MB peak
+   * RSS, 106-109 MB with this), so a transfer without a body asks for one
+   * byte more. */
+  curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE,
+                   profile & PROFILE_POST ? UPLOAD_BUFFER_BYTES : UPLOAD_BUFFER_BYTES + 1);
+  if (profile & PROFILE_POST)
+    curl_easy_setopt(e, CURLOPT_POST, 1L);
+}
+
 int up_start(struct up_client *c, struct up_transfer *t, const struct up_request *r) {
   t->kind = kind_of(r);
   t->started_us = mono_us();
@@ -472,7 +577,13 @@ int up_start(struct up_client *c, struct up_transfer *t, const struct up_request
   t->no_resend = r->no_resend;
   t->timeout_ms = r->timeout_ms;
   buf_reset(&t->body);
-  t->easy = c->n_idle ? c->idle[--c->n_idle] : curl_easy_init();
+  /* Creates go to the same few URLs: parsed once. The string too: without
+   * it curl rebuilds it from the CURLU each transfer (the same text). */
+  CURLU *parsed = t->kind == MU_CREATE ? parsed_url(c, r->url) : NULL;
+  unsigned char profile = profile_of(r, parsed != NULL);
+  int warm;
+  t->profile = 0; /* until its options are set: a failed start's handle is reset */
+  t->easy = take_handle(c, profile, &warm);
   if (!t->easy)
     goto fail;
   CURL *e = t->easy;
@@ -481,75 +592,20 @@ int up_start(struct up_client *c, struct up_transfer *t, const struct up_request
   spans_upstream_begin(t, r->trace, traceparent);
   if (build_headers(t, r, r->token && r->token[0] && wants_token(c, r->url), traceparent) != 0)
     goto fail;
-  /* Creates go to the same few URLs: parsed once. The string too: without
-   * it curl rebuilds it from the CURLU each transfer (the same text). */
+  if (!warm)
+    set_profile_options(c, e, profile);
+  t->profile = profile;
   curl_easy_setopt(e, CURLOPT_URL, r->url);
-  CURLU *parsed = t->kind == MU_CREATE ? parsed_url(c, r->url) : NULL;
   if (parsed)
     curl_easy_setopt(e, CURLOPT_CURLU, parsed);
   curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
-  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
   curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
-  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
   curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
   curl_easy_setopt(e, CURLOPT_PRIVATE, t);
-  curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, on_prereq);
   curl_easy_setopt(e, CURLOPT_PREREQDATA, t);
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->error);
-  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
-  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-  /* Set on every start: curl_easy_reset of a pooled handle wipes them. */
-  curl_easy_setopt(e, CURLOPT_SHARE, c->share);
-  if (c->no_env_proxy) {
-    curl_easy_setopt(e, CURLOPT_PROXY, "");
-    curl_easy_setopt(e, CURLOPT_NOPROXY, "");
-  }
-  up_sockets_setopt(c, e);
-  curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
-  /* Wait for a connection that may multiplex rather than open another; only
-   * over TLS, where ALPN settles it at the handshake. Over plain HTTP curl
-   * learns it from a reply, so a transfer would wait behind a slow one. */
-  if (strncasecmp(r->url, "https:", 6) == 0)
-    curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
-  /* The CA bundle file alone, without the hashed directory Debian's curl
-   * also names (the same CAs): curl 7.88 caches a store built from a file
-   * only, and otherwise reads and parses the whole bundle again for every
-   * new connection (strace: one open of ca-certificates.crt per connect).
-   * Verification stays on. */
-  if (c->ca_file && c->ca_file[0])
-    curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file); /* instead of the system's */
-  curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
-  if (r->timeout_ms > 0)
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, r->timeout_ms);
-  /* Token events are tiny; the smallest receive buffer (1 KiB) keeps
-   * thousands of open streams cheap (curl's default is 16 KiB each). Not
-   * over https: libcurl 7.88's HTTP/2 code copies a whole DATA frame (up to
-   * 16 KiB) into a stream's buffer without bounding it by a smaller size
-   * (a heap overflow ASan caught with 1,500 TLS streams). */
-  if (r->sse && strncasecmp(r->url, "http:", 5) == 0) {
-    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 1024L);
-    /* An HTTP/1.1 stream holds its connection until done, then closes it
-     * (the server keeps the reply open), so no stream can reuse another's:
-     * without this every new stream walks all the stream host's busy
-     * connections looking for one (O(open streams) per stream, ~5% of the
-     * CPU at 2,000 streams). */
-    curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
-  }
-  /* Over HTTP/2 curl 7.88 sends every POST body through an upload buffer
-   * (64 KiB by default) that curl_easy_reset leaves on a pooled handle, so
-   * a stream started on a create's handle held one for its whole life
-   * (massif, 1,000 TLS streams: 61 MB of 91 MB). Setting the size frees
-   * it; a create's body needs no more than the smallest (16 KiB). curl 8.x
-   * keeps its send buffer through curl_easy_reset as well and frees it
-   * only when the size changes (8.14, 5,000 plain streams: 146 MB peak
-   * RSS, 106-109 MB with this), so a transfer without a body asks for one
-   * byte more. */
-  curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE,
-                   strcmp(r->method, "POST") == 0 ? UPLOAD_BUFFER_BYTES : UPLOAD_BUFFER_BYTES + 1);
-  if (strcmp(r->method, "POST") == 0) {
-    curl_easy_setopt(e, CURLOPT_POST, 1L);
+  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, r->timeout_ms > 0 ? r->timeout_ms : 0L);
+  if (profile & PROFILE_POST) {
     /* Copied: a create handed to up_orphan outlives its exchange, which
      * owns r->body, and curl may not have sent the body yet. */
     if (curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, r->body ? r->body : "") != CURLE_OK)

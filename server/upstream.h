@@ -23,6 +23,7 @@ struct up_client {
   int running;
   struct up_transfer *detached; /* fire-and-forget transfers still running */
   CURL *idle[64]; /* easy handles kept for reuse (creating one is costly) */
+  unsigned char idle_profile[64]; /* the options each was last set up for */
   int n_idle;
   CURLSH *share;       /* TLS sessions and DNS shared by every transfer */
   const char *ca_file; /* PEM CA bundle for every transfer, or NULL/"" */
@@ -113,6 +114,7 @@ struct up_transfer {
   int resend_count;
   char request_id[REQUEST_ID_MAX + 1]; /* its request's, for log lines ("" = none) */
   int in_multi;              /* added to the client's multi handle */
+  unsigned char profile;     /* the options that stay on its handle (upstream.c) */
 };
 
 int up_client_init(struct up_client *c, struct loop *l, const char *upstream,
