@@ -42,9 +42,8 @@ const median = (v) => { const s = [...v].sort((a, b) => a - b); return s[Math.fl
 const fx = (x, d = 1) => x.toFixed(d);
 const pct = (x) => `${x >= 0 ? '+' : ''}${fx(x)}%`;
 
-const pollCase = (key) => json.poll?.cases.find((c) => c.key === key);
 const pollAnswer = (key) => {
-  const c = pollCase(key);
+  const c = json.poll?.cases.find((x) => x.key === key);
   return c && { v: c.p50Ms, text: `p50 ${c.p50Ms} ms, max ${c.maxMs} ms (${c.runs} runs)` };
 };
 function pollLateness() {
