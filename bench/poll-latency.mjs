@@ -1,7 +1,9 @@
 // No fixed waits (issue 11): how long after a prediction's output is final
 // does a non-streamed call return? Fake Replicate + the proxy with the default
 // poll_interval (500ms). Prints figures; never fails on a missed target.
-//   node bench/poll-latency.mjs [--bin PATH] [--runs N]
+//   node bench/poll-latency.mjs [--bin PATH] [--runs N] [--json FILE]
+// --json writes the same figures, one object per case keyed by `key`, to FILE.
+import fs from 'node:fs';
 import { setup } from '../tests/integration/helpers.mjs';
 
 const args = process.argv.slice(2);
@@ -11,16 +13,17 @@ const runs = Number(arg('--runs', 10));
 const M = 'deepseek-v3.1';
 const pct = (a, q) => { const s = [...a].sort((x, y) => x - y); return s[Math.min(s.length - 1, Math.floor(q * s.length))]; };
 
-const bed = await setup({ config: { poll_interval: '500ms', log_level: 'info', request_timeout: '60s' } });
+const POLL_INTERVAL = '500ms'; // the default, as a user runs it
+const bed = await setup({ config: { poll_interval: POLL_INTERVAL, log_level: 'info', request_timeout: '60s' } });
 const cases = [
   // Baseline: the sync reply is terminal, no poll at all (the round trip's own cost).
-  { name: 'baseline: terminal sync reply, no poll (chat)', api: 'chat', scenario: { syncStatus: 'terminal' }, durationMs: 0 },
+  { key: 'baseline', name: 'baseline: terminal sync reply, no poll (chat)', api: 'chat', scenario: { syncStatus: 'terminal' }, durationMs: 0 },
   // Sync reply 'processing' with the full output; the first GET says succeeded.
-  { name: 'sync reply "processing", complete at once (chat)', api: 'chat', scenario: { syncStatus: 'processing', polls: 1 }, durationMs: 0 },
-  { name: 'same, legacy /v1/completions', api: 'text', scenario: { syncStatus: 'processing', polls: 1 }, durationMs: 0 },
-  ...[300, 1000, 3000].map((d) => ({ name: `prediction runs ${d} ms (polling)`, api: 'chat', scenario: { syncStatus: 'starting', terminalAfterMs: d }, durationMs: d })),
+  { key: 'complete-chat', name: 'sync reply "processing", complete at once (chat)', api: 'chat', scenario: { syncStatus: 'processing', polls: 1 }, durationMs: 0 },
+  { key: 'complete-legacy', name: 'same, legacy /v1/completions', api: 'text', scenario: { syncStatus: 'processing', polls: 1 }, durationMs: 0 },
+  ...[300, 1000, 3000].map((d) => ({ key: `poll-${d}`, name: `prediction runs ${d} ms (polling)`, api: 'chat', scenario: { syncStatus: 'starting', terminalAfterMs: d }, durationMs: d })),
 ];
-const rows = [];
+const rows = [], figures = [];
 for (const c of cases) {
   const lat = [];
   let gets = 0;
@@ -34,9 +37,16 @@ for (const c of cases) {
     gets += bed.fake.gets().length;
   }
   const late = lat.map((x) => x - c.durationMs);
-  rows.push({ case: c.name, runs, 'p50 ms': +pct(lat, 0.5).toFixed(1), 'max ms': +Math.max(...lat).toFixed(1),
-    'late p50 ms': +pct(late, 0.5).toFixed(1), 'late max %': c.durationMs ? +((100 * Math.max(...late)) / c.durationMs).toFixed(1) : '-',
-    'polls/call': +(gets / runs).toFixed(1) });
+  const f = { key: c.key, case: c.name, api: c.api, durationMs: c.durationMs, runs, p50Ms: +pct(lat, 0.5).toFixed(1),
+    maxMs: +Math.max(...lat).toFixed(1), lateP50Ms: +pct(late, 0.5).toFixed(1),
+    lateMaxPct: c.durationMs ? +((100 * Math.max(...late)) / c.durationMs).toFixed(1) : null, pollsPerCall: +(gets / runs).toFixed(1) };
+  figures.push(f);
+  rows.push({ case: c.name, runs, 'p50 ms': f.p50Ms, 'max ms': f.maxMs, 'late p50 ms': f.lateP50Ms,
+    'late max %': f.lateMaxPct ?? '-', 'polls/call': f.pollsPerCall });
 }
 console.table(rows);
 await bed.close();
+if (arg('--json')) {
+  fs.writeFileSync(arg('--json'), JSON.stringify({ when: new Date().toISOString(),
+    params: { runs, poll_interval: POLL_INTERVAL }, cases: figures }, null, 2));
+}

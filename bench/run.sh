@@ -9,9 +9,11 @@
 #   bash bench/run.sh nginx      CPU per request against nginx proxy_pass, 1 worker each, interleaved rounds
 #   bash bench/run.sh ops        operations' cost (metrics, JSON access lines, traces): throughput and CPU
 #                                per request by mode, then worker instructions per request (callgrind)
+#   bash bench/run.sh summary [STAMP]  re-print the goals table of the newest run (or of STAMP)
 #
 # Figures go to stdout (tables), progress to stderr, every figure as JSON to
-# build/bench/*.json. Knobs (environment):
+# build/bench/<part>-<stamp>.json. Every run ends with ONE table of issue 11's goals
+# (bench/summary.mjs): target, figure, met / NOT MET / not run. Knobs (environment):
 #   BENCH_STREAMS=5000  BENCH_TOKENS=40  BENCH_TOKEN_DELAY=500  BENCH_RAMP_MS=5000
 #   BENCH_STREAM_WORKERS=1,2  BENCH_TIMELINE=1 (per-second figures in the stream JSON)
 #   BENCH_TLS=1 (0 = skip the stream run over TLS + HTTP/2 and the wrong-CA check)
@@ -30,8 +32,10 @@ cd "$(dirname "$self")/.."
 part="${1:-all}"
 case "$part" in
   all|stream|http|poll|gateway|nginx|ops) ;;
-  -h|--help) sed -n '2,22p' "$self"; exit 0 ;;
-  *) echo "usage: bash bench/run.sh [all|stream|http|poll|gateway|nginx|ops]" >&2; exit 2 ;;
+  # Only reads the JSON files: no dependencies, no quiet wait.
+  summary) exec node bench/summary.mjs --dir build/bench ${2:+--stamp "$2"} ;;
+  -h|--help) sed -n '2,25p' "$self"; exit 0 ;;
+  *) echo "usage: bash bench/run.sh [all|stream|http|poll|gateway|nginx|ops|summary [STAMP]]" >&2; exit 2 ;;
 esac
 
 log() { echo "[bench] $*" >&2; }
@@ -111,7 +115,7 @@ fi
 if [ "$part" = all ] || [ "$part" = poll ]; then
   quiet
   log "no fixed waits: non-streamed calls after a 'processing' sync reply"
-  run_node bench/poll-latency.mjs --bin "$PROXY_BIN" --runs 10
+  run_node bench/poll-latency.mjs --bin "$PROXY_BIN" --runs 10 --json "build/bench/poll-$stamp.json"
 fi
 
 if [ "$part" = all ] || [ "$part" = http ]; then
@@ -145,3 +149,4 @@ if [ "$part" = all ] || [ "$part" = ops ]; then
   run_node bench/gateway-instr.mjs --proxy "$PROXY_BIN" --nginx "$NGINX" --modes ops --port 19320
 fi
 log "JSON: build/bench/*-$stamp.json"
+run_node bench/summary.mjs --dir build/bench --stamp "$stamp"
