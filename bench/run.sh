@@ -14,7 +14,8 @@
 # Figures go to stdout (tables), progress to stderr, every figure as JSON to
 # build/bench/<part>-<stamp>.json. Every run ends with ONE table of issue 11's goals
 # (bench/summary.mjs): target, figure, met / NOT MET / not run. Knobs (environment):
-#   BENCH_STREAMS=5000  BENCH_TOKENS=40  BENCH_TOKEN_DELAY=500  BENCH_RAMP_MS=5000
+#   BENCH_STREAMS=5000  BENCH_TOKENS=40  BENCH_TOKEN_DELAY=500  BENCH_RAMP_MS=0 (issue 11: opened at once)
+#   BENCH_PIN=1 (0 = skip the plain stream run with the proxy alone on the last CPU, stream-bench --pin)
 #   BENCH_STREAM_WORKERS=1,2  BENCH_TIMELINE=1 (per-second figures in the stream JSON)
 #   BENCH_TLS=1 (0 = skip the stream run over TLS + HTTP/2 and the wrong-CA check)
 #   BENCH_DURATION=10  BENCH_CONNS=1,16,64  BENCH_HTTP_WORKERS=1,2
@@ -103,13 +104,24 @@ echo "proxy: $PROXY_BIN ($("$PROXY_BIN" --version 2>/dev/null || echo '?')); $("
 
 if [ "$part" = all ] || [ "$part" = stream ]; then
   quiet
-  log "streaming benchmark (about $(( (${BENCH_RAMP_MS:-5000} + 1000 + ${BENCH_TOKENS:-40} * ${BENCH_TOKEN_DELAY:-500}) * 3 / 1000 + 10 )) s)"
+  log "streaming benchmark (about $(( (${BENCH_RAMP_MS:-0} + 1000 + ${BENCH_TOKENS:-40} * ${BENCH_TOKEN_DELAY:-500}) * 3 / 1000 + 10 )) s)"
   run_node bench/stream-bench.mjs --proxy "$PROXY_BIN" \
     --streams "${BENCH_STREAMS:-5000}" --tokens "${BENCH_TOKENS:-40}" \
     --token-delay "${BENCH_TOKEN_DELAY:-500}" --first-token-delay 1000 \
-    --ramp-ms "${BENCH_RAMP_MS:-5000}" --workers "${BENCH_STREAM_WORKERS:-1,2}" \
+    --ramp-ms "${BENCH_RAMP_MS:-0}" --workers "${BENCH_STREAM_WORKERS:-1,2}" \
     --port 19100 --json "build/bench/stream-$stamp.json" ${BENCH_TIMELINE:+--timeline} \
     $([ "${BENCH_TLS:-1}" = 0 ] || echo --tls)
+  if [ "${BENCH_PIN:-1}" != 0 ]; then
+    # The same plain run with the proxy on a core of its own, as on its own
+    # host: on 2 cores the fake and client otherwise queue it for a CPU.
+    quiet
+    log "streaming benchmark, proxy pinned alone to the last CPU"
+    run_node bench/stream-bench.mjs --proxy "$PROXY_BIN" --pin \
+      --streams "${BENCH_STREAMS:-5000}" --tokens "${BENCH_TOKENS:-40}" \
+      --token-delay "${BENCH_TOKEN_DELAY:-500}" --first-token-delay 1000 \
+      --ramp-ms "${BENCH_RAMP_MS:-0}" --workers 1 \
+      --port 19100 --json "build/bench/streampin-$stamp.json"
+  fi
 fi
 
 if [ "$part" = all ] || [ "$part" = poll ]; then

@@ -4,7 +4,7 @@
 // figure is ever guessed. Never fails on a missed target (benchmarks, not tests).
 //
 //   node bench/summary.mjs [--dir build/bench] [--stamp STAMP]
-//        [--stream FILE] [--poll FILE] [--nginx FILE] [--gateway FILE] [--ops FILE]
+//        [--stream FILE] [--streampin FILE] [--poll FILE] [--nginx FILE] [--gateway FILE] [--ops FILE]
 //
 // Without --stamp: the newest run in --dir (files <part>-<stamp>.json). A --<part>
 // FILE takes that part from FILE instead.
@@ -12,7 +12,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-const PARTS = ['stream', 'poll', 'nginx', 'gateway', 'ops'];
+const PARTS = ['stream', 'streampin', 'poll', 'nginx', 'gateway', 'ops'];
 const o = { dir: 'build/bench', stamp: '', files: {} };
 {
   const a = process.argv.slice(2);
@@ -54,6 +54,8 @@ function pollLateness() {
 
 // The plain run the bench compares TLS with is its first --workers value's.
 const plainRun = () => json.stream?.runs.find((r) => r.mode === 'proxy' && r.label === `proxy --workers ${json.stream.params.workers[0]}`);
+// stream-bench --pin: the proxy alone on a core (one plain run, --workers 1).
+const pinnedRun = () => json.streampin?.runs.find((r) => r.mode === 'proxy');
 const tlsRun = () => json.stream?.runs.find((r) => r.mode === 'proxy' && r.label.startsWith('TLS+h2'));
 const peakMb = (r) => Math.max(r.watched.hwmKb ?? 0, r.watched.rssAllOpenKb ?? 0) / 1024;
 const usPerToken = (r) => (r.cpuSeconds.proxy * 1e6) / Math.max(1, r.tokensReceived);
@@ -99,6 +101,8 @@ const GOALS = [
     read: stream(plainRun, (r) => ({ v: usPerToken(r), text: `${fx(usPerToken(r))} us${at(r)}` })), ok: (v) => v < 40 },
   { goal: '3 plain: added latency per token p50 (hold)', target: '< 0.3 ms', part: 'stream', read: stream(plainRun, added('holdP50')), ok: (v) => v < 0.3 },
   { goal: '3 plain: added latency per token p99 (hold)', target: '< 5 ms', part: 'stream', read: stream(plainRun, added('holdP99')), ok: (v) => v < 5 },
+  { goal: '3 the same p50, proxy alone on a core (--pin)', target: '< 0.3 ms', part: 'streampin', read: stream(pinnedRun, added('holdP50')), ok: (v) => v < 0.3 },
+  { goal: '3 the same p99, proxy alone on a core (--pin)', target: '< 5 ms', part: 'streampin', read: stream(pinnedRun, added('holdP99')), ok: (v) => v < 5 },
   ...byConns([16, 64], (c) => [
     { goal: `3 non-streamed CPU/req vs nginx, c=${c}`, target: '<= 2x', part: 'nginx',
       read: ngx(c, (p, n) => ({ v: p.cpu / n.cpu, text: `${fx(p.cpu / n.cpu, 2)}x (${fx(p.cpu)} vs ${fx(n.cpu)} us)` })), ok: (v) => v <= 2 },

@@ -50,6 +50,10 @@ const STREAM = {
   ],
   wrongCaStatus: 502,
 };
+// stream-bench --pin: one plain run, the proxy alone on a core; added hold p50 0.3 ms (target < 0.3), p99 4.999 ms.
+const STREAMPIN = { when: '2026-12-03T16:18:38.033Z', params: { ...STREAM.params, pin: true, workers: [1], tls: false },
+  runs: [streamRun('direct (no proxy)', 'direct', { cpu: undefined }),
+    streamRun('proxy --workers 1', 'proxy', { workers: 1, cpu: 7, hwmKb: 110 * 1024, holdP50: 300, holdP99: 4999 })] };
 const pollCase = (key, durationMs, p50Ms, lateMaxPct) => ({ key, case: key, api: key.endsWith('legacy') ? 'text' : 'chat',
   durationMs, runs: 10, p50Ms, maxMs: p50Ms + 1, lateP50Ms: p50Ms - durationMs, lateMaxPct, pollsPerCall: 1 });
 const POLL = {
@@ -82,6 +86,7 @@ const OPS = { when: '2026-12-03T16:18:38.033Z', params: { duration: 5, conns: [1
 
 const FULL = '20261203T161900Z', NEWER = '20261203T170000Z';
 write(`stream-${FULL}.json`, STREAM);
+write(`streampin-${FULL}.json`, STREAMPIN);
 write(`poll-${FULL}.json`, POLL);
 write(`nginx-${FULL}.json`, NGINX);
 write(`gateway-${FULL}.json`, GATEWAY);
@@ -106,6 +111,8 @@ describe('bench/summary.mjs: one table of the goals', () => {
       '3 plain: CPU per token': 'NOT MET',
       '3 plain: added latency per token p50 (hold)': 'met',
       '3 plain: added latency per token p99 (hold)': 'NOT MET',
+      '3 the same p50, proxy alone on a core (--pin)': 'NOT MET',
+      '3 the same p99, proxy alone on a core (--pin)': 'met',
       '3 non-streamed CPU/req vs nginx, c=16': 'met',
       '3 non-streamed CPU/req steady, c=16': 'met',
       '3 non-streamed req/s vs nginx, c=16': 'met',
@@ -126,6 +133,8 @@ describe('bench/summary.mjs: one table of the goals', () => {
     assert.equal(rows['4 gateway (keys+limits+ledger) vs bare, c=16'].figure, '-10.0% req/s (9000 vs 10000), CPU/req +0.0%');
     assert.equal(rows['3 plain: peak RSS'].source, `stream-${FULL}.json`);
     assert.equal(rows['1 polling finds the end (chat)'].source, `poll-${FULL}.json`);
+    assert.equal(rows['3 the same p99, proxy alone on a core (--pin)'].source, `streampin-${FULL}.json`);
+    assert.equal(rows['3 the same p50, proxy alone on a core (--pin)'].figure, '0.300 ms');
   });
 
   it('without --stamp reads the newest run; parts it did not run say "not run", with no figure', () => {
@@ -139,7 +148,7 @@ describe('bench/summary.mjs: one table of the goals', () => {
         assert.deepEqual([r.figure, r.status], ['-', 'not run'], goal);
       }
     }
-    assert.equal(Object.keys(rows).length, 23);
+    assert.equal(Object.keys(rows).length, 25);
   });
 
   it('a smaller stream run says so beside its figures; a run never all open has no hold figure', () => {
