@@ -35,7 +35,7 @@ case "$part" in
   all|stream|http|poll|gateway|nginx|ops) ;;
   # Only reads the JSON files: no dependencies, no quiet wait.
   summary) exec node bench/summary.mjs --dir build/bench ${2:+--stamp "$2"} ;;
-  -h|--help) sed -n '2,25p' "$self"; exit 0 ;;
+  -h|--help) sed -n '2,/^set -euo/{/^#/p}' "$self"; exit 0 ;;
   *) echo "usage: bash bench/run.sh [all|stream|http|poll|gateway|nginx|ops|summary [STAMP]]" >&2; exit 2 ;;
 esac
 
