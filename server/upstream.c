@@ -296,6 +296,8 @@ static void release(struct up_transfer *t) {
   if (t->easy) {
     struct up_client *c = t->client;
     curl_multi_remove_handle(c->multi, t->easy);
+    if (t->own_url)
+      curl_easy_setopt(t->easy, CURLOPT_CURLU, NULL); /* freed below */
     if (t->in_multi) {
       t->in_multi = 0;
       c->n_in_multi--;
@@ -317,6 +319,8 @@ static void release(struct up_transfer *t) {
     }
     t->easy = NULL;
   }
+  curl_url_cleanup(t->own_url);
+  t->own_url = NULL;
   /* The token must not linger in memory longer than needed. */
   if (t->hdr_secret)
     memset(t->hdr_text.data, 0, t->hdr_secret);
@@ -366,6 +370,20 @@ static CURLU *parsed_url(struct up_client *c, const char *url) {
     return NULL;
   }
   c->parsed[c->n_parsed++] = (struct up_parsed_url){copy, u};
+  return u;
+}
+
+/* Any other URL (a prediction's, a stream's: each used once) parsed for its
+ * transfer: given only the string, curl 7.88 parses it the same way and
+ * then rebuilds it through its printf a byte at a time (~10k instructions,
+ * twice a stream). NULL (the string is used) when it does not parse. */
+static CURLU *own_parsed_url(struct up_transfer *t, const char *url) {
+  CURLU *u = curl_url();
+  if (u && curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK) {
+    curl_url_cleanup(u);
+    u = NULL;
+  }
+  t->own_url = u;
   return u;
 }
 
@@ -579,7 +597,7 @@ int up_start(struct up_client *c, struct up_transfer *t, const struct up_request
   buf_reset(&t->body);
   /* Creates go to the same few URLs: parsed once. The string too: without
    * it curl rebuilds it from the CURLU each transfer (the same text). */
-  CURLU *parsed = t->kind == MU_CREATE ? parsed_url(c, r->url) : NULL;
+  CURLU *parsed = t->kind == MU_CREATE ? parsed_url(c, r->url) : own_parsed_url(t, r->url);
   unsigned char profile = profile_of(r, parsed != NULL);
   int warm;
   t->profile = 0; /* until its options are set: a failed start's handle is reset */

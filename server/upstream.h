@@ -115,6 +115,7 @@ struct up_transfer {
   char request_id[REQUEST_ID_MAX + 1]; /* its request's, for log lines ("" = none) */
   int in_multi;              /* added to the client's multi handle */
   unsigned char profile;     /* the options that stay on its handle (upstream.c) */
+  CURLU *own_url;            /* its URL parsed for it (not a create's cached one) */
 };
 
 int up_client_init(struct up_client *c, struct loop *l, const char *upstream,
