@@ -266,6 +266,7 @@ describe('gateway: a create in flight when the request is given up (hang-up, err
     const cancel = bed.fake.log.find((e) => e.kind === 'cancel');
     assert.equal(cancel.headers.authorization, `Bearer ${REPLICATE_TOKEN}`);
     assert.equal(bed.fake.prediction(create.predictionId).status, 'canceled');
+    assert.match(bed.proxy.stderr, new RegExp(`prediction ${create.predictionId} found in the list: an abandoned create`));
   });
 
   it('its answer is lost, nothing made: the list proves it, no cancel, nothing charged, not created again', async () => {
@@ -279,6 +280,7 @@ describe('gateway: a create in flight when the request is given up (hang-up, err
     await sleep(200);
     assert.equal(bed.fake.creates().length, 1, 'never created again');
     assert.equal(bed.fake.cancels.length, 0);
+    assert.match(bed.proxy.stderr, /an abandoned create whose answer was lost made no prediction/);
   });
 
   it('n = 2, the same input: the lost create\'s own prediction is found, not its sibling\'s', async () => {
