@@ -76,6 +76,27 @@ describe('robustness', () => {
     await stillServes();
   });
 
+  it('a client that disconnects during a create whose answer is then lost: its prediction is found in the list and canceled', async () => {
+    bed.fake.script({ createDelay: 300, createFault: 'reset-after-create', polls: 1000 });
+    const ac = new AbortController();
+    const pending = bed.client.chat.completions.create(user('lost and gone'), { signal: ac.signal }).catch((e) => e);
+    await bed.fake.waitFor(() => bed.fake.creates().length === 1, 5000, 'create sent');
+    ac.abort();
+    await pending;
+    await bed.fake.waitFor(() => bed.fake.cancels.length === 1, 5000, 'cancel of the prediction the lost create made');
+    const create = bed.fake.creates()[0];
+    const list = bed.fake.log.find((x) => x.kind === 'list');
+    assert.ok(list && list.seq > create.seq, 'the list was read after the create');
+    assert.equal(list.headers.authorization, `Bearer ${REPLICATE_TOKEN}`);
+    assert.deepEqual(bed.fake.cancels, [create.predictionId]);
+    const cancel = bed.fake.log.find((x) => x.kind === 'cancel');
+    assert.equal(cancel.headers.authorization, `Bearer ${REPLICATE_TOKEN}`);
+    await sleep(200);
+    assert.equal(bed.fake.creates().length, 1, 'never created again');
+    bed.fake.reset();
+    await stillServes();
+  });
+
   it('clients that hang up right after sending, before the create went out, do not hurt the daemon', async () => {
     // The abandoned create still sends its body: it must not point into the
     // freed exchange (ASan builds: heap-use-after-free in curl's send).
