@@ -217,6 +217,38 @@ describe('graceful shutdown', () => {
     await p.stop(); // checks stderr (sanitizers, secrets)
   });
 
+  it('a lost create\'s list lookup still in flight at SIGTERM: exits within the grace (and its hard 3 s), leak-free', async () => {
+    // A Replicate that resets the create after reading it and never answers the list.
+    const seen = [];
+    const held = [];
+    const up = http.createServer((req, res) => {
+      seen.push(`${req.method} ${req.url}`);
+      req.resume();
+      if (req.method === 'POST') setTimeout(() => req.socket.destroy(), 300);
+      else held.push(res);
+    });
+    await new Promise((r) => up.listen(0, '127.0.0.1', r));
+    try {
+      const p = await startProxy({ upstream: `http://127.0.0.1:${up.address().port}`, config: { shutdown_grace: '1s' } });
+      const req = http.request(`${p.url}/v1/chat/completions`, { method: 'POST',
+        headers: { Authorization: `Bearer ${CLIENT_KEY}`, 'Content-Type': 'application/json' } });
+      req.on('error', () => {});
+      req.end(JSON.stringify(user('held list')));
+      await sleep(150);
+      req.destroy();
+      const listed = () => seen.some((x) => x.startsWith('GET /v1/predictions'));
+      for (let i = 0; i < 100 && !listed(); i++) await sleep(50);
+      assert.ok(listed(), `the list was read: ${seen.join(', ')}`);
+      const t0 = Date.now();
+      await p.stop(); // checks stderr (sanitizers: the page freed with the worker, secrets)
+      assert.ok(Date.now() - t0 < 6000, `stopped in ${Date.now() - t0} ms`);
+      assert.equal(seen.filter((x) => x.startsWith('POST')).length, 1, 'never created again');
+    } finally {
+      for (const r of held) r.destroy();
+      up.close();
+    }
+  });
+
   itExitsCleanly(() => bed, it);
 });
 
