@@ -125,10 +125,20 @@ struct exchange {
   int logged_cut;           /* ... and there was more */
 };
 
+/* Replicate's clock may run a little behind ours: a prediction created
+ * this long before we sent still counts as ours. */
+#define CLOCK_SKEW_MS 5000
+
+/* Pages of 100 read at most for one lost create: 5,000 predictions made
+ * within the clock-skew window of its own; older pages cannot hold it. */
+#define LIST_MAX_PAGES 50
+
 struct exchange_orphan {
   struct choice *c;       /* the choice, while its exchange lives */
   exchange_created_fn fn; /* the settlement waiting on it, or NULL */
   void *ctx;
+  struct worker *w;       /* outlives it: the transfer is the worker's */
+  long long since_ms;     /* the create went out then, less CLOCK_SKEW_MS */
 };
 
 /* A choice's transfer with room for what an orphaned create learns: up_orphan
@@ -218,9 +228,195 @@ static void choice_adopt(struct choice *c, const struct exchange_created *r) {
   }
 }
 
+/* Tell whoever settles the request what an orphaned create made: its
+ * outcome is known from here on. */
+static void orphan_told(struct exchange_orphan *o, const struct exchange_created *r) {
+  if (o->fn)
+    o->fn(o->ctx, r);
+  else if (o->c)
+    choice_adopt(o->c, r);
+  if (o->c)
+    o->c->orphan = NULL;
+}
+
+/* What an orphan keeps in its transfer's `owned` string, which goes with the
+ * transfer (a stopping worker frees it too) and has its first string wiped:
+ * the token, the create body (the exchange's copy may be freed first), then
+ * the ids the exchange already had (a lookup must not take them for its
+ * own), each NUL-terminated, ended by an empty string. */
+static char *orphan_keep(const struct choice *c) {
+  const struct exchange *ex = c->ex;
+  const char *body = c->body ? c->body : "";
+  struct buf b = BUF_INIT;
+  int rc = buf_append(&b, ex->token, strlen(ex->token) + 1);
+  rc |= buf_append(&b, body, strlen(body) + 1);
+  for (int i = 0; i < ex->n; i++)
+    if (ex->choices[i].pred_id)
+      rc |= buf_append(&b, ex->choices[i].pred_id, strlen(ex->choices[i].pred_id) + 1);
+  rc |= buf_append_char(&b, '\0');
+  if (rc != 0) {
+    buf_free(&b);
+    return NULL;
+  }
+  return buf_take(&b);
+}
+
+static const char *kept_next(const char *s) { return s + strlen(s) + 1; }
+
+/* The oldest list entry so far that an orphaned create may have made. */
+struct orphan_found {
+  const char *id, *url_get, *url_cancel; /* urls NULL when absent */
+  long input_tokens, output_tokens;
+  int terminal;
+};
+
+/* One page of the list read for an orphaned create whose answer was lost,
+ * as a detached transfer (its first member: freed as a whole after its
+ * callback, or by a stopping worker): the orphan's record and kept strings
+ * go from page to page, with the oldest match so far. */
+struct orphan_page {
+  struct up_transfer t;
+  struct exchange_orphan o;
+  int pages; /* read so far, this one included */
+  int matched, terminal;
+  long input_tokens, output_tokens;
+  char match[]; /* matched: id, url_get, url_cancel, NUL-terminated ("" absent) */
+};
+
+/* A page of the list waits no longer than a poll of final counts does. */
+#define ORPHAN_LIST_TIMEOUT_MS 10000
+
+static void on_orphan_list_done(struct up_transfer *t);
+
+static char *put_str(char *at, const char *s) {
+  size_t n = strlen(s ? s : "") + 1;
+  memcpy(at, s ? s : "", n);
+  return at + n;
+}
+
+/* Read a page of the list (url NULL: the newest) for the orphan whose
+ * transfer `from` has ended: its kept strings move to the new page's
+ * transfer, its record and the match so far m (or NULL) are copied.
+ * 0, or -1 (from keeps its strings). */
+static int orphan_list_page(struct up_transfer *from, const struct exchange_orphan *o,
+                            int pages, const char *url, const struct orphan_found *m) {
+  struct buf first = BUF_INIT;
+  size_t tail = m ? strlen(m->id) + strlen(m->url_get ? m->url_get : "") +
+                        strlen(m->url_cancel ? m->url_cancel : "") + 3
+                  : 0;
+  struct orphan_page *pg = calloc(1, sizeof *pg + tail);
+  if (!pg || (!url && buf_printf(&first, "%s/v1/predictions", o->w->cfg->upstream) != 0)) {
+    free(pg);
+    buf_free(&first);
+    return -1;
+  }
+  pg->o = *o;
+  pg->pages = pages + 1;
+  if (m) {
+    pg->matched = 1;
+    pg->terminal = m->terminal;
+    pg->input_tokens = m->input_tokens;
+    pg->output_tokens = m->output_tokens;
+    put_str(put_str(put_str(pg->match, m->id), m->url_get), m->url_cancel);
+  }
+  up_transfer_init(&pg->t, on_orphan_list_done, NULL, NULL);
+  struct trace_ctx parent;
+  struct up_request r = {.method = "GET", .url = url ? url : first.data, .token = from->owned,
+                         .timeout_ms = ORPHAN_LIST_TIMEOUT_MS,
+                         .max_body = (size_t)o->w->cfg->max_upstream_reply,
+                         .request_id = from->request_id[0] ? from->request_id : NULL,
+                         .trace = spans_parent(from, &parent)};
+  int rc = up_start(&o->w->up, &pg->t, &r);
+  buf_free(&first);
+  if (rc != 0) {
+    up_transfer_free(&pg->t);
+    free(pg);
+    return -1;
+  }
+  up_orphan(&pg->t, on_orphan_list_done, from->owned);
+  from->owned = NULL;
+  if (pg->o.c)
+    pg->o.c->orphan = &pg->o; /* where a settlement that begins later waits */
+  return 0;
+}
+
+/* A page of the list for an orphaned create: as on_list_done for a live
+ * choice (the oldest match wins; absence is proven once the list reaches
+ * back past the send time), but what it finds is canceled and reported to
+ * the settlement, and nothing is ever created again. */
+static void on_orphan_list_done(struct up_transfer *t) {
+  struct orphan_page *pg = (struct orphan_page *)t;
+  struct exchange_created r = {NULL, NULL, -1, -1, 0};
+  if (t->result != CURLE_OK || t->status < 200 || t->status > 299) {
+    log_msg(LOG_ERROR, "an abandoned create got no answer after sending, and listing "
+            "predictions to find it failed (page %d: %s, HTTP %ld): a prediction may run that "
+            "nobody cancels or charges", pg->pages,
+            t->result != CURLE_OK ? up_result_phrase(t) : "reply", t->status);
+    orphan_told(&pg->o, &r);
+    return;
+  }
+  const char *body = kept_next(t->owned);
+  size_t n_ids = 0;
+  for (const char *id = kept_next(body); *id; id = kept_next(id))
+    n_ids++;
+  const char **ids = calloc(n_ids ? n_ids : 1, sizeof *ids);
+  struct prediction p = {0};
+  int covered = 0, rc = -1;
+  if (ids) {
+    size_t k = 0;
+    for (const char *id = kept_next(body); *id; id = kept_next(id))
+      ids[k++] = id;
+    rc = prediction_list_find(t->body.data, t->body.len, body, pg->o.since_ms, ids, n_ids, &p,
+                              &covered);
+  }
+  free(ids);
+  struct orphan_found f, *m = NULL;
+  if (rc == 1) { /* each page is older than the last: its match is older too */
+    f = (struct orphan_found){p.id, p.url_get, p.url_cancel, p.input_tokens, p.output_tokens,
+                              prediction_is_terminal(p.status)};
+    m = &f;
+  } else if (pg->matched) {
+    const char *get = kept_next(pg->match), *cancel = kept_next(get);
+    f = (struct orphan_found){pg->match, *get ? get : NULL, *cancel ? cancel : NULL,
+                              pg->input_tokens, pg->output_tokens, pg->terminal};
+    m = &f;
+  }
+  if (rc >= 0 && !covered && pg->pages < LIST_MAX_PAGES) {
+    char *next = prediction_list_next(t->body.data, t->body.len);
+    int reading = next && orphan_list_page(t, &pg->o, pg->pages, next, m) == 0;
+    free(next);
+    if (reading) {
+      prediction_free(&p);
+      return;
+    }
+  }
+  if (m) {
+    log_msg(LOG_INFO, "prediction %s found in the list: an abandoned create whose answer was "
+            "lost made it%s", m->id, m->terminal ? "" : "; canceling it");
+    if (!m->terminal && m->url_cancel &&
+        up_post_detached(t->client, m->url_cancel, t->owned, m->id,
+                         spans_parent(t, &(struct trace_ctx){0})) != 0)
+      log_msg(LOG_WARN, "could not send cancel for prediction %s", m->id);
+    r = (struct exchange_created){m->id, m->url_get, m->input_tokens, m->output_tokens,
+                                  m->terminal};
+  } else if (rc == 0 && covered) {
+    log_msg(LOG_INFO, "an abandoned create whose answer was lost made no prediction (the list "
+            "reaches back past its sending)");
+  } else {
+    log_msg(LOG_ERROR, "an abandoned create got no answer after sending, and %s (%d pages "
+            "read): a prediction may run that nobody cancels or charges",
+            rc < 0 ? "the list of predictions was unreadable"
+                   : "the list did not reach back far enough",
+            pg->pages);
+  }
+  orphan_told(&pg->o, &r);
+  prediction_free(&p);
+}
+
 /* A create that finished after its exchange was given up: cancel what it
  * made, with the token the transfer carries, and tell whoever settles the
- * request what that was. */
+ * request what that was. One whose answer was lost is looked up in the list
+ * first, as a live choice's is. */
 static void on_orphan_create_done(struct up_transfer *t) {
   struct exchange_orphan *o = &((struct choice_xfer *)t)->orphan;
   struct exchange_created r = {NULL, NULL, -1, -1, 0};
@@ -238,15 +434,15 @@ static void on_orphan_create_done(struct up_transfer *t) {
                          spans_parent(t, &(struct trace_ctx){0})) != 0)
       log_msg(LOG_WARN, "could not send cancel for prediction %s", p.id);
   } else if (up_fate_unknown(t)) {
-    log_msg(LOG_ERROR, "an abandoned create got no answer after sending (%s): a prediction "
-            "may run that nobody cancels or charges", up_result_phrase(t));
+    log_msg(LOG_WARN, "an abandoned create got no answer after sending (%s); looking for its "
+            "prediction in the list", up_result_phrase(t));
+    if (orphan_list_page(t, o, 0, NULL, NULL) == 0)
+      return; /* the lookup tells the settlement */
+    log_msg(LOG_ERROR, "an abandoned create got no answer after sending (%s), and the list "
+            "of predictions could not be read: a prediction may run that nobody cancels or "
+            "charges", up_result_phrase(t));
   }
-  if (o->fn)
-    o->fn(o->ctx, &r);
-  else if (o->c)
-    choice_adopt(o->c, &r);
-  if (o->c)
-    o->c->orphan = NULL;
+  orphan_told(o, &r);
   prediction_free(&p);
   free(peeked);
 }
@@ -269,12 +465,13 @@ static void choice_stop_work(struct choice *c) {
     return;
   if (c->state == CH_CREATING && up_running(c->xfer)) {
     /* Aborting would leave a prediction nobody cancels: let it finish. */
-    char *token = strdup(c->ex->token);
-    if (token) {
+    char *kept = orphan_keep(c);
+    if (kept) {
       struct exchange_orphan *o = &((struct choice_xfer *)c->xfer)->orphan;
-      *o = (struct exchange_orphan){.c = c};
+      *o = (struct exchange_orphan){.c = c, .w = c->ex->w,
+                                    .since_ms = c->create_sent_ms - CLOCK_SKEW_MS};
       c->orphan = o;
-      up_orphan(c->xfer, on_orphan_create_done, token);
+      up_orphan(c->xfer, on_orphan_create_done, kept);
       c->xfer = NULL;
       return;
     }
@@ -842,13 +1039,6 @@ static void choice_create(struct choice *c) {
   start_or_fail(c, &r);
 }
 
-/* Replicate's clock may run a little behind ours: a prediction created
- * this long before we sent still counts as ours. */
-#define CLOCK_SKEW_MS 5000
-
-/* Pages of 100 read at most for one lost create: 5,000 predictions made
- * within the clock-skew window of its own; older pages cannot hold it. */
-#define LIST_MAX_PAGES 50
 /* List reads that fail for a reason that may pass (connection, 429, 5xx)
  * are sent again: giving up means a 502 for a prediction that may exist. */
 #define LIST_RETRIES 3

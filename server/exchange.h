@@ -75,7 +75,8 @@ int exchange_outcome(const struct exchange *ex, struct exchange_outcome *o);
 /* A create still in flight when its exchange was given up (a hang-up during a
  * `Prefer: wait` create can be the whole generation): it is left to finish
  * (up_orphan) so that its prediction is canceled, and what it made is told to
- * the settlement that waits on it. Lives with the create's transfer. */
+ * the settlement that waits on it. Lives with the create's transfer, then
+ * with the list reads that look for a lost create's prediction. */
 struct exchange_orphan;
 
 /* What an orphaned create returned. */

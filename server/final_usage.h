@@ -6,7 +6,7 @@
  * freed, and reports the totals once. A create still in flight at the
  * hang-up is waited for first (its prediction has no id yet): a terminal
  * reply carries its counts, a running one is read like the others, none is
- * no tokens. The GETs and creates are detached transfers, so a stopping
+ * no tokens (a reply lost after sending: what the list lookup found). The GETs and creates are detached transfers, so a stopping
  * worker waits for those in flight (within its grace period). */
 #ifndef RP_FINAL_USAGE_H
 #define RP_FINAL_USAGE_H

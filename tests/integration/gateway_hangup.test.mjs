@@ -6,7 +6,7 @@
 // generation) is waited for, and its prediction charged the same way.
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { clientFor, itExitsCleanly, runProxy, sleep, sseRequest, user } from './helpers.mjs';
+import { REPLICATE_TOKEN, clientFor, itExitsCleanly, runProxy, sleep, sseRequest, user } from './helpers.mjs';
 import { gatewayBed } from './gateway_helpers.mjs';
 import { REDIS_BIN, startRedis } from './engines.mjs';
 
@@ -241,6 +241,102 @@ describe('gateway: a create in flight when the request is given up (hang-up, err
     assert.deepEqual([row.prompt_tokens, row.completion_tokens, row.tokens_estimated], [14, 28, 0]);
     assert.equal(micro(row.spend), micro(price(14, 28)));
     assert.equal(row.prediction_ids.split(',').length, 1);
+  });
+
+  // The create's answer is lost after it was sent (connection reset): Replicate
+  // may have made the prediction. The list tells which, as for a live create.
+  const lists = () => bed.fake.log.filter((e) => e.kind === 'list');
+
+  it('its answer is lost, the prediction made: found in the list, canceled, its final counts charged', async () => {
+    const k = await bed.newKey({ key_alias: 'lost-made' });
+    bed.fake.script({ output: EIGHT, createDelay: 1000, createFault: 'reset-after-create',
+      metrics: { input_token_count: 55, output_token_count: 3 } });
+    await sdkTimeout(bed, k.key);
+    const [row] = await rowsOf(bed, k.token);
+    const [create] = bed.fake.creates();
+    assert.equal(bed.fake.creates().length, 1, 'never created again');
+    assert.ok(create.predictionId, 'the fake made a prediction');
+    assert.equal(row.prediction_ids, create.predictionId, 'the row lists the prediction');
+    assert.deepEqual([row.prompt_tokens, row.completion_tokens, row.tokens_estimated, row.status], [55, 3, 0, 499]);
+    assert.equal(micro(row.spend), micro(price(55, 3)));
+    const info = await bed.admin('GET', `/key/info?key=${k.token}`);
+    assert.equal(micro(info.json.info.spend), micro(price(55, 3)));
+    assert.ok(lists().length >= 1 && lists()[0].seq > create.seq, 'the list was read after the create');
+    assert.deepEqual(bed.fake.cancels, [create.predictionId]);
+    const cancel = bed.fake.log.find((e) => e.kind === 'cancel');
+    assert.equal(cancel.headers.authorization, `Bearer ${REPLICATE_TOKEN}`);
+    assert.equal(bed.fake.prediction(create.predictionId).status, 'canceled');
+    assert.match(bed.proxy.stderr, new RegExp(`prediction ${create.predictionId} found in the list: an abandoned create`));
+  });
+
+  it('its answer is lost, nothing made: the list proves it, no cancel, nothing charged, not created again', async () => {
+    const k = await bed.newKey({ key_alias: 'lost-none' });
+    bed.fake.script({ createDelay: 1000, createFault: 'reset-before-create' });
+    await sdkTimeout(bed, k.key);
+    const [row] = await rowsOf(bed, k.token);
+    assert.deepEqual([row.prompt_tokens, row.completion_tokens, row.tokens_estimated, row.spend], [0, 0, 0, 0]);
+    assert.equal(row.prediction_ids ?? null, null);
+    assert.equal(lists().length, 1, 'the list was read (one page covers the send time)');
+    await sleep(200);
+    assert.equal(bed.fake.creates().length, 1, 'never created again');
+    assert.equal(bed.fake.cancels.length, 0);
+    assert.match(bed.proxy.stderr, /an abandoned create whose answer was lost made no prediction/);
+  });
+
+  it('n = 2, the same input: the lost create\'s own prediction is found, not its sibling\'s', async () => {
+    const k = await bed.newKey({ key_alias: 'lost-two' });
+    bed.fake.script(
+      { output: EIGHT, polls: 1000, metrics: { input_token_count: 10, output_token_count: 20 } },
+      { output: EIGHT, createDelay: 1000, createFault: 'reset-after-create',
+        metrics: { input_token_count: 11, output_token_count: 22 } },
+    );
+    await sdkTimeout(bed, k.key, { n: 2 });
+    const [row] = await rowsOf(bed, k.token);
+    const ids = bed.fake.creates().map((c) => c.predictionId);
+    assert.equal(ids.length, 2);
+    assert.deepEqual(row.prediction_ids.split(',').sort(), [...ids].sort());
+    assert.deepEqual([row.prompt_tokens, row.completion_tokens, row.tokens_estimated], [21, 42, 0]);
+    assert.deepEqual([...bed.fake.cancels].sort(), [...ids].sort(), 'each canceled once');
+    const lost = bed.fake.creates().find((c) => c.status === 'reset');
+    assert.equal(bed.fake.prediction(lost.predictionId).status, 'canceled');
+  });
+
+  it('its answer is lost, identical newer predictions fill the list\'s first page: the oldest, its own, is charged', async () => {
+    const k = await bed.newKey({ key_alias: 'lost-paged' });
+    bed.fake.listPageSize = 2;
+    try {
+      bed.fake.script({ output: EIGHT, createDelay: 1000, createFault: 'reset-after-create',
+        metrics: { input_token_count: 66, output_token_count: 4 } });
+      // Later identical requests of the same account, made before the list is read.
+      bed.fake.listFaults.push(() => {
+        const mine = bed.fake.prediction(bed.fake.creates()[0].predictionId);
+        for (let i = 1; i <= 3; i++) {
+          bed.fake.predictions.set(`${mine.id}x${i}`, { ...mine, id: `${mine.id}x${i}`, seq: mine.seq + 1000 + i,
+            createdAt: mine.createdAt + i, listeners: new Set(), status: 'succeeded' });
+        }
+      });
+      await sdkTimeout(bed, k.key);
+      const [row] = await rowsOf(bed, k.token);
+      const id = bed.fake.creates()[0].predictionId;
+      assert.equal(row.prediction_ids, id, 'not a newer copy');
+      assert.deepEqual([row.prompt_tokens, row.completion_tokens, row.tokens_estimated], [66, 4, 0]);
+      assert.equal(lists().length, 2, 'two pages read');
+      assert.match(lists()[1].url, /^\/v1\/predictions\?cursor=/);
+      assert.deepEqual(bed.fake.cancels, [id]);
+    } finally { bed.fake.listPageSize = 100; }
+  });
+
+  it('its answer is lost and the list cannot be read: logged as unknown, nothing charged, not created again', async () => {
+    const k = await bed.newKey({ key_alias: 'lost-nolist' });
+    bed.fake.script({ output: EIGHT, createDelay: 1000, createFault: 'reset-after-create' });
+    bed.fake.listFaults.push({ status: 500 });
+    await sdkTimeout(bed, k.key);
+    const [row] = await rowsOf(bed, k.token);
+    assert.deepEqual([row.prompt_tokens, row.completion_tokens, row.spend], [0, 0, 0]);
+    assert.equal(lists().length, 1);
+    assert.equal(bed.fake.creates().length, 1, 'never created again');
+    assert.equal(bed.fake.cancels.length, 0);
+    assert.match(bed.proxy.stderr, /listing predictions to find it failed \(page 1: reply, HTTP 500\)/);
   });
 
   it('the create fails: no prediction, no tokens charged, settled once', async () => {

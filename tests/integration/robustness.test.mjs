@@ -76,6 +76,27 @@ describe('robustness', () => {
     await stillServes();
   });
 
+  it('a client that disconnects during a create whose answer is then lost: its prediction is found in the list and canceled', async () => {
+    bed.fake.script({ createDelay: 300, createFault: 'reset-after-create', polls: 1000 });
+    const ac = new AbortController();
+    const pending = bed.client.chat.completions.create(user('lost and gone'), { signal: ac.signal }).catch((e) => e);
+    await bed.fake.waitFor(() => bed.fake.creates().length === 1, 5000, 'create sent');
+    ac.abort();
+    await pending;
+    await bed.fake.waitFor(() => bed.fake.cancels.length === 1, 5000, 'cancel of the prediction the lost create made');
+    const create = bed.fake.creates()[0];
+    const list = bed.fake.log.find((x) => x.kind === 'list');
+    assert.ok(list && list.seq > create.seq, 'the list was read after the create');
+    assert.equal(list.headers.authorization, `Bearer ${REPLICATE_TOKEN}`);
+    assert.deepEqual(bed.fake.cancels, [create.predictionId]);
+    const cancel = bed.fake.log.find((x) => x.kind === 'cancel');
+    assert.equal(cancel.headers.authorization, `Bearer ${REPLICATE_TOKEN}`);
+    await sleep(200);
+    assert.equal(bed.fake.creates().length, 1, 'never created again');
+    bed.fake.reset();
+    await stillServes();
+  });
+
   it('clients that hang up right after sending, before the create went out, do not hurt the daemon', async () => {
     // The abandoned create still sends its body: it must not point into the
     // freed exchange (ASan builds: heap-use-after-free in curl's send).
@@ -194,6 +215,38 @@ describe('graceful shutdown', () => {
     const { code } = await p.exitPromise;
     assert.equal(code, 0);
     await p.stop(); // checks stderr (sanitizers, secrets)
+  });
+
+  it('a lost create\'s list lookup still in flight at SIGTERM: exits within the grace (and its hard 3 s), leak-free', async () => {
+    // A Replicate that resets the create after reading it and never answers the list.
+    const seen = [];
+    const held = [];
+    const up = http.createServer((req, res) => {
+      seen.push(`${req.method} ${req.url}`);
+      req.resume();
+      if (req.method === 'POST') setTimeout(() => req.socket.destroy(), 300);
+      else held.push(res);
+    });
+    await new Promise((r) => up.listen(0, '127.0.0.1', r));
+    try {
+      const p = await startProxy({ upstream: `http://127.0.0.1:${up.address().port}`, config: { shutdown_grace: '1s' } });
+      const req = http.request(`${p.url}/v1/chat/completions`, { method: 'POST',
+        headers: { Authorization: `Bearer ${CLIENT_KEY}`, 'Content-Type': 'application/json' } });
+      req.on('error', () => {});
+      req.end(JSON.stringify(user('held list')));
+      await sleep(150);
+      req.destroy();
+      const listed = () => seen.some((x) => x.startsWith('GET /v1/predictions'));
+      for (let i = 0; i < 100 && !listed(); i++) await sleep(50);
+      assert.ok(listed(), `the list was read: ${seen.join(', ')}`);
+      const t0 = Date.now();
+      await p.stop(); // checks stderr (sanitizers: the page freed with the worker, secrets)
+      assert.ok(Date.now() - t0 < 6000, `stopped in ${Date.now() - t0} ms`);
+      assert.equal(seen.filter((x) => x.startsWith('POST')).length, 1, 'never created again');
+    } finally {
+      for (const r of held) r.destroy();
+      up.close();
+    }
   });
 
   itExitsCleanly(() => bed, it);
