@@ -139,6 +139,7 @@ struct exchange_orphan {
   void *ctx;
   struct worker *w;       /* outlives it: the transfer is the worker's */
   long long since_ms;     /* the create went out then, less CLOCK_SKEW_MS */
+  long long until_ms;     /* ... and reached Replicate by then (connect_timeout and skew on) */
 };
 
 /* A choice's transfer with room for what an orphaned create learns: up_orphan
@@ -366,8 +367,8 @@ static void on_orphan_list_done(struct up_transfer *t) {
     size_t k = 0;
     for (const char *id = kept_next(body); *id; id = kept_next(id))
       ids[k++] = id;
-    rc = prediction_list_find(t->body.data, t->body.len, body, pg->o.since_ms, ids, n_ids, &p,
-                              &covered);
+    rc = prediction_list_find(t->body.data, t->body.len, body, pg->o.since_ms, pg->o.until_ms,
+                              ids, n_ids, &p, &covered);
   }
   free(ids);
   struct orphan_found f, *m = NULL;
@@ -468,8 +469,11 @@ static void choice_stop_work(struct choice *c) {
     char *kept = orphan_keep(c);
     if (kept) {
       struct exchange_orphan *o = &((struct choice_xfer *)c->xfer)->orphan;
-      *o = (struct exchange_orphan){.c = c, .w = c->ex->w,
-                                    .since_ms = c->create_sent_ms - CLOCK_SKEW_MS};
+      /* A prediction made later with the same input is another request's
+       * (an SDK that timed out and retried): never canceled for this one. */
+      *o = (struct exchange_orphan){
+          .c = c, .w = c->ex->w, .since_ms = c->create_sent_ms - CLOCK_SKEW_MS,
+          .until_ms = c->create_sent_ms + cfg(c->ex)->connect_timeout_ms + CLOCK_SKEW_MS};
       c->orphan = o;
       up_orphan(c->xfer, on_orphan_create_done, kept);
       c->xfer = NULL;
@@ -1127,7 +1131,7 @@ static void on_list_done(struct up_transfer *t) {
   struct prediction p;
   int covered = 0;
   int rc = prediction_list_find(t->body.data, t->body.len, c->body,
-                                c->create_sent_ms - CLOCK_SKEW_MS, mine, n_mine, &p, &covered);
+                                c->create_sent_ms - CLOCK_SKEW_MS, 0, mine, n_mine, &p, &covered);
   free(mine);
   if (rc == 1) { /* each page is older than the last: its match is older too */
     if (c->list_matched)

@@ -45,8 +45,8 @@ static int excluded(const char *id, const char *const *exclude, size_t n) {
 }
 
 int prediction_list_find(const char *json, size_t len, const char *create_body,
-                         long long since_ms, const char *const *exclude, size_t n_exclude,
-                         struct prediction *out, int *covered) {
+                         long long since_ms, long long until_ms, const char *const *exclude,
+                         size_t n_exclude, struct prediction *out, int *covered) {
   memset(out, 0, sizeof *out);
   *covered = 0;
   cJSON *body = cJSON_Parse(create_body ? create_body : "");
@@ -67,6 +67,8 @@ int prediction_list_find(const char *json, size_t len, const char *create_body,
       *covered = 1; /* newest first: the rest is older still */
       break;
     }
+    if (until_ms > 0 && at > until_ms)
+      continue; /* made after ours could have been */
     if (cJSON_IsString(id) && !excluded(id->valuestring, exclude, n_exclude) &&
         cJSON_Compare(input, cJSON_GetObjectItemCaseSensitive(item, "input"), 1))
       match = item; /* keep going: the oldest match wins */

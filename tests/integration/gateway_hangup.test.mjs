@@ -283,6 +283,28 @@ describe('gateway: a create in flight when the request is given up (hang-up, err
     assert.match(bed.proxy.stderr, /an abandoned create whose answer was lost made no prediction/);
   });
 
+  it('its answer is lost, nothing made; an identical prediction made well after its sending (a retry) is not taken for it', async () => {
+    const k = await bed.newKey({ key_alias: 'lost-later' });
+    bed.fake.script(
+      { createDelay: 1000, createFault: 'reset-before-create' },
+      { output: ['retried'], syncStatus: 'terminal', metrics: { input_token_count: 5, output_token_count: 1 } },
+    );
+    await sdkTimeout(bed, k.key);
+    // The SDK's retry, the same input: its prediction reads as made 60 s after
+    // the lost create was sent (past connect_timeout and the clock skew).
+    const retry = await bed.chat({ ...user('a long answer') }, { key: k.key });
+    assert.equal(retry.status, 200, retry.text);
+    const other = bed.fake.creates()[1].predictionId;
+    bed.fake.prediction(other).createdAt = Date.now() + 60000;
+    const rows = await rowsOf(bed, k.token, 2);
+    const lost = rows.find((r) => r.status === 499);
+    assert.deepEqual([lost.prompt_tokens, lost.completion_tokens, lost.spend], [0, 0, 0]);
+    assert.equal(lost.prediction_ids ?? null, null);
+    assert.equal(lists().length, 1, 'the list was read');
+    assert.equal(bed.fake.cancels.length, 0, 'the retry\'s prediction is not canceled');
+    assert.match(bed.proxy.stderr, /an abandoned create whose answer was lost made no prediction/);
+  });
+
   it('n = 2, the same input: the lost create\'s own prediction is found, not its sibling\'s', async () => {
     const k = await bed.newKey({ key_alias: 'lost-two' });
     bed.fake.script(
