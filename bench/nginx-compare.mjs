@@ -22,7 +22,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { childPids, cpuSeconds, loadWindow, runqueueWaitSeconds } from './proc.mjs';
+import { childPids, childrenCpuSeconds, cpuSeconds, loadWindow, runqueueWaitSeconds } from './proc.mjs';
 import { nginxHopConf, runBench, runWrk as rigWrk, sleep, start, startNginx, startStatic, stop } from './rig.mjs';
 import os from 'node:os';
 
@@ -75,9 +75,9 @@ const runWrk = (port, mode, conns) => rigWrk(o, port, conns, 'r8_bench', mode, o
 
 async function measure(target, port, mode, conns, hopPids, round, allPids) {
   const c0 = cpuOf(hopPids), q0 = rqOf(hopPids), x0 = ctxsw(hopPids);
-  const load = loadWindow(allPids);
+  const load = loadWindow(allPids), w0 = childrenCpuSeconds(process.pid);
   const r = await runWrk(port, mode, conns);
-  const win = load.end();
+  const win = load.end(childrenCpuSeconds(process.pid) - w0); // wrk's own: reaped by now
   r.target = target; r.conns = conns; r.round = round;
   r.otherCores = win.otherCores;
   if (hopPids.length) {
