@@ -11,6 +11,7 @@
 //
 //   node bench/gateway-instr.mjs [--proxy build/replicate-proxy] [--compare OTHER_BINARY]
 //        [--requests 1000] [--port 19320] [--keep DIR] [--modes gateway|ops|bare] [--rep-movsb]
+//        [--json FILE]
 //
 // --modes bare counts only the bare mode (no keys): the plain non-streamed chat completion,
 // the figure the per-request CPU work (issue 11 goal 3) is judged by.
@@ -25,6 +26,8 @@
 // ops modes also show worker + OTLP exporter, the threads the features add work to.
 //
 // --only a,b counts only those modes besides the first (the baseline), for iterating.
+// --json FILE writes every mode's figures (with --modes ops, featuresPct: the features'
+// instructions over quiet's, as a share of quiet's worker total; bench/summary.mjs reads it).
 // --keep DIR keeps each dump as DIR/<mode>-<build>.callgrind (callgrind_annotate --inclusive=yes FILE).
 // --compare counts another build (e.g. main's) the same way, for before/after.
 //
@@ -59,6 +62,7 @@ for (let i = 0; i < a.length; i++) {
     case '--nginx': o.nginx = v(); break;
     case '--keep': o.keep = v(); break;
     case '--modes': o.modes = v(); break;
+    case '--json': o.json = v(); break;
     case '--only': o.only = v(); break;
     case '--rep-movsb': o.repMovsb = true; break;
     default: throw new Error(`unknown option ${a[i]}`);
@@ -139,6 +143,7 @@ const FEATURES = {
   metrics: ['metrics_request_begin', 'metrics_request_done', 'metrics_upstream_call', 'metrics_retry',
     'metrics_stream_opened', 'metrics_stream_closed'],
   scrape: ['metrics_route_handle'],
+  spans: ['spans_request_begin', 'spans_request_end', 'spans_upstream_begin', 'spans_upstream_end'],
 };
 
 // A thread's root function (server/<file>.c:<function>) and the inclusive instructions of the
@@ -272,24 +277,27 @@ async function main() {
     L.push(cells.join(' | '));
   }
   if (o.modes === 'ops') {
-    // The features' own instructions (repeatable); "added" is over quiet's (whose metrics are on
+    // The features' own instructions (repeatable): the worker's functions, plus the exporter
+    // thread's whole total (it does nothing else); "added" is over quiet's (whose metrics are on
     // too), as a share of quiet's worker total.
-    L.push('', `== the worker's own logs and metrics work, instructions per request (inclusive, from the profile): ${Object.entries(FEATURES).map(([k, v]) => `${k} = ${v.join(' + ')}`).join('; ')} ==`);
+    L.push('', `== the worker's own logs, metrics and spans work and the OTLP exporter thread, instructions per request (inclusive, from the profile): ${Object.entries(FEATURES).map(([k, v]) => `${k} = ${v.join(' + ')}`).join('; ')}; exporter = the otlp.c:run thread ==`);
     const fh = ['mode'.padEnd(19)];
-    for (const [l] of builds) fh.push(...Object.keys(FEATURES).map((k) => `${l === 'this build' ? '' : 'cmp '}${k}`.padStart(10)), 'sum'.padStart(8), 'added'.padStart(8), 'vs quiet'.padStart(9));
+    for (const [l] of builds) fh.push(...[...Object.keys(FEATURES), 'exporter'].map((k) => `${l === 'this build' ? '' : 'cmp '}${k}`.padStart(10)), 'sum'.padStart(8), 'added'.padStart(8), 'vs quiet'.padStart(9));
     L.push(fh.join(' | '));
+    const total = (x) => Object.values(x.features).reduce((a, b) => a + b, 0) + x.exporter;
     for (const r of rows) {
       const cells = [r.mode.padEnd(19)];
       for (const [l] of builds) {
-        const f = r[l].features;
-        const total = (x) => Object.values(x).reduce((a, b) => a + b, 0);
-        const sum = total(f), added = sum - total(base[l].features);
-        cells.push(...Object.keys(FEATURES).map((k) => String(Math.round(f[k])).padStart(10)), String(Math.round(sum)).padStart(8),
-          String(Math.round(added)).padStart(8), `${(added / base[l].worker * 100).toFixed(2)}%`.padStart(9));
+        const sum = total(r[l]), added = sum - total(base[l]);
+        r[l].featuresAdded = added;
+        r[l].featuresPct = (added / base[l].worker) * 100;
+        cells.push(...[...Object.keys(FEATURES).map((k) => r[l].features[k]), r[l].exporter].map((x) => String(Math.round(x)).padStart(10)),
+          String(Math.round(sum)).padStart(8), String(Math.round(added)).padStart(8), `${r[l].featuresPct.toFixed(2)}%`.padStart(9));
       }
       L.push(cells.join(' | '));
     }
   }
+  if (o.json) fs.writeFileSync(o.json, JSON.stringify({ when: new Date().toISOString(), params: { requests: o.requests, modes: o.modes }, rows }, null, 2));
   process.stdout.write(L.join('\n') + '\n');
 }
 

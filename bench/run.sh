@@ -158,7 +158,8 @@ if [ "$part" = all ] || [ "$part" = ops ]; then
     --duration 5 --conns "${BENCH_GATEWAY_CONNS:-16,64}" --rounds "${BENCH_OPS_ROUNDS:-3}" \
     --port 19400 --json "build/bench/ops-$stamp.json"
   log "operations' cost in worker instructions (callgrind: repeatable on a busy machine)"
-  run_node bench/gateway-instr.mjs --proxy "$PROXY_BIN" --nginx "$NGINX" --modes ops --port 19320
+  run_node bench/gateway-instr.mjs --proxy "$PROXY_BIN" --nginx "$NGINX" --modes ops --port 19320 \
+    --json "build/bench/opsinstr-$stamp.json"
 fi
 log "JSON: build/bench/*-$stamp.json"
 run_node bench/summary.mjs --dir build/bench --stamp "$stamp"

@@ -5,6 +5,7 @@
 //
 //   node bench/summary.mjs [--dir build/bench] [--stamp STAMP]
 //        [--stream FILE] [--streampin FILE] [--poll FILE] [--nginx FILE] [--gateway FILE] [--ops FILE]
+//        [--opsinstr FILE]
 //
 // Without --stamp: the newest run in --dir (files <part>-<stamp>.json). A --<part>
 // FILE takes that part from FILE instead.
@@ -12,7 +13,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-const PARTS = ['stream', 'streampin', 'poll', 'nginx', 'gateway', 'ops'];
+const PARTS = ['stream', 'streampin', 'poll', 'nginx', 'gateway', 'ops', 'opsinstr'];
 const o = { dir: 'build/bench', stamp: '', files: {} };
 {
   const a = process.argv.slice(2);
@@ -120,6 +121,11 @@ const GOALS = [
   ...byConns([16, 64], (c) => [
     { goal: `issue 10: metrics+JSON logs+traces vs quiet, c=${c}`, target: 'req/s within 5%', part: 'ops',
       read: () => vsBase('ops', 'json+scrape+traces', 'quiet', c), ok: (v) => v >= 0.95 }]),
+  // The steady measure of the same (wall clock swings ±20% between identical rounds here).
+  { goal: 'issue 10: metrics+JSON logs+traces, instructions', target: '< 5% of quiet', part: 'opsinstr', read: () => {
+    const r = json.opsinstr?.rows?.find((x) => x.mode === 'json+scrape+traces')?.['this build'];
+    return r && r.featuresPct !== undefined && { v: r.featuresPct, text: `${fx(r.featuresPct, 2)}% (${Math.round(r.featuresAdded)} of ${Math.round(r.featuresAdded / r.featuresPct * 100)})` };
+  }, ok: (v) => v < 5 },
 ];
 
 const rows = GOALS.map((g) => {

@@ -84,6 +84,12 @@ const GATEWAY = {
 const OPS = { when: '2026-12-03T16:18:38.033Z', params: { duration: 5, conns: [16], workers: 1, rounds: 1 },
   runs: [wrk('quiet', 16, 0, 10000), wrk('json+scrape+traces', 16, 0, 9500)] };
 
+// gateway-instr --modes ops --json: 5,589 of a quiet 112,000 = 4.99% (target < 5%).
+const opsRow = (mode, pct) => ({ mode, 'this build': { worker: 112000, all: 126000, exporter: 400, timed: 0,
+  features: { access: 1734, flush: 18, metrics: 374, scrape: 226, spans: 3222 }, featuresAdded: pct * 1120, featuresPct: pct } });
+const OPSINSTR = { when: '2026-12-03T16:18:38.033Z', params: { requests: 1000, modes: 'ops' },
+  rows: [opsRow('quiet', 0), opsRow('json+scrape', 1.76), opsRow('json+scrape+traces', 4.99)] };
+
 const FULL = '20261203T161900Z', NEWER = '20261203T170000Z';
 write(`stream-${FULL}.json`, STREAM);
 write(`streampin-${FULL}.json`, STREAMPIN);
@@ -91,6 +97,7 @@ write(`poll-${FULL}.json`, POLL);
 write(`nginx-${FULL}.json`, NGINX);
 write(`gateway-${FULL}.json`, GATEWAY);
 write(`ops-${FULL}.json`, OPS);
+write(`opsinstr-${FULL}.json`, OPSINSTR);
 write(`nginx-${NEWER}.json`, NGINX); // a later `run.sh nginx` alone
 
 describe('bench/summary.mjs: one table of the goals', () => {
@@ -124,6 +131,7 @@ describe('bench/summary.mjs: one table of the goals', () => {
       '4 gateway (keys+limits+ledger) vs bare, c=64': 'NOT MET',
       'issue 10: metrics+JSON logs+traces vs quiet, c=16': 'met',
       'issue 10: metrics+JSON logs+traces vs quiet, c=64': 'not run',
+      'issue 10: metrics+JSON logs+traces, instructions': 'met',
     };
     assert.deepEqual(Object.fromEntries(Object.entries(rows).map(([g, r]) => [g, r.status])), expect);
     assert.equal(rows['3 plain: CPU per token'].figure, '40.0 us');
@@ -135,6 +143,7 @@ describe('bench/summary.mjs: one table of the goals', () => {
     assert.equal(rows['1 polling finds the end (chat)'].source, `poll-${FULL}.json`);
     assert.equal(rows['3 the same p99, proxy alone on a core (--pin)'].source, `streampin-${FULL}.json`);
     assert.equal(rows['3 the same p50, proxy alone on a core (--pin)'].figure, '0.300 ms');
+    assert.equal(rows['issue 10: metrics+JSON logs+traces, instructions'].figure, '4.99% (5589 of 112000)');
   });
 
   it('without --stamp reads the newest run; parts it did not run say "not run", with no figure', () => {
@@ -148,7 +157,7 @@ describe('bench/summary.mjs: one table of the goals', () => {
         assert.deepEqual([r.figure, r.status], ['-', 'not run'], goal);
       }
     }
-    assert.equal(Object.keys(rows).length, 25);
+    assert.equal(Object.keys(rows).length, 26);
   });
 
   it('a smaller stream run says so beside its figures; a run never all open has no hold figure', () => {
