@@ -12,6 +12,7 @@
  *   as the packed record's (span_pack, span_packed_json).
  * Byte 0 picks the attribute types (two bits each); the rest is split at
  * '\x01' into: url, traceparent, name, status message, then values. */
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,11 +67,6 @@ static void walk(const unsigned char *p, const unsigned char *end, enum msg m) {
     case 0:
       (void)varint(p, end, &p);
       break;
-    case 1:
-      if (end - p < 8)
-        abort();
-      p += 8;
-      break;
     case 2: {
       size_t n = varint(p, end, &p);
       if (n > (size_t)(end - p))
@@ -90,11 +86,14 @@ static void walk(const unsigned char *p, const unsigned char *end, enum msg m) {
       p += n;
       break;
     }
-    case 5:
-      if (end - p < 4)
+    case 1:   /* fixed64 */
+    case 5: { /* fixed32 */
+      ptrdiff_t w = (tag & 7) == 1 ? 8 : 4;
+      if (end - p < w)
         abort();
-      p += 4;
+      p += w;
       break;
+    }
     default:
       abort();
     }
