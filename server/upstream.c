@@ -328,6 +328,17 @@ static void release(struct up_transfer *t) {
   t->headers = NULL;
 }
 
+/* url parsed into a new CURLU (the caller's), or NULL when it does not
+ * parse or memory ran out. */
+static CURLU *url_parse(const char *url) {
+  CURLU *u = curl_url();
+  if (u && curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK) {
+    curl_url_cleanup(u);
+    return NULL;
+  }
+  return u;
+}
+
 /* The token goes only to the configured upstream and to Replicate's own
  * hosts (stream URLs live on other hosts); never to a host a reply named
  * that we do not know. */
@@ -335,11 +346,10 @@ static int wants_token(const struct up_client *c, const char *url) {
   size_t n = strlen(c->upstream);
   if (strncmp(url, c->upstream, n) == 0 && (url[n] == '/' || url[n] == '\0'))
     return 1;
-  CURLU *u = curl_url();
+  CURLU *u = url_parse(url);
   char *host = NULL, *scheme = NULL;
   int ok = 0;
-  if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
-      curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+  if (u && curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
       curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK) {
     size_t hl = strlen(host);
     static const char *const suffixes[] = {".replicate.com", ".replicate.net"};
@@ -362,9 +372,9 @@ static CURLU *parsed_url(struct up_client *c, const char *url) {
       return c->parsed[i].u;
   if (c->n_parsed == (int)(sizeof c->parsed / sizeof c->parsed[0]))
     return NULL; /* a config that changed model many times: strings again */
-  CURLU *u = curl_url();
+  CURLU *u = url_parse(url);
   char *copy = strdup(url);
-  if (!u || !copy || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK) {
+  if (!u || !copy) {
     curl_url_cleanup(u);
     free(copy);
     return NULL;
@@ -378,13 +388,7 @@ static CURLU *parsed_url(struct up_client *c, const char *url) {
  * then rebuilds it through its printf a byte at a time (~10k instructions,
  * twice a stream). NULL (the string is used) when it does not parse. */
 static CURLU *own_parsed_url(struct up_transfer *t, const char *url) {
-  CURLU *u = curl_url();
-  if (u && curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK) {
-    curl_url_cleanup(u);
-    u = NULL;
-  }
-  t->own_url = u;
-  return u;
+  return t->own_url = url_parse(url);
 }
 
 /* Header lines that never change: list nodes point at them (curl only
