@@ -238,7 +238,10 @@ function finish() {
     for (let k = 0; k < nLat; k++) if (sentAt[k] >= allOpenNs && sentAt[k] < firstEndNs) hold.push(lat[k]);
   }
   const h = Float64Array.from(hold).sort();
-  const a = lat.subarray(0, nLat).sort();
+  // A sorted copy: lat stays in token order, aligned with sentAt, for the
+  // timeline below (sorting it in place gave every second a slice of the
+  // sorted latencies: a smooth, tight "drift" that was never there).
+  const a = lat.slice(0, nLat).sort();
   const pct = (q) => (nLat ? a[Math.min(nLat - 1, Math.floor(q * nLat))] : null);
   const hpct = (q) => (h.length ? h[Math.min(h.length - 1, Math.floor(q * h.length))] : null);
   // Request to first token, per stream: the fake's first-token delay plus
