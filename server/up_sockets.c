@@ -81,9 +81,11 @@ static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, v
     if (!s)
       return 0;
     curl_multi_assign(c->multi, fd, NULL);
-    if (s->owned)
+    if (s->owned) {
+      if (!s->parked)
+        c->n_parked++;
       s->parked = 1; /* registered as it is, until reused or closed */
-    else
+    } else
       drop(c, s);
     return 0;
   }
@@ -96,6 +98,8 @@ static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, v
     s->client = c;
     loop_watch_init(&s->watch, fd, on_socket_event, s);
   }
+  if (s->parked)
+    c->n_parked--;
   s->parked = 0;
   curl_multi_assign(c->multi, fd, s);
   uint32_t ev = 0;
@@ -125,6 +129,7 @@ static curl_socket_t up_sockets_open(void *clientp, curlsocktype purpose,
   }
   s->client = c;
   s->owned = 1;
+  c->n_conns++;
   loop_watch_init(&s->watch, fd, on_socket_event, s);
   return fd;
 }
@@ -133,6 +138,9 @@ static int up_sockets_close(void *clientp, curl_socket_t fd) {
   struct up_client *c = clientp;
   struct up_socket *s = table_get(c, fd);
   if (s) {
+    c->n_conns--;
+    if (s->parked)
+      c->n_parked--;
     c->socks[fd] = NULL;
     s->watch.registered = 0; /* close() below removes it from epoll */
     s->watch.cb = NULL;

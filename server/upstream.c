@@ -32,11 +32,14 @@
  * 3-12 at 100 and 2-6 at 50; bench/README.md, 2026-12-03). A burst opens
  * connections up to the cap (a connection still in its handshake is not
  * waited for), so the cap bounds memory too: ~60 KB a connection, and both
- * hosts burst (5,000 streams: 256 + 49-104 connections peaked at 137-141
- * MB; 40 x 320 reached 148 MB with 257 + 186). 50 x 256 = 12,800 streams
- * fit per worker and host before transfers queue in curl (a queued stream
- * gets its first token only when another ends). */
-#define H2_MAX_HOST_CONNECTIONS 256L
+ * hosts burst. So the cap follows the load: enough connections for every
+ * transfer in flight at H2_MAX_CONCURRENT_STREAMS each, plus spares
+ * (fit_host_cap). So a transfer does not queue behind it in curl (a queued
+ * stream would get its first token only when another ends), and a burst
+ * does not open far more than it needs: a fixed 256 left 256 + 256
+ * connections after 5,000 TLS streams opened at once, 153.8 MB peak RSS;
+ * this, 139.4 MB (bench/README.md, 2026-12-03). */
+#define H2_SPARE_CONNECTIONS 32L
 #define H2_MAX_CONCURRENT_STREAMS 50L
 
 /* curl's smallest upload buffer: create bodies are small (see up_start). */
@@ -53,8 +56,10 @@ struct up_retry {
   struct trace_ctx trace; /* the request's span, or zeros */
 };
 
-/* Idle connections kept for reuse (beyond those in use). */
+/* Idle connections kept for reuse (beyond those in use); over HTTP/2 each
+ * takes H2_MAX_CONCURRENT_STREAMS new transfers at once. */
 #define IDLE_CONNECTIONS 256L
+#define H2_IDLE_CONNECTIONS 16L
 
 static void drain_done(struct up_client *c);
 static void free_retry(struct up_transfer *t);
@@ -114,7 +119,8 @@ int up_client_init(struct up_client *c, struct loop *l, const char *upstream,
   curl_multi_setopt(c->multi, CURLMOPT_MAX_CONCURRENT_STREAMS, H2_MAX_CONCURRENT_STREAMS);
   /* Only an https upstream can be HTTP/2 (curl speaks h2c only if told). */
   if (strncasecmp(upstream, "https:", 6) == 0) {
-    curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, H2_MAX_HOST_CONNECTIONS);
+    c->host_cap = H2_SPARE_CONNECTIONS;
+    curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, c->host_cap);
     c->capped = 1;
   }
   /* TLS resumption saves a full handshake per new connection; one share
@@ -273,10 +279,34 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *ud) {
  * 2,000 streams went). So the limit follows the transfers in flight, plus
  * the idle connections worth keeping. */
 static void fit_cache(struct up_client *c) {
-  long want = c->n_in_multi + IDLE_CONNECTIONS;
-  if (want > c->maxconnects || want + IDLE_CONNECTIONS < c->maxconnects) {
+  long want = c->n_in_multi + IDLE_CONNECTIONS, slack = IDLE_CONNECTIONS;
+  if (c->capped) {
+    /* HTTP/2: the limit follows the connections in use instead (a
+     * connection carries many transfers). A burst opens connections up to
+     * the per-host cap, and once it is over they would stay idle for good
+     * (~60 KB each over TLS: 5,000 streams opened at once left ~250 to the
+     * API host); past the limit curl closes the oldest idle one as each
+     * connection comes back to its pool. */
+    want = c->n_conns - c->n_parked + H2_IDLE_CONNECTIONS;
+    slack = H2_IDLE_CONNECTIONS / 4;
+  }
+  if (want > c->maxconnects || want + slack < c->maxconnects) {
     c->maxconnects = want;
     curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, want);
+  }
+}
+
+/* The per-host cap over HTTP/2 (see H2_SPARE_CONNECTIONS): it counts the
+ * transfers to both hosts, so each host has at least its own need. Every
+ * connection past the need has a free slot, so however the transfers are
+ * spread, a new one finds a slot or room for a connection. */
+static void fit_host_cap(struct up_client *c) {
+  if (!c->capped)
+    return;
+  long want = c->n_in_multi / H2_MAX_CONCURRENT_STREAMS + 1 + H2_SPARE_CONNECTIONS;
+  if (want > c->host_cap || want + H2_SPARE_CONNECTIONS / 2 < c->host_cap) {
+    c->host_cap = want;
+    curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, want);
   }
 }
 
@@ -302,6 +332,7 @@ static void release(struct up_transfer *t) {
       t->in_multi = 0;
       c->n_in_multi--;
       fit_cache(c);
+      fit_host_cap(c);
     }
     /* A handle stopped while paused may keep pause state and held data
      * through curl_easy_reset: not worth the risk of reusing it. */
@@ -638,6 +669,7 @@ int up_start(struct up_client *c, struct up_transfer *t, const struct up_request
   t->in_multi = 1;
   c->n_in_multi++;
   fit_cache(c);
+  fit_host_cap(c);
   return 0;
 fail:
   if (!t->error[0])

@@ -28,11 +28,14 @@ struct up_client {
   CURLSH *share;       /* TLS sessions and DNS shared by every transfer */
   const char *ca_file; /* PEM CA bundle for every transfer, or NULL/"" */
   int capped;          /* per-host connection cap on (HTTP/2 hosts only) */
+  long host_cap;       /* CURLMOPT_MAX_HOST_CONNECTIONS as last set, while capped */
   int no_env_proxy;    /* no proxy variable in the environment: curl need not look */
   struct metrics_block *metrics; /* the worker's; NULL = not counted */
   struct circuit *circuit;      /* creates at Replicate: the process's (circuit_global) */
   struct up_socket **socks;     /* by fd: sockets curl opened through up_sockets.c */
   size_t n_socks;
+  long n_conns;     /* sockets open through up_sockets.c: connections */
+  long n_parked;    /* of those, in curl's pool (no transfer polls them) */
   long n_in_multi;  /* transfers added to the multi handle */
   long maxconnects; /* CURLMOPT_MAXCONNECTS as last set */
   /* Create URLs parsed once: from a URL string curl parses and rebuilds the

@@ -969,6 +969,7 @@ export async function startFake(opts = {}) {
     get queued() { return state.queue.length; },
     get openStreams() { return openStreams.size; },
     get connectionsOpened() { return connectionsOpened; },
+    get connectionsOpen() { return sockets.size; }, // TCP connections open now, both servers
     // Close every connection now, as a server dropping idle keep-alive ones does.
     dropConnections() { const n = sockets.size; for (const s of sockets) s.destroy(); return n; },
     creates() { return log.filter((e) => e.kind === 'create'); },

@@ -8,7 +8,8 @@ import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import net from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import {
-  CREATE_PATH, assertChunks, assertCompletion, assertErrorReply, clientFor, runProxy, sdkStream, setup, tempDir, user, itExitsCleanly,
+  CREATE_PATH, assertChunks, assertCompletion, assertErrorReply, clientFor, runProxy, sdkStream, setup, sleep, sseRequest, tempDir, user,
+  itExitsCleanly,
 } from './helpers.mjs';
 import { makeTestCA } from '../fake-replicate.mjs';
 
@@ -261,6 +262,55 @@ describe('a TLS handshake that never completes: the create is retried, not a 504
     // curl's own detail differs by version (7.88: "SSL connection timeout",
     // 8.x: "Connection timed out after N milliseconds").
     assert.match(proxy.stderr, /stream connection failed \(connection timed out: [^)]*(timeout|timed out)[^)]*\); opening it again/i);
+  });
+
+  itExitsCleanly(() => bed, it);
+});
+
+// Connections over HTTP/2 follow the load (issue 11): curl opens connections
+// for a burst without waiting for those still in their handshake, so a fixed
+// cap of 256 a host let 5,000 streams opened at once leave 256 + 256 TLS
+// connections (~60 KB each), most of them idle for good. The cap is now the
+// transfers in flight / 50 + 33, and idle ones beyond 16 are closed.
+describe('HTTP/2: connections follow the load', () => {
+  let bed;
+  before(async () => {
+    bed = await setup({
+      fakeOpts: { tls: { key: ca.key, cert: ca.cert }, http2: true },
+      config: { upstream_ca_file: ca.caFile, request_timeout: '60s' },
+    });
+  });
+  after(async () => { await bed?.finish(); });
+
+  it('300 streams at once: at most 300/50 + 33 connections a host while open, at most 24 left after', async () => {
+    const N = 300;
+    bed.fake.setDefault({ output: ['a', 'b'], firstTokenDelay: 1500, tokenDelay: 50 });
+    let peak = 0;
+    const sample = setInterval(() => { peak = Math.max(peak, bed.fake.connectionsOpen); }, 5);
+    try {
+      const runs = await Promise.all(Array.from({ length: N }, (_, i) =>
+        sseRequest(bed.url, '/v1/chat/completions', { ...user(`burst ${i}`), stream: true }, { timeoutMs: 60000 })));
+      runs.forEach((r, i) => {
+        assert.equal(r.status, 200, `stream ${i}: ${r.text.slice(0, 200)}`);
+        assert.equal(r.done, true, `stream ${i} ends with [DONE]`);
+        assert.deepEqual(assertChunks(r.chunks, { finish: 'stop' }).contents, ['ab'], `stream ${i}`);
+      });
+    } finally {
+      clearInterval(sample);
+      bed.fake.setDefault();
+    }
+    assert.equal(bed.fake.streams().length, N);
+    assert.ok(bed.fake.streams().every((e) => e.httpVersion === '2.0'));
+    // the API host and the stream host, each within its cap
+    const cap = Math.floor(N / 50) + 1 + 32;
+    assert.ok(peak <= 2 * cap, `${peak} connections open at the peak (cap ${cap} a host)`);
+    // The connections come back to curl's pool as their last transfers end:
+    // past the limit (16 idle, slack 4) curl closes the oldest. The limit is
+    // set as each transfer is released, after curl has checked it for that
+    // transfer's connection, so the last few checks see a slightly higher one.
+    let open = bed.fake.connectionsOpen;
+    for (let i = 0; i < 100 && open > 24; i++) { await sleep(50); open = bed.fake.connectionsOpen; }
+    assert.ok(open <= 24, `${open} connections still open once every stream ended (peak ${peak})`);
   });
 
   itExitsCleanly(() => bed, it);
