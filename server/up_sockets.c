@@ -8,10 +8,12 @@
  * resolver's) are added and removed as curl says. */
 #include "up_sockets.h"
 
+#include <poll.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "upstream.h"
@@ -22,6 +24,7 @@ struct up_socket {
   uint32_t events; /* the registered mask, while watch.registered */
   int owned;       /* opened by up_sockets_open: its close reaches us */
   int parked;      /* in curl's pool: its events are not curl's business */
+  int established; /* a reply came through it: past any handshake */
 };
 
 static struct up_socket *table_get(const struct up_client *c, curl_socket_t fd) {
@@ -52,6 +55,52 @@ static void drop(struct up_client *c, struct up_socket *s) {
   loop_defer_free(c->loop, s);
 }
 
+/* The socket whose event this thread is handing to curl, while it does. */
+static _Thread_local struct up_socket *reading;
+
+void up_sockets_delivered(const struct up_transfer *t) {
+  struct up_socket *r = reading;
+  if (r && !r->established && t->sock == r->watch.fd)
+    r->established = 1;
+}
+
+/* libcurl asks the kernel whether more is waiting after every read
+ * (poll(fd, POLLIN, 0): data_pending in 7.88, the socket filter's in 8.x),
+ * and before each read of a transfer it wakes without an event (every
+ * transfer of an HTTP/2 connection, on any event of the connection): a
+ * syscall per token, and several over HTTP/2. For the socket whose event
+ * is being handled, while a transfer uses it, once a reply has come
+ * through it, the loop has the answer: it watches that socket
+ * level-triggered, so whatever curl leaves unread comes back as the next
+ * event, where curl reads first (the event's bits say readable). Before a
+ * reply has come through (a TLS handshake's checks), the kernel answers:
+ * told "no" each time, a step waiting for input would never run. Any other
+ * check goes to the kernel too: a pooled connection's (curl's "is it still
+ * alive" before reuse), a connect's, a check with a timeout or of more than
+ * one socket, other threads' and other libraries'. This definition takes
+ * the place of libc's for libcurl (the executable's symbols come first). */
+#if defined(__GNUC__) && !defined(__clang__)
+/* glibc declares poll's array write-only (for _FORTIFY_SOURCE), so gcc takes
+ * a read of it in the definition for a read of uninitialized memory. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+int poll(struct pollfd *fds, nfds_t n, int timeout_ms) {
+  const struct up_socket *r = reading;
+  if (r && r->established && r->owned && !r->parked && n == 1 && timeout_ms == 0 &&
+      fds[0].fd == r->watch.fd && !(fds[0].events & (POLLOUT | POLLWRNORM | POLLWRBAND))) {
+    fds[0].revents = 0;
+    return 0;
+  }
+  if (timeout_ms < 0)
+    return ppoll(fds, n, NULL, NULL);
+  struct timespec ts = {timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000L};
+  return ppoll(fds, n, &ts, NULL);
+}
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+
 static void on_socket_event(struct loop *l, uint32_t events, void *ud) {
   (void)l;
   struct up_socket *s = ud;
@@ -69,14 +118,19 @@ static void on_socket_event(struct loop *l, uint32_t events, void *ud) {
     flags |= CURL_CSELECT_OUT;
   if (events & EPOLLERR)
     flags |= CURL_CSELECT_ERR;
+  reading = s; /* freed only through the graveyard, after this event */
   curl_multi_socket_action(c->multi, s->watch.fd, flags, &c->running);
+  reading = NULL;
   up_client_drain(c);
 }
 
 static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp) {
-  (void)easy;
   struct up_client *c = userp;
   struct up_socket *s = socketp;
+  struct up_transfer *t = NULL;
+  if (what != CURL_POLL_REMOVE && curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&t) == CURLE_OK &&
+      t)
+    t->sock = fd;
   if (what == CURL_POLL_REMOVE) {
     if (!s)
       return 0;
@@ -138,6 +192,8 @@ static int up_sockets_close(void *clientp, curl_socket_t fd) {
   struct up_client *c = clientp;
   struct up_socket *s = table_get(c, fd);
   if (s) {
+    if (reading == s)
+      reading = NULL; /* its fd number may be a new socket's next */
     c->n_conns--;
     if (s->parked)
       c->n_parked--;

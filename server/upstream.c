@@ -212,6 +212,7 @@ int up_connect_failed(const struct up_transfer *t) {
 static size_t on_write(char *data, size_t size, size_t nmemb, void *ud) {
   struct up_transfer *t = ud;
   size_t len = size * nmemb;
+  up_sockets_delivered(t);
   if (t->on_data && !t->status)
     curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &t->status);
   /* An error reply's body is buffered for the error message, not streamed. */
@@ -255,6 +256,7 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *ud) {
   struct up_transfer *t = ud;
   size_t len = size * nmemb;
   static const char name[] = "retry-after:";
+  up_sockets_delivered(t);
   if (!t->version_seen)
     note_http_version(t);
   if (len > sizeof name - 1 && strncasecmp(data, name, sizeof name - 1) == 0) {
@@ -612,6 +614,7 @@ static void set_profile_options(struct up_client *c, CURL *e, unsigned char prof
 
 int up_start(struct up_client *c, struct up_transfer *t, const struct up_request *r) {
   t->kind = kind_of(r);
+  t->sock = CURL_SOCKET_BAD;
   t->started_us = mono_us();
   size_t rid_len = r->request_id ? strnlen(r->request_id, sizeof t->request_id - 1) : 0;
   memcpy(t->request_id, r->request_id ? r->request_id : "", rid_len); /* not snprintf: hot */

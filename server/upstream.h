@@ -79,6 +79,7 @@ struct up_retry;
 struct up_transfer {
   CURL *easy; /* non-NULL while running */
   struct up_client *client;
+  curl_socket_t sock; /* the connection's socket, once curl registered it for this transfer */
   /* The request's headers: slist nodes owned here, never by curl (which
    * only reads them), their text literals or in hdr_text: no malloc per
    * header per call. */
