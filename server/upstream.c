@@ -34,7 +34,7 @@
  * waited for), so the cap bounds memory too: ~60 KB a connection, and both
  * hosts burst. So the cap follows the load: enough connections for every
  * transfer in flight at H2_MAX_CONCURRENT_STREAMS each, plus spares
- * (fit_host_cap). So a transfer does not queue behind it in curl (a queued
+ * (fit_host_cap). A transfer then does not queue behind it in curl (a queued
  * stream would get its first token only when another ends), and a burst
  * does not open far more than it needs: a fixed 256 left 256 + 256
  * connections after 5,000 TLS streams opened at once, 153.8 MB peak RSS;
