@@ -374,12 +374,13 @@ static CURLU *url_parse(const char *url) {
 
 /* The token goes only to the configured upstream and to Replicate's own
  * hosts (stream URLs live on other hosts); never to a host a reply named
- * that we do not know. */
-static int wants_token(const struct up_client *c, const char *url) {
+ * that we do not know. parsed: url as the transfer already parsed it, or
+ * NULL. */
+static int wants_token(const struct up_client *c, const char *url, CURLU *parsed) {
   size_t n = strlen(c->upstream);
   if (strncmp(url, c->upstream, n) == 0 && (url[n] == '/' || url[n] == '\0'))
     return 1;
-  CURLU *u = url_parse(url);
+  CURLU *u = parsed ? parsed : url_parse(url);
   char *host = NULL, *scheme = NULL;
   int ok = 0;
   if (u && curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
@@ -394,7 +395,8 @@ static int wants_token(const struct up_client *c, const char *url) {
   }
   curl_free(host);
   curl_free(scheme);
-  curl_url_cleanup(u);
+  if (u != parsed)
+    curl_url_cleanup(u);
   return ok;
 }
 
@@ -646,7 +648,8 @@ int up_start(struct up_client *c, struct up_transfer *t, const struct up_request
   char traceparent[TRACEPARENT_LEN + 1];
   t->resend_count = r->resend_count;
   spans_upstream_begin(t, r->trace, traceparent);
-  if (build_headers(t, r, r->token && r->token[0] && wants_token(c, r->url), traceparent) != 0)
+  int with_token = r->token && r->token[0] && wants_token(c, r->url, parsed);
+  if (build_headers(t, r, with_token, traceparent) != 0)
     goto fail;
   if (!warm)
     set_profile_options(c, e, profile);
