@@ -133,6 +133,12 @@ struct exchange {
  * within the clock-skew window of its own; older pages cannot hold it. */
 #define LIST_MAX_PAGES 50
 
+/* The URL of the list's first (newest) page into b: 0, or -1 (out of
+ * memory). Later pages' URLs come from each page's `next`. */
+static int list_first_url(struct buf *b, const char *upstream) {
+  return buf_printf(b, "%s/v1/predictions", upstream);
+}
+
 struct exchange_orphan {
   struct choice *c;       /* the choice, while its exchange lives */
   exchange_created_fn fn; /* the settlement waiting on it, or NULL */
@@ -306,7 +312,7 @@ static int orphan_list_page(struct up_transfer *from, const struct exchange_orph
                         strlen(m->url_cancel ? m->url_cancel : "") + 3
                   : 0;
   struct orphan_page *pg = calloc(1, sizeof *pg + tail);
-  if (!pg || (!url && buf_printf(&first, "%s/v1/predictions", o->w->cfg->upstream) != 0)) {
+  if (!pg || (!url && list_first_url(&first, o->w->cfg->upstream) != 0)) {
     free(pg);
     buf_free(&first);
     return -1;
@@ -1057,7 +1063,7 @@ static void choice_list_page(struct choice *c, const char *url) {
   struct buf first = BUF_INIT;
   if (!url) {
     c->list_pages = 0;
-    if (buf_printf(&first, "%s/v1/predictions", cfg(ex)->upstream) != 0) {
+    if (list_first_url(&first, cfg(ex)->upstream) != 0) {
       buf_free(&first);
       fail_oom(ex);
       return;
