@@ -11,7 +11,7 @@
 //
 //   node bench/gateway-instr.mjs [--proxy build/replicate-proxy] [--compare OTHER_BINARY]
 //        [--requests 1000] [--port 19320] [--keep DIR] [--modes gateway|ops|bare] [--rep-movsb]
-//        [--json FILE]
+//        [--json FILE] [--concurrency 8]
 //
 // --modes bare counts only the bare mode (no keys): the plain non-streamed chat completion,
 // the figure the per-request CPU work (issue 11 goal 3) is judged by.
@@ -26,6 +26,8 @@
 // ops modes also show worker + OTLP exporter, the threads the features add work to.
 //
 // --only a,b counts only those modes besides the first (the baseline), for iterating.
+// --concurrency N: the requests in flight (default 8); curl walks its pooled connections, one a
+// request in flight, as each request starts and ends.
 // --json FILE writes every mode's figures (with --modes ops, featuresPct: the features'
 // instructions over quiet's, as a share of quiet's worker total; bench/summary.mjs reads it).
 // --keep DIR keeps each dump as DIR/<mode>-<build>.callgrind (callgrind_annotate --inclusive=yes FILE).
@@ -50,7 +52,7 @@ import { runBench, sleep, start, startStatic, stop, waitReady } from './rig.mjs'
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const o = { proxy: path.join(here, '..', 'build', 'replicate-proxy'), requests: 1000, port: 19320,
-  nginx: 'nginx', compare: '', keep: '', modes: 'gateway', only: '', repMovsb: false };
+  nginx: 'nginx', compare: '', keep: '', modes: 'gateway', only: '', repMovsb: false, concurrency: 8 };
 const a = process.argv.slice(2);
 for (let i = 0; i < a.length; i++) {
   const v = () => a[++i];
@@ -65,11 +67,12 @@ for (let i = 0; i < a.length; i++) {
     case '--json': o.json = v(); break;
     case '--only': o.only = v(); break;
     case '--rep-movsb': o.repMovsb = true; break;
+    case '--concurrency': o.concurrency = Number(v()); break;
     default: throw new Error(`unknown option ${a[i]}`);
   }
 }
 const STATIC = o.port, PROXY = o.port + 1, OTLP = o.port + 2;
-const CONCURRENCY = 8;
+const CONCURRENCY = o.concurrency;
 // Copies and fills as the vector loop at every size below the non-temporal threshold (see above).
 const VECTOR_COPIES = 'glibc.cpu.x86_rep_movsb_threshold=4294967295:glibc.cpu.x86_rep_stosb_threshold=4294967295';
 const log = (s) => process.stderr.write(`[gateway-instr] ${s}\n`);
@@ -254,7 +257,7 @@ async function main() {
     if (o.modes === 'ops') log(`OTLP receiver: ${spans} spans`);
     fs.rmSync(dir, { recursive: true, force: true });
   }
-  const cmd = `node bench/gateway-instr.mjs --requests ${o.requests}${o.modes !== 'gateway' ? ` --modes ${o.modes}` : ''}${o.compare ? ` --compare ${o.compare}` : ''}${o.repMovsb ? ' --rep-movsb' : ''}`;
+  const cmd = `node bench/gateway-instr.mjs --requests ${o.requests}${o.modes !== 'gateway' ? ` --modes ${o.modes}` : ''}${o.compare ? ` --compare ${o.compare}` : ''}${o.repMovsb ? ' --rep-movsb' : ''}${o.concurrency !== 8 ? ` --concurrency ${o.concurrency}` : ''}`;
   const L = ['', `== ${o.modes} cost in instructions per request (callgrind, ${o.requests} requests, concurrency ${CONCURRENCY}): ${cmd} ==`];
   const pct = (x, y) => `${((x / y - 1) * 100).toFixed(1)}%`;
   const head = ['mode'.padEnd(19)];

@@ -4,7 +4,11 @@
 //   node bench/poll-latency.mjs [--bin PATH] [--runs N] [--json FILE]
 // --json writes the same figures, one object per case keyed by `key`, to FILE.
 import fs from 'node:fs';
-import { setup } from '../tests/integration/helpers.mjs';
+import { createRequire } from 'node:module';
+import { CLIENT_KEY, setup } from '../tests/integration/helpers.mjs';
+
+// The Anthropic SDK lives in tests/node_modules (as the openai one helpers.mjs uses).
+const Anthropic = createRequire(new URL('../tests/package.json', import.meta.url))('@anthropic-ai/sdk').default;
 
 const args = process.argv.slice(2);
 const arg = (k, d) => { const i = args.indexOf(k); return i >= 0 ? args[i + 1] : d; };
@@ -21,8 +25,18 @@ const cases = [
   // Sync reply 'processing' with the full output; the first GET says succeeded.
   { key: 'complete-chat', name: 'sync reply "processing", complete at once (chat)', api: 'chat', scenario: { syncStatus: 'processing', polls: 1 }, durationMs: 0 },
   { key: 'complete-legacy', name: 'same, legacy /v1/completions', api: 'text', scenario: { syncStatus: 'processing', polls: 1 }, durationMs: 0 },
+  // The other dialects answer through the same exchange: the same first re-poll.
+  { key: 'complete-responses', name: 'same, Responses /v1/responses', api: 'responses', scenario: { syncStatus: 'processing', polls: 1 }, durationMs: 0 },
+  { key: 'complete-messages', name: 'same, Anthropic /v1/messages', api: 'messages', scenario: { syncStatus: 'processing', polls: 1 }, durationMs: 0 },
   ...[300, 1000, 3000].map((d) => ({ key: `poll-${d}`, name: `prediction runs ${d} ms (polling)`, api: 'chat', scenario: { syncStatus: 'starting', terminalAfterMs: d }, durationMs: d })),
 ];
+const anthropic = new Anthropic({ baseURL: bed.url, apiKey: CLIENT_KEY, maxRetries: 0, timeout: 20000 });
+const call = {
+  chat: () => bed.client.chat.completions.create({ model: M, messages: [{ role: 'user', content: 'hi' }] }),
+  text: () => bed.client.completions.create({ model: M, prompt: 'hi' }),
+  responses: () => bed.client.responses.create({ model: M, input: 'hi' }),
+  messages: () => anthropic.messages.create({ model: M, max_tokens: 100, messages: [{ role: 'user', content: 'hi' }] }),
+};
 const rows = [], figures = [];
 for (const c of cases) {
   const lat = [];
@@ -31,8 +45,7 @@ for (const c of cases) {
     bed.fake.reset();
     bed.fake.script({ output: ['ok'], ...c.scenario });
     const t0 = performance.now();
-    if (c.api === 'chat') await bed.client.chat.completions.create({ model: M, messages: [{ role: 'user', content: 'hi' }] });
-    else await bed.client.completions.create({ model: M, prompt: 'hi' });
+    await call[c.api]();
     lat.push(performance.now() - t0);
     gets += bed.fake.gets().length;
   }

@@ -90,6 +90,8 @@ const byConns = (conns, f) => conns.flatMap(f);
 const GOALS = [
   { goal: '1 sync "processing", complete at once: chat', target: 'p50 <= 20 ms', part: 'poll', read: () => pollAnswer('complete-chat'), ok: (v) => v <= 20 },
   { goal: '1 same, legacy /v1/completions', target: 'p50 <= 20 ms', part: 'poll', read: () => pollAnswer('complete-legacy'), ok: (v) => v <= 20 },
+  { goal: '1 same, Responses /v1/responses', target: 'p50 <= 20 ms', part: 'poll', read: () => pollAnswer('complete-responses'), ok: (v) => v <= 20 },
+  { goal: '1 same, Anthropic /v1/messages', target: 'p50 <= 20 ms', part: 'poll', read: () => pollAnswer('complete-messages'), ok: (v) => v <= 20 },
   { goal: '1 polling finds the end (chat)', target: 'late <= 10% of duration', part: 'poll', read: pollLateness, ok: (v) => v <= 10 },
   { goal: '2 TLS+h2: every token delivered', target: 'all', part: 'stream', read: stream(tlsRun, delivered), ok: (v) => v },
   { goal: '2 TLS+h2: peak RSS', target: '< 150 MB', part: 'stream', read: stream(tlsRun, rss), ok: (v) => v < 150 },
