@@ -63,6 +63,7 @@ struct choice {
   long long create_sent_ms; /* wall clock when the create went out */
   uint64_t create_mono_ms;  /* loop clock then: the poll schedule's origin */
   int polls;                /* polls of the prediction so far */
+  uint64_t poll_sent_mono_ms; /* loop clock when the last one went out */
   int recreated;            /* created again after the list proved it absent */
   int stream_reopens;       /* streams opened again after no connection came up */
   int list_pages;           /* pages of the list read for the lost create */
@@ -899,6 +900,7 @@ static void on_poll_timer(struct loop *l, struct loop_timer *t) {
   }
   c->state = CH_POLLING;
   c->polls++;
+  c->poll_sent_mono_ms = loop_now_ms();
   up_transfer_free(c->xfer); /* the previous transfer's body */
   up_transfer_init(c->xfer, on_poll_done, NULL, c);
   struct up_request r = {.method = "GET", .url = c->url_get, .token = c->ex->token,
@@ -907,25 +909,14 @@ static void on_poll_timer(struct loop *l, struct loop_timer *t) {
   start_or_fail(c, &r);
 }
 
-/* No fixed waits: the first poll goes out at once (a `Prefer: wait` reply
- * saying processing often comes just before the end), later ones wait a
- * twelfth of the time the prediction has run so far, at least
- * POLL_MIN_DELAY_MS and at most poll_interval, so the end is found within
- * 10% of the real duration with the poll's own round trip included (a
- * tenth alone came to 10.1-10.2% in the worst of ten runs), with few polls
- * for long predictions. */
-#define POLL_MIN_DELAY_MS 20
-#define POLL_DELAY_DIVISOR 12
-
+/* The poll schedule (backoff_poll_delay_ms) counts from the create's send
+ * and the last poll's. */
 static uint64_t next_poll_delay(const struct choice *c) {
-  uint64_t cap = (uint64_t)cfg(c->ex)->poll_interval_ms;
-  if (c->polls == 0)
-    return 0;
   uint64_t now = loop_now_ms();
-  uint64_t d = now > c->create_mono_ms ? (now - c->create_mono_ms) / POLL_DELAY_DIVISOR : 0;
-  if (d < POLL_MIN_DELAY_MS)
-    d = POLL_MIN_DELAY_MS;
-  return d < cap ? d : cap;
+  uint64_t elapsed = now > c->create_mono_ms ? now - c->create_mono_ms : 0;
+  uint64_t since_sent = now > c->poll_sent_mono_ms ? now - c->poll_sent_mono_ms : 0;
+  return backoff_poll_delay_ms(elapsed, since_sent, c->polls,
+                               (uint64_t)cfg(c->ex)->poll_interval_ms);
 }
 
 static void choice_start_poll(struct choice *c) {

@@ -11,6 +11,18 @@ long backoff_full_jitter_ms(int attempt, uint32_t rnd) {
   return (long)(rnd % (uint32_t)(ceiling + 1));
 }
 
+uint64_t backoff_poll_delay_ms(uint64_t elapsed_ms, uint64_t since_sent_ms, int polls,
+                               uint64_t cap_ms) {
+  if (polls == 0)
+    return 0;
+  uint64_t gap = elapsed_ms / POLL_DELAY_DIVISOR;
+  if (gap < POLL_MIN_DELAY_MS)
+    gap = POLL_MIN_DELAY_MS;
+  if (gap > cap_ms)
+    gap = cap_ms;
+  return gap > since_sent_ms ? gap - since_sent_ms : 0;
+}
+
 long backoff_resets_in_ms(const char *body, size_t len) {
   static const char KEY[] = "resets in ~";
   const size_t k = sizeof KEY - 1;

@@ -68,7 +68,7 @@ static const struct option_row OPTIONS[] = {
     {"request_timeout", OPT_DURATION, OFF(request_timeout_ms), "10m", 1, 86400000, 0,
      "longest wait for a whole prediction (504 after it)"},
     {"poll_interval", OPT_DURATION, OFF(poll_interval_ms), "500ms", 1, 60000, 0,
-     "longest delay between polls of an unfinished prediction"},
+     "longest gap between the starts of two polls of an unfinished prediction"},
     {"keepalive_interval", OPT_DURATION, OFF(keepalive_interval_ms), "5s", 1, 600000, 0,
      "SSE keep-alive comment period while a stream is idle"},
     {"shutdown_grace", OPT_DURATION, OFF(shutdown_grace_ms), "5s", 0, 3600000, 0,
