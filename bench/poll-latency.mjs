@@ -5,7 +5,6 @@
 // --json writes the same figures, one object per case keyed by `key`, to FILE.
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
-import { CLIENT_KEY, setup } from '../tests/integration/helpers.mjs';
 
 // The Anthropic SDK lives in tests/node_modules (as the openai one helpers.mjs uses).
 const Anthropic = createRequire(new URL('../tests/package.json', import.meta.url))('@anthropic-ai/sdk').default;
@@ -13,6 +12,9 @@ const Anthropic = createRequire(new URL('../tests/package.json', import.meta.url
 const args = process.argv.slice(2);
 const arg = (k, d) => { const i = args.indexOf(k); return i >= 0 ? args[i + 1] : d; };
 if (arg('--bin')) process.env.PROXY_BIN = arg('--bin');
+// Imported only now: helpers.mjs reads PROXY_BIN as it loads (a static import
+// would run first, and --bin would be ignored).
+const { CLIENT_KEY, setup } = await import('../tests/integration/helpers.mjs');
 const runs = Number(arg('--runs', 10));
 const M = 'deepseek-v3.1';
 const pct = (a, q) => { const s = [...a].sort((x, y) => x - y); return s[Math.min(s.length - 1, Math.floor(q * s.length))]; };
@@ -29,6 +31,8 @@ const cases = [
   { key: 'complete-responses', name: 'same, Responses /v1/responses', api: 'responses', scenario: { syncStatus: 'processing', polls: 1 }, durationMs: 0 },
   { key: 'complete-messages', name: 'same, Anthropic /v1/messages', api: 'messages', scenario: { syncStatus: 'processing', polls: 1 }, durationMs: 0 },
   ...[300, 1000, 3000].map((d) => ({ key: `poll-${d}`, name: `prediction runs ${d} ms (polling)`, api: 'chat', scenario: { syncStatus: 'starting', terminalAfterMs: d }, durationMs: d })),
+  // Replicate's GETs take tens of ms, not the fake's few: the schedule must not add them to each gap.
+  { key: 'poll-1000-rtt60', name: 'prediction runs 1000 ms, each poll answered after 60 ms', api: 'chat', scenario: { syncStatus: 'starting', terminalAfterMs: 1000, pollDelay: 60 }, durationMs: 1000 },
 ];
 const anthropic = new Anthropic({ baseURL: bed.url, apiKey: CLIENT_KEY, maxRetries: 0, timeout: 20000 });
 const call = {
