@@ -59,6 +59,7 @@ const pollCase = (key, durationMs, p50Ms, lateMaxPct) => ({ key, case: key, api:
 const POLL = {
   when: '2026-12-03T16:18:38.033Z', params: { runs: 10, poll_interval: '500ms' },
   cases: [pollCase('baseline', 0, 7, null), pollCase('complete-chat', 0, 20, null), pollCase('complete-legacy', 0, 20.1, null),
+    pollCase('complete-responses', 0, 19.9, null), pollCase('complete-messages', 0, 21, null),
     pollCase('poll-300', 300, 309.1, 5.3), pollCase('poll-1000', 1000, 1069.8, 10), pollCase('poll-3000', 3000, 3050.6, 3.4)],
 };
 const ngx = (rps, p99, cpu, cpuSpread) => ({ rps, p50: 721, p99, others: 0.02, ...(cpu && { cpu, cpuSpread, vol: 0.01, inv: 0.2 }) });
@@ -108,6 +109,8 @@ describe('bench/summary.mjs: one table of the goals', () => {
     const expect = {
       '1 sync "processing", complete at once: chat': 'met',
       '1 same, legacy /v1/completions': 'NOT MET',
+      '1 same, Responses /v1/responses': 'met',
+      '1 same, Anthropic /v1/messages': 'NOT MET',
       '1 polling finds the end (chat)': 'met',
       '2 TLS+h2: every token delivered': 'NOT MET',
       '2 TLS+h2: peak RSS': 'met',
@@ -157,7 +160,7 @@ describe('bench/summary.mjs: one table of the goals', () => {
         assert.deepEqual([r.figure, r.status], ['-', 'not run'], goal);
       }
     }
-    assert.equal(Object.keys(rows).length, 26);
+    assert.equal(Object.keys(rows).length, 28);
   });
 
   it('a smaller stream run says so beside its figures; a run never all open has no hold figure', () => {
