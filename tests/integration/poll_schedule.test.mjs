@@ -65,6 +65,21 @@ describe('poll schedule: no fixed waits', () => {
     assert.equal(firstPollFollowsCreate().length, 1);
   });
 
+  it('a poll slower than the backoff is followed at once: poll starts are a round trip apart, not a round trip plus the backoff', async () => {
+    // Each GET is answered 300 ms after it arrives (Replicate's take tens of ms); the backoff's
+    // gap is at most ~2,700/12 = 225 ms here. Counted from the reply, as it once was, the gaps
+    // were 300 ms + 20..225 (mean ~420).
+    bed.fake.script({ output: ['slow'], syncStatus: 'starting', terminalAfterMs: 2400, pollDelay: 300, metrics: { input_token_count: 1, output_token_count: 1 } });
+    const c = await bed.client.chat.completions.create(user('slow'));
+    assertCompletion(c, { model: 'deepseek-v3.1', choices: [{ content: 'slow' }], usage: { prompt_tokens: 1, completion_tokens: 1 } });
+    const gets = firstPollFollowsCreate();
+    assert.ok(gets.length >= 6, `${gets.length} polls`);
+    const gaps = gets.slice(1).map((g, i) => g.time - gets[i].time);
+    for (const gap of gaps) assert.ok(gap >= 290, `poll gap ${gap} ms: never two polls in flight`);
+    const mean = gaps.reduce((a, b) => a + b, 0) / gaps.length;
+    assert.ok(mean < 360, `mean poll gap ${mean.toFixed(0)} ms (gaps ${gaps.join(', ')}): the round trip counted twice`);
+  });
+
   it('a non-streamed n=2 request polls each prediction at once', async () => {
     bed.fake.script({ output: ['a'], syncStatus: 'processing', polls: 1, metrics: { input_token_count: 1, output_token_count: 1 } });
     bed.fake.script({ output: ['b'], syncStatus: 'processing', polls: 1, metrics: { input_token_count: 1, output_token_count: 1 } });
