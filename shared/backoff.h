@@ -18,10 +18,10 @@ long backoff_full_jitter_ms(int attempt, uint32_t rnd);
  * POLL_MIN_DELAY_MS and at most cap_ms (poll_interval) apart. Counting from
  * the previous poll's start, not its reply, keeps the poll's own round trip
  * out of the gap: the end is then found within a twelfth of the duration
- * plus one round trip (a tenth, counted from the reply, came to 10.1-10.2%
- * of a 1-3 s prediction in the worst of ten runs against a local fake, and
- * Replicate's round trips are ~10x the fake's). A poll slower than the gap is
- * followed at once: one poll in flight at a time, never two.
+ * plus one round trip (with GETs answered after 60 ms, as Replicate's take
+ * tens of ms, counting from the reply found a 1 s prediction's end 10.3%
+ * late; bench/README.md, 2026-12-03). A poll slower than the gap is followed
+ * at once: one poll in flight at a time, never two.
  * elapsed_ms: since the create was sent; since_sent_ms: since the previous
  * poll was sent; polls: sent so far. */
 #define POLL_MIN_DELAY_MS 20
